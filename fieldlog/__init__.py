@@ -1,0 +1,59 @@
+"""FieldLog: process KPIs and weekly reviews for route-sales teams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints and CLI — nothing else."""
+    # templates/ and static/ sit at the top level of the repository, beside the package.
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(config.DEFAULTS)
+    app.config.update(config.from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    config.finalize(app.config, app.instance_path)
+
+    register_extensions(app)
+    register_web(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from .database import configure_engine
+    from .extensions import babel, csrf, db, login_manager, migrate
+    from .web.i18n import select_locale, select_timezone
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+
+def register_web(app: Flask) -> None:
+    from .web import init_app
+
+    init_app(app)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import init_app
+
+    init_app(app)

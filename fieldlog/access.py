@@ -1,0 +1,141 @@
+"""Who may see what: every query of user-visible records starts from a scope here.
+
+rep: their own visits, proposals and follow-ups, and the customers of their branch (their own
+first); manager: everything of their branch; owner: everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, case, false, select
+from sqlalchemy.orm import Session
+
+from .models import (
+    Branch,
+    Customer,
+    FollowUp,
+    Hypothesis,
+    KpiTarget,
+    Proposal,
+    Review,
+    SalesLine,
+    User,
+    Visit,
+)
+
+T = TypeVar("T")
+
+
+def is_owner(user: User) -> bool:
+    return user.role == "owner"
+
+
+def is_manager_of(user: User, branch_id: int | None) -> bool:
+    """Managers of the branch and owners may run it (dashboard, review, targets)."""
+    return is_owner(user) or (user.role == "manager" and user.branch_id == branch_id)
+
+
+def can_log_visits(user: User) -> bool:
+    """Reps, and managers on joint visits; owners have no branch and log none."""
+    return user.role in ("rep", "manager") and user.branch_id is not None
+
+
+def can_visit(user: User, customer: Customer) -> bool:
+    """A rep or manager may log visits for the customers of their own branch."""
+    return can_log_visits(user) and customer.branch_id == user.branch_id
+
+
+def _own_or_branch(user: User, model: Any, stmt: Select[Any]) -> Select[Any]:
+    if is_owner(user):
+        return stmt
+    if user.role == "manager":
+        return stmt.where(model.branch_id == user.branch_id)
+    if user.role == "rep":
+        return stmt.where(model.rep_id == user.id)
+    return stmt.where(false())
+
+
+def visits(user: User) -> Select[tuple[Visit]]:
+    return _own_or_branch(user, Visit, select(Visit))
+
+
+def proposals(user: User) -> Select[tuple[Proposal]]:
+    return _own_or_branch(user, Proposal, select(Proposal))
+
+
+def follow_ups(user: User) -> Select[tuple[FollowUp]]:
+    return _own_or_branch(user, FollowUp, select(FollowUp))
+
+
+def customers(user: User) -> Select[tuple[Customer]]:
+    """The customers a user may see; for reps and managers their branch, own customers first."""
+    stmt = select(Customer)
+    if is_owner(user):
+        return stmt.order_by(Customer.code)
+    if user.branch_id is None:
+        return stmt.where(false())
+    own_first = case((Customer.rep_id == user.id, 0), else_=1)
+    return stmt.where(Customer.branch_id == user.branch_id).order_by(own_first, Customer.code)
+
+
+def sales_lines(user: User) -> Select[tuple[SalesLine]]:
+    """Sales follow the customer's current branch; reps see their branch's customers."""
+    stmt = select(SalesLine)
+    if is_owner(user):
+        return stmt
+    if user.branch_id is None:
+        return stmt.where(false())
+    return stmt.join(Customer, SalesLine.customer_id == Customer.id).where(
+        Customer.branch_id == user.branch_id
+    )
+
+
+def branches(user: User) -> Select[tuple[Branch]]:
+    stmt = select(Branch).order_by(Branch.code)
+    if is_owner(user):
+        return stmt
+    return stmt.where(Branch.id == user.branch_id)
+
+
+def users(user: User) -> Select[tuple[User]]:
+    """Owners see everyone; others see the people of their own branch."""
+    stmt = select(User).order_by(User.name)
+    if is_owner(user):
+        return stmt
+    return stmt.where(User.branch_id == user.branch_id)
+
+
+def reviews(user: User) -> Select[tuple[Review]]:
+    stmt = select(Review)
+    if is_owner(user):
+        return stmt
+    return stmt.where(Review.branch_id == user.branch_id)
+
+
+def hypotheses(user: User) -> Select[tuple[Hypothesis]]:
+    """Company-wide hypotheses for everyone, plus those of the user's branch."""
+    stmt = select(Hypothesis)
+    if is_owner(user):
+        return stmt
+    return stmt.where((Hypothesis.branch_id.is_(None)) | (Hypothesis.branch_id == user.branch_id))
+
+
+def kpi_targets(user: User) -> Select[tuple[KpiTarget]]:
+    stmt = select(KpiTarget)
+    if is_owner(user):
+        return stmt
+    if user.role == "manager":
+        return stmt.where(
+            (KpiTarget.scope_kind == "company") | (KpiTarget.branch_id == user.branch_id)
+        )
+    return stmt.where(
+        (KpiTarget.scope_kind == "company")
+        | ((KpiTarget.scope_kind == "branch") & (KpiTarget.branch_id == user.branch_id))
+        | (KpiTarget.user_id == user.id)
+    )
+
+
+def get(session: Session, stmt: Select[tuple[T]], model: type[T], obj_id: int) -> T | None:
+    """One object by id through a scope; None when it does not exist or is out of scope."""
+    return session.scalars(stmt.where(model.id == obj_id)).first()  # type: ignore[attr-defined]

@@ -1,0 +1,11 @@
+"""Command groups over the services (flask --app fieldlog …); never imports web views."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import users
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(users.group)

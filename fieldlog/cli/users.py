@@ -1,0 +1,38 @@
+"""flask users …"""
+
+from __future__ import annotations
+
+import click
+
+from .. import accounts
+from ..database import write_intent
+from ..errors import Invalid
+from ..extensions import db
+
+
+@click.group("users", help="Manage user accounts.")
+def group() -> None:
+    pass
+
+
+@group.command("create")
+@click.option("--email", required=True, help="Login email (case-insensitive).")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--role", required=True, type=click.Choice(["rep", "manager", "owner"]))
+@click.option("--branch", default=None, help="Branch code; required for reps and managers.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create(email: str, name: str, role: str, branch: str | None, password: str) -> None:
+    """Create a user who can log in."""
+    with write_intent():
+        try:
+            user = accounts.create_user(
+                db.session, email=email, name=name, role=role, branch_code=branch, password=password
+            )
+        except Invalid as exc:
+            db.session.rollback()
+            for field, messages in exc.errors.items():
+                for message in messages:
+                    click.echo(f"{field}: {message}", err=True)
+            raise SystemExit(1) from None
+        db.session.commit()
+    click.echo(f"created {user.role} {user.email}")

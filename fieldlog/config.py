@@ -1,0 +1,82 @@
+"""Settings from the environment, read once when the app is created."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(instance_path: str) -> str:
+    """A key kept in instance/ so sessions survive restarts when none is configured."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def from_environment(
+    instance_path: str, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Build the Flask config mapping from FIELDLOG_* variables."""
+    env = os.environ if environ is None else environ
+    database_url = env.get("FIELDLOG_DATABASE_URL") or (
+        "sqlite:///" + str(Path(instance_path) / "fieldlog.db")
+    )
+    https = env.get("FIELDLOG_HTTPS", "").lower() in {"1", "true", "yes"}
+    return {
+        "SECRET_KEY": env.get("FIELDLOG_SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
+        "FIELDLOG_TIMEZONE": env.get("FIELDLOG_TIMEZONE", "Asia/Tokyo"),
+        "FIELDLOG_SMTP_URL": env.get("FIELDLOG_SMTP_URL", ""),
+        "FIELDLOG_MAIL_FROM": env.get("FIELDLOG_MAIL_FROM", "fieldlog@localhost"),
+        "FIELDLOG_REDIS_URL": env.get("FIELDLOG_REDIS_URL", ""),
+        "FIELDLOG_HTTPS": https,
+        "FIELDLOG_SCHEDULER": env.get("FIELDLOG_SCHEDULER", "on").lower() not in {"0", "off"},
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_SECURE": https,
+    }
+
+
+DEFAULTS: dict[str, Any] = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # Reps stay logged in on their phones for months; logout revokes the server-side session.
+    "REMEMBER_COOKIE_DURATION": timedelta(days=180),
+    "PERMANENT_SESSION_LIFETIME": timedelta(days=180),
+    # Tokens live as long as the session: an offline queue may send days later.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "WTF_CSRF_SSL_STRICT": False,
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "BABEL_DEFAULT_LOCALE": "ja",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
+    "FIELDLOG_LOCALES": ("ja", "en"),
+    "FIELDLOG_LOGIN_MAX_FAILURES": 5,
+    "FIELDLOG_LOGIN_WINDOW": timedelta(minutes=15),
+}
+
+
+def finalize(config: dict[str, Any], instance_path: str) -> None:
+    """Fill values that depend on others once every source has been applied."""
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _secret_key(instance_path)
+    config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    config["BABEL_DEFAULT_TIMEZONE"] = config["FIELDLOG_TIMEZONE"]

@@ -1,0 +1,53 @@
+"""The rows every company starts with: visit purposes and the settings row."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import CompanySettings, Purpose
+
+# (code, label_ja, label_en, purposeful, sort) — DESIGN section 3.
+DEFAULT_PURPOSES: tuple[tuple[str, str, str, bool, int], ...] = (
+    ("hearing", "課題ヒアリング", "Problem hearing", True, 10),
+    ("proposal", "提案・商談", "Proposal", True, 20),
+    ("follow_up", "前回アクションのフォロー", "Follow-up", True, 30),
+    ("relationship", "関係構築・キーマン面談", "Relationship", True, 40),
+    ("routine", "定期巡回・御用聞き", "Routine round", False, 50),
+    ("called", "呼ばれて対応", "Called in", False, 60),
+)
+
+DEFAULT_ACTIVE_KPIS: tuple[str, ...] = (
+    "purposeful_visit_rate",
+    "hearing_rate",
+    "additional_proposal_rate",
+    "next_action_rate",
+    "follow_up_rate",
+)
+
+
+def ensure_defaults(session: Session) -> CompanySettings:
+    """Create the default purposes and the settings row where missing; returns the settings."""
+    known = set(session.scalars(select(Purpose.code)))
+    for code, label_ja, label_en, purposeful, sort in DEFAULT_PURPOSES:
+        if code not in known:
+            session.add(
+                Purpose(
+                    code=code,
+                    label_ja=label_ja,
+                    label_en=label_en,
+                    purposeful=purposeful,
+                    sort=sort,
+                )
+            )
+    settings = session.get(CompanySettings, 1)
+    if settings is None:
+        settings = CompanySettings(id=1, active_kpis=list(DEFAULT_ACTIVE_KPIS))
+        session.add(settings)
+    session.flush()
+    return settings
+
+
+def company_settings(session: Session) -> CompanySettings:
+    """The company settings row (created with defaults on first use)."""
+    return session.get(CompanySettings, 1) or ensure_defaults(session)

@@ -1,0 +1,494 @@
+"""The tables of DESIGN section 3: typed, singular and boring."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+from .text import search_key
+
+ROLES = ("rep", "manager", "owner")
+RANKS = ("A", "B", "C")
+PROPOSAL_KINDS = ("upsell", "cross_sell", "other")
+PROPOSAL_STATUSES = ("open", "won", "lost")
+HYPOTHESIS_STATUSES = ("testing", "supported", "rejected", "revised")
+REVIEW_CAUSES = ("quantity", "quality", "design")
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores instants as naive UTC on every database and returns them aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Branch(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Branch {self.code}>"
+
+
+class User(UserMixin, db.Model):
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(
+            "(role = 'owner' AND branch_id IS NULL) OR (role <> 'owner' AND branch_id IS NOT NULL)",
+            name="branch_by_role",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    branch: Mapped[Branch | None] = relationship()
+
+    # Set by the user loader: the server-side session this request authenticated with.
+    login_session = None  # LoginSession | None, not a column
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return bool(self.active)
+
+    def get_id(self) -> str:
+        if self.login_session is None:
+            raise RuntimeError("log users in through fieldlog.accounts.start_session")
+        return self.login_session.token
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class LoginSession(db.Model):
+    """One logged-in device; revoking it logs that device out (remember cookie included)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<LoginSession {self.id} user={self.user_id}>"
+
+
+class LoginAttempt(db.Model):
+    """Failed and successful logins, for throttling."""
+
+    __table_args__ = (
+        Index("ix_login_attempt_email_at", "email", "attempted_at"),
+        Index("ix_login_attempt_ip_at", "ip", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<LoginAttempt {self.email} ok={self.succeeded}>"
+
+
+class Customer(db.Model):
+    __table_args__ = (
+        CheckConstraint(_in("rank", RANKS), name="rank"),
+        CheckConstraint("visit_cycle_days IS NULL OR visit_cycle_days > 0", name="cycle"),
+        Index("ix_customer_branch_rep", "branch_id", "rep_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_kana: Mapped[str] = mapped_column(String(200), default="")
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    rank: Mapped[str] = mapped_column(String(1), default="B")
+    # None means the rank's default cycle from the company settings.
+    visit_cycle_days: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    search_text: Mapped[str] = mapped_column(String(700), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    branch: Mapped[Branch] = relationship()
+    rep: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.code}>"
+
+
+@event.listens_for(Customer, "before_insert")
+@event.listens_for(Customer, "before_update")
+def _customer_search_text(mapper: Any, connection: Any, customer: Customer) -> None:
+    """Keep the picker's search key in step with code, name and reading."""
+    customer.search_text = search_key(customer.code, customer.name, customer.name_kana)
+
+
+class Category(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __repr__(self) -> str:
+        return f"<Category {self.code}>"
+
+
+class Purpose(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    label_ja: Mapped[str] = mapped_column(String(100))
+    label_en: Mapped[str] = mapped_column(String(100))
+    purposeful: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def label(self, locale: str) -> str:
+        """The label in the given locale, Japanese by default."""
+        return self.label_en if locale == "en" else self.label_ja
+
+    def __repr__(self) -> str:
+        return f"<Purpose {self.code} purposeful={self.purposeful}>"
+
+
+class Visit(db.Model):
+    __table_args__ = (
+        UniqueConstraint("rep_id", "client_id"),
+        Index("ix_visit_branch_at", "branch_id", "visited_at"),
+        Index("ix_visit_rep_at", "rep_id", "visited_at"),
+        Index("ix_visit_customer_at", "customer_id", "visited_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36))
+    # Digest of the parsed request, so a replay can be told from a reused client_id.
+    payload_hash: Mapped[str] = mapped_column(String(64), default="")
+    rep_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    visited_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purpose_id: Mapped[int] = mapped_column(ForeignKey("purpose.id"))
+    # Whether the purpose counted as purposeful when the visit was recorded.
+    purposeful: Mapped[bool] = mapped_column(Boolean)
+    purpose_note: Mapped[str] = mapped_column(Text, default="")
+    hearing_done: Mapped[bool] = mapped_column(Boolean)
+    hearing_note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    rep: Mapped[User] = relationship()
+    branch: Mapped[Branch] = relationship()
+    customer: Mapped[Customer] = relationship()
+    purpose: Mapped[Purpose] = relationship()
+    proposals: Mapped[list[Proposal]] = relationship(back_populates="visit", order_by="Proposal.id")
+    follow_ups: Mapped[list[FollowUp]] = relationship(
+        back_populates="visit", foreign_keys="FollowUp.visit_id", order_by="FollowUp.id"
+    )
+    completed_follow_ups: Mapped[list[FollowUp]] = relationship(
+        foreign_keys="FollowUp.done_visit_id", order_by="FollowUp.id", viewonly=True
+    )
+    revisions: Mapped[list[VisitRevision]] = relationship(
+        back_populates="visit", order_by="VisitRevision.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Visit {self.id} {self.client_id}>"
+
+
+class VisitRevision(db.Model):
+    """One correction of a visit: who, when, and each field's old and new value."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    visit: Mapped[Visit] = relationship(back_populates="revisions")
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<VisitRevision {self.id} visit={self.visit_id}>"
+
+
+class Proposal(db.Model):
+    __table_args__ = (
+        CheckConstraint(_in("kind", PROPOSAL_KINDS), name="kind"),
+        CheckConstraint(_in("status", PROPOSAL_STATUSES), name="status"),
+        CheckConstraint("amount IS NULL OR amount >= 0", name="amount"),
+        Index("ix_proposal_branch_on", "branch_id", "proposed_on"),
+        Index("ix_proposal_rep_on", "rep_id", "proposed_on"),
+        Index("ix_proposal_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id"), index=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text, default="")
+    proposed_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    visit: Mapped[Visit | None] = relationship(back_populates="proposals")
+    rep: Mapped[User] = relationship()
+    branch: Mapped[Branch] = relationship()
+    customer: Mapped[Customer] = relationship()
+    category: Mapped[Category | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Proposal {self.id} {self.kind} {self.status}>"
+
+
+class FollowUp(db.Model):
+    __table_args__ = (
+        Index("ix_follow_up_branch_due", "branch_id", "due_on"),
+        Index("ix_follow_up_rep_due", "rep_id", "due_on"),
+        Index("ix_follow_up_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id"), index=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    action: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    # The visit whose entry ticked this follow-up off, if any.
+    done_visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id"))
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    visit: Mapped[Visit | None] = relationship(back_populates="follow_ups", foreign_keys=[visit_id])
+    rep: Mapped[User] = relationship()
+    branch: Mapped[Branch] = relationship()
+    customer: Mapped[Customer] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<FollowUp {self.id} due={self.due_on} done={self.done_on}>"
+
+
+class ImportBatch(db.Model):
+    """One imported file; a sales file identical to an earlier one is refused by its digest."""
+
+    __table_args__ = (Index("ix_import_batch_kind_sha", "kind", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(300), default="")
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ImportBatch {self.kind} {self.filename}>"
+
+
+class SalesLine(db.Model):
+    __table_args__ = (
+        Index("ix_sales_line_customer_on", "customer_id", "sold_on"),
+        Index("ix_sales_line_sold_on", "sold_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    sold_on: Mapped[date] = mapped_column(Date)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    gross_profit: Mapped[int | None] = mapped_column(BigInteger)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+
+    customer: Mapped[Customer] = relationship()
+    category: Mapped[Category | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<SalesLine {self.id} {self.sold_on} {self.amount}>"
+
+
+class CompanySettings(db.Model):
+    """The single row of company-wide settings (id 1)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_name: Mapped[str] = mapped_column(String(200), default="")
+    active_kpis: Mapped[list[str]] = mapped_column(JSON, default=list)
+    dormant_visit_days: Mapped[int] = mapped_column(Integer, default=60)
+    dormant_sales_days: Mapped[int] = mapped_column(Integer, default=90)
+    cycle_days_a: Mapped[int] = mapped_column(Integer, default=14)
+    cycle_days_b: Mapped[int] = mapped_column(Integer, default=30)
+    cycle_days_c: Mapped[int] = mapped_column(Integer, default=60)
+    # Company-specific "why" texts that override the catalogue's, by KPI key.
+    kpi_why: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def cycle_days(self, rank: str) -> int:
+        """The default visit cycle for a customer rank."""
+        return {"A": self.cycle_days_a, "C": self.cycle_days_c}.get(rank, self.cycle_days_b)
+
+    def __repr__(self) -> str:
+        return f"<CompanySettings {self.active_kpis}>"
+
+
+class KpiTarget(db.Model):
+    """A target for one KPI in one scope, in force from a date until a newer one replaces it."""
+
+    __table_args__ = (
+        CheckConstraint(_in("scope_kind", ("company", "branch", "rep")), name="scope_kind"),
+        CheckConstraint(_in("period_kind", ("week", "month")), name="period_kind"),
+        Index("ix_kpi_target_lookup", "kpi", "scope_kind", "period_kind", "effective_from"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kpi: Mapped[str] = mapped_column(String(40))
+    scope_kind: Mapped[str] = mapped_column(String(8))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    period_kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[float] = mapped_column(Float)
+    effective_from: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    branch: Mapped[Branch | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+    def __repr__(self) -> str:
+        return f"<KpiTarget {self.kpi} {self.scope_kind} {self.value} from {self.effective_from}>"
+
+
+class Hypothesis(db.Model):
+    __table_args__ = (CheckConstraint(_in("status", HYPOTHESIS_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement: Mapped[str] = mapped_column(Text)
+    kpis: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kgi: Mapped[str] = mapped_column(String(40), default="sales_amount")
+    started_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="testing")
+    # None: a company-wide hypothesis.
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    branch: Mapped[Branch | None] = relationship()
+    author: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Hypothesis {self.id} {self.status}>"
+
+
+class Review(db.Model):
+    """A manager's answer to the three weekly questions for one KPI of one branch-week."""
+
+    __table_args__ = (
+        CheckConstraint("cause IS NULL OR " + _in("cause", REVIEW_CAUSES), name="cause"),
+        UniqueConstraint("branch_id", "week", "kpi"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    week: Mapped[str] = mapped_column(String(8))
+    kpi: Mapped[str | None] = mapped_column(String(40))
+    why: Mapped[str] = mapped_column(Text, default="")
+    cause: Mapped[str | None] = mapped_column(String(16))
+    next_change: Mapped[str] = mapped_column(Text, default="")
+    hypothesis_id: Mapped[int | None] = mapped_column(ForeignKey("hypothesis.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    branch: Mapped[Branch] = relationship()
+    author: Mapped[User | None] = relationship()
+    hypothesis: Mapped[Hypothesis | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Review {self.week} {self.kpi}>"
+
+
+class ReportDelivery(db.Model):
+    """One report for one recipient and week; the unique key makes every send happen once."""
+
+    __table_args__ = (UniqueConstraint("week", "report", "recipient"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(8))
+    # "branch:CODE" or "company".
+    report: Mapped[str] = mapped_column(String(80))
+    recipient: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<ReportDelivery {self.week} {self.report} {self.recipient} {self.status}>"

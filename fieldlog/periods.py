@@ -1,0 +1,120 @@
+"""ISO weeks and calendar months in the company timezone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A closed range of local dates: one ISO week (Monday–Sunday) or one calendar month."""
+
+    start: date
+    end: date
+    kind: Literal["week", "month"]
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """Read "2026-W47" or "2026-11"; raises ValueError with a readable message."""
+        text = text.strip()
+        if m := _WEEK.match(text):
+            year, week = int(m[1]), int(m[2])
+            try:
+                start = date.fromisocalendar(year, week, 1)
+            except ValueError:
+                raise ValueError(f"{text!r} is not an ISO week") from None
+            return cls.week_of(start)
+        if m := _MONTH.match(text):
+            year, month = int(m[1]), int(m[2])
+            if not 1 <= month <= 12:
+                raise ValueError(f"{text!r} is not a month")
+            return cls.month_of(date(year, month, 1))
+        raise ValueError(f"{text!r} is neither a week like 2026-W47 nor a month like 2026-11")
+
+    @classmethod
+    def week_of(cls, day: date) -> Period:
+        """The ISO week containing a date."""
+        start = day - timedelta(days=day.weekday())
+        return cls(start, start + timedelta(days=6), "week")
+
+    @classmethod
+    def month_of(cls, day: date) -> Period:
+        """The calendar month containing a date."""
+        start = day.replace(day=1)
+        following = (start + timedelta(days=32)).replace(day=1)
+        return cls(start, following - timedelta(days=1), "month")
+
+    @classmethod
+    def of(cls, kind: str, day: date) -> Period:
+        """The week or month containing a date."""
+        return cls.week_of(day) if kind == "week" else cls.month_of(day)
+
+    @property
+    def label(self) -> str:
+        """ "2026-W47" for a week, "2026-11" for a month."""
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        return f"{self.start.year}-{self.start.month:02d}"
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def shift(self, n: int) -> Period:
+        """The period n steps later (negative: earlier)."""
+        if self.kind == "week":
+            return Period.week_of(self.start + timedelta(weeks=n))
+        index = self.start.year * 12 + self.start.month - 1 + n
+        return Period.month_of(date(index // 12, index % 12 + 1, 1))
+
+    def previous(self) -> Period:
+        return self.shift(-1)
+
+    def next(self) -> Period:
+        return self.shift(1)
+
+    def trailing(self, n: int) -> list[Period]:
+        """The n periods ending with this one, oldest first."""
+        return [self.shift(i) for i in range(-n + 1, 1)]
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def utc_bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """[start, end) as UTC instants: local midnight of start to local midnight after end."""
+        return local_midnight_utc(self.start, tz), local_midnight_utc(
+            self.end + timedelta(days=1), tz
+        )
+
+
+def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
+    """The UTC instant at which a local date begins."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    """The local date of an instant (naive instants are taken as UTC)."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(tz).date()
+
+
+def today(tz: ZoneInfo, now: datetime | None = None) -> date:
+    """Today's local date, for a given clock."""
+    return local_date(now or datetime.now(UTC), tz)
+
+
+def last_complete_week(tz: ZoneInfo, now: datetime | None = None) -> Period:
+    """The ISO week before the current one."""
+    return Period.week_of(today(tz, now)).previous()

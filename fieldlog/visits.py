@@ -1,0 +1,264 @@
+"""The one write path for visits and their proposals and follow-ups.
+
+Every function here takes the acting user, the session and the clock explicitly, flushes and
+never commits: the caller (view, API handler, CLI) owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import access, schemas
+from .errors import ClientIdReused, Forbidden, InProgress, Invalid, NotFound
+from .models import (
+    Category,
+    Customer,
+    FollowUp,
+    Proposal,
+    Purpose,
+    SalesLine,
+    User,
+    Visit,
+    utcnow,
+)
+from .periods import local_date
+
+UPSELL_LOOKBACK_DAYS = 365
+
+
+@dataclass
+class Recorded:
+    """The visit stored for a request, and whether this request created it."""
+
+    visit: Visit
+    created: bool
+
+
+def derive_kind(session: Session, customer_id: int, category_id: int | None, on: date) -> str:
+    """upsell if the customer bought the category in the 365 days before ``on``, else cross_sell.
+
+    The window is on − 365 … on − 1 (the day itself excluded); no category gives ``other``.
+    """
+    if category_id is None:
+        return "other"
+    bought = session.scalar(
+        select(SalesLine.id)
+        .where(
+            SalesLine.customer_id == customer_id,
+            SalesLine.category_id == category_id,
+            SalesLine.sold_on >= on - timedelta(days=UPSELL_LOOKBACK_DAYS),
+            SalesLine.sold_on <= on - timedelta(days=1),
+        )
+        .limit(1)
+    )
+    return "upsell" if bought is not None else "cross_sell"
+
+
+def _find(session: Session, user: User, client_id: str) -> Visit | None:
+    return session.scalars(
+        select(Visit).where(Visit.rep_id == user.id, Visit.client_id == client_id)
+    ).first()
+
+
+def _replay(existing: Visit, digest: str) -> Recorded:
+    if existing.payload_hash != digest:
+        raise ClientIdReused(_l("This client_id was already used for a different visit."))
+    return Recorded(existing, created=False)
+
+
+def record_visit(
+    session: Session,
+    user: User,
+    payload: Mapping[str, Any],
+    *,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+) -> Recorded:
+    """Store a visit with its optional proposal, next action and completed follow-ups, once.
+
+    Checks in the contract's order: client_id replay, then the customer, then the fields.
+    A known client_id of this user returns the stored visit (same payload) or raises
+    ClientIdReused; nothing is written twice even under concurrent duplicates.
+    """
+    now = now or utcnow()
+    if not isinstance(payload, Mapping):
+        raise Invalid(errors={"_": [_l("The request body must be a JSON object.")]})
+    client_id = schemas.parse_client_id(payload)
+    digest = schemas.payload_digest(payload)
+    existing = _find(session, user, client_id)
+    if existing is not None:
+        return _replay(existing, digest)
+
+    if not access.can_log_visits(user):
+        raise Forbidden(_l("Only reps and managers with a branch log visits."))
+    customer = _customer_for(session, user, payload.get("customer_code"))
+    data = schemas.parse_visit(payload, now=now, client_id=client_id)
+    visit_day = local_date(data.visited_at, tz)
+
+    errors = schemas.Errors()
+    purpose = session.scalars(select(Purpose).where(Purpose.code == data.purpose)).first()
+    if purpose is None:
+        errors.add("purpose", _l("Unknown purpose."))
+    category = None
+    if data.proposal and data.proposal.category:
+        category = session.scalars(
+            select(Category).where(Category.code == data.proposal.category)
+        ).first()
+        if category is None:
+            errors.add("proposal.category", _l("Unknown category."))
+    if data.next_action and data.next_action.due_on < visit_day:
+        errors.add("next_action.due_on", _l("The next action cannot be due before the visit."))
+    to_complete = _follow_ups_to_complete(session, customer, data.completes_follow_ups, errors)
+    if errors:
+        raise Invalid(errors=dict(errors))
+    assert purpose is not None
+
+    visit = Visit(
+        client_id=client_id,
+        payload_hash=digest,
+        rep=user,
+        branch_id=user.branch_id,
+        customer=customer,
+        visited_at=data.visited_at,
+        purpose=purpose,
+        purposeful=purpose.purposeful,
+        purpose_note=data.purpose_note,
+        hearing_done=data.hearing_done,
+        hearing_note=data.hearing_note,
+        note=data.note,
+    )
+    try:
+        with session.begin_nested():
+            session.add(visit)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request with the same client_id committed first: answer as its replay.
+        existing = _find(session, user, client_id)
+        if existing is None:
+            raise InProgress(_l("This visit is still being saved; try again.")) from None
+        return _replay(existing, digest)
+
+    if data.proposal is not None:
+        category_id = category.id if category else None
+        session.add(
+            Proposal(
+                visit=visit,
+                rep=user,
+                branch_id=user.branch_id,
+                customer=customer,
+                category=category,
+                kind=data.proposal.kind
+                or derive_kind(session, customer.id, category_id, visit_day),
+                amount=data.proposal.amount,
+                note=data.proposal.note,
+                proposed_on=visit_day,
+            )
+        )
+    if data.next_action is not None:
+        session.add(
+            FollowUp(
+                visit=visit,
+                rep=user,
+                branch_id=user.branch_id,
+                customer=customer,
+                action=data.next_action.action,
+                due_on=data.next_action.due_on,
+            )
+        )
+    for follow_up in to_complete:
+        if follow_up.done_on is None:
+            follow_up.done_on = visit_day
+            follow_up.done_visit_id = visit.id
+    session.flush()
+    session.refresh(visit)
+    return Recorded(visit, created=True)
+
+
+def _customer_for(session: Session, user: User, code: Any) -> Customer:
+    if not isinstance(code, str) or not code.strip():
+        raise Invalid(errors={"customer_code": [_l("Choose a customer.")]})
+    customer = session.scalars(select(Customer).where(Customer.code == code.strip())).first()
+    if customer is None:
+        raise Invalid(errors={"customer_code": [_l("Unknown customer.")]})
+    if not access.can_visit(user, customer):
+        raise Forbidden(_l("This customer belongs to another branch."))
+    if not customer.active:
+        raise Invalid(errors={"customer_code": [_l("This customer is no longer active.")]})
+    return customer
+
+
+def _follow_ups_to_complete(
+    session: Session, customer: Customer, ids: list[int], errors: schemas.Errors
+) -> list[FollowUp]:
+    """Open follow-ups of the visited customer that this visit ticks off."""
+    if not ids:
+        return []
+    found = session.scalars(
+        select(FollowUp).where(FollowUp.id.in_(ids), FollowUp.customer_id == customer.id)
+    ).all()
+    if len(found) != len(ids):
+        errors.add("completes_follow_ups", _l("Unknown follow-up for this customer."))
+    elif any(f.cancelled for f in found):
+        errors.add("completes_follow_ups", _l("A cancelled follow-up cannot be completed."))
+    return list(found)
+
+
+def _date_field(name: str, value: Any, *, today: date) -> date:
+    day = schemas.parse_date(value)
+    if day is None:
+        raise Invalid(errors={name: [_l("Give the date as YYYY-MM-DD.")]})
+    if day > today + timedelta(days=1):
+        raise Invalid(errors={name: [_l("The date cannot be in the future.")]})
+    return day
+
+
+def complete_follow_up(
+    session: Session, user: User, follow_up_id: int, done_on: Any, *, today: date
+) -> FollowUp:
+    """Mark a follow-up done on a date; repeating it is harmless and the last call wins."""
+    follow_up = access.get(session, access.follow_ups(user), FollowUp, follow_up_id)
+    if follow_up is None:
+        raise NotFound(_l("No such follow-up."))
+    day = _date_field("done_on", done_on, today=today)
+    if follow_up.cancelled:
+        raise Invalid(errors={"done_on": [_l("This follow-up was cancelled.")]})
+    follow_up.done_on = day
+    session.flush()
+    return follow_up
+
+
+def cancel_follow_up(session: Session, user: User, follow_up_id: int) -> FollowUp:
+    """Cancel a follow-up that is no longer needed (it stops counting as due)."""
+    follow_up = access.get(session, access.follow_ups(user), FollowUp, follow_up_id)
+    if follow_up is None:
+        raise NotFound(_l("No such follow-up."))
+    follow_up.cancelled = True
+    session.flush()
+    return follow_up
+
+
+def close_proposal(
+    session: Session, user: User, proposal_id: int, status: Any, closed_on: Any, *, today: date
+) -> Proposal:
+    """Mark a proposal won or lost; the last call wins, so a rep may correct won to lost."""
+    proposal = access.get(session, access.proposals(user), Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound(_l("No such proposal."))
+    if status not in ("won", "lost"):
+        raise Invalid(errors={"status": [_l("Status must be won or lost.")]})
+    day = _date_field("closed_on", closed_on, today=today)
+    if day < proposal.proposed_on:
+        raise Invalid(errors={"closed_on": [_l("A proposal cannot close before it was made.")]})
+    proposal.status = status
+    proposal.closed_on = day
+    session.flush()
+    return proposal

@@ -1,0 +1,98 @@
+"""The JSON API of DESIGN section 6: visits, follow-ups, proposals, session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from .. import schemas, visits
+from ..extensions import csrf, db
+from .common import company_tz, json_error, local_today, now
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# CSRF is checked inside each view, after the login check, so that the answers come in the
+# contract's order: 401 before 400 csrf_failed.
+csrf.exempt(bp)
+
+
+def api_view(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Require a session (401) and, for writes, the X-CSRFToken header (400)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return json_error("unauthorized", 401, _l("Log in first."))
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _json_object() -> dict[str, Any]:
+    """The request's JSON object, or an empty one when the body is not a JSON object."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+@bp.get("/session")
+@api_view
+def session_info():
+    user = current_user
+    return jsonify(
+        {
+            "user": {
+                "email": user.email,
+                "name": user.name,
+                "role": user.role,
+                "branch": user.branch.code if user.branch else None,
+            },
+            "csrf_token": generate_csrf(),
+        }
+    )
+
+
+@bp.post("/visits")
+@api_view
+def create_visit():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return json_error("invalid", 422, errors={"_": [_l("Send a JSON object.")]})
+    result = visits.record_visit(db.session, current_user, body, tz=company_tz(), now=now())
+    db.session.commit()
+    return jsonify(
+        schemas.visit_to_dict(result.visit, company_tz())
+    ), 201 if result.created else 200
+
+
+@bp.post("/follow-ups/<int:follow_up_id>/done")
+@api_view
+def follow_up_done(follow_up_id: int):
+    body = _json_object()
+    follow_up = visits.complete_follow_up(
+        db.session, current_user, follow_up_id, body.get("done_on"), today=local_today()
+    )
+    db.session.commit()
+    return jsonify(schemas.follow_up_to_dict(follow_up))
+
+
+@bp.post("/proposals/<int:proposal_id>/close")
+@api_view
+def proposal_close(proposal_id: int):
+    body = _json_object()
+    proposal = visits.close_proposal(
+        db.session,
+        current_user,
+        proposal_id,
+        body.get("status"),
+        body.get("closed_on"),
+        today=local_today(),
+    )
+    db.session.commit()
+    return jsonify(schemas.proposal_to_dict(proposal))

@@ -1,0 +1,108 @@
+"""Login, logout and the language switch."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from .. import accounts
+from ..extensions import db
+from .common import now
+from .i18n import LOCALE_COOKIE
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField(_l("Stay logged in on this device"), default=True)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths: never redirect off the app after login."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("field.today"))
+    form = LoginForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        ip = request.remote_addr or ""
+        config = current_app.config
+        if accounts.is_throttled(
+            db.session,
+            form.email.data,
+            ip,
+            now=now(),
+            window=config["FIELDLOG_LOGIN_WINDOW"],
+            max_failures=config["FIELDLOG_LOGIN_MAX_FAILURES"],
+        ):
+            error = _l("Too many failed attempts. Please wait 15 minutes and try again.")
+            status = 429
+        else:
+            user = accounts.authenticate(db.session, form.email.data, form.password.data)
+            accounts.record_attempt(db.session, form.email.data, ip, succeeded=user is not None)
+            if user is None:
+                db.session.commit()
+                error = _l("The email or password is not correct.")
+            else:
+                # A fresh session on every login: nothing planted before login survives it.
+                session.clear()
+                accounts.start_session(db.session, user, request.user_agent.string or "")
+                db.session.commit()
+                login_user(user, remember=bool(form.remember.data))
+                session.permanent = True
+                return redirect(_safe_next(request.args.get("next")) or url_for("field.today"))
+    elif request.method == "POST":
+        error = _l("Enter your email and password.")
+    return render_template("login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    accounts.revoke_session(db.session, current_user.login_session)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_l("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/locale")
+def set_locale():
+    lang = request.form.get("lang", "")
+    if lang not in current_app.config["FIELDLOG_LOCALES"]:
+        lang = current_app.config["BABEL_DEFAULT_LOCALE"]
+    if current_user.is_authenticated:
+        current_user.locale = lang
+        db.session.commit()
+    target = _safe_next(request.form.get("next")) or url_for("field.today")
+    response = redirect(target)
+    response.set_cookie(LOCALE_COOKIE, lang, max_age=3600 * 24 * 365, samesite="Lax", httponly=True)
+    return response

@@ -1,0 +1,59 @@
+"""Small helpers shared by the blueprints: the company clock, JSON errors, role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import wraps
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, jsonify
+from flask_login import current_user, login_required
+
+from ..models import utcnow
+from ..periods import today
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def company_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+
+
+def now() -> datetime:
+    """The request's clock; tests may pin it with the FIELDLOG_NOW setting."""
+    pinned = current_app.config.get("FIELDLOG_NOW")
+    return pinned if pinned is not None else utcnow()
+
+
+def local_today() -> date:
+    return today(company_tz(), now())
+
+
+def json_error(
+    code: str, status: int, message: Any = "", errors: dict[str, list[Any]] | None = None
+):
+    """The one JSON error envelope: {"error": code, "message": ..., "errors": {...}}."""
+    body: dict[str, Any] = {"error": code}
+    if message:
+        body["message"] = str(message)
+    if errors:
+        body["errors"] = {field: [str(m) for m in msgs] for field, msgs in errors.items()}
+    return jsonify(body), status
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Log in first, then refuse (403) any role not listed."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

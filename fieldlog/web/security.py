@@ -1,0 +1,59 @@
+"""Response headers and per-request database intent."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request
+from werkzeug.wrappers import Response
+
+from ..database import reset_write_intent, set_write_intent
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "manifest-src 'self'",
+        "worker-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _begin_request() -> None:
+    # Requests that change data take SQLite's write lock when their transaction begins.
+    if request.method not in SAFE_METHODS:
+        g.write_intent_token = set_write_intent(True)
+
+
+def _end_request(exc: BaseException | None) -> None:
+    token = g.pop("write_intent_token", None)
+    if token is not None:
+        reset_write_intent(token)
+
+
+def _headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config.get("FIELDLOG_HTTPS"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if response.mimetype == "text/html":
+        headers.setdefault("Cache-Control", "private, no-cache")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_begin_request)
+    app.teardown_request(_end_request)
+    app.after_request(_headers)

@@ -1,0 +1,205 @@
+"""The JSON API contract of DESIGN section 6, through the test client with CSRF on."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from fieldlog.extensions import db
+from fieldlog.models import Visit
+
+from .conftest import visit_payload
+
+
+@pytest.fixture
+def world(make):
+    branch = make.branch("TKY", "東京支店")
+    other = make.branch("OSK", "大阪支店")
+    rep = make.user("rep", branch, email="rep@example.jp")
+    customer = make.customer(branch, rep, code="C-1")
+    foreign = make.customer(other, code="C-9")
+    make.category("OIL", "潤滑油")
+    db.session.commit()
+    return locals()
+
+
+def post(client, path, body, token):
+    return client.post(path, json=body, headers={"X-CSRFToken": token})
+
+
+def visits_stored() -> int:
+    return db.session.scalar(select(func.count(Visit.id)))
+
+
+def test_session_requires_login(client):
+    response = client.get("/api/v1/session")
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "unauthorized"
+
+
+def test_session_answers_user_and_token(client, auth, world):
+    auth.login(world["rep"])
+    body = client.get("/api/v1/session").get_json()
+    assert body["user"] == {
+        "email": "rep@example.jp",
+        "name": world["rep"].name,
+        "role": "rep",
+        "branch": "TKY",
+    }
+    assert body["csrf_token"]
+
+
+def test_create_then_replay_then_reuse(client, auth, world):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    payload = visit_payload(
+        "C-1",
+        proposal={"category": "OIL", "amount": 1000},
+        next_action={"action": "電話", "due_on": "2026-11-30"},
+    )
+    created = post(client, "/api/v1/visits", payload, token)
+    assert created.status_code == 201
+    body = created.get_json()
+    assert body["id"] and body["customer_code"] == "C-1"
+    assert body["proposal"]["id"] and body["proposal"]["kind"] == "cross_sell"
+    assert body["follow_up"]["id"] and body["follow_up"]["due_on"] == "2026-11-30"
+
+    replay = post(client, "/api/v1/visits", payload, token)
+    assert replay.status_code == 200
+    assert replay.get_json()["id"] == body["id"]
+
+    reused = post(client, "/api/v1/visits", {**payload, "hearing_done": False}, token)
+    assert reused.status_code == 422
+    assert reused.get_json()["error"] == "client_id_reused"
+    assert visits_stored() == 1
+
+
+def test_not_logged_in_comes_before_csrf(client, world):
+    response = client.post("/api/v1/visits", json=visit_payload("C-1"))
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "unauthorized"
+
+
+@pytest.mark.parametrize("token", [None, "forged"])
+def test_missing_or_bad_csrf_is_400(client, auth, world, token):
+    auth.login(world["rep"])
+    headers = {"X-CSRFToken": token} if token else {}
+    response = client.post("/api/v1/visits", json=visit_payload("C-1"), headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "csrf_failed"
+    assert visits_stored() == 0
+
+
+def test_unknown_customer_is_422_and_foreign_customer_403(client, auth, world):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    unknown = post(client, "/api/v1/visits", visit_payload("NOPE"), token)
+    assert unknown.status_code == 422
+    assert unknown.get_json()["error"] == "invalid"
+    assert "customer_code" in unknown.get_json()["errors"]
+    foreign = post(client, "/api/v1/visits", visit_payload("C-9"), token)
+    assert foreign.status_code == 403
+    assert foreign.get_json()["error"] == "forbidden"
+
+
+def test_invalid_fields_answer_with_dotted_names(client, auth, world):
+    auth.login(world["rep"])
+    response = post(
+        client,
+        "/api/v1/visits",
+        visit_payload("C-1", proposal={"amount": -5}, next_action={"action": "", "due_on": "x"}),
+        auth.csrf(),
+    )
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert {"proposal.amount", "next_action.action", "next_action.due_on"} <= set(errors)
+    assert all(isinstance(m, str) for msgs in errors.values() for m in msgs)
+
+
+def test_non_object_body_is_invalid(client, auth, world):
+    auth.login(world["rep"])
+    response = client.post(
+        "/api/v1/visits",
+        data="[1]",
+        content_type="application/json",
+        headers={"X-CSRFToken": auth.csrf()},
+    )
+    assert response.status_code == 422
+    assert response.get_json()["error"] == "invalid"
+
+
+def test_follow_up_done_and_proposal_close(client, auth, world, make):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    body = post(
+        client,
+        "/api/v1/visits",
+        visit_payload("C-1", proposal={}, next_action={"action": "電話", "due_on": "2026-11-30"}),
+        token,
+    ).get_json()
+    fu_id, proposal_id = body["follow_up"]["id"], body["proposal"]["id"]
+
+    done = post(client, f"/api/v1/follow-ups/{fu_id}/done", {"done_on": "2026-11-23"}, token)
+    assert done.status_code == 200 and done.get_json()["done_on"] == "2026-11-23"
+    again = post(client, f"/api/v1/follow-ups/{fu_id}/done", {"done_on": "2026-11-23"}, token)
+    assert again.status_code == 200
+
+    won = post(
+        client,
+        f"/api/v1/proposals/{proposal_id}/close",
+        {"status": "won", "closed_on": "2026-11-23"},
+        token,
+    )
+    assert won.status_code == 200 and won.get_json()["status"] == "won"
+    lost = post(
+        client,
+        f"/api/v1/proposals/{proposal_id}/close",
+        {"status": "lost", "closed_on": "2026-11-23"},
+        token,
+    )
+    assert lost.get_json()["status"] == "lost"
+    early = post(
+        client,
+        f"/api/v1/proposals/{proposal_id}/close",
+        {"status": "won", "closed_on": "2026-11-01"},
+        token,
+    )
+    assert early.status_code == 422 and "closed_on" in early.get_json()["errors"]
+
+    assert (
+        post(
+            client,
+            "/api/v1/proposals/99999/close",
+            {"status": "won", "closed_on": "2026-11-23"},
+            token,
+        ).status_code
+        == 404
+    )
+    assert (
+        post(client, "/api/v1/follow-ups/99999/done", {"done_on": "2026-11-23"}, token).status_code
+        == 404
+    )
+
+
+def test_other_users_ids_are_not_found(client, auth, world, make):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    body = post(client, "/api/v1/visits", visit_payload("C-1", proposal={}), token).get_json()
+    auth.logout()
+    other = make.user("rep", world["branch"])
+    auth.login(other)
+    token = auth.csrf()
+    response = post(
+        client,
+        f"/api/v1/proposals/{body['proposal']['id']}/close",
+        {"status": "won", "closed_on": "2026-11-23"},
+        token,
+    )
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}

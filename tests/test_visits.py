@@ -1,0 +1,303 @@
+"""record_visit and friends: the one write path, without HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from fieldlog.errors import ClientIdReused, Forbidden, Invalid, NotFound
+from fieldlog.extensions import db
+from fieldlog.models import FollowUp, Proposal, Visit
+from fieldlog.visits import close_proposal, complete_follow_up, derive_kind, record_visit
+
+from .conftest import NOW, TZ, visit_payload
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.fixture
+def world(make):
+    branch = make.branch("TKY", "東京支店")
+    other_branch = make.branch("OSK", "大阪支店")
+    rep = make.user("rep", branch)
+    colleague = make.user("rep", branch)
+    customer = make.customer(branch, rep, code="C-1")
+    colleague_customer = make.customer(branch, colleague, code="C-2")
+    foreign = make.customer(other_branch, code="C-9")
+    category = make.category("OIL", "潤滑油")
+    return locals()
+
+
+def record(user, payload):
+    return record_visit(db.session, user, payload, tz=TZ, now=NOW)
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count(model.id)))
+
+
+def test_records_visit_with_proposal_and_follow_up(world):
+    payload = visit_payload(
+        world["customer"],
+        proposal={"category": "OIL", "amount": 50000},
+        next_action={"action": "見積書を持参", "due_on": "2026-11-30"},
+    )
+    result = record(world["rep"], payload)
+    visit = result.visit
+    assert result.created
+    assert visit.purposeful is True and visit.hearing_done is True
+    assert visit.branch_id == world["branch"].id
+    proposal = visit.proposals[0]
+    assert (proposal.kind, proposal.amount, proposal.proposed_on) == (
+        "cross_sell",
+        50000,
+        TODAY,
+    )
+    follow_up = visit.follow_ups[0]
+    assert (follow_up.action, follow_up.due_on, follow_up.rep_id) == (
+        "見積書を持参",
+        date(2026, 11, 30),
+        world["rep"].id,
+    )
+
+
+def test_same_payload_replays_the_same_visit(world):
+    payload = visit_payload(world["customer"], proposal={"category": "OIL"})
+    first = record(world["rep"], payload)
+    db.session.commit()
+    # Same instant written with another offset, keys in another order, optional key as null.
+    again = dict(reversed(list(payload.items())))
+    again["visited_at"] = (NOW - timedelta(hours=1)).isoformat()
+    again["note"] = None
+    second = record(world["rep"], again)
+    assert not second.created
+    assert second.visit.id == first.visit.id
+    assert count(Visit) == 1 and count(Proposal) == 1
+
+
+def test_different_payload_with_same_client_id_is_refused(world):
+    payload = visit_payload(world["customer"])
+    record(world["rep"], payload)
+    db.session.commit()
+    with pytest.raises(ClientIdReused):
+        record(world["rep"], {**payload, "hearing_done": False})
+    assert count(Visit) == 1
+
+
+def test_client_id_is_per_user(world):
+    payload = visit_payload(world["customer"])
+    mine = record(world["rep"], payload).visit
+    theirs = record(world["colleague"], payload).visit
+    assert mine.id != theirs.id
+    assert theirs.rep_id == world["colleague"].id
+
+
+def test_replay_wins_even_after_customer_moves_branch(world):
+    payload = visit_payload(world["customer"])
+    first = record(world["rep"], payload).visit
+    world["customer"].branch = world["other_branch"]
+    db.session.flush()
+    assert record(world["rep"], payload).visit.id == first.id
+
+
+def test_customer_of_another_branch_is_forbidden(world):
+    with pytest.raises(Forbidden):
+        record(world["rep"], visit_payload(world["foreign"]))
+
+
+def test_covering_a_colleagues_customer_is_allowed(world):
+    visit = record(world["rep"], visit_payload(world["colleague_customer"])).visit
+    assert visit.rep_id == world["rep"].id
+
+
+def test_owner_logs_no_visits(make, world):
+    owner = make.user("owner")
+    with pytest.raises(Forbidden):
+        record(owner, visit_payload(world["customer"]))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"customer_code": "NOPE"}, "customer_code"),
+        ({"customer_code": None}, "customer_code"),
+        ({"client_id": "not-a-uuid"}, "client_id"),
+        ({"client_id": None}, "client_id"),
+        ({"purpose": "coffee"}, "purpose"),
+        ({"purpose": None}, "purpose"),
+        ({"hearing_done": "yes"}, "hearing_done"),
+        ({"hearing_done": None}, "hearing_done"),
+        ({"visited_at": "2026-11-23T10:00:00"}, "visited_at"),
+        ({"visited_at": "yesterday"}, "visited_at"),
+        ({"visited_at": (NOW + timedelta(hours=25)).isoformat()}, "visited_at"),
+        ({"proposal": {"category": "NOPE"}}, "proposal.category"),
+        ({"proposal": {"kind": "mega"}}, "proposal.kind"),
+        ({"proposal": {"amount": -1}}, "proposal.amount"),
+        ({"proposal": {"amount": "1000"}}, "proposal.amount"),
+        ({"proposal": {"amount": 10.5}}, "proposal.amount"),
+        ({"proposal": "yes"}, "proposal"),
+        ({"next_action": {"action": "電話", "due_on": "2026-11-22"}}, "next_action.due_on"),
+        ({"next_action": {"action": "", "due_on": "2026-11-30"}}, "next_action.action"),
+        ({"next_action": {"action": "電話", "due_on": "30/11/2026"}}, "next_action.due_on"),
+        ({"note": "あ" * 2001}, "note"),
+        ({"hearing_note": 5}, "hearing_note"),
+        ({"completes_follow_ups": [999]}, "completes_follow_ups"),
+        ({"completes_follow_ups": "1"}, "completes_follow_ups"),
+    ],
+)
+def test_invalid_fields_name_the_field_and_write_nothing(world, overrides, field):
+    with pytest.raises(Invalid) as caught:
+        record(world["rep"], visit_payload(world["customer"], **overrides))
+    assert field in caught.value.errors
+    assert count(Visit) == 0 and count(Proposal) == 0 and count(FollowUp) == 0
+
+
+def test_visit_up_to_a_day_ahead_is_accepted(world):
+    at = (NOW + timedelta(hours=23)).astimezone(TZ).isoformat()
+    assert record(world["rep"], visit_payload(world["customer"], visited_at=at)).created
+
+
+def test_text_of_exactly_2000_characters_is_accepted(world):
+    visit = record(world["rep"], visit_payload(world["customer"], note="あ" * 2000)).visit
+    assert len(visit.note) == 2000
+
+
+@pytest.mark.parametrize(
+    ("sold_days_before", "explicit", "expected"),
+    [
+        (1, None, "upsell"),  # bought yesterday
+        (365, None, "upsell"),  # first day of the window
+        (366, None, "cross_sell"),  # just outside the window
+        (0, None, "cross_sell"),  # a sale on the day itself does not count
+        (None, None, "cross_sell"),  # never bought the category
+        (1, "cross_sell", "cross_sell"),  # an explicit kind is kept
+        (None, "other", "other"),
+    ],
+)
+def test_proposal_kind_derivation(world, make, sold_days_before, explicit, expected):
+    if sold_days_before is not None:
+        make.sale(
+            world["customer"], TODAY - timedelta(days=sold_days_before), category=world["category"]
+        )
+    proposal = {"category": "OIL"}
+    if explicit:
+        proposal["kind"] = explicit
+    visit = record(world["rep"], visit_payload(world["customer"], proposal=proposal)).visit
+    assert visit.proposals[0].kind == expected
+
+
+def test_proposal_without_category_is_other(world):
+    assert derive_kind(db.session, world["customer"].id, None, TODAY) == "other"
+    visit = record(world["rep"], visit_payload(world["customer"], proposal={})).visit
+    assert visit.proposals[0].kind == "other"
+
+
+def test_visit_date_is_local_date(world):
+    # 23:30 JST on Sunday 22 November is 14:30 UTC the same day.
+    visit = record(
+        world["rep"],
+        visit_payload(world["customer"], visited_at="2026-11-22T14:30:00+00:00", proposal={}),
+    ).visit
+    assert visit.proposals[0].proposed_on == date(2026, 11, 22)
+    visit2 = record(
+        world["rep"],
+        visit_payload(world["customer"], visited_at="2026-11-22T15:30:00Z", proposal={}),
+    ).visit
+    assert visit2.proposals[0].proposed_on == date(2026, 11, 23)
+
+
+def test_completing_follow_ups_from_a_visit(world):
+    first = record(
+        world["rep"],
+        visit_payload(
+            world["customer"],
+            visited_at="2026-11-16T10:00:00+09:00",
+            next_action={"action": "資料送付", "due_on": "2026-11-20"},
+        ),
+    ).visit
+    already_done = FollowUp(
+        rep=world["rep"],
+        branch=world["branch"],
+        customer=world["customer"],
+        action="済",
+        due_on=date(2026, 11, 18),
+        done_on=date(2026, 11, 17),
+    )
+    db.session.add(already_done)
+    db.session.flush()
+    follow_up = first.follow_ups[0]
+    second = record(
+        world["rep"],
+        visit_payload(world["customer"], completes_follow_ups=[follow_up.id, already_done.id]),
+    ).visit
+    assert follow_up.done_on == TODAY
+    assert follow_up.done_visit_id == second.id
+    assert already_done.done_on == date(2026, 11, 17)
+
+
+def test_follow_up_of_another_customer_cannot_be_completed(world):
+    other = record(
+        world["rep"],
+        visit_payload(
+            world["colleague_customer"], next_action={"action": "電話", "due_on": "2026-11-30"}
+        ),
+    ).visit
+    with pytest.raises(Invalid):
+        record(
+            world["rep"],
+            visit_payload(world["customer"], completes_follow_ups=[other.follow_ups[0].id]),
+        )
+
+
+def test_close_proposal_last_call_wins(world):
+    visit = record(world["rep"], visit_payload(world["customer"], proposal={})).visit
+    proposal = visit.proposals[0]
+    close_proposal(db.session, world["rep"], proposal.id, "won", "2026-11-23", today=TODAY)
+    close_proposal(db.session, world["rep"], proposal.id, "lost", "2026-11-23", today=TODAY)
+    assert (proposal.status, proposal.closed_on) == ("lost", TODAY)
+
+
+def test_close_proposal_rules(world, make):
+    visit = record(world["rep"], visit_payload(world["customer"], proposal={})).visit
+    proposal = visit.proposals[0]
+    with pytest.raises(Invalid) as caught:
+        close_proposal(db.session, world["rep"], proposal.id, "won", "2026-11-22", today=TODAY)
+    assert "closed_on" in caught.value.errors
+    with pytest.raises(Invalid):
+        close_proposal(db.session, world["rep"], proposal.id, "maybe", "2026-11-23", today=TODAY)
+    with pytest.raises(NotFound):
+        close_proposal(
+            db.session, world["colleague"], proposal.id, "won", "2026-11-23", today=TODAY
+        )
+    with pytest.raises(NotFound):
+        close_proposal(db.session, world["rep"], 99999, "won", "2026-11-23", today=TODAY)
+    other_manager = make.user("manager", world["other_branch"])
+    with pytest.raises(NotFound):
+        close_proposal(db.session, other_manager, proposal.id, "won", "2026-11-23", today=TODAY)
+    manager = make.user("manager", world["branch"])
+    assert close_proposal(db.session, manager, proposal.id, "won", "2026-11-23", today=TODAY)
+
+
+def test_complete_follow_up_is_repeatable(world):
+    visit = record(
+        world["rep"],
+        visit_payload(world["customer"], next_action={"action": "電話", "due_on": "2026-11-25"}),
+    ).visit
+    fu = visit.follow_ups[0]
+    complete_follow_up(db.session, world["rep"], fu.id, "2026-11-23", today=TODAY)
+    complete_follow_up(db.session, world["rep"], fu.id, "2026-11-24", today=TODAY)
+    assert fu.done_on == date(2026, 11, 24)
+    with pytest.raises(NotFound):
+        complete_follow_up(db.session, world["colleague"], fu.id, "2026-11-23", today=TODAY)
+    with pytest.raises(Invalid):
+        complete_follow_up(db.session, world["rep"], fu.id, "soon", today=TODAY)
+
+
+def test_unknown_uuid_forms_are_canonical(world):
+    cid = uuid.uuid4()
+    first = record(world["rep"], visit_payload(world["customer"], client_id=str(cid).upper()))
+    again = record(world["rep"], visit_payload(world["customer"], client_id=str(cid)))
+    assert first.visit.id == again.visit.id
