@@ -113,6 +113,22 @@ def runner(app: Flask):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _compiled_translations() -> None:
+    """Compile the .po catalogues so every run renders the current translations."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parent.parent / "fieldlog" / "translations"
+    for po in root.glob("*/LC_MESSAGES/messages.po"):
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        with po.with_suffix(".mo").open("wb") as target:
+            write_mo(target, catalog)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """scrypt costs ~0.1 s a user; the suite checks behaviour, not hash strength."""
     from fieldlog import accounts

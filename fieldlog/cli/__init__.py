@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import users
+from . import i18n, users
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(users.group)
+    app.cli.add_command(i18n.group)

@@ -1,0 +1,44 @@
+"""The translation catalogue: which user-visible strings still lack a Japanese translation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "fieldlog" / "translations" / "ja" / "LC_MESSAGES" / "messages.po"
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+METHOD_MAP = [("fieldlog/**.py", "python"), ("templates/**.html", "jinja2")]
+
+
+def extracted_messages() -> set[str]:
+    """Every msgid in the code and templates (plural forms as their singular)."""
+    found: set[str] = set()
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+        str(ROOT), METHOD_MAP, keywords=KEYWORDS
+    ):
+        found.add(message[0] if isinstance(message, tuple) else message)
+    found.discard("")
+    return found
+
+
+def translated_messages() -> dict[str, str]:
+    """msgid → Japanese msgstr for every non-fuzzy entry with a translation."""
+    with CATALOGUE.open("rb") as handle:
+        catalog = read_po(handle, locale="ja")
+    out: dict[str, str] = {}
+    for message in catalog:
+        if not message.id or message.fuzzy:
+            continue
+        msgid = message.id[0] if isinstance(message.id, tuple) else message.id
+        msgstr = message.string[0] if isinstance(message.string, tuple) else message.string
+        if msgstr:
+            out[msgid] = msgstr
+    return out
+
+
+def missing_translations() -> list[str]:
+    """msgids used in the code that have no Japanese translation yet, sorted."""
+    return sorted(extracted_messages() - set(translated_messages()))

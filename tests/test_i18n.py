@@ -1,0 +1,19 @@
+"""Both locales render, and every user-visible string has a Japanese translation."""
+
+from __future__ import annotations
+
+from fieldlog.i18n import missing_translations
+
+
+def test_every_string_has_a_japanese_translation():
+    missing = missing_translations()
+    assert missing == [], "add these to messages.po (flask i18n missing):\n" + "\n".join(missing)
+
+
+def test_login_page_renders_in_japanese_by_default_and_in_english_on_request(client):
+    japanese = client.get("/login").get_data(as_text=True)
+    assert 'lang="ja"' in japanese and "ログイン" in japanese
+    token = japanese.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post("/locale", data={"lang": "en", "next": "/login", "csrf_token": token})
+    english = client.get("/login").get_data(as_text=True)
+    assert 'lang="en"' in english and "Log in" in english and "ログイン" not in english
