@@ -1,0 +1,175 @@
+"""Login, logout, sessions and throttling."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from fieldlog.extensions import db
+from fieldlog.models import LoginSession
+
+from .conftest import PASSWORD, csrf_from
+
+
+def login_form(client, email, password, remember=True):
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    data = {"email": email, "password": password, "csrf_token": token}
+    if remember:
+        data["remember"] = "y"
+    return client.post("/login", data=data)
+
+
+def test_login_success_redirects_to_today(client, make):
+    rep = make.user("rep")
+    db.session.commit()
+    response = login_form(client, rep.email.upper(), PASSWORD)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+
+
+def test_failed_login_says_the_same_for_email_and_password(client, make):
+    rep = make.user("rep")
+    db.session.commit()
+    wrong_password = login_form(client, rep.email, "wrong-password")
+    unknown_email = login_form(client, "nobody@example.jp", PASSWORD)
+    assert wrong_password.status_code == unknown_email.status_code == 200
+    message = "メールアドレスまたはパスワードが正しくありません。"
+    assert message in wrong_password.get_data(as_text=True)
+    assert message in unknown_email.get_data(as_text=True)
+
+
+def test_inactive_user_cannot_log_in(client, make):
+    rep = make.user("rep", active=False)
+    db.session.commit()
+    assert login_form(client, rep.email, PASSWORD).status_code == 200
+    assert client.get("/").status_code == 302
+
+
+def test_login_is_throttled_after_repeated_failures(client, make):
+    rep = make.user("rep")
+    db.session.commit()
+    for _ in range(5):
+        login_form(client, rep.email, "wrong-password")
+    throttled = login_form(client, rep.email, PASSWORD)
+    assert throttled.status_code == 429
+    assert client.get("/").status_code == 302
+
+
+def test_login_without_csrf_token_is_refused(client, make):
+    rep = make.user("rep")
+    db.session.commit()
+    client.get("/login")
+    response = client.post("/login", data={"email": rep.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302
+
+
+def test_open_redirect_after_login_is_ignored(client, make):
+    rep = make.user("rep")
+    db.session.commit()
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login?next=https://evil.example/",
+        data={"email": rep.email, "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_session_id_changes_at_login(client, make):
+    """Session fixation: a token planted before login does not authenticate afterwards."""
+    rep = make.user("rep")
+    db.session.commit()
+    client.get("/login")
+    before = client.get_cookie("session").value
+    login_form(client, rep.email, PASSWORD)
+    after = client.get_cookie("session").value
+    assert before != after
+
+
+def test_logout_revokes_the_session_and_the_remember_cookie(app, client, make):
+    rep = make.user("rep")
+    db.session.commit()
+    login_form(client, rep.email, PASSWORD)
+    stolen_session = client.get_cookie("session").value
+    stolen_remember = client.get_cookie("remember_token").value
+    assert stolen_remember
+
+    token = client.get("/api/v1/session").get_json()["csrf_token"]
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/").status_code == 302
+
+    login = db.session.scalars(select(LoginSession)).one()
+    assert login.revoked_at is not None
+
+    thief = app.test_client()
+    thief.set_cookie("session", stolen_session)
+    thief.set_cookie("remember_token", stolen_remember)
+    assert thief.get("/").status_code == 302
+    assert thief.get("/api/v1/session").status_code == 401
+
+
+def test_without_remember_me_no_remember_cookie_is_set(client, make):
+    rep = make.user("rep")
+    db.session.commit()
+    login_form(client, rep.email, PASSWORD, remember=False)
+    assert client.get_cookie("remember_token") is None
+    assert client.get("/").status_code == 200
+
+
+def test_remember_cookie_alone_restores_a_live_session(app, client, make):
+    rep = make.user("rep")
+    db.session.commit()
+    login_form(client, rep.email, PASSWORD)
+    phone = app.test_client()
+    phone.set_cookie("remember_token", client.get_cookie("remember_token").value)
+    assert phone.get("/").status_code == 200
+
+
+def test_security_headers(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_users_create_cli(runner, make):
+    make.branch("TKY", "東京支店")
+    db.session.commit()
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "Sato@Example.jp",
+            "--name",
+            "佐藤",
+            "--role",
+            "rep",
+            "--branch",
+            "TKY",
+            "--password",
+            "secret-pass-1",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "sato@example.jp" in result.output
+    bad = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "boss@example.jp",
+            "--name",
+            "社長",
+            "--role",
+            "owner",
+            "--branch",
+            "TKY",
+            "--password",
+            "secret-pass-1",
+        ]
+    )
+    assert bad.exit_code == 1
+    assert "branch" in bad.output
