@@ -65,6 +65,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         db.create_all()
         ensure_defaults(db.session)
         db.session.commit()
+        if not PG_URL:
+            # As `flask db upgrade` does: the file is in WAL mode, readers never block writers.
+            with db.engine.connect() as conn:
+                conn.connection.driver_connection.execute("PRAGMA journal_mode=WAL")
         db.engine.dispose()
     yield url
     if PG_URL:
