@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from .. import schemas, visits
+from .. import openapi, schemas, visits
 from ..extensions import csrf, db
 from .common import company_tz, json_error, local_today, now
 
@@ -39,6 +39,11 @@ def _json_object() -> dict[str, Any]:
     """The request's JSON object, or an empty one when the body is not a JSON object."""
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else {}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document())
 
 
 @bp.get("/session")

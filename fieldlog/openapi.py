@@ -1,0 +1,243 @@
+"""OpenAPI 3.1 description of the JSON API (DESIGN §6), served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_DATE = {"type": "string", "format": "date"}
+_TEXT = {"type": ["string", "null"], "maxLength": 2000}
+_ID = {"type": "integer", "minimum": 1}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+_ERRORS = {
+    "400": _error("csrf_failed: missing or bad X-CSRFToken header"),
+    "401": _error("unauthorized: not logged in"),
+    "403": _error("forbidden: outside the user's branch or role"),
+    "404": _error("not_found: no such object in the user's scope"),
+    "409": _error("in_progress: the same client_id is still being processed"),
+    "422": _error("invalid or client_id_reused"),
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "string",
+                "enum": [
+                    "unauthorized",
+                    "csrf_failed",
+                    "forbidden",
+                    "not_found",
+                    "invalid",
+                    "client_id_reused",
+                    "in_progress",
+                    "too_large",
+                    "http_error",
+                    "server_error",
+                ],
+            },
+            "message": {"type": "string"},
+            "errors": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+    "VisitIn": {
+        "type": "object",
+        "required": ["client_id", "customer_code", "visited_at", "purpose", "hearing_done"],
+        "properties": {
+            "client_id": {"type": "string", "format": "uuid"},
+            "customer_code": {"type": "string"},
+            "visited_at": {"type": "string", "format": "date-time"},
+            "purpose": {"type": "string"},
+            "purpose_note": _TEXT,
+            "hearing_done": {"type": "boolean"},
+            "hearing_note": _TEXT,
+            "note": _TEXT,
+            "proposal": {
+                "type": ["object", "null"],
+                "properties": {
+                    "category": {"type": ["string", "null"]},
+                    "kind": {"enum": ["upsell", "cross_sell", "other", None]},
+                    "amount": {"type": ["integer", "null"], "minimum": 0},
+                    "note": _TEXT,
+                },
+            },
+            "next_action": {
+                "type": ["object", "null"],
+                "required": ["action", "due_on"],
+                "properties": {"action": {"type": "string", "minLength": 1}, "due_on": _DATE},
+            },
+            "completes_follow_ups": {"type": ["array", "null"], "items": _ID},
+        },
+    },
+    "Proposal": {
+        "type": "object",
+        "required": ["id", "kind", "status", "proposed_on"],
+        "properties": {
+            "id": _ID,
+            "visit_id": {"type": ["integer", "null"]},
+            "customer_code": {"type": "string"},
+            "category": {"type": ["string", "null"]},
+            "kind": {"enum": ["upsell", "cross_sell", "other"]},
+            "amount": {"type": ["integer", "null"]},
+            "note": {"type": "string"},
+            "proposed_on": _DATE,
+            "status": {"enum": ["open", "won", "lost"]},
+            "closed_on": {"type": ["string", "null"], "format": "date"},
+        },
+    },
+    "FollowUp": {
+        "type": "object",
+        "required": ["id", "action", "due_on"],
+        "properties": {
+            "id": _ID,
+            "visit_id": {"type": ["integer", "null"]},
+            "customer_code": {"type": "string"},
+            "action": {"type": "string"},
+            "due_on": _DATE,
+            "done_on": {"type": ["string", "null"], "format": "date"},
+            "cancelled": {"type": "boolean"},
+        },
+    },
+    "Visit": {
+        "type": "object",
+        "required": ["id", "client_id", "customer_code", "visited_at", "purpose", "hearing_done"],
+        "properties": {
+            "id": _ID,
+            "client_id": {"type": "string"},
+            "customer_code": {"type": "string"},
+            "customer_name": {"type": "string"},
+            "rep": {"type": "string"},
+            "branch": {"type": "string"},
+            "visited_at": {"type": "string", "format": "date-time"},
+            "purpose": {"type": "string"},
+            "purposeful": {"type": "boolean"},
+            "purpose_note": {"type": "string"},
+            "hearing_done": {"type": "boolean"},
+            "hearing_note": {"type": "string"},
+            "note": {"type": "string"},
+            "proposal": {"oneOf": [{"$ref": "#/components/schemas/Proposal"}, {"type": "null"}]},
+            "follow_up": {"oneOf": [{"$ref": "#/components/schemas/FollowUp"}, {"type": "null"}]},
+            "completed_follow_ups": {"type": "array", "items": {"type": "integer"}},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["user", "csrf_token"],
+        "properties": {
+            "user": {
+                "type": "object",
+                "required": ["email", "name", "role", "branch"],
+                "properties": {
+                    "email": {"type": "string"},
+                    "name": {"type": "string"},
+                    "role": {"enum": ["rep", "manager", "owner"]},
+                    "branch": {"type": ["string", "null"]},
+                },
+            },
+            "csrf_token": {"type": "string"},
+        },
+    },
+}
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _pick(*codes: str) -> dict[str, Any]:
+    return {code: _ERRORS[code] for code in codes}
+
+
+def document() -> dict[str, Any]:
+    """The API description; kept beside the handlers' contract and checked by a fuzz test."""
+    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "FieldLog API", "version": "1"},
+        "servers": [{"url": "/"}],
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRFToken"},
+            },
+        },
+        "paths": {
+            "/api/v1/session": {
+                "get": {
+                    "summary": "The logged-in user and a fresh CSRF token",
+                    "security": [{"session": []}],
+                    "responses": {"200": _json("Session", "logged in"), **_pick("401")},
+                }
+            },
+            "/api/v1/visits": {
+                "post": {
+                    "summary": "Record a visit once per client_id",
+                    "security": [{"session": [], "csrf": []}],
+                    "requestBody": _body({"$ref": "#/components/schemas/VisitIn"}),
+                    "responses": {
+                        "201": _json("Visit", "created"),
+                        "200": _json("Visit", "a replay of the same payload"),
+                        **_pick("400", "401", "403", "409", "422"),
+                    },
+                }
+            },
+            "/api/v1/follow-ups/{id}/done": {
+                "post": {
+                    "summary": "Mark a follow-up done (repeatable; the last call wins)",
+                    "security": [{"session": [], "csrf": []}],
+                    "parameters": [id_param],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["done_on"],
+                            "properties": {"done_on": _DATE},
+                        }
+                    ),
+                    "responses": {
+                        "200": _json("FollowUp", "done"),
+                        **_pick("400", "401", "404", "422"),
+                    },
+                }
+            },
+            "/api/v1/proposals/{id}/close": {
+                "post": {
+                    "summary": "Close a proposal as won or lost (the last call wins)",
+                    "security": [{"session": [], "csrf": []}],
+                    "parameters": [id_param],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["status", "closed_on"],
+                            "properties": {"status": {"enum": ["won", "lost"]}, "closed_on": _DATE},
+                        }
+                    ),
+                    "responses": {
+                        "200": _json("Proposal", "closed"),
+                        **_pick("400", "401", "404", "422"),
+                    },
+                }
+            },
+        },
+    }
