@@ -1,0 +1,168 @@
+"""Every route × every kind of user, generated from the app's URL map.
+
+A route that is not listed in POLICY fails the test, so a new route cannot escape the matrix.
+Users: anonymous, the rep who owns the records, another rep of the same branch, the branch's
+manager, a manager of another branch, and the owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask, url_for
+
+from fieldlog import create_app
+from fieldlog.extensions import db
+
+from .conftest import Auth, csrf_from, visit_payload
+
+ROLES = ("anonymous", "rep", "other_rep", "manager", "other_manager", "owner")
+OK, DENIED, LOGIN = "ok", "denied", "login"
+
+
+def _policy(anonymous=LOGIN, rep=OK, other_rep=OK, manager=OK, other_manager=OK, owner=OK):
+    return {
+        "anonymous": anonymous,
+        "rep": rep,
+        "other_rep": other_rep,
+        "manager": manager,
+        "other_manager": other_manager,
+        "owner": owner,
+    }
+
+
+PUBLIC = _policy(anonymous=OK)
+ANY_USER = _policy()
+# Records the rep logged (visit, proposal, follow-up): the rep, their manager and the owner.
+REPS_RECORD = _policy(other_rep=DENIED, other_manager=DENIED)
+# Things of the rep's branch (its customers): everyone of the branch and the owner.
+BRANCH_THING = _policy(other_manager=DENIED)
+# Running a branch (dashboard, review, report): its manager and the owner.
+BRANCH_MANAGEMENT = _policy(rep=DENIED, other_rep=DENIED, other_manager=DENIED)
+# Logging a visit for a customer of the rep's branch: people of that branch.
+VISIT_LOGGERS = _policy(other_manager=DENIED, owner=DENIED)
+OWNER_ONLY = _policy(rep=DENIED, other_rep=DENIED, manager=DENIED, other_manager=DENIED)
+MANAGERS_AND_OWNER = _policy(rep=DENIED, other_rep=DENIED)
+
+# endpoint → {method: policy}
+POLICY: dict[str, dict[str, dict[str, str]]] = {
+    "static": {"GET": PUBLIC},
+    "health.healthz": {"GET": PUBLIC},
+    "auth.login": {"GET": PUBLIC, "POST": PUBLIC},
+    "auth.logout": {"POST": ANY_USER},
+    "auth.set_locale": {"POST": PUBLIC},
+    "api.openapi_document": {"GET": PUBLIC},
+    "api.session_info": {"GET": ANY_USER},
+    "api.create_visit": {"POST": VISIT_LOGGERS},
+    "api.follow_up_done": {"POST": REPS_RECORD},
+    "api.proposal_close": {"POST": REPS_RECORD},
+    "field.today": {"GET": ANY_USER},
+}
+
+
+@dataclass
+class World:
+    params: dict[str, object]
+    users: dict[str, object]
+
+
+def build_world(make) -> World:
+    tokyo = make.branch("TKY", "東京支店")
+    osaka = make.branch("OSK", "大阪支店")
+    rep = make.user("rep", tokyo)
+    users = {
+        "rep": rep,
+        "other_rep": make.user("rep", tokyo),
+        "manager": make.user("manager", tokyo),
+        "other_manager": make.user("manager", osaka),
+        "owner": make.user("owner"),
+    }
+    customer = make.customer(tokyo, rep, code="C-1")
+    category = make.category("OIL")
+    visit = make.visit(
+        rep,
+        customer,
+        proposal={"category": "OIL"},
+        next_action={"action": "電話", "due_on": "2026-11-30"},
+    )
+    db.session.commit()
+    params = {
+        "visit_id": visit.id,
+        "proposal_id": visit.proposals[0].id,
+        "follow_up_id": visit.follow_ups[0].id,
+        "customer_id": customer.id,
+        "category_id": category.id,
+        "code": tokyo.code,
+        "branch_code": tokyo.code,
+        "user_id": rep.id,
+        "filename": "css/app.css",
+    }
+    return World(params=params, users=users)
+
+
+def _routes() -> list[tuple[str, str, str]]:
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    found = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, rule.rule))
+    return sorted(found)
+
+
+ROUTES = _routes()
+
+
+def test_every_route_is_in_the_matrix():
+    missing = sorted({f"{e} {m}" for e, m, _ in ROUTES if m not in POLICY.get(e, {})})
+    assert missing == [], "add these routes to POLICY:\n" + "\n".join(missing)
+
+
+def _classify(response, path: str) -> str:
+    status = response.status_code
+    if status in (401,) or (
+        status in (302, 303) and "/login?next=" in response.headers.get("Location", "")
+    ):
+        return LOGIN
+    if status in (403, 404):
+        return DENIED
+    if status < 500 and status not in (405,):
+        return OK
+    return f"status {status}"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method", "rule"), ROUTES, ids=[f"{m} {r}" for _e, m, r in ROUTES]
+)
+def test_route_access(app: Flask, make, endpoint, method, rule):
+    policy = POLICY.get(endpoint, {}).get(method)
+    if policy is None:
+        pytest.fail(f"{method} {rule} ({endpoint}) is not in POLICY")
+    world = build_world(make)
+    with app.test_request_context():
+        args = {
+            name: world.params[name]
+            for name in app.url_map._rules_by_endpoint[endpoint][0].arguments
+        }
+        path = url_for(endpoint, **args)
+    for role in ROLES:
+        client = app.test_client()
+        auth = Auth(client)
+        token = None
+        if role != "anonymous":
+            auth.login(world.users[role])
+            token = auth.csrf()
+        if method == "GET":
+            response = client.get(path)
+        elif path.startswith("/api/"):
+            headers = {"X-CSRFToken": token} if token else {}
+            body = visit_payload("C-1") if endpoint == "api.create_visit" else {}
+            response = client.open(path, method=method, json=body, headers=headers)
+        else:
+            if token is None:
+                token = csrf_from(client.get("/login").get_data(as_text=True))
+            response = client.open(path, method=method, data={"csrf_token": token})
+        got = _classify(response, path)
+        response.close()
+        assert got == policy[role], f"{role} {method} {path}: expected {policy[role]}, got {got}"
+        db.session.rollback()
