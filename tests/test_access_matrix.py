@@ -58,6 +58,11 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "api.follow_up_done": {"POST": REPS_RECORD},
     "api.proposal_close": {"POST": REPS_RECORD},
     "field.today": {"GET": ANY_USER},
+    "api.offline_data": {"GET": ANY_USER},
+    "pwa.service_worker": {"GET": PUBLIC},
+    "pwa.manifest": {"GET": PUBLIC},
+    "pwa.offline": {"GET": PUBLIC},
+    "pwa.outbox": {"GET": ANY_USER},
 }
 
 

@@ -10,9 +10,12 @@ from flask import Blueprint, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
 
-from .. import openapi, schemas, visits
+from .. import access, openapi, schemas, visits
+from ..defaults import company_settings
 from ..extensions import csrf, db
+from ..models import Category, FollowUp, Purpose
 from .common import company_tz, json_error, local_today, now
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -101,3 +104,57 @@ def proposal_close(proposal_id: int):
     )
     db.session.commit()
     return jsonify(schemas.proposal_to_dict(proposal))
+
+
+@bp.get("/offline-data")
+@api_view
+def offline_data():
+    """What a phone keeps to work offline: customers, open follow-ups, purposes, categories."""
+    user = current_user
+    settings = company_settings(db.session)
+    customers = db.session.scalars(access.customers(user)).all()
+    follow_ups = db.session.scalars(
+        access.follow_ups(user)
+        .where(FollowUp.done_on.is_(None), FollowUp.cancelled.is_(False))
+        .order_by(FollowUp.due_on)
+    ).all()
+    open_by_customer: dict[int, list[dict[str, Any]]] = {}
+    for follow_up in follow_ups:
+        open_by_customer.setdefault(follow_up.customer_id, []).append(
+            {"id": follow_up.id, "action": follow_up.action, "due_on": follow_up.due_on.isoformat()}
+        )
+    purposes = db.session.scalars(
+        select(Purpose).where(Purpose.active.is_(True)).order_by(Purpose.sort)
+    ).all()
+    categories = db.session.scalars(
+        select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.code)
+    ).all()
+    return jsonify(
+        {
+            "user": user.email,
+            "customers": [
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "name_kana": c.name_kana,
+                    "search": c.search_text,
+                    "rank": c.rank,
+                    "visit_cycle_days": c.visit_cycle_days or settings.cycle_days(c.rank),
+                    "own": c.rep_id == user.id,
+                    "open_follow_ups": open_by_customer.get(c.id, []),
+                }
+                for c in customers
+                if c.active
+            ],
+            "purposes": [
+                {
+                    "code": p.code,
+                    "label_ja": p.label_ja,
+                    "label_en": p.label_en,
+                    "purposeful": p.purposeful,
+                }
+                for p in purposes
+            ],
+            "categories": [{"code": c.code, "name": c.name} for c in categories],
+        }
+    )

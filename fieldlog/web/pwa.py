@@ -1,0 +1,130 @@
+"""The installable app: manifest, service worker, offline and outbox pages."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+bp = Blueprint("pwa", __name__)
+
+SHELL_ASSETS = (
+    "css/app.css",
+    "js/app.mjs",
+    "js/outbox-core.mjs",
+    "js/outbox-store.mjs",
+    "js/sync.mjs",
+    "js/outbox-page.mjs",
+    "icons/icon-192.png",
+    "icons/icon-512.png",
+    "icons/icon-maskable-512.png",
+    "icons/apple-touch-icon.png",
+    "icons/favicon-32.png",
+)
+SHELL_PAGES = ("field.today", "field.new_visit", "pwa.outbox", "pwa.offline")
+
+
+def asset_version() -> str:
+    """A digest of the shell's files: a new deployment installs a new service worker."""
+    cached = current_app.extensions.get("fieldlog_asset_version")
+    if cached:
+        return cached
+    digest = hashlib.sha256()
+    static = Path(current_app.static_folder or "")
+    for name in SHELL_ASSETS:
+        path = static / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    template = Path(current_app.template_folder or "") / "pwa" / "sw.js"
+    digest.update(template.read_bytes())
+    version = digest.hexdigest()[:12]
+    current_app.extensions["fieldlog_asset_version"] = version
+    return version
+
+
+@bp.get("/sw.js")
+def service_worker():
+    pages = [url_for(e) for e in SHELL_PAGES if e in current_app.view_functions]
+    body = render_template(
+        "pwa/sw.js",
+        version=asset_version(),
+        assets=[url_for("static", filename=name) for name in SHELL_ASSETS],
+        pages=pages,
+        offline_url=url_for("pwa.offline"),
+    )
+    response = Response(body, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    icon = lambda name, size, purpose="any": {  # noqa: E731
+        "src": url_for("static", filename=f"icons/{name}"),
+        "sizes": size,
+        "type": "image/png",
+        "purpose": purpose,
+    }
+    document = {
+        "name": _("FieldLog — visit log and weekly KPIs"),
+        "short_name": "FieldLog",
+        "lang": "ja",
+        "start_url": "/?source=pwa",
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#f4f6f8",
+        "theme_color": "#1f4e79",
+        "description": _("Log each customer visit in ten seconds, even offline."),
+        "icons": [
+            icon("icon-192.png", "192x192"),
+            icon("icon-512.png", "512x512"),
+            icon("icon-maskable-512.png", "512x512", "maskable"),
+        ],
+    }
+    response = current_app.response_class(
+        current_app.json.dumps(document), mimetype="application/manifest+json"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/offline")
+def offline():
+    return render_template("pwa/offline.html")
+
+
+@bp.get("/outbox")
+@login_required
+def outbox():
+    return render_template("pwa/outbox.html")
+
+
+@bp.app_context_processor
+def js_strings() -> dict[str, object]:
+    """Strings the scripts show, translated here: JS never hard-codes user-visible text."""
+
+    def strings() -> dict[str, str]:
+        return {
+            "pending": _("{n} waiting to sync"),
+            "needs_attention": _("{n} need your attention"),
+            "saved_offline": _("Saved — will sync when online."),
+            "saved_synced": _("Saved and synced."),
+            "synced": _("Synced."),
+            "discard_confirm": _("Discard this entry? It will not be sent."),
+            "empty": _("Nothing waiting. Every entry has been sent."),
+            "kind_visit": _("Visit"),
+            "kind_follow_up_done": _("Follow-up done"),
+            "kind_proposal_close": _("Proposal result"),
+            "fix": _("Fix"),
+            "discard": _("Discard"),
+            "waiting": _("Waiting to sync"),
+            "attention": _("Needs attention"),
+            "attempts": _("Attempts"),
+        }
+
+    return {"js_strings": strings}

@@ -1,0 +1,159 @@
+// Page bootstrap: service worker, sync triggers, pending count, update prompt, install hints.
+import { makeEntry } from "./outbox-core.mjs";
+import { kv, outbox } from "./outbox-store.mjs";
+import { syncNow } from "./sync.mjs";
+
+const user = document.querySelector('meta[name="fieldlog-user"]')?.content || "";
+const strings = JSON.parse(document.getElementById("fieldlog-i18n")?.textContent || "{}");
+export const t = (key) => strings[key] || key;
+export const currentUser = () => user;
+
+let waitingWorker = null;
+
+async function pendingCount() {
+  if (!user) return 0;
+  return (await outbox.forUser(user)).length;
+}
+
+async function refreshBadges() {
+  if (!user) return;
+  const entries = await outbox.forUser(user);
+  const attention = entries.filter((e) => e.state === "attention").length;
+  for (const badge of document.querySelectorAll("[data-outbox-count]")) {
+    badge.textContent = String(entries.length);
+    badge.hidden = entries.length === 0;
+    badge.classList.toggle("has-attention", attention > 0);
+  }
+  const banner = document.getElementById("outbox-banner");
+  if (banner) {
+    banner.hidden = entries.length === 0;
+    const label = banner.querySelector("[data-outbox-label]");
+    if (label) {
+      label.textContent = attention
+        ? t("needs_attention").replace("{n}", attention)
+        : t("pending").replace("{n}", entries.length);
+    }
+  }
+  window.dispatchEvent(new CustomEvent("fieldlog:badges", { detail: { entries } }));
+}
+
+function hasDraft() {
+  return Boolean(user && localStorage.getItem(`fieldlog-draft:${user}`));
+}
+
+async function offerUpdate(worker) {
+  waitingWorker = worker;
+  const banner = document.getElementById("update-banner");
+  if (!banner) return;
+  banner.hidden = false;
+}
+
+async function applyUpdate() {
+  if (!waitingWorker) return;
+  const busy = (await outbox.all()).length > 0 || hasDraft();
+  if (busy) {
+    const note = document.getElementById("update-busy");
+    if (note) note.hidden = false;
+    return;
+  }
+  waitingWorker.postMessage({ type: "skip-waiting" });
+}
+
+async function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  try {
+    const registration = await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    if (registration.waiting && navigator.serviceWorker.controller) offerUpdate(registration.waiting);
+    registration.addEventListener("updatefound", () => {
+      const worker = registration.installing;
+      worker?.addEventListener("statechange", () => {
+        if (worker.state === "installed" && navigator.serviceWorker.controller) offerUpdate(worker);
+      });
+    });
+    let reloading = false;
+    navigator.serviceWorker.addEventListener("controllerchange", () => {
+      if (waitingWorker && !reloading) {
+        reloading = true;
+        window.location.reload();
+      }
+    });
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data?.type === "sync") sync();
+    });
+    if (user && "sync" in registration) {
+      registration.sync.register("fieldlog-outbox").catch(() => {});
+    }
+  } catch {
+    // No service worker (private mode, http on a LAN address): the outbox still works.
+  }
+}
+
+export async function sync() {
+  if (!user) return;
+  await syncNow(user);
+  await refreshBadges();
+}
+
+/** Queue an API call through the outbox and try to send it right away. */
+export async function enqueue(kind, id, url, body, label = "") {
+  await outbox.put(makeEntry(kind, { id, url, body, user, label }));
+  await refreshBadges();
+  sync();
+}
+
+function showInstallHint() {
+  const ua = navigator.userAgent;
+  const ios = /iPhone|iPad|iPod/.test(ua) || (ua.includes("Mac") && "ontouchend" in document);
+  const standalone = window.matchMedia("(display-mode: standalone)").matches || navigator.standalone;
+  const hint = document.getElementById("install-hint");
+  if (hint && ios && !standalone && !localStorage.getItem("fieldlog-install-hint-closed")) {
+    hint.hidden = false;
+    hint.querySelector("button")?.addEventListener("click", () => {
+      hint.hidden = true;
+      localStorage.setItem("fieldlog-install-hint-closed", "1");
+    });
+  }
+}
+
+async function refreshOfflineData() {
+  if (!user || !navigator.onLine) return;
+  try {
+    const response = await fetch("/api/v1/offline-data", { credentials: "same-origin" });
+    if (response.ok) await kv.set(`offline-data:${user}`, await response.json());
+  } catch {
+    // Offline: keep the last copy.
+  }
+}
+
+function start() {
+  document.documentElement.classList.add("js");
+  registerWorker();
+  refreshBadges();
+  showInstallHint();
+  if (user) {
+    if (navigator.storage?.persist) navigator.storage.persist().catch(() => {});
+    sync();
+    refreshOfflineData();
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") sync();
+  });
+  window.addEventListener("online", () => {
+    sync();
+    refreshOfflineData();
+  });
+  window.addEventListener("fieldlog:outbox-changed", refreshBadges);
+  window.addEventListener("fieldlog:auth-needed", () => {
+    const banner = document.getElementById("auth-banner");
+    if (banner) banner.hidden = false;
+  });
+  for (const button of document.querySelectorAll("[data-sync-now]")) {
+    button.addEventListener("click", () => sync());
+  }
+  document.getElementById("update-apply")?.addEventListener("click", applyUpdate);
+  setInterval(() => {
+    if (document.visibilityState === "visible") sync();
+  }, 30000);
+}
+
+start();

@@ -1,0 +1,136 @@
+// Pure outbox rules, shared by the page and the service worker and unit-tested with node --test.
+// An entry leaves the outbox only on a 2xx answer; nothing expires silently.
+
+export const DONE = "done";
+export const RETRY = "retry";
+export const AUTH = "auth";
+export const CSRF = "csrf";
+export const ATTENTION = "attention";
+
+/** What to do with an entry after the server answered `status` (0: no answer). */
+export function classify(status, body) {
+  if (status >= 200 && status < 300) return DONE;
+  if (status === 401) return AUTH;
+  if (status === 400 && body && body.error === "csrf_failed") return CSRF;
+  if (status === 422 || status === 403 || status === 404 || status === 400 || status === 413) {
+    return ATTENTION;
+  }
+  // 0 (network error, timeout), 409 (still in progress), 429, 5xx and anything unexpected.
+  return RETRY;
+}
+
+/** Milliseconds to wait before attempt number `attempts` (1-based), with jitter. */
+export function backoff(attempts, { base = 2000, max = 5 * 60 * 1000, random = Math.random } = {}) {
+  const exp = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+function text(value) {
+  const trimmed = (value ?? "").toString().trim();
+  return trimmed === "" ? null : trimmed;
+}
+
+/** Whole yen from what a person types: "12,000", "¥12000", "１２０００円". */
+export function parseAmount(raw) {
+  const value = text(raw);
+  if (value === null) return null;
+  const ascii = value
+    .normalize("NFKC")
+    .replace(/[¥,円\s]/g, "")
+    .replace(/^\\/, "");
+  return /^-?\d+$/.test(ascii) ? Number(ascii) : value;
+}
+
+/** An ISO 8601 instant with the device's offset, e.g. 2026-11-23T10:05:00+09:00. */
+export function isoWithOffset(date) {
+  const pad = (n) => String(Math.abs(Math.trunc(n))).padStart(2, "0");
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
+    `${sign}${pad(offset / 60)}:${pad(offset % 60)}`
+  );
+}
+
+/** The API payload (DESIGN §6) from the visit form's fields (a Map-like with get/getAll). */
+export function visitPayloadFromForm(form, { clientId, now = new Date() } = {}) {
+  const get = (name) => form.get(name);
+  const visitedRaw = text(get("visited_at"));
+  const visitedAt = visitedRaw
+    ? (/[zZ]|[+-]\d\d:?\d\d$/.test(visitedRaw) ? visitedRaw : isoWithOffset(new Date(visitedRaw)))
+    : isoWithOffset(now);
+  const hearing = get("hearing_done");
+  const payload = {
+    client_id: clientId || text(get("client_id")),
+    customer_code: text(get("customer_code")),
+    visited_at: visitedAt,
+    purpose: text(get("purpose")),
+    purpose_note: text(get("purpose_note")),
+    hearing_done: hearing === "yes" || hearing === "true" || hearing === "1" || hearing === "on",
+    hearing_note: text(get("hearing_note")),
+    note: text(get("note")),
+  };
+  const proposalMade = get("proposal_made");
+  if (proposalMade && proposalMade !== "no" && proposalMade !== "0") {
+    payload.proposal = {
+      category: text(get("proposal_category")),
+      kind: text(get("proposal_kind")),
+      amount: parseAmount(get("proposal_amount")),
+      note: text(get("proposal_note")),
+    };
+  }
+  const action = text(get("next_action"));
+  const due = text(get("next_action_due_on"));
+  if (action || due) payload.next_action = { action: action ?? "", due_on: due };
+  const completes = (form.getAll ? form.getAll("completes_follow_ups") : [])
+    .map((id) => Number(id))
+    .filter((id) => Number.isInteger(id) && id > 0);
+  if (completes.length) payload.completes_follow_ups = completes;
+  return payload;
+}
+
+/** A new outbox entry; `user` is the email it belongs to (another user never sends it). */
+export function makeEntry(kind, { id, url, body, user, label = "", now = Date.now() }) {
+  return {
+    id,
+    kind,
+    url,
+    body,
+    user,
+    label,
+    createdAt: now,
+    attempts: 0,
+    nextAttemptAt: now,
+    state: "pending",
+    lastStatus: null,
+    errors: null,
+  };
+}
+
+/** The entry after an answer: state, attempts and next attempt time updated. */
+export function afterAnswer(entry, status, body, { now = Date.now(), random = Math.random } = {}) {
+  const outcome = classify(status, body);
+  const next = { ...entry, attempts: entry.attempts + 1, lastStatus: status };
+  if (outcome === DONE) return { entry: { ...next, state: "sent" }, outcome };
+  if (outcome === ATTENTION) {
+    return {
+      entry: { ...next, state: "attention", errors: (body && (body.errors || body.error)) || null },
+      outcome,
+    };
+  }
+  if (outcome === AUTH || outcome === CSRF) {
+    return { entry: { ...next, state: "pending", nextAttemptAt: now }, outcome };
+  }
+  return {
+    entry: { ...next, state: "pending", nextAttemptAt: now + backoff(next.attempts, { random }) },
+    outcome,
+  };
+}
+
+/** Entries of this user that are due for sending, oldest first. */
+export function dueEntries(entries, user, now = Date.now()) {
+  return entries
+    .filter((e) => e.user === user && e.state === "pending" && e.nextAttemptAt <= now)
+    .sort((a, b) => a.createdAt - b.createdAt);
+}

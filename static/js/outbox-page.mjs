@@ -1,0 +1,64 @@
+// The outbox page: what is waiting, what needs attention, fix or discard.
+import { currentUser, sync, t } from "./app.mjs";
+import { outbox } from "./outbox-store.mjs";
+
+const list = document.getElementById("outbox-list");
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function describe(entry) {
+  const body = entry.body || {};
+  if (entry.kind === "visit") {
+    return `${t("kind_visit")} · ${body.customer_code || ""} · ${(body.visited_at || "").slice(0, 16).replace("T", " ")}`;
+  }
+  return `${t(`kind_${entry.kind}`)} · ${entry.label || ""}`;
+}
+
+function errorsOf(entry) {
+  if (!entry.errors) return [];
+  if (typeof entry.errors === "string") return [entry.errors];
+  return Object.entries(entry.errors).map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`);
+}
+
+async function render() {
+  const entries = (await outbox.forUser(currentUser())).sort((a, b) => a.createdAt - b.createdAt);
+  list.replaceChildren();
+  if (!entries.length) {
+    list.append(element("p", "empty", t("empty")));
+    return;
+  }
+  for (const entry of entries) {
+    const card = element("article", `card outbox-entry is-${entry.state}`);
+    card.dataset.entryId = entry.id;
+    card.append(element("p", "outbox-state", entry.state === "attention" ? t("attention") : t("waiting")));
+    card.append(element("p", "outbox-what", describe(entry)));
+    if (entry.attempts) card.append(element("p", "muted", `${t("attempts")}: ${entry.attempts}`));
+    for (const message of errorsOf(entry)) card.append(element("p", "field-error", message));
+    const actions = element("p", "outbox-actions");
+    if (entry.state === "attention" && entry.kind === "visit") {
+      const fix = element("a", "button", t("fix"));
+      fix.href = `/visits/new?outbox=${encodeURIComponent(entry.id)}`;
+      actions.append(fix);
+    }
+    const discard = element("button", "button", t("discard"));
+    discard.type = "button";
+    discard.addEventListener("click", async () => {
+      if (window.confirm(t("discard_confirm"))) {
+        await outbox.remove(entry.id);
+        window.dispatchEvent(new CustomEvent("fieldlog:outbox-changed"));
+      }
+    });
+    actions.append(discard);
+    card.append(actions);
+    list.append(card);
+  }
+}
+
+window.addEventListener("fieldlog:badges", render);
+render();
+sync();

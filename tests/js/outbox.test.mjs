@@ -1,0 +1,136 @@
+// Unit tests for the outbox rules: node --test tests/js/
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import {
+  afterAnswer,
+  ATTENTION,
+  AUTH,
+  backoff,
+  classify,
+  CSRF,
+  DONE,
+  dueEntries,
+  makeEntry,
+  parseAmount,
+  RETRY,
+  visitPayloadFromForm,
+} from "../../static/js/outbox-core.mjs";
+
+test("only 2xx answers take an entry out of the outbox", () => {
+  assert.equal(classify(201, {}), DONE);
+  assert.equal(classify(200, {}), DONE);
+  for (const status of [0, 409, 429, 500, 502, 503, 504]) assert.equal(classify(status, {}), RETRY);
+  assert.equal(classify(401, { error: "unauthorized" }), AUTH);
+  assert.equal(classify(400, { error: "csrf_failed" }), CSRF);
+  assert.equal(classify(422, { error: "invalid" }), ATTENTION);
+  assert.equal(classify(422, { error: "client_id_reused" }), ATTENTION);
+  assert.equal(classify(403, { error: "forbidden" }), ATTENTION);
+});
+
+test("backoff grows and is capped", () => {
+  const fixed = { random: () => 1 };
+  assert.equal(backoff(1, fixed), 2000);
+  assert.equal(backoff(2, fixed), 4000);
+  assert.equal(backoff(3, fixed), 8000);
+  assert.equal(backoff(30, fixed), 300000);
+  assert.equal(backoff(1, { random: () => 0 }), 1000);
+});
+
+test("amounts typed the Japanese way become whole yen", () => {
+  assert.equal(parseAmount("12,000"), 12000);
+  assert.equal(parseAmount("¥12000"), 12000);
+  assert.equal(parseAmount("１２，０００円"), 12000);
+  assert.equal(parseAmount(""), null);
+  assert.equal(parseAmount("たくさん"), "たくさん");
+});
+
+function formOf(fields) {
+  const map = new Map(Object.entries(fields));
+  return {
+    get: (k) => {
+      const v = map.get(k);
+      return Array.isArray(v) ? v[0] : (v ?? null);
+    },
+    getAll: (k) => {
+      const v = map.get(k);
+      return v === undefined ? [] : Array.isArray(v) ? v : [v];
+    },
+  };
+}
+
+test("the visit form becomes the API payload", () => {
+  const payload = visitPayloadFromForm(
+    formOf({
+      client_id: "0b3c1b9e-3f7a-4a53-9a4c-5d1e2f3a4b5c",
+      customer_code: "C-1",
+      visited_at: "2026-11-23T10:05:00+09:00",
+      purpose: "proposal",
+      hearing_done: "yes",
+      proposal_made: "yes",
+      proposal_category: "OIL",
+      proposal_kind: "",
+      proposal_amount: "50,000",
+      next_action: "見積提出",
+      next_action_due_on: "2026-11-30",
+      completes_follow_ups: ["3", "4"],
+      note: "",
+    }),
+  );
+  assert.deepEqual(payload, {
+    client_id: "0b3c1b9e-3f7a-4a53-9a4c-5d1e2f3a4b5c",
+    customer_code: "C-1",
+    visited_at: "2026-11-23T10:05:00+09:00",
+    purpose: "proposal",
+    purpose_note: null,
+    hearing_done: true,
+    hearing_note: null,
+    note: null,
+    proposal: { category: "OIL", kind: null, amount: 50000, note: null },
+    next_action: { action: "見積提出", due_on: "2026-11-30" },
+    completes_follow_ups: [3, 4],
+  });
+});
+
+test("no proposal and no next action leave those keys out", () => {
+  const payload = visitPayloadFromForm(
+    formOf({ customer_code: "C-1", purpose: "routine", hearing_done: "no" }),
+    { clientId: "id-1", now: new Date("2026-11-23T01:00:00Z") },
+  );
+  assert.equal(payload.hearing_done, false);
+  assert.equal("proposal" in payload, false);
+  assert.equal("next_action" in payload, false);
+  assert.match(payload.visited_at, /^2026-11-23T\d\d:00:00[+-]\d\d:\d\d$/);
+});
+
+test("an answer moves the entry: sent, attention, or retry later", () => {
+  const entry = makeEntry("visit", { id: "a", url: "/api/v1/visits", body: {}, user: "r@x", now: 0 });
+  assert.equal(afterAnswer(entry, 201, {}, { now: 10 }).entry.state, "sent");
+  const bad = afterAnswer(entry, 422, { error: "invalid", errors: { purpose: ["x"] } }, { now: 10 });
+  assert.equal(bad.entry.state, "attention");
+  assert.deepEqual(bad.entry.errors, { purpose: ["x"] });
+  const later = afterAnswer(entry, 503, {}, { now: 10, random: () => 1 });
+  assert.equal(later.entry.state, "pending");
+  assert.equal(later.entry.nextAttemptAt, 10 + 2000);
+  const auth = afterAnswer(entry, 401, {}, { now: 10 });
+  assert.equal(auth.outcome, AUTH);
+  assert.equal(auth.entry.state, "pending");
+});
+
+test("only the current user's due entries are sent, oldest first", () => {
+  const mk = (id, user, createdAt, extra = {}) => ({
+    ...makeEntry("visit", { id, url: "/", body: {}, user, now: createdAt }),
+    ...extra,
+  });
+  const entries = [
+    mk("b", "me", 2),
+    mk("a", "me", 1),
+    mk("c", "other", 0),
+    mk("d", "me", 0, { state: "attention" }),
+    mk("e", "me", 0, { nextAttemptAt: 100 }),
+  ];
+  assert.deepEqual(
+    dueEntries(entries, "me", 50).map((e) => e.id),
+    ["a", "b"],
+  );
+});
