@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from flask import Flask
 
-from . import backup, i18n, users
+# One line per command module (each exposes `command`, or `group` for a group of commands),
+# so that features added in parallel do not collide here.
+MODULES = (
+    "backup",
+    "i18n",
+    "kpi",
+    "users",
+)
 
 
 def init_app(app: Flask) -> None:
-    app.cli.add_command(users.group)
-    app.cli.add_command(i18n.group)
-    app.cli.add_command(backup.command)
+    for name in MODULES:
+        module = import_module(f"{__name__}.{name}")
+        app.cli.add_command(getattr(module, "group", None) or module.command)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from flask import Flask, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -73,12 +75,20 @@ def _register_errors(app: Flask) -> None:
         return render_template("error.html", code=500, message=None), 500
 
 
-def init_app(app: Flask) -> None:
-    from . import api, auth, field, health, pwa
+# One line per blueprint module (each exposes `bp`), so parallel features do not collide here.
+BLUEPRINTS = (
+    "api",
+    "auth",
+    "field",
+    "health",
+    "pwa",
+)
 
+
+def init_app(app: Flask) -> None:
     _register_login(app)
     _register_errors(app)
     security.init_app(app)
     filters.init_app(app)
-    for blueprint in (auth.bp, api.bp, field.bp, health.bp, pwa.bp):
-        app.register_blueprint(blueprint)
+    for name in BLUEPRINTS:
+        app.register_blueprint(import_module(f"{__name__}.{name}").bp)
