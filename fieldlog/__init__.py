@@ -27,10 +27,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     config.finalize(app.config, app.instance_path)
 
+    register_logging(app)
     register_extensions(app)
     register_web(app)
     register_cli(app)
     return app
+
+
+def register_logging(app: Flask) -> None:
+    from .logs import init_app
+
+    init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -48,6 +48,7 @@ def from_environment(
         "FIELDLOG_REDIS_URL": env.get("FIELDLOG_REDIS_URL", ""),
         "FIELDLOG_HTTPS": https,
         "FIELDLOG_SCHEDULER": env.get("FIELDLOG_SCHEDULER", "on").lower() not in {"0", "off"},
+        "FIELDLOG_LOG_FORMAT": env.get("FIELDLOG_LOG_FORMAT", "json").lower(),
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
     }

@@ -1,0 +1,78 @@
+"""Structured logs: one JSON object per line on stderr, one line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, g, request
+from werkzeug.wrappers import Response
+
+_STANDARD = set(vars(logging.makeLogRecord({})))
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as JSON with its extra fields (logger.info(..., extra={...}))."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in body and not key.startswith("_"):
+                body[key] = value
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, ensure_ascii=False, default=str)
+
+
+def _start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    started = g.get("request_started")
+    if started is not None and request.endpoint != "static":
+        from flask_login import current_user
+
+        user_id = getattr(current_user, "id", None)
+        logging.getLogger("fieldlog.request").info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "user_id": user_id,
+                "remote_addr": request.remote_addr,
+            },
+        )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Log JSON lines unless testing (FIELDLOG_LOG_FORMAT=text keeps plain lines)."""
+    if app.testing:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    if app.config.get("FIELDLOG_LOG_FORMAT", "json") == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("fieldlog")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    app.logger.handlers[:] = [handler]
+    app.before_request(_start_timer)
+    app.after_request(_log_request)

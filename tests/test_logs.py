@@ -1,0 +1,37 @@
+"""Structured request logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fieldlog.logs import JsonFormatter
+
+
+def test_json_formatter_keeps_extra_fields():
+    record = logging.makeLogRecord(
+        {"name": "fieldlog.request", "levelname": "INFO", "msg": "GET / 200", "status": 200}
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "GET / 200"
+    assert line["status"] == 200
+    assert line["level"] == "info" and line["logger"] == "fieldlog.request"
+
+
+def test_requests_are_logged_as_json(database_url, tmp_path, capsys):
+    from fieldlog import create_app
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "FIELDLOG_SCHEDULER": False}
+    )
+    try:
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        logging.getLogger("fieldlog").handlers.clear()
+        logging.getLogger("fieldlog").propagate = True
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    request = next(line for line in lines if line["logger"] == "fieldlog.request")
+    assert request["path"] == "/healthz" and request["status"] == 200
+    assert request["duration_ms"] >= 0
