@@ -16,10 +16,10 @@ checked to be equal). Usage:
 from __future__ import annotations
 
 import argparse
-import io
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -30,11 +30,11 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fieldlog import create_app  # noqa: E402
-from fieldlog.defaults import ensure_defaults  # noqa: E402
-from fieldlog.extensions import db  # noqa: E402
-from fieldlog.kpi import KPI_KEYS, Scope, rollup, trend_by  # noqa: E402
-from fieldlog.periods import Period  # noqa: E402
+from fieldlog import create_app
+from fieldlog.defaults import ensure_defaults
+from fieldlog.extensions import db
+from fieldlog.kpi import KPI_KEYS, Scope, rollup, trend_by
+from fieldlog.periods import Period
 
 TZ = ZoneInfo("Asia/Tokyo")
 WEEK = Period.parse("2026-W47")
@@ -443,7 +443,7 @@ def bench(url: str, repeat: int) -> list[tuple[str, float, float]]:
 
 def prepare(kind: str, rows, fresh: bool) -> str:
     if kind == "sqlite":
-        path = Path("/tmp/fieldlog_bench_kpi.db")
+        path = Path(tempfile.gettempdir()) / "fieldlog_bench_kpi.db"
         url = f"sqlite:///{path}"
         if not fresh and path.exists():
             return url
