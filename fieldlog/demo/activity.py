@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..models import FollowUp, Proposal, Purpose, SalesLine, Visit
 from ..visits import UPSELL_LOOKBACK_DAYS
 from . import catalogue as cat
-from .people import PROFILES, Client, Company, _insert
+from .people import PROFILES, Client, Company, insert_rows
 
 PURPOSEFUL_MIX = (("hearing", 35), ("proposal", 25), ("follow_up", 25), ("relationship", 15))
 ROUTINE_MIX = (("routine", 70), ("called", 30))
@@ -63,9 +63,15 @@ class History:
     """Generates and writes the activity of one demo company."""
 
     def __init__(
-        self, session: Session, rng: random.Random, company: Company, *, today: date,
-        weeks: int, tz: ZoneInfo,
-    ) -> None:  # fmt: skip
+        self,
+        session: Session,
+        rng: random.Random,
+        company: Company,
+        *,
+        today: date,
+        weeks: int,
+        tz: ZoneInfo,
+    ) -> None:
         self.session, self.rng, self.company = session, rng, company
         self.today, self.tz, self.weeks = today, tz, weeks
         self.start = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
@@ -160,7 +166,7 @@ class History:
                 next_chance = profile["next"] if purposeful else 0.2
                 if rng.random() < next_chance:
                     follow_ups.append(self._follow_up(index, client, rep_id, day, profile))
-        visit_ids = _insert(self.session, Visit, visits)
+        visit_ids = insert_rows(self.session, Visit, visits)
         for row in proposals + follow_ups:
             row["visit_id"] = visit_ids[row.pop("visit_index")]
         self.counts.update(visits=len(visits), follow_ups=len(follow_ups))

@@ -78,7 +78,7 @@ class Company:
         return next(p for p in self.people if p.email.split("@")[0] == email_local)
 
 
-def _insert(session: Session, model: type, rows: list[dict]) -> list[int]:
+def insert_rows(session: Session, model: type, rows: list[dict]) -> list[int]:
     """Bulk insert and return the new ids in the order of the rows."""
     if not rows:
         return []
@@ -110,11 +110,18 @@ def _customer_names(rng: random.Random, count: int) -> list[tuple[str, str]]:
 
 
 def build_company(
-    session: Session, rng: random.Random, *, today: date, password_hash: str, customers: int,
+    session: Session,
+    rng: random.Random,
+    *,
+    today: date,
+    password_hash: str,
+    customers: int,
     cycles: dict[str, int],
-) -> Company:  # fmt: skip
+) -> Company:
     """Insert branches, users, categories and customers; returns what activity needs."""
-    branch_ids = _insert(session, Branch, [{"code": c, "name": n} for c, n, _p, _s in cat.BRANCHES])
+    branch_ids = insert_rows(
+        session, Branch, [{"code": c, "name": n} for c, n, _p, _s in cat.BRANCHES]
+    )
     branches = {c: i for (c, *_rest), i in zip(cat.BRANCHES, branch_ids, strict=True)}
     user_rows = [
         {
@@ -127,14 +134,14 @@ def build_company(
         }
         for local, name, role, branch, _profile in cat.PEOPLE
     ]
-    user_ids = _insert(session, User, user_rows)
+    user_ids = insert_rows(session, User, user_rows)
     people = [
         Person(i, row["email"], name, role, branch, profile)
         for i, row, (_l, name, role, branch, profile) in zip(
             user_ids, user_rows, cat.PEOPLE, strict=True
         )
     ]
-    category_ids = _insert(
+    category_ids = insert_rows(
         session, Category, [{"code": c, "name": n, "sort": s} for c, n, s, _m in cat.CATEGORIES]
     )
     categories = {c: i for (c, *_rest), i in zip(cat.CATEGORIES, category_ids, strict=True)}
@@ -144,9 +151,13 @@ def build_company(
 
 
 def _customers(
-    session: Session, rng: random.Random, company: Company, today: date, count: int,
+    session: Session,
+    rng: random.Random,
+    company: Company,
+    today: date,
+    count: int,
     cycles: dict[str, int],
-) -> list[Client]:  # fmt: skip
+) -> list[Client]:
     reps = company.reps()
     names = _customer_names(rng, count)
     ranks = [r for r, share in RANK_SHARES for _ in range(round(share * count))]
@@ -191,6 +202,6 @@ def _customers(
                 categories=rng.sample(category_codes, k),
             )
         )
-    for client, customer_id in zip(clients, _insert(session, Customer, rows), strict=True):
+    for client, customer_id in zip(clients, insert_rows(session, Customer, rows), strict=True):
         client.id = customer_id
     return clients
