@@ -83,7 +83,7 @@ def _post(opener, base: str, payload: dict) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
-    except OSError:
+    except Exception:  # a dying server: reset, incomplete read, bad JSON — not acknowledged
         return 0
 
 

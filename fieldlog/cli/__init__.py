@@ -10,6 +10,7 @@ from flask import Flask
 # so that features added in parallel do not collide here.
 MODULES = (
     "backup",
+    "demo",
     "i18n",
     "kpi",
     "users",

@@ -77,6 +77,7 @@ def _register_errors(app: Flask) -> None:
 
 # One line per blueprint module (each exposes `bp`), so parallel features do not collide here.
 BLUEPRINTS = (
+    "admin",
     "api",
     "auth",
     "field",

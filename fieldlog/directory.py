@@ -1,0 +1,230 @@
+"""The owner's directory: branches, users, customers, purposes and categories.
+
+Plain functions that validate, write and flush; each raises ``errors.Invalid`` with field
+errors (nothing written) when a rule is broken. The caller commits.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from . import accounts
+from .errors import Invalid
+from .models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
+from .text import search_key
+
+CODE = re.compile(r"^\S+$")
+PAGE_SIZE = 50
+
+Errors = dict[str, list[Any]]
+
+
+def _text(errors: Errors, field: str, value: str | None, *, max_len: int, required=True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        errors.setdefault(field, []).append(_l("This field is required."))
+    elif len(value) > max_len:
+        errors.setdefault(field, []).append(_l("At most %(n)s characters.", n=max_len))
+    return value
+
+
+def _code(
+    session: Session, errors: Errors, model: type, value: str | None, obj: Any, max_len: int
+) -> str:
+    code = _text(errors, "code", value, max_len=max_len)
+    if code and not CODE.match(code):
+        errors.setdefault("code", []).append(_l("A code cannot contain spaces."))
+    elif code:
+        clash = session.scalar(select(model.id).where(model.code == code))
+        if clash is not None and (obj is None or clash != obj.id):
+            errors.setdefault("code", []).append(_l("This code is already in use."))
+    return code
+
+
+def _check(errors: Errors) -> None:
+    if errors:
+        raise Invalid(errors=errors)
+
+
+def save_branch(session: Session, branch: Branch | None, *, code: str, name: str) -> Branch:
+    """Create a branch (branch=None) or update one."""
+    errors: Errors = {}
+    code = _code(session, errors, Branch, code, branch, 32)
+    name = _text(errors, "name", name, max_len=200)
+    _check(errors)
+    branch = branch or Branch()
+    branch.code, branch.name = code, name
+    session.add(branch)
+    session.flush()
+    return branch
+
+
+def save_category(
+    session: Session, category: Category | None, *, code: str, name: str, sort: int, active: bool
+) -> Category:
+    """Create or update a product category."""
+    errors: Errors = {}
+    code = _code(session, errors, Category, code, category, 32)
+    name = _text(errors, "name", name, max_len=200)
+    _check(errors)
+    category = category or Category()
+    category.code, category.name, category.sort, category.active = code, name, sort, active
+    session.add(category)
+    session.flush()
+    return category
+
+
+def save_purpose(
+    session: Session,
+    purpose: Purpose | None,
+    *,
+    code: str,
+    label_ja: str,
+    label_en: str,
+    purposeful: bool,
+    sort: int,
+    active: bool,
+) -> Purpose:
+    """Create or update a visit purpose.
+
+    The code of an existing purpose never changes (queued offline visits send it), and a new
+    ``purposeful`` flag applies to visits recorded from now on: past visits keep their own flag.
+    """
+    errors: Errors = {}
+    if purpose is None:
+        code = _code(session, errors, Purpose, code, None, 32)
+    label_ja = _text(errors, "label_ja", label_ja, max_len=100)
+    label_en = _text(errors, "label_en", label_en, max_len=100)
+    _check(errors)
+    purpose = purpose or Purpose(code=code)
+    purpose.label_ja, purpose.label_en = label_ja, label_en
+    purpose.purposeful, purpose.sort, purpose.active = purposeful, sort, active
+    session.add(purpose)
+    session.flush()
+    return purpose
+
+
+def save_user(
+    session: Session,
+    actor: User,
+    user: User | None,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    branch_id: int | None,
+    active: bool,
+    password: str = "",
+) -> User:
+    """Create or update an account; a new password or deactivation logs the user out everywhere."""
+    errors: Errors = {}
+    email = accounts.normalize_email(email)
+    if "@" not in email or len(email) > 254:
+        errors["email"] = [_l("Enter a valid email address.")]
+    else:
+        clash = session.scalar(select(User.id).where(func.lower(User.email) == email))
+        if clash is not None and (user is None or clash != user.id):
+            errors["email"] = [_l("A user with this email already exists.")]
+    name = _text(errors, "name", name, max_len=200)
+    if role not in ROLES:
+        errors["role"] = [_l("Role must be rep, manager or owner.")]
+    branch = session.get(Branch, branch_id) if branch_id else None
+    if role == "owner" and branch_id:
+        errors["branch"] = [_l("Owners do not belong to a branch.")]
+    elif role in ("rep", "manager") and branch is None:
+        errors["branch"] = [_l("Reps and managers need a branch.")]
+    if user is None and not password:
+        errors["password"] = [_l("This field is required.")]
+    if user is not None and user.id == actor.id and (not active or role != user.role):
+        errors["active" if not active else "role"] = [
+            _l("You cannot deactivate your own account or change your own role.")
+        ]
+    if user is not None and (role == "owner" or branch_id != user.branch_id):
+        kept = session.scalar(
+            select(func.count(Customer.id)).where(
+                Customer.rep_id == user.id, Customer.branch_id != (branch_id or -1)
+            )
+        )
+        if kept:
+            errors.setdefault("branch", []).append(
+                _l("Reassign this user's %(n)s customers first.", n=kept)
+            )
+    if password:
+        try:
+            accounts.set_password(user or User(), password)
+        except Invalid as exc:
+            errors.update(exc.errors)
+    _check(errors)
+    revoke = user is not None and ((user.active and not active) or bool(password))
+    user = user or User()
+    user.email, user.name, user.role, user.active = email, name, role, active
+    user.branch = branch if role != "owner" else None
+    if password:
+        accounts.set_password(user, password)
+    session.add(user)
+    session.flush()
+    if revoke:
+        accounts.revoke_all_sessions(session, user)
+    return user
+
+
+def save_customer(
+    session: Session,
+    customer: Customer | None,
+    *,
+    code: str,
+    name: str,
+    name_kana: str,
+    branch_id: int | None,
+    rep_id: int | None,
+    rank: str,
+    visit_cycle_days: int | None,
+    active: bool,
+) -> Customer:
+    """Create or update a customer; its rep must belong to its branch (blank cycle: rank's)."""
+    errors: Errors = {}
+    code = _code(session, errors, Customer, code, customer, 64)
+    name = _text(errors, "name", name, max_len=200)
+    name_kana = _text(errors, "name_kana", name_kana, max_len=200, required=False)
+    branch = session.get(Branch, branch_id) if branch_id else None
+    if branch is None:
+        errors["branch"] = [_l("Choose a branch.")]
+    rep = session.get(User, rep_id) if rep_id else None
+    if rep_id and (rep is None or rep.role not in ("rep", "manager")):
+        errors["rep"] = [_l("Choose a rep or manager.")]
+    elif rep is not None and branch is not None and rep.branch_id != branch.id:
+        errors["rep"] = [_l("The rep must belong to the customer's branch.")]
+    if rank not in RANKS:
+        errors["rank"] = [_l("Rank must be A, B or C.")]
+    if visit_cycle_days is not None and visit_cycle_days <= 0:
+        errors["visit_cycle_days"] = [_l("Enter a number of days greater than 0.")]
+    _check(errors)
+    customer = customer or Customer()
+    customer.code, customer.name, customer.name_kana = code, name, name_kana
+    customer.branch, customer.rep, customer.rank = branch, rep, rank
+    customer.visit_cycle_days, customer.active = visit_cycle_days, active
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def customer_page(
+    session: Session, query: str = "", page: int = 1, branch_id: int | None = None
+) -> tuple[list[Customer], int]:
+    """One page of customers (all branches) matching a search on code, name or reading."""
+    stmt = select(Customer)
+    key = search_key(query)
+    if key:
+        stmt = stmt.where(or_(Customer.search_text.contains(key), Customer.code == query.strip()))
+    if branch_id:
+        stmt = stmt.where(Customer.branch_id == branch_id)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Customer.code).offset((max(page, 1) - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
+    return list(rows), total
