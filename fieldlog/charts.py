@@ -205,7 +205,12 @@ def bar_chart(
     """
     root = _svg(width, height, title, "chart-bar")
     # Ids must be unique when several charts are inlined in one page.
-    hatch = "hatch-" + hashlib.sha1(repr((title, labels, values)).encode()).hexdigest()[:10]
+    hatch = (
+        "hatch-"
+        + hashlib.sha1(repr((title, labels, values)).encode(), usedforsecurity=False).hexdigest()[
+            :10
+        ]
+    )
     defs = ET.SubElement(root, "defs")
     pattern = ET.SubElement(
         defs,
