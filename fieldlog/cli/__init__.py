@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import i18n, reports, users
+from . import i18n, kpi, reports, users
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(users.group)
     app.cli.add_command(i18n.group)
+    app.cli.add_command(kpi.group)
     app.cli.add_command(reports.group)
