@@ -19,8 +19,9 @@ LABELS = ["W40", "W41", "W42", "W43", "W44", "W45", "W46", "W47"]
 
 def figure(key, name, unit, value, previous=None, target=None, direction="up", num=None, den=None):
     trend = [None if value is None else value * (0.8 + i * 0.03) for i in range(7)] + [value]
+    met = None if value is None or target is None else ("ahead" if value >= target else "behind")
     return Figure(
-        key, name, unit, direction, value, num, den, previous, target, None, trend, "理由の説明"
+        key, name, unit, direction, value, num, den, previous, target, met, trend, "理由の説明"
     )
 
 

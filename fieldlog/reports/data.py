@@ -38,7 +38,7 @@ class Figure:
     denominator: float | None = None
     previous: float | None = None
     target: float | None = None
-    achievement: float | None = None
+    achievement: str | None = None  # "ahead" | "on" | "behind" (None: no target or value)
     trend: list[float | None] = field(default_factory=list)
     why: str = ""
 
@@ -52,11 +52,9 @@ class Figure:
     @property
     def on_target(self) -> bool | None:
         """Whether the target is met in the KPI's better direction (None: no target/value)."""
-        if self.value is None or self.target is None or self.direction is None:
+        if self.achievement is None:
             return None
-        if self.direction == "down":
-            return self.value <= self.target
-        return self.value >= self.target
+        return self.achievement != "behind"
 
 
 @dataclass
@@ -174,57 +172,75 @@ class CompanyReport:
     biggest_changes = BranchReport.biggest_changes
 
 
-def _figures(
-    session: Session,
-    scope: Any,
-    period: Period,
-    keys: list[str],
-    *,
-    today: date,
-    tz: ZoneInfo,
-    with_trend: bool = True,
-) -> dict[str, Figure]:
-    """KPI values of one scope: this week, last week, the target and the 8-week trend."""
-    from ..kpi import CATALOGUE, rollup, trend
-    from ..kpi.targets import achievement, target_for
+def _figure(key: str, series: list[dict[str, Any]], target: float | None) -> Figure:
+    """One KPI from a trend (oldest first, this week last) and its target."""
+    from ..kpi import CATALOGUE
+    from ..kpi.targets import achievement
 
-    now = rollup(session, scope, period, today=today, tz=tz)
-    before = rollup(session, scope, period.previous(), today=today, tz=tz)
-    series = (
-        trend(session, scope, period.trailing(TREND_WEEKS), keys=keys, today=today, tz=tz)
-        if with_trend
-        else []
+    kdef = CATALOGUE[key]
+    now = series[-1][key]
+    previous = series[-2][key].value if len(series) > 1 else None
+    return Figure(
+        key=key,
+        name=kdef.name("ja"),
+        why=kdef.why("ja"),
+        unit=kdef.unit,
+        direction=kdef.direction,
+        value=now.value,
+        numerator=now.numerator,
+        denominator=now.denominator,
+        previous=previous,
+        target=target,
+        achievement=achievement(now.value, target, kdef.direction),
+        trend=[week[key].value for week in series],
     )
-    out = {}
+
+
+def _scope_figures(
+    session: Session, scope: Any, period: Period, keys: list[str], *, today: date, tz: ZoneInfo
+) -> tuple[dict[str, Figure], list[dict[str, Any]]]:
+    """KPI figures of one scope with last week and the 8-week trend (one roll-up)."""
+    from ..kpi import trend
+    from ..kpi.targets import targets_for
+
+    periods = period.trailing(TREND_WEEKS)
+    series = trend(session, scope, periods, today=today, tz=tz)
+    from ..kpi.settings import why_texts
+
+    targets = targets_for(session, keys, scope, period)
+    figures = {k: _figure(k, series, targets[k]) for k in keys}
+    for key, why in why_texts(company_settings(session), "ja").items():
+        if key in figures and why:
+            figures[key].why = why
+    return figures, series
+
+
+def _suggestions(
+    session: Session, scope: Any, period: Period, keys: list[str], series: list[dict[str, Any]]
+) -> list[str]:
+    """The gap analysis's suggested cause for each active KPI that missed its target."""
+    from ..kpi import CATALOGUE
+    from ..kpi.gap import suggest
+    from ..kpi.targets import targets_for
+
+    periods = period.trailing(TREND_WEEKS)
+    per_period = [targets_for(session, keys, scope, p) for p in periods]
+    lines = []
     for key in keys:
-        kdef = CATALOGUE[key]
-        v = now[key]
-        target = target_for(session, key, scope, period)
-        out[key] = Figure(
-            key=key,
-            name=kdef.name("ja"),
-            why=kdef.why("ja"),
-            unit=kdef.unit,
-            direction=kdef.direction,
-            value=v.value,
-            numerator=v.numerator,
-            denominator=v.denominator,
-            previous=before[key].value,
-            target=target,
-            achievement=achievement(v.value, target, kdef.direction),
-            trend=[week[key].value for week in series],
+        found = suggest(
+            key,
+            [week[key] for week in series],
+            [t[key] for t in per_period],
+            [week["sales_amount"] for week in series],
+            base=[week["visit_count"].value for week in series]
+            if CATALOGUE[key].unit != "rate"
+            else None,
         )
-    return out
-
-
-def _suggestions(session: Session, scope: Any, period: Period, today: date, tz: ZoneInfo):
-    from ..kpi import gap
-
-    suggest = getattr(gap, "suggestions", None) or getattr(gap, "suggest", None)
-    if suggest is None:
-        return []
-    found = suggest(session, scope, period, today=today, tz=tz)
-    return [getattr(s, "text", None) or getattr(s, "message", None) or str(s) for s in found]
+        if found is not None:
+            lines.append(
+                f"{CATALOGUE[key].name('ja')}（{CAUSE_JA[found.cause]}）：{found.explanation}"
+            )
+    return lines
 
 
 def _overdue_follow_ups(session: Session, branch: Branch, today: date):
@@ -363,36 +379,36 @@ def _common(period: Period, today: date, figures: dict[str, Figure], keys: list[
 
 
 def active_keys(session: Session) -> list[str]:
-    """The company's active KPIs, in the catalogue's order."""
-    from ..kpi import KPI_KEYS
+    """The company's active KPIs, in their chosen order."""
+    from ..kpi.settings import active_kpis
 
-    chosen = set(company_settings(session).active_kpis or [])
-    return [k for k in KPI_KEYS if k in chosen]
+    return active_kpis(company_settings(session))
 
 
 def branch_report(
     session: Session, branch: Branch, period: Period, *, today: date, tz: ZoneInfo
 ) -> BranchReport:
     """The weekly report of one branch."""
-    from ..kpi import Scope, rollup_by
+    from ..kpi import Scope, trend_by
+    from ..kpi.targets import targets_for
 
     keys = active_keys(session)
     scope = Scope.branch(branch.id)
-    figures = _figures(
+    figures, series = _scope_figures(
         session, scope, period, [*keys, *KGI_KEYS, "visit_count"], today=today, tz=tz
     )
-    by_rep = rollup_by(session, "rep", period, branch_id=branch.id, today=today, tz=tz)
+    by_rep = trend_by(
+        session, "rep", [period.previous(), period], branch_id=branch.id, today=today, tz=tz
+    )
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(by_rep)))).all())
     reps = []
-    for rep_id, values in by_rep.items():
-        if rep_id not in names:
-            continue
-        rep_figures = _figures(
-            session, Scope.rep(rep_id), period, keys, today=today, tz=tz, with_trend=False
-        )
-        visits = values["visit_count"].value if "visit_count" in values else 0
-        reps.append(RepRow(names[rep_id], rep_figures, int(visits or 0)))
-    reps.sort(key=lambda r: r.name)
+    for rep_id, rep_series in by_rep.items():
+        visits = rep_series[-1]["visit_count"].value or 0
+        rep_scope = Scope.rep(rep_id)
+        targets = targets_for(session, keys, rep_scope, period)
+        rep_figures = {k: _figure(k, rep_series, targets[k]) for k in keys}
+        if visits or any(f.value for f in rep_figures.values() if f.unit != "rate"):
+            reps.append(RepRow(names[rep_id], rep_figures, int(visits)))
     follow_ups, follow_ups_total = _overdue_follow_ups(session, branch, today)
     customers, customers_total = _customers_at_risk(session, branch, min(today, period.end), tz)
     return BranchReport(
@@ -400,7 +416,7 @@ def branch_report(
         branch_name=branch.name,
         **_common(period, today, figures, keys),
         reps=reps,
-        suggestions=_suggestions(session, scope, period, today, tz),
+        suggestions=_suggestions(session, scope, period, keys, series),
         reviews=_reviews(session, branch, period, figures),
         follow_ups=follow_ups,
         follow_ups_total=follow_ups_total,
@@ -417,7 +433,7 @@ def company_report(session: Session, period: Period, *, today: date, tz: ZoneInf
 
     keys = active_keys(session)
     all_keys = [*keys, *KGI_KEYS, "visit_count"]
-    figures = _figures(session, Scope.company(), period, all_keys, today=today, tz=tz)
+    figures, _ = _scope_figures(session, Scope.company(), period, all_keys, today=today, tz=tz)
     by_branch = rollup_by(session, "branch", period, today=today, tz=tz)
     branches = []
     for branch in session.scalars(select(Branch).order_by(Branch.code)):
