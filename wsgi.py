@@ -1,5 +1,14 @@
-"""WSGI entry point: gunicorn -w 2 -b 127.0.0.1:8000 wsgi:app"""
+"""WSGI entry point (gunicorn wsgi:app): the app plus the process-level start-up work.
+
+Start-up side effects live here, not in create_app, so tests, the CLI and migrations build
+the app without starting threads: the weekly-report scheduler (FIELDLOG_SCHEDULER, on by
+default) and the loud warning when PDF font subsetting would be slow.
+"""
 
 from fieldlog import create_app
+from fieldlog.reports.pdf import warn_if_slow_fonts
+from fieldlog.reports.schedule import start_scheduler
 
 app = create_app()
+warn_if_slow_fonts()
+start_scheduler(app)

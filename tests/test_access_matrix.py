@@ -63,6 +63,7 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "pwa.manifest": {"GET": PUBLIC},
     "pwa.offline": {"GET": PUBLIC},
     "pwa.outbox": {"GET": ANY_USER},
+    "reports.branch_pdf": {"GET": BRANCH_MANAGEMENT},
     "admin.index": {"GET": OWNER_ONLY},
     "admin.branches": {"GET": OWNER_ONLY},
     "admin.branch_edit": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},

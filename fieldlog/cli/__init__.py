@@ -13,6 +13,7 @@ MODULES = (
     "demo",
     "i18n",
     "kpi",
+    "reports",
     "users",
 )
 

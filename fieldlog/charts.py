@@ -1,0 +1,391 @@
+"""Server-side SVG charts shared by the web pages and the PDF report.
+
+Every chart is a pure function returning SVG markup built with ElementTree, so labels are
+always escaped and the output is valid XML. Charts need no JavaScript and no ``style``
+attributes (presentation attributes only, so they pass a strict CSP and render in
+WeasyPrint). They stay readable without colour: series differ by dash pattern and marker
+shape, targets are dashed lines with a text label, and every chart carries a ``<title>``
+and an ``aria-label``. Labels come in already translated; ``None`` values leave gaps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+Number = float | int | None
+Formatter = Callable[[float], str]
+
+SVG_NS = "http://www.w3.org/2000/svg"
+FONT = "IPAexGothic, sans-serif"
+INK = "#1f2933"
+MUTED = "#6b7785"
+GRID = "#d9dee4"
+TARGET = "#b42318"
+# Distinguishable in greyscale too; the dash pattern and marker carry the meaning anyway.
+SERIES_COLOURS = ("#1d4ed8", "#0f766e", "#9a3412", "#6d28d9", "#374151")
+SERIES_DASHES = ("", "6 3", "2 3", "8 3 2 3", "4 4")
+MARKERS = ("circle", "square", "triangle", "diamond", "cross")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named line of a line chart."""
+
+    name: str
+    values: Sequence[Number]
+
+
+def plain(value: float) -> str:
+    """Default value label: integers without decimals, others with one."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def percent(value: float) -> str:
+    """Label for a 0–1 rate."""
+    return f"{value * 100:.0f}%"
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _svg(width: int, height: int, title: str, css_class: str) -> ET.Element:
+    root = ET.Element(
+        "svg",
+        {
+            "xmlns": SVG_NS,
+            "width": str(width),
+            "height": str(height),
+            "viewBox": f"0 0 {width} {height}",
+            "role": "img",
+            "aria-label": title,
+            "class": f"chart {css_class}",
+            "font-family": FONT,
+        },
+    )
+    ET.SubElement(root, "title").text = title
+    return root
+
+
+def _text(parent: ET.Element, x: float, y: float, text: str, **attrs: str) -> ET.Element:
+    node = ET.SubElement(
+        parent,
+        "text",
+        {"x": _num(x), "y": _num(y), "font-size": attrs.pop("size", "10"), "fill": INK, **attrs},
+    )
+    node.text = text
+    return node
+
+
+def _line(parent: ET.Element, x1: float, y1: float, x2: float, y2: float, **attrs: str) -> None:
+    ET.SubElement(
+        parent,
+        "line",
+        {"x1": _num(x1), "y1": _num(y1), "x2": _num(x2), "y2": _num(y2), **attrs},
+    )
+
+
+def _marker(parent: ET.Element, shape: str, x: float, y: float, colour: str, r: float = 3) -> None:
+    if shape == "circle":
+        attrs = {"cx": _num(x), "cy": _num(y), "r": _num(r)}
+        ET.SubElement(parent, "circle", {**attrs, "fill": colour})
+        return
+    if shape == "square":
+        points = [(x - r, y - r), (x + r, y - r), (x + r, y + r), (x - r, y + r)]
+    elif shape == "triangle":
+        points = [(x, y - r - 1), (x + r + 1, y + r), (x - r - 1, y + r)]
+    elif shape == "diamond":
+        points = [(x, y - r - 1), (x + r + 1, y), (x, y + r + 1), (x - r - 1, y)]
+    else:
+        _line(parent, x - r, y - r, x + r, y + r, stroke=colour, **{"stroke-width": "1.5"})
+        _line(parent, x - r, y + r, x + r, y - r, stroke=colour, **{"stroke-width": "1.5"})
+        return
+    ET.SubElement(
+        parent,
+        "polygon",
+        {"points": " ".join(f"{_num(px)},{_num(py)}" for px, py in points), "fill": colour},
+    )
+
+
+def _segments(points: Sequence[tuple[float, float] | None]) -> list[list[tuple[float, float]]]:
+    """Split a run of points at missing values, so a null leaves a visible gap."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for point in points:
+        if point is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(point)
+    return [run for run in runs if run]
+
+
+def _polyline(parent: ET.Element, run: list[tuple[float, float]], **attrs: str) -> None:
+    ET.SubElement(
+        parent,
+        "polyline",
+        {
+            "points": " ".join(f"{_num(x)},{_num(y)}" for x, y in run),
+            "fill": "none",
+            **attrs,
+        },
+    )
+
+
+def _scale(
+    values: Sequence[Number], target: Number, floor_zero: bool = True
+) -> tuple[float, float]:
+    known = [float(v) for v in values if v is not None]
+    if target is not None:
+        known.append(float(target))
+    if not known:
+        return 0.0, 1.0
+    low = min([*known, 0.0]) if floor_zero else min(known)
+    high = max(known)
+    if math.isclose(low, high):
+        high = low + (abs(low) or 1.0)
+    return low, high + (high - low) * 0.08
+
+
+def _tostring(root: ET.Element) -> str:
+    return ET.tostring(root, encoding="unicode")
+
+
+def sparkline(
+    values: Sequence[Number],
+    *,
+    title: str,
+    target: Number = None,
+    width: int = 120,
+    height: int = 28,
+) -> str:
+    """A small trend line; the last point is marked, a target is a dashed line."""
+    root = _svg(width, height, title, "chart-sparkline")
+    pad = 3
+    low, high = _scale(values, target, floor_zero=False)
+    n = max(len(values), 1)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5)
+        y = height - pad - (height - 2 * pad) * (v - low) / (high - low)
+        return x, y
+
+    if target is not None:
+        ty = xy(0, float(target))[1]
+        _line(root, pad, ty, width - pad, ty, stroke=TARGET, **{"stroke-dasharray": "3 2"})
+    points = [None if v is None else xy(i, float(v)) for i, v in enumerate(values)]
+    for run in _segments(points):
+        _polyline(root, run, stroke=SERIES_COLOURS[0], **{"stroke-width": "1.5"})
+    last = points[-1] if points else None
+    if last is not None:
+        _marker(root, "circle", last[0], last[1], SERIES_COLOURS[0], r=2.5)
+    if not any(v is not None for v in values):
+        _text(root, width / 2, height / 2 + 3, "–", fill=MUTED, **{"text-anchor": "middle"})
+    return _tostring(root)
+
+
+def bar_chart(
+    labels: Sequence[str],
+    values: Sequence[Number],
+    *,
+    title: str,
+    target: Number = None,
+    target_label: str = "",
+    empty_label: str = "–",
+    fmt: Formatter = plain,
+    width: int = 480,
+    height: int = 200,
+) -> str:
+    """Vertical bars with value labels and an optional dashed target line.
+
+    Bars below the target are hatched as well as lighter, so the cue does not rely on colour.
+    """
+    root = _svg(width, height, title, "chart-bar")
+    # Ids must be unique when several charts are inlined in one page.
+    hatch = (
+        "hatch-"
+        + hashlib.sha1(repr((title, labels, values)).encode(), usedforsecurity=False).hexdigest()[
+            :10
+        ]
+    )
+    defs = ET.SubElement(root, "defs")
+    pattern = ET.SubElement(
+        defs,
+        "pattern",
+        {
+            "id": hatch,
+            "width": "4",
+            "height": "4",
+            "patternUnits": "userSpaceOnUse",
+            "patternTransform": "rotate(45)",
+        },
+    )
+    ET.SubElement(pattern, "rect", {"width": "4", "height": "4", "fill": "#dbe4ff"})
+    _line(pattern, 0, 0, 0, 4, stroke=SERIES_COLOURS[0], **{"stroke-width": "1.5"})
+    left, right, top, bottom = 8, 8, 14, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    low, high = _scale(values, target)
+
+    def y_of(v: float) -> float:
+        return top + plot_h * (1 - (v - low) / (high - low))
+
+    base = y_of(max(low, 0.0))
+    _line(root, left, base, width - right, base, stroke=GRID)
+    n = len(labels)
+    if n == 0:
+        _text(root, width / 2, height / 2, empty_label, fill=MUTED, **{"text-anchor": "middle"})
+        return _tostring(root)
+    slot = plot_w / n
+    bar_w = max(min(slot * 0.6, 48), 2)
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        cx = left + slot * (i + 0.5)
+        group = ET.SubElement(root, "g", {"class": "bar"})
+        if value is None:
+            _text(group, cx, base - 4, empty_label, fill=MUTED, **{"text-anchor": "middle"})
+        else:
+            v = float(value)
+            y = y_of(v)
+            below = target is not None and v < float(target)
+            ET.SubElement(
+                group,
+                "rect",
+                {
+                    "x": _num(cx - bar_w / 2),
+                    "y": _num(min(y, base)),
+                    "width": _num(bar_w),
+                    "height": _num(max(abs(base - y), 0.5)),
+                    "fill": f"url(#{hatch})" if below else SERIES_COLOURS[0],
+                    "stroke": SERIES_COLOURS[0],
+                },
+            )
+            ET.SubElement(group, "title").text = f"{label}: {fmt(v)}"
+            _text(group, cx, min(y, base) - 3, fmt(v), **{"text-anchor": "middle"})
+        _text(group, cx, height - bottom + 13, label, size="9", **{"text-anchor": "middle"})
+    if target is not None:
+        ty = y_of(float(target))
+        dash = {"stroke-dasharray": "5 3", "stroke-width": "1.5"}
+        _line(root, left, ty, width - right, ty, stroke=TARGET, **dash)
+        legend = f"{target_label} {fmt(float(target))}".strip()
+        _text(root, width - right, height - 6, legend, fill=TARGET, **{"text-anchor": "end"})
+    return _tostring(root)
+
+
+def line_chart(
+    x_labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    title: str,
+    target: Number = None,
+    target_label: str = "",
+    empty_label: str = "–",
+    fmt: Formatter = plain,
+    width: int = 480,
+    height: int = 200,
+) -> str:
+    """Lines over shared x labels; each series has its own dash and marker, named in a legend."""
+    root = _svg(width, height, title, "chart-line")
+    left, right, top = 40, 10, 10
+    legend_rows = 1 + len(series) // 3
+    bottom = 20 + 14 * legend_rows
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = len(x_labels)
+    all_values = [v for s in series for v in s.values[:n]]
+    low, high = _scale(all_values, target)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = left + plot_w * (i / (n - 1) if n > 1 else 0.5)
+        return x, top + plot_h * (1 - (v - low) / (high - low))
+
+    for tick in (low, (low + high) / 2, high):
+        ty = xy(0, tick)[1]
+        _line(root, left, ty, width - right, ty, stroke=GRID)
+        _text(root, left - 4, ty + 3, fmt(tick), size="8", fill=MUTED, **{"text-anchor": "end"})
+    step = max(1, math.ceil(n / 8))
+    for i, label in enumerate(x_labels):
+        if i % step == 0 or i == n - 1:
+            x = xy(i, low)[0]
+            _text(root, x, top + plot_h + 12, label, size="8", **{"text-anchor": "middle"})
+    if not any(v is not None for v in all_values):
+        _text(
+            root,
+            left + plot_w / 2,
+            top + plot_h / 2,
+            empty_label,
+            fill=MUTED,
+            **{"text-anchor": "middle"},
+        )
+    if target is not None:
+        ty = xy(0, float(target))[1]
+        dash = {"stroke-dasharray": "5 3", "stroke-width": "1.5"}
+        _line(root, left, ty, width - right, ty, stroke=TARGET, **dash)
+        legend = f"{target_label} {fmt(float(target))}".strip()
+        _text(root, width - right, ty - 3, legend, size="8", fill=TARGET, **{"text-anchor": "end"})
+    legend_y = height - 14 * legend_rows + 4
+    for k, s in enumerate(series):
+        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        dash = SERIES_DASHES[k % len(SERIES_DASHES)]
+        shape = MARKERS[k % len(MARKERS)]
+        group = ET.SubElement(root, "g", {"class": "series"})
+        ET.SubElement(group, "title").text = s.name
+        points = [None if v is None else xy(i, float(v)) for i, v in enumerate(s.values[:n])]
+        extra = {"stroke-dasharray": dash} if dash else {}
+        for run in _segments(points):
+            _polyline(group, run, stroke=colour, **{"stroke-width": "1.8"}, **extra)
+        for point in points:
+            if point is not None:
+                _marker(group, shape, point[0], point[1], colour)
+        lx = left + (k % 3) * (plot_w / 3)
+        ly = legend_y + (k // 3) * 14
+        _line(group, lx, ly, lx + 18, ly, stroke=colour, **{"stroke-width": "1.8"}, **extra)
+        _marker(group, shape, lx + 9, ly, colour)
+        _text(group, lx + 22, ly + 3, s.name, size="9")
+    return _tostring(root)
+
+
+def bullet(
+    value: Number,
+    target: Number,
+    *,
+    title: str,
+    value_text: str,
+    target_text: str = "",
+    maximum: float | None = None,
+    width: int = 160,
+    height: int = 22,
+) -> str:
+    """A compact value-vs-target bar: the value is a filled bar, the target a tick mark."""
+    root = _svg(width, height, title, "chart-bullet")
+    known = [float(v) for v in (value, target, maximum) if v is not None]
+    top_value = max([*known, 0.0]) or 1.0
+    if maximum is None:
+        top_value *= 1.1
+    label_w = 56
+    bar_w = width - label_w - 4
+
+    def x_of(v: float) -> float:
+        return bar_w * max(0.0, min(v, top_value)) / top_value
+
+    ET.SubElement(
+        root, "rect", {"x": "0", "y": "5", "width": _num(bar_w), "height": "12", "fill": GRID}
+    )
+    if value is not None:
+        ET.SubElement(
+            root,
+            "rect",
+            {
+                "x": "0",
+                "y": "8",
+                "width": _num(max(x_of(float(value)), 0.5)),
+                "height": "6",
+                "fill": INK,
+            },
+        )
+    if target is not None:
+        tx = x_of(float(target))
+        _line(root, tx, 2, tx, 20, stroke=TARGET, **{"stroke-width": "2"})
+    text = value_text if not target_text else f"{value_text} / {target_text}"
+    _text(root, bar_w + 4, 15, text, size="9")
+    return _tostring(root)

@@ -1,0 +1,93 @@
+"""flask report … — weekly PDF reports and their delivery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Branch
+from ..periods import Period, last_complete_week, today
+
+
+def _clock() -> tuple[ZoneInfo, datetime]:
+    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+    return tz, current_app.config.get("FIELDLOG_NOW") or datetime.now(UTC)
+
+
+def _week(text: str) -> Period:
+    tz, now = _clock()
+    if text == "last":
+        return last_complete_week(tz, now)
+    try:
+        period = Period.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--week") from None
+    if period.kind != "week":
+        raise click.BadParameter("give an ISO week like 2026-W47", param_hint="--week")
+    return period
+
+
+@click.group("report", help="Weekly KPI reports (PDF) and their delivery by email.")
+def group() -> None:
+    pass
+
+
+@group.command("weekly")
+@click.option("--branch", "branch_code", help="Branch code (or use --company).")
+@click.option("--company", is_flag=True, help="The owners' company report instead.")
+@click.option("--week", required=True, help="ISO week like 2026-W47, or 'last'.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def weekly(branch_code: str | None, company: bool, week: str, output: Path) -> None:
+    """Write one weekly report as a PDF file."""
+    from ..reports import data, pdf
+
+    if bool(branch_code) == company:
+        raise click.UsageError("give exactly one of --branch CODE or --company")
+    period = _week(week)
+    tz, now = _clock()
+    if company:
+        report = data.company_report(db.session, period, today=today(tz, now), tz=tz)
+    else:
+        branch = db.session.scalar(select(Branch).where(Branch.code == branch_code))
+        if branch is None:
+            raise click.BadParameter(f"no branch {branch_code!r}", param_hint="--branch")
+        report = data.branch_report(db.session, branch, period, today=today(tz, now), tz=tz)
+    pdf.warn_if_slow_fonts()
+    output.write_bytes(pdf.render_pdf(report))
+    click.echo(f"wrote {output} ({output.stat().st_size:,} bytes)")
+
+
+@group.command("send")
+@click.option("--week", required=True, help="ISO week like 2026-W47, or 'last'.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send and record nothing.")
+def send(week: str, dry_run: bool) -> None:
+    """Email each branch's report to its managers and the company report to the owners."""
+    from ..reports import delivery
+
+    period = _week(week)
+    tz, now = _clock()
+    smtp_url = current_app.config["FIELDLOG_SMTP_URL"]
+    if not smtp_url and not dry_run:
+        raise click.UsageError("FIELDLOG_SMTP_URL is not set")
+    result = delivery.send_week(
+        db.session,
+        db.engine,
+        period,
+        build=delivery.default_builder(db.session, period, today(tz, now), tz),
+        smtp_url=smtp_url,
+        mail_from=current_app.config["FIELDLOG_MAIL_FROM"],
+        dry_run=dry_run,
+        echo=click.echo,
+    )
+    counts: dict[str, int] = {}
+    for outcome in result.outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    click.echo(f"{period.label}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if result.failed:
+        raise SystemExit(1)

@@ -1,0 +1,1 @@
+"""Weekly reports: data (pure), PDF rendering, delivery and the Monday schedule."""

@@ -1,0 +1,458 @@
+"""Weekly report data: a pure function of (session, branch, ISO week, today, tz) → dataclasses.
+
+The KPI figures come from the KPI engine (``fieldlog.kpi``); the lists (overdue follow-ups,
+customers overdue for their cycle, pipeline, reviews, hypotheses) are read here directly.
+Nothing in this module renders or formats for a page beyond plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..defaults import company_settings
+from ..models import Branch, Customer, FollowUp, Hypothesis, Proposal, Review, User, Visit
+from ..periods import Period
+
+TREND_WEEKS = 8
+WORST_CUSTOMERS = 20
+KGI_KEYS = ("sales_amount", "gross_margin_rate")
+CAUSE_JA = {"quantity": "母数", "quality": "質", "design": "設計"}
+
+
+@dataclass
+class Figure:
+    """One KPI in one scope and week, with what a reader needs to check and judge it."""
+
+    key: str
+    name: str
+    unit: str  # "rate" | "count" | "yen"
+    direction: str | None  # "up" | "down" | None
+    value: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+    previous: float | None = None
+    target: float | None = None
+    achievement: str | None = None  # "ahead" | "on" | "behind" (None: no target or value)
+    trend: list[float | None] = field(default_factory=list)
+    why: str = ""
+
+    @property
+    def change(self) -> float | None:
+        """This week minus last week (None when either is missing)."""
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def on_target(self) -> bool | None:
+        """Whether the target is met in the KPI's better direction (None: no target/value)."""
+        if self.achievement is None:
+            return None
+        return self.achievement != "behind"
+
+
+@dataclass
+class RepRow:
+    name: str
+    figures: dict[str, Figure]
+    visits: int
+
+
+@dataclass
+class ReviewLine:
+    kpi: str
+    why: str
+    cause: str
+    next_change: str
+    result: Figure | None
+
+
+@dataclass
+class FollowUpLine:
+    customer: str
+    rep: str
+    action: str
+    due_on: date
+    days_late: int
+
+
+@dataclass
+class CustomerLine:
+    code: str
+    name: str
+    rep: str
+    rank: str
+    last_visit: date | None
+    days_since: int | None
+    reason: str  # "cycle" | "dormant"
+
+
+@dataclass
+class Pipeline:
+    new: int = 0
+    won: int = 0
+    lost: int = 0
+    open_count: int = 0
+    open_amount: int = 0
+
+
+@dataclass
+class BranchReport:
+    """Everything the weekly branch report shows."""
+
+    branch_code: str
+    branch_name: str
+    week: str
+    start: date
+    end: date
+    today: date
+    trend_labels: list[str]
+    kpis: list[Figure]
+    kgi: list[Figure]
+    visit_count: Figure
+    reps: list[RepRow]
+    suggestions: list[str]
+    reviews: list[ReviewLine]
+    follow_ups: list[FollowUpLine]
+    follow_ups_total: int
+    customers: list[CustomerLine]
+    customers_total: int
+    pipeline: Pipeline
+    hypotheses: list[str]
+
+    @property
+    def has_activity(self) -> bool:
+        """False for a week without a single visit: the report then says so plainly."""
+        return bool(self.visit_count.value)
+
+    def biggest_changes(self, n: int = 3) -> list[Figure]:
+        """The n KPIs/KGIs that moved most against last week, relative to their scale."""
+        moved = [f for f in [*self.kpis, *self.kgi] if f.change]
+
+        def size(f: Figure) -> float:
+            base = 1.0 if f.unit == "rate" else max(abs(f.previous or 0), 1.0)
+            return abs(f.change or 0) / base
+
+        return sorted(moved, key=size, reverse=True)[:n]
+
+
+@dataclass
+class BranchSummary:
+    code: str
+    name: str
+    figures: dict[str, Figure]
+    visits: int
+
+
+@dataclass
+class CompanyReport:
+    """The owners' report: the company's KPIs and KGI, then every branch side by side."""
+
+    week: str
+    start: date
+    end: date
+    today: date
+    trend_labels: list[str]
+    kpis: list[Figure]
+    kgi: list[Figure]
+    visit_count: Figure
+    branches: list[BranchSummary]
+    hypotheses: list[str]
+
+    @property
+    def has_activity(self) -> bool:
+        return bool(self.visit_count.value)
+
+    biggest_changes = BranchReport.biggest_changes
+
+
+def _figure(key: str, series: list[dict[str, Any]], target: float | None) -> Figure:
+    """One KPI from a trend (oldest first, this week last) and its target."""
+    from ..kpi import CATALOGUE
+    from ..kpi.targets import achievement
+
+    kdef = CATALOGUE[key]
+    now = series[-1][key]
+    previous = series[-2][key].value if len(series) > 1 else None
+    return Figure(
+        key=key,
+        name=kdef.name("ja"),
+        why=kdef.why("ja"),
+        unit=kdef.unit,
+        direction=kdef.direction,
+        value=now.value,
+        numerator=now.numerator,
+        denominator=now.denominator,
+        previous=previous,
+        target=target,
+        achievement=achievement(now.value, target, kdef.direction),
+        trend=[week[key].value for week in series],
+    )
+
+
+def _scope_figures(
+    session: Session, scope: Any, period: Period, keys: list[str], *, today: date, tz: ZoneInfo
+) -> tuple[dict[str, Figure], list[dict[str, Any]]]:
+    """KPI figures of one scope with last week and the 8-week trend (one roll-up)."""
+    from ..kpi import trend
+    from ..kpi.targets import targets_for
+
+    periods = period.trailing(TREND_WEEKS)
+    series = trend(session, scope, periods, today=today, tz=tz)
+    from ..kpi.settings import why_texts
+
+    targets = targets_for(session, keys, scope, period)
+    figures = {k: _figure(k, series, targets[k]) for k in keys}
+    for key, why in why_texts(company_settings(session), "ja").items():
+        if key in figures and why:
+            figures[key].why = why
+    return figures, series
+
+
+def _suggestions(
+    session: Session, scope: Any, period: Period, keys: list[str], series: list[dict[str, Any]]
+) -> list[str]:
+    """The gap analysis's suggested cause for each active KPI that missed its target."""
+    from ..kpi import CATALOGUE
+    from ..kpi.gap import suggest
+    from ..kpi.targets import targets_for
+
+    periods = period.trailing(TREND_WEEKS)
+    per_period = [targets_for(session, keys, scope, p) for p in periods]
+    lines = []
+    for key in keys:
+        found = suggest(
+            key,
+            [week[key] for week in series],
+            [t[key] for t in per_period],
+            [week["sales_amount"] for week in series],
+            base=[week["visit_count"].value for week in series]
+            if CATALOGUE[key].unit != "rate"
+            else None,
+        )
+        if found is not None:
+            lines.append(
+                f"{CATALOGUE[key].name('ja')}（{CAUSE_JA[found.cause]}）：{found.explanation}"
+            )
+    return lines
+
+
+def _overdue_follow_ups(session: Session, branch: Branch, today: date):
+    stmt = (
+        select(FollowUp, Customer.name, User.name)
+        .join(Customer, FollowUp.customer_id == Customer.id)
+        .join(User, FollowUp.rep_id == User.id)
+        .where(
+            FollowUp.branch_id == branch.id,
+            FollowUp.done_on.is_(None),
+            FollowUp.cancelled.is_(False),
+            FollowUp.due_on < today,
+        )
+        .order_by(FollowUp.due_on, FollowUp.id)
+    )
+    rows = session.execute(stmt).all()
+    lines = [
+        FollowUpLine(customer, rep, f.action, f.due_on, (today - f.due_on).days)
+        for f, customer, rep in rows
+    ]
+    return lines[:WORST_CUSTOMERS], len(lines)
+
+
+def _customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInfo):
+    """Active customers overdue for their visit cycle or dormant, worst first."""
+    settings = company_settings(session)
+    cycle = {"A": settings.cycle_days_a, "B": settings.cycle_days_b, "C": settings.cycle_days_c}
+    last_visit = (
+        select(Visit.customer_id, func.max(Visit.visited_at).label("last"))
+        .group_by(Visit.customer_id)
+        .subquery()
+    )
+    open_follow_up = (
+        select(FollowUp.customer_id)
+        .where(FollowUp.done_on.is_(None), FollowUp.cancelled.is_(False), FollowUp.due_on >= as_of)
+        .distinct()
+    )
+    stmt = (
+        select(Customer, User.name, last_visit.c.last)
+        .outerjoin(User, Customer.rep_id == User.id)
+        .outerjoin(last_visit, last_visit.c.customer_id == Customer.id)
+        .where(
+            Customer.branch_id == branch.id,
+            Customer.active.is_(True),
+            Customer.id.not_in(open_follow_up),
+        )
+    )
+    lines = []
+    for customer, rep, last in session.execute(stmt).all():
+        last_day = last.astimezone(tz).date() if last else None
+        days = (as_of - last_day).days if last_day else None
+        limit = customer.visit_cycle_days or cycle.get(customer.rank or "B", settings.cycle_days_b)
+        if days is not None and days <= limit:
+            continue
+        dormant = days is None or days > settings.dormant_visit_days
+        lines.append(
+            CustomerLine(
+                customer.code,
+                customer.name,
+                rep or "",
+                customer.rank or "B",
+                last_day,
+                days,
+                "dormant" if dormant else "cycle",
+            )
+        )
+    lines.sort(key=lambda c: (c.days_since is not None, -(c.days_since or 0), c.code))
+    return lines[:WORST_CUSTOMERS], len(lines)
+
+
+def _pipeline(session: Session, branch_ids: list[int], period: Period) -> Pipeline:
+    base = select(func.count(Proposal.id)).where(Proposal.branch_id.in_(branch_ids))
+    closed = and_(Proposal.closed_on >= period.start, Proposal.closed_on <= period.end)
+    still_open = and_(
+        Proposal.proposed_on <= period.end,
+        or_(Proposal.closed_on.is_(None), Proposal.closed_on > period.end),
+    )
+    open_amount = select(func.coalesce(func.sum(Proposal.amount), 0)).where(
+        Proposal.branch_id.in_(branch_ids), still_open
+    )
+    return Pipeline(
+        new=session.scalar(
+            base.where(Proposal.proposed_on >= period.start, Proposal.proposed_on <= period.end)
+        )
+        or 0,
+        won=session.scalar(base.where(closed, Proposal.status == "won")) or 0,
+        lost=session.scalar(base.where(closed, Proposal.status == "lost")) or 0,
+        open_count=session.scalar(base.where(still_open)) or 0,
+        open_amount=int(session.scalar(open_amount) or 0),
+    )
+
+
+def _hypotheses(session: Session, branch_id: int | None) -> list[str]:
+    stmt = select(Hypothesis.statement).where(Hypothesis.status == "testing")
+    if branch_id is not None:
+        stmt = stmt.where(or_(Hypothesis.branch_id.is_(None), Hypothesis.branch_id == branch_id))
+    return list(session.scalars(stmt.order_by(Hypothesis.started_on, Hypothesis.id)))
+
+
+def _reviews(session: Session, branch: Branch, period: Period, figures: dict[str, Figure]):
+    """Last week's answers ("what we said we'd change") beside this week's result."""
+    from ..kpi import CATALOGUE
+
+    stmt = (
+        select(Review)
+        .where(Review.branch_id == branch.id, Review.week == period.previous().label)
+        .order_by(Review.id)
+    )
+    lines = []
+    for review in session.scalars(stmt):
+        name = CATALOGUE[review.kpi].name("ja") if review.kpi in CATALOGUE else "全体"
+        lines.append(
+            ReviewLine(
+                name,
+                review.why,
+                CAUSE_JA.get(review.cause or "", ""),
+                review.next_change,
+                figures.get(review.kpi or ""),
+            )
+        )
+    return lines
+
+
+def _common(period: Period, today: date, figures: dict[str, Figure], keys: list[str]):
+    """The fields the branch and company reports share."""
+    return {
+        "week": period.label,
+        "start": period.start,
+        "end": period.end,
+        "today": today,
+        "trend_labels": [p.label[-3:] for p in period.trailing(TREND_WEEKS)],
+        "kpis": [figures[k] for k in keys],
+        "kgi": [figures[k] for k in KGI_KEYS],
+        "visit_count": figures["visit_count"],
+    }
+
+
+def active_keys(session: Session) -> list[str]:
+    """The company's active KPIs, in their chosen order."""
+    from ..kpi.settings import active_kpis
+
+    return active_kpis(company_settings(session))
+
+
+def branch_report(
+    session: Session, branch: Branch, period: Period, *, today: date, tz: ZoneInfo
+) -> BranchReport:
+    """The weekly report of one branch."""
+    from ..kpi import Scope, trend_by
+    from ..kpi.targets import targets_for
+
+    keys = active_keys(session)
+    scope = Scope.branch(branch.id)
+    figures, series = _scope_figures(
+        session, scope, period, [*keys, *KGI_KEYS, "visit_count"], today=today, tz=tz
+    )
+    by_rep = trend_by(
+        session, "rep", [period.previous(), period], branch_id=branch.id, today=today, tz=tz
+    )
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(by_rep)))).all())
+    reps = []
+    for rep_id, rep_series in by_rep.items():
+        visits = rep_series[-1]["visit_count"].value or 0
+        rep_scope = Scope.rep(rep_id)
+        targets = targets_for(session, keys, rep_scope, period)
+        rep_figures = {k: _figure(k, rep_series, targets[k]) for k in keys}
+        if visits or any(f.value for f in rep_figures.values() if f.unit != "rate"):
+            reps.append(RepRow(names[rep_id], rep_figures, int(visits)))
+    follow_ups, follow_ups_total = _overdue_follow_ups(session, branch, today)
+    customers, customers_total = _customers_at_risk(session, branch, min(today, period.end), tz)
+    return BranchReport(
+        branch_code=branch.code,
+        branch_name=branch.name,
+        **_common(period, today, figures, keys),
+        reps=reps,
+        suggestions=_suggestions(session, scope, period, keys, series),
+        reviews=_reviews(session, branch, period, figures),
+        follow_ups=follow_ups,
+        follow_ups_total=follow_ups_total,
+        customers=customers,
+        customers_total=customers_total,
+        pipeline=_pipeline(session, [branch.id], period),
+        hypotheses=_hypotheses(session, branch.id),
+    )
+
+
+def company_report(session: Session, period: Period, *, today: date, tz: ZoneInfo) -> CompanyReport:
+    """The owners' weekly report: company figures and every branch side by side."""
+    from ..kpi import Scope, rollup_by
+
+    keys = active_keys(session)
+    all_keys = [*keys, *KGI_KEYS, "visit_count"]
+    figures, _ = _scope_figures(session, Scope.company(), period, all_keys, today=today, tz=tz)
+    by_branch = rollup_by(session, "branch", period, today=today, tz=tz)
+    branches = []
+    for branch in session.scalars(select(Branch).order_by(Branch.code)):
+        values = by_branch.get(branch.id, {})
+        row = {
+            k: Figure(
+                k,
+                figures[k].name,
+                figures[k].unit,
+                figures[k].direction,
+                values[k].value if k in values else None,
+            )
+            for k in all_keys
+        }
+        branches.append(
+            BranchSummary(branch.code, branch.name, row, int(row["visit_count"].value or 0))
+        )
+    return CompanyReport(
+        **_common(period, today, figures, keys),
+        branches=branches,
+        hypotheses=_hypotheses(session, None),
+    )

@@ -1,0 +1,362 @@
+"""Weekly report delivery by SMTP, each (week, report, recipient) sent at most once.
+
+Every delivery is a ``ReportDelivery`` row. A sender *claims* a row (insert, or update a
+failed/stale one, to status "sending") in its own committed transaction before it sends, so
+a second sender — another thread, process or host on the same database — sees the claim
+and skips it. A rerun never sends twice to the same person; a failed send is retried.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..database import write_intent
+from ..models import Branch, ReportDelivery, User
+from ..periods import Period
+from .data import BranchReport, CompanyReport
+
+NO_RECIPIENTS = "no_recipients"
+# A "sending" claim older than this belongs to a sender that died mid-send: retry it.
+STALE_CLAIM = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send: parsed from FIELDLOG_SMTP_URL."""
+
+    host: str
+    port: int
+    security: str  # "plain" | "starttls" | "ssl"
+    user: str = ""
+    password: str = ""
+    verify: bool = True
+    timeout: float = 30.0
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpSettings:
+        """smtp://host:port, smtp+starttls://…, smtp://…?starttls=1, smtps://… (SSL);
+        optional user:password@ and ?verify=0 (tests with self-signed certificates only)."""
+        parts = urlsplit(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        scheme = parts.scheme.lower()
+        if scheme not in {"smtp", "smtp+starttls", "smtps"}:
+            raise ValueError(f"FIELDLOG_SMTP_URL: unsupported scheme {parts.scheme!r}")
+        if scheme == "smtps":
+            security = "ssl"
+        elif scheme == "smtp+starttls" or query.get("starttls", "0") in {"1", "true", "yes"}:
+            security = "starttls"
+        else:
+            security = "plain"
+        if not parts.hostname:
+            raise ValueError("FIELDLOG_SMTP_URL: no host")
+        return cls(
+            host=parts.hostname,
+            port=parts.port
+            or (465 if security == "ssl" else 587 if security == "starttls" else 25),
+            security=security,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            verify=query.get("verify", "1") not in {"0", "false", "no"},
+            timeout=float(query.get("timeout", 30)),
+        )
+
+    def _context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    @contextmanager
+    def connect(self) -> Iterator[smtplib.SMTP]:
+        """An open, logged-in SMTP connection."""
+        if self.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=self._context()
+            )
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                smtp.starttls(context=self._context())
+            if self.user:
+                smtp.login(self.user, self.password)
+            yield smtp
+        finally:
+            try:
+                smtp.quit()
+            except smtplib.SMTPException:
+                smtp.close()
+
+
+@dataclass
+class Recipient:
+    email: str
+    name: str
+
+
+@dataclass
+class Job:
+    """One report of one week and who should receive it."""
+
+    report: str  # "branch:CODE" | "company"
+    title: str  # 東京支店 / 全社
+    recipients: list[Recipient]
+    branch: Branch | None = None
+
+
+@dataclass
+class Outcome:
+    report: str
+    recipient: str
+    status: str  # sent | failed | skipped (already sent/claimed) | no_recipients | would_send
+    error: str = ""
+
+
+@dataclass
+class RunResult:
+    week: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+Built = tuple[BranchReport | CompanyReport, bytes]
+Builder = Callable[[Job], Built]
+
+
+def plan(session: Session, period: Period) -> list[Job]:
+    """Each branch's report to its active managers, the company report to active owners."""
+    jobs = []
+    for branch in session.scalars(select(Branch).order_by(Branch.code)):
+        managers = session.scalars(
+            select(User)
+            .where(User.branch_id == branch.id, User.role == "manager", User.active.is_(True))
+            .order_by(User.email)
+        )
+        people = [Recipient(u.email, u.name) for u in managers]
+        jobs.append(Job(f"branch:{branch.code}", branch.name, people, branch))
+    owners = session.scalars(
+        select(User).where(User.role == "owner", User.active.is_(True)).order_by(User.email)
+    )
+    jobs.append(Job("company", "全社", [Recipient(u.email, u.name) for u in owners]))
+    return jobs
+
+
+def subject(job: Job, period: Period) -> str:
+    return f"週次KPIレポート {job.title} {period.label}"
+
+
+def body(report: BranchReport | CompanyReport, job: Job, recipient: Recipient) -> str:
+    """A short Japanese note naming the three biggest changes of the week."""
+    from .pdf import fmt_change, fmt_value
+
+    lines = [
+        f"{recipient.name} 様",
+        "",
+        f"{job.title}の週次KPIレポート（{report.week}：{report.start:%m/%d}〜{report.end:%m/%d}）"
+        "をお送りします。",
+        "",
+    ]
+    if not report.has_activity:
+        lines.append("この週の訪問記録はありません。記録漏れがないかご確認ください。")
+    else:
+        changes = report.biggest_changes()
+        lines.append("今週の大きな変化:" if changes else "先週から大きく動いた指標はありません。")
+        for f in changes:
+            lines.append(
+                f"・{f.name}: {fmt_value(f.previous, f.unit)} → {fmt_value(f.value, f.unit)}"
+                f"（{fmt_change(f)}）"
+            )
+    lines += [
+        "",
+        "詳細は添付のPDFをご覧ください。振り返りでは「なぜ達成／未達か」「原因は母数・質・設計の"
+        "どれか」「来週何を変えるか」の3点を話し合いましょう。",
+        "",
+        "FieldLog",
+    ]
+    return "\n".join(lines)
+
+
+def message(
+    job: Job, period: Period, built: Built, recipient: Recipient, mail_from: str
+) -> EmailMessage:
+    report, pdf = built
+    msg = EmailMessage()
+    msg["Subject"] = subject(job, period)
+    msg["From"] = mail_from
+    msg["To"] = formataddr((recipient.name, recipient.email))
+    msg.set_content(body(report, job, recipient))
+    code = job.report.replace("branch:", "")
+    msg.add_attachment(
+        pdf, maintype="application", subtype="pdf", filename=f"report-{code}-{period.label}.pdf"
+    )
+    return msg
+
+
+# ---- claim rows ---------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def claim(
+    engine: Engine, week: str, report: str, recipient: str, *, status: str = "sending"
+) -> bool:
+    """Take (week, report, recipient) for this sender, in its own committed transaction.
+
+    True when this caller may send: the row is new, or it failed before, or a previous
+    claim went stale. False when it was sent already or another sender holds it.
+    """
+    now = _now()
+    row = {"week": week, "report": report, "recipient": recipient}
+    with write_intent():
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    insert(ReportDelivery).values(
+                        **row, status=status, attempts=1, error="", created_at=now, updated_at=now
+                    )
+                )
+            return True
+        except IntegrityError:
+            pass
+        key = (
+            (ReportDelivery.week == week)
+            & (ReportDelivery.report == report)
+            & (ReportDelivery.recipient == recipient)
+        )
+        retryable = ReportDelivery.status.in_(["failed", "pending"]) | (
+            (ReportDelivery.status == "sending") & (ReportDelivery.updated_at < now - STALE_CLAIM)
+        )
+        with engine.begin() as conn:
+            taken = conn.execute(
+                update(ReportDelivery)
+                .where(key, retryable)
+                .values(
+                    status=status, attempts=ReportDelivery.attempts + 1, error="", updated_at=now
+                )
+            )
+            return taken.rowcount == 1
+
+
+def finish(engine: Engine, week: str, report: str, recipient: str, error: str | None) -> None:
+    """Mark a claimed row sent (error None) or failed, in its own transaction."""
+    now = _now()
+    values = (
+        {"status": "sent", "sent_at": now, "error": "", "updated_at": now}
+        if error is None
+        else {"status": "failed", "error": error[:2000], "updated_at": now}
+    )
+    with write_intent(), engine.begin() as conn:
+        conn.execute(
+            update(ReportDelivery)
+            .where(
+                ReportDelivery.week == week,
+                ReportDelivery.report == report,
+                ReportDelivery.recipient == recipient,
+            )
+            .values(**values)
+        )
+
+
+def _sent_already(session: Session, week: str, report: str) -> set[str]:
+    stmt = select(ReportDelivery.recipient).where(
+        ReportDelivery.week == week,
+        ReportDelivery.report == report,
+        ReportDelivery.status.in_(["sent", NO_RECIPIENTS]),
+    )
+    return set(session.scalars(stmt))
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+
+def default_builder(session: Session, period: Period, today, tz: ZoneInfo) -> Builder:
+    """Build each report from the database with the KPI engine and render its PDF."""
+    from . import data, pdf
+
+    def build(job: Job) -> Built:
+        if job.branch is not None:
+            report: BranchReport | CompanyReport = data.branch_report(
+                session, job.branch, period, today=today, tz=tz
+            )
+        else:
+            report = data.company_report(session, period, today=today, tz=tz)
+        return report, pdf.render_pdf(report)
+
+    return build
+
+
+def send_week(
+    session: Session,
+    engine: Engine,
+    period: Period,
+    *,
+    build: Builder,
+    smtp_url: str,
+    mail_from: str,
+    dry_run: bool = False,
+    echo: Callable[[str], None] = lambda line: None,
+) -> RunResult:
+    """Send every report of one week to everyone who has not received it yet."""
+    result = RunResult(period.label)
+    settings = SmtpSettings.parse(smtp_url) if not dry_run else None
+    for job in plan(session, period):
+        if not job.recipients:
+            who = "owner" if job.branch is None else "manager"
+            echo(f"{job.report}: NO RECIPIENTS (no active {who}) — report not sent")
+            result.outcomes.append(Outcome(job.report, "", NO_RECIPIENTS))
+            if not dry_run:
+                session.rollback()
+                claim(engine, period.label, job.report, "", status=NO_RECIPIENTS)
+            continue
+        done = _sent_already(session, period.label, job.report)
+        pending = [r for r in job.recipients if r.email not in done]
+        for r in job.recipients:
+            if r.email in done:
+                result.outcomes.append(Outcome(job.report, r.email, "skipped"))
+        if not pending:
+            continue
+        if dry_run:
+            for r in pending:
+                echo(f"would send {subject(job, period)} to {r.email}")
+                result.outcomes.append(Outcome(job.report, r.email, "would_send"))
+            continue
+        built: Built | None = None
+        for r in pending:
+            # The session only reads here; end its transaction so an SQLite reader never
+            # holds the lock a claim needs to commit.
+            session.rollback()
+            if not claim(engine, period.label, job.report, r.email):
+                result.outcomes.append(Outcome(job.report, r.email, "skipped"))
+                continue
+            error = None
+            try:
+                built = built or build(job)
+                assert settings is not None
+                with settings.connect() as smtp:
+                    smtp.send_message(message(job, period, built, r, mail_from))
+            except Exception as exc:  # any failure is recorded on the row and retried next run
+                error = f"{type(exc).__name__}: {exc}"
+            finish(engine, period.label, job.report, r.email, error)
+            status = "sent" if error is None else "failed"
+            echo(f"{status}: {job.report} to {r.email}" + (f" ({error})" if error else ""))
+            result.outcomes.append(Outcome(job.report, r.email, status, error or ""))
+    return result

@@ -1,0 +1,165 @@
+"""Charts are valid XML, carry their labels, escape them, and survive gaps and empty input."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from fieldlog import charts
+
+NS = {"svg": charts.SVG_NS}
+EVIL = "<script>alert(1)</script>&"
+
+CASES = {
+    "sparkline": lambda **kw: charts.sparkline(
+        kw.get("values", [0.2, 0.4, None, 0.5]),
+        title=kw.get("title", "目的あり訪問率"),
+        target=kw.get("target"),
+    ),
+    "bar": lambda **kw: charts.bar_chart(
+        kw.get("labels", ["佐藤", "鈴木", "高橋"]),
+        kw.get("values", [3, None, 7]),
+        title=kw.get("title", "提案回数"),
+        target=kw.get("target"),
+        target_label="目標",
+    ),
+    "line": lambda **kw: charts.line_chart(
+        kw.get("labels", ["W44", "W45", "W46", "W47"]),
+        [
+            charts.Series(
+                kw.get("series_name", "東京支店"), kw.get("values", [0.5, None, 0.6, 0.7])
+            ),
+            charts.Series("大阪支店", [0.4, 0.45, 0.5, None]),
+        ],
+        title=kw.get("title", "目的あり訪問率の推移"),
+        target=kw.get("target"),
+        target_label="目標",
+        fmt=charts.percent,
+    ),
+    "bullet": lambda **kw: charts.bullet(
+        kw.get("value", 0.6),
+        kw.get("target"),
+        title=kw.get("title", "次回アクション設定率"),
+        value_text="60%",
+        target_text="目標 70%",
+    ),
+}
+
+
+def parse(svg: str) -> ET.Element:
+    root = ET.fromstring(svg)  # noqa: S314 — our own output
+    assert root.tag == f"{{{charts.SVG_NS}}}svg"
+    return root
+
+
+def texts(root: ET.Element) -> list[str]:
+    return [node.text or "" for node in root.iter() if node.text]
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_valid_xml_with_title_and_aria_label(kind):
+    root = parse(CASES[kind]())
+    title = root.find("svg:title", NS)
+    assert title is not None and title.text
+    assert root.get("aria-label") == title.text
+    assert root.get("role") == "img"
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_labels_are_escaped(kind):
+    svg = CASES[kind](title=EVIL, labels=[EVIL, "b", "c"], series_name=EVIL)
+    assert "<script>" not in svg
+    root = parse(svg)
+    assert EVIL in texts(root) or root.get("aria-label") == EVIL
+    assert not list(root.iter("script")) and not list(root.iter(f"{{{charts.SVG_NS}}}script"))
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_no_style_attributes_or_scripts(kind):
+    svg = CASES[kind](target=0.5)
+    root = parse(svg)
+    for node in root.iter():
+        assert "style" not in node.attrib
+        assert not any(name.startswith("on") for name in node.attrib)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected_lines"),
+    [("sparkline", 1), ("bar", 1), ("line", 1), ("bullet", 1)],
+)
+def test_target_is_drawn_only_when_given(kind, expected_lines):
+    def target_marks(svg: str) -> int:
+        return sum(
+            1
+            for node in parse(svg).iter(f"{{{charts.SVG_NS}}}line")
+            if node.get("stroke") == charts.TARGET
+        )
+
+    assert target_marks(CASES[kind](target=0.55)) == expected_lines
+    assert target_marks(CASES[kind](target=None)) == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "runs"),
+    [
+        ([1, 2, 3], 1),
+        ([1, None, 3, 4], 2),
+        ([None, 1, 2, None], 1),
+        ([1, None, 2, None, 3], 3),
+        ([None, None], 0),
+        ([], 0),
+    ],
+)
+def test_null_values_leave_gaps(values, runs):
+    svg = charts.sparkline(values, title="t")
+    assert len(parse(svg).findall("svg:polyline", NS)) == runs
+    labels = [f"W{i}" for i in range(len(values))]
+    line = parse(charts.line_chart(labels, [charts.Series("s", values)], title="t"))
+    assert len(list(line.iter(f"{{{charts.SVG_NS}}}polyline"))) == runs
+
+
+def test_bar_chart_labels_values_and_missing_bar():
+    root = parse(
+        charts.bar_chart(
+            ["佐藤", "鈴木", "高橋"], [3, None, 7], title="提案回数", target=5, target_label="目標"
+        )
+    )
+    found = texts(root)
+    for label in ("佐藤", "鈴木", "高橋", "3", "7", "目標 5", "–"):
+        assert label in found
+    bars = [r for r in root.iter(f"{{{charts.SVG_NS}}}rect") if r.get("stroke")]
+    assert len(bars) == 2
+    # The bar below target is hatched, the one above is solid: not colour alone.
+    fills = [r.get("fill") for r in bars]
+    assert fills[0].startswith("url(#hatch-") and fills[1] == charts.SERIES_COLOURS[0]
+
+
+def test_line_chart_series_differ_by_dash_and_marker():
+    root = parse(CASES["line"]())
+    groups = root.findall("svg:g", NS)
+    assert [g.find("svg:title", NS).text for g in groups] == ["東京支店", "大阪支店"]
+    dashes = {p.get("stroke-dasharray") for p in groups[1].iter(f"{{{charts.SVG_NS}}}polyline")}
+    assert dashes == {charts.SERIES_DASHES[1]}
+    assert groups[0].find("svg:circle", NS) is not None
+    assert groups[1].find("svg:polygon", NS) is not None
+    assert "東京支店" in texts(root) and "0%" in texts(root)
+
+
+@pytest.mark.parametrize("kind", ["bar", "line"])
+def test_empty_series(kind):
+    svg = CASES[kind](labels=[], values=[])
+    assert "–" in texts(parse(svg))
+
+
+def test_two_bar_charts_have_distinct_pattern_ids():
+    a = parse(charts.bar_chart(["a"], [1], title="A", target=2))
+    b = parse(charts.bar_chart(["a"], [1], title="B", target=2))
+    assert a.find("svg:defs/svg:pattern", NS).get("id") != b.find("svg:defs/svg:pattern", NS).get(
+        "id"
+    )
+
+
+def test_bullet_without_value():
+    root = parse(charts.bullet(None, 0.7, title="t", value_text="–", target_text="目標 70%"))
+    assert "– / 目標 70%" in texts(root)

@@ -1,0 +1,223 @@
+"""Delivery through a real SMTP server on loopback (aiosmtpd): once per person, retried, TLS."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import ssl
+import subprocess
+import threading
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from fieldlog.extensions import db
+from fieldlog.models import ReportDelivery
+from fieldlog.periods import Period
+from fieldlog.reports import delivery
+from tests.report_samples import branch_report
+
+WEEK = Period.parse("2026-W47")
+FAKE_PDF = b"%PDF-1.4\n% test\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd hook
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 OK"
+
+    def to(self) -> list[str]:
+        return sorted(r for rcpts, _ in self.messages for r in rcpts)
+
+
+@pytest.fixture
+def inbox():
+    box = Inbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    box.url = f"smtp://127.0.0.1:{controller.port}"
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def company(make):
+    tokyo = make.branch("TKY", "東京支店")
+    osaka = make.branch("OSK", "大阪支店")
+    make.user("manager", tokyo, email="m1@example.jp", name="田中 課長")
+    make.user("manager", tokyo, email="m2@example.jp")
+    make.user("manager", tokyo, email="gone@example.jp", active=False)
+    make.user("rep", tokyo, email="rep@example.jp")
+    make.user("rep", osaka)
+    make.user("owner", email="owner@example.jp", name="社長")
+    db.session.commit()
+    return tokyo, osaka
+
+
+def fake_build(job):
+    report = branch_report(name=job.title)
+    report.week, report.start, report.end = WEEK.label, WEEK.start, WEEK.end
+    return report, FAKE_PDF
+
+
+def run(url: str, dry_run: bool = False, build=fake_build):
+    lines: list[str] = []
+    result = delivery.send_week(
+        db.session, db.engine, WEEK, build=build, smtp_url=url,
+        mail_from="FieldLog <fieldlog@example.jp>", dry_run=dry_run, echo=lines.append,
+    )  # fmt: skip
+    return result, lines
+
+
+def rows() -> dict[tuple[str, str], ReportDelivery]:
+    db.session.rollback()
+    found = db.session.scalars(select(ReportDelivery).where(ReportDelivery.week == WEEK.label))
+    return {(r.report, r.recipient): r for r in found}
+
+
+def test_sends_each_report_to_the_right_people_once(app, company, inbox):
+    _result, lines = run(inbox.url)
+    assert inbox.to() == ["m1@example.jp", "m2@example.jp", "owner@example.jp"]
+    by_to = {rcpts[0]: msg for rcpts, msg in inbox.messages}
+    msg = by_to["m1@example.jp"]
+    assert msg["Subject"] == "週次KPIレポート 東京支店 2026-W47"
+    assert by_to["owner@example.jp"]["Subject"] == "週次KPIレポート 全社 2026-W47"
+    attachments = list(msg.iter_attachments())
+    assert [a.get_content_type() for a in attachments] == ["application/pdf"]
+    assert attachments[0].get_content() == FAKE_PDF
+    assert attachments[0].get_filename() == "report-TKY-2026-W47.pdf"
+    text = msg.get_body(("plain",)).get_content()
+    assert "田中 課長 様" in text and "売上: ¥11,000,000 → ¥12,345,000" in text
+    assert text.count("・") >= 3
+
+    recorded = rows()
+    assert recorded[("branch:TKY", "m1@example.jp")].status == "sent"
+    assert recorded[("branch:TKY", "m1@example.jp")].sent_at is not None
+    assert recorded[("branch:OSK", "")].status == delivery.NO_RECIPIENTS
+    assert any("branch:OSK" in line and "NO RECIPIENTS" in line for line in lines)
+
+    again, _ = run(inbox.url)
+    assert len(inbox.messages) == 3
+    assert {o.status for o in again.outcomes} == {"skipped", delivery.NO_RECIPIENTS}
+
+
+def test_failed_send_is_retried_on_the_next_run(app, company, inbox):
+    down = f"smtp://127.0.0.1:{free_port()}?timeout=2"
+    first, _lines = run(down)
+    assert len(first.failed) == 3 and inbox.messages == []
+    failed = rows()[("branch:TKY", "m1@example.jp")]
+    assert failed.status == "failed" and failed.error and failed.attempts == 1
+
+    _second, _ = run(inbox.url)
+    assert inbox.to() == ["m1@example.jp", "m2@example.jp", "owner@example.jp"]
+    retried = rows()[("branch:TKY", "m1@example.jp")]
+    assert retried.status == "sent" and retried.attempts == 2 and retried.error == ""
+
+
+def test_dry_run_sends_and_writes_nothing(app, company, inbox):
+    result, lines = run(inbox.url, dry_run=True)
+    assert inbox.messages == [] and rows() == {}
+    assert "would send 週次KPIレポート 東京支店 2026-W47 to m1@example.jp" in lines
+    assert {o.status for o in result.outcomes} == {"would_send", delivery.NO_RECIPIENTS}
+
+
+def test_build_failure_is_recorded_not_sent(app, company, inbox):
+    def broken(job):
+        raise RuntimeError("boom")
+
+    result, _ = run(inbox.url, build=broken)
+    assert inbox.messages == [] and len(result.failed) == 3
+    assert "RuntimeError: boom" in rows()[("company", "owner@example.jp")].error
+
+
+def test_two_concurrent_senders_send_once(app, company, inbox):
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def sender():
+        try:
+            with app.app_context():
+                barrier.wait()
+                run(inbox.url)
+                db.session.remove()
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert inbox.to() == ["m1@example.jp", "m2@example.jp", "owner@example.jp"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example.jp:2525", ("mail.example.jp", 2525, "plain", "", "", True)),
+        ("smtp://mail.example.jp", ("mail.example.jp", 25, "plain", "", "", True)),
+        ("smtp+starttls://u%40x:p%3Aw@mx:587", ("mx", 587, "starttls", "u@x", "p:w", True)),
+        ("smtp://mx:25?starttls=1&verify=0", ("mx", 25, "starttls", "", "", False)),
+        ("smtps://user:pw@mx", ("mx", 465, "ssl", "user", "pw", True)),
+    ],
+)
+def test_smtp_url(url, expected):
+    s = delivery.SmtpSettings.parse(url)
+    assert (s.host, s.port, s.security, s.user, s.password, s.verify) == expected
+
+
+@pytest.mark.parametrize("url", ["http://mx", "smtp://", "mx:25"])
+def test_smtp_url_rejects(url):
+    with pytest.raises(ValueError, match="FIELDLOG_SMTP_URL"):
+        delivery.SmtpSettings.parse(url)
+
+
+@pytest.fixture
+def tls_inbox(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    box = Inbox()
+    controller = Controller(
+        box, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True
+    )
+    controller.start()
+    box.url = f"smtp+starttls://127.0.0.1:{controller.port}"
+    yield box
+    controller.stop()
+
+
+def test_starttls_with_verification_configurable(app, company, tls_inbox):
+    verified, _ = run(tls_inbox.url + "?timeout=5")
+    assert tls_inbox.messages == [] and len(verified.failed) == 3  # self-signed: refused
+    assert "CERTIFICATE_VERIFY_FAILED" in rows()[("company", "owner@example.jp")].error
+
+    run(tls_inbox.url + "?verify=0")
+    assert tls_inbox.to() == ["m1@example.jp", "m2@example.jp", "owner@example.jp"]
+
+
+def test_plain_server_refuses_when_starttls_required(app, company, tls_inbox):
+    plain = tls_inbox.url.replace("smtp+starttls", "smtp")
+    result, _ = run(plain)
+    assert tls_inbox.messages == [] and len(result.failed) == 3

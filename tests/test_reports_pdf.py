@@ -1,0 +1,113 @@
+"""PDF pipeline: HTML from data, text read back, shipped font embedded without system CJK."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fieldlog.reports import pdf
+from tests.report_samples import branch_report
+
+
+def pdftotext(data: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(data)
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.mark.parametrize(
+    ("visits", "present", "absent"),
+    [
+        (
+            42,
+            [
+                "東京支店",
+                "2026-W47",
+                "目的あり訪問率",
+                "課題ヒアリング実施率",
+                "62%",
+                "26/42",
+                "¥12,345,000",
+                "× 未達",
+                "○ 達成",
+                "佐藤 一郎",
+                "株式会社山田商店",
+                "訪問記録なし",
+                "1 / 2",
+                "訪問前に目的を1つ決める",
+                "12件",
+            ],
+            ["この週の訪問記録はありません"],
+        ),
+        (0, ["東京支店", "この週の訪問記録はありません", "1 / 1"], ["担当者別", "重点KPIと目標"]),
+    ],
+)
+def test_pdf_text_reads_back(tmp_path, visits, present, absent):
+    data = pdf.render_pdf(branch_report(visits=visits))
+    assert data.startswith(b"%PDF") and len(data) < pdf.MAX_BYTES
+    text = pdftotext(data, tmp_path)
+    for snippet in present:
+        assert snippet in text, snippet
+    for snippet in absent:
+        assert snippet not in text, snippet
+
+
+def test_html_escapes_user_text():
+    html = pdf.render_html(branch_report())
+    assert "<script>高橋" not in html and "&lt;script&gt;高橋" in html
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (None, "rate", "–"),
+        (0.625, "rate", "62%"),
+        (1234567, "yen", "¥1,234,567"),
+        (12, "count", "12"),
+    ],
+)
+def test_fmt_value(value, unit, text):
+    assert pdf.fmt_value(value, unit) == text
+
+
+def test_renders_with_no_cjk_system_font(tmp_path):
+    """A machine without any system font still gets Japanese: the shipped font is embedded."""
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">'
+        f"<fontconfig><cachedir>{tmp_path}/cache</cachedir></fontconfig>"
+    )
+    out = tmp_path / "out.pdf"
+    script = textwrap.dedent(
+        f"""
+        import subprocess, sys
+        listed = subprocess.run(["fc-list"], capture_output=True, text=True).stdout
+        assert listed.strip() == "", listed
+        from tests.report_samples import branch_report
+        from fieldlog.reports import pdf
+        open({str(out)!r}, "wb").write(pdf.render_pdf(branch_report()))
+        """
+    )
+    env = {"FONTCONFIG_FILE": str(conf), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=root)
+    fonts = subprocess.run(
+        ["pdffonts", str(out)], check=True, capture_output=True, text=True
+    ).stdout
+    families = {line.split()[0].split("+")[-1] for line in fonts.splitlines()[2:]}
+    assert families <= {"IPAexGothic", "IPAexGothic-Bold"} and "IPAexGothic" in families
+    assert all(" yes yes " in line for line in fonts.splitlines()[2:])  # embedded and subset
+    text = pdftotext(out.read_bytes(), tmp_path)
+    assert "東京支店" in text and "目的あり訪問率" in text
+
+
+def test_harfbuzz_warning(monkeypatch, caplog):
+    monkeypatch.setattr(pdf.ctypes.util, "find_library", lambda name: None)
+    assert pdf.warn_if_slow_fonts() is False
+    assert "libharfbuzz-subset" in caplog.text
