@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -29,9 +30,7 @@ def _import_command(kind: str) -> click.Command:
     def command(file: Path, dry_run: bool) -> None:
         with (
             write_intent(),
-            click.progressbar(
-                length=1000, label=f"{kind}", file=click.get_text_stream("stderr")
-            ) as bar,
+            click.progressbar(length=1000, label=f"{kind}", file=sys.stderr) as bar,
         ):
             done = [0]
 

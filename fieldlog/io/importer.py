@@ -118,6 +118,8 @@ class Handler:
     def check(self, record: dict[str, Any], row: Row) -> None:
         """Rules across rows: a key appears once per file."""
         key = record[self.key]
+        if not key:
+            return
         if key in self.seen:
             row.fail(
                 self.key,
@@ -453,9 +455,7 @@ def import_file(
         for where, values in rows:
             result.rows += 1
             row = Row(values, where, header, mapping)
-            record = handler.parse(row)
-            if not row.errors:
-                handler.check(record, row)
+            handler.check(handler.parse(row), row)
             for name, message in row.errors:
                 result.error_count += 1
                 if len(result.errors) < MAX_REPORTED:

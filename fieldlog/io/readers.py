@@ -80,8 +80,9 @@ def _delimiter(first_line: str, path: Path) -> str:
 def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, list[Any]]]:
     encoding = detect_encoding(path)
     size = max(path.stat().st_size, 1)
-    with open(path, "rb") as raw, open(path, encoding=encoding, newline="") as probe:
-        delimiter = _delimiter(probe.readline(), path)
+    with open(path, "rb") as raw:
+        delimiter = _delimiter(raw.readline().decode(encoding, errors="replace"), path)
+        raw.seek(0)
         handle = codecs.getreader(encoding)(raw, errors="strict")
         reader = csv.reader(handle, delimiter=delimiter)
         start = 1
