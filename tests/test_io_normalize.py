@@ -100,6 +100,8 @@ def test_kana_is_full_width_katakana(cell, expected):
 def test_text_folds_width_but_keeps_cp932_symbols():
     assert text("㈱山田①　ＡＢＣ１２") == "㈱山田① ABC12"
     assert text(1001.0) == "1001"
+    assert text("'=SUM(A1)") == "=SUM(A1)"  # our export's formula guard comes off on import
+    assert text("'quoted'") == "'quoted'"
 
 
 @pytest.mark.parametrize(

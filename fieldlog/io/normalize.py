@@ -32,6 +32,7 @@ _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 _NEGATIVE_MARKS = ("-", "−", "△", "▲", "ー")
 _HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
+_FORMULA_STARTS = ("=", "+", "-", "@")
 _SPACES = re.compile(r"\s+")
 # Full-width ASCII, half-width kana and the ideographic space; ㈱ and ① are left alone.
 _WIDTH_FORMS = re.compile(r"[\u3000\uff00-\uffef]+")
@@ -59,7 +60,10 @@ def text(value: Any) -> str:
         value = int(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return _SPACES.sub(" ", width(str(value))).strip()
+    cleaned = _SPACES.sub(" ", width(str(value))).strip()
+    if cleaned.startswith("'") and cleaned[1:2] in _FORMULA_STARTS:
+        return cleaned[1:]  # our own export's guard against formula injection
+    return cleaned
 
 
 def _nfkc(value: Any) -> str:
