@@ -1,0 +1,78 @@
+"""flask kpi …"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+
+from ..extensions import db
+from ..kpi import CATALOGUE, KPI_KEYS, KpiValue, parse_scope, rollup, scope_label
+from ..models import utcnow
+from ..periods import Period, today
+
+
+@click.group("kpi", help="KPI figures rolled up from the recorded events.")
+def group() -> None:
+    pass
+
+
+def _format(key: str, figure: KpiValue) -> str:
+    unit = CATALOGUE[key].unit
+    if figure.value is None:
+        shown = "—"
+    elif unit == "rate":
+        shown = f"{figure.value * 100:.1f}%"
+    elif unit == "yen":
+        shown = f"¥{figure.value:,}"
+    else:
+        shown = f"{figure.value:,}"
+    if figure.denominator is not None:
+        shown += f"  ({figure.numerator:,} / {figure.denominator:,})"
+    return shown
+
+
+@group.command("show")
+@click.option("--period", "period_text", required=True, help="ISO week 2026-W47 or month 2026-11.")
+@click.option(
+    "--scope",
+    "scope_text",
+    default="company",
+    show_default=True,
+    help="company, branch:CODE or rep:EMAIL.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (DESIGN section 6).")
+def show(period_text: str, scope_text: str, as_json: bool) -> None:
+    """Print every KPI of one scope and period, with numerators and denominators."""
+    try:
+        period = Period.parse(period_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+    try:
+        scope = parse_scope(db.session, scope_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+    now = current_app.config.get("FIELDLOG_NOW") or utcnow()
+    figures = rollup(db.session, scope, period, today=today(tz, now), tz=tz)
+    label = scope_label(db.session, scope)
+    if as_json:
+        body: dict[str, Any] = {
+            "period": period.label,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "scope": label,
+            "kpis": {key: figures[key].as_dict() for key in KPI_KEYS},
+        }
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{period.label}  {period.start} – {period.end}  {label}")
+    width = max(len(CATALOGUE[k].name_ja) for k in KPI_KEYS) + 2
+    for key in KPI_KEYS:
+        name = CATALOGUE[key].name_ja
+        # Full-width characters take two columns in a terminal.
+        pad = width * 2 - sum(2 if ord(ch) > 0x2E7F else 1 for ch in name)
+        click.echo(f"{name}{' ' * max(pad, 1)}{_format(key, figures[key])}")

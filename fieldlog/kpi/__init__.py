@@ -1,0 +1,20 @@
+"""The KPI engine: catalogue, roll-up, targets, lint and gap analysis (DESIGN section 4)."""
+
+from .catalogue import CATALOGUE, KPI_KEYS, RATE_KEYS, KpiDef
+from .rollup import KpiValue, rollup, rollup_by, trend, trend_by
+from .scope import Scope, parse_scope, scope_label
+
+__all__ = [
+    "CATALOGUE",
+    "KPI_KEYS",
+    "RATE_KEYS",
+    "KpiDef",
+    "KpiValue",
+    "Scope",
+    "parse_scope",
+    "rollup",
+    "rollup_by",
+    "scope_label",
+    "trend",
+    "trend_by",
+]

@@ -1,0 +1,169 @@
+"""Gap analysis (step 3 of the hypothesis loop): why a KPI missed its target — a suggestion.
+
+Pure: plain numbers in, a Suggestion out; no database, no request. The rules, in order:
+
+1. quantity (母数) — the KPI's base fell: this period's base (the rate's denominator, or an
+   explicit base series such as visits for a count) is more than ``base_drop`` below the
+   average of up to 4 earlier periods;
+2. design (設計) — the KPI met its target in each of the ``design_periods`` periods before this
+   one while the KGI did not rise by more than ``kgi_flat`` (relative) over those periods: the
+   KPI may not lead to the KGI;
+3. quality (質) — otherwise: the base held and the rate itself fell short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flask_babel import lazy_gettext as _l
+
+from .catalogue import CATALOGUE
+from .rollup import KpiValue
+from .targets import achievement
+
+Cause = Literal["quantity", "quality", "design"]
+
+_TEXTS = {
+    "quantity": _l(
+        "The base fell: %(base_now)s this period against an average of %(base_before)s before "
+        "(%(base_change)s). With fewer cases the KPI had less to work with; check the volume of "
+        "visits and due follow-ups first."
+    ),
+    "design": _l(
+        "The KPI met its target in each of the last %(periods_met)s periods, yet the KGI moved "
+        "from %(kgi_first)s to %(kgi_last)s (%(kgi_change)s). The KPI may not lead to the KGI: "
+        "review the hypothesis."
+    ),
+    "quality": _l(
+        "The base held (%(base_now)s against %(base_before)s) but the value was %(value)s "
+        "against a target of %(target)s. Look at how the visits were done, not how many."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A suggested cause with the numbers behind it; ``explanation`` is translated when read."""
+
+    kpi: str
+    cause: Cause
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def explanation(self) -> str:
+        return str(_TEXTS[self.cause]) % _formatted(self.kpi, self.numbers)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kpi": self.kpi, "cause": self.cause, "numbers": dict(self.numbers)}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _fmt_value(kpi: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    unit = CATALOGUE[kpi].unit if kpi in CATALOGUE else "count"
+    if unit == "rate":
+        return f"{value * 100:.1f}%"
+    if unit == "yen":
+        return f"¥{value:,.0f}"
+    return f"{value:,.1f}".removesuffix(".0")
+
+
+def _fmt_change(change: Any) -> str:
+    return "—" if change is None else f"{change * 100:+.1f}%"
+
+
+def _formatted(kpi: str, numbers: dict[str, Any]) -> dict[str, str]:
+    kgi = numbers.get("kgi", "sales_amount")
+    out: dict[str, str] = {}
+    for key, value in numbers.items():
+        if key.endswith("_change"):
+            out[key] = _fmt_change(value)
+        elif key.startswith("base_"):
+            out[key] = _fmt_value("visit_count", value)
+        elif key.startswith("kgi_"):
+            out[key] = _fmt_value(kgi, value)
+        elif key in ("value", "target", "value_before"):
+            out[key] = _fmt_value(kpi, value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def suggest(
+    kpi: str,
+    series: Sequence[KpiValue | None],
+    targets: Sequence[float | None],
+    kgi_series: Sequence[KpiValue | None] = (),
+    *,
+    base: Sequence[float | int | None] | None = None,
+    kgi: str = "sales_amount",
+    design_periods: int = 4,
+    base_drop: float = 0.2,
+    kgi_flat: float = 0.02,
+) -> Suggestion | None:
+    """Suggest quantity, quality or design for the last period of ``series`` if it missed.
+
+    ``series``, ``targets``, ``kgi_series`` and ``base`` are aligned, oldest first; the last
+    entry is the period under review. Returns None when that period did not miss its target.
+    """
+    if not series or len(targets) != len(series):
+        raise ValueError("series and targets must be non-empty and of the same length")
+    direction = CATALOGUE[kpi].direction if kpi in CATALOGUE else "up"
+    current = series[-1]
+    value = current.value if current is not None else None
+    if achievement(value, targets[-1], direction) != "behind":
+        return None
+    bases = list(base) if base is not None else [v.denominator if v else None for v in series]
+    base_now = bases[-1]
+    earlier = [b for b in bases[:-1] if b is not None][-4:]
+    base_before = _mean([float(b) for b in earlier])
+    values_before = [v.value for v in series[:-1] if v is not None and v.value is not None][-4:]
+    numbers: dict[str, Any] = {
+        "value": value,
+        "target": targets[-1],
+        "value_before": _mean([float(v) for v in values_before]),
+        "base_now": base_now,
+        "base_before": base_before,
+        "base_change": (
+            (base_now - base_before) / base_before if base_now is not None and base_before else None
+        ),
+    }
+    if numbers["base_change"] is not None and numbers["base_change"] < -base_drop:
+        return Suggestion(kpi, "quantity", numbers)
+
+    window = range(len(series) - 1 - design_periods, len(series) - 1)
+    if design_periods > 0 and window.start >= 0 and len(kgi_series) == len(series):
+        met = all(
+            series[i] is not None
+            and achievement(series[i].value, targets[i], direction) in ("ahead", "on")
+            for i in window
+        )
+        first, last = kgi_series[window.start], kgi_series[window.stop - 1]
+        if (
+            met
+            and first is not None
+            and last is not None
+            and first.value
+            and last.value is not None
+        ):
+            change = (last.value - first.value) / abs(first.value)
+            if change <= kgi_flat:
+                return Suggestion(
+                    kpi,
+                    "design",
+                    numbers
+                    | {
+                        "kgi": kgi,
+                        "periods_met": design_periods,
+                        "kgi_first": first.value,
+                        "kgi_last": last.value,
+                        "kgi_change": change,
+                    },
+                )
+    return Suggestion(kpi, "quality", numbers)

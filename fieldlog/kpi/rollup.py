@@ -1,0 +1,511 @@
+"""The roll-up: every KPI of DESIGN section 4 for a scope and one or more periods, in SQL.
+
+All figures come from a fixed number of aggregate queries (one per source family), whatever the
+number of periods or groups: the periods are joined in as a small derived table of their bounds
+(local dates, and the UTC instants of their local midnights), so a 13-week trend for every branch
+costs the same number of queries as one branch-week. No per-row Python, no N+1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from ..defaults import company_settings
+from ..models import (
+    Branch,
+    CompanySettings,
+    Customer,
+    FollowUp,
+    Proposal,
+    SalesLine,
+    User,
+    UTCDateTime,
+    Visit,
+)
+from ..periods import Period, local_midnight_utc
+from .catalogue import KPI_KEYS
+from .scope import Scope
+
+# Which query feeds which KPI, so a trend of two KPIs runs only the queries it needs.
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "visits": (
+        "visit_count",
+        "purposeful_visit_rate",
+        "hearing_rate",
+        "next_action_rate",
+        "additional_proposal_rate",
+    ),
+    "proposals": ("proposal_count",),
+    "cross_sell": ("cross_sell_rate",),
+    "follow_ups": ("follow_up_rate",),
+    "pipeline": ("pipeline_count", "pipeline_amount"),
+    "deepening": ("deepening_rate",),
+    "dormant": ("dormant_rate",),
+    "sales": ("sales_amount", "gross_margin_rate"),
+}
+
+
+@dataclass(frozen=True)
+class KpiValue:
+    """A figure with the numbers behind it: rates are fractions 0–1, None when nothing counts."""
+
+    value: float | int | None
+    numerator: float | int
+    denominator: float | int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "numerator": self.numerator, "denominator": self.denominator}
+
+
+def rate(numerator: int | float, denominator: int | float) -> KpiValue:
+    """A rate; a zero denominator gives value None (never 0, never an error)."""
+    if not denominator:
+        return KpiValue(None, numerator or 0, 0)
+    return KpiValue(numerator / denominator, numerator, denominator)
+
+
+def amount(total: int | float) -> KpiValue:
+    """A count or a sum: numerator = value, denominator None."""
+    return KpiValue(total, total, None)
+
+
+# ---- public entry points -----------------------------------------------------------------
+
+
+def rollup(
+    session: Session,
+    scope: Scope,
+    period: Period,
+    *,
+    today: date,
+    tz: ZoneInfo,
+    settings: CompanySettings | None = None,
+) -> dict[str, KpiValue]:
+    """All 14 KPIs of DESIGN §4 for one scope and one period."""
+    return trend(session, scope, [period], today=today, tz=tz, settings=settings)[0]
+
+
+def trend(
+    session: Session,
+    scope: Scope,
+    periods: Sequence[Period],
+    *,
+    keys: Iterable[str] | None = None,
+    today: date,
+    tz: ZoneInfo,
+    settings: CompanySettings | None = None,
+) -> list[dict[str, KpiValue]]:
+    """The KPIs (all, or ``keys``) per period, in the order given; a fixed number of queries."""
+    dim = _Dim(scope=scope, group=None, rep_branch_id=None)
+    raw = _Engine(session, periods, tz, today, settings, dim, keys).run()
+    wanted = _wanted_keys(keys)
+    return [_assemble(raw.get((i, None), {}), wanted) for i in range(len(periods))]
+
+
+def rollup_by(
+    session: Session,
+    group: str,
+    period: Period,
+    *,
+    branch_id: int | None = None,
+    today: date,
+    tz: ZoneInfo,
+    settings: CompanySettings | None = None,
+) -> dict[int, dict[str, KpiValue]]:
+    """Per-branch (every branch) or per-rep (users of ``branch_id``, or all) KPIs for one period.
+
+    Each entry equals ``rollup`` for ``Scope.branch(id)`` / ``Scope.rep(id)``.
+    """
+    by = trend_by(
+        session, group, [period], branch_id=branch_id, today=today, tz=tz, settings=settings
+    )
+    return {key: series[0] for key, series in by.items()}
+
+
+def trend_by(
+    session: Session,
+    group: str,
+    periods: Sequence[Period],
+    *,
+    branch_id: int | None = None,
+    keys: Iterable[str] | None = None,
+    today: date,
+    tz: ZoneInfo,
+    settings: CompanySettings | None = None,
+) -> dict[int, list[dict[str, KpiValue]]]:
+    """A trend per branch or per rep (as rollup_by), still a fixed number of queries."""
+    if group not in ("branch", "rep"):
+        raise ValueError(f"group must be 'branch' or 'rep', not {group!r}")
+    dim = _Dim(scope=Scope.company(), group=group, rep_branch_id=branch_id)
+    raw = _Engine(session, periods, tz, today, settings, dim, keys).run()
+    if group == "branch":
+        members = session.scalars(select(Branch.id).order_by(Branch.code)).all()
+    else:
+        stmt = select(User.id).where(User.role != "owner").order_by(User.name, User.id)
+        if branch_id is not None:
+            stmt = stmt.where(User.branch_id == branch_id)
+        members = session.scalars(stmt).all()
+    wanted = _wanted_keys(keys)
+    return {
+        member: [_assemble(raw.get((i, member), {}), wanted) for i in range(len(periods))]
+        for member in members
+    }
+
+
+# ---- assembly ----------------------------------------------------------------------------
+
+
+def _wanted_keys(keys: Iterable[str] | None) -> tuple[str, ...]:
+    if keys is None:
+        return KPI_KEYS
+    wanted = tuple(keys)
+    unknown = set(wanted) - set(KPI_KEYS)
+    if unknown:
+        raise ValueError(f"unknown KPI keys: {', '.join(sorted(unknown))}")
+    return wanted
+
+
+def _assemble(r: dict[str, int], wanted: tuple[str, ...]) -> dict[str, KpiValue]:
+    def n(field: str) -> int:
+        return int(r.get(field) or 0)
+
+    visits = n("visits")
+    values = {
+        "visit_count": amount(visits),
+        "purposeful_visit_rate": rate(n("purposeful"), visits),
+        "hearing_rate": rate(n("hearing"), visits),
+        "next_action_rate": rate(n("next_action"), visits),
+        "proposal_count": amount(n("proposals")),
+        "additional_proposal_rate": rate(n("customers_proposed"), n("customers_visited")),
+        "cross_sell_rate": rate(n("xs_won"), n("xs_closed")),
+        "follow_up_rate": rate(n("fu_done"), n("fu_due")),
+        "deepening_rate": rate(n("deep_num"), n("deep_den")),
+        "dormant_rate": rate(n("dorm_num"), n("dorm_den")),
+        "pipeline_count": amount(n("pipe_n")),
+        "pipeline_amount": amount(n("pipe_amount")),
+        "sales_amount": amount(n("sales")),
+        "gross_margin_rate": rate(n("gp"), n("gp_amount")),
+    }
+    return {key: values[key] for key in wanted}
+
+
+# ---- the queries -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Dim:
+    """Scope filter and optional grouping, for event rows and for customer-based rows."""
+
+    scope: Scope
+    group: str | None
+    rep_branch_id: int | None
+
+    def _on(self, rep_col: Any, branch_col: Any) -> tuple[list[Any], Any]:
+        conds: list[Any] = []
+        if self.scope.kind == "branch":
+            conds.append(branch_col == self.scope.id)
+        elif self.scope.kind == "rep":
+            conds.append(rep_col == self.scope.id)
+        key = None
+        if self.group == "branch":
+            key = branch_col
+        elif self.group == "rep":
+            key = rep_col
+            if self.rep_branch_id is not None:
+                members = select(User.id).where(User.branch_id == self.rep_branch_id)
+                conds.append(rep_col.in_(members.scalar_subquery()))
+        return conds, key
+
+    def events(self, model: Any) -> tuple[list[Any], Any]:
+        """Visits, proposals, follow-ups: by their own rep/branch columns."""
+        return self._on(model.rep_id, model.branch_id)
+
+    def customers(self) -> tuple[list[Any], Any]:
+        """Customer-based figures: by the customer's current rep/branch."""
+        return self._on(Customer.rep_id, Customer.branch_id)
+
+    def same(self, other: Any, model: Any) -> list[Any]:
+        """Conditions putting ``other`` (an event row) in the scope/group of ``model``'s row."""
+        conds, _ = self._on(other.rep_id, other.branch_id)
+        if self.group == "branch":
+            conds.append(other.branch_id == model.branch_id)
+        elif self.group == "rep":
+            conds.append(other.rep_id == model.rep_id)
+        return conds
+
+
+class _Engine:
+    def __init__(
+        self,
+        session: Session,
+        periods: Sequence[Period],
+        tz: ZoneInfo,
+        today: date,
+        settings: CompanySettings | None,
+        dim: _Dim,
+        keys: Iterable[str] | None,
+    ) -> None:
+        if not periods:
+            raise ValueError("at least one period is needed")
+        self.session = session
+        self.today = today
+        self.dim = dim
+        self.settings = settings or company_settings(session)
+        wanted = set(_wanted_keys(keys))
+        self.sources = [s for s, ks in _SOURCES.items() if wanted & set(ks)]
+        self.pg = session.get_bind().dialect.name == "postgresql"
+        self.P = self._periods_table(periods, tz)
+
+    # The periods as a derived table: idx, local date bounds, UTC instant bounds, windows.
+    def _lit(self, value: Any, type_: Any) -> Any:
+        # PostgreSQL cannot type a bare parameter inside a UNION; SQLite must not CAST to DATE.
+        return cast(literal(value, type_), type_) if self.pg else literal(value, type_)
+
+    def _periods_table(self, periods: Sequence[Period], tz: ZoneInfo) -> Any:
+        dv = self.settings.dormant_visit_days
+        ds = self.settings.dormant_sales_days
+        rows = []
+        for i, p in enumerate(periods):
+            u_start, u_end = p.utc_bounds(tz)
+            rows.append(
+                select(
+                    self._lit(i, Integer).label("idx"),
+                    self._lit(p.start, Date).label("d_start"),
+                    self._lit(p.end, Date).label("d_end"),
+                    self._lit(_naive(u_start), DateTime).label("u_start"),
+                    self._lit(_naive(u_end), DateTime).label("u_end"),
+                    self._lit(
+                        _naive(local_midnight_utc(p.end - timedelta(days=dv - 1), tz)), DateTime
+                    ).label("dv_from"),
+                    self._lit(p.end - timedelta(days=ds - 1), Date).label("ds_from"),
+                    self._lit(p.end - timedelta(days=364), Date).label("w_start"),
+                    self._lit(p.end - timedelta(days=729), Date).label("pw_start"),
+                )
+            )
+        table = rows[0] if len(rows) == 1 else union_all(*rows)
+        return table.subquery("periods")
+
+    def run(self) -> dict[tuple[int, int | None], dict[str, int]]:
+        raw: dict[tuple[int, int | None], dict[str, int]] = {}
+        for source in self.sources:
+            stmt, fields = getattr(self, "_" + source)()
+            for row in self.session.execute(stmt):
+                key = row[1] if self.dim.group else None
+                values = row[2:] if self.dim.group else row[1:]
+                slot = raw.setdefault((row[0], key), {})
+                for field, value in zip(fields, values, strict=True):
+                    slot[field] = int(value or 0)
+        return raw
+
+    def _grouped(self, key: Any, *aggregates: Any) -> tuple[list[Any], list[Any]]:
+        group = [self.P.c.idx] + ([key] if key is not None else [])
+        return group + list(aggregates), group
+
+    def _visits(self) -> tuple[Any, list[str]]:
+        P, V = self.P, Visit
+        conds, key = self.dim.events(V)
+        p = aliased(Proposal)
+        proposed = exists().where(
+            p.customer_id == V.customer_id,
+            p.kind.in_(("upsell", "cross_sell")),
+            p.proposed_on >= P.c.d_start,
+            p.proposed_on <= P.c.d_end,
+            *self.dim.same(p, V),
+        )
+        created_follow_up = exists().where(FollowUp.visit_id == V.id)
+        cols, group = self._grouped(
+            key,
+            func.count(V.id),
+            func.sum(case((V.purposeful, 1), else_=0)),
+            func.sum(case((V.hearing_done, 1), else_=0)),
+            func.sum(case((created_follow_up, 1), else_=0)),
+            func.count(distinct(V.customer_id)),
+            func.count(distinct(case((proposed, V.customer_id)))),
+        )
+        stmt = (
+            select(*cols)
+            .select_from(P)
+            .join(V, and_(V.visited_at >= P.c.u_start, V.visited_at < P.c.u_end))
+            .where(*conds)
+            .group_by(*group)
+        )
+        fields = [
+            "visits",
+            "purposeful",
+            "hearing",
+            "next_action",
+            "customers_visited",
+            "customers_proposed",
+        ]
+        return stmt, fields
+
+    def _proposals(self) -> tuple[Any, list[str]]:
+        P, R = self.P, Proposal
+        conds, key = self.dim.events(R)
+        cols, group = self._grouped(key, func.count(R.id))
+        stmt = (
+            select(*cols)
+            .select_from(P)
+            .join(R, and_(R.proposed_on >= P.c.d_start, R.proposed_on <= P.c.d_end))
+            .where(*conds)
+            .group_by(*group)
+        )
+        return stmt, ["proposals"]
+
+    def _cross_sell(self) -> tuple[Any, list[str]]:
+        P, R = self.P, Proposal
+        conds, key = self.dim.events(R)
+        cols, group = self._grouped(
+            key, func.sum(case((R.status == "won", 1), else_=0)), func.count(R.id)
+        )
+        stmt = (
+            select(*cols)
+            .select_from(P)
+            .join(R, and_(R.closed_on >= P.c.d_start, R.closed_on <= P.c.d_end))
+            .where(R.kind == "cross_sell", R.status.in_(("won", "lost")), *conds)
+            .group_by(*group)
+        )
+        return stmt, ["xs_won", "xs_closed"]
+
+    def _follow_ups(self) -> tuple[Any, list[str]]:
+        P, F = self.P, FollowUp
+        conds, key = self.dim.events(F)
+        on_time = and_(F.done_on.is_not(None), F.done_on <= F.due_on)
+        cols, group = self._grouped(
+            key,
+            func.sum(case((on_time, 1), else_=0)),
+            # Due means due_on <= today; one done on time is settled even before its due date.
+            func.sum(case((or_(F.due_on <= self.today, on_time), 1), else_=0)),
+        )
+        stmt = (
+            select(*cols)
+            .select_from(P)
+            .join(F, and_(F.due_on >= P.c.d_start, F.due_on <= P.c.d_end))
+            .where(F.cancelled.is_(False), *conds)
+            .group_by(*group)
+        )
+        return stmt, ["fu_done", "fu_due"]
+
+    def _pipeline(self) -> tuple[Any, list[str]]:
+        P, R = self.P, Proposal
+        conds, key = self.dim.events(R)
+        cols, group = self._grouped(key, func.count(R.id), func.sum(func.coalesce(R.amount, 0)))
+        stmt = (
+            select(*cols)
+            .select_from(P)
+            .join(
+                R,
+                and_(
+                    R.proposed_on <= P.c.d_end,
+                    or_(R.closed_on.is_(None), R.closed_on > P.c.d_end),
+                ),
+            )
+            .where(*conds)
+            .group_by(*group)
+        )
+        return stmt, ["pipe_n", "pipe_amount"]
+
+    def _sales(self) -> tuple[Any, list[str]]:
+        P, S = self.P, SalesLine
+        conds, key = self.dim.customers()
+        has_gp = S.gross_profit.is_not(None)
+        cols, group = self._grouped(
+            key,
+            func.sum(S.amount),
+            func.sum(case((has_gp, S.gross_profit), else_=0)),
+            func.sum(case((has_gp, S.amount), else_=0)),
+        )
+        stmt = (
+            select(*cols)
+            .select_from(P)
+            .join(S, and_(S.sold_on >= P.c.d_start, S.sold_on <= P.c.d_end))
+            .join(Customer, Customer.id == S.customer_id)
+            .where(*conds)
+            .group_by(*group)
+        )
+        return stmt, ["sales", "gp", "gp_amount"]
+
+    def _deepening(self) -> tuple[Any, list[str]]:
+        P, S = self.P, SalesLine
+        conds, key = self.dim.customers()
+        in_w = S.sold_on >= P.c.w_start
+        inner_group = [P.c.idx, S.customer_id] + ([key] if key is not None else [])
+        per_customer = (
+            select(
+                *inner_group,
+                func.count(distinct(case((in_w, S.category_id)))).label("cats_w"),
+                func.count(distinct(case((~in_w, S.category_id)))).label("cats_prev"),
+                func.sum(case((~in_w, 1), else_=0)).label("lines_prev"),
+            )
+            .select_from(P)
+            .join(S, and_(S.sold_on >= P.c.pw_start, S.sold_on <= P.c.d_end))
+            .join(Customer, Customer.id == S.customer_id)
+            .where(*conds)
+            .group_by(*inner_group)
+            .subquery("per_customer")
+        )
+        c = per_customer.c
+        had_prev = c.lines_prev > 0
+        outer = [c.idx] + ([c[key.key]] if key is not None else [])
+        stmt = select(
+            *outer,
+            func.sum(case((and_(had_prev, c.cats_w > c.cats_prev), 1), else_=0)),
+            func.sum(case((had_prev, 1), else_=0)),
+        ).group_by(*outer)
+        return stmt, ["deep_num", "deep_den"]
+
+    def _dormant(self) -> tuple[Any, list[str]]:
+        P = self.P
+        conds, key = self.dim.customers()
+        visited = exists().where(
+            Visit.customer_id == Customer.id,
+            Visit.visited_at >= P.c.dv_from,
+            Visit.visited_at < P.c.u_end,
+        )
+        sold_ever = exists().where(
+            SalesLine.customer_id == Customer.id, SalesLine.sold_on <= P.c.d_end
+        )
+        sold_recently = exists().where(
+            SalesLine.customer_id == Customer.id,
+            SalesLine.sold_on >= P.c.ds_from,
+            SalesLine.sold_on <= P.c.d_end,
+        )
+        dormant = or_(~visited, and_(sold_ever, ~sold_recently))
+        cols, group = self._grouped(
+            key, func.sum(case((dormant, 1), else_=0)), func.count(Customer.id)
+        )
+        stmt = (
+            select(*cols)
+            .select_from(P)
+            .join(Customer, true())
+            .where(Customer.active.is_(True), *conds)
+            .group_by(*group)
+        )
+        return stmt, ["dorm_num", "dorm_den"]
+
+
+def _naive(instant: Any) -> Any:
+    """Naive UTC, as UTCDateTime stores instants."""
+    return UTCDateTime().process_bind_param(instant, None)

@@ -1,0 +1,68 @@
+"""Who a KPI figure is about: the company, one branch, or one rep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import Branch, User
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A roll-up scope; ``id`` is the branch or user id (None for the company)."""
+
+    kind: Literal["company", "branch", "rep"]
+    id: int | None = None
+
+    @classmethod
+    def company(cls) -> Scope:
+        return cls("company", None)
+
+    @classmethod
+    def branch(cls, branch_id: int) -> Scope:
+        return cls("branch", branch_id)
+
+    @classmethod
+    def rep(cls, user_id: int) -> Scope:
+        return cls("rep", user_id)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("company", "branch", "rep"):
+            raise ValueError(f"unknown scope kind {self.kind!r}")
+        if (self.kind == "company") != (self.id is None):
+            raise ValueError("a company scope has no id; a branch or rep scope needs one")
+
+
+def parse_scope(session: Session, text: str) -> Scope:
+    """Read "company", "branch:CODE" or "rep:EMAIL"; ValueError with a readable message."""
+    text = (text or "").strip()
+    if text == "company":
+        return Scope.company()
+    kind, sep, ref = text.partition(":")
+    ref = ref.strip()
+    if sep and kind == "branch" and ref:
+        branch_id = session.scalar(select(Branch.id).where(Branch.code == ref))
+        if branch_id is None:
+            raise ValueError(f"no branch with code {ref!r}")
+        return Scope.branch(branch_id)
+    if sep and kind == "rep" and ref:
+        user = session.scalars(select(User).where(func.lower(User.email) == ref.lower())).first()
+        if user is None:
+            raise ValueError(f"no user with email {ref!r}")
+        if user.role == "owner":
+            raise ValueError(f"{ref!r} is an owner, who logs no visits; use a rep or manager")
+        return Scope.rep(user.id)
+    raise ValueError(f"{text!r} is not a scope: use company, branch:CODE or rep:EMAIL")
+
+
+def scope_label(session: Session, scope: Scope) -> str:
+    """The textual form parse_scope reads back ("branch:TKY", "rep:a@example.jp")."""
+    if scope.kind == "branch":
+        return "branch:" + (session.scalar(select(Branch.code).where(Branch.id == scope.id)) or "?")
+    if scope.kind == "rep":
+        return "rep:" + (session.scalar(select(User.email).where(User.id == scope.id)) or "?")
+    return "company"

@@ -1,0 +1,106 @@
+"""Company KPI settings: the active set, the "why" texts, dormancy thresholds, rank cycles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from ..defaults import company_settings
+from ..errors import Invalid
+from ..models import CompanySettings
+from .catalogue import CATALOGUE, KPI_KEYS
+from .lint import Warning, lint
+
+MAX_WHY = 500
+
+
+def why_texts(settings: CompanySettings, locale: str | None = None) -> dict[str, str]:
+    """The "why" the field sees per KPI: the company's own text, else the catalogue's."""
+    own = settings.kpi_why or {}
+    return {key: (own.get(key) or "").strip() or CATALOGUE[key].why(locale) for key in KPI_KEYS}
+
+
+def active_kpis(settings: CompanySettings) -> list[str]:
+    """The active KPI keys in their chosen order (unknown keys dropped)."""
+    return [k for k in settings.active_kpis or [] if k in CATALOGUE]
+
+
+def lint_settings(settings: CompanySettings, locale: str | None = None) -> list[Warning]:
+    """The lint for the company's current KPI set."""
+    return lint(settings.active_kpis or [], why_texts(settings, locale))
+
+
+def set_active_kpis(session: Session, keys: Iterable[str]) -> list[Warning]:
+    """Choose the active KPIs (order kept); returns the lint for the new set. Flushes."""
+    chosen = list(dict.fromkeys(k.strip() for k in keys if k and k.strip()))
+    unknown = [k for k in chosen if k not in CATALOGUE]
+    if unknown:
+        raise Invalid(errors={"active_kpis": [_l("Unknown KPI: %(key)s.", key=", ".join(unknown))]})
+    settings = company_settings(session)
+    settings.active_kpis = chosen
+    session.flush()
+    return lint_settings(settings)
+
+
+def set_kpi_why(session: Session, texts: Mapping[str, str | None]) -> CompanySettings:
+    """Set the company's own "why" per KPI; an empty text falls back to the catalogue's."""
+    errors: dict[str, list[Any]] = {}
+    for key, text in texts.items():
+        if key not in CATALOGUE:
+            errors[f"why.{key}"] = [_l("Unknown KPI: %(key)s.", key=key)]
+        elif len((text or "").strip()) > MAX_WHY:
+            errors[f"why.{key}"] = [_l("At most %(n)d characters.", n=MAX_WHY)]
+    if errors:
+        raise Invalid(errors=errors)
+    settings = company_settings(session)
+    merged = dict(settings.kpi_why or {})
+    for key, text in texts.items():
+        if (text or "").strip():
+            merged[key] = text.strip()
+        else:
+            merged.pop(key, None)
+    settings.kpi_why = merged
+    session.flush()
+    return settings
+
+
+def _whole(errors: dict[str, list[Any]], field: str, value: Any, low: int, high: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:
+        errors[field] = [_l("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)]
+        return 0
+    return number
+
+
+def set_dormancy(session: Session, visit_days: Any, sales_days: Any) -> CompanySettings:
+    """Set the dormant_rate thresholds (days without a visit / without sales)."""
+    errors: dict[str, list[Any]] = {}
+    visit = _whole(errors, "dormant_visit_days", visit_days, 1, 3650)
+    sales = _whole(errors, "dormant_sales_days", sales_days, 1, 3650)
+    if errors:
+        raise Invalid(errors=errors)
+    settings = company_settings(session)
+    settings.dormant_visit_days, settings.dormant_sales_days = visit, sales
+    session.flush()
+    return settings
+
+
+def set_rank_cycles(session: Session, a: Any, b: Any, c: Any) -> CompanySettings:
+    """Set the default visit cycle (days) of ranks A, B and C."""
+    errors: dict[str, list[Any]] = {}
+    days = [
+        _whole(errors, f"cycle_days_{rank}", value, 1, 365)
+        for rank, value in (("a", a), ("b", b), ("c", c))
+    ]
+    if errors:
+        raise Invalid(errors=errors)
+    settings = company_settings(session)
+    settings.cycle_days_a, settings.cycle_days_b, settings.cycle_days_c = days
+    session.flush()
+    return settings

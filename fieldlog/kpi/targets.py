@@ -1,0 +1,152 @@
+"""KPI targets: per KPI, scope and period kind, in force from a date; history is kept.
+
+Rule: the target for a period is the one with the latest ``effective_from`` on or before the
+period's first day (ties: the one entered last), looked up at the scope itself first, then —
+for a rep — at the rep's current branch, then at the company. A new target never rewrites
+earlier periods; setting one again from the same date supersedes it and keeps the old row.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ..errors import Invalid
+from ..models import Branch, KpiTarget, User
+from ..periods import Period
+from .catalogue import CATALOGUE
+from .scope import Scope
+
+Achievement = Literal["ahead", "behind", "on"]
+_EPSILON = 1e-9
+
+
+def set_target(
+    session: Session,
+    kpi: str,
+    scope: Scope,
+    period_kind: str,
+    value: float,
+    effective_from: date,
+    user: User | None,
+) -> KpiTarget:
+    """Record a target (a new row; earlier ones stay as history). Flushes, never commits."""
+    errors: dict[str, list[object]] = {}
+    definition = CATALOGUE.get(kpi)
+    if definition is None:
+        errors["kpi"] = [_l("Unknown KPI.")]
+    if period_kind not in ("week", "month"):
+        errors["period_kind"] = [_l("Choose week or month.")]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if number != number or number < 0:
+        errors["value"] = [_l("Enter a number of zero or more.")]
+    elif definition is not None and definition.unit == "rate" and number > 1:
+        errors["value"] = [_l("A rate target is a fraction between 0 and 1.")]
+    if not isinstance(effective_from, date):
+        errors["effective_from"] = [_l("Enter a date.")]
+    if scope.kind == "branch" and session.get(Branch, scope.id) is None:
+        errors["scope"] = [_l("Unknown branch.")]
+    if scope.kind == "rep":
+        target_user = session.get(User, scope.id)
+        if target_user is None or target_user.role == "owner":
+            errors["scope"] = [_l("Unknown rep.")]
+    if errors:
+        raise Invalid(errors=errors)
+    target = KpiTarget(
+        kpi=kpi,
+        scope_kind=scope.kind,
+        branch_id=scope.id if scope.kind == "branch" else None,
+        user_id=scope.id if scope.kind == "rep" else None,
+        period_kind=period_kind,
+        value=number,
+        effective_from=effective_from,
+        created_by_id=user.id if user is not None else None,
+    )
+    session.add(target)
+    session.flush()
+    return target
+
+
+def _fallback_scopes(session: Session, scope: Scope) -> list[Scope]:
+    chain = [scope]
+    if scope.kind == "rep":
+        branch_id = session.scalar(select(User.branch_id).where(User.id == scope.id))
+        if branch_id is not None:
+            chain.append(Scope.branch(branch_id))
+    if scope.kind != "company":
+        chain.append(Scope.company())
+    return chain
+
+
+def _matches(target: KpiTarget, scope: Scope) -> bool:
+    if scope.kind == "company":
+        return target.scope_kind == "company"
+    if scope.kind == "branch":
+        return target.scope_kind == "branch" and target.branch_id == scope.id
+    return target.scope_kind == "rep" and target.user_id == scope.id
+
+
+def targets_for(
+    session: Session, keys: list[str] | tuple[str, ...], scope: Scope, period: Period
+) -> dict[str, float | None]:
+    """The target in force for each KPI key (one query for all keys and fallback scopes)."""
+    chain = _fallback_scopes(session, scope)
+    scope_filter = []
+    for s in chain:
+        if s.kind == "company":
+            scope_filter.append(KpiTarget.scope_kind == "company")
+        elif s.kind == "branch":
+            scope_filter.append((KpiTarget.scope_kind == "branch") & (KpiTarget.branch_id == s.id))
+        else:
+            scope_filter.append((KpiTarget.scope_kind == "rep") & (KpiTarget.user_id == s.id))
+    rows = session.scalars(
+        select(KpiTarget)
+        .where(
+            KpiTarget.kpi.in_(list(keys)),
+            KpiTarget.period_kind == period.kind,
+            KpiTarget.effective_from <= period.start,
+            or_(*scope_filter),
+        )
+        .order_by(KpiTarget.effective_from.desc(), KpiTarget.id.desc())
+    ).all()
+    found: dict[str, float | None] = {}
+    for key in keys:
+        found[key] = None
+        for s in chain:
+            match = next((t for t in rows if t.kpi == key and _matches(t, s)), None)
+            if match is not None:
+                found[key] = match.value
+                break
+    return found
+
+
+def target_for(session: Session, kpi: str, scope: Scope, period: Period) -> float | None:
+    """The target in force for one KPI, scope and period (see the module's rule), or None."""
+    return targets_for(session, [kpi], scope, period)[kpi]
+
+
+def target_history(session: Session, kpi: str | None = None) -> list[KpiTarget]:
+    """Every target ever set, newest first (optionally for one KPI)."""
+    stmt = select(KpiTarget).order_by(KpiTarget.effective_from.desc(), KpiTarget.id.desc())
+    if kpi is not None:
+        stmt = stmt.where(KpiTarget.kpi == kpi)
+    return list(session.scalars(stmt))
+
+
+def achievement(
+    value: float | None, target: float | None, direction: str | None
+) -> Achievement | None:
+    """Value against target with the KPI's direction respected (lower is better for "down")."""
+    if value is None or target is None or direction not in ("up", "down"):
+        return None
+    if abs(value - target) <= _EPSILON * max(1.0, abs(target)):
+        return "on"
+    better = value > target if direction == "up" else value < target
+    return "ahead" if better else "behind"
