@@ -44,7 +44,7 @@ def world(make):
 
 
 def rows_of(kind: str, user=export.EVERYTHING):
-    table = export.table(db.session, kind, user, tz=TZ)
+    table = export.table(db.session, kind, user, tz=TZ, today=date(2026, 11, 23), weeks=1)
     return table.columns, list(table.rows)
 
 
@@ -161,15 +161,37 @@ def test_cli_export_every_kind(world, runner, tmp_path):
 
 def test_snapshot_opens_with_sqlite_utils_and_searches_notes(world, tmp_path, runner):
     path = tmp_path / "snap.db"
-    counts = write_snapshot(db.session, path, tz=TZ)
+    counts = write_snapshot(db.session, path, tz=TZ, today=date(2026, 11, 23), weeks=2)
     assert counts["visits"] == 2 and counts["proposals"] == 1
     snap = sqlite_utils.Database(path)
     hits = list(snap["visits"].search("配送頻度の課題"))
     assert [h["customer_code"] for h in hits] == ["1001"]
     assert snap["visits"].detect_fts() == "visits_fts"
     assert {"visits", "proposals", "follow_ups", "customers"} <= set(snap.table_names())
+    kpi = snap.execute(
+        "select value, numerator, denominator from kpi_weekly"
+        " where code = 'rep@example.jp' and week = '2026-W48' and kpi = 'visit_count'"
+    ).fetchall()
+    assert kpi == [(1, 1, None)]
     db.session.commit()
     outcome = runner.invoke(args=["export", "snapshot", str(tmp_path / "cli.db")])
     assert (
         outcome.exit_code == 0 and sqlite_utils.Database(tmp_path / "cli.db")["visits"].count == 2
     )
+
+
+@pytest.mark.parametrize(("who", "scopes"), [("rep", {"rep"}), ("manager", {"branch", "rep"})])
+def test_kpi_export_per_role(world, who, scopes):
+    columns, rows = rows_of("kpis", world[who])
+    found = [dict(zip(columns, row, strict=True)) for row in rows]
+    assert {r["scope"] for r in found} == scopes
+    mine = [r for r in found if r["code"] == world["rep"].email and r["kpi"] == "visit_count"]
+    assert [(r["week"], r["value"]) for r in mine] == [("2026-W48", 1)]
+    if who == "rep":
+        assert {r["code"] for r in found} == {"rep@example.jp"}
+
+
+def test_kpi_export_for_owner_has_company_rows(world):
+    _columns, rows = rows_of("kpis")
+    company = [r for r in rows if r[3] == "company" and r[6] == "purposeful_visit_rate"]
+    assert [(r[7], r[8], r[9]) for r in company] == [(0.5, 1, 2)]

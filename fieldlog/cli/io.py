@@ -12,6 +12,7 @@ from .. import io as fio
 from ..database import write_intent
 from ..extensions import db
 from ..io import export as fexport
+from ..periods import today
 
 
 @click.group(
@@ -90,10 +91,15 @@ def _export_command(kind: str) -> click.Command:
         help="CSV encoding: UTF-8 with BOM (Excel opens it) or cp932 (Shift_JIS).",
     )
     @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-    def command(fmt: str | None, encoding: str, output: Path) -> None:
+    @click.option(
+        "--weeks", default=12, show_default=True, help="kpis: how many ISO weeks, up to this one."
+    )
+    def command(fmt: str | None, encoding: str, output: Path, weeks: int) -> None:
         fmt = fmt or ("xlsx" if output.suffix.lower() == ".xlsx" else "csv")
         tz = fexport.zone(current_app.config["FIELDLOG_TIMEZONE"])
-        table = fexport.table(db.session, kind, fexport.EVERYTHING, tz=tz)
+        table = fexport.table(
+            db.session, kind, fexport.EVERYTHING, tz=tz, today=_today(tz), weeks=weeks
+        )
         count, replaced = fexport.write(table, output, fmt=fmt, encoding=encoding)
         click.echo(f"{kind}: {count} rows → {output}")
         if replaced:
@@ -102,6 +108,11 @@ def _export_command(kind: str) -> click.Command:
             )
 
     return command
+
+
+def _today(tz):
+    pinned = current_app.config.get("FIELDLOG_NOW")
+    return today(tz, pinned)
 
 
 for _kind in fexport.KINDS:
@@ -115,5 +126,5 @@ def snapshot(file: Path) -> None:
     from ..io.snapshot import write_snapshot
 
     tz = fexport.zone(current_app.config["FIELDLOG_TIMEZONE"])
-    counts = write_snapshot(db.session, file, tz=tz)
+    counts = write_snapshot(db.session, file, tz=tz, today=_today(tz))
     click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()) + f" → {file}")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 from .. import access
 from ..models import Branch, Category, Customer, FollowUp, Proposal, Purpose, SalesLine, User, Visit
 
-KINDS = ("visits", "proposals", "follow-ups", "customers", "sales")
+KINDS = ("visits", "proposals", "follow-ups", "kpis", "customers", "sales")
 EVERYTHING = None
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 REPLACEMENT = "〓"
@@ -254,9 +254,20 @@ _BUILDERS = {
 
 
 def table(
-    session: Session, kind: str, user: User | None, *, tz: ZoneInfo, locale: str = "ja"
+    session: Session,
+    kind: str,
+    user: User | None,
+    *,
+    tz: ZoneInfo,
+    locale: str = "ja",
+    today: date | None = None,
+    weeks: int = 12,
 ) -> Table:
     """The rows of one export as the user may see them (EVERYTHING for the CLI)."""
+    if kind == "kpis":
+        from .kpis import kpi_table
+
+        return kpi_table(session, user, tz=tz, today=today or datetime.now(tz).date(), weeks=weeks)
     return _BUILDERS[kind](session, user, tz, locale)
 
 
