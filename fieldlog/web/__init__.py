@@ -74,11 +74,11 @@ def _register_errors(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from . import api, auth, field, health
+    from . import api, auth, field, health, io
 
     _register_login(app)
     _register_errors(app)
     security.init_app(app)
     filters.init_app(app)
-    for blueprint in (auth.bp, api.bp, field.bp, health.bp):
+    for blueprint in (auth.bp, api.bp, field.bp, health.bp, io.bp):
         app.register_blueprint(blueprint)
