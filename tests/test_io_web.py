@@ -78,7 +78,7 @@ def test_owner_previews_then_confirms(site, client, auth):
 
 def test_validation_report_lists_every_bad_row(site, client, auth):
     auth.login(site["owner"])
-    bad = "code,name,branch\n1,,T01\n2,ok,NOPE\n".encode()
+    bad = b"code,name,branch\n1,,T01\n2,ok,NOPE\n"
     response = upload(client, "customers", bad)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "NOPE" in page and "2" in page and "3" in page

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-from contextlib import nullcontext
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
