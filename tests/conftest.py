@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +30,8 @@ from fieldlog.visits import record_visit
 TZ = ZoneInfo("Asia/Tokyo")
 PG_URL = os.environ.get("FIELDLOG_TEST_DATABASE_URL", "")
 PASSWORD = "correct-horse-1"
+# Upload jobs of the import pages go to a scratch folder, never into the checkout.
+IMPORT_DIR = tempfile.mkdtemp(prefix="fieldlog-test-imports-")
 # A fixed clock for the app under test: Monday 2026-11-23 10:00 JST.
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -42,6 +45,7 @@ def _config(url: str) -> dict[str, Any]:
         "FIELDLOG_NOW": NOW,
         "FIELDLOG_SCHEDULER": False,
         "FIELDLOG_SMTP_URL": "",
+        "FIELDLOG_IMPORT_DIR": IMPORT_DIR,
     }
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from flask import Flask, url_for
+from flask import Flask, current_app, url_for
 
 from fieldlog import create_app
 from fieldlog.extensions import db
+from fieldlog.io.jobs import JobStore
 
 from .conftest import Auth, csrf_from, visit_payload
 
@@ -44,6 +45,8 @@ BRANCH_MANAGEMENT = _policy(rep=DENIED, other_rep=DENIED, other_manager=DENIED)
 VISIT_LOGGERS = _policy(other_manager=DENIED, owner=DENIED)
 OWNER_ONLY = _policy(rep=DENIED, other_rep=DENIED, manager=DENIED, other_manager=DENIED)
 MANAGERS_AND_OWNER = _policy(rep=DENIED, other_rep=DENIED)
+# Something only its creator sees (an import job of the branch manager).
+MANAGERS_OWN = _policy(rep=DENIED, other_rep=DENIED, other_manager=DENIED, owner=DENIED)
 
 # endpoint → {method: policy}
 POLICY: dict[str, dict[str, dict[str, str]]] = {
@@ -64,6 +67,13 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "pwa.offline": {"GET": PUBLIC},
     "pwa.outbox": {"GET": ANY_USER},
     "reports.branch_pdf": {"GET": BRANCH_MANAGEMENT},
+    "io.import_page": {"GET": MANAGERS_AND_OWNER},
+    "io.upload": {"POST": MANAGERS_AND_OWNER},
+    "io.job": {"GET": MANAGERS_OWN},
+    "io.job_status": {"GET": MANAGERS_OWN},
+    "io.confirm": {"POST": MANAGERS_OWN},
+    "io.export_page": {"GET": ANY_USER},
+    "io.download": {"GET": ANY_USER},
     "admin.index": {"GET": OWNER_ONLY},
     "admin.branches": {"GET": OWNER_ONLY},
     "admin.branch_edit": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
@@ -104,7 +114,17 @@ def build_world(make) -> World:
         next_action={"action": "電話", "due_on": "2026-11-30"},
     )
     db.session.commit()
+    job_id = JobStore(current_app.config["FIELDLOG_IMPORT_DIR"]).create(
+        user_id=users["manager"].id,
+        kind="customers",
+        filename="customers.csv",
+        locale="ja",
+        data="code,name,branch\nC-NEW,新規顧客,TKY\n".encode(),
+    )
     params = {
+        "job_id": job_id,
+        "kind": "visits",
+        "fmt": "csv",
         "visit_id": visit.id,
         "proposal_id": visit.proposals[0].id,
         "follow_up_id": visit.follow_ups[0].id,

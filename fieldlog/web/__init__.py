@@ -82,6 +82,7 @@ BLUEPRINTS = (
     "auth",
     "field",
     "health",
+    "io",
     "pwa",
     "reports",
 )

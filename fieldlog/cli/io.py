@@ -1,0 +1,133 @@
+"""flask import … / flask export …: files in and out, thin wrappers over fieldlog.io."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from .. import io as fio
+from ..database import write_intent
+from ..extensions import db
+from ..io import export as fexport
+from ..periods import today
+
+
+@click.group(
+    "import", help="Import branches, categories, users, customers or sales from CSV/TSV/XLSX."
+)
+def import_group() -> None:
+    pass
+
+
+def _import_command(kind: str) -> click.Command:
+    @click.command(
+        kind, help=f"Import {kind} from FILE (CSV/TSV in UTF-8, UTF-8 BOM or cp932, or XLSX)."
+    )
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+    def command(file: Path, dry_run: bool) -> None:
+        with (
+            write_intent(),
+            click.progressbar(length=1000, label=f"{kind}", file=sys.stderr) as bar,
+        ):
+            done = [0]
+
+            def progress(fraction: float) -> None:
+                step = int(fraction * 1000) - done[0]
+                if step > 0:
+                    bar.update(step)
+                    done[0] += step
+
+            result = fio.import_file(db.session, kind, file, dry_run=dry_run, progress=progress)
+            if result.written:
+                db.session.commit()
+            else:
+                db.session.rollback()
+        for error in result.errors:
+            click.echo(str(error), err=True)
+        if not result.ok:
+            more = result.error_count - len(result.errors)
+            if more > 0:
+                click.echo(f"… {more} more", err=True)
+            click.echo(f"{result.error_count} error(s); nothing was imported.", err=True)
+            raise SystemExit(1)
+        verb = "would create" if dry_run else "created"
+        click.echo(
+            f"{kind}: {result.rows} rows; {verb} {result.created}, "
+            f"{'would update' if dry_run else 'updated'} {result.updated}"
+            + (" (dry run, nothing written)" if dry_run else "")
+        )
+
+    return command
+
+
+for _kind in fio.KINDS:
+    import_group.add_command(_import_command(_kind))
+
+
+@click.group(
+    "export", help="Export visits, proposals, follow-ups, customers or sales; or a snapshot."
+)
+def export_group() -> None:
+    pass
+
+
+def _export_command(kind: str) -> click.Command:
+    @click.command(kind, help=f"Export every {kind} record (as the owner sees them) to a file.")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["csv", "xlsx"]),
+        default=None,
+        help="Defaults from the file name's extension, else csv.",
+    )
+    @click.option(
+        "--encoding",
+        type=click.Choice(["utf-8-sig", "cp932"]),
+        default="utf-8-sig",
+        help="CSV encoding: UTF-8 with BOM (Excel opens it) or cp932 (Shift_JIS).",
+    )
+    @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option(
+        "--weeks", default=12, show_default=True, help="kpis: how many ISO weeks, up to this one."
+    )
+    def command(fmt: str | None, encoding: str, output: Path, weeks: int) -> None:
+        fmt = fmt or ("xlsx" if output.suffix.lower() == ".xlsx" else "csv")
+        tz = fexport.zone(current_app.config["FIELDLOG_TIMEZONE"])
+        table = fexport.table(
+            db.session, kind, fexport.EVERYTHING, tz=tz, today=_today(tz), weeks=weeks
+        )
+        count, replaced = fexport.write(table, output, fmt=fmt, encoding=encoding)
+        click.echo(f"{kind}: {count} rows → {output}")
+        if replaced:
+            click.echo(
+                f"note: {replaced} character(s) outside cp932 were replaced with 〓", err=True
+            )
+
+    return command
+
+
+def _today(tz):
+    pinned = current_app.config.get("FIELDLOG_NOW")
+    return today(tz, pinned)
+
+
+for _kind in fexport.KINDS:
+    export_group.add_command(_export_command(_kind))
+
+
+@export_group.command("snapshot")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def snapshot(file: Path) -> None:
+    """Write a denormalised SQLite file (full-text search on notes) for Datasette or any browser."""
+    from ..io.snapshot import write_snapshot
+
+    tz = fexport.zone(current_app.config["FIELDLOG_TIMEZONE"])
+    counts = write_snapshot(db.session, file, tz=tz, today=_today(tz))
+    click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()) + f" → {file}")
+
+
+commands = (import_group, export_group)

@@ -1,0 +1,137 @@
+"""Header names per kind: the model's English field names and the Japanese ones teams use."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "branches": {
+        "code": ("code", "branch_code", "支店コード", "支店cd", "支店番号", "コード"),
+        "name": ("name", "branch_name", "支店名", "名称", "名前"),
+    },
+    "categories": {
+        "code": (
+            "code",
+            "category_code",
+            "カテゴリコード",
+            "商品カテゴリコード",
+            "分類コード",
+            "コード",
+        ),
+        "name": (
+            "name",
+            "category_name",
+            "カテゴリ名",
+            "商品カテゴリ名",
+            "分類名",
+            "カテゴリ",
+            "名称",
+        ),
+    },
+    "users": {
+        "email": ("email", "e-mail", "mail", "メールアドレス", "メール", "ログインid"),
+        "name": ("name", "氏名", "名前", "社員名", "担当者名"),
+        "role": ("role", "役割", "権限", "役職"),
+        "branch": ("branch", "branch_code", "支店", "支店コード", "所属", "所属支店"),
+        "password": ("password", "パスワード", "初期パスワード"),
+    },
+    "customers": {
+        "code": (
+            "code",
+            "customer_code",
+            "顧客コード",
+            "得意先コード",
+            "取引先コード",
+            "顧客番号",
+            "得意先cd",
+        ),
+        "name": ("name", "customer_name", "顧客名", "得意先名", "取引先名", "会社名"),
+        "name_kana": (
+            "name_kana",
+            "kana",
+            "フリガナ",
+            "ふりがな",
+            "カナ",
+            "顧客名カナ",
+            "得意先名カナ",
+            "ヨミ",
+            "よみがな",
+        ),
+        "branch": ("branch", "branch_code", "支店", "支店コード", "担当支店"),
+        "rep": (
+            "rep",
+            "rep_email",
+            "担当者",
+            "担当者メール",
+            "担当者メールアドレス",
+            "担当",
+            "営業担当",
+            "担当営業",
+        ),
+        "rank": ("rank", "ランク", "顧客ランク"),
+        "visit_cycle_days": (
+            "visit_cycle_days",
+            "訪問サイクル",
+            "訪問サイクル日数",
+            "訪問周期",
+            "訪問間隔",
+        ),
+    },
+    "sales": {
+        "sold_on": ("sold_on", "date", "売上日", "日付", "販売日", "計上日", "伝票日付", "納品日"),
+        "customer": (
+            "customer",
+            "customer_code",
+            "顧客コード",
+            "得意先コード",
+            "取引先コード",
+            "顧客",
+        ),
+        "category": (
+            "category",
+            "category_code",
+            "カテゴリ",
+            "カテゴリコード",
+            "商品カテゴリ",
+            "分類",
+            "商品分類",
+        ),
+        "amount": ("amount", "金額", "売上金額", "売上", "売上高", "税抜金額"),
+        "gross_profit": ("gross_profit", "粗利", "粗利額", "粗利益", "荒利", "売上総利益"),
+        "ref": ("ref", "伝票番号", "伝票no", "伝票行番号", "明細番号", "slip"),
+    },
+}
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "branches": ("code", "name"),
+    "categories": ("code", "name"),
+    "users": ("email", "name", "role"),
+    "customers": ("code", "name", "branch"),
+    "sales": ("sold_on", "customer", "amount"),
+}
+
+_IGNORED = re.compile(r"[\s_・\-]")
+
+
+def _key(header: Any) -> str:
+    return _IGNORED.sub("", unicodedata.normalize("NFKC", str(header or "")).casefold())
+
+
+def map_header(kind: str, header: list[Any]) -> tuple[dict[str, int], list[str]]:
+    """Field → column index for a header row, and the required fields it lacks."""
+    lookup = {_key(name): field for field, names in SYNONYMS[kind].items() for name in names}
+    found: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        field = lookup.get(_key(cell))
+        if field is not None and field not in found:
+            found[field] = index
+    missing = [field for field in REQUIRED[kind] if field not in found]
+    return found, missing
+
+
+def column_label(kind: str, field: str, header: list[Any], columns: dict[str, int]) -> str:
+    """The column as the file names it, so a report speaks the file's own language."""
+    index = columns.get(field)
+    return str(header[index]).strip() if index is not None and header[index] else field

@@ -1,0 +1,337 @@
+"""Export of visits, proposals, follow-ups, customers and sales lines to CSV or XLSX.
+
+Rows come through the access scopes, so a user exports only what they may see (the CLI passes
+EVERYTHING, as the owner). CSV is UTF-8 with a BOM (Excel opens it) or cp932 with characters
+outside it replaced by 〓; XLSX cells are typed. Text that a spreadsheet would run as a formula
+is neutralised with a leading apostrophe; real numbers stay numbers.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased
+
+from .. import access
+from ..models import Branch, Category, Customer, FollowUp, Proposal, Purpose, SalesLine, User, Visit
+
+KINDS = ("visits", "proposals", "follow-ups", "kpis", "customers", "sales")
+EVERYTHING = None
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+REPLACEMENT = "〓"
+_replaced = [0]
+
+
+def _geta(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeEncodeError)
+    _replaced[0] += error.end - error.start
+    return REPLACEMENT * (error.end - error.start), error.end
+
+
+codecs.register_error("fieldlog-geta", _geta)
+
+
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@dataclass
+class Table:
+    kind: str
+    columns: list[str]
+    rows: Iterator[list[Any]]
+
+
+def neutralise(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe; numbers are kept."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _scoped(user: User | None, scope: Any, model: Any) -> Select[Any]:
+    return select(model) if user is EVERYTHING else scope(user)
+
+
+def _stream(session: Session, stmt: Select[Any]) -> Iterator[Any]:
+    yield from session.execute(stmt.execution_options(yield_per=2000))
+
+
+def _visits(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+    rep = aliased(User)
+    stmt = (
+        _scoped(user, access.visits, Visit)
+        .join(Customer, Visit.customer_id == Customer.id)
+        .join(rep, Visit.rep_id == rep.id)
+        .join(Branch, Visit.branch_id == Branch.id)
+        .join(Purpose, Visit.purpose_id == Purpose.id)
+        .with_only_columns(
+            Visit.id,
+            Visit.visited_at,
+            Customer.code,
+            Customer.name,
+            rep.email,
+            rep.name,
+            Branch.code,
+            Purpose.code,
+            Purpose.label_ja,
+            Purpose.label_en,
+            Visit.purposeful,
+            Visit.hearing_done,
+            Visit.purpose_note,
+            Visit.hearing_note,
+            Visit.note,
+        )
+        .order_by(Visit.visited_at, Visit.id)
+    )
+    columns = [
+        "id",
+        "visited_on",
+        "visited_at",
+        "customer_code",
+        "customer_name",
+        "rep_email",
+        "rep_name",
+        "branch",
+        "purpose",
+        "purpose_label",
+        "purposeful",
+        "hearing_done",
+        "purpose_note",
+        "hearing_note",
+        "note",
+    ]
+
+    def rows() -> Iterator[list[Any]]:
+        for r in _stream(session, stmt):
+            local = r[1].astimezone(tz).replace(tzinfo=None)
+            label = r[9] if locale == "en" else r[8]
+            yield [r[0], local.date(), local, *r[2:8], label, *r[10:]]
+
+    return Table("visits", columns, rows())
+
+
+def _proposals(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+    rep = aliased(User)
+    stmt = (
+        _scoped(user, access.proposals, Proposal)
+        .join(Customer, Proposal.customer_id == Customer.id)
+        .join(rep, Proposal.rep_id == rep.id)
+        .join(Branch, Proposal.branch_id == Branch.id)
+        .outerjoin(Category, Proposal.category_id == Category.id)
+        .with_only_columns(
+            Proposal.id,
+            Proposal.proposed_on,
+            Customer.code,
+            Customer.name,
+            rep.email,
+            rep.name,
+            Branch.code,
+            Category.code,
+            Proposal.kind,
+            Proposal.amount,
+            Proposal.status,
+            Proposal.closed_on,
+            Proposal.note,
+            Proposal.visit_id,
+        )
+        .order_by(Proposal.proposed_on, Proposal.id)
+    )
+    columns = [
+        "id",
+        "proposed_on",
+        "customer_code",
+        "customer_name",
+        "rep_email",
+        "rep_name",
+        "branch",
+        "category",
+        "kind",
+        "amount",
+        "status",
+        "closed_on",
+        "note",
+        "visit_id",
+    ]
+    return Table("proposals", columns, (list(r) for r in _stream(session, stmt)))
+
+
+def _follow_ups(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+    rep = aliased(User)
+    stmt = (
+        _scoped(user, access.follow_ups, FollowUp)
+        .join(Customer, FollowUp.customer_id == Customer.id)
+        .join(rep, FollowUp.rep_id == rep.id)
+        .join(Branch, FollowUp.branch_id == Branch.id)
+        .with_only_columns(
+            FollowUp.id,
+            FollowUp.due_on,
+            FollowUp.done_on,
+            FollowUp.cancelled,
+            FollowUp.action,
+            Customer.code,
+            Customer.name,
+            rep.email,
+            rep.name,
+            Branch.code,
+            FollowUp.visit_id,
+        )
+        .order_by(FollowUp.due_on, FollowUp.id)
+    )
+    columns = [
+        "id",
+        "due_on",
+        "done_on",
+        "cancelled",
+        "action",
+        "customer_code",
+        "customer_name",
+        "rep_email",
+        "rep_name",
+        "branch",
+        "visit_id",
+    ]
+    return Table("follow-ups", columns, (list(r) for r in _stream(session, stmt)))
+
+
+def _customers(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+    rep = aliased(User)
+    stmt = (
+        _scoped(user, access.customers, Customer)
+        .join(Branch, Customer.branch_id == Branch.id)
+        .outerjoin(rep, Customer.rep_id == rep.id)
+        .with_only_columns(
+            Customer.code,
+            Customer.name,
+            Customer.name_kana,
+            Branch.code,
+            rep.email,
+            Customer.rank,
+            Customer.visit_cycle_days,
+        )
+        .order_by(None)
+        .order_by(Customer.code)
+    )
+    columns = ["code", "name", "name_kana", "branch", "rep", "rank", "visit_cycle_days"]
+    return Table("customers", columns, (list(r) for r in _stream(session, stmt)))
+
+
+def _sales(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+    customer = aliased(Customer)
+    stmt = (
+        _scoped(user, access.sales_lines, SalesLine)
+        .join(customer, SalesLine.customer_id == customer.id)
+        .outerjoin(Category, SalesLine.category_id == Category.id)
+        .with_only_columns(
+            SalesLine.sold_on,
+            customer.code,
+            Category.code,
+            SalesLine.amount,
+            SalesLine.gross_profit,
+            SalesLine.ref,
+        )
+        .order_by(SalesLine.sold_on, SalesLine.id)
+    )
+    columns = ["sold_on", "customer", "category", "amount", "gross_profit", "ref"]
+    return Table("sales", columns, (list(r) for r in _stream(session, stmt)))
+
+
+_BUILDERS = {
+    "visits": _visits,
+    "proposals": _proposals,
+    "follow-ups": _follow_ups,
+    "customers": _customers,
+    "sales": _sales,
+}
+
+
+def table(
+    session: Session,
+    kind: str,
+    user: User | None,
+    *,
+    tz: ZoneInfo,
+    locale: str = "ja",
+    today: date | None = None,
+    weeks: int = 12,
+) -> Table:
+    """The rows of one export as the user may see them (EVERYTHING for the CLI)."""
+    if kind == "kpis":
+        from .kpis import kpi_table
+
+        return kpi_table(session, user, tz=tz, today=today or datetime.now(tz).date(), weeks=weeks)
+    return _BUILDERS[kind](session, user, tz, locale)
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return neutralise(value)
+
+
+def write_csv(table: Table, target: Any, encoding: str = "utf-8-sig") -> tuple[int, int]:
+    """Write to a path or binary stream; returns (rows, characters replaced for cp932)."""
+    _replaced[0] = 0
+    errors = "fieldlog-geta" if encoding == "cp932" else "strict"
+    handle = open(target, "wb") if isinstance(target, str | Path) else target  # noqa: SIM115
+    try:
+        text = codecs.getwriter(encoding)(handle, errors=errors)
+        writer = csv.writer(text, lineterminator="\r\n")
+        writer.writerow(table.columns)
+        count = 0
+        for row in table.rows:
+            writer.writerow([_csv_cell(v) for v in row])
+            count += 1
+    finally:
+        if handle is not target:
+            handle.close()
+    return count, _replaced[0]
+
+
+def write_xlsx(table: Table, target: Any) -> int:
+    """A write-only workbook with typed cells: dates as dates, numbers as numbers."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(table.kind)
+    sheet.append(table.columns)
+    count = 0
+    for row in table.rows:
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(sheet, value=neutralise(value))
+            if isinstance(value, datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm"
+            elif isinstance(value, date):
+                cell.number_format = "yyyy-mm-dd"
+            elif isinstance(value, int) and not isinstance(value, bool):
+                cell.number_format = "#,##0"
+            cells.append(cell)
+        sheet.append(cells)
+        count += 1
+    book.save(target)
+    return count
+
+
+def write(
+    table: Table, target: Any, *, fmt: str = "csv", encoding: str = "utf-8-sig"
+) -> tuple[int, int]:
+    """Write a table as CSV or XLSX; returns (rows, characters replaced)."""
+    if fmt == "xlsx":
+        return write_xlsx(table, target), 0
+    return write_csv(table, target, encoding)

@@ -1,0 +1,89 @@
+"""The KPI table for export and snapshot: one row per week, scope and KPI, with its fraction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..kpi import KPI_KEYS, Scope, trend, trend_by
+from ..models import Branch, User
+from ..periods import Period
+from .export import Table
+
+COLUMNS = [
+    "week",
+    "start",
+    "end",
+    "scope",
+    "code",
+    "name",
+    "kpi",
+    "value",
+    "numerator",
+    "denominator",
+]
+
+
+def _rows(
+    label: tuple[str, str, str], periods: list[Period], series: list[Any]
+) -> Iterator[list[Any]]:
+    for period, values in zip(periods, series, strict=True):
+        for key in KPI_KEYS:
+            figure = values.get(key)
+            if figure is not None:
+                yield [
+                    period.label,
+                    period.start,
+                    period.end,
+                    *label,
+                    key,
+                    figure.value,
+                    figure.numerator,
+                    figure.denominator,
+                ]
+
+
+def kpi_table(
+    session: Session,
+    user: User | None,
+    *,
+    tz: ZoneInfo,
+    today: date,
+    weeks: int = 12,
+    scopes: tuple[str, ...] = ("company", "branch", "rep"),
+) -> Table:
+    """Weekly KPIs of the last `weeks` ISO weeks up to today's, for what the user may see.
+
+    Owners (and the CLI, user None) get the company, every branch and every rep; managers their
+    branch and its people; reps themselves.
+    """
+    periods = Period.week_of(today).trailing(weeks)
+    owner = user is None or user.role == "owner"
+    branches = dict(session.execute(select(Branch.id, Branch)).all())
+    people = dict(session.execute(select(User.id, User)).all())
+
+    def rows() -> Iterator[list[Any]]:
+        if owner and "company" in scopes:
+            series = trend(session, Scope.company(), periods, today=today, tz=tz)
+            yield from _rows(("company", "", ""), periods, series)
+        if "branch" in scopes and (owner or user.role == "manager"):
+            for branch_id, series in trend_by(
+                session, "branch", periods, today=today, tz=tz
+            ).items():
+                if owner or branch_id == user.branch_id:
+                    branch = branches[branch_id]
+                    yield from _rows(("branch", branch.code, branch.name), periods, series)
+        if "rep" in scopes:
+            limit = None if owner else user.branch_id
+            by_rep = trend_by(session, "rep", periods, branch_id=limit, today=today, tz=tz)
+            for user_id, series in by_rep.items():
+                if owner or user.role == "manager" or user_id == user.id:
+                    person = people[user_id]
+                    yield from _rows(("rep", person.email, person.name), periods, series)
+
+    return Table("kpis", COLUMNS, rows())

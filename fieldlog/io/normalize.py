@@ -1,0 +1,190 @@
+"""Cell values as Japanese spreadsheets hold them: era dates, serial dates, ¥1,000, △500, カナ."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+# First day of each era; year 1 (元年) of an era is the Gregorian year of that day.
+ERAS = {
+    "令和": date(2019, 5, 1),
+    "平成": date(1989, 1, 8),
+    "昭和": date(1926, 12, 25),
+    "大正": date(1912, 7, 30),
+    "明治": date(1868, 1, 25),
+}
+ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和", "T": "大正", "M": "明治"}
+EXCEL_EPOCH = date(1899, 12, 30)
+# Excel serials from 1950 to 2100: anything else numeric is not taken for a date.
+SERIAL_RANGE = (18264, 73051)
+
+_ERA_DATE = re.compile(
+    r"^(令和|平成|昭和|大正|明治|[RHSTM])\s*(\d{1,2}|元)\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*日?$",
+    re.IGNORECASE,
+)
+_WESTERN_DATE = re.compile(r"^(\d{4})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*日?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
+_NEGATIVE_MARKS = ("-", "−", "△", "▲", "ー")
+_HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
+_FORMULA_STARTS = ("=", "+", "-", "@")
+_SPACES = re.compile(r"\s+")
+# Full-width ASCII, half-width kana and the ideographic space; ㈱ and ① are left alone.
+_WIDTH_FORMS = re.compile(r"[\u3000\uff00-\uffef]+")
+
+
+class CellError(ValueError):
+    """A cell that cannot be read; the message is a lazy translation for the report."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+def width(value: str) -> str:
+    """NFKC applied to full-width and half-width forms only, so ㈱ and ① survive."""
+    folded = _WIDTH_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), value)
+    return unicodedata.normalize("NFC", folded)
+
+
+def text(value: Any) -> str:
+    """A cell as trimmed text with width forms folded; Excel's 1001.0 loses its '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    cleaned = _SPACES.sub(" ", width(str(value))).strip()
+    if cleaned.startswith("'") and cleaned[1:2] in _FORMULA_STARTS:
+        return cleaned[1:]  # our own export's guard against formula injection
+    return cleaned
+
+
+def _nfkc(value: Any) -> str:
+    return unicodedata.normalize("NFKC", text(value))
+
+
+def kana(value: Any) -> str:
+    """A reading in full-width katakana: NFKC widens half-width kana, hiragana become katakana."""
+    return text(value).translate(_HIRAGANA_TO_KATAKANA)
+
+
+def _serial(number: float) -> date:
+    if not SERIAL_RANGE[0] <= number <= SERIAL_RANGE[1]:
+        raise CellError(_l("Not a date."))
+    return EXCEL_EPOCH + timedelta(days=int(number))
+
+
+def parse_date(value: Any) -> date:
+    """ISO, 2024/4/1, 2024年4月1日, 20240401, 令和6年4月1日, R6.4.1, H31/4/30, Excel serials."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _serial(value)
+    raw = _TIME_SUFFIX.sub("", _nfkc(value))
+    if not raw:
+        raise CellError(_l("This field is required."))
+    try:
+        if match := _ERA_DATE.match(raw):
+            era = ERA_LETTERS.get(match.group(1).upper(), match.group(1))
+            start = ERAS[era]
+            year = 1 if match.group(2) == "元" else int(match.group(2))
+            day = date(start.year + year - 1, int(match.group(3)), int(match.group(4)))
+            if day < start:
+                raise CellError(_l("This date is before the start of the era."))
+            return day
+        if match := _WESTERN_DATE.match(raw) or _COMPACT_DATE.match(raw):
+            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        if re.fullmatch(r"\d+(\.\d+)?", raw):
+            return _serial(float(raw))
+    except ValueError as exc:
+        if isinstance(exc, CellError):
+            raise
+        raise CellError(_l("This date does not exist.")) from None
+    raise CellError(_l("Not a date (use 2024-04-01, 2024/4/1 or 令和6年4月1日)."))
+
+
+def parse_amount(value: Any, *, required: bool = True) -> int | None:
+    """Whole yen: 1,000 / ¥1,000 / 1000円 / full-width digits; returns with -, △, ▲ or (…)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise CellError(_l("Use a whole number of yen."))
+        return int(value)
+    raw = _nfkc(value)
+    if not raw:
+        if required:
+            raise CellError(_l("This field is required."))
+        return None
+    negative = False
+    raw = raw.replace(",", "").replace("¥", "").replace("\\", "").replace("円", "").strip()
+    if raw.startswith("(") and raw.endswith(")"):
+        negative, raw = True, raw[1:-1].strip()
+    if raw.startswith(_NEGATIVE_MARKS):
+        negative, raw = True, raw[1:].strip()
+    raw = raw.removeprefix("+")
+    try:
+        number = Decimal(raw)
+    except InvalidOperation:
+        raise CellError(_l("Not an amount (use digits, e.g. 12,000 or △500).")) from None
+    if number != number.to_integral_value():
+        raise CellError(_l("Use a whole number of yen."))
+    return -int(number) if negative else int(number)
+
+
+def parse_int(value: Any) -> int | None:
+    """A positive whole number, or None for an empty cell (days of a visit cycle)."""
+    raw = _nfkc(value).removesuffix("日").strip()
+    if not raw:
+        return None
+    try:
+        number = Decimal(raw)
+    except InvalidOperation:
+        raise CellError(_l("Enter a whole number of days.")) from None
+    if number != number.to_integral_value() or number <= 0:
+        raise CellError(_l("Enter a whole number of days."))
+    return int(number)
+
+
+ROLE_WORDS = {
+    "rep": "rep",
+    "営業": "rep",
+    "営業担当": "rep",
+    "担当者": "rep",
+    "営業員": "rep",
+    "manager": "manager",
+    "支店長": "manager",
+    "マネージャー": "manager",
+    "マネジャー": "manager",
+    "管理者": "manager",
+    "owner": "owner",
+    "経営者": "owner",
+    "社長": "owner",
+    "オーナー": "owner",
+    "役員": "owner",
+}
+
+
+def parse_role(value: Any) -> str:
+    """rep / manager / owner, also 営業, 支店長, 経営者 and their common variants."""
+    role = ROLE_WORDS.get(text(value).casefold())
+    if role is None:
+        raise CellError(_l("Role must be rep, manager or owner (営業, 支店長, 経営者)."))
+    return role
+
+
+def parse_rank(value: Any) -> str:
+    """A, B or C (full-width or lower case too); an empty cell is B."""
+    rank = text(value).upper() or "B"
+    if rank not in ("A", "B", "C"):
+        raise CellError(_l("Rank must be A, B or C."))
+    return rank

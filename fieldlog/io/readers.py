@@ -1,0 +1,130 @@
+"""Tables from files: CSV/TSV in UTF-8, UTF-8 with BOM or cp932 (detected), and XLSX.
+
+Rows stream: each is yielded with where it came from (the physical line of a CSV, header = 1;
+the sheet and row of a workbook) so a report can point at it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+CHUNK = 1 << 20
+ZIP_MAGIC = b"PK\x03\x04"
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Where:
+    """A row's place in its file: a CSV line, or a sheet and row of a workbook."""
+
+    line: int
+    sheet: str | None = None
+
+    def label(self) -> str:
+        if self.sheet is not None:
+            return str(_l("Sheet %(sheet)s, row %(row)s", sheet=self.sheet, row=self.line))
+        return str(_l("Line %(line)s", line=self.line))
+
+
+class UnreadableFile(ValueError):
+    """The file is not a table we can read; the message is a lazy translation."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+def is_xlsx(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == ZIP_MAGIC
+
+
+def detect_encoding(path: Path) -> str:
+    """A BOM means UTF-8 with BOM; otherwise strict UTF-8 if the whole file decodes, else cp932."""
+    with open(path, "rb") as handle:
+        if handle.read(3) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        handle.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        try:
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp932"
+    return "utf-8"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _delimiter(first_line: str, path: Path) -> str:
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    return "\t" if first_line.count("\t") > first_line.count(",") else ","
+
+
+def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, list[Any]]]:
+    encoding = detect_encoding(path)
+    size = max(path.stat().st_size, 1)
+    with open(path, "rb") as raw:
+        delimiter = _delimiter(raw.readline().decode(encoding, errors="replace"), path)
+        raw.seek(0)
+        handle = codecs.getreader(encoding)(raw, errors="strict")
+        reader = csv.reader(handle, delimiter=delimiter)
+        start = 1
+        try:
+            for n, row in enumerate(reader):
+                where = Where(start)
+                start = reader.line_num + 1
+                if progress is not None and n % 5000 == 0:
+                    progress(min(raw.tell() / size, 1.0))
+                if any(cell.strip() for cell in row):
+                    yield where, row
+        except UnicodeDecodeError:
+            raise UnreadableFile(
+                _l("The file is neither UTF-8 nor Shift_JIS (cp932) text.")
+            ) from None
+        except csv.Error as exc:
+            raise UnreadableFile(_l("Line %(line)s: %(error)s", line=start, error=exc)) from None
+
+
+def _xlsx_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, list[Any]]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign zip
+        raise UnreadableFile(_l("The workbook cannot be read: %(error)s", error=exc)) from None
+    try:
+        sheet = book.worksheets[0]
+        total = max(sheet.max_row or 1, 1)
+        for n, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if progress is not None and n % 5000 == 0:
+                progress(min(n / total, 1.0))
+            if any(cell is not None and str(cell).strip() for cell in row):
+                yield Where(n, sheet.title), list(row)
+    finally:
+        book.close()
+
+
+def iter_rows(path: Path, progress: Progress | None = None) -> Iterator[tuple[Where, list[Any]]]:
+    """Every non-blank row of the file's first table, header first."""
+    path = Path(path)
+    rows = _xlsx_rows(path, progress) if is_xlsx(path) else _csv_rows(path, progress)
+    yield from rows
+    if progress is not None:
+        progress(1.0)

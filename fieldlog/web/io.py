@@ -1,0 +1,226 @@
+"""Upload page (validate, preview, confirm, with progress) and export downloads."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import force_locale, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from ..database import write_intent
+from ..extensions import db
+from ..io import KINDS, import_file
+from ..io import export as fexport
+from ..io.jobs import JobStore
+from ..models import User
+from .common import company_tz, local_today, roles_required
+
+bp = Blueprint("io", __name__)
+
+KIND_LABELS = {
+    "branches": _l("Branches"),
+    "categories": _l("Product categories"),
+    "users": _l("Users"),
+    "customers": _l("Customers"),
+    "sales": _l("Sales lines"),
+}
+EXPORT_LABELS = {
+    "visits": _l("Visits"),
+    "proposals": _l("Proposals"),
+    "follow-ups": _l("Follow-ups"),
+    "kpis": _l("KPIs by week"),
+    "customers": _l("Customers"),
+    "sales": _l("Sales lines"),
+}
+_threads: dict[str, threading.Thread] = {}
+
+
+def jobs() -> JobStore:
+    root = current_app.config.get("FIELDLOG_IMPORT_DIR")
+    return JobStore(root or Path(current_app.instance_path) / "imports")
+
+
+def allowed_kinds(user: User) -> tuple[str, ...]:
+    """Owners import everything; managers the customers of their own branch."""
+    return KINDS if user.role == "owner" else ("customers",)
+
+
+def _run(app: Flask, root: Path, job_id: str, dry_run: bool) -> None:
+    """Validate (dry run) or import one uploaded file, writing progress as it goes."""
+    store = JobStore(root)
+    status = store.read(job_id) or {}
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        if time.monotonic() - last[0] > 0.5:
+            last[0] = time.monotonic()
+            store.update(job_id, progress=round(fraction, 3))
+
+    with app.app_context(), force_locale(status.get("locale", "ja")):
+        user = db.session.get(User, status["user_id"])
+        limit = None if user.role == "owner" else user.branch_id
+        try:
+            with write_intent() if not dry_run else nullcontext():
+                result = import_file(
+                    db.session,
+                    status["kind"],
+                    store.path(job_id),
+                    filename=status["filename"],
+                    dry_run=dry_run,
+                    user=user,
+                    limit_branch_id=limit,
+                    progress=progress,
+                )
+                if result.written:
+                    db.session.commit()
+                else:
+                    db.session.rollback()
+            state = "done" if result.written else ("validated" if result.ok else "invalid")
+            store.record(job_id, result, state)
+        except Exception:
+            db.session.rollback()
+            app.logger.exception("import job %s failed", job_id)
+            store.update(job_id, state="failed")
+        finally:
+            db.session.remove()
+
+
+def _start(job_id: str, dry_run: bool) -> None:
+    # End this request's transaction first: the job writes from its own session.
+    db.session.commit()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    root = jobs().root
+    if app.config.get("FIELDLOG_IMPORT_INLINE"):
+        _run(app, root, job_id, dry_run)
+        return
+    thread = threading.Thread(target=_run, args=(app, root, job_id, dry_run), daemon=True)
+    _threads[job_id] = thread
+    thread.start()
+
+
+def _job(job_id: str) -> dict[str, Any]:
+    status = jobs().read(job_id)
+    if status is None or status.get("user_id") != current_user.id:
+        abort(404)
+    return status
+
+
+def _form(error: Any = None, status: int = 200):
+    return render_template(
+        "io/import.html", kinds=allowed_kinds(current_user), labels=KIND_LABELS, error=error
+    ), status
+
+
+@bp.get("/import")
+@roles_required("owner", "manager")
+def import_page():
+    return _form()
+
+
+@bp.post("/import")
+@roles_required("owner", "manager")
+def upload():
+    kind = request.form.get("kind", "")
+    upload = request.files.get("file")
+    if kind not in allowed_kinds(current_user):
+        return _form(_l("Choose what the file contains."), 422)
+    if upload is None or not upload.filename:
+        return _form(_l("Choose a file to upload."), 422)
+    job_id = jobs().create(
+        user_id=current_user.id,
+        kind=kind,
+        filename=Path(upload.filename).name,
+        locale=str(get_locale() or "ja"),
+        data=upload,
+    )
+    _start(job_id, dry_run=True)
+    return redirect(url_for("io.job", job_id=job_id))
+
+
+@bp.errorhandler(413)
+def too_large(error: Exception):
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    return _form(
+        _l(
+            "The file is larger than %(mb)s MB. Split it into smaller files.",
+            mb=limit // (1024 * 1024) or 1,
+        ),
+        413,
+    )
+
+
+@bp.get("/import/<job_id>")
+@roles_required("owner", "manager")
+def job(job_id: str):
+    status = _job(job_id)
+    return render_template("io/job.html", job_id=job_id, job=status, labels=KIND_LABELS)
+
+
+@bp.get("/import/<job_id>/status")
+@roles_required("owner", "manager")
+def job_status(job_id: str):
+    status = _job(job_id)
+    return jsonify({"state": status["state"], "progress": status.get("progress", 0)})
+
+
+@bp.post("/import/<job_id>/confirm")
+@roles_required("owner", "manager")
+def confirm(job_id: str):
+    status = _job(job_id)
+    if status["state"] != "validated":
+        abort(409)
+    jobs().update(job_id, state="importing", progress=0.0)
+    _start(job_id, dry_run=False)
+    return redirect(url_for("io.job", job_id=job_id))
+
+
+@bp.get("/export")
+@login_required
+def export_page():
+    return render_template("io/export.html", labels=EXPORT_LABELS)
+
+
+@bp.get("/export/<kind>.<fmt>")
+@login_required
+def download(kind: str, fmt: str):
+    if kind not in fexport.KINDS or fmt not in ("csv", "xlsx"):
+        abort(404)
+    encoding = "cp932" if request.args.get("encoding") == "cp932" else "utf-8-sig"
+    table = fexport.table(
+        db.session,
+        kind,
+        current_user,
+        tz=company_tz(),
+        locale=str(get_locale() or "ja"),
+        today=local_today(),
+    )
+    buffer = io.BytesIO()
+    fexport.write(table, buffer, fmt=fmt, encoding=encoding)
+    buffer.seek(0)
+    suffix = "-sjis" if encoding == "cp932" and fmt == "csv" else ""
+    return send_file(
+        buffer,
+        as_attachment=True,
+        download_name=f"fieldlog-{kind}-{local_today()}{suffix}.{fmt}",
+        mimetype="text/csv"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )

@@ -1,0 +1,340 @@
+"""Import: every encoding and format, all or nothing, line numbers, idempotency, sales refs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from fieldlog.extensions import db
+from fieldlog.io import import_file
+from fieldlog.models import Branch, Category, Customer, ImportBatch, SalesLine, User
+from tests.conftest import PASSWORD
+from tests.io_files import csv_file, excel_csv, xlsx_file
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def customer(code: str) -> Customer:
+    return db.session.scalars(select(Customer).where(Customer.code == code)).one()
+
+
+@pytest.fixture
+def team(make):
+    tokyo = make.branch("T01", "東京")
+    osaka = make.branch("O01", "大阪")
+    rep = make.user("rep", tokyo, email="yamada@example.jp")
+    other = make.user("rep", osaka, email="suzuki@example.jp")
+    make.category("FOOD", "食品")
+    return {"tokyo": tokyo, "osaka": osaka, "rep": rep, "other": other}
+
+
+CUSTOMER_LINES = [
+    "顧客コード,顧客名,フリガナ,支店,担当者,ランク,訪問サイクル",
+    "1001,㈱山田商店①,ﾔﾏﾀﾞｼｮｳﾃﾝ,T01,yamada@example.jp,A,14",
+    "1002,ＡＢＣ食品,えーびーしー,T01,,,",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "newline"),
+    [
+        ("utf8.csv", "utf-8", "\n"),
+        ("bom.csv", "utf-8-sig", "\r\n"),
+        ("sjis.csv", "cp932", "\r\n"),
+        ("sjis_lf.csv", "shift_jis_2004", "\n"),
+    ],
+)
+def test_customers_in_each_encoding(team, tmp_path, name, encoding, newline):
+    lines = [
+        line.replace("①", "") if encoding == "shift_jis_2004" else line for line in CUSTOMER_LINES
+    ]
+    path = csv_file(tmp_path, name, lines, encoding=encoding, newline=newline)
+    result = import_file(db.session, "customers", path)
+    assert result.ok, [str(e) for e in result.errors]
+    assert (result.created, result.updated) == (2, 0)
+    first = customer("1001")
+    assert first.name.startswith("㈱山田商店")
+    assert first.name_kana == "ヤマダショウテン"
+    assert (first.rank, first.visit_cycle_days, first.rep_id) == ("A", 14, team["rep"].id)
+    second = customer("1002")
+    assert (second.name, second.name_kana, second.rank, second.rep_id) == (
+        "ABC食品",
+        "エービーシー",
+        "B",
+        None,
+    )
+
+
+def test_excel_cp932_keeps_circled_digits_and_kabu(team, tmp_path):
+    path = excel_csv(tmp_path, "excel.csv", CUSTOMER_LINES)
+    assert b"\r\n" in path.read_bytes()
+    result = import_file(db.session, "customers", path)
+    assert result.ok
+    assert customer("1001").name == "㈱山田商店①"
+
+
+def test_tsv_and_english_headers(team, tmp_path):
+    path = csv_file(
+        tmp_path,
+        "c.tsv",
+        [
+            "code\tname\tname_kana\tbranch\trep\textra",
+            "2001\t佐藤工業\tサトウ\tT01\tYAMADA@example.jp\tignored",
+        ],
+    )
+    result = import_file(db.session, "customers", path)
+    assert result.ok
+    assert customer("2001").rep_id == team["rep"].id
+
+
+def test_xlsx_with_date_cells_and_numbers(team, tmp_path):
+    import_file(db.session, "customers", csv_file(tmp_path, "c.csv", CUSTOMER_LINES))
+    path = xlsx_file(
+        tmp_path,
+        "sales.xlsx",
+        [
+            ["売上日", "得意先コード", "商品カテゴリ", "売上金額", "粗利額", "伝票番号"],
+            [datetime(2024, 4, 1), 1001, "FOOD", 12000, 3000, "S-1"],
+            [45384, "1002", None, "△1,500", None, "S-2"],
+            ["R6.4.3", "1002", "", "¥2,000", "", None],
+        ],
+    )
+    result = import_file(db.session, "sales", path)
+    assert result.ok, [str(e) for e in result.errors]
+    lines = db.session.scalars(select(SalesLine).order_by(SalesLine.sold_on)).all()
+    assert [(s.sold_on, s.amount, s.gross_profit, s.ref) for s in lines] == [
+        (date(2024, 4, 1), 12000, 3000, "S-1"),
+        (date(2024, 4, 2), -1500, None, "S-2"),
+        (date(2024, 4, 3), 2000, None, None),
+    ]
+    assert lines[0].category.code == "FOOD"
+
+
+def test_bad_rows_reported_with_lines_and_nothing_written(team, tmp_path):
+    path = excel_csv(
+        tmp_path,
+        "bad.csv",
+        [
+            "顧客コード,顧客名,フリガナ,支店,担当者,ランク",
+            "3001,良い顧客,ヨイ,T01,yamada@example.jp,A",
+            "3002,,ワルイ,T01,,A",
+            '3003,"改行を含む',
+            '顧客名",カイギョウ,X99,,B',
+            "3004,他支店担当,タシテン,T01,suzuki@example.jp,Z",
+            "3001,重複,ジュウフク,T01,,B",
+        ],
+    )
+    result = import_file(db.session, "customers", path)
+    assert not result.ok and not result.written
+    found = [(e.where.line, e.column) for e in result.errors]
+    assert found == [(3, "顧客名"), (4, "支店"), (6, "担当者"), (6, "ランク"), (7, "顧客コード")]
+    assert "X99" in str(result.errors[1].message)
+    assert count(Customer) == 0
+
+
+def test_xlsx_errors_name_sheet_and_row(team, tmp_path):
+    path = xlsx_file(
+        tmp_path,
+        "c.xlsx",
+        [["code", "name", "branch"], ["1", "ok", "T01"], [None, None, None], ["2", "bad", "NOPE"]],
+        sheet="顧客",
+    )
+    result = import_file(db.session, "customers", path)
+    assert [(e.where.sheet, e.where.line, e.column) for e in result.errors] == [
+        ("顧客", 4, "branch")
+    ]
+    assert "顧客" in result.errors[0].where.label()
+    assert count(Customer) == 0
+
+
+def test_missing_required_column_is_one_error(team, tmp_path):
+    path = csv_file(tmp_path, "c.csv", ["顧客コード,フリガナ", "1,イチ"])
+    result = import_file(db.session, "customers", path)
+    assert len(result.errors) == 1
+    assert "name" in str(result.errors[0].message) and "branch" in str(result.errors[0].message)
+
+
+def test_dry_run_writes_nothing(team, tmp_path):
+    path = csv_file(tmp_path, "c.csv", CUSTOMER_LINES)
+    result = import_file(db.session, "customers", path, dry_run=True)
+    assert result.ok and not result.written
+    assert (result.created, result.updated) == (2, 0)
+    assert count(Customer) == 0
+
+
+def test_reimport_updates_never_duplicates(team, tmp_path):
+    path = csv_file(tmp_path, "c.csv", CUSTOMER_LINES)
+    import_file(db.session, "customers", path)
+    changed = [
+        CUSTOMER_LINES[0],
+        CUSTOMER_LINES[1].replace("㈱山田商店①", "山田商店本店"),
+        CUSTOMER_LINES[2],
+    ]
+    again = import_file(db.session, "customers", csv_file(tmp_path, "c2.csv", changed))
+    assert (again.created, again.updated) == (0, 2)
+    assert count(Customer) == 2
+    assert customer("1001").name == "山田商店本店"
+    assert "やまだしょうてん" in customer("1001").search_text
+
+
+def test_manager_limited_to_own_branch(team, tmp_path, make):
+    make.customer(team["osaka"], code="9001")
+    path = csv_file(
+        tmp_path,
+        "c.csv",
+        ["code,name,branch", "1,東京の顧客,T01", "2,大阪の顧客,O01", "9001,乗っ取り,T01"],
+    )
+    result = import_file(db.session, "customers", path, limit_branch_id=team["tokyo"].id)
+    assert [(e.where.line, e.column) for e in result.errors] == [(3, "branch"), (4, "code")]
+
+
+def test_users_roles_branches_and_passwords(team, tmp_path):
+    path = csv_file(
+        tmp_path,
+        "u.csv",
+        [
+            "メールアドレス,氏名,役割,支店,パスワード",
+            "Sato@Example.jp,佐藤,営業,T01,password-1",
+            "boss@example.jp,社長,経営者,,password-2",
+            "yamada@example.jp,山田 太郎,支店長,T01,",
+        ],
+    )
+    result = import_file(db.session, "users", path)
+    assert result.ok, [str(e) for e in result.errors]
+    assert (result.created, result.updated) == (2, 1)
+    sato = db.session.scalars(select(User).where(User.email == "sato@example.jp")).one()
+    assert (sato.role, sato.branch.code) == ("rep", "T01")
+    yamada = db.session.scalars(select(User).where(User.email == "yamada@example.jp")).one()
+    assert (yamada.name, yamada.role) == ("山田 太郎", "manager")
+    from fieldlog.accounts import authenticate
+
+    assert authenticate(db.session, "yamada@example.jp", PASSWORD) is not None
+    assert authenticate(db.session, "boss@example.jp", "password-2") is not None
+    assert count(User) == 4
+
+
+@pytest.mark.parametrize(
+    ("line", "column"),
+    [
+        ("new@example.jp,新人,営業,T01,", "パスワード"),
+        ("new@example.jp,新人,営業,,password-1", "支店"),
+        ("new@example.jp,新人,経営者,T01,password-1", "支店"),
+        ("new@example.jp,新人,社員,T01,password-1", "役割"),
+        ("new@example.jp,新人,営業,T01,short", "パスワード"),
+        ("not-an-email,新人,営業,T01,password-1", "メールアドレス"),
+    ],
+)
+def test_user_row_errors(team, tmp_path, line, column):
+    path = csv_file(tmp_path, "u.csv", ["メールアドレス,氏名,役割,支店,パスワード", line])
+    result = import_file(db.session, "users", path)
+    assert [(e.where.line, e.column) for e in result.errors] == [(2, column)]
+    assert count(User) == 2
+
+
+def test_branches_and_categories(app, tmp_path):
+    import_file(
+        db.session,
+        "branches",
+        csv_file(tmp_path, "b.csv", ["支店コード,支店名", "T01,東京", "O01,大阪"]),
+    )
+    import_file(db.session, "branches", csv_file(tmp_path, "b2.csv", ["code,name", "T01,東京本店"]))
+    assert {b.code: b.name for b in db.session.scalars(select(Branch))} == {
+        "T01": "東京本店",
+        "O01": "大阪",
+    }
+    import_file(
+        db.session,
+        "categories",
+        csv_file(tmp_path, "k.csv", ["カテゴリコード,カテゴリ名", "K1,ｿﾌﾄﾄﾞﾘﾝｸ"]),
+    )
+    assert db.session.scalars(select(Category.name)).one() == "ソフトドリンク"
+
+
+SALES_HEADER = "売上日,顧客コード,カテゴリ,金額,粗利,伝票番号"
+
+
+@pytest.fixture
+def customers(team, tmp_path):
+    import_file(db.session, "customers", csv_file(tmp_path, "customers.csv", CUSTOMER_LINES))
+
+
+def test_sales_identical_file_refused_and_refs_updated(customers, tmp_path):
+    first = csv_file(
+        tmp_path,
+        "s1.csv",
+        [
+            SALES_HEADER,
+            '2024/4/1,1001,FOOD,"1,000",300,A-1',
+            "2024/4/2,1002,,500,,A-2",
+            "2024/4/3,1002,,700,,",
+        ],
+    )
+    result = import_file(db.session, "sales", first)
+    assert result.ok and result.created == 3
+    assert count(ImportBatch) == 2  # the customers file and this one
+    again = import_file(db.session, "sales", first)
+    assert not again.ok and again.errors[0].where.line == 1
+    assert count(SalesLine) == 3
+    second = csv_file(
+        tmp_path,
+        "s2.csv",
+        [SALES_HEADER, "2024/4/1,1001,FOOD,1200,400,A-1", "2024/4/4,1001,,900,,A-3"],
+    )
+    result = import_file(db.session, "sales", second, dry_run=True)
+    assert (result.created, result.updated) == (1, 1)
+    result = import_file(db.session, "sales", second)
+    assert (result.created, result.updated) == (1, 1)
+    assert count(SalesLine) == 4
+    a1 = db.session.scalars(select(SalesLine).where(SalesLine.ref == "A-1")).one()
+    assert (a1.amount, a1.gross_profit) == (1200, 400)
+
+
+def test_sales_unknown_references_and_duplicate_refs(customers, tmp_path):
+    path = csv_file(
+        tmp_path,
+        "s.csv",
+        [
+            SALES_HEADER,
+            "2024/4/1,9999,FOOD,100,,X-1",
+            "2024/4/1,1001,DRINK,100,,X-2",
+            "2024/4/1,1001,,abc,,X-3",
+            "2024/4/1,1001,,100,,X-1",
+            "昨日,1001,,100,,X-5",
+        ],
+    )
+    result = import_file(db.session, "sales", path)
+    assert [(e.where.line, e.column) for e in result.errors] == [
+        (2, "顧客コード"),
+        (3, "カテゴリ"),
+        (4, "金額"),
+        (5, "伝票番号"),
+        (6, "売上日"),
+    ]
+    assert count(SalesLine) == 0
+    assert db.session.scalar(select(func.count()).where(ImportBatch.kind == "sales")) == 0
+
+
+def test_undecodable_file_is_refused(team, tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"code,name,branch\n1," + b"\x81\x20\xff\n")
+    result = import_file(db.session, "customers", path)
+    assert not result.ok and count(Customer) == 0
+
+
+def test_cli_import_prints_errors_and_exits_non_zero(team, runner, tmp_path):
+    db.session.commit()
+    bad = csv_file(tmp_path, "bad.csv", ["code,name,branch", "1,,T01"])
+    outcome = runner.invoke(args=["import", "customers", str(bad)])
+    assert outcome.exit_code == 1
+    assert "2" in outcome.output and "name" in outcome.output
+    good = csv_file(tmp_path, "good.csv", ["code,name,branch", "1,一,T01"])
+    outcome = runner.invoke(args=["import", "customers", str(good), "--dry-run"])
+    assert outcome.exit_code == 0 and count(Customer) == 0
+    outcome = runner.invoke(args=["import", "customers", str(good)])
+    assert outcome.exit_code == 0, outcome.output
+    db.session.rollback()
+    assert count(Customer) == 1

@@ -1,0 +1,143 @@
+"""Upload page: roles, validation report, preview then confirm, progress, 413; export downloads."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from fieldlog.extensions import db
+from fieldlog.models import Customer
+from fieldlog.web import io as web_io
+from tests.conftest import csrf_from
+
+
+@pytest.fixture
+def site(app, make, tmp_path):
+    app.config["FIELDLOG_IMPORT_DIR"] = str(tmp_path / "imports")
+    app.config["FIELDLOG_IMPORT_INLINE"] = True
+    tokyo = make.branch("T01", "東京")
+    osaka = make.branch("O01", "大阪")
+    people = {
+        "owner": make.user("owner", email="owner@example.jp"),
+        "manager": make.user("manager", tokyo, email="manager@example.jp"),
+        "rep": make.user("rep", tokyo, email="rep@example.jp"),
+        "osaka": osaka,
+    }
+    db.session.commit()
+    return people
+
+
+def customers() -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(Customer))
+
+
+def upload(client, kind: str, content: bytes, name: str = "customers.csv"):
+    token = csrf_from(client.get("/import").get_data(as_text=True))
+    return client.post(
+        "/import",
+        data={"csrf_token": token, "kind": kind, "file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
+
+
+GOOD = "顧客コード,顧客名,支店,担当者\r\n1001,㈱山田①,T01,rep@example.jp\r\n".encode("cp932")
+
+
+@pytest.mark.parametrize(("role", "status"), [("owner", 200), ("manager", 200), ("rep", 403)])
+def test_import_page_roles(site, client, auth, role, status):
+    auth.login(site[role])
+    assert client.get("/import").status_code == status
+
+
+def test_anonymous_is_sent_to_login(site, client):
+    response = client.get("/import")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_owner_previews_then_confirms(site, client, auth):
+    auth.login(site["owner"])
+    response = upload(client, "customers", GOOD)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 rows" in page or "1件" in page
+    assert customers() == 0
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert client.get(f"/import/{job_id}/status").get_json()["state"] == "validated"
+    confirmed = client.post(f"/import/{job_id}/confirm", data={"csrf_token": csrf_from(page)})
+    assert confirmed.status_code == 302
+    assert customers() == 1
+    assert (
+        client.post(f"/import/{job_id}/confirm", data={"csrf_token": csrf_from(page)}).status_code
+        == 409
+    )
+
+
+def test_validation_report_lists_every_bad_row(site, client, auth):
+    auth.login(site["owner"])
+    bad = b"code,name,branch\n1,,T01\n2,ok,NOPE\n"
+    response = upload(client, "customers", bad)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "NOPE" in page and "2" in page and "3" in page
+    assert 'action="/import/' not in page.split("import-errors")[1]  # no confirm button
+    assert customers() == 0
+
+
+def test_manager_limited_to_customers_of_own_branch(site, client, auth):
+    auth.login(site["manager"])
+    assert upload(client, "users", b"email,name,role\n").status_code == 422
+    response = upload(client, "customers", "code,name,branch\n1,大阪の顧客,O01\n".encode())
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "import-errors" in page
+    assert customers() == 0
+
+
+def test_jobs_are_private(site, client, auth):
+    auth.login(site["owner"])
+    location = upload(client, "customers", GOOD).headers["Location"]
+    auth.logout()
+    auth.login(site["manager"])
+    assert client.get(location).status_code == 404
+
+
+def test_too_large_upload_is_friendly(site, client, auth, app):
+    auth.login(site["owner"])
+    app.config["MAX_CONTENT_LENGTH"] = 2048
+    response = upload(client, "customers", b"x" * 4096)
+    assert response.status_code == 413
+    assert "MB" in response.get_data(as_text=True)
+
+
+def test_background_validation_reports_progress(site, client, auth, app):
+    app.config["FIELDLOG_IMPORT_INLINE"] = False
+    auth.login(site["owner"])
+    rows = "".join(f"{n},顧客{n},T01\n" for n in range(12000))
+    location = upload(client, "customers", ("code,name,branch\n" + rows).encode()).headers[
+        "Location"
+    ]
+    job_id = location.rsplit("/", 1)[1]
+    running = client.get(location).get_data(as_text=True)
+    web_io._threads.pop(job_id).join(timeout=60)
+    status = client.get(f"/import/{job_id}/status").get_json()
+    assert status == {"state": "validated", "progress": 1.0}
+    assert "import-progress" in running or "12000" in client.get(location).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["owner", "manager", "rep"])
+def test_export_downloads(site, client, auth, make, role):
+    rep = site["rep"]
+    make.visit(rep, make.customer(rep.branch, rep, code="C1"), note="=cmd")
+    db.session.commit()
+    auth.login(site[role])
+    assert client.get("/export").status_code == 200
+    csv_response = client.get("/export/visits.csv")
+    assert csv_response.data.startswith(b"\xef\xbb\xbf") and b"'=cmd" in csv_response.data
+    sjis = client.get("/export/visits.csv?encoding=cp932")
+    assert "'=cmd" in sjis.data.decode("cp932")
+    assert "sjis" in sjis.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(client.get("/export/kpis.xlsx").data))
+    assert book.active.max_row > 1
+    assert client.get("/export/nothing.csv").status_code == 404
