@@ -50,13 +50,14 @@ def test_owner_creates_and_edits_each_kind_of_record(client, owner, make):
     response = _post(
         client,
         "/admin/customers/new",
-        {"code": "K-001", "name": "株式会社京都精機", "name_kana": "キョウトセイキ",
+        {"code": "K-001", "name": "株式会社京都精機", "name_kana": "きょうとｾｲｷ",
          "branch": str(branch.id), "rep": str(rep.id), "rank": "A", "visit_cycle_days": "",
          "active": "y"},
     )  # fmt: skip
     assert response.status_code == 302
     customer = db.session.scalars(select(Customer).where(Customer.code == "K-001")).one()
     assert (customer.rep_id, customer.rank, customer.visit_cycle_days) == (rep.id, "A", None)
+    assert customer.name_kana == "キョウトセイキ", "readings are stored in full-width katakana"
     _post(
         client,
         f"/admin/customers/{customer.id}",

@@ -220,3 +220,11 @@ def test_if_empty_does_nothing_the_second_time_and_reset_rebuilds_the_same_compa
 
     _run(runner, "--weeks", "2", "--seed", "8", "--reset")
     assert _fingerprint()[0] != first[0]
+
+
+def test_history_ends_yesterday_in_the_company_timezone_by_default(runner):
+    result = runner.invoke(args=["demo-data", "--weeks", "2"])
+    assert result.exit_code == 0, result.output
+    days = {v.astimezone(TZ).date() for v in db.session.scalars(select(Visit.visited_at))}
+    # NOW is a Monday: the last working day before it is Saturday (no visits on Sundays).
+    assert min(days) >= TODAY - timedelta(weeks=1) and max(days) == TODAY - timedelta(days=2)

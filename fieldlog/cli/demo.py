@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,4 @@ def command(if_empty: bool, reset: bool, seed: int, weeks: int, anchor) -> None:
 
 def _width(text: str) -> int:
     """Terminal columns: CJK characters take two."""
-    import unicodedata
-
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from .. import accounts
-from ..defaults import DEFAULT_ACTIVE_KPIS, company_settings, ensure_defaults
+from ..defaults import DEFAULT_ACTIVE_KPIS, ensure_defaults
 from ..extensions import db
 from ..models import Branch, Hypothesis, KpiTarget, Review, User
 from ..periods import Period
@@ -51,7 +51,6 @@ class DemoResult:
     seconds: float
     password: str = DEMO_PASSWORD
     company: str = cat.COMPANY_NAME
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def has_data(session: Session) -> bool:
@@ -81,7 +80,7 @@ def build(
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     rng = random.Random(seed)
-    settings = company_settings(session)
+    settings = ensure_defaults(session)  # the purposes every visit needs
     settings.company_name = cat.COMPANY_NAME
     cycles = {rank: settings.cycle_days(rank) for rank in ("A", "B", "C")}
     # One hash for everyone: scrypt costs ~0.1 s per call.
@@ -90,7 +89,6 @@ def build(
     company = build_company(
         session,
         rng,
-        today=today,
         password_hash=holder.password_hash,
         customers=customers,
         cycles=cycles,

@@ -113,7 +113,6 @@ def build_company(
     session: Session,
     rng: random.Random,
     *,
-    today: date,
     password_hash: str,
     customers: int,
     cycles: dict[str, int],
@@ -146,7 +145,7 @@ def build_company(
     )
     categories = {c: i for (c, *_rest), i in zip(cat.CATEGORIES, category_ids, strict=True)}
     company = Company(branches, people, categories, [])
-    company.clients = _customers(session, rng, company, today, customers, cycles)
+    company.clients = _customers(session, rng, company, customers, cycles)
     return company
 
 
@@ -154,7 +153,6 @@ def _customers(
     session: Session,
     rng: random.Random,
     company: Company,
-    today: date,
     count: int,
     cycles: dict[str, int],
 ) -> list[Client]:

@@ -240,7 +240,11 @@ def customer_edit(customer_id: int | None = None):
     customer = db.get_or_404(Customer, customer_id) if customer_id else None
     people = db.session.scalars(
         select(User)
-        .where(User.role.in_(("rep", "manager")), User.active.is_(True))
+        .where(
+            User.role.in_(("rep", "manager")),
+            # Keep the current rep listed even when inactive, so saving does not unassign.
+            User.active.is_(True) | (User.id == (customer.rep_id if customer else None)),
+        )
         .order_by(User.branch_id, User.name)
     )
     rep_options = [("", _l("(not assigned)"))] + [
