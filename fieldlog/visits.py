@@ -28,6 +28,7 @@ from .models import (
     SalesLine,
     User,
     Visit,
+    VisitRevision,
     utcnow,
 )
 from .periods import local_date
@@ -262,3 +263,88 @@ def close_proposal(
     proposal.closed_on = day
     session.flush()
     return proposal
+
+
+EDIT_WINDOW = timedelta(days=7)
+EDITABLE = ("visited_at", "purpose", "purpose_note", "hearing_done", "hearing_note", "note")
+
+
+def can_edit(user: User, visit: Visit, *, now: datetime) -> bool:
+    """Only the rep who logged a visit may correct it, for 7 days after it was recorded."""
+    return visit.rep_id == user.id and now <= visit.created_at + EDIT_WINDOW
+
+
+def update_visit(
+    session: Session,
+    user: User,
+    visit: Visit,
+    changes: Mapping[str, Any],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+) -> VisitRevision | None:
+    """Correct a visit's own fields, validated as record_visit does, keeping a revision.
+
+    ``changes`` carries API-shaped values for keys of EDITABLE. The purposeful flag follows
+    the new purpose; proposals keep ``proposed_on`` equal to the visit's local date. Returns
+    the revision, or None when nothing changed.
+    """
+    if not can_edit(user, visit, now=now):
+        raise Forbidden(_l("A visit can be corrected only by its rep, within 7 days."))
+    current: dict[str, Any] = {
+        "client_id": visit.client_id,
+        "customer_code": visit.customer.code,
+        "visited_at": visit.visited_at.isoformat(),
+        "purpose": visit.purpose.code,
+        "purpose_note": visit.purpose_note,
+        "hearing_done": visit.hearing_done,
+        "hearing_note": visit.hearing_note,
+        "note": visit.note,
+    }
+    merged = {**current, **{k: v for k, v in changes.items() if k in EDITABLE}}
+    data = schemas.parse_visit(merged, now=now, client_id=visit.client_id)
+    errors = schemas.Errors()
+    purpose = session.scalars(select(Purpose).where(Purpose.code == data.purpose)).first()
+    if purpose is None:
+        errors.add("purpose", _l("Unknown purpose."))
+    visit_day = local_date(data.visited_at, tz)
+    if any(f.due_on < visit_day for f in visit.follow_ups):
+        errors.add("visited_at", _l("The visit cannot be after its next action's due date."))
+    if any(p.closed_on is not None and p.closed_on < visit_day for p in visit.proposals):
+        errors.add("visited_at", _l("The visit cannot be after its proposal was closed."))
+    if errors:
+        raise Invalid(errors=dict(errors))
+    assert purpose is not None
+
+    new = {
+        "visited_at": data.visited_at,
+        "purpose": purpose,
+        "purpose_note": data.purpose_note,
+        "hearing_done": data.hearing_done,
+        "hearing_note": data.hearing_note,
+        "note": data.note,
+    }
+    diff: dict[str, list[Any]] = {}
+    for name, value in new.items():
+        old = getattr(visit, name)
+        if old != value:
+            diff[name] = [_plain(old, tz), _plain(value, tz)]
+            setattr(visit, name, value)
+    if not diff:
+        return None
+    visit.purposeful = purpose.purposeful
+    for proposal in visit.proposals:
+        proposal.proposed_on = visit_day
+    revision = VisitRevision(visit=visit, user=user, changed_at=now, changes=diff)
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+def _plain(value: Any, tz: ZoneInfo) -> Any:
+    """A JSON-friendly form of a field value for the revision record."""
+    if isinstance(value, datetime):
+        return value.astimezone(tz).isoformat()
+    if isinstance(value, Purpose):
+        return value.code
+    return value

@@ -45,6 +45,10 @@ BRANCH_MANAGEMENT = _policy(rep=DENIED, other_rep=DENIED, other_manager=DENIED)
 VISIT_LOGGERS = _policy(other_manager=DENIED, owner=DENIED)
 OWNER_ONLY = _policy(rep=DENIED, other_rep=DENIED, manager=DENIED, other_manager=DENIED)
 MANAGERS_AND_OWNER = _policy(rep=DENIED, other_rep=DENIED)
+# The visit form: anyone with a branch (owners have none).
+VISIT_FORM = _policy(owner=DENIED)
+# Correcting a visit: only the rep who logged it.
+OWN_RECORD_ONLY = _policy(other_rep=DENIED, manager=DENIED, other_manager=DENIED, owner=DENIED)
 # Something only its creator sees (an import job of the branch manager).
 MANAGERS_OWN = _policy(rep=DENIED, other_rep=DENIED, other_manager=DENIED, owner=DENIED)
 
@@ -61,6 +65,18 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "api.follow_up_done": {"POST": REPS_RECORD},
     "api.proposal_close": {"POST": REPS_RECORD},
     "field.today": {"GET": ANY_USER},
+    "field.new_visit": {"GET": VISIT_FORM, "POST": VISIT_FORM},
+    "field.visits": {"GET": ANY_USER},
+    "field.visit": {"GET": REPS_RECORD},
+    "field.edit_visit": {"GET": OWN_RECORD_ONLY, "POST": OWN_RECORD_ONLY},
+    "field.follow_up_done": {"POST": REPS_RECORD},
+    "field.follow_up_cancel": {"POST": REPS_RECORD},
+    "field.proposals": {"GET": ANY_USER},
+    "field.proposal_close": {"POST": REPS_RECORD},
+    "field.customers": {"GET": ANY_USER},
+    "field.customer": {"GET": BRANCH_THING},
+    "field.customer_search": {"GET": ANY_USER},
+    "field.customer_open_follow_ups": {"GET": BRANCH_THING},
     "api.offline_data": {"GET": ANY_USER},
     "pwa.service_worker": {"GET": PUBLIC},
     "pwa.manifest": {"GET": PUBLIC},
@@ -85,6 +101,12 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "admin.purpose_edit": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
     "admin.categories": {"GET": OWNER_ONLY},
     "admin.category_edit": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
+}
+
+
+# URL parameters that mean something else on one route (a customer's code, not a branch's).
+OVERRIDES: dict[str, dict[str, object]] = {
+    "field.customer_open_follow_ups": {"code": "C-1"},
 }
 
 
@@ -179,7 +201,8 @@ def test_route_access(app: Flask, make, endpoint, method, rule, arguments):
         pytest.fail(f"{method} {rule} ({endpoint}) is not in POLICY")
     world = build_world(make)
     with app.test_request_context():
-        path = url_for(endpoint, **{name: world.params[name] for name in arguments})
+        params = {**world.params, **OVERRIDES.get(endpoint, {})}
+        path = url_for(endpoint, **{name: params[name] for name in arguments})
     for role in ROLES:
         client = app.test_client()
         auth = Auth(client)

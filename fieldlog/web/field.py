@@ -2,13 +2,343 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+import uuid
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from .. import access, visits
+from .. import today as today_service
+from ..defaults import company_settings
+from ..errors import ClientIdReused, Invalid
+from ..extensions import db
+from ..models import Category, Customer, FollowUp, Proposal, Purpose, Visit
+from ..text import search_key
+from . import visit_form
+from .auth import _safe_next
+from .common import company_tz, local_today, now, roles_required
 
 bp = Blueprint("field", __name__)
+
+PAGE_SIZE = 20
+SEARCH_LIMIT = 20
+
+
+def _back(default: str = "field.today") -> Any:
+    return redirect(_safe_next(request.form.get("next")) or url_for(default))
 
 
 @bp.get("/")
 @login_required
 def today():
-    return render_template("field/today.html")
+    if current_user.role == "owner":
+        if "manage.summary" in current_app.view_functions:
+            return redirect(url_for("manage.summary"))
+        return render_template("field/owner_home.html")
+    day = local_today()
+    settings = company_settings(db.session)
+    return render_template(
+        "field/today.html",
+        today=day,
+        overdue=today_service.overdue_customers(
+            db.session, current_user, today=day, tz=company_tz(), settings=settings
+        ),
+        due=today_service.due_follow_ups(db.session, current_user, today=day),
+        recent=today_service.recent_visits(db.session, current_user),
+    )
+
+
+# ---- visit entry -------------------------------------------------------------------------
+
+
+def _picker_customers() -> tuple[list[Customer], list[Customer]]:
+    """Today's due customers (overdue or with a follow-up due), then every active one."""
+    day = local_today()
+    overdue = today_service.overdue_customers(
+        db.session, current_user, today=day, tz=company_tz(), settings=company_settings(db.session)
+    )
+    due = [s.customer for s in overdue]
+    for follow_up in today_service.due_follow_ups(db.session, current_user, today=day):
+        if follow_up.customer not in due:
+            due.append(follow_up.customer)
+    everyone = db.session.scalars(access.customers(current_user).where(Customer.active.is_(True)))
+    return due, list(everyone)
+
+
+def _render_form(values: dict[str, Any], errors: dict[str, list[str]], status: int = 200):
+    due, everyone = _picker_customers()
+    code = values.get("customer_code", "")
+    customer = next((c for c in everyone if c.code == code), None)
+    follow_ups = (
+        today_service.open_follow_ups(db.session, current_user, customer) if customer else []
+    )
+    purposes = db.session.scalars(
+        select(Purpose).where(Purpose.active.is_(True)).order_by(Purpose.sort, Purpose.id)
+    )
+    categories = db.session.scalars(
+        select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.code)
+    )
+    return render_template(
+        "field/visit_new.html",
+        v=values,
+        errors=errors,
+        due_customers=due,
+        customers=everyone,
+        customer=customer,
+        follow_ups=follow_ups,
+        purposes=list(purposes),
+        categories=list(categories),
+        due_presets=visit_form.DUE_PRESETS,
+        action_presets=visit_form.ACTION_PRESETS,
+    ), status
+
+
+@bp.route("/visits/new", methods=["GET", "POST"])
+@roles_required("rep", "manager")
+def new_visit():
+    tz = company_tz()
+    if request.method == "GET":
+        values = {
+            "client_id": str(uuid.uuid4()),
+            "customer_code": request.args.get("customer", ""),
+            "visited_at": visit_form.local_input_value(now(), tz),
+        }
+        return _render_form(values, {})
+    values = request.form.to_dict()
+    values["completes_follow_ups"] = request.form.getlist("completes_follow_ups")
+    payload = visit_form.to_payload(request.form, tz=tz, now=now())
+    try:
+        result = visits.record_visit(db.session, current_user, payload, tz=tz, now=now())
+    except Invalid as error:
+        db.session.rollback()
+        return _render_form(values, visit_form.form_errors(error.errors), 422)
+    except ClientIdReused as error:
+        db.session.rollback()
+        values["client_id"] = str(uuid.uuid4())
+        return _render_form(values, {"form": [str(error.message)]}, 422)
+    db.session.commit()
+    flash(_l("Visit saved.") if result.created else _l("This visit was already saved."), "success")
+    return redirect(url_for("field.today"))
+
+
+@bp.get("/customers/search")
+@login_required
+def customer_search():
+    """JSON for the picker: active customers matching code, name or reading (kana-insensitive)."""
+    key = search_key(request.args.get("q", ""))
+    stmt = access.customers(current_user).where(Customer.active.is_(True))
+    if key:
+        stmt = stmt.where(Customer.search_text.contains(key, autoescape=True))
+    found = db.session.scalars(stmt.limit(SEARCH_LIMIT))
+    return jsonify([{"code": c.code, "name": c.name, "name_kana": c.name_kana} for c in found])
+
+
+@bp.get("/customers/<code>/open-follow-ups")
+@login_required
+def customer_open_follow_ups(code: str):
+    """JSON for the form: the chosen customer's open follow-ups the user may tick off."""
+    customer = db.session.scalars(
+        access.customers(current_user).where(Customer.code == code)
+    ).first()
+    if customer is None:
+        abort(404)
+    items = today_service.open_follow_ups(db.session, current_user, customer)
+    return jsonify(
+        [{"id": f.id, "action": f.action, "due_on": f.due_on.isoformat()} for f in items]
+    )
+
+
+# ---- visits ------------------------------------------------------------------------------
+
+
+@bp.get("/visits", endpoint="visits")
+@login_required
+def visits_list():
+    stmt = (
+        access.visits(current_user)
+        .options(joinedload(Visit.customer), joinedload(Visit.purpose))
+        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+    )
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE)
+    return render_template("field/visits.html", page=page)
+
+
+def _visit_or_404(visit_id: int) -> Visit:
+    visit = access.get(db.session, access.visits(current_user), Visit, visit_id)
+    if visit is None:
+        abort(404)
+    return visit
+
+
+@bp.get("/visits/<int:visit_id>")
+@login_required
+def visit(visit_id: int):
+    item = _visit_or_404(visit_id)
+    return render_template(
+        "field/visit.html", visit=item, can_edit=visits.can_edit(current_user, item, now=now())
+    )
+
+
+@bp.route("/visits/<int:visit_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_visit(visit_id: int):
+    item = _visit_or_404(visit_id)
+    if not visits.can_edit(current_user, item, now=now()):
+        abort(403)
+    tz = company_tz()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        changes = {
+            "visited_at": visit_form.parse_local(request.form.get("visited_at", ""), tz),
+            "purpose": request.form.get("purpose", ""),
+            "purpose_note": request.form.get("purpose_note", ""),
+            "hearing_done": {"yes": True, "no": False}.get(request.form.get("hearing_done", "")),
+            "hearing_note": request.form.get("hearing_note", ""),
+            "note": request.form.get("note", ""),
+        }
+        try:
+            visits.update_visit(db.session, current_user, item, changes, now=now(), tz=tz)
+        except Invalid as error:
+            db.session.rollback()
+            errors = visit_form.form_errors(error.errors)
+        else:
+            db.session.commit()
+            flash(_l("Visit corrected."), "success")
+            return redirect(url_for("field.visit", visit_id=item.id))
+        values = request.form.to_dict()
+    else:
+        values = {
+            "visited_at": visit_form.local_input_value(item.visited_at, tz),
+            "purpose": item.purpose.code,
+            "purpose_note": item.purpose_note,
+            "hearing_done": "yes" if item.hearing_done else "no",
+            "hearing_note": item.hearing_note,
+            "note": item.note,
+        }
+    purposes = db.session.scalars(
+        select(Purpose).where(Purpose.active.is_(True)).order_by(Purpose.sort, Purpose.id)
+    )
+    return render_template(
+        "field/visit_edit.html", visit=item, v=values, errors=errors, purposes=list(purposes)
+    ), (422 if errors else 200)
+
+
+# ---- follow-ups and proposals ------------------------------------------------------------
+
+
+@bp.post("/follow-ups/<int:follow_up_id>/done")
+@login_required
+def follow_up_done(follow_up_id: int):
+    day = local_today()
+    visits.complete_follow_up(db.session, current_user, follow_up_id, day.isoformat(), today=day)
+    db.session.commit()
+    flash(_l("Follow-up marked done."), "success")
+    return _back()
+
+
+@bp.post("/follow-ups/<int:follow_up_id>/cancel")
+@login_required
+def follow_up_cancel(follow_up_id: int):
+    visits.cancel_follow_up(db.session, current_user, follow_up_id)
+    db.session.commit()
+    flash(_l("Follow-up cancelled."), "success")
+    return _back()
+
+
+@bp.get("/proposals")
+@login_required
+def proposals():
+    base = access.proposals(current_user).options(
+        joinedload(Proposal.customer), joinedload(Proposal.category)
+    )
+    open_ = db.session.scalars(
+        base.where(Proposal.status == "open").order_by(Proposal.proposed_on.desc(), Proposal.id)
+    )
+    closed = db.session.scalars(
+        base.where(Proposal.status != "open")
+        .order_by(Proposal.closed_on.desc(), Proposal.id.desc())
+        .limit(PAGE_SIZE)
+    )
+    return render_template("field/proposals.html", open=list(open_), closed=list(closed))
+
+
+@bp.post("/proposals/<int:proposal_id>/close")
+@login_required
+def proposal_close(proposal_id: int):
+    day = local_today()
+    status = request.form.get("status")
+    visits.close_proposal(db.session, current_user, proposal_id, status, day.isoformat(), today=day)
+    db.session.commit()
+    flash(_l("Marked as won.") if status == "won" else _l("Marked as lost."), "success")
+    return _back("field.proposals")
+
+
+# ---- customers ---------------------------------------------------------------------------
+
+
+@bp.get("/customers")
+@login_required
+def customers():
+    q = request.args.get("q", "").strip()
+    stmt = access.customers(current_user).options(joinedload(Customer.rep))
+    key = search_key(q)
+    if key:
+        stmt = stmt.where(Customer.search_text.contains(key, autoescape=True))
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE)
+    return render_template("field/customers.html", page=page, q=q)
+
+
+@bp.get("/customers/<int:customer_id>")
+@login_required
+def customer(customer_id: int):
+    scope = access.customers(current_user).where(Customer.id == customer_id)
+    statuses = today_service.customer_statuses(
+        db.session,
+        scope,
+        today=local_today(),
+        tz=company_tz(),
+        settings=company_settings(db.session),
+    )
+    if not statuses:
+        abort(404)
+    status = statuses[0]
+    history = db.session.scalars(
+        access.visits(current_user)
+        .where(Visit.customer_id == customer_id)
+        .options(joinedload(Visit.purpose))
+        .order_by(Visit.visited_at.desc())
+        .limit(50)
+    )
+    proposals_ = db.session.scalars(
+        access.proposals(current_user)
+        .where(Proposal.customer_id == customer_id)
+        .order_by(Proposal.proposed_on.desc())
+    )
+    follow_ups = db.session.scalars(
+        access.follow_ups(current_user)
+        .where(FollowUp.customer_id == customer_id)
+        .order_by(FollowUp.due_on.desc())
+    )
+    return render_template(
+        "field/customer.html",
+        status=status,
+        customer=status.customer,
+        visits=list(history),
+        proposals=list(proposals_),
+        follow_ups=list(follow_ups),
+        can_visit=access.can_visit(current_user, status.customer),
+    )

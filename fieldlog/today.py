@@ -1,0 +1,137 @@
+"""What a rep should do today: customers overdue for their visit cycle and follow-ups due.
+
+Plain functions over a session, the acting user, the company's local ``today`` and timezone;
+every list starts from an ``access`` scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from . import access
+from .models import CompanySettings, Customer, FollowUp, User, Visit
+from .periods import local_date
+
+
+@dataclass
+class CustomerStatus:
+    """A customer with its last visit, cycle and whether a visit is overdue."""
+
+    customer: Customer
+    last_visited_at: datetime | None
+    last_visit_on: date | None
+    cycle_days: int
+    days_since: int | None
+    has_open_follow_up: bool
+    overdue: bool
+
+
+def cycle_days(customer: Customer, settings: CompanySettings) -> int:
+    """The customer's own visit cycle, or its rank's default from the company settings."""
+    return customer.visit_cycle_days or settings.cycle_days(customer.rank)
+
+
+def open_follow_up_booked(today: date):
+    """SQL: the customer has a follow-up not done, not cancelled, due today or later."""
+    return exists().where(
+        FollowUp.customer_id == Customer.id,
+        FollowUp.done_on.is_(None),
+        FollowUp.cancelled.is_(False),
+        FollowUp.due_on >= today,
+    )
+
+
+def customer_statuses(
+    session: Session,
+    customers: Select[tuple[Customer]],
+    *,
+    today: date,
+    tz: ZoneInfo,
+    settings: CompanySettings,
+) -> list[CustomerStatus]:
+    """Status of every customer of a scope, in one query (last visit and open follow-up).
+
+    Overdue (DESIGN §3): more days than the cycle since the local date of the last visit
+    (never visited counts), and no open follow-up booked. The scope's order is kept.
+    """
+    last = (
+        select(Visit.customer_id, func.max(Visit.visited_at).label("last_at"))
+        .group_by(Visit.customer_id)
+        .subquery()
+    )
+    stmt = customers.outerjoin(last, last.c.customer_id == Customer.id).add_columns(
+        last.c.last_at, open_follow_up_booked(today).label("booked")
+    )
+    out = []
+    for customer, last_at, booked in session.execute(stmt):
+        cycle = cycle_days(customer, settings)
+        last_on = local_date(last_at, tz) if last_at is not None else None
+        since = (today - last_on).days if last_on is not None else None
+        overdue = not booked and (since is None or since > cycle)
+        out.append(CustomerStatus(customer, last_at, last_on, cycle, since, bool(booked), overdue))
+    return out
+
+
+def overdue_customers(
+    session: Session, user: User, *, today: date, tz: ZoneInfo, settings: CompanySettings
+) -> list[CustomerStatus]:
+    """Active customers of the user's scope overdue for a visit: own first, longest gap first."""
+    scope = access.customers(user).where(Customer.active.is_(True), ~open_follow_up_booked(today))
+    rows = [
+        s
+        for s in customer_statuses(session, scope, today=today, tz=tz, settings=settings)
+        if s.overdue
+    ]
+    never = 10**6
+
+    def order(s: CustomerStatus) -> tuple[int, int, str]:
+        own = 0 if s.customer.rep_id == user.id else 1
+        gap = never if s.days_since is None else s.days_since - s.cycle_days
+        return (own, -gap, s.customer.code)
+
+    return sorted(rows, key=order)
+
+
+def due_follow_ups(session: Session, user: User, *, today: date) -> list[FollowUp]:
+    """The user's open follow-ups due today or earlier, oldest first."""
+    stmt = (
+        access.follow_ups(user)
+        .where(
+            FollowUp.done_on.is_(None),
+            FollowUp.cancelled.is_(False),
+            FollowUp.due_on <= today,
+        )
+        .options(joinedload(FollowUp.customer))
+        .order_by(FollowUp.due_on, FollowUp.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def open_follow_ups(session: Session, user: User, customer: Customer) -> list[FollowUp]:
+    """A customer's open follow-ups that the user may see and tick off from a visit."""
+    stmt = (
+        access.follow_ups(user)
+        .where(
+            FollowUp.customer_id == customer.id,
+            FollowUp.done_on.is_(None),
+            FollowUp.cancelled.is_(False),
+        )
+        .order_by(FollowUp.due_on, FollowUp.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def recent_visits(session: Session, user: User, limit: int = 5) -> list[Visit]:
+    """The user's latest visits (for a manager, the branch's)."""
+    stmt = (
+        access.visits(user)
+        .options(joinedload(Visit.customer), joinedload(Visit.purpose))
+        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

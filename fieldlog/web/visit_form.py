@@ -1,0 +1,140 @@
+"""The visit form as the API payload: the form has no rules of its own, record_visit has them."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
+
+from ..periods import local_date
+from ..text import nfkc
+
+# Quick date chips: (value, label); the date is counted from the visit's local date.
+DUE_PRESETS = (
+    ("1d", _l("Tomorrow")),
+    ("1w", _l("+1 week")),
+    ("2w", _l("+2 weeks")),
+    ("1m", _l("+1 month")),
+)
+# Next-action chips that fill the action text without typing.
+ACTION_PRESETS = (
+    ("call", _l("Follow-up call")),
+    ("quote", _l("Send a quote")),
+    ("revisit", _l("Visit again")),
+)
+# API error keys → form field names.
+FIELD_NAMES = {
+    "proposal.category": "proposal_category",
+    "proposal.kind": "proposal_kind",
+    "proposal.amount": "proposal_amount",
+    "proposal.note": "proposal_note",
+    "next_action.action": "next_action",
+    "next_action.due_on": "next_action_due_on",
+    "_": "form",
+    "client_id": "form",
+}
+_YEN_NOISE = re.compile(r"[,\s¥円]")
+_INTEGER = re.compile(r"-?\d+")
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, clamped to the month's last day."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def preset_due(preset: str, visit_day: date) -> date | None:
+    """The date a quick chip stands for, or None for an unknown chip."""
+    if preset == "1m":
+        return add_months(visit_day, 1)
+    days = {"1d": 1, "1w": 7, "2w": 14}.get(preset)
+    return visit_day + timedelta(days=days) if days else None
+
+
+def parse_amount(raw: str) -> Any:
+    """'1,000', '¥1000', full-width digits → int; anything else passes through for the service."""
+    text = _YEN_NOISE.sub("", nfkc(raw))
+    if not text:
+        return None
+    return int(text) if _INTEGER.fullmatch(text) else raw
+
+
+def local_input_value(instant: datetime, tz: ZoneInfo) -> str:
+    """An instant as a datetime-local input value in the company timezone."""
+    return instant.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_local(raw: str, tz: ZoneInfo) -> Any:
+    """A datetime-local value as an ISO instant with offset; unparseable text passes through."""
+    raw = (raw or "").strip()
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.isoformat()
+
+
+def _hearing(raw: str | None) -> Any:
+    return {"yes": True, "no": False}.get(raw or "")
+
+
+def _ids(values: list[str]) -> list[Any]:
+    return [int(v) if v.strip().isdigit() else v for v in values]
+
+
+def to_payload(form: MultiDict[str, str], *, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """The API payload of DESIGN §6 for a submitted visit form."""
+    visited_at = parse_local(form.get("visited_at", ""), tz)
+    try:
+        visit_day = local_date(datetime.fromisoformat(visited_at), tz)
+    except (TypeError, ValueError):
+        visit_day = local_date(now, tz)
+    payload: dict[str, Any] = {
+        "client_id": form.get("client_id", ""),
+        "customer_code": form.get("customer_code", "").strip(),
+        "visited_at": visited_at,
+        "purpose": form.get("purpose", ""),
+        "purpose_note": form.get("purpose_note", ""),
+        "hearing_done": _hearing(form.get("hearing_done")),
+        "hearing_note": form.get("hearing_note", ""),
+        "note": form.get("note", ""),
+    }
+    if form.get("proposal_made"):
+        payload["proposal"] = {
+            "category": form.get("proposal_category") or None,
+            "kind": form.get("proposal_kind") or None,
+            "amount": parse_amount(form.get("proposal_amount", "")),
+            "note": form.get("proposal_note", ""),
+        }
+    action = form.get("next_action", "").strip()
+    if not action:
+        labels = dict(ACTION_PRESETS)
+        preset = form.get("next_action_preset", "")
+        action = str(labels[preset]) if preset in labels else ""
+    due_on: Any = form.get("next_action_due_on", "").strip()
+    if not due_on and form.get("due_preset"):
+        preset_day = preset_due(form.get("due_preset", ""), visit_day)
+        due_on = preset_day.isoformat() if preset_day else ""
+    if action or due_on:
+        payload["next_action"] = {"action": action, "due_on": due_on or None}
+    completes = form.getlist("completes_follow_ups")
+    if completes:
+        payload["completes_follow_ups"] = _ids(completes)
+    return payload
+
+
+def form_errors(errors: Mapping[str, list[Any]]) -> dict[str, list[str]]:
+    """Service error keys as form field names, messages as text."""
+    out: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        out.setdefault(FIELD_NAMES.get(key, key), []).extend(str(m) for m in messages)
+    return out

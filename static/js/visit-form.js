@@ -1,0 +1,138 @@
+// Enhances the visit form: customer search, follow-ups of the chosen customer, quick chips.
+// The form works without this file; every chip is a real radio input the server understands.
+
+const form = document.getElementById("visit-form");
+const text = JSON.parse(document.getElementById("visit-form-text").textContent);
+
+const select = form.querySelector("#customer_code");
+const search = form.querySelector("#customer-search");
+const results = form.querySelector("#customer-results");
+const followUps = form.querySelector("#follow-ups");
+const proposalMade = form.querySelector("#proposal_made");
+const proposalFields = form.querySelector("#proposal-fields");
+const actionInput = form.querySelector("#next_action");
+const dueInput = form.querySelector("#next_action_due_on");
+const visitedAt = form.querySelector("#visited_at");
+
+function pad(n) {
+  return String(n).padStart(2, "0");
+}
+
+function isoDate(d) {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+function visitDay() {
+  const value = (visitedAt.value || "").slice(0, 10);
+  const [y, m, d] = value.split("-").map(Number);
+  return y ? new Date(y, m - 1, d) : new Date();
+}
+
+function presetDate(preset) {
+  const day = visitDay();
+  if (preset === "1m") {
+    const target = new Date(day.getFullYear(), day.getMonth() + 1, 1);
+    const last = new Date(target.getFullYear(), target.getMonth() + 1, 0).getDate();
+    target.setDate(Math.min(day.getDate(), last));
+    return target;
+  }
+  const days = { "1d": 1, "1w": 7, "2w": 14 }[preset] || 0;
+  day.setDate(day.getDate() + days);
+  return day;
+}
+
+// Proposal details show only once "I made a proposal" is ticked.
+function syncProposal() {
+  proposalFields.hidden = !proposalMade.checked;
+}
+proposalMade.addEventListener("change", syncProposal);
+syncProposal();
+
+form.addEventListener("change", (event) => {
+  const input = event.target;
+  if (input.name === "due_preset") {
+    dueInput.value = isoDate(presetDate(input.value));
+  } else if (input.name === "next_action_preset") {
+    actionInput.value = input.dataset.text;
+  } else if (input === dueInput) {
+    form.querySelectorAll("input[name=due_preset]").forEach((r) => { r.checked = false; });
+  }
+});
+
+function option(tag, className, label) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  el.textContent = label;
+  return el;
+}
+
+async function loadFollowUps(code) {
+  followUps.replaceChildren();
+  if (!code) return;
+  const url = form.dataset.followUpsUrl.replace("__code__", encodeURIComponent(code));
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const items = await response.json();
+  if (!items.length) return;
+  followUps.append(option("p", "hint", text.openFollowUps));
+  for (const item of items) {
+    const label = option("label", "check check-big", "");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "completes_follow_ups";
+    box.value = item.id;
+    const span = option("span", "", `${item.action} `);
+    span.append(option("small", "muted", item.due_on));
+    label.append(box, span);
+    followUps.append(label);
+  }
+}
+
+select.addEventListener("change", () => {
+  const chosen = document.getElementById("chosen-customer");
+  if (chosen) chosen.remove();
+  loadFollowUps(select.value);
+});
+
+let timer;
+async function runSearch() {
+  const q = search.value.trim();
+  results.replaceChildren();
+  if (!q) {
+    results.hidden = true;
+    return;
+  }
+  const response = await fetch(`${form.dataset.searchUrl}?q=${encodeURIComponent(q)}`, {
+    credentials: "same-origin",
+  });
+  if (!response.ok) return;
+  const found = await response.json();
+  results.hidden = false;
+  if (!found.length) {
+    results.append(option("li", "empty", text.noResults));
+    return;
+  }
+  for (const customer of found) {
+    const li = document.createElement("li");
+    const button = option("button", "result", "");
+    button.type = "button";
+    button.append(option("strong", "", customer.name), option("span", "muted", ` ${customer.code}`));
+    button.addEventListener("click", () => {
+      if (![...select.options].some((o) => o.value === customer.code)) {
+        select.append(new Option(`${customer.name} (${customer.code})`, customer.code));
+      }
+      select.value = customer.code;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+      search.value = "";
+      results.hidden = true;
+    });
+    li.append(button);
+    results.append(li);
+  }
+}
+
+search.hidden = false;
+search.addEventListener("input", () => {
+  clearTimeout(timer);
+  timer = setTimeout(runSearch, 200);
+});

@@ -1,0 +1,168 @@
+"""End to end in headless Chromium: a rep logs the typical visit by taps only (at most 8)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from fieldlog import create_app
+from fieldlog.accounts import set_password
+from fieldlog.defaults import ensure_defaults
+from fieldlog.extensions import db
+from fieldlog.models import Branch, Category, Customer, User, Visit
+from fieldlog.periods import today as local_today
+
+from .conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "static" / "img" / "screenshots"
+TZ = ZoneInfo("Asia/Tokyo")
+MAX_TAPS = 8
+
+
+@pytest.fixture
+def live_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
+    """The real app on 127.0.0.1 (a free port) over a temp SQLite DB with a small branch."""
+    app = create_app(
+        {
+            "SECRET_KEY": "e2e-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.db'}",
+            "FIELDLOG_TIMEZONE": "Asia/Tokyo",
+            "FIELDLOG_SCHEDULER": False,
+            "FIELDLOG_SMTP_URL": "",
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        ensure_defaults(db.session)
+        branch = Branch(code="TKY", name="東京支店")
+        rep = User(email="sato@example.jp", name="佐藤 花子", role="rep", branch=branch)
+        set_password(rep, PASSWORD)
+        db.session.add_all(
+            [
+                rep,
+                Customer(
+                    code="C100",
+                    name="青空商店",
+                    name_kana="アオゾラショウテン",
+                    branch=branch,
+                    rep=rep,
+                    rank="A",
+                ),
+                Customer(code="C200", name="緑川工業", branch=branch, rep=rep, rank="C"),
+                Category(code="SAFE", name="安全用品", sort=1),
+                Category(code="PACK", name="梱包資材", sort=2),
+            ]
+        )
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.mark.browser
+def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: run `bash .ci/setup --test` to install it")
+    from playwright.sync_api import sync_playwright
+
+    app, base = live_app
+    problems: list[str] = []
+    taps = 0
+
+    def tap(locator) -> None:
+        nonlocal taps
+        taps += 1
+        locator.tap()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            context = browser.new_context(
+                viewport={"width": 390, "height": 844},
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+                locale="ja-JP",
+                timezone_id="Asia/Tokyo",
+            )
+            page = context.new_page()
+            # CSP violations and script errors show up here; failed loads are checked below.
+            page.on(
+                "console",
+                lambda m: (
+                    m.type == "error"
+                    and not m.text.startswith("Failed to load resource")
+                    and problems.append(m.text)
+                ),
+            )
+            page.on(
+                "response",
+                lambda r: (
+                    r.status >= 400
+                    and not r.url.endswith("/favicon.ico")
+                    and problems.append(f"{r.status} {r.url}")
+                ),
+            )
+            page.on("pageerror", lambda e: problems.append(str(e)))
+
+            page.goto(f"{base}/login")
+            page.fill("input[name=email]", "sato@example.jp")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "today.png"), full_page=True)
+
+            # From here on: taps only, no typing.
+            tap(page.get_by_role("link", name="青空商店"))
+            page.wait_for_url("**/visits/new?customer=C100")
+            assert page.locator("#customer_code").input_value() == "C100"
+            tap(page.locator("label.chip", has_text="提案・商談"))
+            tap(page.locator("label.chip", has_text="はい、聞けた"))
+            tap(page.locator("label.toggle", has_text="提案した"))
+            tap(page.locator("label.chip", has_text="安全用品"))
+            tap(page.locator("label.chip", has_text="電話フォロー"))
+            tap(page.locator("label.chip", has_text="1週間後"))
+            page.screenshot(path=str(SCREENSHOTS / "visit-new.png"), full_page=True)
+            assert page.locator("button[type=submit]").count() == 1
+            tap(page.locator("button[type=submit]"))
+            page.wait_for_url(f"{base}/")
+            assert "訪問を保存しました" in page.content()
+        finally:
+            browser.close()
+
+    assert taps <= MAX_TAPS, f"{taps} taps"
+    assert problems == [], problems
+    with app.app_context():
+        visit = db.session.scalars(select(Visit)).one()
+        day = local_today(TZ, visit.visited_at)
+        assert (visit.customer.code, visit.purpose.code, visit.hearing_done) == (
+            "C100",
+            "proposal",
+            True,
+        )
+        assert [p.category.code for p in visit.proposals] == ["SAFE"]
+        assert [(f.action, f.due_on) for f in visit.follow_ups] == [
+            ("電話フォロー", day + timedelta(days=7))
+        ]

@@ -1,0 +1,374 @@
+"""The rep's screens through the test client, with CSRF on."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from fieldlog.extensions import db
+from fieldlog.models import FollowUp, Proposal, Visit, VisitRevision
+
+from .conftest import NOW, TZ, csrf_from
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.fixture
+def world(make):
+    """A branch with a rep, a colleague, a manager, customers and a category; another branch."""
+    branch = make.branch()
+    rep = make.user("rep", branch, name="山田 太郎")
+    colleague = make.user("rep", branch)
+    manager = make.user("manager", branch)
+    other_branch = make.branch()
+    outsider = make.customer(other_branch, code="X001", name="他支店商事")
+    mine = make.customer(branch, rep, code="C001", name="青空商店", name_kana="アオゾラショウテン")
+    theirs = make.customer(branch, colleague, code="C002", name="緑川工業")
+    category = make.category(code="SAFE", name="安全用品")
+    db.session.commit()
+    return {
+        "rep": rep,
+        "colleague": colleague,
+        "manager": manager,
+        "mine": mine,
+        "theirs": theirs,
+        "outsider": outsider,
+        "category": category,
+        "owner": make.user("owner"),
+    }
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def _form(client, path="/visits/new"):
+    page = client.get(path)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    client_id = re.search(r'name="client_id" value="([^"]+)"', html).group(1)
+    return html, {"csrf_token": csrf_from(html), "client_id": client_id}
+
+
+def _typical(base, customer="C001", **overrides):
+    data = {
+        **base,
+        "customer_code": customer,
+        "visited_at": "2026-11-23T09:30",
+        "purpose": "proposal",
+        "hearing_done": "yes",
+        "proposal_made": "1",
+        "proposal_category": "SAFE",
+        "proposal_amount": "",
+        "next_action_preset": "call",
+        "due_preset": "1w",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _set_locale(client, lang):
+    token = csrf_from(client.get("/visits").get_data(as_text=True))
+    client.post("/locale", data={"lang": lang, "next": "/", "csrf_token": token})
+
+
+PAGES = ["/", "/visits/new", "/visits", "/proposals", "/customers", "/customers?q=あおぞら"]
+
+
+@pytest.mark.parametrize("role", ["rep", "manager"])
+@pytest.mark.parametrize("lang,marker", [("ja", "訪問"), ("en", "Visit")])
+def test_every_page_renders_for_reps_and_managers_in_both_locales(
+    client, auth, world, role, lang, marker
+):
+    user = world[role]
+    visit = record(world, user, "C001")
+    auth.login(user)
+    _set_locale(client, lang)
+    paths = [*PAGES, f"/visits/{visit.id}", f"/customers/{world['mine'].id}"]
+    if role == "rep":
+        paths.append(f"/visits/{visit.id}/edit")
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        html = response.get_data(as_text=True)
+        assert f'lang="{lang}"' in html and marker in html, path
+        assert "<script>" not in html and "style=" not in html and "onclick" not in html
+
+
+def record(world, user, code, **overrides):
+    from fieldlog.visits import record_visit
+
+    from .conftest import visit_payload
+
+    visit = record_visit(db.session, user, visit_payload(code, **overrides), tz=TZ, now=NOW).visit
+    db.session.commit()
+    return visit
+
+
+def test_owner_today_is_an_owner_page_not_a_visit_list(client, auth, world):
+    auth.login(world["owner"])
+    html = client.get("/").get_data(as_text=True)
+    assert "/customers" in html and "/visits/new" not in html
+    assert client.get("/visits/new").status_code == 403
+
+
+def test_form_post_creates_visit_proposal_and_follow_up_in_one_go(client, auth, world):
+    auth.login(world["rep"])
+    html, base = _form(client, "/visits/new?customer=C001")
+    # The page has exactly one submit button (the banners' buttons are type="button").
+    assert html.count('type="submit"') == html.count('<button type="submit"') == 1
+    response = client.post("/visits/new", data=_typical(base, proposal_amount="¥１，２００"))
+    assert response.status_code == 302 and response.location.endswith("/")
+    visit = db.session.scalars(select(Visit)).one()
+    assert visit.purpose.code == "proposal" and visit.hearing_done and visit.purposeful
+    assert visit.visited_at == NOW - timedelta(minutes=30)
+    proposal = visit.proposals[0]
+    assert (proposal.category.code, proposal.kind, proposal.amount) == ("SAFE", "cross_sell", 1200)
+    follow_up = visit.follow_ups[0]
+    assert follow_up.due_on == TODAY + timedelta(days=7)
+    assert follow_up.action == "電話フォロー"
+    assert "訪問を保存しました" in client.get("/").get_data(as_text=True)
+
+
+def test_an_explicit_date_and_action_win_over_the_chips(client, auth, world):
+    auth.login(world["rep"])
+    _, base = _form(client)
+    data = _typical(
+        base, next_action="見積を持参", next_action_due_on="2026-12-01", due_preset="1m"
+    )
+    assert client.post("/visits/new", data=data).status_code == 302
+    follow_up = db.session.scalars(select(FollowUp)).one()
+    assert (follow_up.action, follow_up.due_on) == ("見積を持参", date(2026, 12, 1))
+
+
+def test_open_follow_ups_can_be_ticked_off_from_the_form(client, auth, world):
+    old = record(
+        world, world["rep"], "C001", next_action={"action": "再訪", "due_on": "2026-11-23"}
+    )
+    auth.login(world["rep"])
+    html, base = _form(client, "/visits/new?customer=C001")
+    follow_up_id = old.follow_ups[0].id
+    assert f'name="completes_follow_ups" value="{follow_up_id}"' in html
+    data = _typical(base, completes_follow_ups=str(follow_up_id))
+    assert client.post("/visits/new", data=data).status_code == 302
+    assert db.session.get(FollowUp, follow_up_id).done_on == TODAY
+
+
+@pytest.mark.parametrize(
+    "overrides,field,message",
+    [
+        ({"customer_code": "NOPE"}, "customer_code", "存在しない顧客です"),
+        ({"visited_at": "2026-11-25T09:00"}, "visited_at", ""),
+        ({"next_action_due_on": "2026-11-20", "due_preset": None}, "next_action_due_on", ""),
+        ({"proposal_amount": "-5"}, "proposal_amount", ""),
+        ({"proposal_amount": "たくさん"}, "proposal_amount", ""),
+        ({"note": "あ" * 2001}, "note", ""),
+        ({"purpose": None}, "purpose", ""),
+        ({"hearing_done": None}, "hearing_done", ""),
+        ({"next_action_preset": None, "next_action": ""}, "next_action", ""),
+    ],
+)
+def test_bad_input_re_renders_with_messages_next_to_fields_and_writes_nothing(
+    client, auth, world, overrides, field, message
+):
+    auth.login(world["rep"])
+    _, base = _form(client)
+    data = _typical(base, **overrides, purpose_note="覚えておく")
+    response = client.post("/visits/new", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in html
+    assert message in html
+    assert 'value="覚えておく"' in html  # what the user typed is kept
+    assert _count(Visit) == _count(Proposal) == _count(FollowUp) == 0
+
+
+def test_another_branch_customer_gives_a_403_page_and_writes_nothing(client, auth, world):
+    auth.login(world["rep"])
+    _, base = _form(client)
+    response = client.post("/visits/new", data=_typical(base, customer="X001"))
+    assert response.status_code == 403 and "<html" in response.get_data(as_text=True)
+    assert _count(Visit) == 0
+
+
+def test_missing_csrf_is_refused_and_writes_nothing(client, auth, world):
+    auth.login(world["rep"])
+    _, base = _form(client)
+    del base["csrf_token"]
+    assert client.post("/visits/new", data=_typical(base)).status_code == 400
+    assert _count(Visit) == 0
+
+
+def test_double_submit_with_the_same_client_id_stores_one_visit(client, auth, world):
+    auth.login(world["rep"])
+    _, base = _form(client)
+    first = client.post("/visits/new", data=_typical(base))
+    second = client.post("/visits/new", data=_typical(base))
+    assert first.status_code == second.status_code == 302
+    assert _count(Visit) == _count(Proposal) == _count(FollowUp) == 1
+
+
+def test_customer_search_matches_hiragana_katakana_and_half_width_kana(client, auth, world):
+    auth.login(world["rep"])
+    for q in ("あおぞら", "アオゾラ", "ｱｵｿﾞﾗ", "c001", "青空"):
+        found = client.get("/customers/search", query_string={"q": q}).get_json()
+        assert [c["code"] for c in found] == ["C001"], q
+    assert client.get("/customers/search?q=他支店").get_json() == []
+    html = client.get("/customers?q=ｱｵｿﾞﾗ").get_data(as_text=True)
+    assert "青空商店" in html and "緑川工業" not in html
+
+
+def test_customer_list_puts_own_customers_first(client, auth, world):
+    auth.login(world["colleague"])
+    html = client.get("/customers").get_data(as_text=True)
+    assert html.index("緑川工業") < html.index("青空商店")
+
+
+def _with_proposal_and_follow_up(world):
+    return record(
+        world,
+        world["rep"],
+        "C001",
+        proposal={"category": "SAFE"},
+        next_action={"action": "電話", "due_on": "2026-11-23"},
+    )
+
+
+def test_follow_up_done_and_proposal_close_are_one_tap_forms(client, auth, world):
+    visit = _with_proposal_and_follow_up(world)
+    auth.login(world["rep"])
+    html = client.get("/").get_data(as_text=True)
+    follow_up, proposal = visit.follow_ups[0], visit.proposals[0]
+    assert f"/follow-ups/{follow_up.id}/done" in html
+    token = csrf_from(html)
+    assert (
+        client.post(f"/follow-ups/{follow_up.id}/done", data={"csrf_token": token}).status_code
+        == 302
+    )
+    assert db.session.get(FollowUp, follow_up.id).done_on == TODAY
+    html = client.get("/proposals").get_data(as_text=True)
+    assert f"/proposals/{proposal.id}/close" in html
+    client.post(f"/proposals/{proposal.id}/close", data={"csrf_token": token, "status": "won"})
+    assert db.session.get(Proposal, proposal.id).status == "won"
+    client.post(f"/proposals/{proposal.id}/close", data={"csrf_token": token, "status": "lost"})
+    assert db.session.get(Proposal, proposal.id).status == "lost"
+
+
+def test_a_colleague_cannot_close_or_complete_what_is_not_theirs(client, auth, world):
+    visit = _with_proposal_and_follow_up(world)
+    auth.login(world["colleague"])
+    token = auth.csrf()
+    assert (
+        client.post(
+            f"/follow-ups/{visit.follow_ups[0].id}/done", data={"csrf_token": token}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/follow-ups/{visit.follow_ups[0].id}/cancel", data={"csrf_token": token}
+        ).status_code
+        == 404
+    )
+    response = client.post(
+        f"/proposals/{visit.proposals[0].id}/close", data={"csrf_token": token, "status": "won"}
+    )
+    assert response.status_code == 404
+    assert db.session.get(Proposal, visit.proposals[0].id).status == "open"
+
+
+def test_scope_a_rep_cannot_open_another_reps_visit_or_another_branchs_customer(
+    client, auth, world
+):
+    visit = record(world, world["colleague"], "C002")
+    auth.login(world["rep"])
+    assert client.get(f"/visits/{visit.id}").status_code == 404
+    assert client.get(f"/visits/{visit.id}/edit").status_code == 404
+    assert client.get(f"/customers/{world['outsider'].id}").status_code == 404
+    assert client.get(f"/customers/{world['theirs'].id}").status_code == 200
+    assert client.get("/customers/X001/open-follow-ups").status_code == 404
+
+
+def test_edit_within_seven_days_records_a_revision(client, auth, world):
+    visit = record(world, world["rep"], "C001", purpose="routine", hearing_done=False)
+    visit.created_at = NOW - timedelta(days=6)
+    assert not visit.purposeful
+    auth.login(world["rep"])
+    html = client.get(f"/visits/{visit.id}/edit").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(html),
+        "visited_at": "2026-11-23T09:00",
+        "purpose": "hearing",
+        "hearing_done": "yes",
+        "hearing_note": "在庫管理に困っている",
+        "purpose_note": "",
+        "note": "",
+    }
+    response = client.post(f"/visits/{visit.id}/edit", data=data)
+    assert response.status_code == 302
+    db.session.expire_all()
+    visit = db.session.get(Visit, visit.id)
+    assert visit.purposeful and visit.hearing_done and visit.purpose.code == "hearing"
+    revision = db.session.scalars(select(VisitRevision)).one()
+    assert revision.user_id == world["rep"].id
+    assert revision.changes["purpose"] == ["routine", "hearing"]
+    assert revision.changes["hearing_done"] == [False, True]
+    assert "在庫管理に困っている" in client.get(f"/visits/{visit.id}").get_data(as_text=True)
+
+
+def test_edit_with_bad_input_re_renders_and_keeps_the_visit(client, auth, world):
+    visit = record(world, world["rep"], "C001")
+    auth.login(world["rep"])
+    html = client.get(f"/visits/{visit.id}/edit").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(html),
+        "visited_at": "2026-11-30T09:00",
+        "purpose": "hearing",
+        "hearing_done": "yes",
+    }
+    response = client.post(f"/visits/{visit.id}/edit", data=data)
+    assert response.status_code == 422 and 'id="visited_at-error"' in response.get_data(
+        as_text=True
+    )
+    assert _count(VisitRevision) == 0
+
+
+def test_edit_is_refused_after_seven_days_and_to_others(app, client, auth, world):
+    visit = record(world, world["rep"], "C001")
+    visit.created_at = NOW  # the window counts from when the visit was stored
+    db.session.commit()
+    auth.login(world["manager"])
+    assert client.get(f"/visits/{visit.id}").status_code == 200
+    assert client.get(f"/visits/{visit.id}/edit").status_code == 403
+    auth.logout()
+    app.config["FIELDLOG_NOW"] = NOW + timedelta(days=7, minutes=1)
+    auth.login(world["rep"])
+    assert client.get(f"/visits/{visit.id}/edit").status_code == 403
+    token = auth.csrf()
+    response = client.post(
+        f"/visits/{visit.id}/edit", data={"csrf_token": token, "purpose": "called"}
+    )
+    assert response.status_code == 403
+    assert _count(VisitRevision) == 0
+
+
+def test_visits_list_is_paged_newest_first(client, auth, world):
+    for hours in range(1, 23):
+        record(world, world["rep"], "C001", visited_at=(NOW - timedelta(hours=hours)).isoformat())
+    auth.login(world["rep"])
+    first = client.get("/visits").get_data(as_text=True)
+    assert first.count('href="/visits/') - first.count('href="/visits/new') == 20
+    second = client.get("/visits?page=2").get_data(as_text=True)
+    assert second.count('href="/visits/') - second.count('href="/visits/new') == 2
+
+
+def test_client_id_is_fresh_on_each_render(client, auth, world):
+    auth.login(world["rep"])
+    _, one = _form(client)
+    _, two = _form(client)
+    assert one["client_id"] != two["client_id"]
+    uuid.UUID(one["client_id"])
