@@ -136,6 +136,8 @@ def record_visit(
         hearing_done=data.hearing_done,
         hearing_note=data.hearing_note,
         note=data.note,
+        created_at=now,
+        updated_at=now,
     )
     try:
         with session.begin_nested():

@@ -104,6 +104,7 @@ def _render_form(values: dict[str, Any], errors: dict[str, list[str]], status: i
         categories=list(categories),
         due_presets=visit_form.DUE_PRESETS,
         action_presets=visit_form.ACTION_PRESETS,
+        utc_offset=now().astimezone(company_tz()).isoformat()[-6:],
     ), status
 
 

@@ -18,6 +18,8 @@ SHELL_ASSETS = (
     "js/outbox-store.mjs",
     "js/sync.mjs",
     "js/outbox-page.mjs",
+    "js/visit-offline.mjs",
+    "js/visit-form.js",
     "icons/icon-192.png",
     "icons/icon-512.png",
     "icons/icon-maskable-512.png",

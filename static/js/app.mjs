@@ -125,8 +125,22 @@ async function refreshOfflineData() {
   }
 }
 
+function showPendingToast() {
+  const message = sessionStorage.getItem("fieldlog-toast");
+  if (!message) return;
+  sessionStorage.removeItem("fieldlog-toast");
+  const node = document.createElement("p");
+  node.className = "toast";
+  node.setAttribute("role", "status");
+  node.textContent = message;
+  document.body.append(node);
+  setTimeout(() => node.remove(), 4000);
+}
+
 function start() {
   document.documentElement.classList.add("js");
+  showPendingToast();
+  if (document.getElementById("visit-form")) import("./visit-offline.mjs");
   registerWorker();
   refreshBadges();
   showInstallHint();

@@ -1,0 +1,180 @@
+// Offline-first saving for the visit form: the entry goes to the IndexedDB outbox before any
+// network attempt, the form keeps a draft while it is filled, and a rejected entry comes back
+// here to be fixed. Without JavaScript the form still posts to the server as a plain form.
+import { currentUser, enqueue, sync, t } from "./app.mjs";
+import { visitPayloadFromForm } from "./outbox-core.mjs";
+import { outbox } from "./outbox-store.mjs";
+
+const form = document.getElementById("visit-form");
+const user = currentUser();
+const DRAFT_KEY = `fieldlog-draft:${user}`;
+const SKIP = new Set(["csrf_token", "client_id"]);
+const params = new URLSearchParams(window.location.search);
+
+export function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function formValues() {
+  const values = {};
+  for (const [name, value] of new FormData(form)) {
+    if (SKIP.has(name)) continue;
+    (values[name] ||= []).push(value);
+  }
+  return values;
+}
+
+function setValues(values) {
+  for (const element of form.elements) {
+    if (!element.name || SKIP.has(element.name)) continue;
+    const wanted = values[element.name];
+    if (element.type === "radio" || element.type === "checkbox") {
+      element.checked = Boolean(wanted && wanted.includes(element.value));
+    } else if (wanted !== undefined) {
+      if (element.tagName === "SELECT" && ![...element.options].some((o) => o.value === wanted[0])) {
+        element.append(new Option(wanted[0], wanted[0]));
+      }
+      element.value = wanted[0];
+    }
+    element.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+}
+
+function meaningful(values) {
+  const ignore = new Set(["visited_at", "customer_code"]);
+  return Object.entries(values).some(
+    ([name, list]) => !ignore.has(name) && list.some((v) => String(v).trim() !== ""),
+  );
+}
+
+function saveDraft() {
+  const values = formValues();
+  if (meaningful(values)) localStorage.setItem(DRAFT_KEY, JSON.stringify(values));
+  else localStorage.removeItem(DRAFT_KEY);
+}
+
+function restoreDraft() {
+  const raw = localStorage.getItem(DRAFT_KEY);
+  if (!raw) return;
+  const draft = JSON.parse(raw);
+  const chosen = params.get("customer");
+  if (chosen && draft.customer_code && draft.customer_code[0] !== chosen) return;
+  setValues(draft);
+}
+
+/** The form fields for a payload (the reverse of visitPayloadFromForm), to fix an entry. */
+function valuesFromPayload(body) {
+  const values = {
+    customer_code: [body.customer_code || ""],
+    visited_at: [(body.visited_at || "").slice(0, 16)],
+    purpose: [body.purpose || ""],
+    purpose_note: [body.purpose_note || ""],
+    hearing_done: [body.hearing_done ? "yes" : "no"],
+    hearing_note: [body.hearing_note || ""],
+    note: [body.note || ""],
+  };
+  if (body.proposal) {
+    values.proposal_made = ["1"];
+    values.proposal_category = [body.proposal.category || ""];
+    values.proposal_kind = [body.proposal.kind || ""];
+    values.proposal_amount = [body.proposal.amount == null ? "" : String(body.proposal.amount)];
+    values.proposal_note = [body.proposal.note || ""];
+  }
+  if (body.next_action) {
+    values.next_action = [body.next_action.action || ""];
+    values.next_action_due_on = [body.next_action.due_on || ""];
+  }
+  return values;
+}
+
+function showErrors(errors) {
+  const names = {
+    "proposal.category": "proposal_category",
+    "proposal.kind": "proposal_kind",
+    "proposal.amount": "proposal_amount",
+    "proposal.note": "proposal_note",
+    "next_action.action": "next_action",
+    "next_action.due_on": "next_action_due_on",
+  };
+  const box = document.createElement("div");
+  box.className = "form-error";
+  box.setAttribute("role", "alert");
+  const list = typeof errors === "string" ? { form: [errors] } : errors || {};
+  for (const [field, messages] of Object.entries(list)) {
+    const line = document.createElement("p");
+    const input = form.elements[names[field] || field];
+    const label = input?.closest("fieldset")?.querySelector("legend")?.textContent || field;
+    line.textContent = `${label}: ${[].concat(messages).join(" ")}`;
+    box.append(line);
+  }
+  form.before(box);
+}
+
+function toast(message) {
+  let node = document.getElementById("toast");
+  if (!node) {
+    node = document.createElement("p");
+    node.id = "toast";
+    node.className = "toast";
+    node.setAttribute("role", "status");
+    document.body.append(node);
+  }
+  node.textContent = message;
+  node.hidden = false;
+}
+
+function withOffset(value) {
+  // datetime-local has no offset: it is in the company timezone, whose offset the form carries.
+  if (!value || /[zZ]|[+-]\d\d:\d\d$/.test(value)) return value;
+  const seconds = value.length === 16 ? ":00" : "";
+  return `${value}${seconds}${form.dataset.utcOffset || ""}`;
+}
+
+async function save(event) {
+  event.preventDefault();
+  const data = new FormData(form);
+  data.set("visited_at", withOffset(data.get("visited_at")));
+  const clientId = newClientId();
+  const payload = visitPayloadFromForm(data, { clientId });
+  const customer = form.elements.customer_code;
+  const label = customer?.selectedOptions?.[0]?.textContent || payload.customer_code || "";
+  await enqueue("visit", clientId, "/api/v1/visits", payload, label);
+  localStorage.removeItem(DRAFT_KEY);
+  const fixing = params.get("outbox");
+  if (fixing) await outbox.remove(fixing);
+  toast(t("saved_offline"));
+  form.querySelector("button[type=submit]").disabled = true;
+  // Give the sync a moment: online, the visit is on the server before Today loads.
+  await Promise.race([sync(), new Promise((resolve) => setTimeout(resolve, 4000))]);
+  const entry = await outbox.get(clientId);
+  if (entry && entry.state === "attention") {
+    window.location.assign(`${form.action}?outbox=${encodeURIComponent(clientId)}`);
+    return;
+  }
+  sessionStorage.setItem("fieldlog-toast", entry ? t("saved_offline") : t("saved_synced"));
+  window.location.assign(form.dataset.doneUrl || "/");
+}
+
+async function start() {
+  if (!form || !user) return;
+  const fixing = params.get("outbox");
+  if (fixing) {
+    const entry = await outbox.get(fixing);
+    if (entry && entry.user === user) {
+      setValues(valuesFromPayload(entry.body));
+      if (entry.errors) showErrors(entry.errors);
+    }
+  } else {
+    restoreDraft();
+  }
+  form.addEventListener("input", saveDraft);
+  form.addEventListener("change", saveDraft);
+  form.addEventListener("submit", save);
+}
+
+start();
