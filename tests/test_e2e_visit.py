@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from fieldlog import create_app
 from fieldlog.accounts import set_password
 from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
-from fieldlog.models import Branch, Category, Customer, User, Visit
+from fieldlog.models import Branch, Category, Customer, FollowUp, User, Visit
 from fieldlog.periods import today as local_today
 
 from .conftest import PASSWORD
@@ -80,21 +81,14 @@ def live_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     thread.join(timeout=5)
 
 
-@pytest.mark.browser
-def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
+@contextmanager
+def logged_in_page(base: str) -> Iterator[tuple[Any, list[str]]]:
+    """A phone-sized Chromium page logged in as the rep, and the problems it reports."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Chromium is missing at {CHROMIUM}: run `bash .ci/setup --test` to install it")
     from playwright.sync_api import sync_playwright
 
-    app, base = live_app
     problems: list[str] = []
-    taps = 0
-
-    def tap(locator) -> None:
-        nonlocal taps
-        taps += 1
-        locator.tap()
-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -116,6 +110,7 @@ def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
                     and problems.append(m.text)
                 ),
             )
+            page.on("pageerror", lambda e: problems.append(str(e)))
             page.on(
                 "response",
                 lambda r: (
@@ -124,33 +119,45 @@ def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
                     and problems.append(f"{r.status} {r.url}")
                 ),
             )
-            page.on("pageerror", lambda e: problems.append(str(e)))
-
             page.goto(f"{base}/login")
             page.fill("input[name=email]", "sato@example.jp")
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url(f"{base}/")
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "today.png"), full_page=True)
-
-            # From here on: taps only, no typing.
-            tap(page.get_by_role("link", name="青空商店"))
-            page.wait_for_url("**/visits/new?customer=C100")
-            assert page.locator("#customer_code").input_value() == "C100"
-            tap(page.locator("label.chip", has_text="提案・商談"))
-            tap(page.locator("label.chip", has_text="はい、聞けた"))
-            tap(page.locator("label.toggle", has_text="提案した"))
-            tap(page.locator("label.chip", has_text="安全用品"))
-            tap(page.locator("label.chip", has_text="電話フォロー"))
-            tap(page.locator("label.chip", has_text="1週間後"))
-            page.screenshot(path=str(SCREENSHOTS / "visit-new.png"), full_page=True)
-            assert page.locator("button[type=submit]").count() == 1
-            tap(page.locator("button[type=submit]"))
-            page.wait_for_url(f"{base}/")
-            assert "訪問を保存しました" in page.content()
+            yield page, problems
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
+    app, base = live_app
+    taps = 0
+
+    def tap(locator) -> None:
+        nonlocal taps
+        taps += 1
+        locator.tap()
+
+    with logged_in_page(base) as (page, problems):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "today.png"), full_page=True)
+
+        # From here on: taps only, no typing.
+        tap(page.get_by_role("link", name="青空商店"))
+        page.wait_for_url("**/visits/new?customer=C100")
+        assert page.locator("#customer_code").input_value() == "C100"
+        tap(page.locator("label.chip", has_text="提案・商談"))
+        tap(page.locator("label.chip", has_text="はい、聞けた"))
+        tap(page.locator("label.toggle", has_text="提案した"))
+        tap(page.locator("label.chip", has_text="安全用品"))
+        tap(page.locator("label.chip", has_text="電話フォロー"))
+        tap(page.locator("label.chip", has_text="1週間後"))
+        page.screenshot(path=str(SCREENSHOTS / "visit-new.png"), full_page=True)
+        assert page.locator("button[type=submit]").count() == 1
+        tap(page.locator("button[type=submit]"))
+        page.wait_for_url(f"{base}/")
+        assert "訪問を保存しました" in page.content()
 
     assert taps <= MAX_TAPS, f"{taps} taps"
     assert problems == [], problems
@@ -166,3 +173,33 @@ def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
         assert [(f.action, f.due_on) for f in visit.follow_ups] == [
             ("電話フォロー", day + timedelta(days=7))
         ]
+
+
+@pytest.mark.browser
+def test_the_picker_finds_kana_and_shows_the_customers_open_follow_ups(live_app):
+    app, base = live_app
+    with app.app_context():
+        rep = db.session.scalars(select(User)).one()
+        customer = db.session.scalars(select(Customer).where(Customer.code == "C100")).one()
+        db.session.add(
+            FollowUp(
+                rep=rep,
+                branch_id=rep.branch_id,
+                customer=customer,
+                action="見積の回答確認",
+                due_on=local_today(TZ) + timedelta(days=3),
+            )
+        )
+        db.session.commit()
+    with logged_in_page(base) as (page, problems):
+        page.goto(f"{base}/visits/new")
+        assert page.locator("#proposal-fields").is_hidden()
+        page.locator("#customer-search").fill("ｱｵｿﾞﾗ")
+        page.locator("#customer-results button", has_text="青空商店").tap()
+        assert page.locator("#customer_code").input_value() == "C100"
+        follow_up = page.locator("#follow-ups label", has_text="見積の回答確認")
+        follow_up.wait_for()
+        page.locator("label.chip", has_text="明日").tap()
+        tomorrow = local_today(TZ, None) + timedelta(days=1)
+        assert page.locator("#next_action_due_on").input_value() == tomorrow.isoformat()
+    assert problems == [], problems
