@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
 from fieldlog.models import Branch, Category, Customer, FollowUp, User, Visit
 from fieldlog.periods import today as local_today
+from fieldlog.visits import record_visit
 
 from .conftest import PASSWORD
 
@@ -68,9 +70,27 @@ def live_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
                     rank="A",
                 ),
                 Customer(code="C200", name="緑川工業", branch=branch, rep=rep, rank="C"),
+                Customer(code="C300", name="白石製作所", branch=branch, rep=rep, rank="B"),
                 Category(code="SAFE", name="安全用品", sort=1),
                 Category(code="PACK", name="梱包資材", sort=2),
             ]
+        )
+        db.session.commit()
+        # An earlier visit whose next action is due today: Today shows all three lists.
+        now = datetime.now(UTC)
+        record_visit(
+            db.session,
+            rep,
+            {
+                "client_id": str(uuid.uuid4()),
+                "customer_code": "C200",
+                "visited_at": (now - timedelta(days=2)).isoformat(),
+                "purpose": "hearing",
+                "hearing_done": True,
+                "next_action": {"action": "見積を提出", "due_on": local_today(TZ).isoformat()},
+            },
+            tz=TZ,
+            now=now,
         )
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -162,7 +182,9 @@ def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
     assert taps <= MAX_TAPS, f"{taps} taps"
     assert problems == [], problems
     with app.app_context():
-        visit = db.session.scalars(select(Visit)).one()
+        visit = db.session.scalars(
+            select(Visit).join(Customer).where(Customer.code == "C100")
+        ).one()
         day = local_today(TZ, visit.visited_at)
         assert (visit.customer.code, visit.purpose.code, visit.hearing_done) == (
             "C100",

@@ -171,7 +171,7 @@ def customer_open_follow_ups(code: str):
 def visits_list():
     stmt = (
         access.visits(current_user)
-        .options(joinedload(Visit.customer), joinedload(Visit.purpose))
+        .options(joinedload(Visit.customer), joinedload(Visit.purpose), joinedload(Visit.rep))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
     )
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE)
@@ -327,7 +327,7 @@ def customer(customer_id: int):
     history = db.session.scalars(
         access.visits(current_user)
         .where(Visit.customer_id == customer_id)
-        .options(joinedload(Visit.purpose))
+        .options(joinedload(Visit.purpose), joinedload(Visit.rep))
         .order_by(Visit.visited_at.desc())
         .limit(50)
     )
