@@ -81,7 +81,11 @@ def overdue_customers(
     session: Session, user: User, *, today: date, tz: ZoneInfo, settings: CompanySettings
 ) -> list[CustomerStatus]:
     """Active customers of the user's scope overdue for a visit: own first, longest gap first."""
-    scope = access.customers(user).where(Customer.active.is_(True), ~open_follow_up_booked(today))
+    scope = (
+        access.customers(user)
+        .where(Customer.active.is_(True), ~open_follow_up_booked(today))
+        .options(joinedload(Customer.rep))
+    )
     rows = [
         s
         for s in customer_statuses(session, scope, today=today, tz=tz, settings=settings)
@@ -130,7 +134,7 @@ def recent_visits(session: Session, user: User, limit: int = 5) -> list[Visit]:
     """The user's latest visits (for a manager, the branch's)."""
     stmt = (
         access.visits(user)
-        .options(joinedload(Visit.customer), joinedload(Visit.purpose))
+        .options(joinedload(Visit.customer), joinedload(Visit.purpose), joinedload(Visit.rep))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
         .limit(limit)
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,8 +20,9 @@ from fieldlog import create_app
 from fieldlog.accounts import set_password
 from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
-from fieldlog.models import Branch, Category, Customer, User, Visit
+from fieldlog.models import Branch, Category, Customer, FollowUp, User, Visit
 from fieldlog.periods import today as local_today
+from fieldlog.visits import record_visit
 
 from .conftest import PASSWORD
 
@@ -32,7 +35,9 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# The committed screenshots are refreshed only on request, so a test run leaves the tree clean.
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "static" / "img" / "screenshots"
+UPDATE_SCREENSHOTS = os.environ.get("FIELDLOG_UPDATE_SCREENSHOTS") == "1"
 TZ = ZoneInfo("Asia/Tokyo")
 MAX_TAPS = 8
 
@@ -67,9 +72,27 @@ def live_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
                     rank="A",
                 ),
                 Customer(code="C200", name="緑川工業", branch=branch, rep=rep, rank="C"),
+                Customer(code="C300", name="白石製作所", branch=branch, rep=rep, rank="B"),
                 Category(code="SAFE", name="安全用品", sort=1),
                 Category(code="PACK", name="梱包資材", sort=2),
             ]
+        )
+        db.session.commit()
+        # An earlier visit whose next action is due today: Today shows all three lists.
+        now = datetime.now(UTC)
+        record_visit(
+            db.session,
+            rep,
+            {
+                "client_id": str(uuid.uuid4()),
+                "customer_code": "C200",
+                "visited_at": (now - timedelta(days=2)).isoformat(),
+                "purpose": "hearing",
+                "hearing_done": True,
+                "next_action": {"action": "見積を提出", "due_on": local_today(TZ).isoformat()},
+            },
+            tz=TZ,
+            now=now,
         )
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -80,21 +103,14 @@ def live_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     thread.join(timeout=5)
 
 
-@pytest.mark.browser
-def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
+@contextmanager
+def logged_in_page(base: str) -> Iterator[tuple[Any, list[str]]]:
+    """A phone-sized Chromium page logged in as the rep, and the problems it reports."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Chromium is missing at {CHROMIUM}: run `bash .ci/setup --test` to install it")
     from playwright.sync_api import sync_playwright
 
-    app, base = live_app
     problems: list[str] = []
-    taps = 0
-
-    def tap(locator) -> None:
-        nonlocal taps
-        taps += 1
-        locator.tap()
-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -116,6 +132,7 @@ def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
                     and problems.append(m.text)
                 ),
             )
+            page.on("pageerror", lambda e: problems.append(str(e)))
             page.on(
                 "response",
                 lambda r: (
@@ -124,38 +141,55 @@ def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
                     and problems.append(f"{r.status} {r.url}")
                 ),
             )
-            page.on("pageerror", lambda e: problems.append(str(e)))
-
             page.goto(f"{base}/login")
             page.fill("input[name=email]", "sato@example.jp")
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url(f"{base}/")
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "today.png"), full_page=True)
-
-            # From here on: taps only, no typing.
-            tap(page.get_by_role("link", name="青空商店"))
-            page.wait_for_url("**/visits/new?customer=C100")
-            assert page.locator("#customer_code").input_value() == "C100"
-            tap(page.locator("label.chip", has_text="提案・商談"))
-            tap(page.locator("label.chip", has_text="はい、聞けた"))
-            tap(page.locator("label.toggle", has_text="提案した"))
-            tap(page.locator("label.chip", has_text="安全用品"))
-            tap(page.locator("label.chip", has_text="電話フォロー"))
-            tap(page.locator("label.chip", has_text="1週間後"))
-            page.screenshot(path=str(SCREENSHOTS / "visit-new.png"), full_page=True)
-            assert page.locator("button[type=submit]").count() == 1
-            tap(page.locator("button[type=submit]"))
-            page.wait_for_url(f"{base}/")
-            assert "訪問を保存しました" in page.content()
+            yield page, problems
         finally:
             browser.close()
 
+
+@pytest.mark.browser
+def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app, tmp_path):
+    app, base = live_app
+    shots = SCREENSHOTS if UPDATE_SCREENSHOTS else tmp_path
+    taps = 0
+
+    def tap(locator) -> None:
+        nonlocal taps
+        taps += 1
+        locator.tap()
+
+    with logged_in_page(base) as (page, problems):
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "today.png"), full_page=True)
+
+        # From here on: taps only, no typing.
+        tap(page.get_by_role("link", name="青空商店"))
+        page.wait_for_url("**/visits/new?customer=C100")
+        assert page.locator("#customer_code").input_value() == "C100"
+        tap(page.locator("label.chip", has_text="提案・商談"))
+        tap(page.locator("label.chip", has_text="はい、聞けた"))
+        tap(page.locator("label.toggle", has_text="提案した"))
+        tap(page.locator("label.chip", has_text="安全用品"))
+        tap(page.locator("label.chip", has_text="電話フォロー"))
+        tap(page.locator("label.chip", has_text="1週間後"))
+        page.screenshot(path=str(shots / "visit-new.png"), full_page=True)
+        assert page.locator("button[type=submit]").count() == 1
+        tap(page.locator("button[type=submit]"))
+        page.wait_for_url(f"{base}/")
+        # Saved to the phone's outbox first, then synced before Today opened.
+        assert "保存して同期しました" in page.content()
+
+    assert (shots / "today.png").stat().st_size > 0 and (shots / "visit-new.png").exists()
     assert taps <= MAX_TAPS, f"{taps} taps"
     assert problems == [], problems
     with app.app_context():
-        visit = db.session.scalars(select(Visit)).one()
+        visit = db.session.scalars(
+            select(Visit).join(Customer).where(Customer.code == "C100")
+        ).one()
         day = local_today(TZ, visit.visited_at)
         assert (visit.customer.code, visit.purpose.code, visit.hearing_done) == (
             "C100",
@@ -166,3 +200,33 @@ def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app):
         assert [(f.action, f.due_on) for f in visit.follow_ups] == [
             ("電話フォロー", day + timedelta(days=7))
         ]
+
+
+@pytest.mark.browser
+def test_the_picker_finds_kana_and_shows_the_customers_open_follow_ups(live_app):
+    app, base = live_app
+    with app.app_context():
+        rep = db.session.scalars(select(User)).one()
+        customer = db.session.scalars(select(Customer).where(Customer.code == "C100")).one()
+        db.session.add(
+            FollowUp(
+                rep=rep,
+                branch_id=rep.branch_id,
+                customer=customer,
+                action="見積の回答確認",
+                due_on=local_today(TZ) + timedelta(days=3),
+            )
+        )
+        db.session.commit()
+    with logged_in_page(base) as (page, problems):
+        page.goto(f"{base}/visits/new")
+        assert page.locator("#proposal-fields").is_hidden()
+        page.locator("#customer-search").fill("ｱｵｿﾞﾗ")
+        page.locator("#customer-results button", has_text="青空商店").tap()
+        assert page.locator("#customer_code").input_value() == "C100"
+        follow_up = page.locator("#follow-ups label", has_text="見積の回答確認")
+        follow_up.wait_for()
+        page.locator("label.chip", has_text="明日").tap()
+        tomorrow = local_today(TZ, None) + timedelta(days=1)
+        assert page.locator("#next_action_due_on").input_value() == tomorrow.isoformat()
+    assert problems == [], problems

@@ -372,3 +372,28 @@ def test_client_id_is_fresh_on_each_render(client, auth, world):
     _, two = _form(client)
     assert one["client_id"] != two["client_id"]
     uuid.UUID(one["client_id"])
+
+
+def test_the_history_shows_labels_and_an_untouched_time_is_no_change(client, auth, world):
+    visit = record(world, world["rep"], "C001", visited_at="2026-11-23T09:00:42+09:00")
+    visit.created_at = NOW
+    db.session.commit()
+    auth.login(world["rep"])
+    html = client.get(f"/visits/{visit.id}/edit").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(html),
+        "visited_at": "2026-11-23T09:00",
+        "purpose": "called",
+        "hearing_done": "yes",
+    }
+    assert client.post(f"/visits/{visit.id}/edit", data=data).status_code == 302
+    revision = db.session.scalars(select(VisitRevision)).one()
+    assert set(revision.changes) == {"purpose"}
+    page = client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "課題ヒアリング" in page and "呼ばれて対応" in page and "訪問目的" in page
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/visits/1", "/visits/1/edit", "/customers/1"])
+def test_anonymous_users_are_sent_to_the_login_page(client, world, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/login" in response.location

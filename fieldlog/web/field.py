@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -171,7 +172,7 @@ def customer_open_follow_ups(code: str):
 def visits_list():
     stmt = (
         access.visits(current_user)
-        .options(joinedload(Visit.customer), joinedload(Visit.purpose))
+        .options(joinedload(Visit.customer), joinedload(Visit.purpose), joinedload(Visit.rep))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
     )
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE)
@@ -189,8 +190,12 @@ def _visit_or_404(visit_id: int) -> Visit:
 @login_required
 def visit(visit_id: int):
     item = _visit_or_404(visit_id)
+    purposes = db.session.scalars(select(Purpose))
     return render_template(
-        "field/visit.html", visit=item, can_edit=visits.can_edit(current_user, item, now=now())
+        "field/visit.html",
+        visit=item,
+        can_edit=visits.can_edit(current_user, item, now=now()),
+        purpose_labels={p.code: p.label(str(get_locale())) for p in purposes},
     )
 
 
@@ -203,14 +208,17 @@ def edit_visit(visit_id: int):
     tz = company_tz()
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
+        raw_time = request.form.get("visited_at", "")
         changes = {
-            "visited_at": visit_form.parse_local(request.form.get("visited_at", ""), tz),
             "purpose": request.form.get("purpose", ""),
             "purpose_note": request.form.get("purpose_note", ""),
             "hearing_done": {"yes": True, "no": False}.get(request.form.get("hearing_done", "")),
             "hearing_note": request.form.get("hearing_note", ""),
             "note": request.form.get("note", ""),
         }
+        # The input shows minutes only: an untouched time must not count as a change.
+        if raw_time != visit_form.local_input_value(item.visited_at, tz):
+            changes["visited_at"] = visit_form.parse_local(raw_time, tz)
         try:
             visits.update_visit(db.session, current_user, item, changes, now=now(), tz=tz)
         except Invalid as error:
@@ -320,7 +328,7 @@ def customer(customer_id: int):
     history = db.session.scalars(
         access.visits(current_user)
         .where(Visit.customer_id == customer_id)
-        .options(joinedload(Visit.purpose))
+        .options(joinedload(Visit.purpose), joinedload(Visit.rep))
         .order_by(Visit.visited_at.desc())
         .limit(50)
     )
