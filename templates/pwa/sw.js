@@ -7,22 +7,27 @@ const ASSETS = {{ assets|tojson }};
 const PAGE_URLS = {{ pages|tojson }};
 const OFFLINE_URL = {{ offline_url|tojson }};
 
+async function cachePages() {
+  const pages = await caches.open(PAGES);
+  await Promise.all(
+    PAGE_URLS.map(async (url) => {
+      try {
+        const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+        // Logged out, pages redirect to the login form: those are not kept.
+        if (response.ok && !response.redirected) await pages.put(url, response);
+      } catch {
+        // Offline: the page is cached the next time it is opened.
+      }
+    }),
+  );
+}
+
 self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const shell = await caches.open(SHELL);
       await shell.addAll(ASSETS);
-      const pages = await caches.open(PAGES);
-      await Promise.all(
-        PAGE_URLS.map(async (url) => {
-          try {
-            const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
-            if (response.ok && !response.redirected) await pages.put(url, response);
-          } catch {
-            // Offline during install: the page is cached the next time it is opened.
-          }
-        }),
-      );
+      await cachePages();
     })(),
   );
 });
@@ -40,7 +45,10 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   if (event.data?.type === "skip-waiting") self.skipWaiting();
-  if (event.data?.type === "clear-pages") event.waitUntil(caches.delete(PAGES));
+  // A user logged in on this phone: drop the previous user's pages and keep this user's.
+  if (event.data?.type === "reset-pages") {
+    event.waitUntil(caches.delete(PAGES).then(cachePages));
+  }
 });
 
 self.addEventListener("sync", (event) => {

@@ -1,0 +1,160 @@
+"""End to end in headless Chromium: visits logged with the server down are kept on the phone
+and reach the server exactly once when it comes back.
+
+"Offline" is real: the server is shut down (browser offline emulation does not cover the
+service worker's own requests, DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from fieldlog import create_app
+from fieldlog.accounts import set_password
+from fieldlog.defaults import ensure_defaults
+from fieldlog.extensions import db
+from fieldlog.models import Branch, Category, Customer, User, Visit
+
+from .conftest import PASSWORD
+from .test_e2e_visit import ARGS, CHROMIUM
+
+
+class Server:
+    """The app on a fixed loopback port that can be stopped and started again."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.httpd = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.httpd.server_port
+        self.thread: threading.Thread | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self.httpd is None:
+            self.httpd = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+        self.httpd = None
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "offline-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'offline.db'}",
+            "FIELDLOG_SCHEDULER": False,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        ensure_defaults(db.session)
+        branch = Branch(code="TKY", name="東京支店")
+        rep = User(email="rep@example.jp", name="佐藤", role="rep", branch=branch)
+        set_password(rep, PASSWORD)
+        db.session.add(rep)
+        for code, name in (("C1", "青空商店"), ("C2", "緑川工業"), ("C3", "白石製作所")):
+            db.session.add(Customer(code=code, name=name, branch=branch, rep=rep))
+        db.session.add(Category(code="SAFE", name="安全用品"))
+        db.session.commit()
+    running = Server(app)
+    running.start()
+    yield running
+    if running.httpd is not None:
+        running.stop()
+
+
+def _stored_client_ids(app) -> list[str]:
+    with app.app_context():
+        ids = list(db.session.scalars(select(Visit.client_id)))
+        db.session.remove()
+        return ids
+
+
+@pytest.mark.browser
+def test_visits_logged_offline_sync_exactly_once(server):
+    from playwright.sync_api import sync_playwright
+
+    base = server.base
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        # Playwright's wait_for_function evaluates strings, which the app's CSP forbids; the
+        # CSP itself is checked by the other browser test.
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, locale="ja-JP", bypass_csp=True
+        )
+        page = context.new_page()
+        page.goto(f"{base}/login")
+        page.fill("input[name=email]", "rep@example.jp")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/")
+        # The service worker installs and precaches the shell and the pages.
+        page.goto(f"{base}/visits/new")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+        for url in ("/visits/new", "/outbox", "/"):
+            page.wait_for_function(
+                f"caches.open('fieldlog-pages').then(c => c.match('{url}')).then(r => !!r)",
+                timeout=15000,
+            )
+
+        server.stop()
+        context.set_offline(True)
+        page.reload()
+        assert page.locator("#visit-form").count() == 1, "the form did not load from the cache"
+
+        for code in ("C1", "C2", "C3"):
+            page.goto(f"{base}/visits/new")
+            page.select_option("#customer_code", code)
+            page.locator("label.chip", has_text="提案・商談").click()
+            page.locator("label.chip", has_text="はい").first.click()
+            page.locator("button[type=submit]").click()
+            page.wait_for_url(f"{base}/", timeout=15000)
+
+        # Close the page and open the outbox again, still offline.
+        page.close()
+        page = context.new_page()
+        page.goto(f"{base}/outbox")
+        page.wait_for_function(
+            "document.querySelectorAll('.outbox-entry').length === 3", timeout=15000
+        )
+        assert _stored_client_ids(server.app) == []
+        waiting = page.evaluate(
+            """() => new Promise((resolve) => {
+                const open = indexedDB.open('fieldlog');
+                open.onsuccess = () => {
+                    const all = open.result.transaction('outbox').objectStore('outbox').getAll();
+                    all.onsuccess = () => resolve(all.result.map((e) => e.id));
+                };
+            })"""
+        )
+        assert len(set(waiting)) == 3
+
+        server.start()
+        context.set_offline(False)
+        page.locator("button.button-primary[data-sync-now]").click()
+        page.wait_for_function(
+            "document.querySelectorAll('.outbox-entry').length === 0", timeout=20000
+        )
+        # A second sync (e.g. another tab or a replay) changes nothing.
+        page.locator("button.button-primary[data-sync-now]").click()
+        page.wait_for_timeout(500)
+        browser.close()
+
+    stored = _stored_client_ids(server.app)
+    assert sorted(stored) == sorted(waiting)
