@@ -366,8 +366,8 @@ class SalesHandler(Handler):
         updates = [
             {"id": ids[r["ref"]], **r, "import_id": batch.id} for r in records if r["ref"] in ids
         ]
-        if inserts:
-            self.session.execute(insert(SalesLine), inserts)
+        if inserts:  # Core executemany: no ORM bookkeeping for a million plain rows
+            self.session.execute(insert(SalesLine.__table__), inserts)
         if updates:
             self.session.execute(update(SalesLine), updates)
 
