@@ -338,3 +338,12 @@ def test_cli_import_prints_errors_and_exits_non_zero(team, runner, tmp_path):
     assert outcome.exit_code == 0, outcome.output
     db.session.rollback()
     assert count(Customer) == 1
+
+
+def test_empty_and_header_only_files_are_refused(team, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert not import_file(db.session, "customers", empty).ok
+    header_only = csv_file(tmp_path, "h.csv", ["code,name,branch"])
+    result = import_file(db.session, "customers", header_only)
+    assert [e.where.line for e in result.errors] == [1]

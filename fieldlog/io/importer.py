@@ -9,7 +9,7 @@ Services flush; the caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -383,11 +383,11 @@ HANDLERS: dict[str, type[Handler]] = {
 
 def _rows(
     path: Path, kind: str, progress: Progress | None
-) -> tuple[list[Any], dict[str, int], list[str], Iterator[tuple[Where, list[Any]]]]:
+) -> tuple[list[Any], dict[str, int], list[str], Generator[tuple[Where, list[Any]]]]:
     rows = iter_rows(path, progress)
     first = next(rows, None)
     if first is None:
-        return [], {}, list(cols.REQUIRED[kind]), iter(())
+        return [], {}, list(cols.REQUIRED[kind]), rows
     header = first[1]
     mapping, missing = cols.map_header(kind, header)
     return header, mapping, missing, rows
@@ -448,6 +448,7 @@ def import_file(
     try:
         header, mapping, missing, rows = _rows(path, kind, _scaled(progress, 0, first_span))
         if missing:
+            rows.close()
             return refuse(
                 _l("Required columns are missing: %(columns)s.", columns=", ".join(missing)),
                 ", ".join(missing),
