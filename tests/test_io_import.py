@@ -338,3 +338,67 @@ def test_cli_import_prints_errors_and_exits_non_zero(team, runner, tmp_path):
     assert outcome.exit_code == 0, outcome.output
     db.session.rollback()
     assert count(Customer) == 1
+
+
+def test_empty_and_header_only_files_are_refused(team, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert not import_file(db.session, "customers", empty).ok
+    header_only = csv_file(tmp_path, "h.csv", ["code,name,branch"])
+    result = import_file(db.session, "customers", header_only)
+    assert [e.where.line for e in result.errors] == [1]
+
+
+def test_rows_are_written_in_batches_from_a_second_pass(customers, tmp_path, monkeypatch):
+    from fieldlog.io import importer
+
+    monkeypatch.setattr(importer, "BATCH", 2)
+    batches: list[int] = []
+    write = importer.SalesHandler.write
+    monkeypatch.setattr(
+        importer.SalesHandler,
+        "write",
+        lambda self, rows, batch: batches.append(len(rows)) or write(self, rows, batch),
+    )
+    lines = [SALES_HEADER, *[f"2024/4/{d},1001,,{d}00,,B-{d}" for d in range(1, 6)]]
+    result = import_file(db.session, "sales", csv_file(tmp_path, "s.csv", lines))
+    assert result.ok and batches == [2, 2, 1]
+    assert count(SalesLine) == 5
+
+
+def test_cli_full_flow_users_then_customers_then_sales(app, runner, tmp_path):
+    files = {
+        "branches": csv_file(tmp_path, "b.csv", ["支店コード,支店名", "T01,東京"]),
+        "categories": csv_file(tmp_path, "k.csv", ["カテゴリコード,カテゴリ名", "K1,飲料"]),
+        "users": excel_csv(
+            tmp_path,
+            "u.csv",
+            ["メールアドレス,氏名,役割,支店,パスワード", "ito@example.jp,伊藤,営業,T01,password-9"],
+        ),
+        "customers": xlsx_file(
+            tmp_path,
+            "c.xlsx",
+            [
+                ["得意先コード", "得意先名", "支店", "担当者メール"],
+                [5001, "㈱伊藤①", "T01", "ito@example.jp"],
+            ],
+        ),
+        "sales": csv_file(
+            tmp_path,
+            "s.tsv",
+            [
+                "売上日\t得意先コード\t商品カテゴリ\t売上金額\t粗利額",
+                "R6.4.1\t5001\tK1\t¥1,000\t250",
+            ],
+        ),
+    }
+    for kind, path in files.items():
+        outcome = runner.invoke(args=["import", kind, str(path)])
+        assert outcome.exit_code == 0, (kind, outcome.output)
+    db.session.rollback()
+    line = db.session.scalars(select(SalesLine)).one()
+    assert (line.customer.name, line.customer.rep.email, line.amount) == (
+        "㈱伊藤①",
+        "ito@example.jp",
+        1000,
+    )

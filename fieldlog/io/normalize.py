@@ -60,14 +60,17 @@ def text(value: Any) -> str:
         value = int(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    cleaned = _SPACES.sub(" ", width(str(value))).strip()
+    value = str(value)
+    # ASCII has no width forms to fold: the common case skips the regular expressions.
+    cleaned = " ".join(value.split()) if value.isascii() else _SPACES.sub(" ", width(value)).strip()
     if cleaned.startswith("'") and cleaned[1:2] in _FORMULA_STARTS:
         return cleaned[1:]  # our own export's guard against formula injection
     return cleaned
 
 
 def _nfkc(value: Any) -> str:
-    return unicodedata.normalize("NFKC", text(value))
+    cleaned = text(value)
+    return cleaned if cleaned.isascii() else unicodedata.normalize("NFKC", cleaned)
 
 
 def kana(value: Any) -> str:
@@ -89,7 +92,13 @@ def parse_date(value: Any) -> date:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _serial(value)
-    raw = _TIME_SUFFIX.sub("", _nfkc(value))
+    raw = _nfkc(value)
+    if len(raw) == 10 and raw[4] == "-":
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raw = _TIME_SUFFIX.sub("", raw)
     if not raw:
         raise CellError(_l("This field is required."))
     try:
@@ -121,6 +130,8 @@ def parse_amount(value: Any, *, required: bool = True) -> int | None:
             raise CellError(_l("Use a whole number of yen."))
         return int(value)
     raw = _nfkc(value)
+    if raw.isdigit() or (raw[:1] == "-" and raw[1:].isdigit()):
+        return int(raw)
     if not raw:
         if required:
             raise CellError(_l("This field is required."))

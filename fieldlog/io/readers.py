@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,10 +81,10 @@ def _delimiter(first_line: str, path: Path) -> str:
 def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, list[Any]]]:
     encoding = detect_encoding(path)
     size = max(path.stat().st_size, 1)
-    with open(path, "rb") as raw:
+    with open(path, "rb", buffering=CHUNK) as raw:
         delimiter = _delimiter(raw.readline().decode(encoding, errors="replace"), path)
         raw.seek(0)
-        handle = codecs.getreader(encoding)(raw, errors="strict")
+        handle = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
         reader = csv.reader(handle, delimiter=delimiter)
         start = 1
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import tempfile
 import threading
 import time
 from contextlib import nullcontext
@@ -12,13 +12,13 @@ from typing import Any
 from flask import (
     Blueprint,
     Flask,
+    Response,
     abort,
     current_app,
     jsonify,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import force_locale, get_locale
@@ -50,6 +50,7 @@ EXPORT_LABELS = {
     "customers": _l("Customers"),
     "sales": _l("Sales lines"),
 }
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _threads: dict[str, threading.Thread] = {}
 
 
@@ -212,15 +213,21 @@ def download(kind: str, fmt: str):
         locale=str(get_locale() or "ja"),
         today=local_today(),
     )
-    buffer = io.BytesIO()
+    # Spills to disk past 8 MB, so a large export does not sit in the worker's memory.
+    buffer = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 (closed by chunks)
     fexport.write(table, buffer, fmt=fmt, encoding=encoding)
-    buffer.seek(0)
+
+    def chunks():
+        with buffer:
+            buffer.seek(0)
+            while chunk := buffer.read(1 << 16):
+                yield chunk
+
     suffix = "-sjis" if encoding == "cp932" and fmt == "csv" else ""
-    return send_file(
-        buffer,
-        as_attachment=True,
-        download_name=f"fieldlog-{kind}-{local_today()}{suffix}.{fmt}",
-        mimetype="text/csv"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    name = f"fieldlog-{kind}-{local_today()}{suffix}.{fmt}"
+    mimetype = "text/csv" if fmt == "csv" else XLSX_MIMETYPE
+    return Response(
+        chunks(),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -1,0 +1,341 @@
+"""What each kind of import file means: how a row is read, checked across rows and written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from .. import accounts
+from ..models import Branch, Category, Customer, ImportBatch, SalesLine, User, utcnow
+from ..text import search_key
+from .normalize import (
+    CellError,
+    kana,
+    parse_amount,
+    parse_date,
+    parse_int,
+    parse_rank,
+    parse_role,
+    text,
+)
+from .readers import Where
+
+# Keys per IN (...) lookup.
+IN_CHUNK = 1000
+
+
+class Row:
+    """One data row with its header, collecting every cell error."""
+
+    def __init__(self, values: list[Any], where: Where, header: list[Any], columns: dict[str, int]):
+        self.values, self.where, self.header, self.columns = values, where, header, columns
+        self.errors: list[tuple[str, Any]] = []
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+    def raw(self, name: str) -> Any:
+        index = self.columns.get(name)
+        return self.values[index] if index is not None and index < len(self.values) else None
+
+    def get(self, name: str, parser: Callable[..., Any] = text, required: bool = False) -> Any:
+        try:
+            value = parser(self.raw(name))
+        except CellError as exc:
+            self.fail(name, exc.message)
+            return None
+        if required and value in ("", None):
+            self.fail(name, _l("This field is required."))
+        return value
+
+    def fail(self, name: str, message: Any) -> None:
+        self.errors.append((name, message))
+
+
+class Handler:
+    """What one kind of file means: how a row is read, checked and written."""
+
+    model: Any
+    key = "code"
+
+    def __init__(self, session: Session, limit_branch_id: int | None) -> None:
+        self.session = session
+        self.limit_branch_id = limit_branch_id
+        self.seen: dict[str, int] = {}
+        self.existing: set[str] = set()
+
+    def prepare(self) -> None:
+        column = getattr(self.model, self.key)
+        self.existing = set(self.session.scalars(select(column)))
+
+    def parse(self, row: Row) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def check(self, record: dict[str, Any], row: Row) -> None:
+        """Rules across rows: a key appears once per file."""
+        key = record[self.key]
+        if not key:
+            return
+        if key in self.seen:
+            row.fail(
+                self.key,
+                _l("Appears twice in this file (also line %(line)s).", line=self.seen[key]),
+            )
+        else:
+            self.seen[key] = row.where.line
+
+    def is_update(self, record: dict[str, Any]) -> bool:
+        return record[self.key] in self.existing
+
+    def counts(self, rows: int) -> tuple[int, int]:
+        updated = sum(1 for key in self.seen if key in self.existing)
+        return rows - updated, updated
+
+    def _existing_ids(self, keys: list[str]) -> dict[str, int]:
+        column = getattr(self.model, self.key)
+        return dict(
+            self.session.execute(select(column, self.model.id).where(column.in_(keys))).all()
+        )
+
+    def write(self, records: list[dict[str, Any]], batch: ImportBatch) -> None:
+        ids = self._existing_ids([r[self.key] for r in records])
+        inserts = [self.for_insert(r, batch) for r in records if r[self.key] not in ids]
+        updates = [
+            {"id": ids[r[self.key]], **self.for_update(r)} for r in records if r[self.key] in ids
+        ]
+        if inserts:
+            self.session.execute(insert(self.model), inserts)
+        if updates:
+            self.session.execute(update(self.model), updates)
+
+    def for_insert(self, record: dict[str, Any], batch: ImportBatch) -> dict[str, Any]:
+        return record
+
+    def for_update(self, record: dict[str, Any]) -> dict[str, Any]:
+        return record
+
+
+class BranchHandler(Handler):
+    model = Branch
+
+    def parse(self, row: Row) -> dict[str, Any]:
+        return {"code": row.get("code", required=True), "name": row.get("name", required=True)}
+
+
+class CategoryHandler(BranchHandler):
+    model = Category
+
+
+def _branch_ids(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Branch.code, Branch.id)).all())
+
+
+class UserHandler(Handler):
+    model = User
+    key = "email"
+
+    def prepare(self) -> None:
+        self.branches = _branch_ids(self.session)
+        self.existing = {e.lower() for e in self.session.scalars(select(User.email))}
+
+    def parse(self, row: Row) -> dict[str, Any]:
+        email = accounts.normalize_email(row.get("email", required=True) or "")
+        if email and "@" not in email:
+            row.fail("email", _l("Enter a valid email address."))
+        record: dict[str, Any] = {
+            "email": email,
+            "name": row.get("name", required=True),
+            "role": row.get("role", parse_role),
+        }
+        branch = row.get("branch")
+        if record["role"] == "owner":
+            if branch:
+                row.fail("branch", _l("Owners do not belong to a branch."))
+            record["branch_id"] = None
+        elif record["role"] is not None:
+            if not branch:
+                row.fail("branch", _l("Reps and managers need a branch."))
+            elif branch not in self.branches:
+                row.fail("branch", _l("Unknown branch code %(code)s.", code=branch))
+            record["branch_id"] = self.branches.get(branch or "")
+        raw = row.raw("password")
+        password = "" if raw is None else str(raw).strip()
+        if password and len(password) < accounts.MIN_PASSWORD_LENGTH:
+            row.fail("password", _l("At least %(n)s characters.", n=accounts.MIN_PASSWORD_LENGTH))
+        elif not password and email and email not in self.existing:
+            row.fail("password", _l("A new user needs a password."))
+        record["password"] = password
+        return record
+
+    def _existing_ids(self, keys: list[str]) -> dict[str, int]:
+        stmt = select(func.lower(User.email), User.id).where(func.lower(User.email).in_(keys))
+        return dict(self.session.execute(stmt).all())
+
+    def write(self, records: list[dict[str, Any]], batch: ImportBatch) -> None:
+        # Passwords are hashed one by one; users are few, so plain per-kind batches suffice.
+        ids = self._existing_ids([r["email"] for r in records])
+        for record in records:
+            values = {k: v for k, v in record.items() if k != "password"}
+            if record["password"]:
+                values["password_hash"] = accounts.generate_password_hash(
+                    record["password"], method=accounts.PASSWORD_METHOD
+                )
+            if record["email"] in ids:
+                values.pop("email")
+                self.session.execute(update(User), [{"id": ids[record["email"]], **values}])
+            else:
+                self.session.execute(insert(User), [values])
+
+
+class CustomerHandler(Handler):
+    model = Customer
+
+    def prepare(self) -> None:
+        self.branches = _branch_ids(self.session)
+        self.users = {
+            email.lower(): (user_id, branch_id, role)
+            for email, user_id, branch_id, role in self.session.execute(
+                select(User.email, User.id, User.branch_id, User.role)
+            )
+        }
+        self.existing_branch = dict(
+            self.session.execute(select(Customer.code, Customer.branch_id)).all()
+        )
+        self.existing = set(self.existing_branch)
+
+    def parse(self, row: Row) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "code": row.get("code", required=True),
+            "name": row.get("name", required=True),
+        }
+        if row.has("name_kana"):
+            record["name_kana"] = row.get("name_kana", kana)
+        branch = row.get("branch", required=True)
+        branch_id = self.branches.get(branch or "")
+        if branch and branch_id is None:
+            row.fail("branch", _l("Unknown branch code %(code)s.", code=branch))
+        record["branch_id"] = branch_id
+        if self.limit_branch_id is not None and branch_id is not None:
+            if branch_id != self.limit_branch_id:
+                row.fail("branch", _l("You may import customers of your own branch only."))
+            elif self.existing_branch.get(record["code"], branch_id) != branch_id:
+                row.fail("code", _l("This customer belongs to another branch."))
+        if row.has("rep"):
+            email = accounts.normalize_email(row.get("rep"))
+            record["rep_id"] = None
+            if email:
+                rep = self.users.get(email)
+                if rep is None:
+                    row.fail("rep", _l("Unknown user %(email)s.", email=email))
+                elif branch_id is not None and rep[1] != branch_id:
+                    row.fail(
+                        "rep",
+                        _l("%(email)s does not belong to this customer's branch.", email=email),
+                    )
+                else:
+                    record["rep_id"] = rep[0]
+        if row.has("rank"):
+            record["rank"] = row.get("rank", parse_rank)
+        if row.has("visit_cycle_days"):
+            record["visit_cycle_days"] = row.get("visit_cycle_days", parse_int)
+        return record
+
+    def write(self, records: list[dict[str, Any]], batch: ImportBatch) -> None:
+        codes = [r["code"] for r in records]
+        known = {
+            code: (customer_id, name_kana)
+            for code, customer_id, name_kana in self.session.execute(
+                select(Customer.code, Customer.id, Customer.name_kana).where(
+                    Customer.code.in_(codes)
+                )
+            )
+        }
+        now = utcnow()
+        inserts, updates = [], []
+        for record in records:
+            found = known.get(record["code"])
+            reading = record.get("name_kana", found[1] if found else "")
+            values = {**record, "search_text": search_key(record["code"], record["name"], reading)}
+            if found:
+                updates.append({"id": found[0], "updated_at": now, **values})
+            else:
+                inserts.append(
+                    {"name_kana": "", "rank": "B", **values, "created_at": now, "updated_at": now}
+                )
+        if inserts:
+            self.session.execute(insert(Customer), inserts)
+        if updates:
+            self.session.execute(update(Customer), updates)
+
+
+class SalesHandler(Handler):
+    model = SalesLine
+    key = "ref"
+
+    def prepare(self) -> None:
+        self.customers = dict(self.session.execute(select(Customer.code, Customer.id)).all())
+        self.categories = dict(self.session.execute(select(Category.code, Category.id)).all())
+        self.refs: set[str] = set()
+
+    def parse(self, row: Row) -> dict[str, Any]:
+        record: dict[str, Any] = {"sold_on": row.get("sold_on", parse_date)}
+        code = row.get("customer", required=True)
+        record["customer_id"] = self.customers.get(code)
+        if code and record["customer_id"] is None:
+            row.fail("customer", _l("Unknown customer code %(code)s.", code=code))
+        category = row.get("category") if row.has("category") else ""
+        record["category_id"] = self.categories.get(category) if category else None
+        if category and record["category_id"] is None:
+            row.fail("category", _l("Unknown category code %(code)s.", code=category))
+        record["amount"] = row.get("amount", parse_amount)
+        record["gross_profit"] = row.get("gross_profit", lambda v: parse_amount(v, required=False))
+        ref = row.get("ref") if row.has("ref") else ""
+        if ref and len(ref) > 64:
+            row.fail("ref", _l("At most %(n)s characters.", n=64))
+        record["ref"] = ref or None
+        return record
+
+    def check(self, record: dict[str, Any], row: Row) -> None:
+        ref = record["ref"]
+        if ref is None:
+            return
+        if ref in self.refs:
+            row.fail("ref", _l("This slip number appears twice in this file."))
+        self.refs.add(ref)
+
+    def counts(self, rows: int) -> tuple[int, int]:
+        refs, updated = list(self.refs), 0
+        for start in range(0, len(refs), IN_CHUNK):
+            chunk = refs[start : start + IN_CHUNK]
+            updated += (
+                self.session.scalar(
+                    select(func.count(SalesLine.id)).where(SalesLine.ref.in_(chunk))
+                )
+                or 0
+            )
+        return rows - updated, updated
+
+    def write(self, records: list[dict[str, Any]], batch: ImportBatch) -> None:
+        refs = [r["ref"] for r in records if r["ref"] is not None]
+        ids = self._existing_ids(refs) if refs else {}
+        inserts = [{**r, "import_id": batch.id} for r in records if r["ref"] not in ids]
+        updates = [
+            {"id": ids[r["ref"]], **r, "import_id": batch.id} for r in records if r["ref"] in ids
+        ]
+        if inserts:  # Core executemany: no ORM bookkeeping for a million plain rows
+            self.session.execute(insert(SalesLine.__table__), inserts)
+        if updates:
+            self.session.execute(update(SalesLine), updates)
+
+
+HANDLERS: dict[str, type[Handler]] = {
+    "branches": BranchHandler,
+    "categories": CategoryHandler,
+    "users": UserHandler,
+    "customers": CustomerHandler,
+    "sales": SalesHandler,
+}
