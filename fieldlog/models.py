@@ -277,7 +277,8 @@ class Proposal(db.Model):
         CheckConstraint("amount IS NULL OR amount >= 0", name="amount"),
         Index("ix_proposal_branch_on", "branch_id", "proposed_on"),
         Index("ix_proposal_rep_on", "rep_id", "proposed_on"),
-        Index("ix_proposal_customer", "customer_id"),
+        # additional_proposal_rate looks up a visited customer's proposals within a period.
+        Index("ix_proposal_customer_on", "customer_id", "proposed_on"),
         # cross_sell_rate selects by closed_on; the pipeline needs proposals open at a date.
         Index("ix_proposal_closed_on", "closed_on"),
     )

@@ -23,6 +23,10 @@ def upgrade():
 
     with op.batch_alter_table('proposal', schema=None) as batch_op:
         batch_op.create_index('ix_proposal_closed_on', ['closed_on'], unique=False)
+        batch_op.create_index(
+            'ix_proposal_customer_on', ['customer_id', 'proposed_on'], unique=False
+        )
+        batch_op.drop_index('ix_proposal_customer')
 
     with op.batch_alter_table('visit', schema=None) as batch_op:
         batch_op.create_index('ix_visit_at', ['visited_at'], unique=False)
@@ -48,6 +52,8 @@ def downgrade():
         batch_op.drop_index('ix_visit_at')
 
     with op.batch_alter_table('proposal', schema=None) as batch_op:
+        batch_op.create_index('ix_proposal_customer', ['customer_id'], unique=False)
+        batch_op.drop_index('ix_proposal_customer_on')
         batch_op.drop_index('ix_proposal_closed_on')
 
     with op.batch_alter_table('follow_up', schema=None) as batch_op:
