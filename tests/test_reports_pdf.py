@@ -59,7 +59,9 @@ def test_pdf_text_reads_back(tmp_path, visits, present, absent):
 
 
 def test_html_escapes_user_text():
-    html = pdf.render_html(branch_report())
+    report = branch_report()
+    report.customers[0].name = "有限会社<script>高橋</script>"
+    html = pdf.render_html(report)
     assert "<script>高橋" not in html and "&lt;script&gt;高橋" in html
 
 

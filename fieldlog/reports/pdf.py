@@ -62,7 +62,8 @@ def fmt_change(figure: Figure) -> str:
     if change is None:
         return "–"
     if figure.unit == "rate":
-        return f"{change * 100:+.0f}pt"
+        points = change * 100
+        return f"{points:+.1f}pt" if abs(points) < 1 else f"{points:+.0f}pt"
     if figure.unit == "yen":
         return f"{'+' if change >= 0 else '−'}¥{abs(change):,.0f}"
     return f"{change:+,.0f}"
