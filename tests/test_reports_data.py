@@ -240,3 +240,12 @@ def test_cli_report_send_end_to_end(app, runner, tokyo, inbox):  # noqa: F811 �
     assert "目的あり訪問率: 0% → 75%" in msg.get_body(("plain",)).get_content()
     again = runner.invoke(args=["report", "send", "--week", "2026-W47"])
     assert again.exit_code == 0 and len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "message"), [("", "FIELDLOG_SMTP_URL is not set"), ("http://x", "unsupported scheme")]
+)
+def test_cli_report_send_needs_a_valid_smtp_url(app, runner, tokyo, url, message):
+    app.config["FIELDLOG_SMTP_URL"] = url
+    result = runner.invoke(args=["report", "send", "--week", "last"])
+    assert result.exit_code == 2 and message in result.output
