@@ -176,7 +176,8 @@ def _scope_figures(
     from ..kpi.targets import targets_for
 
     periods = period.trailing(TREND_WEEKS)
-    series = trend(session, scope, periods, today=today, tz=tz)
+    # Only the KPIs shown: the 365-day customer KPIs cost most when not needed.
+    series = trend(session, scope, periods, keys=keys, today=today, tz=tz)
     from ..kpi.settings import why_texts
 
     targets = targets_for(session, keys, scope, period)
@@ -273,7 +274,13 @@ def branch_report(
         session, scope, period, [*keys, *KGI_KEYS, "visit_count"], today=today, tz=tz
     )
     by_rep = trend_by(
-        session, "rep", [period.previous(), period], branch_id=branch.id, today=today, tz=tz
+        session,
+        "rep",
+        [period.previous(), period],
+        branch_id=branch.id,
+        keys=[*keys, "visit_count"],
+        today=today,
+        tz=tz,
     )
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(by_rep)))).all())
     reps = []
@@ -306,12 +313,17 @@ def branch_report(
 
 def company_report(session: Session, period: Period, *, today: date, tz: ZoneInfo) -> CompanyReport:
     """The owners' weekly report: company figures and every branch side by side."""
-    from ..kpi import Scope, rollup_by
+    from ..kpi import Scope, trend_by
 
     keys = active_keys(session)
     all_keys = [*keys, *KGI_KEYS, "visit_count"]
     figures, _ = _scope_figures(session, Scope.company(), period, all_keys, today=today, tz=tz)
-    by_branch = rollup_by(session, "branch", period, today=today, tz=tz)
+    by_branch = {
+        branch_id: series[0]
+        for branch_id, series in trend_by(
+            session, "branch", [period], keys=all_keys, today=today, tz=tz
+        ).items()
+    }
     branches = []
     for branch in session.scalars(select(Branch).order_by(Branch.code)):
         values = by_branch.get(branch.id, {})
