@@ -211,6 +211,10 @@ def load(engine: sa.Engine, rows: dict[str, list[tuple]]) -> None:
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            # The app hands transaction control to us (isolation_level None): one transaction.
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("BEGIN")
         for table, data in rows.items():
             cols = COLUMNS[table]
             if engine.dialect.name == "sqlite":

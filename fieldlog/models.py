@@ -213,6 +213,8 @@ class Visit(db.Model):
         Index("ix_visit_branch_at", "branch_id", "visited_at"),
         Index("ix_visit_rep_at", "rep_id", "visited_at"),
         Index("ix_visit_customer_at", "customer_id", "visited_at"),
+        # Company-wide KPI roll-ups select a week of visits without a branch or rep.
+        Index("ix_visit_at", "visited_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -275,7 +277,10 @@ class Proposal(db.Model):
         CheckConstraint("amount IS NULL OR amount >= 0", name="amount"),
         Index("ix_proposal_branch_on", "branch_id", "proposed_on"),
         Index("ix_proposal_rep_on", "rep_id", "proposed_on"),
-        Index("ix_proposal_customer", "customer_id"),
+        # additional_proposal_rate looks up a visited customer's proposals within a period.
+        Index("ix_proposal_customer_on", "customer_id", "proposed_on"),
+        # cross_sell_rate selects by closed_on; the pipeline needs proposals open at a date.
+        Index("ix_proposal_closed_on", "closed_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -308,6 +313,8 @@ class FollowUp(db.Model):
         Index("ix_follow_up_branch_due", "branch_id", "due_on"),
         Index("ix_follow_up_rep_due", "rep_id", "due_on"),
         Index("ix_follow_up_customer", "customer_id"),
+        # follow_up_rate for the company: follow-ups due in a period.
+        Index("ix_follow_up_due", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -353,7 +360,9 @@ class ImportBatch(db.Model):
 class SalesLine(db.Model):
     __table_args__ = (
         Index("ix_sales_line_customer_on", "customer_id", "sold_on"),
-        Index("ix_sales_line_sold_on", "sold_on"),
+        # Covering for the KPI windows (sales_amount, deepening_rate): a range of sold_on
+        # read without touching the table.
+        Index("ix_sales_line_on_customer_category", "sold_on", "customer_id", "category_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -428,3 +428,37 @@ def test_unknown_keys_and_groups_are_refused(app):
         trend(db.session, Scope.company(), [W47], keys=["nope"], today=TODAY, tz=TZ)
     with pytest.raises(ValueError, match="group"):
         rollup_by(db.session, "team", W47, today=TODAY, tz=TZ)
+
+
+def test_pipeline_trend_equals_single_periods(world):
+    proposal(world.a1, world.ca, date(2026, 11, 3), amount=100)
+    proposal(
+        world.a1,
+        world.ca,
+        date(2026, 11, 4),
+        amount=200,
+        status="won",
+        closed_on=date(2026, 11, 17),
+    )
+    proposal(
+        world.a1,
+        world.ca,
+        date(2026, 11, 10),
+        amount=400,
+        status="lost",
+        closed_on=date(2026, 11, 15),
+    )
+    proposal(world.b1, world.cb, date(2026, 11, 18), amount=800)
+    periods = [W48, W46, Period.parse("2026-11"), W47]  # any order, mixed kinds
+    series = trend(
+        db.session,
+        Scope.branch(world.a.id),
+        periods,
+        today=TODAY,
+        tz=TZ,
+        keys=["pipeline_count", "pipeline_amount"],
+    )
+    assert [s["pipeline_amount"].value for s in series] == [100, 300, 100, 100]
+    assert [s["pipeline_count"].value for s in series] == [1, 2, 1, 1]
+    by = trend_by(db.session, "branch", periods, keys=["pipeline_amount"], today=TODAY, tz=TZ)
+    assert [s["pipeline_amount"].value for s in by[world.b.id]] == [800, 0, 800, 800]

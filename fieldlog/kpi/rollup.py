@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -276,6 +278,7 @@ class _Engine:
         wanted = set(_wanted_keys(keys))
         self.sources = [s for s, ks in _SOURCES.items() if wanted & set(ks)]
         self.pg = session.get_bind().dialect.name == "postgresql"
+        self.periods = list(periods)
         self.P = self._periods_table(periods, tz)
 
     # The periods as a derived table: idx, local date bounds, UTC instant bounds, windows.
@@ -310,6 +313,10 @@ class _Engine:
     def run(self) -> dict[tuple[int, int | None], dict[str, int]]:
         raw: dict[tuple[int, int | None], dict[str, int]] = {}
         for source in self.sources:
+            if source == "pipeline":
+                for idx, key, values in self._pipeline():
+                    raw.setdefault((idx, key), {}).update(values)
+                continue
             stmt, fields = getattr(self, "_" + source)()
             for row in self.session.execute(stmt):
                 key = row[1] if self.dim.group else None
@@ -408,24 +415,56 @@ class _Engine:
         )
         return stmt, ["fu_done", "fu_due"]
 
-    def _pipeline(self) -> tuple[Any, list[str]]:
-        P, R = self.P, Proposal
+    def _pipeline(self) -> list[tuple[int, int | None, dict[str, int]]]:
+        """Open proposals at each period end, in one pass over the proposals.
+
+        A proposal is open at E when proposed_on <= E and not closed_on <= E. Each proposal is
+        bucketed once by the first period end at or after its proposed_on ("opens") and at or
+        after max(proposed_on, closed_on) ("closes"); the open count at the k-th end is then
+        opens − closes summed over buckets <= k, a sum over at most (periods + 1)² rows a group.
+        """
+        R = Proposal
         conds, key = self.dim.events(R)
-        cols, group = self._grouped(key, func.count(R.id), func.sum(func.coalesce(R.amount, 0)))
-        stmt = (
-            select(*cols)
-            .select_from(P)
-            .join(
-                R,
-                and_(
-                    R.proposed_on <= P.c.d_end,
-                    or_(R.closed_on.is_(None), R.closed_on > P.c.d_end),
-                ),
+        ends = sorted({p.end for p in self.periods})
+
+        def bucket(column: Any) -> Any:
+            whens = [(column <= e, literal_column(str(j), Integer)) for j, e in enumerate(ends)]
+            return case(*whens, else_=None)
+
+        settled = case((R.closed_on > R.proposed_on, R.closed_on), else_=R.proposed_on)
+        inner = (
+            select(
+                bucket(R.proposed_on).label("opened"),
+                case((R.closed_on.is_(None), None), else_=bucket(settled)).label("closed"),
+                *([key.label("g")] if key is not None else []),
+                func.coalesce(R.amount, 0).label("amount"),
             )
-            .where(*conds)
-            .group_by(*group)
+            .where(R.proposed_on <= ends[-1], *conds)
+            .subquery("pipeline")
         )
-        return stmt, ["pipe_n", "pipe_amount"]
+        group = [inner.c.opened, inner.c.closed] + ([inner.c.g] if key is not None else [])
+        stmt = select(*group, func.count(), func.sum(inner.c.amount)).group_by(*group)
+        count: dict[Any, list[int]] = {}
+        total: dict[Any, list[int]] = {}
+        for row in self.session.execute(stmt):
+            opened, closed, g = row[0], row[1], (row[2] if key is not None else None)
+            n, money = int(row[-2]), int(row[-1] or 0)
+            counts = count.setdefault(g, [0] * (len(ends) + 1))
+            sums = total.setdefault(g, [0] * (len(ends) + 1))
+            counts[opened] += n
+            sums[opened] += money
+            if closed is not None:
+                counts[closed] -= n
+                sums[closed] -= money
+        out = []
+        position = {e: k for k, e in enumerate(ends)}
+        for g in count:
+            open_n = list(accumulate(count[g]))
+            open_amount = list(accumulate(total[g]))
+            for i, p in enumerate(self.periods):
+                k = position[p.end]
+                out.append((i, g, {"pipe_n": open_n[k], "pipe_amount": open_amount[k]}))
+        return out
 
     def _sales(self) -> tuple[Any, list[str]]:
         P, S = self.P, SalesLine
