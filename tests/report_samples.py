@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from fieldlog.kpi import CATALOGUE
 from fieldlog.reports.data import (
     BranchReport,
     CustomerLine,
@@ -18,11 +19,11 @@ LABELS = ["W40", "W41", "W42", "W43", "W44", "W45", "W46", "W47"]
 
 
 def figure(key, name, unit, value, previous=None, target=None, direction="up", num=None, den=None):
-    trend = [None if value is None else value * (0.8 + i * 0.03) for i in range(7)] + [value]
+    wiggle = (0.82, 0.9, 0.86, 0.95, 0.88, 0.97, 0.93)
+    trend = [None if value is None else value * w for w in wiggle] + [value]
+    why = CATALOGUE[key].why("ja") if key in CATALOGUE else "理由の説明"
     met = None if value is None or target is None else ("ahead" if value >= target else "behind")
-    return Figure(
-        key, name, unit, direction, value, num, den, previous, target, met, trend, "理由の説明"
-    )
+    return Figure(key, name, unit, direction, value, num, den, previous, target, met, trend, why)
 
 
 def rep_row(name: str, visits: int, purposeful: float, hearing: float) -> RepRow:
@@ -73,7 +74,7 @@ def branch_report(visits: int = 42, name: str = "東京支店") -> BranchReport:
         customers=[
             CustomerLine(
                 "C001",
-                "有限会社<script>高橋</script>",
+                "有限会社高橋",
                 "鈴木 花子",
                 "A",
                 date(2026, 9, 1),

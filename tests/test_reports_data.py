@@ -12,6 +12,7 @@ from fieldlog.models import Hypothesis, KpiTarget, Review
 from fieldlog.periods import Period
 from fieldlog.reports import data, pdf
 from tests.conftest import TZ
+from tests.test_reports_delivery import inbox  # noqa: F401 — fixture
 
 W47 = Period.parse("2026-W47")
 TODAY = date(2026, 11, 23)
@@ -224,3 +225,27 @@ def test_download(client, auth, make, tokyo, who, code, query, status):
 def test_download_needs_login(client, tokyo):
     response = client.get("/branches/TKY/report.pdf?week=2026-W47")
     assert response.status_code in (302, 401)
+
+
+def test_cli_report_send_end_to_end(app, runner, tokyo, inbox):  # noqa: F811 — fixture
+    """The real builder (KPI engine + WeasyPrint) through a real SMTP server."""
+    app.config["FIELDLOG_SMTP_URL"] = inbox.url
+    result = runner.invoke(args=["report", "send", "--week", "2026-W47"])
+    assert result.exit_code == 0, result.output
+    assert inbox.to() == ["boss@example.jp"]  # no owner in this company; OSK has no manager
+    ((_, msg),) = inbox.messages
+    assert msg["Subject"] == "週次KPIレポート 東京支店 2026-W47"
+    (attachment,) = msg.iter_attachments()
+    assert attachment.get_content().startswith(b"%PDF")
+    assert "目的あり訪問率: 0% → 75%" in msg.get_body(("plain",)).get_content()
+    again = runner.invoke(args=["report", "send", "--week", "2026-W47"])
+    assert again.exit_code == 0 and len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "message"), [("", "FIELDLOG_SMTP_URL is not set"), ("http://x", "unsupported scheme")]
+)
+def test_cli_report_send_needs_a_valid_smtp_url(app, runner, tokyo, url, message):
+    app.config["FIELDLOG_SMTP_URL"] = url
+    result = runner.invoke(args=["report", "send", "--week", "last"])
+    assert result.exit_code == 2 and message in result.output

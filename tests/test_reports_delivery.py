@@ -221,3 +221,29 @@ def test_plain_server_refuses_when_starttls_required(app, company, tls_inbox):
     plain = tls_inbox.url.replace("smtp+starttls", "smtp")
     result, _ = run(plain)
     assert tls_inbox.messages == [] and len(result.failed) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "age_minutes", "claimed"),
+    [
+        (None, 0, True),  # new row
+        ("sent", 60, False),
+        ("failed", 0, True),
+        ("pending", 0, True),
+        ("sending", 1, False),  # another sender is on it
+        ("sending", 60, True),  # that sender died mid-send
+        (delivery.NO_RECIPIENTS, 0, False),
+    ],
+)
+def test_claim(app, status, age_minutes, claimed):
+    from datetime import UTC, datetime, timedelta
+
+    if status is not None:
+        when = datetime.now(UTC) - timedelta(minutes=age_minutes)
+        db.session.add(ReportDelivery(week="2026-W47", report="company", recipient="o@x.jp",
+                                      status=status, attempts=1, updated_at=when))  # fmt: skip
+        db.session.commit()
+    assert delivery.claim(db.engine, "2026-W47", "company", "o@x.jp") is claimed
+    row = rows()[("company", "o@x.jp")]
+    assert row.status == ("sending" if claimed else status)
+    assert row.attempts == (2 if claimed and status else 1)

@@ -59,7 +59,9 @@ def test_pdf_text_reads_back(tmp_path, visits, present, absent):
 
 
 def test_html_escapes_user_text():
-    html = pdf.render_html(branch_report())
+    report = branch_report()
+    report.customers[0].name = "有限会社<script>高橋</script>"
+    html = pdf.render_html(report)
     assert "<script>高橋" not in html and "&lt;script&gt;高橋" in html
 
 
@@ -111,3 +113,23 @@ def test_harfbuzz_warning(monkeypatch, caplog):
     monkeypatch.setattr(pdf.ctypes.util, "find_library", lambda name: None)
     assert pdf.warn_if_slow_fonts() is False
     assert "libharfbuzz-subset" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "previous", "change", "arrow"),
+    [
+        ("rate", 0.62, 0.55, "+7pt", "▲ 改善"),
+        ("rate", 0.4, 0.4002, "±0pt", "→"),
+        ("rate", 0.118, 0.124, "-0.6pt", "▼ 悪化"),
+        ("yen", 1500, 1000, "+¥500", "▲ 改善"),
+        ("count", 3, None, "–", ""),
+    ],
+)
+def test_change_and_arrow(unit, value, previous, change, arrow):
+    from fieldlog.reports.data import Figure
+
+    f = Figure("k", "名前", unit, "up", value, previous=previous)
+    assert (pdf.fmt_change(f), pdf.trend_arrow(f)) == (change, arrow)
+    down = Figure("k", "名前", unit, "down", value, previous=previous)
+    if "▲" in arrow:
+        assert pdf.trend_arrow(down) == "▲ 悪化"

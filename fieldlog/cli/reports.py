@@ -75,6 +75,11 @@ def send(week: str, dry_run: bool) -> None:
     smtp_url = current_app.config["FIELDLOG_SMTP_URL"]
     if not smtp_url and not dry_run:
         raise click.UsageError("FIELDLOG_SMTP_URL is not set")
+    if not dry_run:
+        try:
+            delivery.SmtpSettings.parse(smtp_url)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     result = delivery.send_week(
         db.session,
         db.engine,

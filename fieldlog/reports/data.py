@@ -12,15 +12,16 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..defaults import company_settings
-from ..models import Branch, Customer, FollowUp, Hypothesis, Proposal, Review, User, Visit
+from ..models import Branch, Review, User
 from ..periods import Period
+from . import lists
+from .lists import CustomerLine, FollowUpLine, Pipeline
 
 TREND_WEEKS = 8
-WORST_CUSTOMERS = 20
 KGI_KEYS = ("sales_amount", "gross_margin_rate")
 CAUSE_JA = {"quantity": "母数", "quality": "質", "design": "設計"}
 
@@ -71,35 +72,6 @@ class ReviewLine:
     cause: str
     next_change: str
     result: Figure | None
-
-
-@dataclass
-class FollowUpLine:
-    customer: str
-    rep: str
-    action: str
-    due_on: date
-    days_late: int
-
-
-@dataclass
-class CustomerLine:
-    code: str
-    name: str
-    rep: str
-    rank: str
-    last_visit: date | None
-    days_since: int | None
-    reason: str  # "cycle" | "dormant"
-
-
-@dataclass
-class Pipeline:
-    new: int = 0
-    won: int = 0
-    lost: int = 0
-    open_count: int = 0
-    open_amount: int = 0
 
 
 @dataclass
@@ -204,7 +176,8 @@ def _scope_figures(
     from ..kpi.targets import targets_for
 
     periods = period.trailing(TREND_WEEKS)
-    series = trend(session, scope, periods, today=today, tz=tz)
+    # Only the KPIs shown: the 365-day customer KPIs cost most when not needed.
+    series = trend(session, scope, periods, keys=keys, today=today, tz=tz)
     from ..kpi.settings import why_texts
 
     targets = targets_for(session, keys, scope, period)
@@ -241,103 +214,6 @@ def _suggestions(
                 f"{CATALOGUE[key].name('ja')}（{CAUSE_JA[found.cause]}）：{found.explanation}"
             )
     return lines
-
-
-def _overdue_follow_ups(session: Session, branch: Branch, today: date):
-    stmt = (
-        select(FollowUp, Customer.name, User.name)
-        .join(Customer, FollowUp.customer_id == Customer.id)
-        .join(User, FollowUp.rep_id == User.id)
-        .where(
-            FollowUp.branch_id == branch.id,
-            FollowUp.done_on.is_(None),
-            FollowUp.cancelled.is_(False),
-            FollowUp.due_on < today,
-        )
-        .order_by(FollowUp.due_on, FollowUp.id)
-    )
-    rows = session.execute(stmt).all()
-    lines = [
-        FollowUpLine(customer, rep, f.action, f.due_on, (today - f.due_on).days)
-        for f, customer, rep in rows
-    ]
-    return lines[:WORST_CUSTOMERS], len(lines)
-
-
-def _customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInfo):
-    """Active customers overdue for their visit cycle or dormant, worst first."""
-    settings = company_settings(session)
-    cycle = {"A": settings.cycle_days_a, "B": settings.cycle_days_b, "C": settings.cycle_days_c}
-    last_visit = (
-        select(Visit.customer_id, func.max(Visit.visited_at).label("last"))
-        .group_by(Visit.customer_id)
-        .subquery()
-    )
-    open_follow_up = (
-        select(FollowUp.customer_id)
-        .where(FollowUp.done_on.is_(None), FollowUp.cancelled.is_(False), FollowUp.due_on >= as_of)
-        .distinct()
-    )
-    stmt = (
-        select(Customer, User.name, last_visit.c.last)
-        .outerjoin(User, Customer.rep_id == User.id)
-        .outerjoin(last_visit, last_visit.c.customer_id == Customer.id)
-        .where(
-            Customer.branch_id == branch.id,
-            Customer.active.is_(True),
-            Customer.id.not_in(open_follow_up),
-        )
-    )
-    lines = []
-    for customer, rep, last in session.execute(stmt).all():
-        last_day = last.astimezone(tz).date() if last else None
-        days = (as_of - last_day).days if last_day else None
-        limit = customer.visit_cycle_days or cycle.get(customer.rank or "B", settings.cycle_days_b)
-        if days is not None and days <= limit:
-            continue
-        dormant = days is None or days > settings.dormant_visit_days
-        lines.append(
-            CustomerLine(
-                customer.code,
-                customer.name,
-                rep or "",
-                customer.rank or "B",
-                last_day,
-                days,
-                "dormant" if dormant else "cycle",
-            )
-        )
-    lines.sort(key=lambda c: (c.days_since is not None, -(c.days_since or 0), c.code))
-    return lines[:WORST_CUSTOMERS], len(lines)
-
-
-def _pipeline(session: Session, branch_ids: list[int], period: Period) -> Pipeline:
-    base = select(func.count(Proposal.id)).where(Proposal.branch_id.in_(branch_ids))
-    closed = and_(Proposal.closed_on >= period.start, Proposal.closed_on <= period.end)
-    still_open = and_(
-        Proposal.proposed_on <= period.end,
-        or_(Proposal.closed_on.is_(None), Proposal.closed_on > period.end),
-    )
-    open_amount = select(func.coalesce(func.sum(Proposal.amount), 0)).where(
-        Proposal.branch_id.in_(branch_ids), still_open
-    )
-    return Pipeline(
-        new=session.scalar(
-            base.where(Proposal.proposed_on >= period.start, Proposal.proposed_on <= period.end)
-        )
-        or 0,
-        won=session.scalar(base.where(closed, Proposal.status == "won")) or 0,
-        lost=session.scalar(base.where(closed, Proposal.status == "lost")) or 0,
-        open_count=session.scalar(base.where(still_open)) or 0,
-        open_amount=int(session.scalar(open_amount) or 0),
-    )
-
-
-def _hypotheses(session: Session, branch_id: int | None) -> list[str]:
-    stmt = select(Hypothesis.statement).where(Hypothesis.status == "testing")
-    if branch_id is not None:
-        stmt = stmt.where(or_(Hypothesis.branch_id.is_(None), Hypothesis.branch_id == branch_id))
-    return list(session.scalars(stmt.order_by(Hypothesis.started_on, Hypothesis.id)))
 
 
 def _reviews(session: Session, branch: Branch, period: Period, figures: dict[str, Figure]):
@@ -398,7 +274,13 @@ def branch_report(
         session, scope, period, [*keys, *KGI_KEYS, "visit_count"], today=today, tz=tz
     )
     by_rep = trend_by(
-        session, "rep", [period.previous(), period], branch_id=branch.id, today=today, tz=tz
+        session,
+        "rep",
+        [period.previous(), period],
+        branch_id=branch.id,
+        keys=[*keys, "visit_count"],
+        today=today,
+        tz=tz,
     )
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(by_rep)))).all())
     reps = []
@@ -409,8 +291,10 @@ def branch_report(
         rep_figures = {k: _figure(k, rep_series, targets[k]) for k in keys}
         if visits or any(f.value for f in rep_figures.values() if f.unit != "rate"):
             reps.append(RepRow(names[rep_id], rep_figures, int(visits)))
-    follow_ups, follow_ups_total = _overdue_follow_ups(session, branch, today)
-    customers, customers_total = _customers_at_risk(session, branch, min(today, period.end), tz)
+    follow_ups, follow_ups_total = lists.overdue_follow_ups(session, branch, today)
+    customers, customers_total = lists.customers_at_risk(
+        session, branch, min(today, period.end), tz
+    )
     return BranchReport(
         branch_code=branch.code,
         branch_name=branch.name,
@@ -422,19 +306,24 @@ def branch_report(
         follow_ups_total=follow_ups_total,
         customers=customers,
         customers_total=customers_total,
-        pipeline=_pipeline(session, [branch.id], period),
-        hypotheses=_hypotheses(session, branch.id),
+        pipeline=lists.pipeline(session, [branch.id], period),
+        hypotheses=lists.hypotheses_under_test(session, branch.id),
     )
 
 
 def company_report(session: Session, period: Period, *, today: date, tz: ZoneInfo) -> CompanyReport:
     """The owners' weekly report: company figures and every branch side by side."""
-    from ..kpi import Scope, rollup_by
+    from ..kpi import Scope, trend_by
 
     keys = active_keys(session)
     all_keys = [*keys, *KGI_KEYS, "visit_count"]
     figures, _ = _scope_figures(session, Scope.company(), period, all_keys, today=today, tz=tz)
-    by_branch = rollup_by(session, "branch", period, today=today, tz=tz)
+    by_branch = {
+        branch_id: series[0]
+        for branch_id, series in trend_by(
+            session, "branch", [period], keys=all_keys, today=today, tz=tz
+        ).items()
+    }
     branches = []
     for branch in session.scalars(select(Branch).order_by(Branch.code)):
         values = by_branch.get(branch.id, {})
@@ -454,5 +343,5 @@ def company_report(session: Session, period: Period, *, today: date, tz: ZoneInf
     return CompanyReport(
         **_common(period, today, figures, keys),
         branches=branches,
-        hypotheses=_hypotheses(session, None),
+        hypotheses=lists.hypotheses_under_test(session, None),
     )

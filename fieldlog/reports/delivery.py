@@ -355,6 +355,7 @@ def send_week(
                     smtp.send_message(message(job, period, built, r, mail_from))
             except Exception as exc:  # any failure is recorded on the row and retried next run
                 error = f"{type(exc).__name__}: {exc}"
+            session.rollback()  # end the builder's read transaction before writing
             finish(engine, period.label, job.report, r.email, error)
             status = "sent" if error is None else "failed"
             echo(f"{status}: {job.report} to {r.email}" + (f" ({error})" if error else ""))

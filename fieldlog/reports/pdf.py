@@ -56,13 +56,22 @@ def fmt_value(value: float | None, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+def _flat(figure: Figure) -> bool:
+    """No change worth an arrow: under 0.05 points for a rate, under 0.5 for counts/yen."""
+    change = figure.change or 0
+    return abs(change) < (0.0005 if figure.unit == "rate" else 0.5)
+
+
 def fmt_change(figure: Figure) -> str:
     """Week-on-week change: points for rates, signed amounts otherwise."""
     change = figure.change
     if change is None:
         return "–"
+    if _flat(figure):
+        return "±0pt" if figure.unit == "rate" else "±0"
     if figure.unit == "rate":
-        return f"{change * 100:+.0f}pt"
+        points = change * 100
+        return f"{points:+.1f}pt" if abs(points) < 1 else f"{points:+.0f}pt"
     if figure.unit == "yen":
         return f"{'+' if change >= 0 else '−'}¥{abs(change):,.0f}"
     return f"{change:+,.0f}"
@@ -83,8 +92,10 @@ def verdict(figure: Figure) -> str:
 def trend_arrow(figure: Figure) -> str:
     """▲/▼ in the KPI's better direction, so 'worse' reads the same for up- and down-KPIs."""
     change = figure.change
-    if not change:
-        return "→" if change == 0 else ""
+    if change is None:
+        return ""
+    if _flat(figure):
+        return "→"
     better = (change > 0) == (figure.direction != "down")
     return ("▲" if change > 0 else "▼") + (
         "" if figure.direction is None else (" 改善" if better else " 悪化")
