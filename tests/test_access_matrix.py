@@ -224,3 +224,27 @@ def test_route_access(app: Flask, make, endpoint, method, rule, arguments):
         response.close()
         assert got == policy[role], f"{role} {method} {path}: expected {policy[role]}, got {got}"
         db.session.rollback()
+
+
+POSTS = sorted({(e, r, a) for e, m, r, a in ROUTES if m == "POST"})
+
+
+@pytest.mark.parametrize(("endpoint", "rule", "arguments"), POSTS, ids=[r for _e, r, _a in POSTS])
+def test_every_state_changing_route_refuses_a_missing_csrf_token(
+    app: Flask, make, endpoint, rule, arguments
+):
+    """CSRF on every POST: a user allowed to call it, without a token, gets 400."""
+    world = build_world(make)
+    policy = POLICY[endpoint]["POST"]
+    role = next(r for r in ROLES if r != "anonymous" and policy[r] == OK)
+    client = app.test_client()
+    Auth(client).login(world.users[role])
+    with app.test_request_context():
+        params = {**world.params, **OVERRIDES.get(endpoint, {})}
+        path = url_for(endpoint, **{name: params[name] for name in arguments})
+    if path.startswith("/api/"):
+        response = client.post(path, json=visit_payload("C-1"))
+    else:
+        response = client.post(path, data={"email": "x@example.jp", "password": "x"})
+    assert response.status_code == 400, f"{role} POST {path}: {response.status_code}"
+    db.session.rollback()
