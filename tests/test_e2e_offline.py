@@ -8,8 +8,11 @@ service worker's own requests, DESIGN §7).
 from __future__ import annotations
 
 import threading
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +22,9 @@ from fieldlog import create_app
 from fieldlog.accounts import set_password
 from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
-from fieldlog.models import Branch, Category, Customer, User, Visit
+from fieldlog.models import Branch, Category, Customer, FollowUp, Proposal, User, Visit
+from fieldlog.periods import today as local_today
+from fieldlog.visits import record_visit
 
 from .conftest import PASSWORD
 from .test_e2e_visit import ARGS, CHROMIUM
@@ -71,6 +76,26 @@ def server(tmp_path: Path):
         for code, name in (("C1", "青空商店"), ("C2", "緑川工業"), ("C3", "白石製作所")):
             db.session.add(Customer(code=code, name=name, branch=branch, rep=rep))
         db.session.add(Category(code="SAFE", name="安全用品"))
+        db.session.commit()
+        now = datetime.now(UTC)
+        record_visit(
+            db.session,
+            rep,
+            {
+                "client_id": str(uuid.uuid4()),
+                "customer_code": "C1",
+                "visited_at": (now - timedelta(days=1)).isoformat(),
+                "purpose": "proposal",
+                "hearing_done": True,
+                "proposal": {"category": "SAFE", "amount": 10000},
+                "next_action": {
+                    "action": "電話フォロー",
+                    "due_on": local_today(ZoneInfo("Asia/Tokyo")).isoformat(),
+                },
+            },
+            tz=ZoneInfo("Asia/Tokyo"),
+            now=now,
+        )
         db.session.commit()
     running = Server(app)
     running.start()
@@ -133,7 +158,7 @@ def test_visits_logged_offline_sync_exactly_once(server):
         page.wait_for_function(
             "document.querySelectorAll('.outbox-entry').length === 3", timeout=15000
         )
-        assert _stored_client_ids(server.app) == []
+        assert len(_stored_client_ids(server.app)) == 1  # only the seeded visit
         waiting = page.evaluate(
             """() => new Promise((resolve) => {
                 const open = indexedDB.open('fieldlog');
@@ -157,4 +182,50 @@ def test_visits_logged_offline_sync_exactly_once(server):
         browser.close()
 
     stored = _stored_client_ids(server.app)
-    assert sorted(stored) == sorted(waiting)
+    assert len(stored) == 4  # the seeded visit and the three logged offline
+    assert set(waiting) <= set(stored)
+
+
+@pytest.mark.browser
+def test_one_tap_actions_wait_in_the_outbox_while_offline(server):
+    from playwright.sync_api import sync_playwright
+
+    base = server.base
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, locale="ja-JP", bypass_csp=True
+        )
+        page = context.new_page()
+        page.goto(f"{base}/login")
+        page.fill("input[name=email]", "rep@example.jp")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/")
+        page.goto(f"{base}/proposals")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+
+        server.stop()
+        context.set_offline(True)
+        page.locator("form[data-outbox] button[value=won]").click()
+        page.wait_for_selector(".settled-note")
+        page.goto(f"{base}/")
+        page.locator("form[data-outbox=follow_up_done] button").click()
+        page.wait_for_selector(".settled-note")
+        with server.app.app_context():
+            assert db.session.scalars(select(Proposal.status)).one() == "open"
+            db.session.remove()
+
+        server.start()
+        context.set_offline(False)
+        page.goto(f"{base}/outbox")
+        page.locator("button.button-primary[data-sync-now]").click()
+        page.wait_for_function(
+            "document.querySelectorAll('.outbox-entry').length === 0", timeout=20000
+        )
+        browser.close()
+
+    with server.app.app_context():
+        assert db.session.scalars(select(Proposal.status)).one() == "won"
+        assert db.session.scalars(select(FollowUp.done_on)).one() is not None
+        db.session.remove()

@@ -19,6 +19,7 @@ SHELL_ASSETS = (
     "js/sync.mjs",
     "js/outbox-page.mjs",
     "js/visit-offline.mjs",
+    "js/quick-actions.mjs",
     "js/visit-form.js",
     "icons/icon-192.png",
     "icons/icon-512.png",

@@ -146,6 +146,7 @@ function start() {
   document.documentElement.classList.add("js");
   showPendingToast();
   if (document.getElementById("visit-form")) import("./visit-offline.mjs");
+  if (document.querySelector("form[data-outbox]")) import("./quick-actions.mjs");
   registerWorker();
   refreshBadges();
   showInstallHint();

@@ -1,0 +1,36 @@
+// One-tap "done" and "won/lost" go through the outbox too, so they work without signal.
+// The row shows the result at once; the last tap on the same item wins.
+import { enqueue, t } from "./app.mjs";
+
+function today() {
+  const d = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+function requestFor(form, submitter) {
+  const id = form.dataset.id;
+  if (form.dataset.outbox === "follow_up_done") {
+    return { url: `/api/v1/follow-ups/${id}/done`, body: { done_on: today() } };
+  }
+  const status = submitter?.value || "won";
+  return { url: `/api/v1/proposals/${id}/close`, body: { status, closed_on: today() } };
+}
+
+for (const form of document.querySelectorAll("form[data-outbox]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const kind = form.dataset.outbox;
+    const { url, body } = requestFor(form, event.submitter);
+    const label = `${form.dataset.label || ""}${body.status ? ` · ${body.status}` : ""}`;
+    for (const button of form.querySelectorAll("button")) button.disabled = true;
+    const row = form.closest("li") || form.parentElement;
+    row?.classList.add("is-settled");
+    const note = document.createElement("span");
+    note.className = "settled-note";
+    note.setAttribute("role", "status");
+    note.textContent = t("saved_offline");
+    form.replaceChildren(note);
+    await enqueue(kind, `${kind}:${form.dataset.id}`, url, body, label);
+  });
+}
