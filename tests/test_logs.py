@@ -29,6 +29,10 @@ def test_requests_are_logged_as_json(database_url, tmp_path, capsys):
     finally:
         logging.getLogger("fieldlog").handlers.clear()
         logging.getLogger("fieldlog").propagate = True
+        with app.app_context():
+            from fieldlog.extensions import db
+
+            db.engine.dispose()
     lines = [
         json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
     ]
