@@ -83,6 +83,7 @@ BLUEPRINTS = (
     "field",
     "health",
     "io",
+    "manage",
     "pwa",
     "reports",
 )

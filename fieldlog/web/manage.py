@@ -1,0 +1,133 @@
+"""Manager and owner pages: branch dashboard, owner summary, My week, weekly review, hypotheses."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_login import current_user
+
+from .. import access
+from ..defaults import company_settings
+from ..extensions import db
+from ..kpi.settings import lint_settings, why_texts
+from ..models import Branch
+from ..periods import Period
+from ..reports import data
+from .common import company_tz, local_today, roles_required
+from .kpi_view import HELPERS
+
+bp = Blueprint("manage", __name__)
+SUMMARY_WEEKS = 13
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return HELPERS
+
+
+def chosen_period(*, weeks_only: bool = False) -> Period:
+    """?week=2026-W47 or ?month=2026-11; default the last complete week; 400 when unreadable."""
+    text = request.args.get("week") or ("" if weeks_only else request.args.get("month")) or ""
+    if not text.strip():
+        return Period.week_of(local_today()).previous()
+    try:
+        period = Period.parse(text)
+    except ValueError:
+        abort(400)
+    if weeks_only and period.kind != "week":
+        abort(400)
+    return period
+
+
+def branch_or_404(code: str) -> Branch:
+    """A branch the current user manages (owners: any), else 404."""
+    branch = db.session.scalar(access.branches(current_user).where(Branch.code == code))
+    if branch is None or not access.is_manager_of(current_user, branch.id):
+        abort(404)
+    return branch
+
+
+@bp.get("/branch")
+@roles_required("manager", "owner")
+def branch_home():
+    """A manager goes to their branch; an owner picks one."""
+    if current_user.role == "manager":
+        return redirect(url_for(".branch", code=current_user.branch.code))
+    branches = db.session.scalars(access.branches(current_user).order_by(Branch.code)).all()
+    return render_template("manage/branches.html", branches=branches)
+
+
+@bp.get("/branches/<code>")
+@roles_required("manager", "owner")
+def branch(code: str):
+    """The branch dashboard for the chosen week or month."""
+    found = branch_or_404(code)
+    period = chosen_period()
+    today = local_today()
+    report = data.branch_report(db.session, found, period, today=today, tz=company_tz())
+    return render_template(
+        "manage/branch.html",
+        branch=found,
+        period=period,
+        report=report,
+        why=why_texts(company_settings(db.session), str(get_locale())),
+        reviewed=_reviewed_weeks(found.id),
+    )
+
+
+def _reviewed_weeks(branch_id: int) -> list[str]:
+    from ..models import Review
+
+    stmt = (
+        access.reviews(current_user)
+        .with_only_columns(Review.week)
+        .where(Review.branch_id == branch_id)
+        .distinct()
+        .order_by(Review.week.desc())
+    )
+    return list(db.session.scalars(stmt))
+
+
+@bp.get("/summary")
+@roles_required("owner")
+def summary():
+    """The owner's one page: company KGI and KPIs, branch by branch, trends and hypotheses."""
+    period = chosen_period()
+    settings = company_settings(db.session)
+    report = data.company_report(
+        db.session, period, today=local_today(), tz=company_tz(), weeks=SUMMARY_WEEKS
+    )
+    hypotheses = db.session.scalars(
+        access.hypotheses(current_user).order_by(_hypothesis_order())
+    ).all()
+    return render_template(
+        "manage/summary.html",
+        period=period,
+        report=report,
+        lint=lint_settings(settings, str(get_locale())),
+        hypotheses=hypotheses,
+    )
+
+
+def _hypothesis_order():
+    from ..models import Hypothesis
+
+    return Hypothesis.started_on.desc()
+
+
+@bp.get("/me")
+@roles_required("rep", "manager")
+def my_week():
+    """The signed-in person's own active KPIs against targets, with the trend and the why."""
+    period = chosen_period()
+    figures = data.rep_figures(
+        db.session, current_user.id, period, today=local_today(), tz=company_tz()
+    )
+    labels = [p.label[-3:] for p in period.trailing(data.TREND_WEEKS)]
+    return render_template(
+        "manage/my_week.html",
+        period=period,
+        figures=figures,
+        labels=labels,
+        why=why_texts(company_settings(db.session), str(get_locale())),
+    )

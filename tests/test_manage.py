@@ -1,0 +1,144 @@
+"""Manager and owner pages: who may open what, what the pages show, both locales."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import date
+
+import pytest
+
+from fieldlog.extensions import db
+from fieldlog.kpi import Scope
+from fieldlog.kpi.targets import set_target
+
+from .conftest import csrf_from
+
+
+def at(day: int, hour: int = 10) -> str:
+    return f"2026-11-{day:02d}T{hour:02d}:00:00+09:00"
+
+
+@pytest.fixture
+def world(make):
+    """Two branches; Tokyo has two reps with W47 visits, a target and an overdue follow-up."""
+    tokyo = make.branch("TKY", "東京支店")
+    osaka = make.branch("OSK", "大阪支店")
+    sato = make.user("rep", tokyo, name="佐藤 一郎")
+    make.user("rep", tokyo, name="鈴木 花子")
+    people = {
+        "rep": sato,
+        "manager": make.user("manager", tokyo),
+        "other_manager": make.user("manager", osaka),
+        "osaka_rep": make.user("rep", osaka),
+        "owner": make.user("owner"),
+    }
+    c1 = make.customer(tokyo, sato, code="C1", name="山田商店")
+    make.visit(sato, c1, visited_at=at(16), purpose="hearing")
+    make.visit(sato, c1, visited_at=at(18), purpose="routine", hearing_done=False)
+    make.visit(
+        sato,
+        c1,
+        visited_at=at(19),
+        purpose="proposal",
+        next_action={"action": "見積を送る", "due_on": "2026-11-20"},
+    )
+    set_target(
+        db.session,
+        "purposeful_visit_rate",
+        Scope.company(),
+        "week",
+        0.9,
+        date(2026, 1, 5),
+        people["owner"],
+    )
+    db.session.commit()
+    return people
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "status"),
+    [
+        ("rep", "/branches/TKY", 403),
+        ("osaka_rep", "/branches/TKY", 403),
+        ("other_manager", "/branches/TKY", 404),
+        ("manager", "/branches/OSK", 404),
+        ("manager", "/branches/TKY", 200),
+        ("owner", "/branches/TKY", 200),
+        ("owner", "/branches/OSK", 200),
+        ("owner", "/branches/NOPE", 404),
+        ("rep", "/summary", 403),
+        ("manager", "/summary", 403),
+        ("owner", "/summary", 200),
+        ("rep", "/me", 200),
+        ("manager", "/me", 200),
+        ("owner", "/me", 403),
+        ("owner", "/branch", 200),
+        ("rep", "/branch", 403),
+    ],
+)
+def test_who_may_open_what(client, auth, world, who, path, status):
+    auth.login(world[who])
+    assert client.get(path).status_code == status
+
+
+def test_manager_branch_home_redirects_to_own_branch(client, auth, world):
+    auth.login(world["manager"])
+    response = client.get("/branch")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/branches/TKY")
+
+
+def _svgs(html: str) -> list[ET.Element]:
+    return [ET.fromstring(m) for m in re.findall(r"<svg.*?</svg>", html, flags=re.S)]
+
+
+def test_dashboard_shows_kpis_cues_fractions_and_lists(client, auth, world):
+    auth.login(world["manager"])
+    html = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    assert "目的あり訪問率" in html
+    assert "2/3" in html  # numerator/denominator of the purposeful-visit rate
+    assert "未達" in html or "Behind" in html  # 2/3 < 0.9: behind, said in words
+    assert "佐藤 一郎" in html
+    assert "見積を送る" in html  # the overdue follow-up
+    assert "/branches/TKY/report.pdf?week=2026-W47" in html
+    assert "参考" in html
+    charts = _svgs(html)
+    assert charts and all(c.find("{http://www.w3.org/2000/svg}title").text for c in charts)
+
+
+def test_dashboard_empty_week_says_so(client, auth, world):
+    auth.login(world["manager"])
+    html = client.get("/branches/TKY?week=2026-W30").get_data(as_text=True)
+    assert "この期間の訪問記録はありません" in html
+
+
+@pytest.mark.parametrize("query", ["week=2026-W99", "week=nonsense", "month=2026-13"])
+def test_bad_period_is_400(client, auth, world, query):
+    auth.login(world["owner"])
+    assert client.get(f"/branches/TKY?{query}").status_code == 400
+
+
+def test_month_view(client, auth, world):
+    auth.login(world["owner"])
+    html = client.get("/summary?month=2026-11").get_data(as_text=True)
+    assert "2026-11" in html and "東京支店" in html
+
+
+def test_summary_in_both_locales(client, auth, world):
+    auth.login(world["owner"])
+    html = client.get("/summary?week=2026-W47").get_data(as_text=True)
+    assert "東京支店" in html and "大阪支店" in html and "売上" in html
+    for svg in _svgs(html):
+        assert svg.get("aria-label")
+    token = csrf_from(html)
+    client.post("/locale", data={"csrf_token": token, "lang": "en", "next": "/summary"})
+    html = client.get("/summary?week=2026-W47").get_data(as_text=True)
+    assert "Purposeful-visit rate" in html and "Branch by branch" in html
+
+
+def test_my_week_shows_own_kpis_with_why(client, auth, world):
+    auth.login(world["rep"])
+    html = client.get("/me?week=2026-W47").get_data(as_text=True)
+    assert "目的あり訪問率" in html and "<details" in html
+    assert "2/3" in html
