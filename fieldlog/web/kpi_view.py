@@ -43,8 +43,8 @@ def _chart_fmt(unit: str):
 
 
 def spark(values: Sequence[Any], title: str, target: Any = None) -> Markup:
-    # Chart markup is built with ElementTree, which escapes every label.
-    return Markup(charts.sparkline(list(values), title=title, target=target))
+    # Chart markup is built with ElementTree, which escapes every label (hence the noqa).
+    return Markup(charts.sparkline(list(values), title=title, target=target))  # noqa: S704
 
 
 def line(
@@ -56,7 +56,7 @@ def line(
     target: Any = None,
     target_label: str = "",
 ) -> Markup:
-    return Markup(
+    return Markup(  # noqa: S704 — built with ElementTree, every label escaped
         charts.line_chart(
             list(labels),
             [charts.Series(name, list(values)) for name, values in series],

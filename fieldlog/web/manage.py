@@ -25,6 +25,11 @@ def _helpers() -> dict:
     return HELPERS
 
 
+def _why() -> dict[str, str]:
+    """Each KPI's "why" in the reader's language (the company's own text first)."""
+    return why_texts(company_settings(db.session), str(get_locale()))
+
+
 def chosen_period(*, weeks_only: bool = False) -> Period:
     """?week=2026-W47 or ?month=2026-11; default the last complete week; 400 when unreadable."""
     text = request.args.get("week") or ("" if weeks_only else request.args.get("month")) or ""
@@ -70,7 +75,7 @@ def branch(code: str):
         branch=found,
         period=period,
         report=report,
-        why=why_texts(company_settings(db.session), str(get_locale())),
+        why=_why(),
         reviewed=_reviewed_weeks(found.id),
     )
 
@@ -129,5 +134,5 @@ def my_week():
         period=period,
         figures=figures,
         labels=labels,
-        why=why_texts(company_settings(db.session), str(get_locale())),
+        why=_why(),
     )
