@@ -77,6 +77,7 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "manage.branch_home": {"GET": MANAGERS_AND_OWNER},
     "manage.branch": {"GET": BRANCH_MANAGEMENT},
     "manage.summary": {"GET": OWNER_ONLY},
+    "manage.review": {"GET": BRANCH_MANAGEMENT, "POST": BRANCH_MANAGEMENT},
     "manage.my_week": {"GET": _policy(owner=DENIED)},
     "admin.index": {"GET": OWNER_ONLY},
     "admin.branches": {"GET": OWNER_ONLY},

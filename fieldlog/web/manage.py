@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access
+from .. import access, reviews
 from ..defaults import company_settings
 from ..extensions import db
 from ..kpi.settings import lint_settings, why_texts
-from ..models import Branch
+from ..errors import Invalid
+from ..models import Branch, Hypothesis
 from ..periods import Period
 from ..reports import data
 from .common import company_tz, local_today, roles_required
@@ -76,21 +78,7 @@ def branch(code: str):
         period=period,
         report=report,
         why=_why(),
-        reviewed=_reviewed_weeks(found.id),
     )
-
-
-def _reviewed_weeks(branch_id: int) -> list[str]:
-    from ..models import Review
-
-    stmt = (
-        access.reviews(current_user)
-        .with_only_columns(Review.week)
-        .where(Review.branch_id == branch_id)
-        .distinct()
-        .order_by(Review.week.desc())
-    )
-    return list(db.session.scalars(stmt))
 
 
 @bp.get("/summary")
@@ -115,8 +103,6 @@ def summary():
 
 
 def _hypothesis_order():
-    from ..models import Hypothesis
-
     return Hypothesis.started_on.desc()
 
 
@@ -136,3 +122,78 @@ def my_week():
         labels=labels,
         why=_why(),
     )
+
+
+def _review_answers(keys: list[str]) -> dict[str, reviews.Answer]:
+    """The review form's fields (``why-<kpi>``, ``cause-<kpi>``, …) as answers."""
+    form = request.form
+    answers = {}
+    for key in keys:
+        hypothesis = form.get(f"hypothesis-{key}", "").strip()
+        answers[key] = reviews.Answer(
+            why=form.get(f"why-{key}", ""),
+            cause=form.get(f"cause-{key}") or None,
+            next_change=form.get(f"next-{key}", ""),
+            hypothesis_id=int(hypothesis) if hypothesis.isdigit() else None,
+        )
+    return answers
+
+
+@bp.route("/branches/<code>/review", methods=["GET", "POST"])
+@roles_required("manager", "owner")
+def review(code: str):
+    """The weekly review: why, quantity/quality/design, what changes next — per active KPI."""
+    found = branch_or_404(code)
+    period = chosen_period(weeks_only=True)
+    report = data.branch_report(db.session, found, period, today=local_today(), tz=company_tz())
+    keys = [f.key for f in report.kpis]
+    hypotheses = db.session.scalars(
+        access.hypotheses(current_user)
+        .where((Hypothesis.branch_id.is_(None)) | (Hypothesis.branch_id == found.id))
+        .order_by(Hypothesis.started_on.desc())
+    ).all()
+    errors: dict = {}
+    answers: dict[str, reviews.Answer] | None = None
+    if request.method == "POST":
+        answers = _review_answers(keys)
+        try:
+            reviews.save(
+                db.session,
+                current_user,
+                found,
+                period,
+                answers,
+                allowed_hypotheses={h.id for h in hypotheses},
+            )
+        except Invalid as error:
+            db.session.rollback()
+            errors = error.errors
+        else:
+            db.session.commit()
+            flash(_("The review for %(week)s was saved.", week=period.label), "success")
+            return redirect(url_for(".review", code=found.code, week=period.label))
+    saved = reviews.for_week(db.session, found.id, period)
+    if answers is None:
+        answers = {
+            key: reviews.Answer(
+                why=saved[key].why,
+                cause=saved[key].cause,
+                next_change=saved[key].next_change,
+                hypothesis_id=saved[key].hypothesis_id,
+            )
+            if key in saved
+            else reviews.Answer(cause=report.gaps[key].cause if key in report.gaps else None)
+            for key in keys
+        }
+    return render_template(
+        "manage/review.html",
+        branch=found,
+        period=period,
+        report=report,
+        answers=answers,
+        last_week=reviews.for_week(db.session, found.id, period.previous()),
+        hypotheses=hypotheses,
+        history=reviews.weeks(db.session, found.id),
+        errors=errors,
+        why=_why(),
+    ), (422 if errors else 200)
