@@ -213,3 +213,108 @@ def test_review_is_for_a_week_only(client, auth, world):
     auth.login(world["manager"])
     assert client.get("/branches/TKY/review?month=2026-11").status_code == 200  # month ignored
     assert client.get("/branches/TKY/review?week=2026-11").status_code == 400
+
+
+def _new_hypothesis(client, **overrides):
+    html = client.get("/hypotheses/new").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(html),
+        "statement": "目的あり訪問を増やせば売上が上がる",
+        "kpis": ["purposeful_visit_rate"],
+        "kgi": "sales_amount",
+        "started_on": "2026-11-09",
+        "status": "testing",
+        **overrides,
+    }
+    return client.post("/hypotheses/new", data=data)
+
+
+def test_hypothesis_crud_and_page_series(client, auth, world, make):
+    from fieldlog.models import Hypothesis, Review
+
+    auth.login(world["manager"])
+    response = _new_hypothesis(client)
+    assert response.status_code == 302
+    made = db.session.query(Hypothesis).one()
+    assert made.branch_id == world["manager"].branch_id  # a manager's belongs to the branch
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "目的あり訪問を増やせば売上が上がる" in page
+    assert page.count("<svg") == 2  # the KPI and the KGI side by side
+    # A review that mentions it appears on the page.
+    db.session.add(
+        Review(
+            branch_id=made.branch_id,
+            week="2026-W47",
+            kpi="purposeful_visit_rate",
+            why="目的メモを徹底",
+            hypothesis_id=made.id,
+        )
+    )
+    db.session.commit()
+    assert "目的メモを徹底" in client.get(f"/hypotheses/{made.id}").get_data(as_text=True)
+    # Edit the status.
+    html = client.get(f"/hypotheses/{made.id}").get_data(as_text=True)
+    client.post(
+        f"/hypotheses/{made.id}",
+        data={
+            "csrf_token": csrf_from(html),
+            "statement": made.statement,
+            "kpis": ["purposeful_visit_rate"],
+            "kgi": "sales_amount",
+            "started_on": "2026-11-09",
+            "status": "supported",
+        },
+    )
+    db.session.expire_all()
+    assert db.session.get(Hypothesis, made.id).status == "supported"
+    # Another branch's manager does not see it; the owner's own is company-wide.
+    auth.logout()
+    auth.login(world["other_manager"])
+    assert client.get(f"/hypotheses/{made.id}").status_code == 404
+    auth.logout()
+    auth.login(world["owner"])
+    assert _new_hypothesis(client, statement="全社仮説").status_code == 302
+    assert db.session.query(Hypothesis).filter_by(statement="全社仮説").one().branch_id is None
+    assert "全社仮説" in client.get("/summary").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("statement", ""), ("kpis", []), ("kgi", "profit"), ("started_on", "11/9"), ("status", "x")],
+)
+def test_hypothesis_errors_next_to_the_field(client, auth, world, field, value):
+    auth.login(world["manager"])
+    response = _new_hypothesis(client, **{field: value})
+    assert response.status_code == 422
+    assert 'class="field-error"' in response.get_data(as_text=True)
+
+
+def test_manager_cannot_edit_a_company_wide_hypothesis(client, auth, world):
+    from fieldlog.models import Hypothesis
+
+    made = Hypothesis(statement="全社", kpis=["hearing_rate"], started_on=date(2026, 11, 2))
+    db.session.add(made)
+    db.session.commit()
+    auth.login(world["manager"])
+    html = client.get(f"/hypotheses/{made.id}").get_data(as_text=True)
+    assert "hypothesis-form" not in html
+    token = csrf_from(html)
+    response = client.post(f"/hypotheses/{made.id}", data={"csrf_token": token, "status": "x"})
+    assert response.status_code == 403
+
+
+def test_hypothesis_evidence_compares_equal_spans(app, world):
+    from fieldlog import hypotheses
+    from fieldlog.models import Hypothesis
+
+    from .conftest import TZ
+
+    made = Hypothesis(statement="s", kpis=["purposeful_visit_rate"], started_on=date(2026, 11, 18))
+    db.session.add(made)
+    db.session.flush()
+    found = hypotheses.evidence(db.session, made, today=date(2026, 11, 23), tz=TZ)
+    # Started in W47, the last complete week: one week since, one week before (W46).
+    assert found.labels == ["W46", "W47"] and found.weeks == 1 and found.start_index == 1
+    assert found.after["purposeful_visit_rate"] == pytest.approx(2 / 3)
+    assert found.before["purposeful_visit_rate"] is None  # no visits in W46
+    assert set(found.series) == {"purposeful_visit_rate", "sales_amount"}

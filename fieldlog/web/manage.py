@@ -7,12 +7,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access, reviews
+from .. import access, hypotheses, reviews
 from ..defaults import company_settings
+from ..errors import Invalid
 from ..extensions import db
 from ..kpi.settings import lint_settings, why_texts
-from ..errors import Invalid
-from ..models import Branch, Hypothesis
+from ..models import Branch, Hypothesis, Review
 from ..periods import Period
 from ..reports import data
 from .common import company_tz, local_today, roles_required
@@ -24,7 +24,20 @@ SUMMARY_WEEKS = 13
 
 @bp.context_processor
 def _helpers() -> dict:
-    return HELPERS
+    from ..kpi import KPI_KEYS
+
+    statuses = [
+        ("testing", _("Testing")),
+        ("supported", _("Supported")),
+        ("rejected", _("Rejected")),
+        ("revised", _("Revised")),
+    ]
+    return {
+        **HELPERS,
+        "kpi_choices": [k for k in KPI_KEYS if k not in data.KGI_KEYS],
+        "statuses": statuses,
+        "status_label": dict(statuses),
+    }
 
 
 def _why() -> dict[str, str]:
@@ -90,15 +103,13 @@ def summary():
     report = data.company_report(
         db.session, period, today=local_today(), tz=company_tz(), weeks=SUMMARY_WEEKS
     )
-    hypotheses = db.session.scalars(
-        access.hypotheses(current_user).order_by(_hypothesis_order())
-    ).all()
+    board = db.session.scalars(access.hypotheses(current_user).order_by(_hypothesis_order())).all()
     return render_template(
         "manage/summary.html",
         period=period,
         report=report,
         lint=lint_settings(settings, str(get_locale())),
-        hypotheses=hypotheses,
+        hypotheses=board,
     )
 
 
@@ -147,7 +158,7 @@ def review(code: str):
     period = chosen_period(weeks_only=True)
     report = data.branch_report(db.session, found, period, today=local_today(), tz=company_tz())
     keys = [f.key for f in report.kpis]
-    hypotheses = db.session.scalars(
+    linkable = db.session.scalars(
         access.hypotheses(current_user)
         .where((Hypothesis.branch_id.is_(None)) | (Hypothesis.branch_id == found.id))
         .order_by(Hypothesis.started_on.desc())
@@ -163,7 +174,7 @@ def review(code: str):
                 found,
                 period,
                 answers,
-                allowed_hypotheses={h.id for h in hypotheses},
+                allowed_hypotheses={h.id for h in linkable},
             )
         except Invalid as error:
             db.session.rollback()
@@ -192,8 +203,85 @@ def review(code: str):
         report=report,
         answers=answers,
         last_week=reviews.for_week(db.session, found.id, period.previous()),
-        hypotheses=hypotheses,
+        hypotheses=linkable,
         history=reviews.weeks(db.session, found.id),
         errors=errors,
         why=_why(),
+    ), (422 if errors else 200)
+
+
+def _hypothesis_form() -> dict:
+    return {**request.form.to_dict(), "kpis": request.form.getlist("kpis")}
+
+
+@bp.get("/hypotheses")
+@roles_required("manager", "owner")
+def hypotheses_list():
+    """Every hypothesis the user may see: company-wide ones and their branch's."""
+    rows = db.session.scalars(access.hypotheses(current_user).order_by(_hypothesis_order())).all()
+    return render_template("manage/hypotheses.html", hypotheses=rows)
+
+
+@bp.route("/hypotheses/new", methods=["GET", "POST"])
+@roles_required("manager", "owner")
+def hypothesis_new():
+    errors: dict = {}
+    form: dict = {"kgi": "sales_amount", "status": "testing", "started_on": local_today()}
+    if request.method == "POST":
+        form = _hypothesis_form()
+        try:
+            created = hypotheses.create(db.session, current_user, form)
+        except Invalid as error:
+            db.session.rollback()
+            errors = error.errors
+        else:
+            db.session.commit()
+            flash(_("The hypothesis was saved."), "success")
+            return redirect(url_for(".hypothesis", hypothesis_id=created.id))
+    return render_template(
+        "manage/hypothesis_form.html", form=form, errors=errors, hypothesis=None
+    ), (422 if errors else 200)
+
+
+@bp.route("/hypotheses/<int:hypothesis_id>", methods=["GET", "POST"])
+@roles_required("manager", "owner")
+def hypothesis(hypothesis_id: int):
+    """A hypothesis with its KPI and KGI series since the start, and the reviews naming it."""
+    found = access.get(db.session, access.hypotheses(current_user), Hypothesis, hypothesis_id)
+    if found is None:
+        abort(404)
+    errors: dict = {}
+    form: dict = {
+        "statement": found.statement,
+        "kpis": found.kpis,
+        "kgi": found.kgi,
+        "started_on": found.started_on,
+        "status": found.status,
+        "note": found.note,
+    }
+    if request.method == "POST":
+        if not hypotheses.can_edit(current_user, found):
+            abort(403)
+        form = _hypothesis_form()
+        try:
+            hypotheses.update(db.session, current_user, found, form)
+        except Invalid as error:
+            db.session.rollback()
+            errors = error.errors
+        else:
+            db.session.commit()
+            flash(_("The hypothesis was saved."), "success")
+            return redirect(url_for(".hypothesis", hypothesis_id=found.id))
+    return render_template(
+        "manage/hypothesis.html",
+        hypothesis=found,
+        evidence=hypotheses.evidence(db.session, found, today=local_today(), tz=company_tz()),
+        mentions=db.session.scalars(
+            access.reviews(current_user)
+            .where(Review.hypothesis_id == found.id)
+            .order_by(Review.week.desc(), Review.id)
+        ).all(),
+        editable=hypotheses.can_edit(current_user, found),
+        form=form,
+        errors=errors,
     ), (422 if errors else 200)
