@@ -85,6 +85,9 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     # The world's hypothesis belongs to the Tokyo branch (its manager made it).
     "manage.hypothesis": {"GET": BRANCH_MANAGEMENT, "POST": BRANCH_MANAGEMENT},
     "manage.my_week": {"GET": _policy(owner=DENIED)},
+    "settings.kpis": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
+    "settings.targets": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
+    "settings.thresholds": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
     "admin.index": {"GET": OWNER_ONLY},
     "admin.branches": {"GET": OWNER_ONLY},
     "admin.branch_edit": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},

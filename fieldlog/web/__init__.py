@@ -85,6 +85,7 @@ BLUEPRINTS = (
     "io",
     "manage",
     "pwa",
+    "settings",
     "reports",
 )
 
