@@ -8,6 +8,7 @@ manager, a manager of another branch, and the owner.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from flask import Flask, current_app, url_for
@@ -15,6 +16,7 @@ from flask import Flask, current_app, url_for
 from fieldlog import create_app
 from fieldlog.extensions import db
 from fieldlog.io.jobs import JobStore
+from fieldlog.models import Hypothesis
 
 from .conftest import Auth, csrf_from, visit_payload
 
@@ -90,6 +92,18 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "io.confirm": {"POST": MANAGERS_OWN},
     "io.export_page": {"GET": ANY_USER},
     "io.download": {"GET": ANY_USER},
+    "manage.branch_home": {"GET": MANAGERS_AND_OWNER},
+    "manage.branch": {"GET": BRANCH_MANAGEMENT},
+    "manage.summary": {"GET": OWNER_ONLY},
+    "manage.review": {"GET": BRANCH_MANAGEMENT, "POST": BRANCH_MANAGEMENT},
+    "manage.hypotheses_list": {"GET": MANAGERS_AND_OWNER},
+    "manage.hypothesis_new": {"GET": MANAGERS_AND_OWNER, "POST": MANAGERS_AND_OWNER},
+    # The world's hypothesis belongs to the Tokyo branch (its manager made it).
+    "manage.hypothesis": {"GET": BRANCH_MANAGEMENT, "POST": BRANCH_MANAGEMENT},
+    "manage.my_week": {"GET": _policy(owner=DENIED)},
+    "settings.kpis": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
+    "settings.targets": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
+    "settings.thresholds": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
     "admin.index": {"GET": OWNER_ONLY},
     "admin.branches": {"GET": OWNER_ONLY},
     "admin.branch_edit": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
@@ -135,6 +149,14 @@ def build_world(make) -> World:
         proposal={"category": "OIL"},
         next_action={"action": "電話", "due_on": "2026-11-30"},
     )
+    hypothesis = Hypothesis(
+        statement="追加提案を増やせば売上が上がる",
+        kpis=["additional_proposal_rate"],
+        started_on=date(2026, 11, 2),
+        branch_id=tokyo.id,
+        author_id=users["manager"].id,
+    )
+    db.session.add(hypothesis)
     db.session.commit()
     job_id = JobStore(current_app.config["FIELDLOG_IMPORT_DIR"]).create(
         user_id=users["manager"].id,
@@ -157,6 +179,7 @@ def build_world(make) -> World:
         "purpose_id": visit.purpose_id,
         "branch_code": tokyo.code,
         "user_id": rep.id,
+        "hypothesis_id": hypothesis.id,
         "filename": "css/app.css",
     }
     return World(params=params, users=users)

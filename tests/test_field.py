@@ -109,10 +109,10 @@ def record(world, user, code, **overrides):
     return visit
 
 
-def test_owner_today_is_an_owner_page_not_a_visit_list(client, auth, world):
+def test_owner_today_opens_the_owner_summary(client, auth, world):
     auth.login(world["owner"])
-    html = client.get("/").get_data(as_text=True)
-    assert "/customers" in html and "/visits/new" not in html
+    response = client.get("/")
+    assert response.status_code == 302 and response.location.endswith("/summary")
     assert client.get("/visits/new").status_code == 403
 
 

@@ -97,6 +97,8 @@ class BranchReport:
     customers_total: int
     pipeline: Pipeline
     hypotheses: list[str]
+    # The gap analysis behind ``suggestions``, per KPI key (pages translate it when read).
+    gaps: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_activity(self) -> bool:
@@ -136,6 +138,8 @@ class CompanyReport:
     visit_count: Figure
     branches: list[BranchSummary]
     hypotheses: list[str]
+    # The gap analysis behind ``suggestions``, per KPI key (pages translate it when read).
+    gaps: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_activity(self) -> bool:
@@ -169,13 +173,20 @@ def _figure(key: str, series: list[dict[str, Any]], target: float | None) -> Fig
 
 
 def _scope_figures(
-    session: Session, scope: Any, period: Period, keys: list[str], *, today: date, tz: ZoneInfo
+    session: Session,
+    scope: Any,
+    period: Period,
+    keys: list[str],
+    *,
+    today: date,
+    tz: ZoneInfo,
+    weeks: int = TREND_WEEKS,
 ) -> tuple[dict[str, Figure], list[dict[str, Any]]]:
-    """KPI figures of one scope with last week and the 8-week trend (one roll-up)."""
+    """KPI figures of one scope with last week and the ``weeks``-long trend (one roll-up)."""
     from ..kpi import trend
     from ..kpi.targets import targets_for
 
-    periods = period.trailing(TREND_WEEKS)
+    periods = period.trailing(weeks)
     # Only the KPIs shown: the 365-day customer KPIs cost most when not needed.
     series = trend(session, scope, periods, keys=keys, today=today, tz=tz)
     from ..kpi.settings import why_texts
@@ -188,17 +199,17 @@ def _scope_figures(
     return figures, series
 
 
-def _suggestions(
+def _gaps(
     session: Session, scope: Any, period: Period, keys: list[str], series: list[dict[str, Any]]
-) -> list[str]:
-    """The gap analysis's suggested cause for each active KPI that missed its target."""
+) -> dict[str, Any]:
+    """The gap analysis's suggested cause (a ``Suggestion``) per active KPI that missed."""
     from ..kpi import CATALOGUE
     from ..kpi.gap import suggest
     from ..kpi.targets import targets_for
 
     periods = period.trailing(TREND_WEEKS)
     per_period = [targets_for(session, keys, scope, p) for p in periods]
-    lines = []
+    found_by_key = {}
     for key in keys:
         found = suggest(
             key,
@@ -210,10 +221,18 @@ def _suggestions(
             else None,
         )
         if found is not None:
-            lines.append(
-                f"{CATALOGUE[key].name('ja')}（{CAUSE_JA[found.cause]}）：{found.explanation}"
-            )
-    return lines
+            found_by_key[key] = found
+    return found_by_key
+
+
+def _suggestions(gaps: dict[str, Any]) -> list[str]:
+    """The report's one-line suggestions (Japanese, like the rest of the PDF)."""
+    from ..kpi import CATALOGUE
+
+    return [
+        f"{CATALOGUE[key].name('ja')}（{CAUSE_JA[found.cause]}）：{found.explanation}"
+        for key, found in gaps.items()
+    ]
 
 
 def _reviews(session: Session, branch: Branch, period: Period, figures: dict[str, Figure]):
@@ -240,14 +259,20 @@ def _reviews(session: Session, branch: Branch, period: Period, figures: dict[str
     return lines
 
 
-def _common(period: Period, today: date, figures: dict[str, Figure], keys: list[str]):
+def _common(
+    period: Period,
+    today: date,
+    figures: dict[str, Figure],
+    keys: list[str],
+    weeks: int = TREND_WEEKS,
+):
     """The fields the branch and company reports share."""
     return {
         "week": period.label,
         "start": period.start,
         "end": period.end,
         "today": today,
-        "trend_labels": [p.label[-3:] for p in period.trailing(TREND_WEEKS)],
+        "trend_labels": [p.label[-3:] for p in period.trailing(weeks)],
         "kpis": [figures[k] for k in keys],
         "kgi": [figures[k] for k in KGI_KEYS],
         "visit_count": figures["visit_count"],
@@ -276,7 +301,7 @@ def branch_report(
     by_rep = trend_by(
         session,
         "rep",
-        [period.previous(), period],
+        period.trailing(TREND_WEEKS),
         branch_id=branch.id,
         keys=[*keys, "visit_count"],
         today=today,
@@ -295,12 +320,14 @@ def branch_report(
     customers, customers_total = lists.customers_at_risk(
         session, branch, min(today, period.end), tz
     )
+    gaps = _gaps(session, scope, period, keys, series)
     return BranchReport(
         branch_code=branch.code,
         branch_name=branch.name,
         **_common(period, today, figures, keys),
         reps=reps,
-        suggestions=_suggestions(session, scope, period, keys, series),
+        suggestions=_suggestions(gaps),
+        gaps=gaps,
         reviews=_reviews(session, branch, period, figures),
         follow_ups=follow_ups,
         follow_ups_total=follow_ups_total,
@@ -311,37 +338,60 @@ def branch_report(
     )
 
 
-def company_report(session: Session, period: Period, *, today: date, tz: ZoneInfo) -> CompanyReport:
-    """The owners' weekly report: company figures and every branch side by side."""
+def company_report(
+    session: Session, period: Period, *, today: date, tz: ZoneInfo, weeks: int = TREND_WEEKS
+) -> CompanyReport:
+    """The owners' weekly report: company figures and every branch side by side.
+
+    Each branch figure carries its ``weeks``-long trend and its target and achievement.
+    """
     from ..kpi import Scope, trend_by
+    from ..kpi.targets import achievement, targets_for
 
     keys = active_keys(session)
     all_keys = [*keys, *KGI_KEYS, "visit_count"]
-    figures, _ = _scope_figures(session, Scope.company(), period, all_keys, today=today, tz=tz)
-    by_branch = {
-        branch_id: series[0]
-        for branch_id, series in trend_by(
-            session, "branch", [period], keys=all_keys, today=today, tz=tz
-        ).items()
-    }
+    figures, _ = _scope_figures(
+        session, Scope.company(), period, all_keys, today=today, tz=tz, weeks=weeks
+    )
+    by_branch = trend_by(
+        session, "branch", period.trailing(weeks), keys=all_keys, today=today, tz=tz
+    )
     branches = []
     for branch in session.scalars(select(Branch).order_by(Branch.code)):
-        values = by_branch.get(branch.id, {})
-        row = {
-            k: Figure(
+        series = by_branch.get(branch.id, [])
+        values = series[-1] if series else {}
+        targets = targets_for(session, all_keys, Scope.branch(branch.id), period)
+        row = {}
+        for k in all_keys:
+            value = values[k].value if k in values else None
+            row[k] = Figure(
                 k,
                 figures[k].name,
                 figures[k].unit,
                 figures[k].direction,
-                values[k].value if k in values else None,
+                value,
+                numerator=values[k].numerator if k in values else None,
+                denominator=values[k].denominator if k in values else None,
+                target=targets[k],
+                achievement=achievement(value, targets[k], figures[k].direction),
+                trend=[week[k].value for week in series],
             )
-            for k in all_keys
-        }
         branches.append(
             BranchSummary(branch.code, branch.name, row, int(row["visit_count"].value or 0))
         )
     return CompanyReport(
-        **_common(period, today, figures, keys),
+        **_common(period, today, figures, keys, weeks),
         branches=branches,
         hypotheses=lists.hypotheses_under_test(session, None),
     )
+
+
+def rep_figures(
+    session: Session, rep_id: int, period: Period, *, today: date, tz: ZoneInfo
+) -> list[Figure]:
+    """One person's active KPIs with targets and the trend (the "My week" page)."""
+    from ..kpi import Scope
+
+    keys = active_keys(session)
+    figures, _ = _scope_figures(session, Scope.rep(rep_id), period, keys, today=today, tz=tz)
+    return [figures[k] for k in keys]

@@ -83,7 +83,9 @@ BLUEPRINTS = (
     "field",
     "health",
     "io",
+    "manage",
     "pwa",
+    "settings",
     "reports",
 )
 

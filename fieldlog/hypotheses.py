@@ -1,0 +1,136 @@
+"""Hypotheses: "more additional proposals will raise sales", tested against the numbers.
+
+A manager's hypothesis belongs to their branch; a company-wide one (no branch) is the owner's.
+Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from . import access
+from .errors import Forbidden, Invalid
+from .kpi import CATALOGUE, Scope, trend
+from .models import HYPOTHESIS_STATUSES, Hypothesis, User
+from .periods import Period
+
+KGI_KEYS = ("sales_amount", "gross_margin_rate")
+MAX_TEXT = 2000
+MAX_WEEKS = 26  # weeks shown on each side of the start
+
+
+def can_edit(user: User, hypothesis: Hypothesis) -> bool:
+    """Owners edit any hypothesis; a manager edits their own branch's."""
+    if access.is_owner(user):
+        return True
+    return user.role == "manager" and hypothesis.branch_id == user.branch_id
+
+
+def _clean(form: Mapping[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[Any]] = {}
+    statement = str(form.get("statement") or "").strip()
+    if not statement:
+        errors["statement"] = [_l("Write the hypothesis.")]
+    elif len(statement) > MAX_TEXT:
+        errors["statement"] = [_l("At most %(n)d characters.", n=MAX_TEXT)]
+    kpis = list(dict.fromkeys(form.get("kpis") or []))
+    if not kpis:
+        errors["kpis"] = [_l("Link at least one KPI.")]
+    elif any(k not in CATALOGUE or k in KGI_KEYS for k in kpis):
+        errors["kpis"] = [_l("Choose KPIs from the list.")]
+    kgi = str(form.get("kgi") or "sales_amount")
+    if kgi not in KGI_KEYS:
+        errors["kgi"] = [_l("Choose sales or gross margin.")]
+    started_on = form.get("started_on")
+    if isinstance(started_on, str):
+        try:
+            started_on = date.fromisoformat(started_on.strip())
+        except ValueError:
+            started_on = None
+    if not isinstance(started_on, date):
+        errors["started_on"] = [_l("Enter a date like 2026-11-02.")]
+    status = str(form.get("status") or "testing")
+    if status not in HYPOTHESIS_STATUSES:
+        errors["status"] = [_l("Choose a status from the list.")]
+    note = str(form.get("note") or "").strip()
+    if len(note) > MAX_TEXT:
+        errors["note"] = [_l("At most %(n)d characters.", n=MAX_TEXT)]
+    if errors:
+        raise Invalid(errors=errors)
+    return {
+        "statement": statement,
+        "kpis": kpis,
+        "kgi": kgi,
+        "started_on": started_on,
+        "status": status,
+        "note": note,
+    }
+
+
+def create(session: Session, author: User, form: Mapping[str, Any]) -> Hypothesis:
+    """A new hypothesis: the owner's are company-wide, a manager's belong to their branch."""
+    if author.role not in ("owner", "manager"):
+        raise Forbidden()
+    fields = _clean(form)
+    hypothesis = Hypothesis(
+        **fields,
+        author_id=author.id,
+        branch_id=None if access.is_owner(author) else author.branch_id,
+    )
+    session.add(hypothesis)
+    session.flush()
+    return hypothesis
+
+
+def update(session: Session, user: User, hypothesis: Hypothesis, form: Mapping[str, Any]) -> None:
+    """Change a hypothesis (statement, links, start, status). Flushes."""
+    if not can_edit(user, hypothesis):
+        raise Forbidden()
+    for name, value in _clean(form).items():
+        setattr(hypothesis, name, value)
+    session.flush()
+
+
+@dataclass
+class Evidence:
+    """The linked KPIs and the KGI week by week around the start, with before/after means."""
+
+    labels: list[str]
+    start_index: int  # index of the first week on or after the start
+    series: dict[str, list[float | None]]
+    before: dict[str, float | None]
+    after: dict[str, float | None]
+    weeks: int
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def evidence(session: Session, hypothesis: Hypothesis, *, today: date, tz: ZoneInfo) -> Evidence:
+    """The same number of complete weeks before the start as since it (at most 26 each)."""
+    first = Period.week_of(hypothesis.started_on)
+    last = Period.week_of(today).previous()
+    since = max(0, min(MAX_WEEKS, (last.start - first.start).days // 7 + 1))
+    n = max(since, 1)
+    periods = [first.shift(i) for i in range(-n, since)]
+    scope = Scope.company() if hypothesis.branch_id is None else Scope.branch(hypothesis.branch_id)
+    keys = [k for k in hypothesis.kpis if k in CATALOGUE] + [hypothesis.kgi]
+    rows = trend(session, scope, periods, keys=keys, today=today, tz=tz)
+    series = {k: [row[k].value for row in rows] for k in keys}
+    return Evidence(
+        labels=[p.label[-3:] for p in periods],
+        start_index=n,
+        series=series,
+        before={k: _mean(v[:n]) for k, v in series.items()},
+        after={k: _mean(v[n:]) for k, v in series.items()} if since else dict.fromkeys(keys),
+        weeks=since,
+    )

@@ -1,0 +1,287 @@
+"""Manager and owner pages: branch dashboard, owner summary, My week, weekly review, hypotheses."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import access, hypotheses, reviews
+from ..defaults import company_settings
+from ..errors import Invalid
+from ..extensions import db
+from ..kpi.settings import lint_settings, why_texts
+from ..models import Branch, Hypothesis, Review
+from ..periods import Period
+from ..reports import data
+from .common import company_tz, local_today, roles_required
+from .kpi_view import HELPERS
+
+bp = Blueprint("manage", __name__)
+SUMMARY_WEEKS = 13
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    from ..kpi import KPI_KEYS
+
+    statuses = [
+        ("testing", _("Testing")),
+        ("supported", _("Supported")),
+        ("rejected", _("Rejected")),
+        ("revised", _("Revised")),
+    ]
+    return {
+        **HELPERS,
+        "kpi_choices": [k for k in KPI_KEYS if k not in data.KGI_KEYS],
+        "statuses": statuses,
+        "status_label": dict(statuses),
+    }
+
+
+def _why() -> dict[str, str]:
+    """Each KPI's "why" in the reader's language (the company's own text first)."""
+    return why_texts(company_settings(db.session), str(get_locale()))
+
+
+def chosen_period(*, weeks_only: bool = False) -> Period:
+    """?week=2026-W47 or ?month=2026-11; default the last complete week; 400 when unreadable."""
+    text = request.args.get("week") or ("" if weeks_only else request.args.get("month")) or ""
+    if not text.strip():
+        return Period.week_of(local_today()).previous()
+    try:
+        period = Period.parse(text)
+    except ValueError:
+        abort(400)
+    if weeks_only and period.kind != "week":
+        abort(400)
+    return period
+
+
+def branch_or_404(code: str) -> Branch:
+    """A branch the current user manages (owners: any), else 404."""
+    branch = db.session.scalar(access.branches(current_user).where(Branch.code == code))
+    if branch is None or not access.is_manager_of(current_user, branch.id):
+        abort(404)
+    return branch
+
+
+@bp.get("/branch")
+@roles_required("manager", "owner")
+def branch_home():
+    """A manager goes to their branch; an owner picks one."""
+    if current_user.role == "manager":
+        return redirect(url_for(".branch", code=current_user.branch.code))
+    branches = db.session.scalars(access.branches(current_user).order_by(Branch.code)).all()
+    return render_template("manage/branches.html", branches=branches)
+
+
+@bp.get("/branches/<code>")
+@roles_required("manager", "owner")
+def branch(code: str):
+    """The branch dashboard for the chosen week or month."""
+    found = branch_or_404(code)
+    period = chosen_period()
+    today = local_today()
+    report = data.branch_report(db.session, found, period, today=today, tz=company_tz())
+    return render_template(
+        "manage/branch.html",
+        branch=found,
+        period=period,
+        report=report,
+        why=_why(),
+    )
+
+
+@bp.get("/summary")
+@roles_required("owner")
+def summary():
+    """The owner's one page: company KGI and KPIs, branch by branch, trends and hypotheses."""
+    period = chosen_period()
+    settings = company_settings(db.session)
+    report = data.company_report(
+        db.session, period, today=local_today(), tz=company_tz(), weeks=SUMMARY_WEEKS
+    )
+    board = db.session.scalars(access.hypotheses(current_user).order_by(_hypothesis_order())).all()
+    return render_template(
+        "manage/summary.html",
+        period=period,
+        report=report,
+        lint=lint_settings(settings, str(get_locale())),
+        hypotheses=board,
+    )
+
+
+def _hypothesis_order():
+    return Hypothesis.started_on.desc()
+
+
+@bp.get("/me")
+@roles_required("rep", "manager")
+def my_week():
+    """The signed-in person's own active KPIs against targets, with the trend and the why."""
+    period = chosen_period()
+    figures = data.rep_figures(
+        db.session, current_user.id, period, today=local_today(), tz=company_tz()
+    )
+    labels = [p.label[-3:] for p in period.trailing(data.TREND_WEEKS)]
+    return render_template(
+        "manage/my_week.html",
+        period=period,
+        figures=figures,
+        labels=labels,
+        why=_why(),
+    )
+
+
+def _review_answers(keys: list[str]) -> dict[str, reviews.Answer]:
+    """The review form's fields (``why-<kpi>``, ``cause-<kpi>``, …) as answers."""
+    form = request.form
+    answers = {}
+    for key in keys:
+        hypothesis = form.get(f"hypothesis-{key}", "").strip()
+        answers[key] = reviews.Answer(
+            why=form.get(f"why-{key}", ""),
+            cause=form.get(f"cause-{key}") or None,
+            next_change=form.get(f"next-{key}", ""),
+            hypothesis_id=int(hypothesis) if hypothesis.isdigit() else None,
+        )
+    return answers
+
+
+@bp.route("/branches/<code>/review", methods=["GET", "POST"])
+@roles_required("manager", "owner")
+def review(code: str):
+    """The weekly review: why, quantity/quality/design, what changes next — per active KPI."""
+    found = branch_or_404(code)
+    period = chosen_period(weeks_only=True)
+    report = data.branch_report(db.session, found, period, today=local_today(), tz=company_tz())
+    keys = [f.key for f in report.kpis]
+    linkable = db.session.scalars(
+        access.hypotheses(current_user)
+        .where((Hypothesis.branch_id.is_(None)) | (Hypothesis.branch_id == found.id))
+        .order_by(Hypothesis.started_on.desc())
+    ).all()
+    errors: dict = {}
+    answers: dict[str, reviews.Answer] | None = None
+    if request.method == "POST":
+        answers = _review_answers(keys)
+        try:
+            reviews.save(
+                db.session,
+                current_user,
+                found,
+                period,
+                answers,
+                allowed_hypotheses={h.id for h in linkable},
+            )
+        except Invalid as error:
+            db.session.rollback()
+            errors = error.errors
+        else:
+            db.session.commit()
+            flash(_("The review for %(week)s was saved.", week=period.label), "success")
+            return redirect(url_for(".review", code=found.code, week=period.label))
+    saved = reviews.for_week(db.session, found.id, period)
+    if answers is None:
+        answers = {
+            key: reviews.Answer(
+                why=saved[key].why,
+                cause=saved[key].cause,
+                next_change=saved[key].next_change,
+                hypothesis_id=saved[key].hypothesis_id,
+            )
+            if key in saved
+            else reviews.Answer(cause=report.gaps[key].cause if key in report.gaps else None)
+            for key in keys
+        }
+    return render_template(
+        "manage/review.html",
+        branch=found,
+        period=period,
+        report=report,
+        answers=answers,
+        last_week=reviews.for_week(db.session, found.id, period.previous()),
+        hypotheses=linkable,
+        history=reviews.weeks(db.session, found.id),
+        errors=errors,
+        why=_why(),
+    ), (422 if errors else 200)
+
+
+def _hypothesis_form() -> dict:
+    return {**request.form.to_dict(), "kpis": request.form.getlist("kpis")}
+
+
+@bp.get("/hypotheses")
+@roles_required("manager", "owner")
+def hypotheses_list():
+    """Every hypothesis the user may see: company-wide ones and their branch's."""
+    rows = db.session.scalars(access.hypotheses(current_user).order_by(_hypothesis_order())).all()
+    return render_template("manage/hypotheses.html", hypotheses=rows)
+
+
+@bp.route("/hypotheses/new", methods=["GET", "POST"])
+@roles_required("manager", "owner")
+def hypothesis_new():
+    errors: dict = {}
+    form: dict = {"kgi": "sales_amount", "status": "testing", "started_on": local_today()}
+    if request.method == "POST":
+        form = _hypothesis_form()
+        try:
+            created = hypotheses.create(db.session, current_user, form)
+        except Invalid as error:
+            db.session.rollback()
+            errors = error.errors
+        else:
+            db.session.commit()
+            flash(_("The hypothesis was saved."), "success")
+            return redirect(url_for(".hypothesis", hypothesis_id=created.id))
+    return render_template(
+        "manage/hypothesis_form.html", form=form, errors=errors, hypothesis=None
+    ), (422 if errors else 200)
+
+
+@bp.route("/hypotheses/<int:hypothesis_id>", methods=["GET", "POST"])
+@roles_required("manager", "owner")
+def hypothesis(hypothesis_id: int):
+    """A hypothesis with its KPI and KGI series since the start, and the reviews naming it."""
+    found = access.get(db.session, access.hypotheses(current_user), Hypothesis, hypothesis_id)
+    if found is None:
+        abort(404)
+    errors: dict = {}
+    form: dict = {
+        "statement": found.statement,
+        "kpis": found.kpis,
+        "kgi": found.kgi,
+        "started_on": found.started_on,
+        "status": found.status,
+        "note": found.note,
+    }
+    if request.method == "POST":
+        if not hypotheses.can_edit(current_user, found):
+            abort(403)
+        form = _hypothesis_form()
+        try:
+            hypotheses.update(db.session, current_user, found, form)
+        except Invalid as error:
+            db.session.rollback()
+            errors = error.errors
+        else:
+            db.session.commit()
+            flash(_("The hypothesis was saved."), "success")
+            return redirect(url_for(".hypothesis", hypothesis_id=found.id))
+    return render_template(
+        "manage/hypothesis.html",
+        hypothesis=found,
+        evidence=hypotheses.evidence(db.session, found, today=local_today(), tz=company_tz()),
+        mentions=db.session.scalars(
+            access.reviews(current_user)
+            .where(Review.hypothesis_id == found.id)
+            .order_by(Review.week.desc(), Review.id)
+        ).all(),
+        editable=hypotheses.can_edit(current_user, found),
+        form=form,
+        errors=errors,
+    ), (422 if errors else 200)

@@ -1,0 +1,179 @@
+"""Owner settings: the active KPIs and their "why", targets, dormancy and visit-cycle thresholds.
+
+Every rule lives in ``fieldlog.kpi.settings`` / ``fieldlog.kpi.targets``; these views only parse,
+call, commit and render.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import access
+from ..defaults import company_settings
+from ..errors import Invalid
+from ..extensions import db
+from ..kpi import CATALOGUE, KPI_KEYS, parse_scope, scope_label
+from ..kpi import settings as kpi_settings
+from ..kpi.targets import set_target, target_history
+from ..models import Branch, User
+from .common import local_today, roles_required
+from .kpi_view import HELPERS
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+KGI_KEYS = ("sales_amount", "gross_margin_rate")
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return HELPERS
+
+
+def _render(template: str, errors: dict, **context):
+    return render_template(template, errors=errors, **context), (422 if errors else 200)
+
+
+@bp.route("/kpis", methods=["GET", "POST"])
+@roles_required("owner")
+def kpis():
+    """Choose the 3–5 active KPIs and write the company's own "why" for each."""
+    errors: dict = {}
+    settings = company_settings(db.session)
+    if request.method == "POST":
+        chosen = [k for k in request.form.getlist("active") if k]
+        texts = {key: request.form.get(f"why-{key}", "") for key in KPI_KEYS}
+        try:
+            kpi_settings.set_kpi_why(db.session, texts)
+            kpi_settings.set_active_kpis(db.session, chosen)
+        except Invalid as error:
+            db.session.rollback()
+            errors = error.errors
+        else:
+            db.session.commit()
+            flash(_("The KPI settings were saved."), "success")
+            return redirect(url_for(".kpis"))
+    own = settings.kpi_why or {}
+    return _render(
+        "settings/kpis.html",
+        errors,
+        keys=[k for k in KPI_KEYS if k not in KGI_KEYS],
+        catalogue=CATALOGUE,
+        active=request.form.getlist("active") if errors else kpi_settings.active_kpis(settings),
+        own_why={k: request.form.get(f"why-{k}", "") for k in KPI_KEYS} if errors else own,
+        lint=kpi_settings.lint_settings(settings, str(get_locale())),
+    )
+
+
+def _scopes() -> list[tuple[str, str]]:
+    """Target scopes the owner may choose: the company, each branch, each rep or manager."""
+    choices = [("company", _("Whole company"))]
+    branches = db.session.scalars(access.branches(current_user).order_by(Branch.code))
+    choices += [(f"branch:{b.code}", b.name) for b in branches]
+    people = db.session.scalars(
+        access.users(current_user).where(User.role != "owner", User.active.is_(True))
+    )
+    choices += [
+        (f"rep:{u.email}", f"{u.name} ({u.branch.name if u.branch else ''})") for u in people
+    ]
+    return choices
+
+
+@bp.route("/targets", methods=["GET", "POST"])
+@roles_required("owner")
+def targets():
+    """Add a target per KPI, scope, week or month, effective from a date; earlier ones stay."""
+    errors: dict = {}
+    form = {"period_kind": "week", "scope": "company", "effective_from": local_today().isoformat()}
+    if request.method == "POST":
+        form = request.form.to_dict()
+        try:
+            scope = parse_scope(db.session, form.get("scope", ""))
+        except ValueError:
+            errors["scope"] = [_("Choose a scope from the list.")]
+        try:
+            effective = date.fromisoformat(form.get("effective_from", "").strip())
+        except ValueError:
+            effective = None
+        if not errors:
+            try:
+                set_target(
+                    db.session,
+                    form.get("kpi", ""),
+                    scope,
+                    form.get("period_kind", ""),
+                    form.get("value", "").strip(),  # type: ignore[arg-type]
+                    effective,  # type: ignore[arg-type]
+                    current_user,
+                )
+            except Invalid as error:
+                db.session.rollback()
+                errors = error.errors
+            else:
+                db.session.commit()
+                flash(_("The target was saved."), "success")
+                return redirect(url_for(".targets"))
+    history = target_history(db.session)
+    return _render(
+        "settings/targets.html",
+        errors,
+        form=form,
+        keys=[k for k in KPI_KEYS if CATALOGUE[k].direction is not None],
+        scopes=_scopes(),
+        history=history,
+        labels={t.id: _target_scope(t) for t in history},
+    )
+
+
+def _target_scope(target) -> str:
+    from ..kpi import Scope
+
+    if target.scope_kind == "company":
+        return _("Whole company")
+    if target.scope_kind == "branch":
+        scope = Scope.branch(target.branch_id)
+    else:
+        scope = Scope.rep(target.user_id)
+    return scope_label(db.session, scope).partition(":")[2]
+
+
+@bp.route("/thresholds", methods=["GET", "POST"])
+@roles_required("owner")
+def thresholds():
+    """Dormancy (days without a visit / sales) and the default visit cycle per rank."""
+    errors: dict = {}
+    settings = company_settings(db.session)
+    form = {
+        "dormant_visit_days": settings.dormant_visit_days,
+        "dormant_sales_days": settings.dormant_sales_days,
+        "cycle_days_a": settings.cycle_days_a,
+        "cycle_days_b": settings.cycle_days_b,
+        "cycle_days_c": settings.cycle_days_c,
+    }
+    if request.method == "POST":
+        form = request.form.to_dict()
+        for call in (
+            lambda: kpi_settings.set_dormancy(
+                db.session, form.get("dormant_visit_days"), form.get("dormant_sales_days")
+            ),
+            lambda: kpi_settings.set_rank_cycles(
+                db.session,
+                form.get("cycle_days_a"),
+                form.get("cycle_days_b"),
+                form.get("cycle_days_c"),
+            ),
+        ):
+            try:
+                call()
+            except Invalid as error:
+                errors.update(error.errors)
+        if errors:
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash(_("The thresholds were saved."), "success")
+            return redirect(url_for(".thresholds"))
+    return _render("settings/thresholds.html", errors, form=form)
