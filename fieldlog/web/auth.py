@@ -21,9 +21,12 @@ from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from .. import accounts
+from ..database import write_intent
 from ..extensions import db
+from ..models import User
 from .common import now
 from .i18n import LOCALE_COOKIE
+from .security import reads_first
 
 bp = Blueprint("auth", __name__)
 
@@ -45,6 +48,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@reads_first
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("field.today"))
@@ -66,15 +70,23 @@ def login():
             status = 429
         else:
             user = accounts.authenticate(db.session, form.email.data, form.password.data)
-            accounts.record_attempt(db.session, form.email.data, ip, succeeded=user is not None)
-            if user is None:
-                db.session.commit()
+            user_id = user.id if user is not None else None
+            # The password check (scrypt) ran in a read transaction; the writes take the lock
+            # only now, so a burst of logins does not queue behind each other's hashing.
+            db.session.rollback()
+            with write_intent():
+                accounts.record_attempt(db.session, form.email.data, ip, succeeded=user is not None)
+                if user_id is None:
+                    db.session.commit()
+                else:
+                    user = db.session.get(User, user_id)
+                    # A fresh session on every login: nothing planted before login survives it.
+                    session.clear()
+                    accounts.start_session(db.session, user, request.user_agent.string or "")
+                    db.session.commit()
+            if user_id is None:
                 error = _l("The email or password is not correct.")
             else:
-                # A fresh session on every login: nothing planted before login survives it.
-                session.clear()
-                accounts.start_session(db.session, user, request.user_agent.string or "")
-                db.session.commit()
                 login_user(user, remember=bool(form.remember.data))
                 session.permanent = True
                 return redirect(_safe_next(request.args.get("next")) or url_for("field.today"))

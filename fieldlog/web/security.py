@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
@@ -24,11 +27,23 @@ CSP = "; ".join(
     ]
 )
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads_first(view: F) -> F:
+    """Mark a POST view that does slow reads (a password hash) before it writes.
+
+    Its transaction starts deferred, so it does not hold SQLite's write lock while it reads; the
+    view ends the read transaction and wraps its writes in ``database.write_intent()``.
+    """
+    view._fieldlog_reads_first = True  # type: ignore[attr-defined]
+    return view
 
 
 def _begin_request() -> None:
     # Requests that change data take SQLite's write lock when their transaction begins.
-    if request.method not in SAFE_METHODS:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.method not in SAFE_METHODS and not getattr(view, "_fieldlog_reads_first", False):
         g.write_intent_token = set_write_intent(True)
 
 
