@@ -439,7 +439,12 @@ class _Engine:
                 *([key.label("g")] if key is not None else []),
                 func.coalesce(R.amount, 0).label("amount"),
             )
-            .where(R.proposed_on <= ends[-1], *conds)
+            .where(
+                R.proposed_on <= ends[-1],
+                # Settled on or before the first end: opened and closed in bucket 0, nets to 0.
+                or_(R.closed_on.is_(None), R.closed_on > ends[0], R.proposed_on > ends[0]),
+                *conds,
+            )
             .subquery("pipeline")
         )
         group = [inner.c.opened, inner.c.closed] + ([inner.c.g] if key is not None else [])
