@@ -313,8 +313,8 @@ class _Engine:
     def run(self) -> dict[tuple[int, int | None], dict[str, int]]:
         raw: dict[tuple[int, int | None], dict[str, int]] = {}
         for source in self.sources:
-            if source == "pipeline":
-                for idx, key, values in self._pipeline():
+            if source in ("pipeline", "deepening"):
+                for idx, key, values in getattr(self, "_" + source)():
                     raw.setdefault((idx, key), {}).update(values)
                 continue
             stmt, fields = getattr(self, "_" + source)()
@@ -491,34 +491,87 @@ class _Engine:
         )
         return stmt, ["sales", "gp", "gp_amount"]
 
-    def _deepening(self) -> tuple[Any, list[str]]:
-        P, S = self.P, SalesLine
+    def _deepening(self) -> list[tuple[int, int | None, dict[str, int]]]:
+        """deepening_rate for every period in one pass over the sales lines.
+
+        The lines of [earliest previous-window start, latest end] are read once; per
+        (customer, category) a pair of flags per period says whether the category was bought in
+        that period's window W and in the 365 days before it; per customer they are summed into
+        distinct-category counts, and per group into the numerator and denominator per period.
+        """
+        S = SalesLine
         conds, key = self.dim.customers()
-        in_w = S.sold_on >= P.c.w_start
-        inner_group = [P.c.idx, S.customer_id] + ([key] if key is not None else [])
+        spans = [
+            (p.end - timedelta(days=729), p.end - timedelta(days=365), p.end) for p in self.periods
+        ]
+
+        def flag(low: date, high: date) -> Any:
+            return func.max(case((and_(S.sold_on >= low, S.sold_on <= high), 1), else_=0))
+
+        keys = [key.label("g")] if key is not None else []
+        pairs = (
+            select(
+                S.customer_id.label("customer_id"),
+                S.category_id.label("category_id"),
+                *keys,
+                *[
+                    flag(
+                        prev_start,
+                        prev_end,
+                    ).label(f"p{i}")
+                    for i, (prev_start, prev_end, _) in enumerate(spans)
+                ],
+                *[
+                    flag(prev_end + timedelta(days=1), end).label(f"w{i}")
+                    for i, (_, prev_end, end) in enumerate(spans)
+                ],
+            )
+            .join(Customer, Customer.id == S.customer_id)
+            .where(
+                S.sold_on >= min(a for a, _, _ in spans),
+                S.sold_on <= max(e for _, _, e in spans),
+                *conds,
+            )
+            .group_by(S.customer_id, S.category_id, *([key] if key is not None else []))
+            .subquery("pairs")
+        )
+        c = pairs.c
+        categorised = c.category_id.is_not(None)
+        group = [c.g] if key is not None else []
         per_customer = (
             select(
-                *inner_group,
-                func.count(distinct(case((in_w, S.category_id)))).label("cats_w"),
-                func.count(distinct(case((~in_w, S.category_id)))).label("cats_prev"),
-                func.sum(case((~in_w, 1), else_=0)).label("lines_prev"),
+                *group,
+                *[func.max(c[f"p{i}"]).label(f"had{i}") for i in range(len(spans))],
+                *[
+                    func.sum(case((categorised, c[f"p{i}"]), else_=0)).label(f"cp{i}")
+                    for i in range(len(spans))
+                ],
+                *[
+                    func.sum(case((categorised, c[f"w{i}"]), else_=0)).label(f"cw{i}")
+                    for i in range(len(spans))
+                ],
             )
-            .select_from(P)
-            .join(S, and_(S.sold_on >= P.c.pw_start, S.sold_on <= P.c.d_end))
-            .join(Customer, Customer.id == S.customer_id)
-            .where(*conds)
-            .group_by(*inner_group)
+            .group_by(c.customer_id, *group)
             .subquery("per_customer")
         )
-        c = per_customer.c
-        had_prev = c.lines_prev > 0
-        outer = [c.idx] + ([c[key.key]] if key is not None else [])
-        stmt = select(
-            *outer,
-            func.sum(case((and_(had_prev, c.cats_w > c.cats_prev), 1), else_=0)),
-            func.sum(case((had_prev, 1), else_=0)),
-        ).group_by(*outer)
-        return stmt, ["deep_num", "deep_den"]
+        q = per_customer.c
+        outer = [q.g] if key is not None else []
+        columns = []
+        for i in range(len(spans)):
+            had = q[f"had{i}"] == 1
+            columns.append(func.sum(case((and_(had, q[f"cw{i}"] > q[f"cp{i}"]), 1), else_=0)))
+            columns.append(func.sum(case((had, 1), else_=0)))
+        stmt = select(*outer, *columns)
+        if outer:
+            stmt = stmt.group_by(*outer)
+        out = []
+        for row in self.session.execute(stmt):
+            g = row[0] if key is not None else None
+            values = row[1:] if key is not None else row
+            for i in range(len(spans)):
+                num, den = values[2 * i], values[2 * i + 1]
+                out.append((i, g, {"deep_num": int(num or 0), "deep_den": int(den or 0)}))
+        return out
 
     def _dormant(self) -> tuple[Any, list[str]]:
         P = self.P
