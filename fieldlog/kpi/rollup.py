@@ -518,15 +518,18 @@ class _Engine:
                     for i, (_, prev_end, end) in enumerate(spans)
                 ],
             )
-            .join(Customer, Customer.id == S.customer_id)
             .where(
                 S.sold_on >= min(a for a, _, _ in spans),
                 S.sold_on <= max(e for _, _, e in spans),
-                *conds,
             )
             .group_by(S.customer_id, S.category_id, *([key] if key is not None else []))
-            .subquery("pairs")
         )
+        if key is not None:
+            pairs = pairs.join(Customer, Customer.id == S.customer_id).where(*conds)
+        elif conds:
+            # One branch or rep: start from its customers, then their lines by (customer, day).
+            pairs = pairs.where(S.customer_id.in_(select(Customer.id).where(*conds)))
+        pairs = pairs.subquery("pairs")
         c = pairs.c
         categorised = c.category_id.is_not(None)
         group = [c.g] if key is not None else []
