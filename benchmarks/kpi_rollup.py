@@ -445,9 +445,9 @@ def bench(url: str, repeat: int) -> list[tuple[str, float, float]]:
     return results
 
 
-def prepare(kind: str, rows, fresh: bool) -> str:
+def prepare(kind: str, rows, fresh: bool, visits: int) -> str:
     if kind == "sqlite":
-        path = Path(tempfile.gettempdir()) / "fieldlog_bench_kpi.db"
+        path = Path(tempfile.gettempdir()) / f"fieldlog_kpi_rollup_{visits}.db"
         url = f"sqlite:///{path}"
         if not fresh and path.exists():
             return url
@@ -492,7 +492,7 @@ def main() -> None:
         return cache["rows"]
 
     for kind in args.db or ["sqlite"]:
-        url = prepare(kind, rows, fresh=not args.reuse)
+        url = prepare(kind, rows, fresh=not args.reuse, visits=args.visits)
         try:
             bench(url, args.repeat)
         finally:

@@ -29,7 +29,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
@@ -279,16 +278,15 @@ class _Engine:
         self.sources = [s for s, ks in _SOURCES.items() if wanted & set(ks)]
         self.pg = session.get_bind().dialect.name == "postgresql"
         self.periods = list(periods)
+        self.tz = tz
         self.P = self._periods_table(periods, tz)
 
-    # The periods as a derived table: idx, local date bounds, UTC instant bounds, windows.
+    # The periods as a derived table: idx, local date bounds, UTC instant bounds.
     def _lit(self, value: Any, type_: Any) -> Any:
         # PostgreSQL cannot type a bare parameter inside a UNION; SQLite must not CAST to DATE.
         return cast(literal(value, type_), type_) if self.pg else literal(value, type_)
 
     def _periods_table(self, periods: Sequence[Period], tz: ZoneInfo) -> Any:
-        dv = self.settings.dormant_visit_days
-        ds = self.settings.dormant_sales_days
         rows = []
         for i, p in enumerate(periods):
             u_start, u_end = p.utc_bounds(tz)
@@ -299,12 +297,6 @@ class _Engine:
                     self._lit(p.end, Date).label("d_end"),
                     self._lit(_naive(u_start), DateTime).label("u_start"),
                     self._lit(_naive(u_end), DateTime).label("u_end"),
-                    self._lit(
-                        _naive(local_midnight_utc(p.end - timedelta(days=dv - 1), tz)), DateTime
-                    ).label("dv_from"),
-                    self._lit(p.end - timedelta(days=ds - 1), Date).label("ds_from"),
-                    self._lit(p.end - timedelta(days=364), Date).label("w_start"),
-                    self._lit(p.end - timedelta(days=729), Date).label("pw_start"),
                 )
             )
         table = rows[0] if len(rows) == 1 else union_all(*rows)
@@ -313,8 +305,8 @@ class _Engine:
     def run(self) -> dict[tuple[int, int | None], dict[str, int]]:
         raw: dict[tuple[int, int | None], dict[str, int]] = {}
         for source in self.sources:
-            if source == "pipeline":
-                for idx, key, values in self._pipeline():
+            if source in ("pipeline", "deepening", "dormant"):
+                for idx, key, values in getattr(self, "_" + source)():
                     raw.setdefault((idx, key), {}).update(values)
                 continue
             stmt, fields = getattr(self, "_" + source)()
@@ -439,7 +431,12 @@ class _Engine:
                 *([key.label("g")] if key is not None else []),
                 func.coalesce(R.amount, 0).label("amount"),
             )
-            .where(R.proposed_on <= ends[-1], *conds)
+            .where(
+                R.proposed_on <= ends[-1],
+                # Settled on or before the first end: opened and closed in bucket 0, nets to 0.
+                or_(R.closed_on.is_(None), R.closed_on > ends[0], R.proposed_on > ends[0]),
+                *conds,
+            )
             .subquery("pipeline")
         )
         group = [inner.c.opened, inner.c.closed] + ([inner.c.g] if key is not None else [])
@@ -486,63 +483,177 @@ class _Engine:
         )
         return stmt, ["sales", "gp", "gp_amount"]
 
-    def _deepening(self) -> tuple[Any, list[str]]:
-        P, S = self.P, SalesLine
+    def _deepening(self) -> list[tuple[int, int | None, dict[str, int]]]:
+        """deepening_rate for every period in one pass over the sales lines.
+
+        The lines of [earliest previous-window start, latest end] are read once; per
+        (customer, category) a pair of flags per period says whether the category was bought in
+        that period's window W and in the 365 days before it; per customer they are summed into
+        distinct-category counts, and per group into the numerator and denominator per period.
+        """
+        S = SalesLine
         conds, key = self.dim.customers()
-        in_w = S.sold_on >= P.c.w_start
-        inner_group = [P.c.idx, S.customer_id] + ([key] if key is not None else [])
+        spans = [
+            (p.end - timedelta(days=729), p.end - timedelta(days=365), p.end) for p in self.periods
+        ]
+
+        def flag(low: date, high: date) -> Any:
+            return func.max(case((and_(S.sold_on >= low, S.sold_on <= high), 1), else_=0))
+
+        keys = [key.label("g")] if key is not None else []
+        pairs = (
+            select(
+                S.customer_id.label("customer_id"),
+                S.category_id.label("category_id"),
+                *keys,
+                *[
+                    flag(
+                        prev_start,
+                        prev_end,
+                    ).label(f"p{i}")
+                    for i, (prev_start, prev_end, _) in enumerate(spans)
+                ],
+                *[
+                    flag(prev_end + timedelta(days=1), end).label(f"w{i}")
+                    for i, (_, prev_end, end) in enumerate(spans)
+                ],
+            )
+            .where(
+                S.sold_on >= min(a for a, _, _ in spans),
+                S.sold_on <= max(e for _, _, e in spans),
+            )
+            .group_by(S.customer_id, S.category_id, *([key] if key is not None else []))
+        )
+        if key is not None:
+            pairs = pairs.join(Customer, Customer.id == S.customer_id).where(*conds)
+        elif conds:
+            # One branch or rep: start from its customers, then their lines by (customer, day).
+            pairs = pairs.where(S.customer_id.in_(select(Customer.id).where(*conds)))
+        pairs = pairs.subquery("pairs")
+        c = pairs.c
+        categorised = c.category_id.is_not(None)
+        group = [c.g] if key is not None else []
         per_customer = (
             select(
-                *inner_group,
-                func.count(distinct(case((in_w, S.category_id)))).label("cats_w"),
-                func.count(distinct(case((~in_w, S.category_id)))).label("cats_prev"),
-                func.sum(case((~in_w, 1), else_=0)).label("lines_prev"),
+                *group,
+                *[func.max(c[f"p{i}"]).label(f"had{i}") for i in range(len(spans))],
+                *[
+                    func.sum(case((categorised, c[f"p{i}"]), else_=0)).label(f"cp{i}")
+                    for i in range(len(spans))
+                ],
+                *[
+                    func.sum(case((categorised, c[f"w{i}"]), else_=0)).label(f"cw{i}")
+                    for i in range(len(spans))
+                ],
             )
-            .select_from(P)
-            .join(S, and_(S.sold_on >= P.c.pw_start, S.sold_on <= P.c.d_end))
-            .join(Customer, Customer.id == S.customer_id)
-            .where(*conds)
-            .group_by(*inner_group)
+            .group_by(c.customer_id, *group)
             .subquery("per_customer")
         )
-        c = per_customer.c
-        had_prev = c.lines_prev > 0
-        outer = [c.idx] + ([c[key.key]] if key is not None else [])
-        stmt = select(
-            *outer,
-            func.sum(case((and_(had_prev, c.cats_w > c.cats_prev), 1), else_=0)),
-            func.sum(case((had_prev, 1), else_=0)),
-        ).group_by(*outer)
-        return stmt, ["deep_num", "deep_den"]
+        q = per_customer.c
+        outer = [q.g] if key is not None else []
+        columns = []
+        for i in range(len(spans)):
+            had = q[f"had{i}"] == 1
+            columns.append(func.sum(case((and_(had, q[f"cw{i}"] > q[f"cp{i}"]), 1), else_=0)))
+            columns.append(func.sum(case((had, 1), else_=0)))
+        stmt = select(*outer, *columns)
+        if outer:
+            stmt = stmt.group_by(*outer)
+        out = []
+        for row in self.session.execute(stmt):
+            g = row[0] if key is not None else None
+            values = row[1:] if key is not None else row
+            for i in range(len(spans)):
+                num, den = values[2 * i], values[2 * i + 1]
+                out.append((i, g, {"deep_num": int(num or 0), "deep_den": int(den or 0)}))
+        return out
 
-    def _dormant(self) -> tuple[Any, list[str]]:
-        P = self.P
+    def _dormant(self) -> list[tuple[int, int | None, dict[str, int]]]:
+        """dormant_rate for every period with one pass over recent visits and sales.
+
+        Per customer: a flag per period for "visited in the last N days as of the end" (visits
+        by anyone) and for "sold in the last M days"; the first sale day comes from one index
+        seek per customer. Active customers in scope are then counted per group and period.
+        """
+        n = len(self.periods)
+        dv = self.settings.dormant_visit_days
+        ds = self.settings.dormant_sales_days
+        visit_spans = []
+        for p in self.periods:
+            u_start = local_midnight_utc(p.end - timedelta(days=dv - 1), self.tz)
+            visit_spans.append((_naive(u_start), _naive(local_midnight_utc(p.end + _DAY, self.tz))))
+        sale_spans = [(p.end - timedelta(days=ds - 1), p.end) for p in self.periods]
+
+        V, S = Visit, SalesLine
         conds, key = self.dim.customers()
-        visited = exists().where(
-            Visit.customer_id == Customer.id,
-            Visit.visited_at >= P.c.dv_from,
-            Visit.visited_at < P.c.u_end,
+        # Only the customers in scope (a branch or a rep needs a few hundred, not all).
+        in_scope = select(Customer.id).where(*conds).scalar_subquery()
+        visit_scope = [V.customer_id.in_(in_scope)] if conds else []
+        sale_scope = [S.customer_id.in_(in_scope)] if conds else []
+        visited = (
+            select(
+                V.customer_id.label("customer_id"),
+                *[
+                    func.max(case((and_(V.visited_at >= a, V.visited_at < b), 1), else_=0)).label(
+                        f"v{i}"
+                    )
+                    for i, (a, b) in enumerate(visit_spans)
+                ],
+            )
+            .where(
+                V.visited_at >= min(a for a, _ in visit_spans),
+                V.visited_at < max(b for _, b in visit_spans),
+                *visit_scope,
+            )
+            .group_by(V.customer_id)
+            .subquery("visited")
         )
-        sold_ever = exists().where(
-            SalesLine.customer_id == Customer.id, SalesLine.sold_on <= P.c.d_end
+        sold = (
+            select(
+                S.customer_id.label("customer_id"),
+                *[
+                    func.max(case((and_(S.sold_on >= a, S.sold_on <= b), 1), else_=0)).label(
+                        f"s{i}"
+                    )
+                    for i, (a, b) in enumerate(sale_spans)
+                ],
+            )
+            .where(
+                S.sold_on >= min(a for a, _ in sale_spans),
+                S.sold_on <= max(b for _, b in sale_spans),
+                *sale_scope,
+            )
+            .group_by(S.customer_id)
+            .subquery("sold")
         )
-        sold_recently = exists().where(
-            SalesLine.customer_id == Customer.id,
-            SalesLine.sold_on >= P.c.ds_from,
-            SalesLine.sold_on <= P.c.d_end,
+        first_sale = (
+            select(func.min(S.sold_on)).where(S.customer_id == Customer.id).scalar_subquery()
         )
-        dormant = or_(~visited, and_(sold_ever, ~sold_recently))
-        cols, group = self._grouped(
-            key, func.sum(case((dormant, 1), else_=0)), func.count(Customer.id)
-        )
+        columns = []
+        for i, p in enumerate(self.periods):
+            not_visited = func.coalesce(visited.c[f"v{i}"], 0) == 0
+            lapsed = and_(first_sale <= p.end, func.coalesce(sold.c[f"s{i}"], 0) == 0)
+            columns.append(func.sum(case((or_(not_visited, lapsed), 1), else_=0)))
         stmt = (
-            select(*cols)
-            .select_from(P)
-            .join(Customer, true())
+            select(*([key] if key is not None else []), func.count(Customer.id), *columns)
+            .select_from(Customer)
+            .outerjoin(visited, visited.c.customer_id == Customer.id)
+            .outerjoin(sold, sold.c.customer_id == Customer.id)
             .where(Customer.active.is_(True), *conds)
-            .group_by(*group)
         )
-        return stmt, ["dorm_num", "dorm_den"]
+        if key is not None:
+            stmt = stmt.group_by(key)
+        out = []
+        for row in self.session.execute(stmt):
+            g = row[0] if key is not None else None
+            values = row[1:] if key is not None else row
+            for i in range(n):
+                den = int(values[0] or 0)
+                out.append((i, g, {"dorm_num": int(values[1 + i] or 0), "dorm_den": den}))
+        return out
+
+
+_DAY = timedelta(days=1)
 
 
 def _naive(instant: Any) -> Any:
