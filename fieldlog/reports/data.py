@@ -213,7 +213,8 @@ def _scope_figures(
     from ..kpi.targets import targets_for
 
     periods = period.trailing(weeks)
-    series = trend(session, scope, periods, today=today, tz=tz)
+    # Only the KPIs shown: the costly customer-based ones run only when they are active.
+    series = trend(session, scope, periods, keys=keys, today=today, tz=tz)
     from ..kpi.settings import why_texts
 
     targets = targets_for(session, keys, scope, period)
@@ -421,7 +422,13 @@ def branch_report(
         session, scope, period, [*keys, *KGI_KEYS, "visit_count"], today=today, tz=tz
     )
     by_rep = trend_by(
-        session, "rep", period.trailing(TREND_WEEKS), branch_id=branch.id, today=today, tz=tz
+        session,
+        "rep",
+        period.trailing(TREND_WEEKS),
+        branch_id=branch.id,
+        keys=[*keys, "visit_count"],
+        today=today,
+        tz=tz,
     )
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(by_rep)))).all())
     reps = []
@@ -467,7 +474,9 @@ def company_report(
     figures, _ = _scope_figures(
         session, Scope.company(), period, all_keys, today=today, tz=tz, weeks=weeks
     )
-    by_branch = trend_by(session, "branch", period.trailing(weeks), today=today, tz=tz)
+    by_branch = trend_by(
+        session, "branch", period.trailing(weeks), keys=all_keys, today=today, tz=tz
+    )
     branches = []
     for branch in session.scalars(select(Branch).order_by(Branch.code)):
         series = by_branch.get(branch.id, [])
