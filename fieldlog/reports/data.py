@@ -187,7 +187,7 @@ def _scope_figures(
     from ..kpi.targets import targets_for
 
     periods = period.trailing(weeks)
-    # Only the KPIs shown: the 365-day customer KPIs cost most when not needed.
+    # Only the KPIs shown: the costly customer-based ones run only when they are active.
     series = trend(session, scope, periods, keys=keys, today=today, tz=tz)
     from ..kpi.settings import why_texts
 
