@@ -23,6 +23,7 @@ from .normalize import (
     text,
 )
 from .readers import Where
+from .seen import SeenKeys
 
 # Keys per IN (...) lookup.
 IN_CHUNK = 1000
@@ -65,12 +66,17 @@ class Handler:
     def __init__(self, session: Session, limit_branch_id: int | None) -> None:
         self.session = session
         self.limit_branch_id = limit_branch_id
-        self.seen: dict[str, int] = {}
+        # Keys of this file with their first line: on disk, so memory stays flat per row.
+        self.seen = SeenKeys()
         self.existing: set[str] = set()
 
     def prepare(self) -> None:
         column = getattr(self.model, self.key)
         self.existing = set(self.session.scalars(select(column)))
+
+    def close(self) -> None:
+        """Drop the per-file state (the temporary keys database)."""
+        self.seen.close()
 
     def parse(self, row: Row) -> dict[str, Any]:
         raise NotImplementedError
@@ -80,19 +86,17 @@ class Handler:
         key = record[self.key]
         if not key:
             return
-        if key in self.seen:
-            row.fail(
-                self.key,
-                _l("Appears twice in this file (also line %(line)s).", line=self.seen[key]),
-            )
-        else:
-            self.seen[key] = row.where.line
+        first = self.seen.add(key, row.where.line)
+        if first is not None:
+            row.fail(self.key, _l("Appears twice in this file (also line %(line)s).", line=first))
 
     def is_update(self, record: dict[str, Any]) -> bool:
         return record[self.key] in self.existing
 
     def counts(self, rows: int) -> tuple[int, int]:
-        updated = sum(1 for key in self.seen if key in self.existing)
+        updated = sum(
+            1 for chunk in self.seen.chunks(IN_CHUNK) for key in chunk if key in self.existing
+        )
         return rows - updated, updated
 
     def _existing_ids(self, keys: list[str]) -> dict[str, int]:
@@ -279,7 +283,6 @@ class SalesHandler(Handler):
     def prepare(self) -> None:
         self.customers = dict(self.session.execute(select(Customer.code, Customer.id)).all())
         self.categories = dict(self.session.execute(select(Category.code, Category.id)).all())
-        self.refs: set[str] = set()
 
     def parse(self, row: Row) -> dict[str, Any]:
         record: dict[str, Any] = {"sold_on": row.get("sold_on", parse_date)}
@@ -299,18 +302,10 @@ class SalesHandler(Handler):
         record["ref"] = ref or None
         return record
 
-    def check(self, record: dict[str, Any], row: Row) -> None:
-        ref = record["ref"]
-        if ref is None:
-            return
-        if ref in self.refs:
-            row.fail("ref", _l("This slip number appears twice in this file."))
-        self.refs.add(ref)
-
     def counts(self, rows: int) -> tuple[int, int]:
-        refs, updated = list(self.refs), 0
-        for start in range(0, len(refs), IN_CHUNK):
-            chunk = refs[start : start + IN_CHUNK]
+        # Refs are checked like other keys (Handler.check); the ones already stored are updates.
+        updated = 0
+        for chunk in self.seen.chunks(IN_CHUNK):
             updated += (
                 self.session.scalar(
                     select(func.count(SalesLine.id)).where(SalesLine.ref.in_(chunk))

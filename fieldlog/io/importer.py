@@ -1,8 +1,9 @@
 """Import of branches, categories, users, customers and sales lines: all or nothing.
 
 Two passes over the file. The first reads and validates every row, keeping only small state
-(known codes, keys already seen) and collecting every bad row; nothing is written unless every
-row is valid. The second reads the file again and writes in batches. Rows are matched by code
+(known codes; the keys already seen go to a temporary on-disk table, see seen.py, so memory does
+not grow with the rows) and collecting every bad row; nothing is written unless every row is
+valid. The second reads the file again and writes in batches. Rows are matched by code
 (users by email, case-insensitively; sales lines by ref) and updated, never duplicated.
 Services flush; the caller commits.
 """
@@ -10,6 +11,7 @@ Services flush; the caller commits.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,63 +109,65 @@ def import_file(
         raise ValueError(f"unknown import kind {kind!r}")
     path = Path(path)
     result = ImportResult(kind=kind, filename=filename or path.name, dry_run=dry_run)
-    handler = HANDLERS[kind](session, limit_branch_id)
+    # closing(): the handler's temporary keys database goes away whatever happens.
+    with closing(HANDLERS[kind](session, limit_branch_id)) as handler:
 
-    def refuse(message: Any, column: str = "") -> ImportResult:
-        result.errors.append(RowError(Where(1), column, message))
-        result.error_count += 1
-        return result
+        def refuse(message: Any, column: str = "") -> ImportResult:
+            result.errors.append(RowError(Where(1), column, message))
+            result.error_count += 1
+            return result
 
-    digest = sha256(path)
-    if kind == "sales" and session.scalar(
-        select(ImportBatch.id).where(ImportBatch.kind == "sales", ImportBatch.sha256 == digest)
-    ):
-        return refuse(
-            _l("This sales file was already imported; refused so sales are not counted twice.")
-        )
-    handler.prepare()
-    first_span = 1.0 if dry_run else 0.5
-    try:
-        header, mapping, missing, rows = _rows(path, kind, _scaled(progress, 0, first_span))
-        if missing:
-            rows.close()
+        digest = sha256(path)
+        if kind == "sales" and session.scalar(
+            select(ImportBatch.id).where(ImportBatch.kind == "sales", ImportBatch.sha256 == digest)
+        ):
             return refuse(
-                _l("Required columns are missing: %(columns)s.", columns=", ".join(missing)),
-                ", ".join(missing),
+                _l("This sales file was already imported; refused so sales are not counted twice.")
             )
-        for where, values in rows:
-            result.rows += 1
-            row = Row(values, where, header, mapping)
-            handler.check(handler.parse(row), row)
-            for name, message in row.errors:
-                result.error_count += 1
-                if len(result.errors) < MAX_REPORTED:
-                    label = cols.column_label(kind, name, header, mapping)
-                    result.errors.append(RowError(where, label, message))
-    except UnreadableFile as exc:
-        return refuse(exc.message)
-    if result.rows == 0 and not result.errors:
-        return refuse(_l("The file has no data rows."))
-    if not result.ok:
+        handler.prepare()
+        first_span = 1.0 if dry_run else 0.5
+        try:
+            header, mapping, missing, rows = _rows(path, kind, _scaled(progress, 0, first_span))
+            if missing:
+                rows.close()
+                return refuse(
+                    _l("Required columns are missing: %(columns)s.", columns=", ".join(missing)),
+                    ", ".join(missing),
+                )
+            for where, values in rows:
+                result.rows += 1
+                row = Row(values, where, header, mapping)
+                handler.check(handler.parse(row), row)
+                for name, message in row.errors:
+                    result.error_count += 1
+                    if len(result.errors) < MAX_REPORTED:
+                        label = cols.column_label(kind, name, header, mapping)
+                        result.errors.append(RowError(where, label, message))
+        except UnreadableFile as exc:
+            return refuse(exc.message)
+        if result.rows == 0 and not result.errors:
+            return refuse(_l("The file has no data rows."))
+        if not result.ok:
+            return result
+        result.created, result.updated = handler.counts(result.rows)
+        handler.close()  # the write pass does not need the keys seen
+        if dry_run:
+            return result
+        batch = ImportBatch(
+            kind=kind,
+            sha256=digest,
+            filename=result.filename[:300],
+            row_count=result.rows,
+            user_id=user.id if user is not None else None,
+        )
+        session.add(batch)
+        session.flush()
+        header, mapping, _missing, rows = _rows(path, kind, _scaled(progress, 0.5, 0.5))
+        records = (handler.parse(Row(values, where, header, mapping)) for where, values in rows)
+        for chunk in _batched(records, BATCH):
+            handler.write(chunk, batch)
+        session.flush()
+        # Bulk statements bypass the identity map: drop any stale copies the session holds.
+        session.expire_all()
+        result.written = True
         return result
-    result.created, result.updated = handler.counts(result.rows)
-    if dry_run:
-        return result
-    batch = ImportBatch(
-        kind=kind,
-        sha256=digest,
-        filename=result.filename[:300],
-        row_count=result.rows,
-        user_id=user.id if user is not None else None,
-    )
-    session.add(batch)
-    session.flush()
-    header, mapping, _missing, rows = _rows(path, kind, _scaled(progress, 0.5, 0.5))
-    records = (handler.parse(Row(values, where, header, mapping)) for where, values in rows)
-    for chunk in _batched(records, BATCH):
-        handler.write(chunk, batch)
-    session.flush()
-    # Bulk statements bypass the identity map: drop any stale copies the session holds.
-    session.expire_all()
-    result.written = True
-    return result
