@@ -100,6 +100,10 @@ def app(database_url: str, tmp_path) -> Iterator[Flask]:
     app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with app.app_context():
         yield app
+        from fieldlog.web import io as io_views
+
+        for thread in list(io_views._threads.values()):
+            thread.join(30)  # background import jobs finish before the database goes away
         db.session.remove()
         if PG_URL:
             tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
