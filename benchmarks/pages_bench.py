@@ -110,7 +110,9 @@ def main() -> None:
     args = parser.parse_args()
 
     # Our own temp directory: kpi_rollup's files have fixed names, shared with its own runs.
-    tempfile.tempdir = tempfile.mkdtemp(prefix="fieldlog_pages_bench_")
+    own = Path(tempfile.gettempdir()) / "fieldlog_pages_bench"
+    own.mkdir(exist_ok=True)
+    tempfile.tempdir = str(own)
     base = time_pages(_app(demo_url()), args.repeat)
     for page, ms in base.items():
         print(f"  demo       {page:18} median {ms:8.1f} ms", flush=True)
