@@ -109,6 +109,10 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse the large SQLite file")
     args = parser.parse_args()
 
+    # Our own temp directory: kpi_rollup's files have fixed names, shared with its own runs.
+    own = Path(tempfile.gettempdir()) / "fieldlog_pages_bench"
+    own.mkdir(exist_ok=True)
+    tempfile.tempdir = str(own)
     base = time_pages(_app(demo_url()), args.repeat)
     for page, ms in base.items():
         print(f"  demo       {page:18} median {ms:8.1f} ms", flush=True)

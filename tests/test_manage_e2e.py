@@ -1,10 +1,11 @@
 """End to end in headless Chromium: the owner's summary and a manager's dashboard on demo data.
 
-Saves screenshots to static/img/screenshots/ (used by the README).
+Screenshots go to static/img/screenshots/ (the README's) with FIELDLOG_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from .conftest import NOW, TZ
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parent.parent / "static" / "img" / "screenshots"
+# The committed screenshots are refreshed only on request, so a test run leaves the tree clean.
+README_SHOTS = Path(__file__).resolve().parent.parent / "static" / "img" / "screenshots"
+UPDATE_SCREENSHOTS = os.environ.get("FIELDLOG_UPDATE_SCREENSHOTS") == "1"
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -46,7 +49,8 @@ def _login(page, base: str, email: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def test_summary_and_dashboard_in_chromium(app, demo_company, server):  # noqa: F811
+def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):  # noqa: F811
+    SHOTS = README_SHOTS if UPDATE_SCREENSHOTS else tmp_path
     owner = db.session.query(User).filter_by(role="owner").first()
     manager = db.session.query(User).filter_by(role="manager").order_by(User.id).first()
     branch = db.session.get(Branch, manager.branch_id)
