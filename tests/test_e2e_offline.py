@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -111,24 +112,34 @@ def _stored_client_ids(app) -> list[str]:
         return ids
 
 
-@pytest.mark.browser
-def test_visits_logged_offline_sync_exactly_once(server):
+@contextmanager
+def phone(base: str):
+    """A logged-in phone-sized Chromium context and page."""
     from playwright.sync_api import sync_playwright
 
-    base = server.base
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        # Playwright's wait_for_function evaluates strings, which the app's CSP forbids; the
-        # CSP itself is checked by the other browser test.
-        context = browser.new_context(
-            viewport={"width": 390, "height": 844}, locale="ja-JP", bypass_csp=True
-        )
-        page = context.new_page()
-        page.goto(f"{base}/login")
-        page.fill("input[name=email]", "rep@example.jp")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/")
+        try:
+            # Playwright's wait_for_function evaluates strings, which the app's CSP forbids;
+            # the CSP itself is checked by the other browser test.
+            context = browser.new_context(
+                viewport={"width": 390, "height": 844}, locale="ja-JP", bypass_csp=True
+            )
+            page = context.new_page()
+            page.goto(f"{base}/login")
+            page.fill("input[name=email]", "rep@example.jp")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            yield context, page
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_visits_logged_offline_sync_exactly_once(server):
+    base = server.base
+    with phone(base) as (context, page):
         # The service worker installs and precaches the shell and the pages.
         page.goto(f"{base}/visits/new")
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
@@ -179,7 +190,6 @@ def test_visits_logged_offline_sync_exactly_once(server):
         # A second sync (e.g. another tab or a replay) changes nothing.
         page.locator("button.button-primary[data-sync-now]").click()
         page.wait_for_timeout(500)
-        browser.close()
 
     stored = _stored_client_ids(server.app)
     assert len(stored) == 4  # the seeded visit and the three logged offline
@@ -188,20 +198,8 @@ def test_visits_logged_offline_sync_exactly_once(server):
 
 @pytest.mark.browser
 def test_one_tap_actions_wait_in_the_outbox_while_offline(server):
-    from playwright.sync_api import sync_playwright
-
     base = server.base
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(
-            viewport={"width": 390, "height": 844}, locale="ja-JP", bypass_csp=True
-        )
-        page = context.new_page()
-        page.goto(f"{base}/login")
-        page.fill("input[name=email]", "rep@example.jp")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/")
+    with phone(base) as (context, page):
         page.goto(f"{base}/proposals")
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
 
@@ -223,7 +221,6 @@ def test_one_tap_actions_wait_in_the_outbox_while_offline(server):
         page.wait_for_function(
             "document.querySelectorAll('.outbox-entry').length === 0", timeout=20000
         )
-        browser.close()
 
     with server.app.app_context():
         assert db.session.scalars(select(Proposal.status)).one() == "won"
