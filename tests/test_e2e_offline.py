@@ -226,3 +226,32 @@ def test_one_tap_actions_wait_in_the_outbox_while_offline(server):
         assert db.session.scalars(select(Proposal.status)).one() == "won"
         assert db.session.scalars(select(FollowUp.done_on)).one() is not None
         db.session.remove()
+
+
+@pytest.mark.browser
+def test_chromium_reports_no_installability_errors(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    base = server.base
+    with sync_playwright() as p:
+        # A persistent profile: Chromium refuses to install anything from an incognito context.
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=ARGS, headless=True
+        )
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/login")
+            page.fill("input[name=email]", "rep@example.jp")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            page.goto(f"{base}/visits/new")
+            page.wait_for_load_state("networkidle")
+            cdp = context.new_cdp_session(page)
+            errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+            manifest = cdp.send("Page.getAppManifest")
+        finally:
+            context.close()
+    assert errors == [], errors
+    assert manifest["errors"] == []
+    assert '"short_name":"FieldLog"' in manifest["data"].replace(" ", "")
