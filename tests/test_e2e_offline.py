@@ -27,8 +27,8 @@ from fieldlog.models import Branch, Category, Customer, FollowUp, Proposal, User
 from fieldlog.periods import today as local_today
 from fieldlog.visits import record_visit
 
+from .browser import ARGS, CHROMIUM, log_in, require_chromium
 from .conftest import PASSWORD
-from .test_e2e_visit import ARGS, CHROMIUM
 
 
 class Server:
@@ -117,6 +117,7 @@ def phone(base: str):
     """A logged-in phone-sized Chromium context and page."""
     from playwright.sync_api import sync_playwright
 
+    require_chromium()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -126,10 +127,7 @@ def phone(base: str):
                 viewport={"width": 390, "height": 844}, locale="ja-JP", bypass_csp=True
             )
             page = context.new_page()
-            page.goto(f"{base}/login")
-            page.fill("input[name=email]", "rep@example.jp")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            log_in(page, base, "rep@example.jp", PASSWORD)
             page.wait_for_url(f"{base}/")
             yield context, page
         finally:
@@ -233,6 +231,7 @@ def test_chromium_reports_no_installability_errors(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     base = server.base
+    require_chromium()
     with sync_playwright() as p:
         # A persistent profile: Chromium refuses to install anything from an incognito context.
         context = p.chromium.launch_persistent_context(
@@ -240,10 +239,7 @@ def test_chromium_reports_no_installability_errors(server, tmp_path):
         )
         try:
             page = context.new_page()
-            page.goto(f"{base}/login")
-            page.fill("input[name=email]", "rep@example.jp")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            log_in(page, base, "rep@example.jp", PASSWORD)
             page.wait_for_url(f"{base}/")
             page.goto(f"{base}/visits/new")
             page.wait_for_load_state("networkidle")

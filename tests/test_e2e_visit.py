@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,20 +23,9 @@ from fieldlog.models import Branch, Category, Customer, FollowUp, User, Visit
 from fieldlog.periods import today as local_today
 from fieldlog.visits import record_visit
 
+from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir
 from .conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# The committed screenshots are refreshed only on request, so a test run leaves the tree clean.
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "static" / "img" / "screenshots"
-UPDATE_SCREENSHOTS = os.environ.get("FIELDLOG_UPDATE_SCREENSHOTS") == "1"
 TZ = ZoneInfo("Asia/Tokyo")
 MAX_TAPS = 8
 
@@ -106,8 +94,7 @@ def live_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
 @contextmanager
 def logged_in_page(base: str) -> Iterator[tuple[Any, list[str]]]:
     """A phone-sized Chromium page logged in as the rep, and the problems it reports."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: run `bash .ci/setup --test` to install it")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
@@ -141,10 +128,7 @@ def logged_in_page(base: str) -> Iterator[tuple[Any, list[str]]]:
                     and problems.append(f"{r.status} {r.url}")
                 ),
             )
-            page.goto(f"{base}/login")
-            page.fill("input[name=email]", "sato@example.jp")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            log_in(page, base, "sato@example.jp", PASSWORD)
             page.wait_for_url(f"{base}/")
             yield page, problems
         finally:
@@ -154,7 +138,7 @@ def logged_in_page(base: str) -> Iterator[tuple[Any, list[str]]]:
 @pytest.mark.browser
 def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app, tmp_path):
     app, base = live_app
-    shots = SCREENSHOTS if UPDATE_SCREENSHOTS else tmp_path
+    shots = screenshot_dir(tmp_path)
     taps = 0
 
     def tap(locator) -> None:

@@ -5,34 +5,17 @@ Screenshots go to static/img/screenshots/ (the README's) with FIELDLOG_UPDATE_SC
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 from fieldlog import demo
 from fieldlog.extensions import db
 from fieldlog.models import Branch, User
 
+from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir
 from .conftest import NOW, TZ
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
 
-CHROMIUM = "/usr/bin/chromium"
-# The committed screenshots are refreshed only on request, so a test run leaves the tree clean.
-README_SHOTS = Path(__file__).resolve().parent.parent / "static" / "img" / "screenshots"
-UPDATE_SCREENSHOTS = os.environ.get("FIELDLOG_UPDATE_SCREENSHOTS") == "1"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="no Chromium here")
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -41,28 +24,23 @@ def demo_company(app):
     db.session.commit()
 
 
-def _login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", demo.DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-
-
 def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):  # noqa: F811
-    SHOTS = README_SHOTS if UPDATE_SCREENSHOTS else tmp_path
+    SHOTS = screenshot_dir(tmp_path)
+    require_chromium()
     owner = db.session.query(User).filter_by(role="owner").first()
     manager = db.session.query(User).filter_by(role="manager").order_by(User.id).first()
     branch = db.session.get(Branch, manager.branch_id)
     errors: list[str] = []
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             context = browser.new_context(viewport={"width": 1024, "height": 1366}, locale="ja-JP")
             page = context.new_page()
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            _login(page, server, owner.email)
+            log_in(page, server, owner.email, demo.DEMO_PASSWORD)
             page.goto(f"{server}/summary?week=2026-W47")
             assert page.locator("h1").first.inner_text().startswith("全社サマリー")
             assert page.locator("table.kpi-matrix tbody tr").count() >= 2
@@ -73,7 +51,7 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
             context = browser.new_context(viewport={"width": 900, "height": 1400}, locale="ja-JP")
             page = context.new_page()
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            _login(page, server, manager.email)
+            log_in(page, server, manager.email, demo.DEMO_PASSWORD)
             page.goto(f"{server}/branch")
             assert page.url.endswith(f"/branches/{branch.code}")
             assert branch.name in page.locator("h1").first.inner_text()

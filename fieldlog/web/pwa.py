@@ -128,6 +128,8 @@ def js_strings() -> dict[str, object]:
             "waiting": _("Waiting to sync"),
             "attention": _("Needs attention"),
             "attempts": _("Attempts"),
+            "no_results": _("No customer found."),
+            "open_follow_ups": _("Open follow-ups: tick what this visit completed"),
         }
 
     return {"js_strings": strings}

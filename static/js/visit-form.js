@@ -2,7 +2,8 @@
 // The form works without this file; every chip is a real radio input the server understands.
 
 const form = document.getElementById("visit-form");
-const text = JSON.parse(document.getElementById("visit-form-text").textContent);
+// Strings come from the page's one translation block (fieldlog-i18n), as for every script.
+const strings = JSON.parse(document.getElementById("fieldlog-i18n").textContent);
 
 const select = form.querySelector("#customer_code");
 const search = form.querySelector("#customer-search");
@@ -74,7 +75,7 @@ async function loadFollowUps(code) {
   if (!response.ok) return;
   const items = await response.json();
   if (!items.length) return;
-  followUps.append(option("p", "hint", text.openFollowUps));
+  followUps.append(option("p", "hint", strings.open_follow_ups));
   for (const item of items) {
     const label = option("label", "check check-big", "");
     const box = document.createElement("input");
@@ -109,7 +110,7 @@ async function runSearch() {
   const found = await response.json();
   results.hidden = false;
   if (!found.length) {
-    results.append(option("li", "empty", text.noResults));
+    results.append(option("li", "empty", strings.no_results));
     return;
   }
   for (const customer of found) {

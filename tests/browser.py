@@ -1,0 +1,42 @@
+"""What the browser tests share: Debian's Chromium, its flags, and logging in by the form."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps dialling out on this closed network.
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# The committed screenshots are refreshed only on request, so a test run leaves the tree clean.
+README_SHOTS = Path(__file__).resolve().parent.parent / "static" / "img" / "screenshots"
+UPDATE_SCREENSHOTS = os.environ.get("FIELDLOG_UPDATE_SCREENSHOTS") == "1"
+
+
+def require_chromium() -> None:
+    """Fail, never skip: browser tests are part of the suite; `.ci/setup --test` installs it."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: run `bash .ci/setup --test` to install it")
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    return README_SHOTS if UPDATE_SCREENSHOTS else tmp_path
+
+
+def log_in(page: Any, base: str, email: str, password: str) -> None:
+    """Log in through the real form and wait for the landing page."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
