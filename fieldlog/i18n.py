@@ -39,6 +39,23 @@ def translated_messages() -> dict[str, str]:
     return out
 
 
+def duplicate_msgids() -> list[str]:
+    """msgids that appear more than once in the catalogue (only one of them would be used)."""
+    seen: set[tuple[str | None, str]] = set()
+    duplicates: list[str] = []
+    context: str | None = None
+    for line in CATALOGUE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("msgctxt "):
+            context = line[8:]
+        elif line.startswith("msgid "):
+            key = (context, line[6:])
+            context = None
+            if key[1] != '""' and key in seen:
+                duplicates.append(key[1])
+            seen.add(key)
+    return duplicates
+
+
 def missing_translations() -> list[str]:
     """msgids used in the code that have no Japanese translation yet, sorted."""
     return sorted(extracted_messages() - set(translated_messages()))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from fieldlog.i18n import missing_translations
+from fieldlog.i18n import duplicate_msgids, missing_translations
 
 
 def test_every_string_has_a_japanese_translation():
     missing = missing_translations()
     assert missing == [], "add these to messages.po (flask i18n missing):\n" + "\n".join(missing)
+
+
+def test_no_msgid_is_translated_twice():
+    # Branches append to the catalogue and merge by union: a second entry silently shadows one.
+    assert duplicate_msgids() == []
 
 
 def test_login_page_renders_in_japanese_by_default_and_in_english_on_request(client):
