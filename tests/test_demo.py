@@ -228,3 +228,16 @@ def test_history_ends_yesterday_in_the_company_timezone_by_default(runner):
     days = {v.astimezone(TZ).date() for v in db.session.scalars(select(Visit.visited_at))}
     # NOW is a Monday: the last working day before it is Saturday (no visits on Sundays).
     assert min(days) >= TODAY - timedelta(weeks=1) and max(days) == TODAY - timedelta(days=2)
+
+
+def test_a_command_run_before_the_migrations_says_to_run_them(tmp_path):
+    from fieldlog import create_app
+
+    from .conftest import _config
+
+    app = create_app(_config(f"sqlite:///{tmp_path / 'empty.db'}"))
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["demo-data", "--if-empty"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "db upgrade" in result.output and "no such table" in result.output

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from importlib import import_module
+from typing import Any
 
+import click
 from flask import Flask
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 # One line per command module (each exposes `command`, `group` or a tuple `commands`),
 # so that features added in parallel do not collide here.
@@ -26,4 +31,31 @@ def init_app(app: Flask) -> None:
             getattr(module, "group", None) or module.command,
         )
         for command in commands:
+            _explain_missing_schema(command)
             app.cli.add_command(command)
+
+
+def _explain_missing_schema(command: click.Command) -> None:
+    """A command run before `flask db upgrade` says so, instead of printing a traceback."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _explain_missing_schema(sub)
+    if command.callback is None or getattr(command.callback, "_schema_checked", False):
+        return
+    callback: Callable[..., Any] = command.callback
+
+    @functools.wraps(callback)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except (OperationalError, ProgrammingError) as exc:
+            text = str(exc.orig)
+            if "no such table" in text or ("relation" in text and "does not exist" in text):
+                raise click.ClickException(
+                    f"the database has no FieldLog tables yet ({text.splitlines()[0]}): "
+                    "run `flask --app fieldlog db upgrade` first"
+                ) from exc
+            raise
+
+    checked._schema_checked = True  # type: ignore[attr-defined]
+    command.callback = checked
