@@ -119,6 +119,17 @@ def _visits(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> T
     return Table("visits", columns, rows())
 
 
+def _columns(
+    session: Session, kind: str, stmt: Select[Any], columns: list[tuple[str, Any]], *order: Any
+) -> Table:
+    """An export whose rows are exactly the named columns, each header beside its expression."""
+    stmt = (
+        stmt.with_only_columns(*(expr for _name, expr in columns)).order_by(None).order_by(*order)
+    )
+    rows = (list(r) for r in _stream(session, stmt))
+    return Table(kind, [name for name, _expr in columns], rows)
+
+
 def _proposals(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
     rep = aliased(User)
     stmt = (
@@ -127,41 +138,24 @@ def _proposals(session: Session, user: User | None, tz: ZoneInfo, locale: str) -
         .join(rep, Proposal.rep_id == rep.id)
         .join(Branch, Proposal.branch_id == Branch.id)
         .outerjoin(Category, Proposal.category_id == Category.id)
-        .with_only_columns(
-            Proposal.id,
-            Proposal.proposed_on,
-            Customer.code,
-            Customer.name,
-            rep.email,
-            rep.name,
-            Branch.code,
-            Category.code,
-            Proposal.kind,
-            Proposal.amount,
-            Proposal.status,
-            Proposal.closed_on,
-            Proposal.note,
-            Proposal.visit_id,
-        )
-        .order_by(Proposal.proposed_on, Proposal.id)
     )
     columns = [
-        "id",
-        "proposed_on",
-        "customer_code",
-        "customer_name",
-        "rep_email",
-        "rep_name",
-        "branch",
-        "category",
-        "kind",
-        "amount",
-        "status",
-        "closed_on",
-        "note",
-        "visit_id",
+        ("id", Proposal.id),
+        ("proposed_on", Proposal.proposed_on),
+        ("customer_code", Customer.code),
+        ("customer_name", Customer.name),
+        ("rep_email", rep.email),
+        ("rep_name", rep.name),
+        ("branch", Branch.code),
+        ("category", Category.code),
+        ("kind", Proposal.kind),
+        ("amount", Proposal.amount),
+        ("status", Proposal.status),
+        ("closed_on", Proposal.closed_on),
+        ("note", Proposal.note),
+        ("visit_id", Proposal.visit_id),
     ]
-    return Table("proposals", columns, (list(r) for r in _stream(session, stmt)))
+    return _columns(session, "proposals", stmt, columns, Proposal.proposed_on, Proposal.id)
 
 
 def _follow_ups(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
@@ -171,35 +165,21 @@ def _follow_ups(session: Session, user: User | None, tz: ZoneInfo, locale: str) 
         .join(Customer, FollowUp.customer_id == Customer.id)
         .join(rep, FollowUp.rep_id == rep.id)
         .join(Branch, FollowUp.branch_id == Branch.id)
-        .with_only_columns(
-            FollowUp.id,
-            FollowUp.due_on,
-            FollowUp.done_on,
-            FollowUp.cancelled,
-            FollowUp.action,
-            Customer.code,
-            Customer.name,
-            rep.email,
-            rep.name,
-            Branch.code,
-            FollowUp.visit_id,
-        )
-        .order_by(FollowUp.due_on, FollowUp.id)
     )
     columns = [
-        "id",
-        "due_on",
-        "done_on",
-        "cancelled",
-        "action",
-        "customer_code",
-        "customer_name",
-        "rep_email",
-        "rep_name",
-        "branch",
-        "visit_id",
+        ("id", FollowUp.id),
+        ("due_on", FollowUp.due_on),
+        ("done_on", FollowUp.done_on),
+        ("cancelled", FollowUp.cancelled),
+        ("action", FollowUp.action),
+        ("customer_code", Customer.code),
+        ("customer_name", Customer.name),
+        ("rep_email", rep.email),
+        ("rep_name", rep.name),
+        ("branch", Branch.code),
+        ("visit_id", FollowUp.visit_id),
     ]
-    return Table("follow-ups", columns, (list(r) for r in _stream(session, stmt)))
+    return _columns(session, "follow-ups", stmt, columns, FollowUp.due_on, FollowUp.id)
 
 
 def _customers(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
@@ -208,20 +188,17 @@ def _customers(session: Session, user: User | None, tz: ZoneInfo, locale: str) -
         _scoped(user, access.customers, Customer)
         .join(Branch, Customer.branch_id == Branch.id)
         .outerjoin(rep, Customer.rep_id == rep.id)
-        .with_only_columns(
-            Customer.code,
-            Customer.name,
-            Customer.name_kana,
-            Branch.code,
-            rep.email,
-            Customer.rank,
-            Customer.visit_cycle_days,
-        )
-        .order_by(None)
-        .order_by(Customer.code)
     )
-    columns = ["code", "name", "name_kana", "branch", "rep", "rank", "visit_cycle_days"]
-    return Table("customers", columns, (list(r) for r in _stream(session, stmt)))
+    columns = [
+        ("code", Customer.code),
+        ("name", Customer.name),
+        ("name_kana", Customer.name_kana),
+        ("branch", Branch.code),
+        ("rep", rep.email),
+        ("rank", Customer.rank),
+        ("visit_cycle_days", Customer.visit_cycle_days),
+    ]
+    return _columns(session, "customers", stmt, columns, Customer.code)
 
 
 def _sales(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
@@ -230,18 +207,16 @@ def _sales(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Ta
         _scoped(user, access.sales_lines, SalesLine)
         .join(customer, SalesLine.customer_id == customer.id)
         .outerjoin(Category, SalesLine.category_id == Category.id)
-        .with_only_columns(
-            SalesLine.sold_on,
-            customer.code,
-            Category.code,
-            SalesLine.amount,
-            SalesLine.gross_profit,
-            SalesLine.ref,
-        )
-        .order_by(SalesLine.sold_on, SalesLine.id)
     )
-    columns = ["sold_on", "customer", "category", "amount", "gross_profit", "ref"]
-    return Table("sales", columns, (list(r) for r in _stream(session, stmt)))
+    columns = [
+        ("sold_on", SalesLine.sold_on),
+        ("customer", customer.code),
+        ("category", Category.code),
+        ("amount", SalesLine.amount),
+        ("gross_profit", SalesLine.gross_profit),
+        ("ref", SalesLine.ref),
+    ]
+    return _columns(session, "sales", stmt, columns, SalesLine.sold_on, SalesLine.id)
 
 
 _BUILDERS = {
