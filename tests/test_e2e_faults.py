@@ -375,6 +375,10 @@ def test_expired_session_keeps_the_entry_asks_to_log_in_then_syncs(server, chrom
     email = make_rep(app, "expired")
     with phone(chromium, base, email) as (context, page, faults):
         ids = log_waiting(page, base, faults, ["EXPIRED-1"])
+        open_outbox(page, base, 1)
+        for _ in range(5):  # a bad afternoon: the next try is now a minute away
+            sync_now(page)
+        assert outbox(page)[0]["attempts"] >= 6
         # Nothing in flight: an answer arriving later would set the session cookie again.
         page.wait_for_load_state("networkidle")
         wait_idle(page)
@@ -393,7 +397,7 @@ def test_expired_session_keeps_the_entry_asks_to_log_in_then_syncs(server, chrom
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/")
-        # Logged in again, the app sends what waited at once: no "sync now" needed.
+        # Logged in again, the app sends what waited at once: no "sync now", no back-off.
         wait_until(page, f"({OUTBOX})().then((all) => all.length === 0)", "the outbox to empty")
         assert page.locator("#auth-banner").is_hidden()
     assert stored(app, email) == ids
