@@ -28,7 +28,7 @@ from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
 from fieldlog.models import Branch, Customer, User, Visit
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium
+from .browser import ARGS, CHROMIUM, log_in, require_chromium, wait_until
 from .conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -190,19 +190,6 @@ def log_waiting(page: Any, base: str, faults: Faults, codes: list[str]) -> list[
 
 def outbox(page: Any) -> list[dict[str, Any]]:
     return page.evaluate(OUTBOX)
-
-
-def wait_until(page: Any, expression: str, what: str) -> None:
-    """Until `expression` (which may give a promise) is true in the page. Playwright's
-    `wait_for_function` takes a promise for true, so promises are polled from here."""
-    from playwright.sync_api import Error
-
-    for _ in range(WAIT // 50):
-        with suppress(Error):  # the page navigated in between: ask the new one
-            if page.evaluate(expression):
-                return
-        page.wait_for_timeout(50)
-    pytest.fail(f"waited in vain for {what}")
 
 
 def wait_idle(page: Any) -> None:
