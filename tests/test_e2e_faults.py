@@ -248,12 +248,29 @@ def wait_held(page: Any, faults: Faults, count: int = 1) -> None:
 def test_dropped_request_keeps_the_entry_and_sends_it_once(server, chromium):
     app, base = server
     email = make_rep(app, "drop")
-    with phone(chromium, base, email) as (_, page, faults):
+    with phone(chromium, base, email) as (context, page, faults):
         ids = log_waiting(page, base, faults, ["DROP-1"])
         assert page.locator("[data-outbox-count]").first.inner_text() == "1"
         open_outbox(page, base, 1)
         assert outbox(page)[0]["attempts"] >= 1
         assert stored(app, email) == []
+
+        # Every connection drops, the service worker's own included (routing sees them, which
+        # offline emulation would not): the outbox page opens from the worker's cache.
+        from_worker: list[str] = []
+
+        def down(route: Any) -> None:
+            if route.request.service_worker is not None:
+                from_worker.append(route.request.url)
+            route.abort("connectionreset")
+
+        context.route("**/*", down)
+        page.reload()
+        wait_idle(page)
+        shows_waiting(page, 1)
+        assert f"{base}/outbox" in from_worker
+        assert stored(app, email) == []
+        context.unroute("**/*", down)
 
         faults.default = "pass"
         sync_now(page)
