@@ -36,11 +36,11 @@ pytestmark = pytest.mark.browser
 VISITS = "**/api/v1/visits"
 # Generous: the machine is shared and the service worker's install precaches the whole shell.
 WAIT = 30000
-# The outbox as the app keeps it, read straight from IndexedDB (after the app created it).
 # Counts the app's sync runs: each run ends with a `fieldlog:outbox-changed` event.
 COUNT_RUNS = """window.addEventListener('fieldlog:outbox-changed', () => {
     window.fieldlogRuns = (window.fieldlogRuns || 0) + 1;
 });"""
+# The outbox as the app keeps it, read straight from IndexedDB (after the app created it).
 OUTBOX = """() => new Promise((resolve, reject) => {
     const open = indexedDB.open('fieldlog');
     open.onerror = () => reject(open.error);
