@@ -40,3 +40,18 @@ def log_in(page: Any, base: str, email: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def wait_until(page: Any, expression: str, what: str, timeout_ms: int = 30000) -> None:
+    """Until `expression` (which may give a promise) is true in the page. Playwright's
+    `wait_for_function` takes a pending promise for true, so promises are polled from here."""
+    from playwright.sync_api import Error
+
+    for _ in range(timeout_ms // 50):
+        try:
+            if page.evaluate(expression):
+                return
+        except Error:  # the page navigated in between: ask the new one
+            pass
+        page.wait_for_timeout(50)
+    pytest.fail(f"waited in vain for {what}")

@@ -27,7 +27,7 @@ from fieldlog.models import Branch, Category, Customer, FollowUp, Proposal, User
 from fieldlog.periods import today as local_today
 from fieldlog.visits import record_visit
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium
+from .browser import ARGS, CHROMIUM, log_in, require_chromium, wait_until
 from .conftest import PASSWORD
 
 
@@ -142,9 +142,10 @@ def test_visits_logged_offline_sync_exactly_once(server):
         page.goto(f"{base}/visits/new")
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
         for url in ("/visits/new", "/outbox", "/"):
-            page.wait_for_function(
+            wait_until(
+                page,
                 f"caches.open('fieldlog-pages').then(c => c.match('{url}')).then(r => !!r)",
-                timeout=15000,
+                f"{url} in the page cache",
             )
 
         server.stop()

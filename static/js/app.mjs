@@ -8,7 +8,10 @@ const strings = JSON.parse(document.getElementById("fieldlog-i18n")?.textContent
 export const t = (key) => strings[key] || key;
 export const currentUser = () => user;
 
+const AUTH_NEEDED_KEY = "fieldlog-auth-needed";
 let waitingWorker = null;
+// The person asked for the update while entries waited: it is applied once they are sent.
+let updateAsked = false;
 
 async function pendingCount() {
   if (!user) return 0;
@@ -35,6 +38,7 @@ async function refreshBadges() {
     }
   }
   window.dispatchEvent(new CustomEvent("fieldlog:badges", { detail: { entries } }));
+  if (updateAsked && entries.length === 0) applyUpdate();
 }
 
 function hasDraft() {
@@ -50,6 +54,7 @@ async function offerUpdate(worker) {
 
 async function applyUpdate() {
   if (!waitingWorker) return;
+  updateAsked = true;
   const busy = (await outbox.all()).length > 0 || hasDraft();
   if (busy) {
     const note = document.getElementById("update-busy");
@@ -93,9 +98,9 @@ async function registerWorker() {
   }
 }
 
-export async function sync() {
+export async function sync({ force = false } = {}) {
   if (!user) return;
-  await syncNow(user);
+  await syncNow(user, { force });
   await refreshBadges();
 }
 
@@ -152,23 +157,27 @@ function start() {
   showInstallHint();
   if (user) {
     if (navigator.storage?.persist) navigator.storage.persist().catch(() => {});
-    sync();
+    // Back from logging in after the session ended: what waited goes at once, backoff or not.
+    const relogged = localStorage.getItem(AUTH_NEEDED_KEY) !== null;
+    localStorage.removeItem(AUTH_NEEDED_KEY);
+    sync({ force: relogged });
     refreshOfflineData();
   }
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") sync();
   });
   window.addEventListener("online", () => {
-    sync();
+    sync({ force: true });
     refreshOfflineData();
   });
   window.addEventListener("fieldlog:outbox-changed", refreshBadges);
   window.addEventListener("fieldlog:auth-needed", () => {
+    localStorage.setItem(AUTH_NEEDED_KEY, "1");
     const banner = document.getElementById("auth-banner");
     if (banner) banner.hidden = false;
   });
   for (const button of document.querySelectorAll("[data-sync-now]")) {
-    button.addEventListener("click", () => sync());
+    button.addEventListener("click", () => sync({ force: true }));
   }
   document.getElementById("update-apply")?.addEventListener("click", applyUpdate);
   setInterval(() => {

@@ -128,9 +128,12 @@ export function afterAnswer(entry, status, body, { now = Date.now(), random = Ma
   };
 }
 
-/** Entries of this user that are due for sending, oldest first. */
-export function dueEntries(entries, user, now = Date.now()) {
+/**
+ * Entries of this user that are due for sending, oldest first. `force` (the "sync now" button,
+ * the device coming back online) skips the backoff wait: the person asked for it now.
+ */
+export function dueEntries(entries, user, now = Date.now(), { force = false } = {}) {
   return entries
-    .filter((e) => e.user === user && e.state === "pending" && e.nextAttemptAt <= now)
+    .filter((e) => e.user === user && e.state === "pending" && (force || e.nextAttemptAt <= now))
     .sort((a, b) => a.createdAt - b.createdAt);
 }

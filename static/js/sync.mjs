@@ -4,6 +4,7 @@ import { outbox } from "./outbox-store.mjs";
 
 const TIMEOUT_MS = 15000;
 let running = null;
+let forced = false;
 
 function emit(name, detail) {
   window.dispatchEvent(new CustomEvent(name, { detail }));
@@ -53,7 +54,7 @@ async function send(entry, token) {
   }
 }
 
-async function runSync(user) {
+async function runSync(user, force) {
   let sent = 0;
   let token = await fetchToken();
   if (token === null) {
@@ -61,10 +62,11 @@ async function runSync(user) {
     return { sent, stopped: "auth" };
   }
   if (token === undefined) return { sent, stopped: "offline" };
-  for (const entry of dueEntries(await outbox.all(), user)) {
+  for (const entry of dueEntries(await outbox.all(), user, Date.now(), { force })) {
     let answer = await send(entry, token);
     if (answer.status === 400 && answer.body && answer.body.error === "csrf_failed") {
       token = await fetchToken();
+      if (token === null) emit("fieldlog:auth-needed", {});
       if (!token) break;
       answer = await send(entry, token);
     }
@@ -86,13 +88,24 @@ async function runSync(user) {
   return { sent };
 }
 
-/** Sync this user's due entries; a call while one runs joins the running one. */
-export function syncNow(user) {
+/**
+ * Sync this user's due entries; a call while one runs joins the running one. `force` sends
+ * entries still waiting out their backoff; asked for during a run, it makes one more pass.
+ */
+export function syncNow(user, { force = false } = {}) {
   if (!user) return Promise.resolve({ sent: 0 });
+  forced ||= force;
   if (running) return running;
-  const work = navigator.locks
-    ? navigator.locks.request("fieldlog-sync", () => runSync(user))
-    : runSync(user);
+  const passes = async () => {
+    let result;
+    do {
+      const now = forced;
+      forced = false;
+      result = await runSync(user, now);
+    } while (forced);
+    return result;
+  };
+  const work = navigator.locks ? navigator.locks.request("fieldlog-sync", passes) : passes();
   running = work.finally(() => {
     running = null;
   });

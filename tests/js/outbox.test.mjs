@@ -134,3 +134,24 @@ test("only the current user's due entries are sent, oldest first", () => {
     ["a", "b"],
   );
 });
+
+test("'sync now' and coming back online skip the backoff wait, never another user's entries", () => {
+  const mk = (id, user, extra = {}) => ({
+    ...makeEntry("visit", { id, url: "/", body: {}, user, now: 0 }),
+    ...extra,
+  });
+  const entries = [
+    mk("waiting", "me", { nextAttemptAt: 300000, attempts: 6 }),
+    mk("due", "me", { createdAt: 1 }),
+    mk("fix-me", "me", { state: "attention" }),
+    mk("theirs", "other", { nextAttemptAt: 300000 }),
+  ];
+  assert.deepEqual(
+    dueEntries(entries, "me", 50).map((e) => e.id),
+    ["due"],
+  );
+  assert.deepEqual(
+    dueEntries(entries, "me", 50, { force: true }).map((e) => e.id),
+    ["waiting", "due"],
+  );
+});
