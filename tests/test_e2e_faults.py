@@ -31,7 +31,8 @@ from fieldlog.models import Branch, Customer, User, Visit
 from .browser import ARGS, CHROMIUM, log_in, require_chromium, wait_until
 from .conftest import PASSWORD
 
-pytestmark = pytest.mark.browser
+# The server always runs on its own SQLite file: the PostgreSQL pass deselects this module.
+pytestmark = [pytest.mark.browser, pytest.mark.own_sqlite]
 
 VISITS = "**/api/v1/visits"
 # Generous: the machine is shared and the service worker's install precaches the whole shell.

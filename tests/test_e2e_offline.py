@@ -57,6 +57,10 @@ class Server:
         self.httpd = None
 
 
+# The server here always runs on its own SQLite file: the PostgreSQL pass deselects it.
+pytestmark = pytest.mark.own_sqlite
+
+
 @pytest.fixture
 def server(tmp_path: Path):
     app = create_app(

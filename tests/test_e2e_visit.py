@@ -30,6 +30,10 @@ TZ = ZoneInfo("Asia/Tokyo")
 MAX_TAPS = 8
 
 
+# The server here always runs on its own SQLite file: the PostgreSQL pass deselects it.
+pytestmark = pytest.mark.own_sqlite
+
+
 @pytest.fixture
 def live_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """The real app on 127.0.0.1 (a free port) over a temp SQLite DB with a small branch."""
