@@ -13,7 +13,7 @@ from ..database import write_intent
 from ..extensions import db
 from ..io import export as fexport
 from ..periods import today
-from .paths import output_file
+from .paths import output_file, output_option
 
 
 @click.group(
@@ -91,13 +91,7 @@ def _export_command(kind: str) -> click.Command:
         default="utf-8-sig",
         help="CSV encoding: UTF-8 with BOM (Excel opens it) or cp932 (Shift_JIS).",
     )
-    @click.option(
-        "-o",
-        "--output",
-        required=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        callback=output_file,
-    )
+    @output_option
     @click.option(
         "--weeks", default=12, show_default=True, help="kpis: how many ISO weeks, up to this one."
     )
