@@ -78,6 +78,44 @@ def test_same_payload_replays_the_same_visit(world):
     assert count(Visit) == 1 and count(Proposal) == 1
 
 
+BASE = {
+    "proposal": {"category": "OIL", "amount": 1000},
+    "next_action": {"action": "電話", "due_on": "2026-11-30"},
+    "note": "在庫の相談",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "same"),
+    [
+        ({"proposal": {"category": "OIL", "amount": 1000.0, "kind": None}}, True),
+        ({"proposal": {"category": " OIL ", "amount": 1000, "note": ""}}, True),
+        ({"next_action": {"due_on": "2026-11-30", "action": " 電話 "}}, True),
+        ({"note": " 在庫の相談 "}, True),
+        ({"hearing_note": "", "purpose_note": "   ", "completes_follow_ups": []}, True),
+        ({"visited_at": (NOW - timedelta(hours=1)).isoformat().replace("+00:00", "Z")}, True),
+        ({"proposal": {"category": "OIL", "amount": 1001}}, False),
+        ({"proposal": None}, False),
+        ({"next_action": {"action": "電話", "due_on": "2026-12-01"}}, False),
+        ({"note": "在庫の相談!"}, False),
+        ({"visited_at": (NOW - timedelta(hours=1, seconds=1)).isoformat()}, False),
+        ({"purpose": "proposal"}, False),
+    ],
+)
+def test_same_payload_means_equal_after_parsing(world, changes, same):
+    payload = visit_payload(world["customer"], **BASE)
+    first = record(world["rep"], payload).visit
+    db.session.commit()
+    again = {k: v for k, v in payload.items() if changes.get(k, v) is not None}
+    again.update({k: v for k, v in changes.items() if v is not None})
+    if same:
+        assert record(world["rep"], again).visit.id == first.id
+    else:
+        with pytest.raises(ClientIdReused):
+            record(world["rep"], again)
+    assert count(Visit) == 1 and count(Proposal) == 1 and count(FollowUp) == 1
+
+
 def test_different_payload_with_same_client_id_is_refused(world):
     payload = visit_payload(world["customer"])
     record(world["rep"], payload)
