@@ -508,3 +508,17 @@ def test_cli_contract_headers_with_dry_run_first(app, runner, tmp_path, language
         1000,
         250,
     )
+
+
+def test_users_are_matched_by_email_whatever_its_case(team, tmp_path):
+    header = "email,name,role,branch,password"
+    path = csv_file(tmp_path, "u.csv", [header, "YAMADA@Example.JP,山田 次郎,manager,T01,"])
+    result = import_file(db.session, "users", path)
+    assert result.ok, [str(e) for e in result.errors]
+    assert (result.created, result.updated) == (0, 1)
+    assert (team["rep"].email, team["rep"].name, team["rep"].role) == (
+        "yamada@example.jp",
+        "山田 次郎",
+        "manager",
+    )
+    assert count(User) == 2
