@@ -522,3 +522,23 @@ def test_users_are_matched_by_email_whatever_its_case(team, tmp_path):
         "manager",
     )
     assert count(User) == 2
+
+
+def test_a_rep_keeps_to_the_branch_of_their_customers(team, tmp_path, make):
+    """A customer's rep belongs to its branch: a move or a new role waits for a reassignment."""
+    shop = make.customer(team["tokyo"], team["rep"], code="1001")
+    header = "email,name,role,branch,password"
+    for line in ("yamada@example.jp,山田,rep,O01,", "yamada@example.jp,山田,owner,,"):
+        result = import_file(db.session, "users", csv_file(tmp_path, "u.csv", [header, line]))
+        assert [(e.where.line, e.column) for e in result.errors] == [(2, "branch")]
+        assert team["rep"].branch_id == team["tokyo"].id
+    promoted = csv_file(tmp_path, "m.csv", [header, "yamada@example.jp,山田,manager,T01,"])
+    assert import_file(db.session, "users", promoted).ok
+    shop.rep = None
+    db.session.flush()
+    moved = import_file(
+        db.session,
+        "users",
+        csv_file(tmp_path, "u.csv", [header, "yamada@example.jp,山田,rep,O01,"]),
+    )
+    assert moved.ok and moved.updated == 1
