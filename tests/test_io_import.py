@@ -542,3 +542,10 @@ def test_a_rep_keeps_to_the_branch_of_their_customers(team, tmp_path, make):
         csv_file(tmp_path, "u.csv", [header, "yamada@example.jp,山田,rep,O01,"]),
     )
     assert moved.ok and moved.updated == 1
+
+
+def test_a_customers_rep_must_belong_to_its_branch(team, tmp_path):
+    lines = ["code,name,branch,rep", "1001,山田商店,T01,suzuki@example.jp", "1002,鈴木商店,O01,"]
+    result = import_file(db.session, "customers", csv_file(tmp_path, "c.csv", lines))
+    assert [(e.where.line, e.column) for e in result.errors] == [(2, "rep")]
+    assert count(Customer) == 0
