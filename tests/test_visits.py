@@ -10,8 +10,14 @@ from sqlalchemy import func, select
 
 from fieldlog.errors import ClientIdReused, Forbidden, Invalid, NotFound
 from fieldlog.extensions import db
-from fieldlog.models import FollowUp, Proposal, Visit
-from fieldlog.visits import close_proposal, complete_follow_up, derive_kind, record_visit
+from fieldlog.models import FollowUp, Proposal, Purpose, Visit
+from fieldlog.visits import (
+    close_proposal,
+    complete_follow_up,
+    derive_kind,
+    record_visit,
+    update_visit,
+)
 
 from .conftest import NOW, TZ, visit_payload
 
@@ -432,3 +438,16 @@ def test_a_cancelled_follow_up_cannot_be_completed(world):
         record(world["rep"], visit_payload(world["customer"], completes_follow_ups=[follow_up.id]))
     assert "completes_follow_ups" in caught.value.errors
     assert follow_up.done_on is None
+
+
+def test_an_edit_keeps_purposeful_as_recorded_unless_the_purpose_changes(world):
+    visit = record(world["rep"], visit_payload(world["customer"], purpose="routine")).visit
+    routine = db.session.scalars(select(Purpose).where(Purpose.code == "routine")).one()
+    routine.purposeful = True  # the owner changes the list after the visit was recorded
+    db.session.flush()
+    update_visit(db.session, world["rep"], visit, {"note": "誤字を修正"}, now=NOW, tz=TZ)
+    assert visit.purposeful is False
+    update_visit(db.session, world["rep"], visit, {"purpose": "called"}, now=NOW, tz=TZ)
+    assert visit.purposeful is False
+    update_visit(db.session, world["rep"], visit, {"purpose": "hearing"}, now=NOW, tz=TZ)
+    assert visit.purposeful is True
