@@ -267,3 +267,14 @@ def test_follow_up_done_outside_scope_is_404_and_last_call_wins(client, auth, wo
     auth.login(make.user("manager", world["other"]))
     outside = post(client, path, {"done_on": "2026-11-23"}, auth.csrf())
     assert outside.status_code == 404 and outside.get_json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/visits", "/api/v1/follow-ups/1/done", "/api/v1/proposals/1/close"]
+)
+def test_every_write_checks_login_then_csrf(client, auth, world, path):
+    anonymous = client.post(path, json={}, headers={"X-CSRFToken": "forged"})
+    assert (anonymous.status_code, anonymous.get_json()["error"]) == (401, "unauthorized")
+    auth.login(world["rep"])
+    forged = client.post(path, json={}, headers={"X-CSRFToken": "forged"})
+    assert (forged.status_code, forged.get_json()["error"]) == (400, "csrf_failed")
