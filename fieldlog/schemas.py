@@ -96,19 +96,39 @@ def _instant_or_raw(value: Any) -> Any:
     return value
 
 
+def _same_text(value: Any) -> Any:
+    """Text as parse_visit keeps it: trimmed, and empty text the same as an absent key."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def _same_amount(value: Any) -> Any:
+    """An amount as parse_visit keeps it: 1000.0 is 1000."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def payload_digest(payload: Mapping[str, Any]) -> str:
-    """Digest of a visit payload as parsed: key order, absent-vs-null and offsets do not matter."""
+    """Digest of a visit payload as parsed: key order, absent-vs-null and offsets do not matter.
+
+    Values are brought to the form parse_visit gives them (trimmed text, whole-number amounts,
+    instants), so two payloads that would store the same visit have the same digest.
+    """
     canonical: dict[str, Any] = {key: payload.get(key) for key in _TOP_KEYS}
     canonical["visited_at"] = _instant_or_raw(canonical["visited_at"])
-    if isinstance(canonical["customer_code"], str):
-        canonical["customer_code"] = canonical["customer_code"].strip()
+    for key in ("customer_code", "purpose"):
+        if isinstance(canonical[key], str):
+            canonical[key] = canonical[key].strip()
     for key in _OPTIONAL_TEXT:
-        if canonical[key] == "":
-            canonical[key] = None
+        canonical[key] = _same_text(canonical[key])
     for key, keys in _NESTED_KEYS.items():
         nested = canonical[key]
         if isinstance(nested, Mapping):
-            canonical[key] = {k: (None if nested.get(k) == "" else nested.get(k)) for k in keys}
+            canonical[key] = {k: _same_text(nested.get(k)) for k in keys}
+    if isinstance(canonical["proposal"], dict):
+        canonical["proposal"]["amount"] = _same_amount(canonical["proposal"]["amount"])
     completes = canonical["completes_follow_ups"]
     if completes == []:
         canonical["completes_follow_ups"] = None

@@ -334,7 +334,9 @@ def update_visit(
             setattr(visit, name, value)
     if not diff:
         return None
-    visit.purposeful = purpose.purposeful
+    if "purpose" in diff:
+        # Only a new purpose takes the list's current flag; other edits keep the recorded one.
+        visit.purposeful = purpose.purposeful
     for proposal in visit.proposals:
         proposal.proposed_on = visit_day
     revision = VisitRevision(visit=visit, user=user, changed_at=now, changes=diff)

@@ -203,3 +203,78 @@ def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_customer_is_checked_before_the_fields(client, auth, world):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    foreign = post(client, "/api/v1/visits", visit_payload("C-9", hearing_done="yes"), token)
+    assert foreign.status_code == 403 and foreign.get_json()["error"] == "forbidden"
+    unknown = post(client, "/api/v1/visits", visit_payload("NOPE", hearing_done="yes"), token)
+    assert unknown.status_code == 422
+    assert set(unknown.get_json()["errors"]) == {"customer_code"}
+
+
+def test_replay_comes_before_every_other_rule(client, auth, world):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    payload = visit_payload("C-1", note="")
+    first = post(client, "/api/v1/visits", payload, token).get_json()
+    world["customer"].branch = world["other"]
+    db.session.commit()
+    # The same entry, re-serialised by the phone: other offset, keys reordered, note left out.
+    again = {k: v for k, v in reversed(payload.items()) if k != "note"}
+    again["visited_at"] = "2026-11-23T00:00:00Z"
+    replay = post(client, "/api/v1/visits", again, token)
+    assert replay.status_code == 200 and replay.get_json()["id"] == first["id"]
+    changed = post(client, "/api/v1/visits", {**again, "hearing_done": "yes"}, token)
+    assert changed.status_code == 422 and changed.get_json()["error"] == "client_id_reused"
+    assert visits_stored() == 1
+
+
+def test_another_users_client_id_reveals_nothing(client, auth, world, make):
+    auth.login(world["rep"])
+    payload = visit_payload("C-1", note="社外秘")
+    mine = post(client, "/api/v1/visits", payload, auth.csrf()).get_json()
+    auth.logout()
+    auth.login(make.user("rep", world["branch"]))
+    theirs = post(client, "/api/v1/visits", {**payload, "note": "別"}, auth.csrf())
+    assert theirs.status_code == 201
+    assert theirs.get_json()["id"] != mine["id"] and theirs.get_json()["note"] == "別"
+
+
+def test_owner_logs_no_visits_through_the_api(client, auth, world, make):
+    auth.login(make.user("owner"))
+    response = post(client, "/api/v1/visits", visit_payload("C-1"), auth.csrf())
+    assert response.status_code == 403 and response.get_json()["error"] == "forbidden"
+    assert visits_stored() == 0
+
+
+def test_follow_up_done_outside_scope_is_404_and_last_call_wins(client, auth, world, make):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    body = post(
+        client,
+        "/api/v1/visits",
+        visit_payload("C-1", next_action={"action": "電話", "due_on": "2026-11-30"}),
+        token,
+    ).get_json()
+    path = f"/api/v1/follow-ups/{body['follow_up']['id']}/done"
+    assert post(client, path, {"done_on": "2026-11-22"}, token).status_code == 200
+    later = post(client, path, {"done_on": "2026-11-23"}, token)
+    assert later.status_code == 200 and later.get_json()["done_on"] == "2026-11-23"
+    auth.logout()
+    auth.login(make.user("manager", world["other"]))
+    outside = post(client, path, {"done_on": "2026-11-23"}, auth.csrf())
+    assert outside.status_code == 404 and outside.get_json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/visits", "/api/v1/follow-ups/1/done", "/api/v1/proposals/1/close"]
+)
+def test_every_write_checks_login_then_csrf(client, auth, world, path):
+    anonymous = client.post(path, json={}, headers={"X-CSRFToken": "forged"})
+    assert (anonymous.status_code, anonymous.get_json()["error"]) == (401, "unauthorized")
+    auth.login(world["rep"])
+    forged = client.post(path, json={}, headers={"X-CSRFToken": "forged"})
+    assert (forged.status_code, forged.get_json()["error"]) == (400, "csrf_failed")

@@ -41,8 +41,20 @@ def test_failed_login_says_the_same_for_email_and_password(client, make):
 def test_inactive_user_cannot_log_in(client, make):
     rep = make.user("rep", active=False)
     db.session.commit()
-    assert login_form(client, rep.email, PASSWORD).status_code == 200
+    response = login_form(client, rep.email, PASSWORD)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.count("メールアドレスまたはパスワードが正しくありません。") == 1
     assert client.get("/").status_code == 302
+
+
+def test_failed_login_message_in_english_is_one_message_too(client, make):
+    rep = make.user("rep")
+    db.session.commit()
+    client.set_cookie("fieldlog_lang", "en")
+    html = login_form(client, rep.email.upper(), "wrong-password").get_data(as_text=True)
+    assert 'name="email"' in html and 'name="password"' in html
+    assert html.count("The email or password is not correct.") == 1
 
 
 def test_login_is_throttled_after_repeated_failures(client, make):

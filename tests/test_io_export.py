@@ -159,6 +159,22 @@ def test_cli_export_every_kind(world, runner, tmp_path):
     assert "在庫切れ" in (tmp_path / "v.csv").read_bytes().decode("cp932")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "follow-ups", "--format", "xlsx", "-o"],
+        ["export", "visits", "--format", "csv", "-o"],
+        ["export", "snapshot"],
+    ],
+)
+def test_cli_export_into_a_missing_folder_says_so(world, runner, tmp_path, args):
+    target = tmp_path / "missing" / "out.file"
+    outcome = runner.invoke(args=[*args, str(target)])
+    assert outcome.exit_code == 2
+    assert "does not exist" in outcome.output and "Traceback" not in outcome.output
+    assert not target.parent.exists()
+
+
 def test_snapshot_opens_with_sqlite_utils_and_searches_notes(world, tmp_path, runner):
     path = tmp_path / "snap.db"
     counts = write_snapshot(db.session, path, tz=TZ, today=date(2026, 11, 23), weeks=2)

@@ -445,3 +445,107 @@ def test_sales_validation_memory_does_not_grow_with_refs(customers, tmp_path):
     print(f"validation peak {peak / 2**20:.1f} MiB")
     assert result.ok and (result.rows, result.created) == (MEMORY_ROWS, MEMORY_ROWS)
     assert peak < MEMORY_BOUND, f"{peak / 2**20:.1f} MiB"
+
+
+# DESIGN section 6, header for header: English field names, then the Japanese ones it lists.
+CONTRACT_FILES = {
+    "english": [
+        ("branches", ["code,name", "T01,東京"]),
+        ("categories", ["code,name", "K1,飲料"]),
+        ("users", ["email,name,role,branch,password", "Ito@Example.jp,伊藤,rep,T01,password-9"]),
+        (
+            "customers",
+            [
+                "code,name,name_kana,branch,rep,rank,visit_cycle_days",
+                "5001,伊藤商店,イトウ,T01,ito@example.jp,A,10",
+            ],
+        ),
+        ("sales", ["sold_on,customer,category,amount,gross_profit", "2026-11-02,5001,K1,1000,250"]),
+    ],
+    "japanese": [
+        ("branches", ["支店コード,支店名", "T01,東京"]),
+        ("categories", ["カテゴリコード,カテゴリ名", "K1,飲料"]),
+        (
+            "users",
+            ["メールアドレス,氏名,役割,支店,パスワード", "ito@example.jp,伊藤,営業,T01,password-9"],
+        ),
+        (
+            "customers",
+            [
+                "顧客コード,顧客名,フリガナ,支店,担当者,ランク",
+                "5001,伊藤商店,イトウ,T01,ito@example.jp,A",
+            ],
+        ),
+        ("sales", ["売上日,顧客コード,カテゴリ,金額,粗利", "2026-11-02,5001,K1,1000,250"]),
+    ],
+}
+
+
+@pytest.mark.parametrize("language", CONTRACT_FILES)
+def test_cli_contract_headers_with_dry_run_first(app, runner, tmp_path, language):
+    models = {"branches": Branch, "categories": Category, "users": User, "customers": Customer}
+    for kind, lines in CONTRACT_FILES[language]:
+        path = excel_csv(tmp_path, f"{kind}.csv", lines)
+        model = models.get(kind, SalesLine)
+        before = count(model)
+        dry = runner.invoke(args=["import", kind, str(path), "--dry-run"])
+        assert dry.exit_code == 0, (kind, dry.output)
+        db.session.rollback()
+        assert count(model) == before, kind
+        real = runner.invoke(args=["import", kind, str(path)])
+        assert real.exit_code == 0, (kind, real.output)
+        db.session.rollback()
+        assert count(model) == before + 1, kind
+    line = db.session.scalars(select(SalesLine)).one()
+    assert (line.customer.code, line.customer.rank, line.customer.rep.email) == (
+        "5001",
+        "A",
+        "ito@example.jp",
+    )
+    assert (line.sold_on, line.category.code, line.amount, line.gross_profit) == (
+        date(2026, 11, 2),
+        "K1",
+        1000,
+        250,
+    )
+
+
+def test_users_are_matched_by_email_whatever_its_case(team, tmp_path):
+    header = "email,name,role,branch,password"
+    path = csv_file(tmp_path, "u.csv", [header, "YAMADA@Example.JP,山田 次郎,manager,T01,"])
+    result = import_file(db.session, "users", path)
+    assert result.ok, [str(e) for e in result.errors]
+    assert (result.created, result.updated) == (0, 1)
+    assert (team["rep"].email, team["rep"].name, team["rep"].role) == (
+        "yamada@example.jp",
+        "山田 次郎",
+        "manager",
+    )
+    assert count(User) == 2
+
+
+def test_a_rep_keeps_to_the_branch_of_their_customers(team, tmp_path, make):
+    """A customer's rep belongs to its branch: a move or a new role waits for a reassignment."""
+    shop = make.customer(team["tokyo"], team["rep"], code="1001")
+    header = "email,name,role,branch,password"
+    for line in ("yamada@example.jp,山田,rep,O01,", "yamada@example.jp,山田,owner,,"):
+        result = import_file(db.session, "users", csv_file(tmp_path, "u.csv", [header, line]))
+        assert [(e.where.line, e.column) for e in result.errors] == [(2, "branch")]
+        assert team["rep"].branch_id == team["tokyo"].id
+    promoted = csv_file(tmp_path, "m.csv", [header, "yamada@example.jp,山田,manager,T01,"])
+    assert import_file(db.session, "users", promoted).ok
+    shop.rep = None
+    db.session.flush()
+    moved = import_file(
+        db.session,
+        "users",
+        csv_file(tmp_path, "u.csv", [header, "yamada@example.jp,山田,rep,O01,"]),
+    )
+    assert moved.ok and moved.updated == 1
+
+
+def test_a_customers_rep_must_belong_to_its_branch(team, tmp_path):
+    lines = ["code,name,branch,rep", "1001,山田商店,T01,suzuki@example.jp", "1002,鈴木商店,O01,"]
+    result = import_file(db.session, "customers", csv_file(tmp_path, "c.csv", lines))
+    assert [(e.where.line, e.column) for e in result.errors] == [(2, "rep")]
+    assert count(Customer) == 0

@@ -367,6 +367,16 @@ def test_gross_margin_null_without_gross_profit(world, make):
     assert fig("sales_amount") == r(5000, 5000, None)
 
 
+def test_sales_count_inactive_customers_and_returns(world, make):
+    world.ca.active = False
+    make.sale(world.ca, date(2026, 11, 16), amount=10000, gross_profit=3000)
+    make.sale(world.ca, date(2026, 11, 22), amount=-2000, gross_profit=-500)
+    make.sale(world.ca, date(2026, 11, 23), amount=99999, gross_profit=1)  # W48
+    assert fig("sales_amount", Scope.rep(world.a1.id)) == r(8000, 8000, None)
+    assert fig("gross_margin_rate", Scope.branch(world.a.id)) == r(2500 / 8000, 2500, 8000)
+    assert fig("dormant_rate", Scope.branch(world.a.id)) == r(None, 0, 0)
+
+
 def _populate(world, make):
     cat = make.category()
     for rep, c in ((world.a1, world.ca), (world.a2, world.ca), (world.b1, world.cb)):

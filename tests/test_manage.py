@@ -126,6 +126,22 @@ def test_month_view(client, auth, world):
     assert "2026-11" in html and "東京支店" in html
 
 
+@pytest.mark.parametrize(
+    ("who", "path", "label"),
+    [
+        ("manager", "/branches/TKY?week=2026-W47", "2026-W47"),
+        ("manager", "/branches/TKY?month=2026-11", "2026-11"),
+        ("owner", "/summary?week=2026-W47", "2026-W47"),
+        ("owner", "/summary?month=2026-10", "2026-10"),
+    ],
+)
+def test_dashboard_and_summary_take_week_or_month(client, auth, world, who, path, label):
+    auth.login(world[who])
+    response = client.get(path)
+    assert response.status_code == 200
+    assert f" · {label} · FieldLog</title>" in response.get_data(as_text=True)
+
+
 def test_summary_in_both_locales(client, auth, world):
     auth.login(world["owner"])
     html = client.get("/summary?week=2026-W47").get_data(as_text=True)

@@ -108,3 +108,33 @@ def test_due_follow_ups_are_the_users_open_ones_due_today_or_earlier(make):
         if who is rep and due <= 0:
             kept.append(visit.follow_ups[0])
     assert due_follow_ups(db.session, rep, today=TODAY) == kept
+
+
+def test_anyones_visit_and_anyones_follow_up_count_for_the_customer(make):
+    """The last visit and the booked follow-up are the customer's, whoever logged them."""
+    rep = make.user("rep")
+    colleague = make.user("rep", rep.branch)
+    covered = make.customer(rep=rep, code="COVERED")
+    booked = make.customer(rep=rep, code="BOOKED")
+    make.visit(colleague, covered, visited_at=_at(3))
+    make.visit(
+        colleague,
+        booked,
+        visited_at=_at(40),
+        next_action={"action": "電話", "due_on": TODAY.isoformat()},
+    )
+    found = overdue_customers(
+        db.session, rep, today=TODAY, tz=TZ, settings=company_settings(db.session)
+    )
+    assert found == []
+
+
+def test_rank_cycles_are_company_settings(make):
+    rep = make.user("rep")
+    customer = make.customer(rep=rep, rank="A")
+    make.visit(rep, customer, visited_at=_at(10))
+    settings = company_settings(db.session)
+    assert overdue_customers(db.session, rep, today=TODAY, tz=TZ, settings=settings) == []
+    settings.cycle_days_a = 7
+    found = overdue_customers(db.session, rep, today=TODAY, tz=TZ, settings=settings)
+    assert [(s.customer, s.cycle_days) for s in found] == [(customer, 7)]

@@ -50,6 +50,24 @@ def test_add_months_clamps_to_the_last_day():
     assert add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
 
 
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("yes", True),
+        ("true", True),
+        ("1", True),
+        ("on", True),
+        ("no", False),
+        ("false", False),
+        ("0", False),
+        ("", None),
+        ("maybe", None),
+    ],
+)
+def test_hearing_done_takes_the_chips_and_the_apis_values(raw, expected):
+    assert to_payload(MultiDict({"hearing_done": raw}), tz=TZ, now=NOW)["hearing_done"] is expected
+
+
 def test_a_form_without_proposal_or_next_action_sends_neither():
     payload = to_payload(
         MultiDict(

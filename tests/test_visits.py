@@ -10,8 +10,14 @@ from sqlalchemy import func, select
 
 from fieldlog.errors import ClientIdReused, Forbidden, Invalid, NotFound
 from fieldlog.extensions import db
-from fieldlog.models import FollowUp, Proposal, Visit
-from fieldlog.visits import close_proposal, complete_follow_up, derive_kind, record_visit
+from fieldlog.models import FollowUp, Proposal, Purpose, Visit
+from fieldlog.visits import (
+    close_proposal,
+    complete_follow_up,
+    derive_kind,
+    record_visit,
+    update_visit,
+)
 
 from .conftest import NOW, TZ, visit_payload
 
@@ -76,6 +82,44 @@ def test_same_payload_replays_the_same_visit(world):
     assert not second.created
     assert second.visit.id == first.visit.id
     assert count(Visit) == 1 and count(Proposal) == 1
+
+
+BASE = {
+    "proposal": {"category": "OIL", "amount": 1000},
+    "next_action": {"action": "電話", "due_on": "2026-11-30"},
+    "note": "在庫の相談",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "same"),
+    [
+        ({"proposal": {"category": "OIL", "amount": 1000.0, "kind": None}}, True),
+        ({"proposal": {"category": " OIL ", "amount": 1000, "note": ""}}, True),
+        ({"next_action": {"due_on": "2026-11-30", "action": " 電話 "}}, True),
+        ({"note": " 在庫の相談 "}, True),
+        ({"hearing_note": "", "purpose_note": "   ", "completes_follow_ups": []}, True),
+        ({"visited_at": (NOW - timedelta(hours=1)).isoformat().replace("+00:00", "Z")}, True),
+        ({"proposal": {"category": "OIL", "amount": 1001}}, False),
+        ({"proposal": None}, False),
+        ({"next_action": {"action": "電話", "due_on": "2026-12-01"}}, False),
+        ({"note": "在庫の相談!"}, False),
+        ({"visited_at": (NOW - timedelta(hours=1, seconds=1)).isoformat()}, False),
+        ({"purpose": "proposal"}, False),
+    ],
+)
+def test_same_payload_means_equal_after_parsing(world, changes, same):
+    payload = visit_payload(world["customer"], **BASE)
+    first = record(world["rep"], payload).visit
+    db.session.commit()
+    again = {k: v for k, v in payload.items() if changes.get(k, v) is not None}
+    again.update({k: v for k, v in changes.items() if v is not None})
+    if same:
+        assert record(world["rep"], again).visit.id == first.id
+    else:
+        with pytest.raises(ClientIdReused):
+            record(world["rep"], again)
+    assert count(Visit) == 1 and count(Proposal) == 1 and count(FollowUp) == 1
 
 
 def test_different_payload_with_same_client_id_is_refused(world):
@@ -301,3 +345,109 @@ def test_unknown_uuid_forms_are_canonical(world):
     first = record(world["rep"], visit_payload(world["customer"], client_id=str(cid).upper()))
     again = record(world["rep"], visit_payload(world["customer"], client_id=str(cid)))
     assert first.visit.id == again.visit.id
+
+
+def test_inactive_customer_is_refused_on_customer_code(world, make):
+    gone = make.customer(world["branch"], world["rep"], code="C-0", active=False)
+    with pytest.raises(Invalid) as caught:
+        record(world["rep"], visit_payload(gone))
+    assert set(caught.value.errors) == {"customer_code"}
+
+
+def test_manager_logs_a_joint_visit_under_their_own_name_and_branch(world, make):
+    manager = make.user("manager", world["branch"])
+    visit = record(manager, visit_payload(world["customer"], proposal={})).visit
+    assert (visit.rep_id, visit.branch_id) == (manager.id, world["branch"].id)
+    assert visit.proposals[0].rep_id == manager.id
+
+
+def test_visit_exactly_24_hours_ahead_is_the_limit(world):
+    at = NOW + timedelta(hours=24)
+    assert record(world["rep"], visit_payload(world["customer"], visited_at=at.isoformat())).created
+    with pytest.raises(Invalid) as caught:
+        late = (at + timedelta(seconds=1)).isoformat()
+        record(world["rep"], visit_payload(world["customer"], visited_at=late))
+    assert "visited_at" in caught.value.errors
+
+
+def test_every_free_text_is_limited_to_2000_characters_under_its_dotted_name(world):
+    long = "あ" * 2001
+    payload = visit_payload(
+        world["customer"],
+        purpose_note=long,
+        hearing_note=long,
+        note=long,
+        proposal={"note": long},
+        next_action={"action": long, "due_on": "2026-11-30"},
+    )
+    with pytest.raises(Invalid) as caught:
+        record(world["rep"], payload)
+    assert set(caught.value.errors) == {
+        "purpose_note",
+        "hearing_note",
+        "note",
+        "proposal.note",
+        "next_action.action",
+    }
+
+
+def test_next_action_may_be_due_on_the_visits_local_date(world):
+    # 00:30 JST on 23 November is still 22 November in UTC: the local date is what counts.
+    at = "2026-11-22T15:30:00+00:00"
+    same_day = {"action": "電話", "due_on": "2026-11-23"}
+    assert record(
+        world["rep"], visit_payload(world["customer"], visited_at=at, next_action=same_day)
+    )
+    with pytest.raises(Invalid) as caught:
+        day_before = {"action": "電話", "due_on": "2026-11-22"}
+        record(
+            world["rep"], visit_payload(world["customer"], visited_at=at, next_action=day_before)
+        )
+    assert "next_action.due_on" in caught.value.errors
+
+
+def test_completing_from_a_visit_uses_the_visits_local_date_not_today(world):
+    first = record(
+        world["rep"],
+        visit_payload(world["customer"], next_action={"action": "電話", "due_on": "2026-11-30"}),
+    ).visit
+    follow_up = first.follow_ups[0]
+    # Logged today (23 Nov), visited late on 20 Nov JST.
+    record(
+        world["rep"],
+        visit_payload(
+            world["customer"],
+            visited_at="2026-11-20T23:30:00+09:00",
+            completes_follow_ups=[follow_up.id],
+        ),
+    )
+    assert follow_up.done_on == date(2026, 11, 20)
+
+
+def test_a_cancelled_follow_up_cannot_be_completed(world):
+    visit = record(
+        world["rep"],
+        visit_payload(world["customer"], next_action={"action": "電話", "due_on": "2026-11-30"}),
+    ).visit
+    follow_up = visit.follow_ups[0]
+    follow_up.cancelled = True
+    db.session.flush()
+    with pytest.raises(Invalid):
+        complete_follow_up(db.session, world["rep"], follow_up.id, "2026-11-23", today=TODAY)
+    with pytest.raises(Invalid) as caught:
+        record(world["rep"], visit_payload(world["customer"], completes_follow_ups=[follow_up.id]))
+    assert "completes_follow_ups" in caught.value.errors
+    assert follow_up.done_on is None
+
+
+def test_an_edit_keeps_purposeful_as_recorded_unless_the_purpose_changes(world):
+    visit = record(world["rep"], visit_payload(world["customer"], purpose="routine")).visit
+    routine = db.session.scalars(select(Purpose).where(Purpose.code == "routine")).one()
+    routine.purposeful = True  # the owner changes the list after the visit was recorded
+    db.session.flush()
+    update_visit(db.session, world["rep"], visit, {"note": "誤字を修正"}, now=NOW, tz=TZ)
+    assert visit.purposeful is False
+    update_visit(db.session, world["rep"], visit, {"purpose": "called"}, now=NOW, tz=TZ)
+    assert visit.purposeful is False
+    update_visit(db.session, world["rep"], visit, {"purpose": "hearing"}, now=NOW, tz=TZ)
+    assert visit.purposeful is True

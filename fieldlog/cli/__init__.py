@@ -31,15 +31,15 @@ def init_app(app: Flask) -> None:
             getattr(module, "group", None) or module.command,
         )
         for command in commands:
-            _explain_missing_schema(command)
+            _explain_errors(command)
             app.cli.add_command(command)
 
 
-def _explain_missing_schema(command: click.Command) -> None:
-    """A command run before `flask db upgrade` says so, instead of printing a traceback."""
+def _explain_errors(command: click.Command) -> None:
+    """A missing schema or an unwritable file is said in one line, instead of a traceback."""
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            _explain_missing_schema(sub)
+            _explain_errors(sub)
     if command.callback is None or getattr(command.callback, "_schema_checked", False):
         return
     callback: Callable[..., Any] = command.callback
@@ -56,6 +56,10 @@ def _explain_missing_schema(command: click.Command) -> None:
                     "run `flask --app fieldlog db upgrade` first"
                 ) from exc
             raise
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            raise click.ClickException(f"{exc.filename}: {exc.strerror}") from exc
 
     checked._schema_checked = True  # type: ignore[attr-defined]
     command.callback = checked

@@ -13,6 +13,7 @@ from ..database import write_intent
 from ..extensions import db
 from ..io import export as fexport
 from ..periods import today
+from .paths import output_file, output_option
 
 
 @click.group(
@@ -90,7 +91,7 @@ def _export_command(kind: str) -> click.Command:
         default="utf-8-sig",
         help="CSV encoding: UTF-8 with BOM (Excel opens it) or cp932 (Shift_JIS).",
     )
-    @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+    @output_option
     @click.option(
         "--weeks", default=12, show_default=True, help="kpis: how many ISO weeks, up to this one."
     )
@@ -120,7 +121,7 @@ for _kind in fexport.KINDS:
 
 
 @export_group.command("snapshot")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), callback=output_file)
 def snapshot(file: Path) -> None:
     """Write a denormalised SQLite file (full-text search on notes) for Datasette or any browser."""
     from ..io.snapshot import write_snapshot

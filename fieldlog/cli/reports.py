@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Branch
 from ..periods import Period, last_complete_week, today
+from .paths import output_option
 
 
 def _clock() -> tuple[ZoneInfo, datetime]:
@@ -42,7 +43,7 @@ def group() -> None:
 @click.option("--branch", "branch_code", help="Branch code (or use --company).")
 @click.option("--company", is_flag=True, help="The owners' company report instead.")
 @click.option("--week", required=True, help="ISO week like 2026-W47, or 'last'.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@output_option
 def weekly(branch_code: str | None, company: bool, week: str, output: Path) -> None:
     """Write one weekly report as a PDF file."""
     from ..reports import data, pdf

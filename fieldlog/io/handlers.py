@@ -145,6 +145,14 @@ class UserHandler(Handler):
     def prepare(self) -> None:
         self.branches = _branch_ids(self.session)
         self.existing = {e.lower() for e in self.session.scalars(select(User.email))}
+        # email → {branch of a customer they are the rep of: how many such customers}
+        self.customers_kept: dict[str, dict[int, int]] = {}
+        for email, branch_id, n in self.session.execute(
+            select(User.email, Customer.branch_id, func.count(Customer.id))
+            .join(Customer, Customer.rep_id == User.id)
+            .group_by(User.email, Customer.branch_id)
+        ):
+            self.customers_kept.setdefault(email.lower(), {})[branch_id] = n
 
     def parse(self, row: Row) -> dict[str, Any]:
         email = accounts.normalize_email(row.get("email", required=True) or "")
@@ -166,6 +174,7 @@ class UserHandler(Handler):
             elif branch not in self.branches:
                 row.fail("branch", _l("Unknown branch code %(code)s.", code=branch))
             record["branch_id"] = self.branches.get(branch or "")
+        self._check_customers_kept(row, record)
         raw = row.raw("password")
         password = "" if raw is None else str(raw).strip()
         if password and len(password) < accounts.MIN_PASSWORD_LENGTH:
@@ -174,6 +183,15 @@ class UserHandler(Handler):
             row.fail("password", _l("A new user needs a password."))
         record["password"] = password
         return record
+
+    def _check_customers_kept(self, row: Row, record: dict[str, Any]) -> None:
+        """A customer's rep belongs to its branch: moving a rep away leaves no customer behind."""
+        if record["role"] is None or (record["role"] != "owner" and not record["branch_id"]):
+            return
+        by_branch = self.customers_kept.get(record["email"], {})
+        kept = sum(n for branch_id, n in by_branch.items() if branch_id != record["branch_id"])
+        if kept:
+            row.fail("branch", _l("Reassign this user's %(n)s customers first.", n=kept))
 
     def _existing_ids(self, keys: list[str]) -> dict[str, int]:
         stmt = select(func.lower(User.email), User.id).where(func.lower(User.email).in_(keys))

@@ -83,8 +83,20 @@ def parse_local(raw: str, tz: ZoneInfo) -> Any:
     return parsed.isoformat()
 
 
+_HEARING = {
+    "yes": True,
+    "true": True,
+    "1": True,
+    "on": True,
+    "no": False,
+    "false": False,
+    "0": False,
+}
+
+
 def _hearing(raw: str | None) -> Any:
-    return {"yes": True, "no": False}.get(raw or "")
+    """The chips send yes/no; the API's true/false (and 1/0, a checkbox's on) mean the same."""
+    return _HEARING.get((raw or "").strip().lower())
 
 
 def _ids(values: list[str]) -> list[Any]:

@@ -1,0 +1,46 @@
+"""Configuration from the environment: the names and defaults of DESIGN section 6."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fieldlog import create_app
+from fieldlog.config import from_environment
+
+
+def test_defaults_without_any_variable(tmp_path):
+    config = from_environment(str(tmp_path), {})
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'fieldlog.db'}"
+    assert config["FIELDLOG_TIMEZONE"] == "Asia/Tokyo"
+    assert config["SECRET_KEY"] is None  # finalize() keeps one under instance/
+    assert config["FIELDLOG_SMTP_URL"] == ""
+
+
+def test_each_contract_variable_is_read(tmp_path):
+    config = from_environment(
+        str(tmp_path),
+        {
+            "FIELDLOG_DATABASE_URL": "postgresql://app@db:5432/fieldlog",
+            "FIELDLOG_SECRET_KEY": "s3cret",
+            "FIELDLOG_TIMEZONE": "Europe/Paris",
+            "FIELDLOG_SMTP_URL": "smtp://mail.example.jp:587",
+            "FIELDLOG_MAIL_FROM": "kpi@example.jp",
+        },
+    )
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://app@db:5432/fieldlog"
+    assert config["SECRET_KEY"] == "s3cret"
+    assert config["FIELDLOG_TIMEZONE"] == "Europe/Paris"
+    assert config["FIELDLOG_SMTP_URL"] == "smtp://mail.example.jp:587"
+    assert config["FIELDLOG_MAIL_FROM"] == "kpi@example.jp"
+
+
+def test_the_factory_reads_the_environment_and_a_test_mapping_wins(tmp_path, monkeypatch):
+    url = "sqlite:///" + str(Path(tmp_path) / "env.db")
+    monkeypatch.setenv("FIELDLOG_DATABASE_URL", url)
+    monkeypatch.setenv("FIELDLOG_SECRET_KEY", "from-env")
+    monkeypatch.setenv("FIELDLOG_TIMEZONE", "Asia/Seoul")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == url
+    assert (app.config["SECRET_KEY"], app.config["FIELDLOG_TIMEZONE"]) == ("from-env", "Asia/Seoul")
+    app = create_app({"FIELDLOG_TIMEZONE": "Asia/Tokyo", "SECRET_KEY": "t"})
+    assert app.config["FIELDLOG_TIMEZONE"] == app.config["BABEL_DEFAULT_TIMEZONE"] == "Asia/Tokyo"
