@@ -38,6 +38,7 @@ from ..models import (
     Branch,
     CompanySettings,
     Customer,
+    DeepeningRun,
     FollowUp,
     Proposal,
     SalesLine,
@@ -484,86 +485,33 @@ class _Engine:
         return stmt, ["sales", "gp", "gp_amount"]
 
     def _deepening(self) -> list[tuple[int, int | None, dict[str, int]]]:
-        """deepening_rate for every period in one pass over the sales lines.
+        """deepening_rate for every period from the per-customer runs (``kpi.summary``).
 
-        The lines of [earliest previous-window start, latest end] are read once; per
-        (customer, category) a pair of flags per period says whether the category was bought in
-        that period's window W and in the 365 days before it; per customer they are summed into
-        distinct-category counts, and per group into the numerator and denominator per period.
+        A customer's runs are disjoint spans of days on which it counts in the denominator,
+        each flagged with whether it also counts in the numerator; so per period end E the
+        figures are counts of the runs containing E. Only runs overlapping the period ends
+        are read (from one covering index), whatever the length of the sales history.
         """
-        S = SalesLine
+        R = DeepeningRun
         conds, key = self.dim.customers()
-        spans = [
-            (p.end - timedelta(days=729), p.end - timedelta(days=365), p.end) for p in self.periods
-        ]
-
-        def flag(low: date, high: date) -> Any:
-            return func.max(case((and_(S.sold_on >= low, S.sold_on <= high), 1), else_=0))
-
-        keys = [key.label("g")] if key is not None else []
-        pairs = (
-            select(
-                S.customer_id.label("customer_id"),
-                S.category_id.label("category_id"),
-                *keys,
-                *[
-                    flag(
-                        prev_start,
-                        prev_end,
-                    ).label(f"p{i}")
-                    for i, (prev_start, prev_end, _) in enumerate(spans)
-                ],
-                *[
-                    flag(prev_end + timedelta(days=1), end).label(f"w{i}")
-                    for i, (_, prev_end, end) in enumerate(spans)
-                ],
-            )
-            .where(
-                S.sold_on >= min(a for a, _, _ in spans),
-                S.sold_on <= max(e for _, _, e in spans),
-            )
-            .group_by(S.customer_id, S.category_id, *([key] if key is not None else []))
-        )
-        if key is not None:
-            pairs = pairs.join(Customer, Customer.id == S.customer_id).where(*conds)
-        elif conds:
-            # One branch or rep: start from its customers, then their lines by (customer, day).
-            pairs = pairs.where(S.customer_id.in_(select(Customer.id).where(*conds)))
-        pairs = pairs.subquery("pairs")
-        c = pairs.c
-        categorised = c.category_id.is_not(None)
-        group = [c.g] if key is not None else []
-        per_customer = (
-            select(
-                *group,
-                *[func.max(c[f"p{i}"]).label(f"had{i}") for i in range(len(spans))],
-                *[
-                    func.sum(case((categorised, c[f"p{i}"]), else_=0)).label(f"cp{i}")
-                    for i in range(len(spans))
-                ],
-                *[
-                    func.sum(case((categorised, c[f"w{i}"]), else_=0)).label(f"cw{i}")
-                    for i in range(len(spans))
-                ],
-            )
-            .group_by(c.customer_id, *group)
-            .subquery("per_customer")
-        )
-        q = per_customer.c
-        outer = [q.g] if key is not None else []
+        ends = [p.end for p in self.periods]
         columns = []
-        for i in range(len(spans)):
-            had = q[f"had{i}"] == 1
-            columns.append(func.sum(case((and_(had, q[f"cw{i}"] > q[f"cp{i}"]), 1), else_=0)))
-            columns.append(func.sum(case((had, 1), else_=0)))
-        stmt = select(*outer, *columns)
-        if outer:
-            stmt = stmt.group_by(*outer)
+        for end in ends:
+            inside = and_(R.starts_on <= end, R.ends_on >= end)
+            columns.append(func.sum(case((and_(inside, R.grew), 1), else_=0)))
+            columns.append(func.sum(case((inside, 1), else_=0)))
+        stmt = select(*([key] if key is not None else []), *columns).where(
+            R.ends_on >= min(ends), R.starts_on <= max(ends)
+        )
+        if key is not None or conds:
+            stmt = stmt.join(Customer, Customer.id == R.customer_id).where(*conds)
+        if key is not None:
+            stmt = stmt.group_by(key)
         out = []
         for row in self.session.execute(stmt):
             g = row[0] if key is not None else None
             values = row[1:] if key is not None else row
-            for i in range(len(spans)):
+            for i in range(len(ends)):
                 num, den = values[2 * i], values[2 * i + 1]
                 out.append((i, g, {"deep_num": int(num or 0), "deep_den": int(den or 0)}))
         return out
