@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
-from itertools import groupby
+from itertools import groupby, pairwise
 from typing import Any
 
-from sqlalchemy import delete, distinct, event, func, insert, inspect, select
+from sqlalchemy import delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from ..models import DeepeningRun, SalesLine
@@ -75,10 +75,10 @@ def deepening_runs(lines: Iterable[tuple[date, int | None]]) -> list[Run]:
     runs: list[Run] = []
     diff = had = 0
     changes = sorted(growth.keys() | base.keys())
-    for day, following in zip(changes, [*changes[1:], None], strict=True):
+    for day, following in pairwise(changes):  # after the last change nothing counts
         diff += growth.get(day, 0)
         had += base.get(day, 0)
-        if not had or following is None:
+        if not had:
             continue
         grew = diff > 0
         if runs and runs[-1][2] == grew and runs[-1][1] + _DAY == day:
@@ -121,7 +121,7 @@ def rebuild(session: Session) -> int:
     """Recompute every customer's runs from scratch (idempotent); returns the number of runs."""
     session.flush()
     session.connection().execute(delete(DeepeningRun))
-    customers = session.scalars(select(distinct(SalesLine.customer_id))).all()
+    customers = session.scalars(select(SalesLine.customer_id).distinct()).all()
     return sales_changed(session, customers)
 
 
