@@ -107,6 +107,9 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--reuse", action="store_true", help="reuse the large SQLite file")
+    parser.add_argument(
+        "--sqlite", type=Path, help="use this SQLite file (e.g. a copy of kpi_rollup.py's)"
+    )
     args = parser.parse_args()
 
     # Our own temp directory: kpi_rollup's files have fixed names, shared with its own runs.
@@ -116,7 +119,12 @@ def main() -> None:
     base = time_pages(_app(demo_url()), args.repeat)
     for page, ms in base.items():
         print(f"  demo       {page:18} median {ms:8.1f} ms", flush=True)
-    url = prepare("sqlite", lambda: generate(args.visits), fresh=not args.reuse)
+    if args.sqlite:
+        url = f"sqlite:///{args.sqlite}"
+    else:
+        url = prepare(
+            "sqlite", lambda: generate(args.visits), fresh=not args.reuse, visits=args.visits
+        )
     large = time_pages(_app(url), args.repeat)
     for page, ms in large.items():
         print(

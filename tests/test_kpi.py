@@ -246,14 +246,32 @@ def test_cross_sell_rate_by_closed_on(world, kind, status, proposed_on, closed_o
         (date(2026, 11, 23), None, False, TODAY, 0, 0),  # due in W48
         (date(2026, 11, 20), None, False, date(2026, 11, 19), 0, 0),  # not yet due
         (date(2026, 11, 20), None, False, date(2026, 11, 20), 0, 1),  # due today, not done
-        (date(2026, 11, 20), date(2026, 11, 19), False, date(2026, 11, 19), 1, 1),  # done early
+        # Done early, due date still ahead: done on time, but not yet due (DESIGN §4 literally).
+        (date(2026, 11, 20), date(2026, 11, 19), False, date(2026, 11, 19), 1, 0),
+        (date(2026, 11, 20), date(2026, 11, 19), False, date(2026, 11, 20), 1, 1),  # now due
     ],
 )
 def test_follow_up_rate(world, due_on, done_on, cancelled, today, num, den):
     follow_up(world.a1, world.ca, due_on, done_on, cancelled)
     follow_up(world.b1, world.cb, date(2026, 11, 18))  # other branch
-    expected = r(num / den, num, den) if den else r(None, 0, 0)
+    expected = r(num / den, num, den) if den else r(None, num, 0)
     assert fig("follow_up_rate", Scope.branch(world.a.id), today=today) == expected
+
+
+@pytest.mark.parametrize(
+    "follow_ups, today, expected",
+    [
+        # (due_on, done_on) per follow-up of W47 (2026-11-16 … 22); today inside the week.
+        ([(16, 16), (18, None), (21, 19)], 19, r(1.0, 2, 2)),  # 2 on time, 2 due (16, 18)
+        ([(16, 16), (20, 19), (21, 19)], 19, r(3.0, 3, 1)),  # two done before they are due
+        ([(20, 19)], 19, r(None, 1, 0)),  # nothing due yet: null, the numerator still shown
+        ([(16, 17), (20, 19), (21, None)], 22, r(1 / 3, 1, 3)),  # week over: late, on time, missed
+    ],
+)
+def test_follow_up_rate_counts_each_side_as_defined(world, follow_ups, today, expected):
+    for due, done in follow_ups:
+        follow_up(world.a1, world.ca, date(2026, 11, due), done and date(2026, 11, done))
+    assert fig("follow_up_rate", Scope.branch(world.a.id), today=date(2026, 11, today)) == expected
 
 
 def test_deepening_rate_365_day_windows(world, make):
