@@ -592,23 +592,35 @@ class _Engine:
             .group_by(S.customer_id)
             .subquery("sold")
         )
+        # The customers in scope with their first sale: one index seek each, done once (a
+        # materialized CTE, or the seek would be repeated in every period's column).
         first_sale = (
             select(func.min(S.sold_on)).where(S.customer_id == Customer.id).scalar_subquery()
         )
+        active = (
+            select(
+                Customer.id.label("id"),
+                *([key.label("g")] if key is not None else []),
+                first_sale.label("first_sale"),
+            )
+            .where(Customer.active.is_(True), *conds)
+            .cte("active")
+            .prefix_with("MATERIALIZED")
+        )
+        a = active.c
         columns = []
         for i, p in enumerate(self.periods):
             not_visited = func.coalesce(visited.c[f"v{i}"], 0) == 0
-            lapsed = and_(first_sale <= p.end, func.coalesce(sold.c[f"s{i}"], 0) == 0)
+            lapsed = and_(a.first_sale <= p.end, func.coalesce(sold.c[f"s{i}"], 0) == 0)
             columns.append(func.sum(case((or_(not_visited, lapsed), 1), else_=0)))
         stmt = (
-            select(*([key] if key is not None else []), func.count(Customer.id), *columns)
-            .select_from(Customer)
-            .outerjoin(visited, visited.c.customer_id == Customer.id)
-            .outerjoin(sold, sold.c.customer_id == Customer.id)
-            .where(Customer.active.is_(True), *conds)
+            select(*([a.g] if key is not None else []), func.count(a.id), *columns)
+            .select_from(active)
+            .outerjoin(visited, visited.c.customer_id == a.id)
+            .outerjoin(sold, sold.c.customer_id == a.id)
         )
         if key is not None:
-            stmt = stmt.group_by(key)
+            stmt = stmt.group_by(a.g)
         out = []
         for row in self.session.execute(stmt):
             g = row[0] if key is not None else None
