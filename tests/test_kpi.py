@@ -11,7 +11,16 @@ import sqlalchemy as sa
 
 from fieldlog.defaults import company_settings
 from fieldlog.extensions import db
-from fieldlog.kpi import KPI_KEYS, RATE_KEYS, Scope, rollup, rollup_by, trend, trend_by
+from fieldlog.kpi import (
+    KPI_KEYS,
+    RATE_KEYS,
+    Scope,
+    rollup,
+    rollup_by,
+    trend,
+    trend_by,
+    trend_with_branches,
+)
 from fieldlog.models import FollowUp, Proposal, Purpose
 from fieldlog.periods import Period
 
@@ -418,6 +427,24 @@ def test_rollup_by_and_trend_equal_single_rollups(world, make):
     per_branch = trend_by(db.session, "branch", periods, keys=["sales_amount"], today=TODAY, tz=TZ)
     assert [s["sales_amount"].value for s in per_branch[world.a.id]] == [0, 2000, 0]
     assert [s["sales_amount"].value for s in per_branch[world.b.id]] == [0, 0, 7000]
+
+
+def test_company_with_branches_equals_separate_trends(world, make):
+    _populate(world, make)
+    # ca moves to branch B and is visited from there too: the company counts it once.
+    world.ca.branch_id, world.ca.rep_id = world.b.id, world.b1.id
+    db.session.flush()
+    make.visit(world.b1, world.ca, visited_at="2026-11-18T10:00:00+09:00", purpose="routine")
+    make.sale(world.cb, date(2025, 11, 2), category=make.category())
+    make.sale(world.cb, date(2026, 11, 2), category=make.category())
+    db.session.flush()
+    periods = W47.trailing(3)
+    company, by_branch = trend_with_branches(db.session, periods, today=TODAY, tz=TZ)
+    assert company == trend(db.session, Scope.company(), periods, today=TODAY, tz=TZ)
+    assert by_branch == trend_by(db.session, "branch", periods, today=TODAY, tz=TZ)
+    w47 = company[-1]
+    assert w47["additional_proposal_rate"].denominator == 2  # ca (from A and B), cb
+    assert sum(b[-1]["additional_proposal_rate"].denominator for b in by_branch.values()) == 3
 
 
 def test_trend_costs_a_bounded_number_of_queries(world, make):

@@ -176,6 +176,32 @@ def trend_by(
     }
 
 
+def trend_with_branches(
+    session: Session,
+    periods: Sequence[Period],
+    *,
+    keys: Iterable[str] | None = None,
+    today: date,
+    tz: ZoneInfo,
+    settings: CompanySettings | None = None,
+) -> tuple[list[dict[str, KpiValue]], dict[int, list[dict[str, KpiValue]]]]:
+    """The company trend and every branch's (as ``trend`` and ``trend_by("branch")``), at once.
+
+    Every event and customer belongs to exactly one branch, so the company's counts are the
+    sums of the branches'; only the distinct customers of ``additional_proposal_rate`` (one
+    customer may be visited from two branches) take one more query at company level.
+    """
+    dim = _Dim(scope=Scope.company(), group="branch", rep_branch_id=None)
+    raw = _Engine(session, periods, tz, today, settings, dim, keys).run(total=True)
+    members = session.scalars(select(Branch.id).order_by(Branch.code)).all()
+    wanted = _wanted_keys(keys)
+    company = [_assemble(raw.get((i, None), {}), wanted) for i in range(len(periods))]
+    return company, {
+        member: [_assemble(raw.get((i, member), {}), wanted) for i in range(len(periods))]
+        for member in members
+    }
+
+
 # ---- assembly ----------------------------------------------------------------------------
 
 
@@ -303,7 +329,8 @@ class _Engine:
         table = rows[0] if len(rows) == 1 else union_all(*rows)
         return table.subquery("periods")
 
-    def run(self) -> dict[tuple[int, int | None], dict[str, int]]:
+    def run(self, total: bool = False) -> dict[tuple[int, int | None], dict[str, int]]:
+        """Raw sums per (period index, group); with ``total``, also the company's (group None)."""
         raw: dict[tuple[int, int | None], dict[str, int]] = {}
         for source in self.sources:
             if source in ("pipeline", "deepening", "dormant"):
@@ -317,33 +344,56 @@ class _Engine:
                 slot = raw.setdefault((row[0], key), {})
                 for field, value in zip(fields, values, strict=True):
                     slot[field] = int(value or 0)
+        if total:
+            self._add_total(raw)
         return raw
+
+    def _add_total(self, raw: dict[tuple[int, int | None], dict[str, int]]) -> None:
+        """The company's sums from the groups' (branches: each row has exactly one)."""
+        assert self.dim.group == "branch" and self.dim.scope.kind == "company"
+        for i in range(len(self.periods)):
+            raw[(i, None)] = {}
+        for (i, _g), values in list(raw.items()):
+            if _g is not None:
+                slot = raw[(i, None)]
+                for field, value in values.items():
+                    slot[field] = slot.get(field, 0) + value
+        if "visits" in self.sources:  # distinct customers do not add up across branches
+            company = _Dim(scope=self.dim.scope, group=None, rep_branch_id=None)
+            stmt, fields = self._visits(company, customers_only=True)
+            for row in self.session.execute(stmt):
+                raw[(row[0], None)].update(zip(fields, (int(v or 0) for v in row[1:]), strict=True))
 
     def _grouped(self, key: Any, *aggregates: Any) -> tuple[list[Any], list[Any]]:
         group = [self.P.c.idx] + ([key] if key is not None else [])
         return group + list(aggregates), group
 
-    def _visits(self) -> tuple[Any, list[str]]:
+    def _visits(
+        self, dim: _Dim | None = None, customers_only: bool = False
+    ) -> tuple[Any, list[str]]:
         P, V = self.P, Visit
-        conds, key = self.dim.events(V)
+        dim = dim or self.dim
+        conds, key = dim.events(V)
         p = aliased(Proposal)
         proposed = exists().where(
             p.customer_id == V.customer_id,
             p.kind.in_(("upsell", "cross_sell")),
             p.proposed_on >= P.c.d_start,
             p.proposed_on <= P.c.d_end,
-            *self.dim.same(p, V),
+            *dim.same(p, V),
         )
         created_follow_up = exists().where(FollowUp.visit_id == V.id)
-        cols, group = self._grouped(
-            key,
-            func.count(V.id),
-            func.sum(case((V.purposeful, 1), else_=0)),
-            func.sum(case((V.hearing_done, 1), else_=0)),
-            func.sum(case((created_follow_up, 1), else_=0)),
-            func.count(distinct(V.customer_id)),
-            func.count(distinct(case((proposed, V.customer_id)))),
-        )
+        counts = {
+            "visits": func.count(V.id),
+            "purposeful": func.sum(case((V.purposeful, 1), else_=0)),
+            "hearing": func.sum(case((V.hearing_done, 1), else_=0)),
+            "next_action": func.sum(case((created_follow_up, 1), else_=0)),
+            "customers_visited": func.count(distinct(V.customer_id)),
+            "customers_proposed": func.count(distinct(case((proposed, V.customer_id)))),
+        }
+        if customers_only:
+            counts = {k: v for k, v in counts.items() if k.startswith("customers_")}
+        cols, group = self._grouped(key, *counts.values())
         stmt = (
             select(*cols)
             .select_from(P)
@@ -351,15 +401,7 @@ class _Engine:
             .where(*conds)
             .group_by(*group)
         )
-        fields = [
-            "visits",
-            "purposeful",
-            "hearing",
-            "next_action",
-            "customers_visited",
-            "customers_proposed",
-        ]
-        return stmt, fields
+        return stmt, list(counts)
 
     def _proposals(self) -> tuple[Any, list[str]]:
         P, R = self.P, Proposal
