@@ -312,7 +312,8 @@ class FollowUp(db.Model):
     __table_args__ = (
         Index("ix_follow_up_branch_due", "branch_id", "due_on"),
         Index("ix_follow_up_rep_due", "rep_id", "due_on"),
-        Index("ix_follow_up_customer", "customer_id"),
+        # The customer's open follow-ups due from a day on (customers at risk, Today).
+        Index("ix_follow_up_customer_due", "customer_id", "due_on"),
         # follow_up_rate for the company: follow-ups due in a period.
         Index("ix_follow_up_due", "due_on"),
     )

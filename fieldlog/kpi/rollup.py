@@ -31,7 +31,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ..defaults import company_settings
 from ..models import (
@@ -59,6 +59,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "next_action_rate",
         "additional_proposal_rate",
     ),
+    "proposed": ("additional_proposal_rate",),
     "proposals": ("proposal_count",),
     "cross_sell": ("cross_sell_rate",),
     "follow_ups": ("follow_up_rate",),
@@ -358,9 +359,14 @@ class _Engine:
                 slot = raw[(i, None)]
                 for field, value in values.items():
                     slot[field] = slot.get(field, 0) + value
-        if "visits" in self.sources:  # distinct customers do not add up across branches
-            company = _Dim(scope=self.dim.scope, group=None, rep_branch_id=None)
-            stmt, fields = self._visits(company, customers_only=True)
+        # Distinct customers do not add up across branches: counted again for the company.
+        company = _Dim(scope=self.dim.scope, group=None, rep_branch_id=None)
+        again = []
+        if "visits" in self.sources:
+            again.append(self._visits(company, customers_only=True))
+        if "proposed" in self.sources:
+            again.append(self._proposed(company))
+        for stmt, fields in again:
             for row in self.session.execute(stmt):
                 raw[(row[0], None)].update(zip(fields, (int(v or 0) for v in row[1:]), strict=True))
 
@@ -374,14 +380,6 @@ class _Engine:
         P, V = self.P, Visit
         dim = dim or self.dim
         conds, key = dim.events(V)
-        p = aliased(Proposal)
-        proposed = exists().where(
-            p.customer_id == V.customer_id,
-            p.kind.in_(("upsell", "cross_sell")),
-            p.proposed_on >= P.c.d_start,
-            p.proposed_on <= P.c.d_end,
-            *dim.same(p, V),
-        )
         created_follow_up = exists().where(FollowUp.visit_id == V.id)
         counts = {
             "visits": func.count(V.id),
@@ -389,10 +387,9 @@ class _Engine:
             "hearing": func.sum(case((V.hearing_done, 1), else_=0)),
             "next_action": func.sum(case((created_follow_up, 1), else_=0)),
             "customers_visited": func.count(distinct(V.customer_id)),
-            "customers_proposed": func.count(distinct(case((proposed, V.customer_id)))),
         }
         if customers_only:
-            counts = {k: v for k, v in counts.items() if k.startswith("customers_")}
+            counts = {"customers_visited": counts["customers_visited"]}
         cols, group = self._grouped(key, *counts.values())
         stmt = (
             select(*cols)
@@ -402,6 +399,48 @@ class _Engine:
             .group_by(*group)
         )
         return stmt, list(counts)
+
+    def _proposed(self, dim: _Dim | None = None) -> tuple[Any, list[str]]:
+        """Distinct customers visited in P that got an upsell/cross-sell proposal in P (scope).
+
+        Two distinct sets, (period, group, customer) of the visits and of the proposals in
+        scope, joined: one pass over each instead of a proposal look-up per visit.
+        """
+        P, V, R = self.P, Visit, Proposal
+        dim = dim or self.dim
+
+        def customers(model: Any, on: Any, *where: Any) -> Any:
+            conds, key = dim.events(model)
+            return (
+                select(
+                    P.c.idx.label("idx"),
+                    *([key.label("g")] if key is not None else []),
+                    model.customer_id.label("customer_id"),
+                )
+                .select_from(P)
+                .join(model, on)
+                .where(*where, *conds)
+                .distinct()
+                .subquery()
+            )
+
+        visited = customers(V, and_(V.visited_at >= P.c.u_start, V.visited_at < P.c.u_end))
+        proposed = customers(
+            R,
+            and_(R.proposed_on >= P.c.d_start, R.proposed_on <= P.c.d_end),
+            R.kind.in_(("upsell", "cross_sell")),
+        )
+        same = [visited.c.idx == proposed.c.idx, visited.c.customer_id == proposed.c.customer_id]
+        group = [visited.c.idx]
+        if dim.group is not None:
+            same.append(visited.c.g == proposed.c.g)
+            group.append(visited.c.g)
+        stmt = (
+            select(*group, func.count())
+            .select_from(visited.join(proposed, and_(*same)))
+            .group_by(*group)
+        )
+        return stmt, ["customers_proposed"]
 
     def _proposals(self) -> tuple[Any, list[str]]:
         P, R = self.P, Proposal
