@@ -381,13 +381,23 @@ def _baseline_numbers(row) -> list[int]:
 # ---- timing ------------------------------------------------------------------------------
 
 
+CPU: dict[str, float] = {}  # the last timed() call's median CPU time of this process, ms
+
+
 def timed(fn, repeat: int) -> tuple[float, object]:
+    """Median wall time in ms (and, in CPU["ms"], this process's median CPU time) and the result.
+
+    On SQLite the queries run in this process, so its CPU time is the work done whatever
+    the machine's load; on PostgreSQL it leaves out the server's share.
+    """
     fn()  # warm-up (statement caches, page cache)
-    runs, result = [], None
+    runs, cpu, result = [], [], None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         runs.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    CPU["ms"] = statistics.median(cpu) * 1000
     return statistics.median(runs) * 1000, result
 
 
@@ -424,7 +434,9 @@ def bench(url: str, repeat: int, profile: bool = False) -> list[tuple[str, float
         ]
         for name, engine_fn, sql in cases:
             engine_ms, figures = timed(engine_fn, repeat)
+            engine_cpu = CPU["ms"]
             base_ms, rows = timed(lambda sql=sql: run_sql(sql), repeat)
+            base_cpu = CPU["ms"]
             if isinstance(figures, dict) and "visit_count" in figures:
                 assert _numbers(figures) == _baseline_numbers(rows[0]), name
             else:
@@ -438,7 +450,9 @@ def bench(url: str, repeat: int, profile: bool = False) -> list[tuple[str, float
             results.append((name, engine_ms, base_ms))
             print(
                 f"  {dialect:10} {name:26} engine {engine_ms:8.1f} ms   baseline "
-                f"{base_ms:8.1f} ms   ratio {engine_ms / base_ms:5.2f}",
+                f"{base_ms:8.1f} ms   ratio {engine_ms / base_ms:5.2f}   (CPU here: engine "
+                f"{engine_cpu:7.1f} ms, baseline {base_cpu:7.1f} ms, ratio "
+                f"{engine_cpu / max(base_cpu, 0.001):5.2f})",
                 flush=True,
             )
         if profile:  # the trend's cost per source query (each run alone)
@@ -449,7 +463,11 @@ def bench(url: str, repeat: int, profile: bool = False) -> list[tuple[str, float
                     ),
                     repeat,
                 )
-                print(f"  {dialect:10}   13-week trend, {source:10} {ms:8.1f} ms", flush=True)
+                print(
+                    f"  {dialect:10}   13-week trend, {source:10} {ms:8.1f} ms "
+                    f"(CPU here {CPU['ms']:7.1f} ms)",
+                    flush=True,
+                )
         db.engine.dispose()
     return results
 
