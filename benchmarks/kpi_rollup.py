@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fieldlog import create_app
 from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
-from fieldlog.kpi import KPI_KEYS, Scope, rollup, trend_by
+from fieldlog.kpi import KPI_KEYS, Scope, rollup, summary, trend_by
+from fieldlog.kpi.rollup import _SOURCES
 from fieldlog.periods import Period
 
 TZ = ZoneInfo("Asia/Tokyo")
@@ -306,8 +307,7 @@ xs AS (
 fu AS (
   SELECT p.idx, {g("x")} AS g,
     SUM(CASE WHEN x.done_on IS NOT NULL AND x.done_on <= x.due_on THEN 1 ELSE 0 END) AS done,
-    SUM(CASE WHEN x.due_on <= {d(TODAY)} OR (x.done_on IS NOT NULL AND x.done_on <= x.due_on)
-        THEN 1 ELSE 0 END) AS due
+    SUM(CASE WHEN x.due_on <= {d(TODAY)} THEN 1 ELSE 0 END) AS due
   FROM periods p JOIN follow_up x ON x.due_on >= p.d_start AND x.due_on <= p.d_end
   WHERE x.cancelled = {no} AND {f("x")} GROUP BY p.idx{gb("x")}),
 pipe AS (
@@ -381,17 +381,27 @@ def _baseline_numbers(row) -> list[int]:
 # ---- timing ------------------------------------------------------------------------------
 
 
+CPU: dict[str, float] = {}  # the last timed() call's median CPU time of this process, ms
+
+
 def timed(fn, repeat: int) -> tuple[float, object]:
+    """Median wall time in ms (and, in CPU["ms"], this process's median CPU time) and the result.
+
+    On SQLite the queries run in this process, so its CPU time is the work done whatever
+    the machine's load; on PostgreSQL it leaves out the server's share.
+    """
     fn()  # warm-up (statement caches, page cache)
-    runs, result = [], None
+    runs, cpu, result = [], [], None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         runs.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    CPU["ms"] = statistics.median(cpu) * 1000
     return statistics.median(runs) * 1000, result
 
 
-def bench(url: str, repeat: int) -> list[tuple[str, float, float]]:
+def bench(url: str, repeat: int, profile: bool = False) -> list[tuple[str, float, float]]:
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "FIELDLOG_SCHEDULER": False, "SECRET_KEY": "bench"}
     )
@@ -424,7 +434,9 @@ def bench(url: str, repeat: int) -> list[tuple[str, float, float]]:
         ]
         for name, engine_fn, sql in cases:
             engine_ms, figures = timed(engine_fn, repeat)
+            engine_cpu = CPU["ms"]
             base_ms, rows = timed(lambda sql=sql: run_sql(sql), repeat)
+            base_cpu = CPU["ms"]
             if isinstance(figures, dict) and "visit_count" in figures:
                 assert _numbers(figures) == _baseline_numbers(rows[0]), name
             else:
@@ -438,37 +450,69 @@ def bench(url: str, repeat: int) -> list[tuple[str, float, float]]:
             results.append((name, engine_ms, base_ms))
             print(
                 f"  {dialect:10} {name:26} engine {engine_ms:8.1f} ms   baseline "
-                f"{base_ms:8.1f} ms   ratio {engine_ms / base_ms:5.2f}",
+                f"{base_ms:8.1f} ms   ratio {engine_ms / base_ms:5.2f}   (CPU here: engine "
+                f"{engine_cpu:7.1f} ms, baseline {base_cpu:7.1f} ms, ratio "
+                f"{engine_cpu / max(base_cpu, 0.001):5.2f})",
                 flush=True,
             )
+        if profile:  # the trend's cost per source query (each run alone)
+            for source, keys in _SOURCES.items():
+                ms, _ = timed(
+                    lambda keys=keys: trend_by(
+                        session, "branch", weeks, keys=keys, today=TODAY, tz=TZ
+                    ),
+                    repeat,
+                )
+                print(
+                    f"  {dialect:10}   13-week trend, {source:10} {ms:8.1f} ms "
+                    f"(CPU here {CPU['ms']:7.1f} ms)",
+                    flush=True,
+                )
         db.engine.dispose()
     return results
 
 
-def prepare(kind: str, rows, fresh: bool, visits: int) -> str:
+def prepare(kind: str, rows, fresh: bool, visits: int, pg_name: str = PG_NAME) -> str:
+    """The data set's database URL: generated and loaded, or reused when asked and present."""
     if kind == "sqlite":
         path = Path(tempfile.gettempdir()) / f"fieldlog_kpi_rollup_{visits}.db"
         url = f"sqlite:///{path}"
-        if not fresh and path.exists():
-            return url
-        path.unlink(missing_ok=True)
+        reuse = not fresh and path.exists()
+        if not reuse:
+            path.unlink(missing_ok=True)
     else:
         admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{PG_NAME}"')
+            exists = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (pg_name,)
+            ).first()
+            reuse = not fresh and exists is not None
+            if not reuse:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+                conn.exec_driver_sql(f'CREATE DATABASE "{pg_name}"')
         admin.dispose()
-        url = sa.make_url(PG_ADMIN).set(database=PG_NAME).render_as_string(False)
+        url = sa.make_url(PG_ADMIN).set(database=pg_name).render_as_string(False)
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "FIELDLOG_SCHEDULER": False, "SECRET_KEY": "bench"}
     )
     with app.app_context():
-        db.create_all()
-        ensure_defaults(db.session)
-        db.session.commit()
-        start = time.perf_counter()
-        load(db.engine, rows())
-        print(f"  {kind}: loaded in {time.perf_counter() - start:.1f} s", flush=True)
+        db.create_all()  # on a reused database: adds the tables that are newer than it
+        if not reuse:
+            ensure_defaults(db.session)
+            db.session.commit()
+            start = time.perf_counter()
+            load(db.engine, rows())
+            print(f"  {kind}: loaded in {time.perf_counter() - start:.1f} s", flush=True)
+        if not summary.count(db.session):
+            # What the sales import does as it writes; here the lines were bulk-loaded.
+            start = time.perf_counter()
+            runs = summary.rebuild(db.session)
+            db.session.commit()
+            print(
+                f"  {kind}: deepening summary rebuilt in {time.perf_counter() - start:.1f} s "
+                f"({runs:,} runs)",
+                flush=True,
+            )
         db.engine.dispose()
     return url
 
@@ -478,8 +522,10 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=1_000_000)
     parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--reuse", action="store_true", help="reuse the SQLite file if present")
+    parser.add_argument("--reuse", action="store_true", help="reuse the database if present")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--profile", action="store_true", help="also time each source query")
+    parser.add_argument("--pg-name", default=PG_NAME, help="the PostgreSQL database's name")
     args = parser.parse_args()
     cache: dict[str, dict] = {}
 
@@ -492,14 +538,14 @@ def main() -> None:
         return cache["rows"]
 
     for kind in args.db or ["sqlite"]:
-        url = prepare(kind, rows, fresh=not args.reuse, visits=args.visits)
+        url = prepare(kind, rows, fresh=not args.reuse, visits=args.visits, pg_name=args.pg_name)
         try:
-            bench(url, args.repeat)
+            bench(url, args.repeat, args.profile)
         finally:
             if kind == "postgresql" and not args.keep:
                 admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
                 with admin.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{args.pg_name}" WITH (FORCE)')
                 admin.dispose()
 
 

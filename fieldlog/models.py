@@ -312,7 +312,8 @@ class FollowUp(db.Model):
     __table_args__ = (
         Index("ix_follow_up_branch_due", "branch_id", "due_on"),
         Index("ix_follow_up_rep_due", "rep_id", "due_on"),
-        Index("ix_follow_up_customer", "customer_id"),
+        # The customer's open follow-ups due from a day on (customers at risk, Today).
+        Index("ix_follow_up_customer_due", "customer_id", "due_on"),
         # follow_up_rate for the company: follow-ups due in a period.
         Index("ix_follow_up_due", "due_on"),
     )
@@ -379,6 +380,29 @@ class SalesLine(db.Model):
 
     def __repr__(self) -> str:
         return f"<SalesLine {self.id} {self.sold_on} {self.amount}>"
+
+
+class DeepeningRun(db.Model):
+    """Days on which a customer counts in ``deepening_rate`` (a summary derived from sales lines).
+
+    For every day E in ``starts_on``..``ends_on`` (inclusive) the customer had sales in the 365
+    days before the 365-day window ending at E (the denominator), and ``grew`` says whether it
+    bought more distinct categories in that window than in those previous 365 days (the
+    numerator). Never edited: ``fieldlog.kpi.summary`` keeps it in step and rebuilds it.
+    """
+
+    __table_args__ = (
+        # Runs overlapping the period ends of a roll-up, read from the index alone.
+        Index("ix_deepening_run_ends_starts", "ends_on", "starts_on", "customer_id", "grew"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    starts_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    ends_on: Mapped[date] = mapped_column(Date)
+    grew: Mapped[bool] = mapped_column(Boolean)
+
+    def __repr__(self) -> str:
+        return f"<DeepeningRun {self.customer_id} {self.starts_on}..{self.ends_on} {self.grew}>"
 
 
 class CompanySettings(db.Model):

@@ -11,7 +11,16 @@ import sqlalchemy as sa
 
 from fieldlog.defaults import company_settings
 from fieldlog.extensions import db
-from fieldlog.kpi import KPI_KEYS, RATE_KEYS, Scope, rollup, rollup_by, trend, trend_by
+from fieldlog.kpi import (
+    KPI_KEYS,
+    RATE_KEYS,
+    Scope,
+    rollup,
+    rollup_by,
+    trend,
+    trend_by,
+    trend_with_branches,
+)
 from fieldlog.models import FollowUp, Proposal, Purpose
 from fieldlog.periods import Period
 
@@ -246,14 +255,32 @@ def test_cross_sell_rate_by_closed_on(world, kind, status, proposed_on, closed_o
         (date(2026, 11, 23), None, False, TODAY, 0, 0),  # due in W48
         (date(2026, 11, 20), None, False, date(2026, 11, 19), 0, 0),  # not yet due
         (date(2026, 11, 20), None, False, date(2026, 11, 20), 0, 1),  # due today, not done
-        (date(2026, 11, 20), date(2026, 11, 19), False, date(2026, 11, 19), 1, 1),  # done early
+        # Done early, due date still ahead: done on time, but not yet due (DESIGN §4 literally).
+        (date(2026, 11, 20), date(2026, 11, 19), False, date(2026, 11, 19), 1, 0),
+        (date(2026, 11, 20), date(2026, 11, 19), False, date(2026, 11, 20), 1, 1),  # now due
     ],
 )
 def test_follow_up_rate(world, due_on, done_on, cancelled, today, num, den):
     follow_up(world.a1, world.ca, due_on, done_on, cancelled)
     follow_up(world.b1, world.cb, date(2026, 11, 18))  # other branch
-    expected = r(num / den, num, den) if den else r(None, 0, 0)
+    expected = r(num / den, num, den) if den else r(None, num, 0)
     assert fig("follow_up_rate", Scope.branch(world.a.id), today=today) == expected
+
+
+@pytest.mark.parametrize(
+    "follow_ups, today, expected",
+    [
+        # (due_on, done_on) per follow-up of W47 (2026-11-16 … 22); today inside the week.
+        ([(16, 16), (18, None), (21, 19)], 19, r(1.0, 2, 2)),  # 2 on time, 2 due (16, 18)
+        ([(16, 16), (20, 19), (21, 19)], 19, r(3.0, 3, 1)),  # two done before they are due
+        ([(20, 19)], 19, r(None, 1, 0)),  # nothing due yet: null, the numerator still shown
+        ([(16, 17), (20, 19), (21, None)], 22, r(1 / 3, 1, 3)),  # week over: late, on time, missed
+    ],
+)
+def test_follow_up_rate_counts_each_side_as_defined(world, follow_ups, today, expected):
+    for due, done in follow_ups:
+        follow_up(world.a1, world.ca, date(2026, 11, due), done and date(2026, 11, done))
+    assert fig("follow_up_rate", Scope.branch(world.a.id), today=date(2026, 11, today)) == expected
 
 
 def test_deepening_rate_365_day_windows(world, make):
@@ -410,6 +437,24 @@ def test_rollup_by_and_trend_equal_single_rollups(world, make):
     per_branch = trend_by(db.session, "branch", periods, keys=["sales_amount"], today=TODAY, tz=TZ)
     assert [s["sales_amount"].value for s in per_branch[world.a.id]] == [0, 2000, 0]
     assert [s["sales_amount"].value for s in per_branch[world.b.id]] == [0, 0, 7000]
+
+
+def test_company_with_branches_equals_separate_trends(world, make):
+    _populate(world, make)
+    # ca moves to branch B and is visited from there too: the company counts it once.
+    world.ca.branch_id, world.ca.rep_id = world.b.id, world.b1.id
+    db.session.flush()
+    make.visit(world.b1, world.ca, visited_at="2026-11-18T10:00:00+09:00", purpose="routine")
+    make.sale(world.cb, date(2025, 11, 2), category=make.category())
+    make.sale(world.cb, date(2026, 11, 2), category=make.category())
+    db.session.flush()
+    periods = W47.trailing(3)
+    company, by_branch = trend_with_branches(db.session, periods, today=TODAY, tz=TZ)
+    assert company == trend(db.session, Scope.company(), periods, today=TODAY, tz=TZ)
+    assert by_branch == trend_by(db.session, "branch", periods, today=TODAY, tz=TZ)
+    w47 = company[-1]
+    assert w47["additional_proposal_rate"].denominator == 2  # ca (from A and B), cb
+    assert sum(b[-1]["additional_proposal_rate"].denominator for b in by_branch.values()) == 3
 
 
 def test_trend_costs_a_bounded_number_of_queries(world, make):

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 
 from ..extensions import db
-from ..kpi import CATALOGUE, KPI_KEYS, KpiValue, parse_scope, rollup, scope_label
+from ..kpi import CATALOGUE, KPI_KEYS, KpiValue, parse_scope, rollup, scope_label, summary
 from ..models import utcnow
 from ..periods import Period, today
 
@@ -76,3 +76,20 @@ def show(period_text: str, scope_text: str, as_json: bool) -> None:
         # Full-width characters take two columns in a terminal.
         pad = width * 2 - sum(2 if ord(ch) > 0x2E7F else 1 for ch in name)
         click.echo(f"{name}{' ' * max(pad, 1)}{_format(key, figures[key])}")
+
+
+@group.command("rebuild-summary")
+@click.option(
+    "--check", is_flag=True, help="Only compare the summary with the sales lines; exit 1 if stale."
+)
+def rebuild_summary(check: bool) -> None:
+    """Rebuild the deepening_rate summary from every sales line (safe to run again)."""
+    if check:
+        stale = summary.differences(db.session)
+        click.echo(f"{stale} runs differ from the sales lines.")
+        if stale:
+            raise SystemExit(1)
+        return
+    runs = summary.rebuild(db.session)
+    db.session.commit()
+    click.echo(f"Rebuilt the deepening summary: {runs:,} runs.")

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from ..kpi import summary as kpi_summary
 from ..models import FollowUp, Proposal, Purpose, SalesLine, Visit
 from ..visits import UPSELL_LOOKBACK_DAYS
 from . import catalogue as cat
@@ -277,6 +278,7 @@ class History:
         for dates in (d for by_cat in self.bought.values() for d in by_cat.values()):
             dates.sort()
         self.session.execute(insert(SalesLine), rows)
+        kpi_summary.sales_changed(self.session, self.bought)
         self.counts["sales_lines"] = len(rows)
 
     def finish_proposals(self, proposals: list[dict]) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import accounts
+from ..kpi import summary as kpi_summary
 from ..models import Branch, Category, Customer, ImportBatch, SalesLine, User, utcnow
 from ..text import search_key
 from .normalize import (
@@ -115,6 +116,9 @@ class Handler:
             self.session.execute(insert(self.model), inserts)
         if updates:
             self.session.execute(update(self.model), updates)
+
+    def finish(self) -> None:
+        """After the last write: bring what is derived from the rows written in step."""
 
     def for_insert(self, record: dict[str, Any], batch: ImportBatch) -> dict[str, Any]:
         return record
@@ -300,6 +304,7 @@ class SalesHandler(Handler):
 
     def prepare(self) -> None:
         self.customers = dict(self.session.execute(select(Customer.code, Customer.id)).all())
+        self.touched: set[int] = set()  # customers whose lines were written (or moved away)
         self.categories = dict(self.session.execute(select(Category.code, Category.id)).all())
 
     def parse(self, row: Row) -> dict[str, Any]:
@@ -339,10 +344,20 @@ class SalesHandler(Handler):
         updates = [
             {"id": ids[r["ref"]], **r, "import_id": batch.id} for r in records if r["ref"] in ids
         ]
+        self.touched.update(r["customer_id"] for r in records)
+        if updates:  # a corrected line may have moved to another customer
+            self.touched.update(
+                self.session.scalars(
+                    select(SalesLine.customer_id).where(SalesLine.id.in_(ids.values()))
+                )
+            )
         if inserts:  # Core executemany: no ORM bookkeeping for a million plain rows
             self.session.execute(insert(SalesLine.__table__), inserts)
         if updates:
             self.session.execute(update(SalesLine), updates)
+
+    def finish(self) -> None:
+        kpi_summary.sales_changed(self.session, self.touched)
 
 
 HANDLERS: dict[str, type[Handler]] = {

@@ -167,6 +167,7 @@ def import_file(
         for chunk in _batched(records, BATCH):
             handler.write(chunk, batch)
         session.flush()
+        handler.finish()
         # Bulk statements bypass the identity map: drop any stale copies the session holds.
         session.expire_all()
         result.written = True

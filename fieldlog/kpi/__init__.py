@@ -1,7 +1,7 @@
 """The KPI engine: catalogue, roll-up, targets, lint and gap analysis (DESIGN section 4)."""
 
 from .catalogue import CATALOGUE, KPI_KEYS, RATE_KEYS, KpiDef
-from .rollup import KpiValue, rollup, rollup_by, trend, trend_by
+from .rollup import KpiValue, rollup, rollup_by, trend, trend_by, trend_with_branches
 from .scope import Scope, parse_scope, scope_label
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "scope_label",
     "trend",
     "trend_by",
+    "trend_with_branches",
 ]

@@ -134,9 +134,13 @@ _DEFS: tuple[KpiDef, ...] = (
         "up",
         "rate",
         True,
-        "Follow-ups in scope, not cancelled, with due_on in P and done_on <= due_on / follow-ups "
-        "in scope, not cancelled, with due_on in P and due_on <= today (one not yet due is not "
-        "yet missed; one already done on time counts as due).",
+        "Follow-ups in scope (their own rep/branch), not cancelled, with due_on in P and "
+        "done_on <= due_on / follow-ups in scope, not cancelled, with due_on in P and "
+        "due_on <= today (one not yet due is not yet missed). Both sides exactly as DESIGN §4 "
+        "states them: one done early whose due date is still after today counts in the "
+        "numerator but not yet in the denominator, so until the period's due dates have "
+        "passed the numerator may exceed the denominator (a value above 1, or null with a "
+        "numerator when nothing is due yet).",
     ),
     KpiDef(
         "deepening_rate",

@@ -31,13 +31,14 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ..defaults import company_settings
 from ..models import (
     Branch,
     CompanySettings,
     Customer,
+    DeepeningRun,
     FollowUp,
     Proposal,
     SalesLine,
@@ -58,6 +59,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "next_action_rate",
         "additional_proposal_rate",
     ),
+    "proposed": ("additional_proposal_rate",),
     "proposals": ("proposal_count",),
     "cross_sell": ("cross_sell_rate",),
     "follow_ups": ("follow_up_rate",),
@@ -170,6 +172,32 @@ def trend_by(
         members = session.scalars(stmt).all()
     wanted = _wanted_keys(keys)
     return {
+        member: [_assemble(raw.get((i, member), {}), wanted) for i in range(len(periods))]
+        for member in members
+    }
+
+
+def trend_with_branches(
+    session: Session,
+    periods: Sequence[Period],
+    *,
+    keys: Iterable[str] | None = None,
+    today: date,
+    tz: ZoneInfo,
+    settings: CompanySettings | None = None,
+) -> tuple[list[dict[str, KpiValue]], dict[int, list[dict[str, KpiValue]]]]:
+    """The company trend and every branch's (as ``trend`` and ``trend_by("branch")``), at once.
+
+    Every event and customer belongs to exactly one branch, so the company's counts are the
+    sums of the branches'; only the distinct customers of ``additional_proposal_rate`` (one
+    customer may be visited from two branches) take one more query at company level.
+    """
+    dim = _Dim(scope=Scope.company(), group="branch", rep_branch_id=None)
+    raw = _Engine(session, periods, tz, today, settings, dim, keys).run(total=True)
+    members = session.scalars(select(Branch.id).order_by(Branch.code)).all()
+    wanted = _wanted_keys(keys)
+    company = [_assemble(raw.get((i, None), {}), wanted) for i in range(len(periods))]
+    return company, {
         member: [_assemble(raw.get((i, member), {}), wanted) for i in range(len(periods))]
         for member in members
     }
@@ -302,7 +330,8 @@ class _Engine:
         table = rows[0] if len(rows) == 1 else union_all(*rows)
         return table.subquery("periods")
 
-    def run(self) -> dict[tuple[int, int | None], dict[str, int]]:
+    def run(self, total: bool = False) -> dict[tuple[int, int | None], dict[str, int]]:
+        """Raw sums per (period index, group); with ``total``, also the company's (group None)."""
         raw: dict[tuple[int, int | None], dict[str, int]] = {}
         for source in self.sources:
             if source in ("pipeline", "deepening", "dormant"):
@@ -316,33 +345,52 @@ class _Engine:
                 slot = raw.setdefault((row[0], key), {})
                 for field, value in zip(fields, values, strict=True):
                     slot[field] = int(value or 0)
+        if total:
+            self._add_total(raw)
         return raw
+
+    def _add_total(self, raw: dict[tuple[int, int | None], dict[str, int]]) -> None:
+        """The company's sums from the groups' (branches: each row has exactly one)."""
+        assert self.dim.group == "branch" and self.dim.scope.kind == "company"
+        for i in range(len(self.periods)):
+            raw[(i, None)] = {}
+        for (i, _g), values in list(raw.items()):
+            if _g is not None:
+                slot = raw[(i, None)]
+                for field, value in values.items():
+                    slot[field] = slot.get(field, 0) + value
+        # Distinct customers do not add up across branches: counted again for the company.
+        company = _Dim(scope=self.dim.scope, group=None, rep_branch_id=None)
+        again = []
+        if "visits" in self.sources:
+            again.append(self._visits(company, customers_only=True))
+        if "proposed" in self.sources:
+            again.append(self._proposed(company))
+        for stmt, fields in again:
+            for row in self.session.execute(stmt):
+                raw[(row[0], None)].update(zip(fields, (int(v or 0) for v in row[1:]), strict=True))
 
     def _grouped(self, key: Any, *aggregates: Any) -> tuple[list[Any], list[Any]]:
         group = [self.P.c.idx] + ([key] if key is not None else [])
         return group + list(aggregates), group
 
-    def _visits(self) -> tuple[Any, list[str]]:
+    def _visits(
+        self, dim: _Dim | None = None, customers_only: bool = False
+    ) -> tuple[Any, list[str]]:
         P, V = self.P, Visit
-        conds, key = self.dim.events(V)
-        p = aliased(Proposal)
-        proposed = exists().where(
-            p.customer_id == V.customer_id,
-            p.kind.in_(("upsell", "cross_sell")),
-            p.proposed_on >= P.c.d_start,
-            p.proposed_on <= P.c.d_end,
-            *self.dim.same(p, V),
-        )
+        dim = dim or self.dim
+        conds, key = dim.events(V)
         created_follow_up = exists().where(FollowUp.visit_id == V.id)
-        cols, group = self._grouped(
-            key,
-            func.count(V.id),
-            func.sum(case((V.purposeful, 1), else_=0)),
-            func.sum(case((V.hearing_done, 1), else_=0)),
-            func.sum(case((created_follow_up, 1), else_=0)),
-            func.count(distinct(V.customer_id)),
-            func.count(distinct(case((proposed, V.customer_id)))),
-        )
+        counts = {
+            "visits": func.count(V.id),
+            "purposeful": func.sum(case((V.purposeful, 1), else_=0)),
+            "hearing": func.sum(case((V.hearing_done, 1), else_=0)),
+            "next_action": func.sum(case((created_follow_up, 1), else_=0)),
+            "customers_visited": func.count(distinct(V.customer_id)),
+        }
+        if customers_only:
+            counts = {"customers_visited": counts["customers_visited"]}
+        cols, group = self._grouped(key, *counts.values())
         stmt = (
             select(*cols)
             .select_from(P)
@@ -350,15 +398,49 @@ class _Engine:
             .where(*conds)
             .group_by(*group)
         )
-        fields = [
-            "visits",
-            "purposeful",
-            "hearing",
-            "next_action",
-            "customers_visited",
-            "customers_proposed",
-        ]
-        return stmt, fields
+        return stmt, list(counts)
+
+    def _proposed(self, dim: _Dim | None = None) -> tuple[Any, list[str]]:
+        """Distinct customers visited in P that got an upsell/cross-sell proposal in P (scope).
+
+        Two distinct sets, (period, group, customer) of the visits and of the proposals in
+        scope, joined: one pass over each instead of a proposal look-up per visit.
+        """
+        P, V, R = self.P, Visit, Proposal
+        dim = dim or self.dim
+
+        def customers(model: Any, on: Any, *where: Any) -> Any:
+            conds, key = dim.events(model)
+            return (
+                select(
+                    P.c.idx.label("idx"),
+                    *([key.label("g")] if key is not None else []),
+                    model.customer_id.label("customer_id"),
+                )
+                .select_from(P)
+                .join(model, on)
+                .where(*where, *conds)
+                .distinct()
+                .subquery()
+            )
+
+        visited = customers(V, and_(V.visited_at >= P.c.u_start, V.visited_at < P.c.u_end))
+        proposed = customers(
+            R,
+            and_(R.proposed_on >= P.c.d_start, R.proposed_on <= P.c.d_end),
+            R.kind.in_(("upsell", "cross_sell")),
+        )
+        same = [visited.c.idx == proposed.c.idx, visited.c.customer_id == proposed.c.customer_id]
+        group = [visited.c.idx]
+        if dim.group is not None:
+            same.append(visited.c.g == proposed.c.g)
+            group.append(visited.c.g)
+        stmt = (
+            select(*group, func.count())
+            .select_from(visited.join(proposed, and_(*same)))
+            .group_by(*group)
+        )
+        return stmt, ["customers_proposed"]
 
     def _proposals(self) -> tuple[Any, list[str]]:
         P, R = self.P, Proposal
@@ -395,8 +477,9 @@ class _Engine:
         cols, group = self._grouped(
             key,
             func.sum(case((on_time, 1), else_=0)),
-            # Due means due_on <= today; one done on time is settled even before its due date.
-            func.sum(case((or_(F.due_on <= self.today, on_time), 1), else_=0)),
+            # DESIGN §4 literally: the denominator is only what is due (due_on <= today), even
+            # for one already done early; so the numerator may exceed it until the due date.
+            func.sum(case((F.due_on <= self.today, 1), else_=0)),
         )
         stmt = (
             select(*cols)
@@ -484,89 +567,53 @@ class _Engine:
         return stmt, ["sales", "gp", "gp_amount"]
 
     def _deepening(self) -> list[tuple[int, int | None, dict[str, int]]]:
-        """deepening_rate for every period in one pass over the sales lines.
+        """deepening_rate for every period from the per-customer runs (``kpi.summary``).
 
-        The lines of [earliest previous-window start, latest end] are read once; per
-        (customer, category) a pair of flags per period says whether the category was bought in
-        that period's window W and in the 365 days before it; per customer they are summed into
-        distinct-category counts, and per group into the numerator and denominator per period.
+        A customer's runs are disjoint spans of days on which it counts in the denominator,
+        each flagged with whether it also counts in the numerator; so per period end the
+        figures are counts of the runs containing it. Only runs overlapping the ends are read
+        (one covering index); each is reduced to the range of ends it contains, [first, stop),
+        and counted per range, so the sums per end are a few hundred additions in Python.
         """
-        S = SalesLine
+        R = DeepeningRun
         conds, key = self.dim.customers()
-        spans = [
-            (p.end - timedelta(days=729), p.end - timedelta(days=365), p.end) for p in self.periods
-        ]
+        ends = sorted({p.end for p in self.periods})
+        m = len(ends)
 
-        def flag(low: date, high: date) -> Any:
-            return func.max(case((and_(S.sold_on >= low, S.sold_on <= high), 1), else_=0))
+        def index(j: int) -> Any:
+            return literal_column(str(j), Integer)
 
+        first = case(*[(R.starts_on <= e, index(j)) for j, e in enumerate(ends)], else_=index(m))
+        stop = case(
+            *[(R.ends_on >= ends[j], index(j + 1)) for j in reversed(range(m))], else_=index(0)
+        )
         keys = [key.label("g")] if key is not None else []
-        pairs = (
-            select(
-                S.customer_id.label("customer_id"),
-                S.category_id.label("category_id"),
-                *keys,
-                *[
-                    flag(
-                        prev_start,
-                        prev_end,
-                    ).label(f"p{i}")
-                    for i, (prev_start, prev_end, _) in enumerate(spans)
-                ],
-                *[
-                    flag(prev_end + timedelta(days=1), end).label(f"w{i}")
-                    for i, (_, prev_end, end) in enumerate(spans)
-                ],
-            )
-            .where(
-                S.sold_on >= min(a for a, _, _ in spans),
-                S.sold_on <= max(e for _, _, e in spans),
-            )
-            .group_by(S.customer_id, S.category_id, *([key] if key is not None else []))
+        runs = select(first.label("first"), stop.label("stop"), R.grew.label("grew"), *keys).where(
+            R.ends_on >= ends[0], R.starts_on <= ends[-1]
         )
-        if key is not None:
-            pairs = pairs.join(Customer, Customer.id == S.customer_id).where(*conds)
-        elif conds:
-            # One branch or rep: start from its customers, then their lines by (customer, day).
-            pairs = pairs.where(S.customer_id.in_(select(Customer.id).where(*conds)))
-        pairs = pairs.subquery("pairs")
-        c = pairs.c
-        categorised = c.category_id.is_not(None)
-        group = [c.g] if key is not None else []
-        per_customer = (
-            select(
-                *group,
-                *[func.max(c[f"p{i}"]).label(f"had{i}") for i in range(len(spans))],
-                *[
-                    func.sum(case((categorised, c[f"p{i}"]), else_=0)).label(f"cp{i}")
-                    for i in range(len(spans))
-                ],
-                *[
-                    func.sum(case((categorised, c[f"w{i}"]), else_=0)).label(f"cw{i}")
-                    for i in range(len(spans))
-                ],
-            )
-            .group_by(c.customer_id, *group)
-            .subquery("per_customer")
-        )
-        q = per_customer.c
-        outer = [q.g] if key is not None else []
-        columns = []
-        for i in range(len(spans)):
-            had = q[f"had{i}"] == 1
-            columns.append(func.sum(case((and_(had, q[f"cw{i}"] > q[f"cp{i}"]), 1), else_=0)))
-            columns.append(func.sum(case((had, 1), else_=0)))
-        stmt = select(*outer, *columns)
-        if outer:
-            stmt = stmt.group_by(*outer)
-        out = []
-        for row in self.session.execute(stmt):
-            g = row[0] if key is not None else None
-            values = row[1:] if key is not None else row
-            for i in range(len(spans)):
-                num, den = values[2 * i], values[2 * i + 1]
-                out.append((i, g, {"deep_num": int(num or 0), "deep_den": int(den or 0)}))
-        return out
+        if key is not None or conds:
+            # "+ 0": read the runs alive over the ends from the index on ends_on, then their
+            # customers; SQLite would otherwise walk every customer's runs (5× the rows).
+            runs = runs.join(Customer, Customer.id == R.customer_id + 0).where(*conds)
+        runs = runs.subquery("runs")
+        c = runs.c
+        group = [c.first, c.stop, c.grew] + ([c.g] if key is not None else [])
+        num: dict[Any, list[int]] = {}
+        den: dict[Any, list[int]] = {}
+        for row in self.session.execute(select(*group, func.count()).group_by(*group)):
+            lo, hi, grew, g = row[0], row[1], row[2], (row[3] if key is not None else None)
+            n = int(row[-1])
+            nums, dens = num.setdefault(g, [0] * m), den.setdefault(g, [0] * m)
+            for j in range(lo, hi):
+                dens[j] += n
+                if grew:
+                    nums[j] += n
+        position = {e: j for j, e in enumerate(ends)}
+        return [
+            (i, g, {"deep_num": num[g][position[p.end]], "deep_den": den[g][position[p.end]]})
+            for g in den
+            for i, p in enumerate(self.periods)
+        ]
 
     def _dormant(self) -> list[tuple[int, int | None, dict[str, int]]]:
         """dormant_rate for every period with one pass over recent visits and sales.
@@ -626,23 +673,35 @@ class _Engine:
             .group_by(S.customer_id)
             .subquery("sold")
         )
+        # The customers in scope with their first sale: one index seek each, done once (a
+        # materialized CTE, or the seek would be repeated in every period's column).
         first_sale = (
             select(func.min(S.sold_on)).where(S.customer_id == Customer.id).scalar_subquery()
         )
+        active = (
+            select(
+                Customer.id.label("id"),
+                *([key.label("g")] if key is not None else []),
+                first_sale.label("first_sale"),
+            )
+            .where(Customer.active.is_(True), *conds)
+            .cte("active")
+            .prefix_with("MATERIALIZED")
+        )
+        a = active.c
         columns = []
         for i, p in enumerate(self.periods):
             not_visited = func.coalesce(visited.c[f"v{i}"], 0) == 0
-            lapsed = and_(first_sale <= p.end, func.coalesce(sold.c[f"s{i}"], 0) == 0)
+            lapsed = and_(a.first_sale <= p.end, func.coalesce(sold.c[f"s{i}"], 0) == 0)
             columns.append(func.sum(case((or_(not_visited, lapsed), 1), else_=0)))
         stmt = (
-            select(*([key] if key is not None else []), func.count(Customer.id), *columns)
-            .select_from(Customer)
-            .outerjoin(visited, visited.c.customer_id == Customer.id)
-            .outerjoin(sold, sold.c.customer_id == Customer.id)
-            .where(Customer.active.is_(True), *conds)
+            select(*([a.g] if key is not None else []), func.count(a.id), *columns)
+            .select_from(active)
+            .outerjoin(visited, visited.c.customer_id == a.id)
+            .outerjoin(sold, sold.c.customer_id == a.id)
         )
         if key is not None:
-            stmt = stmt.group_by(key)
+            stmt = stmt.group_by(a.g)
         out = []
         for row in self.session.execute(stmt):
             g = row[0] if key is not None else None

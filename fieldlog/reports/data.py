@@ -181,14 +181,18 @@ def _scope_figures(
     today: date,
     tz: ZoneInfo,
     weeks: int = TREND_WEEKS,
+    series: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Figure], list[dict[str, Any]]]:
-    """KPI figures of one scope with last week and the ``weeks``-long trend (one roll-up)."""
+    """KPI figures of one scope with last week and the ``weeks``-long trend (one roll-up).
+
+    ``series`` is that trend when the caller already has it.
+    """
     from ..kpi import trend
     from ..kpi.targets import targets_for
 
-    periods = period.trailing(weeks)
-    # Only the KPIs shown: the costly customer-based ones run only when they are active.
-    series = trend(session, scope, periods, keys=keys, today=today, tz=tz)
+    if series is None:
+        # Only the KPIs shown: the costly customer-based ones run only when they are active.
+        series = trend(session, scope, period.trailing(weeks), keys=keys, today=today, tz=tz)
     from ..kpi.settings import why_texts
 
     targets = targets_for(session, keys, scope, period)
@@ -345,16 +349,17 @@ def company_report(
 
     Each branch figure carries its ``weeks``-long trend and its target and achievement.
     """
-    from ..kpi import Scope, trend_by
+    from ..kpi import Scope, trend_with_branches
     from ..kpi.targets import achievement, targets_for
 
     keys = active_keys(session)
     all_keys = [*keys, *KGI_KEYS, "visit_count"]
-    figures, _ = _scope_figures(
-        session, Scope.company(), period, all_keys, today=today, tz=tz, weeks=weeks
+    # The company and its branches in one roll-up (the company's counts are the branches' sums).
+    company, by_branch = trend_with_branches(
+        session, period.trailing(weeks), keys=all_keys, today=today, tz=tz
     )
-    by_branch = trend_by(
-        session, "branch", period.trailing(weeks), keys=all_keys, today=today, tz=tz
+    figures, _ = _scope_figures(
+        session, Scope.company(), period, all_keys, today=today, tz=tz, series=company
     )
     branches = []
     for branch in session.scalars(select(Branch).order_by(Branch.code)):

@@ -1,0 +1,196 @@
+"""The deepening summary: ``deepening_rate``'s state per customer and day, kept in step with sales.
+
+``deepening_rate`` (DESIGN §4) compares, per customer, the distinct categories bought in the
+365-day window W ending at P.end with those bought in the 365 days before W. Computed from the
+sales lines, every roll-up reads two years of them. Instead, each customer's lines are turned once
+into *runs* (``DeepeningRun``): maximal spans of days E on which the customer has sales in the 365
+days before the window ending at E (it counts in the denominator) with ``grew`` (it counts in the
+numerator) constant. The roll-up then counts, per period end, the runs that contain it: exact for
+any day — ISO weeks, calendar months, any 365-day window — not only for week ends.
+
+Every path that writes sales lines keeps the runs in step through ``sales_changed``: the import
+and the demo data call it with the customers they touched; ORM writes (forms, admin edits, the
+tests' factories) are caught at flush by ``track_sales_lines``. ``rebuild`` recomputes it all
+from the sales lines (``flask kpi rebuild-summary``), idempotently.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+from itertools import groupby, pairwise
+from typing import Any
+
+from sqlalchemy import delete, event, func, insert, inspect, select
+from sqlalchemy.orm import Session
+
+from ..models import DeepeningRun, SalesLine
+
+Run = tuple[date, date, bool]
+
+_WINDOW = timedelta(days=365)
+_LAST = timedelta(days=364)  # a window of 365 days ends 364 days after its first day
+_DAY = timedelta(days=1)
+_CHUNK = 500  # customers per statement (bound parameters stay far below SQLite's limit)
+_PENDING = "fieldlog.kpi.summary.pending"
+
+
+def _covered(days: Iterable[date]) -> list[tuple[date, date]]:
+    """The days E whose 365-day window (E − 364 … E) holds one of ``days``, as merged spans."""
+    spans: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if spans and day <= spans[-1][1] + _DAY:
+            spans[-1] = (spans[-1][0], day + _LAST)
+        else:
+            spans.append((day, day + _LAST))
+    return spans
+
+
+def deepening_runs(lines: Iterable[tuple[date, int | None]]) -> list[Run]:
+    """One customer's runs from its sales lines ``(sold_on, category_id)``; pure.
+
+    On day E, with c(E) the number of distinct categories bought in E − 364 … E: the customer
+    is in the denominator when it had any line (with or without a category) in E − 729 … E − 365,
+    and in the numerator when, besides, c(E) > c(E − 365). Both change only where a category's
+    (or any line's) coverage starts or ends, so a sweep over those days gives the runs.
+    """
+    by_category: dict[int, list[date]] = defaultdict(list)
+    any_days: list[date] = []
+    for sold_on, category_id in lines:
+        any_days.append(sold_on)
+        if category_id is not None:
+            by_category[category_id].append(sold_on)
+    growth: dict[date, int] = defaultdict(int)  # changes of c(E) − c(E − 365)
+    base: dict[date, int] = defaultdict(int)  # changes of "any line in E − 729 … E − 365"
+    for days in by_category.values():
+        for start, end in _covered(days):
+            growth[start] += 1
+            growth[end + _DAY] -= 1
+            growth[start + _WINDOW] -= 1
+            growth[end + _DAY + _WINDOW] += 1
+    for start, end in _covered(any_days):
+        base[start + _WINDOW] += 1
+        base[end + _DAY + _WINDOW] -= 1
+    runs: list[Run] = []
+    diff = had = 0
+    changes = sorted(growth.keys() | base.keys())
+    for day, following in pairwise(changes):  # after the last change nothing counts
+        diff += growth.get(day, 0)
+        had += base.get(day, 0)
+        if not had:
+            continue
+        grew = diff > 0
+        if runs and runs[-1][2] == grew and runs[-1][1] + _DAY == day:
+            runs[-1] = (runs[-1][0], following - _DAY, grew)
+        else:
+            runs.append((day, following - _DAY, grew))
+    return runs
+
+
+def sales_changed(session: Session, customer_ids: Iterable[int | None]) -> int:
+    """Recompute the runs of these customers from their sales lines; flushes nothing, returns runs.
+
+    The one function every writer of sales lines calls (or reaches through the flush hook).
+    """
+    conn = session.connection()
+    ids = sorted({i for i in customer_ids if i is not None})
+    written = 0
+    for k in range(0, len(ids), _CHUNK):
+        chunk = ids[k : k + _CHUNK]
+        conn.execute(delete(DeepeningRun).where(DeepeningRun.customer_id.in_(chunk)))
+        S = SalesLine
+        lines = conn.execute(
+            select(S.customer_id, S.sold_on, S.category_id)
+            .where(S.customer_id.in_(chunk))
+            .distinct()
+            .order_by(S.customer_id)
+        )
+        rows = [
+            {"customer_id": customer_id, "starts_on": a, "ends_on": b, "grew": grew}
+            for customer_id, group in groupby(lines, key=lambda line: line[0])
+            for a, b, grew in deepening_runs((line[1], line[2]) for line in group)
+        ]
+        if rows:
+            conn.execute(insert(DeepeningRun), rows)
+        written += len(rows)
+    return written
+
+
+def rebuild(session: Session) -> int:
+    """Recompute every customer's runs from scratch (idempotent); returns the number of runs."""
+    session.flush()
+    session.connection().execute(delete(DeepeningRun))
+    customers = session.scalars(select(SalesLine.customer_id).distinct()).all()
+    return sales_changed(session, customers)
+
+
+def differences(session: Session) -> int:
+    """How many stored runs differ from a fresh computation (0 when in step); reads only."""
+    stored: dict[int, list[Run]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            DeepeningRun.customer_id,
+            DeepeningRun.starts_on,
+            DeepeningRun.ends_on,
+            DeepeningRun.grew,
+        ).order_by(DeepeningRun.customer_id, DeepeningRun.starts_on)
+    ):
+        stored[row[0]].append((row[1], row[2], bool(row[3])))
+    S = SalesLine
+    lines = session.execute(
+        select(S.customer_id, S.sold_on, S.category_id).distinct().order_by(S.customer_id)
+    )
+    fresh = {
+        customer_id: deepening_runs((line[1], line[2]) for line in group)
+        for customer_id, group in groupby(lines, key=lambda line: line[0])
+    }
+    return sum(
+        len(set(stored.get(c, [])) ^ set(fresh.get(c, []))) for c in stored.keys() | fresh.keys()
+    )
+
+
+def count(session: Session) -> int:
+    """The number of stored runs."""
+    return session.scalar(select(func.count()).select_from(DeepeningRun)) or 0
+
+
+# ---- ORM writes: the flush hook ----------------------------------------------------------
+
+
+def _customers_of(line: SalesLine) -> Iterator[Any]:
+    """The customer a line belongs to now and, if it was moved, the one it belonged to."""
+    state = inspect(line)
+    yield state.dict.get("customer_id")
+    yield from state.attrs.customer_id.history.deleted or ()
+    for old in state.attrs.customer.history.deleted or ():
+        yield getattr(old, "id", None)
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    pending = session.info.setdefault(_PENDING, {"ids": set(), "lines": []})
+    for obj in session.deleted:
+        if isinstance(obj, SalesLine):
+            pending["ids"].add(obj.customer_id)  # loads it if expired: allowed before a flush
+            pending["ids"].update(_customers_of(obj))
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, SalesLine):
+            pending["ids"].update(_customers_of(obj))
+            pending["lines"].append(obj)  # its customer_id is only known after the flush
+
+
+def _after_flush_postexec(session: Session, _context: Any) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    ids = pending["ids"]
+    ids.update(inspect(line).dict.get("customer_id") for line in pending["lines"])
+    sales_changed(session, ids)
+
+
+def track_sales_lines() -> None:
+    """Keep the runs in step with every ORM flush that adds, changes or deletes a sales line."""
+    hooks = (("before_flush", _before_flush), ("after_flush_postexec", _after_flush_postexec))
+    for name, fn in hooks:
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
