@@ -13,8 +13,6 @@ const select = form.querySelector("#customer_code");
 const search = form.querySelector("#customer-search");
 const results = form.querySelector("#customer-results");
 const followUps = form.querySelector("#follow-ups");
-const proposalMade = form.querySelector("#proposal_made");
-const proposalFields = form.querySelector("#proposal-fields");
 const actionInput = form.querySelector("#next_action");
 const dueInput = form.querySelector("#next_action_due_on");
 const visitedAt = form.querySelector("#visited_at");
@@ -45,13 +43,6 @@ function presetDate(preset) {
   day.setDate(day.getDate() + days);
   return day;
 }
-
-// Proposal details show only once "I made a proposal" is ticked.
-function syncProposal() {
-  proposalFields.hidden = !proposalMade.checked;
-}
-proposalMade.addEventListener("change", syncProposal);
-syncProposal();
 
 form.addEventListener("change", (event) => {
   const input = event.target;
@@ -152,7 +143,6 @@ async function runSearch() {
   }
 }
 
-search.hidden = false;
 search.addEventListener("input", () => {
   clearTimeout(timer);
   timer = setTimeout(runSearch, 200);
