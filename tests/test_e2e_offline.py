@@ -7,6 +7,7 @@ service worker's own requests, DESIGN §7).
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from contextlib import contextmanager
@@ -78,8 +79,12 @@ def server(tmp_path: Path):
         rep = User(email="rep@example.jp", name="佐藤", role="rep", branch=branch)
         set_password(rep, PASSWORD)
         db.session.add(rep)
-        for code, name in (("C1", "青空商店"), ("C2", "緑川工業"), ("C3", "白石製作所")):
-            db.session.add(Customer(code=code, name=name, branch=branch, rep=rep))
+        for code, name, kana in (
+            ("C1", "青空商店", "アオゾラショウテン"),
+            ("C2", "緑川工業", "ミドリカワコウギョウ"),
+            ("C3", "白石製作所", None),
+        ):
+            db.session.add(Customer(code=code, name=name, name_kana=kana, branch=branch, rep=rep))
         db.session.add(Category(code="SAFE", name="安全用品"))
         db.session.commit()
         now = datetime.now(UTC)
@@ -138,19 +143,24 @@ def phone(base: str):
             browser.close()
 
 
+def _open_controlled(page: Any, url: str, kept: tuple[str, ...]) -> None:
+    """Open a page and wait until the worker controls it and keeps these pages offline."""
+    page.goto(url)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+    for path in kept:
+        wait_until(
+            page,
+            f"caches.open('fieldlog-pages').then(c => c.match('{path}')).then(r => !!r)",
+            f"{path} in the page cache",
+        )
+
+
 @pytest.mark.browser
 def test_visits_logged_offline_sync_exactly_once(server):
     base = server.base
     with phone(base) as (context, page):
         # The service worker installs and precaches the shell and the pages.
-        page.goto(f"{base}/visits/new")
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
-        for url in ("/visits/new", "/outbox", "/"):
-            wait_until(
-                page,
-                f"caches.open('fieldlog-pages').then(c => c.match('{url}')).then(r => !!r)",
-                f"{url} in the page cache",
-            )
+        _open_controlled(page, f"{base}/visits/new", ("/visits/new", "/outbox", "/"))
 
         server.stop()
         context.set_offline(True)
@@ -199,12 +209,82 @@ def test_visits_logged_offline_sync_exactly_once(server):
     assert set(waiting) <= set(stored)
 
 
+OFFLINE_COPY = """() => new Promise((resolve) => {
+    const open = indexedDB.open('fieldlog');
+    open.onsuccess = () => {
+        const kv = open.result.transaction('kv').objectStore('kv');
+        const get = kv.get('offline-data:rep@example.jp');
+        get.onsuccess = () => resolve(Boolean(get.result));
+        get.onerror = () => resolve(false);
+    };
+    open.onerror = () => resolve(false);
+})"""
+
+
+def _search(page: Any, query: str, first: str) -> list[str]:
+    """Type a query and wait until the results start with `first`: the names listed."""
+    page.fill("#customer-search", query)
+    page.locator("#customer-results li").first.filter(has_text=first).wait_for()
+    return [text.split()[0] for text in page.locator("#customer-results li").all_inner_texts()]
+
+
+@pytest.mark.browser
+def test_customer_search_and_follow_ups_work_offline_from_the_cached_copy(server):
+    base = server.base
+    with phone(base) as (context, page):
+        _open_controlled(page, f"{base}/visits/new", ("/visits/new",))
+        wait_until(page, OFFLINE_COPY, "the offline copy in IndexedDB")
+
+        server.stop()
+        context.set_offline(True)
+        page.reload()
+        # The reading in hiragana finds the katakana one; the code matches whatever its case.
+        assert _search(page, "みどりかわ", "緑川工業") == ["緑川工業"]
+        assert _search(page, "c3", "白石製作所") == ["白石製作所"]
+        assert _search(page, "該当なし", "該当する") == ["該当する顧客がありません。"]
+        assert _search(page, "ｱｵｿﾞﾗ", "青空商店") == ["青空商店"]  # half-width kana
+        page.locator("#customer-results button.result").first.click()
+        assert page.input_value("#customer_code") == "C1"
+        # The chosen customer's open follow-up comes from the same copy.
+        follow_up = page.locator("#follow-ups input[name=completes_follow_ups]")
+        follow_up.wait_for()
+        assert "電話フォロー" in page.locator("#follow-ups").inner_text()
+
+
+@pytest.mark.browser
+def test_first_page_after_login_is_controlled_without_waiting_for_the_pages(server):
+    """The worker takes control once the static shell is cached; the pages it keeps for
+    offline use, which the server renders, never hold that back. Here they never answer."""
+    from playwright.sync_api import sync_playwright
+
+    base = server.base
+    require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+            held: list[str] = []
+            # Not answered, not failed: the requests stay pending, like a server that hangs.
+            context.route(re.compile(r"/(visits/new|outbox|offline)$"), lambda r: held.append(r))
+            page = context.new_page()
+            log_in(page, base, "rep@example.jp", PASSWORD)
+            page.wait_for_url(f"{base}/")
+            page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+            for _ in range(150):  # the pages were asked for, and are still unanswered
+                if held:
+                    break
+                page.wait_for_timeout(100)
+            assert held, "the worker did not ask for the pages to keep"
+        finally:
+            browser.close()
+
+
 @pytest.mark.browser
 def test_one_tap_actions_wait_in_the_outbox_while_offline(server):
     base = server.base
     with phone(base) as (context, page):
         page.goto(f"{base}/proposals")
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
 
         server.stop()
         context.set_offline(True)

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from .. import accounts
 from ..errors import ServiceError
 from ..extensions import db, login_manager
-from . import filters, security
+from . import compress, filters, security
 from .common import json_error
 
 
@@ -93,6 +93,7 @@ BLUEPRINTS = (
 def init_app(app: Flask) -> None:
     _register_login(app)
     _register_errors(app)
+    compress.init_app(app)  # registered first, so it runs after every other after_request
     security.init_app(app)
     filters.init_app(app)
     for name in BLUEPRINTS:

@@ -85,10 +85,9 @@ async function registerWorker() {
     navigator.serviceWorker.addEventListener("message", (event) => {
       if (event.data?.type === "sync") sync();
     });
-    if (user && localStorage.getItem("fieldlog-pages-user") !== user) {
+    if (user && navigator.onLine) {
       const ready = await navigator.serviceWorker.ready;
-      ready.active?.postMessage({ type: "reset-pages" });
-      localStorage.setItem("fieldlog-pages-user", user);
+      ready.active?.postMessage({ type: "keep-pages", user });
     }
     if (user && "sync" in registration) {
       registration.sync.register("fieldlog-outbox").catch(() => {});

@@ -137,3 +137,28 @@ export function dueEntries(entries, user, now = Date.now(), { force = false } = 
     .filter((e) => e.user === user && e.state === "pending" && (force || e.nextAttemptAt <= now))
     .sort((a, b) => a.createdAt - b.createdAt);
 }
+
+const KATAKANA = /[\u30a1-\u30f6]/g;
+
+/** The server's search key (fieldlog/text.py): width, kana and case folded, spaces dropped. */
+export function searchKey(value) {
+  return (value ?? "")
+    .toString()
+    .normalize("NFKC")
+    .replace(KATAKANA, (ch) => String.fromCharCode(ch.charCodeAt(0) - 0x60))
+    .toLowerCase()
+    .replace(/\s+/g, "");
+}
+
+/** The picker's search on the offline copy: code, name or reading, in the copy's order. */
+export function matchCustomers(customers, query, limit = 20) {
+  const key = searchKey(query);
+  const found = [];
+  for (const customer of customers || []) {
+    if (found.length >= limit) break;
+    const text =
+      customer.search ?? searchKey(`${customer.code} ${customer.name} ${customer.name_kana || ""}`);
+    if (text.includes(key)) found.push(customer);
+  }
+  return found;
+}

@@ -56,13 +56,15 @@ async function send(entry, token) {
 
 async function runSync(user, force) {
   let sent = 0;
+  const due = dueEntries(await outbox.all(), user, Date.now(), { force });
+  if (!due.length) return { sent }; // nothing to send: no token, no request on every page load
   let token = await fetchToken();
   if (token === null) {
     emit("fieldlog:auth-needed", {});
     return { sent, stopped: "auth" };
   }
   if (token === undefined) return { sent, stopped: "offline" };
-  for (const entry of dueEntries(await outbox.all(), user, Date.now(), { force })) {
+  for (const entry of due) {
     let answer = await send(entry, token);
     if (answer.status === 400 && answer.body && answer.body.error === "csrf_failed") {
       token = await fetchToken();

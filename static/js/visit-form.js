@@ -1,5 +1,9 @@
 // Enhances the visit form: customer search, follow-ups of the chosen customer, quick chips.
 // The form works without this file; every chip is a real radio input the server understands.
+// Without signal the search and the follow-ups come from the rep's offline copy (app.mjs keeps it).
+import { currentUser } from "./app.mjs";
+import { matchCustomers } from "./outbox-core.mjs";
+import { kv } from "./outbox-store.mjs";
 
 const form = document.getElementById("visit-form");
 // Strings come from the page's one translation block (fieldlog-i18n), as for every script.
@@ -9,8 +13,6 @@ const select = form.querySelector("#customer_code");
 const search = form.querySelector("#customer-search");
 const results = form.querySelector("#customer-results");
 const followUps = form.querySelector("#follow-ups");
-const proposalMade = form.querySelector("#proposal_made");
-const proposalFields = form.querySelector("#proposal-fields");
 const actionInput = form.querySelector("#next_action");
 const dueInput = form.querySelector("#next_action_due_on");
 const visitedAt = form.querySelector("#visited_at");
@@ -42,13 +44,6 @@ function presetDate(preset) {
   return day;
 }
 
-// Proposal details show only once "I made a proposal" is ticked.
-function syncProposal() {
-  proposalFields.hidden = !proposalMade.checked;
-}
-proposalMade.addEventListener("change", syncProposal);
-syncProposal();
-
 form.addEventListener("change", (event) => {
   const input = event.target;
   if (input.name === "due_preset") {
@@ -67,14 +62,30 @@ function option(tag, className, label) {
   return el;
 }
 
+/** JSON from the server, or what `offline(copy)` finds in the offline copy when that fails. */
+async function lookUp(url, offline) {
+  if (navigator.onLine) {
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (response.ok) return await response.json();
+    } catch {
+      // No signal, or the server is unreachable: fall back to the copy.
+    }
+  }
+  const user = currentUser();
+  const copy = user ? await kv.get(`offline-data:${user}`).catch(() => null) : null;
+  return offline(copy?.customers || []);
+}
+
 async function loadFollowUps(code) {
   followUps.replaceChildren();
   if (!code) return;
   const url = form.dataset.followUpsUrl.replace("__code__", encodeURIComponent(code));
-  const response = await fetch(url, { credentials: "same-origin" });
-  if (!response.ok) return;
-  const items = await response.json();
-  if (!items.length) return;
+  const items = await lookUp(
+    url,
+    (customers) => customers.find((c) => c.code === code)?.open_follow_ups || [],
+  );
+  if (!items.length || select.value !== code) return;
   followUps.append(option("p", "hint", strings.open_follow_ups));
   for (const item of items) {
     const label = option("label", "check check-big", "");
@@ -103,11 +114,11 @@ async function runSearch() {
     results.hidden = true;
     return;
   }
-  const response = await fetch(`${form.dataset.searchUrl}?q=${encodeURIComponent(q)}`, {
-    credentials: "same-origin",
-  });
-  if (!response.ok) return;
-  const found = await response.json();
+  const found = await lookUp(`${form.dataset.searchUrl}?q=${encodeURIComponent(q)}`, (customers) =>
+    matchCustomers(customers, q),
+  );
+  if (search.value.trim() !== q) return; // a newer search is on its way
+  results.replaceChildren();
   results.hidden = false;
   if (!found.length) {
     results.append(option("li", "empty", strings.no_results));
@@ -132,7 +143,6 @@ async function runSearch() {
   }
 }
 
-search.hidden = false;
 search.addEventListener("input", () => {
   clearTimeout(timer);
   timer = setTimeout(runSearch, 200);

@@ -7,10 +7,24 @@ const ASSETS = {{ assets|tojson }};
 const PAGE_URLS = {{ pages|tojson }};
 const OFFLINE_URL = {{ offline_url|tojson }};
 
-async function cachePages() {
-  const pages = await caches.open(PAGES);
+// Whose pages the page cache holds, and for which version: a synthetic entry in that cache.
+const OWNER_KEY = "/__fieldlog/pages-owner";
+let keeping = Promise.resolve(); // one run at a time: two tabs must not drop each other's pages
+
+/** Keep the pages for offline use for this user: another user's are dropped first, missing
+ * ones are fetched, and all are refreshed once for a new version. */
+async function keepPages(user) {
+  let pages = await caches.open(PAGES);
+  const owner = await pages.match(OWNER_KEY);
+  const [ownerUser, ownerVersion] = owner ? JSON.parse(await owner.text()) : [];
+  if (ownerUser !== user) {
+    await caches.delete(PAGES);
+    pages = await caches.open(PAGES);
+  }
+  const current = ownerUser === user && ownerVersion === VERSION;
   await Promise.all(
     PAGE_URLS.map(async (url) => {
+      if (current && (await pages.match(url))) return;
       try {
         const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
         // Logged out, pages redirect to the login form: those are not kept.
@@ -20,16 +34,13 @@ async function cachePages() {
       }
     }),
   );
+  await pages.put(OWNER_KEY, new Response(JSON.stringify([user, VERSION])));
 }
 
+// Installing caches only the static shell, so the first page a user opens is controlled at
+// once; the pages, which the server renders for the user, follow when the page asks for them.
 self.addEventListener("install", (event) => {
-  event.waitUntil(
-    (async () => {
-      const shell = await caches.open(SHELL);
-      await shell.addAll(ASSETS);
-      await cachePages();
-    })(),
-  );
+  event.waitUntil(caches.open(SHELL).then((shell) => shell.addAll(ASSETS)));
 });
 
 self.addEventListener("activate", (event) => {
@@ -45,9 +56,10 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   if (event.data?.type === "skip-waiting") self.skipWaiting();
-  // A user logged in on this phone: drop the previous user's pages and keep this user's.
-  if (event.data?.type === "reset-pages") {
-    event.waitUntil(caches.delete(PAGES).then(cachePages));
+  // Sent by every page a logged-in user opens online: a user switch drops the other's pages.
+  if (event.data?.type === "keep-pages" && event.data.user) {
+    keeping = keeping.then(() => keepPages(event.data.user)).catch(() => {});
+    event.waitUntil(keeping);
   }
 });
 

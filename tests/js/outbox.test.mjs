@@ -12,8 +12,10 @@ import {
   DONE,
   dueEntries,
   makeEntry,
+  matchCustomers,
   parseAmount,
   RETRY,
+  searchKey,
   visitPayloadFromForm,
 } from "../../static/js/outbox-core.mjs";
 
@@ -154,4 +156,26 @@ test("'sync now' and coming back online skip the backoff wait, never another use
     dueEntries(entries, "me", 50, { force: true }).map((e) => e.id),
     ["waiting", "due"],
   );
+});
+
+test("the offline search key folds width, kana and case like the server's", () => {
+  assert.equal(searchKey("ｱｵｿﾞﾗ 商店"), "あおぞら商店");
+  assert.equal(searchKey("ミドリカワ　コウギョウ"), "みどりかわこうぎょう");
+  assert.equal(searchKey("ＡＢＣ-12"), "abc-12");
+  assert.equal(searchKey(null), "");
+});
+
+test("the offline picker matches code, name or reading, in the copy's order", () => {
+  const customers = [
+    { code: "C1", name: "青空商店", name_kana: "アオゾラショウテン" },
+    { code: "C2", name: "緑川工業", name_kana: "ミドリカワコウギョウ", search: "c2緑川工業みどりかわこうぎょう" },
+    { code: "X3", name: "青山電機", name_kana: null },
+  ];
+  const codes = (found) => found.map((c) => c.code);
+  assert.deepEqual(codes(matchCustomers(customers, "あおぞら")), ["C1"]);
+  assert.deepEqual(codes(matchCustomers(customers, "ミドリ")), ["C2"]);
+  assert.deepEqual(codes(matchCustomers(customers, "青")), ["C1", "X3"]);
+  assert.deepEqual(codes(matchCustomers(customers, "x3")), ["X3"]);
+  assert.deepEqual(codes(matchCustomers(customers, "青", 1)), ["C1"]);
+  assert.deepEqual(matchCustomers(customers, "該当なし"), []);
 });
