@@ -193,6 +193,10 @@ def test_visits_logged_offline_sync_exactly_once(server):
             })"""
         )
         assert len(set(waiting)) == 3
+        # "Sync now" without a connection says so, and keeps everything.
+        page.locator("button.button-primary[data-sync-now]").click()
+        page.wait_for_selector("#toast:has-text('接続がありません')")
+        assert page.locator(".outbox-entry").count() == 3
 
         server.start()
         context.set_offline(False)

@@ -118,6 +118,9 @@ def js_strings() -> dict[str, object]:
             "saved_offline": _("Saved — will sync when online."),
             "saved_synced": _("Saved and synced."),
             "synced": _("Synced."),
+            "still_offline": _(
+                "No connection: what is waiting stays on this phone until you are online."
+            ),
             "discard_confirm": _("Discard this entry? It will not be sent."),
             "empty": _("Nothing waiting. Every entry has been sent."),
             "kind_visit": _("Visit"),

@@ -98,9 +98,28 @@ async function registerWorker() {
 }
 
 export async function sync({ force = false } = {}) {
-  if (!user) return;
-  await syncNow(user, { force });
+  if (!user) return undefined;
+  const result = await syncNow(user, { force });
   await refreshBadges();
+  return result;
+}
+
+/** A short message at the bottom of the screen, read out by screen readers. */
+export function toast(message, ms = 4000) {
+  let node = document.getElementById("toast");
+  if (!node) {
+    node = document.createElement("p");
+    node.id = "toast";
+    node.className = "toast";
+    node.setAttribute("role", "status");
+    document.body.append(node);
+  }
+  node.textContent = message;
+  node.hidden = false;
+  clearTimeout(node.hideTimer);
+  node.hideTimer = setTimeout(() => {
+    node.hidden = true;
+  }, ms);
 }
 
 /** Queue an API call through the outbox and try to send it right away. */
@@ -138,12 +157,7 @@ function showPendingToast() {
   const message = sessionStorage.getItem("fieldlog-toast");
   if (!message) return;
   sessionStorage.removeItem("fieldlog-toast");
-  const node = document.createElement("p");
-  node.className = "toast";
-  node.setAttribute("role", "status");
-  node.textContent = message;
-  document.body.append(node);
-  setTimeout(() => node.remove(), 4000);
+  toast(message);
 }
 
 function start() {
@@ -176,7 +190,10 @@ function start() {
     if (banner) banner.hidden = false;
   });
   for (const button of document.querySelectorAll("[data-sync-now]")) {
-    button.addEventListener("click", () => sync({ force: true }));
+    button.addEventListener("click", async () => {
+      const result = await sync({ force: true });
+      if (result?.stopped === "offline") toast(t("still_offline"), 6000);
+    });
   }
   document.getElementById("update-apply")?.addEventListener("click", applyUpdate);
   setInterval(() => {

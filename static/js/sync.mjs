@@ -56,6 +56,7 @@ async function send(entry, token) {
 
 async function runSync(user, force) {
   let sent = 0;
+  let stopped;
   const due = dueEntries(await outbox.all(), user, Date.now(), { force });
   if (!due.length) return { sent }; // nothing to send: no token, no request on every page load
   let token = await fetchToken();
@@ -83,11 +84,14 @@ async function runSync(user, force) {
         emit("fieldlog:auth-needed", {});
         break;
       }
-      if (answer.status === 0) break; // offline: no point trying the rest now
+      if (answer.status === 0) {
+        stopped = "offline"; // no point trying the rest now
+        break;
+      }
     }
   }
   emit("fieldlog:outbox-changed", {});
-  return { sent };
+  return { sent, stopped };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Offline-first saving for the visit form: the entry goes to the IndexedDB outbox before any
 // network attempt, the form keeps a draft while it is filled, and a rejected entry comes back
 // here to be fixed. Without JavaScript the form still posts to the server as a plain form.
-import { currentUser, enqueue, sync, t } from "./app.mjs";
+import { currentUser, enqueue, sync, t, toast } from "./app.mjs";
 import { visitPayloadFromForm } from "./outbox-core.mjs";
 import { outbox } from "./outbox-store.mjs";
 
@@ -113,19 +113,6 @@ function showErrors(errors) {
     box.append(line);
   }
   form.before(box);
-}
-
-function toast(message) {
-  let node = document.getElementById("toast");
-  if (!node) {
-    node = document.createElement("p");
-    node.id = "toast";
-    node.className = "toast";
-    node.setAttribute("role", "status");
-    document.body.append(node);
-  }
-  node.textContent = message;
-  node.hidden = false;
 }
 
 function withOffset(value) {
