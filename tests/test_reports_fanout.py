@@ -205,8 +205,9 @@ def test_schedulers_on_two_hosts_enqueue_the_week_once(app, company, queue, inbo
     assert inbox.to() == EXPECTED
 
 
-def test_flask_report_worker_command(app, company, queue, inbox):  # noqa: F811 — fixture
-    """The documented command, as a real process: forks a work horse per job."""
+@pytest.mark.parametrize("mode", [[], ["--fork"]], ids=["in-worker", "fork"])
+def test_flask_report_worker_command(app, company, queue, inbox, mode):  # noqa: F811 — fixture
+    """The documented command, as a real process (jobs in it, or each in a forked horse)."""
     jobs = enqueue(queue)
     env = {
         **os.environ,
@@ -219,7 +220,7 @@ def test_flask_report_worker_command(app, company, queue, inbox):  # noqa: F811 
     db.session.remove()
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "fieldlog", "report", "worker", "--burst",
-         "--queue", queue.name, "--name", f"{queue.name}-cli"],
+         "--queue", queue.name, "--name", f"{queue.name}-cli", *mode],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -121,7 +121,8 @@ def send(week: str, dry_run: bool, in_process: bool) -> None:
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
 @click.option("--queue", "queue_name", help="Queue name (default: fieldlog-reports).")
 @click.option("--name", help="Worker name shown by `rq info` (default: host and pid).")
-def worker(burst: bool, queue_name: str | None, name: str | None) -> None:
+@click.option("--fork", is_flag=True, help="Run each job in a forked process (RQ's Worker).")
+def worker(burst: bool, queue_name: str | None, name: str | None, fork: bool) -> None:
     """Build and mail the weekly reports enqueued on Redis (FIELDLOG_REDIS_URL)."""
     from ..reports import fanout
 
@@ -130,4 +131,4 @@ def worker(burst: bool, queue_name: str | None, name: str | None) -> None:
     if not current_app.config["FIELDLOG_SMTP_URL"]:
         raise click.UsageError("FIELDLOG_SMTP_URL is not set")
     queue = fanout.report_queue(current_app, queue_name)
-    fanout.run_worker(current_app._get_current_object(), queue, burst=burst, name=name)
+    fanout.run_worker(current_app._get_current_object(), queue, burst=burst, name=name, fork=fork)

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, has_app_context
 from redis import Redis
-from rq import Queue, Retry, Worker
+from rq import Queue, Retry, SimpleWorker, Worker
 from rq.job import JobStatus
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -182,14 +182,24 @@ def run_report_job(week: str, report: str, today: str) -> dict[str, int]:
     return counts
 
 
-def run_worker(app: Flask, queue: Queue, *, burst: bool = False, name: str | None = None) -> bool:
-    """Work the report queue in this app's context (forking one work horse per job)."""
+def run_worker(
+    app: Flask, queue: Queue, *, burst: bool = False, name: str | None = None, fork: bool = False
+) -> bool:
+    """Work the report queue in this app's context until stopped (or empty, with burst).
+
+    Jobs run in this process by default (RQ's SimpleWorker): SQLAlchemy's statement cache,
+    the templates and WeasyPrint's fonts stay warm from one report to the next, where a
+    work horse forked per job (fork=True, RQ's Worker) compiles them again each time —
+    about twice as slow per report here — in exchange for isolating each job's memory.
+    """
     from ..extensions import db
     from .pdf import warm_up
 
-    # A work horse is a fork: it must not reuse the parent's pooled database connections.
-    engine = db.engine
-    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
-    warm_up()  # fonts and templates loaded once here, inherited by every work horse
-    worker = Worker([queue], connection=queue.connection, name=name)
+    if fork:
+        # A work horse must not reuse the parent's pooled database connections.
+        engine = db.engine
+        os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    warm_up()  # WeasyPrint, templates and the font loaded before the first job
+    worker_class = Worker if fork else SimpleWorker
+    worker = worker_class([queue], connection=queue.connection, name=name)
     return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
