@@ -239,3 +239,15 @@ def test_send_command_enqueues_when_redis_is_configured(app, company, queue, run
     assert inbox.to() == EXPECTED
     work(queue)  # the queued jobs find everything sent: nobody is mailed twice
     assert inbox.to() == EXPECTED
+
+
+def test_the_week_lock_is_released_when_enqueueing_fails(app, company, queue, monkeypatch):
+    def broken(session, period):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(delivery, "outstanding", broken)
+    with pytest.raises(RuntimeError):
+        fanout.enqueue_once(db.session, db.engine, queue, WEEK, TODAY)
+    monkeypatch.undo()
+    assert len(fanout.enqueue_once(db.session, db.engine, queue, WEEK, TODAY)) == 3
+    assert fanout.enqueue_once(db.session, db.engine, queue, WEEK, TODAY) is None  # held now

@@ -122,7 +122,11 @@ def enqueue_once(
     key = f"{queue.name}:enqueue-lock:{period.label}"
     if not queue.connection.set(key, os.getpid(), nx=True, ex=lock_seconds):
         return None
-    return enqueue_week(session, engine, queue, period, today, echo=log.info)
+    try:
+        return enqueue_week(session, engine, queue, period, today, echo=log.info)
+    except Exception:
+        queue.connection.delete(key)  # let the next process (or run) try again at once
+        raise
 
 
 # ---- the worker side ------------------------------------------------------------------------
