@@ -106,7 +106,8 @@ def rows() -> dict[tuple[str, str], ReportDelivery]:
 def test_one_job_per_report_and_each_person_mailed_once(app, company, queue, inbox):  # noqa: F811 — fixture
     lines: list[str] = []
     jobs = enqueue(queue, lines=lines)
-    assert len(jobs) == 3 and queue.count == 3  # OSK, TKY, company; NGY has nobody
+    assert len(jobs) == 3 and queue.count == 3  # company (the longest) first, OSK, TKY
+    assert [queue.fetch_job(j).args[1] for j in jobs] == ["company", "branch:OSK", "branch:TKY"]
     assert rows()[("branch:NGY", "")].status == delivery.NO_RECIPIENTS
     assert any("branch:NGY" in line and "NO RECIPIENTS" in line for line in lines)
     assert inbox.messages == []  # nothing is built or sent by the enqueuing process
@@ -119,7 +120,7 @@ def test_one_job_per_report_and_each_person_mailed_once(app, company, queue, inb
     assert pdf.startswith(b"%PDF")  # a real report, rendered by the worker
     assert {r.status for r in rows().values()} == {"sent", delivery.NO_RECIPIENTS}
     assert queue.finished_job_registry.count == 3
-    assert queue.fetch_job(jobs[1]).return_value() == {"sent": 2}
+    assert queue.fetch_job(jobs[2]).return_value() == {"sent": 2}
 
     assert enqueue(queue) == []  # the week is done: nothing outstanding
     assert delivery.outstanding(db.session, WEEK) == []
@@ -136,7 +137,7 @@ def test_enqueuing_twice_does_not_double_send(app, company, queue, inbox):  # no
 
     work(queue)
     assert inbox.to() == EXPECTED
-    copy = queue.fetch_job(f"{first[1]}-copy")
+    copy = queue.fetch_job(f"{first[2]}-copy")
     assert copy.return_value() == {"skipped": 2}
 
 
