@@ -67,8 +67,15 @@ def weekly(branch_code: str | None, company: bool, week: str, output: Path) -> N
 @group.command("send")
 @click.option("--week", required=True, help="ISO week like 2026-W47, or 'last'.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send and record nothing.")
-def send(week: str, dry_run: bool) -> None:
-    """Email each branch's report to its managers and the company report to the owners."""
+@click.option(
+    "--in-process",
+    is_flag=True,
+    help="Build and send here even when FIELDLOG_REDIS_URL is set (default there: enqueue).",
+)
+def send(week: str, dry_run: bool, in_process: bool) -> None:
+    """Email each branch's report to its managers and the company report to the owners.
+
+    With FIELDLOG_REDIS_URL set, enqueue one job per report for `flask report worker`."""
     from ..reports import delivery
 
     period = _week(week)
@@ -81,6 +88,18 @@ def send(week: str, dry_run: bool) -> None:
             delivery.SmtpSettings.parse(smtp_url)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
+    if current_app.config["FIELDLOG_REDIS_URL"] and not (dry_run or in_process):
+        from ..reports import fanout
+
+        queue = fanout.report_queue(current_app)
+        jobs = fanout.enqueue_week(
+            db.session, db.engine, queue, period, today(tz, now), echo=click.echo
+        )
+        click.echo(
+            f"{period.label}: {len(jobs)} jobs enqueued on {queue.name}; "
+            "`flask --app fieldlog report worker` delivers them"
+        )
+        return
     result = delivery.send_week(
         db.session,
         db.engine,
@@ -97,3 +116,20 @@ def send(week: str, dry_run: bool) -> None:
     click.echo(f"{period.label}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if result.failed:
         raise SystemExit(1)
+
+
+@group.command("worker")
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+@click.option("--queue", "queue_name", help="Queue name (default: fieldlog-reports).")
+@click.option("--name", help="Worker name shown by `rq info` (default: host and pid).")
+@click.option("--fork", is_flag=True, help="Run each job in a forked process (RQ's Worker).")
+def worker(burst: bool, queue_name: str | None, name: str | None, fork: bool) -> None:
+    """Build and mail the weekly reports enqueued on Redis (FIELDLOG_REDIS_URL)."""
+    from ..reports import fanout
+
+    if not current_app.config["FIELDLOG_REDIS_URL"]:
+        raise click.UsageError("FIELDLOG_REDIS_URL is not set")
+    if not current_app.config["FIELDLOG_SMTP_URL"]:
+        raise click.UsageError("FIELDLOG_SMTP_URL is not set")
+    queue = fanout.report_queue(current_app, queue_name)
+    fanout.run_worker(current_app._get_current_object(), queue, burst=burst, name=name, fork=fork)

@@ -140,22 +140,52 @@ Built = tuple[BranchReport | CompanyReport, bytes]
 Builder = Callable[[Job], Built]
 
 
-def plan(session: Session, period: Period) -> list[Job]:
-    """Each branch's report to its active managers, the company report to active owners."""
-    jobs = []
-    for branch in session.scalars(select(Branch).order_by(Branch.code)):
-        managers = session.scalars(
-            select(User)
-            .where(User.branch_id == branch.id, User.role == "manager", User.active.is_(True))
-            .order_by(User.email)
-        )
-        people = [Recipient(u.email, u.name) for u in managers]
-        jobs.append(Job(f"branch:{branch.code}", branch.name, people, branch))
+def _branch_job(session: Session, branch: Branch) -> Job:
+    managers = session.scalars(
+        select(User)
+        .where(User.branch_id == branch.id, User.role == "manager", User.active.is_(True))
+        .order_by(User.email)
+    )
+    people = [Recipient(u.email, u.name) for u in managers]
+    return Job(f"branch:{branch.code}", branch.name, people, branch)
+
+
+def _company_job(session: Session) -> Job:
     owners = session.scalars(
         select(User).where(User.role == "owner", User.active.is_(True)).order_by(User.email)
     )
-    jobs.append(Job("company", "全社", [Recipient(u.email, u.name) for u in owners]))
+    return Job("company", "全社", [Recipient(u.email, u.name) for u in owners])
+
+
+def plan(session: Session, period: Period) -> list[Job]:
+    """Each branch's report to its active managers, the company report to active owners."""
+    jobs = [_branch_job(session, b) for b in session.scalars(select(Branch).order_by(Branch.code))]
+    jobs.append(_company_job(session))
     return jobs
+
+
+def plan_report(session: Session, report: str) -> Job | None:
+    """The job of one report ("branch:CODE" or "company"), None when the branch is gone."""
+    if report == "company":
+        return _company_job(session)
+    code = report.removeprefix("branch:")
+    branch = session.scalar(select(Branch).where(Branch.code == code))
+    return None if branch is None else _branch_job(session, branch)
+
+
+def outstanding(session: Session, period: Period) -> list[Job]:
+    """The week's jobs with someone still to serve (or a missing "no recipients" record)."""
+    stmt = select(ReportDelivery.report, ReportDelivery.recipient).where(
+        ReportDelivery.week == period.label,
+        ReportDelivery.status.in_(["sent", NO_RECIPIENTS]),
+    )
+    done = {(report, recipient) for report, recipient in session.execute(stmt)}
+    return [
+        job
+        for job in plan(session, period)
+        if any((job.report, r.email) not in done for r in job.recipients)
+        or (not job.recipients and (job.report, "") not in done)
+    ]
 
 
 def subject(job: Job, period: Period) -> str:
@@ -304,6 +334,70 @@ def default_builder(session: Session, period: Period, today, tz: ZoneInfo) -> Bu
     return build
 
 
+def no_recipients(
+    session: Session,
+    engine: Engine,
+    period: Period,
+    job: Job,
+    *,
+    record: bool = True,
+    echo: Callable[[str], None] = lambda line: None,
+) -> Outcome:
+    """Say (and record, once) that a report has nobody to go to: never skipped silently."""
+    who = "owner" if job.branch is None else "manager"
+    echo(f"{job.report}: NO RECIPIENTS (no active {who}) — report not sent")
+    if record:
+        session.rollback()
+        claim(engine, period.label, job.report, "", status=NO_RECIPIENTS)
+    return Outcome(job.report, "", NO_RECIPIENTS)
+
+
+def send_report(
+    session: Session,
+    engine: Engine,
+    period: Period,
+    job: Job,
+    *,
+    build: Builder,
+    smtp: SmtpSettings | None,
+    mail_from: str,
+    echo: Callable[[str], None] = lambda line: None,
+) -> list[Outcome]:
+    """Send one report to each of its recipients not served yet (smtp None: a dry run)."""
+    dry_run = smtp is None
+    if not job.recipients:
+        return [no_recipients(session, engine, period, job, record=not dry_run, echo=echo)]
+    done = _sent_already(session, period.label, job.report)
+    outcomes = [Outcome(job.report, r.email, "skipped") for r in job.recipients if r.email in done]
+    pending = [r for r in job.recipients if r.email not in done]
+    if dry_run:
+        for r in pending:
+            echo(f"would send {subject(job, period)} to {r.email}")
+            outcomes.append(Outcome(job.report, r.email, "would_send"))
+        return outcomes
+    built: Built | None = None
+    for r in pending:
+        # The session only reads here; end its transaction so an SQLite reader never
+        # holds the lock a claim needs to commit.
+        session.rollback()
+        if not claim(engine, period.label, job.report, r.email):
+            outcomes.append(Outcome(job.report, r.email, "skipped"))
+            continue
+        error = None
+        try:
+            built = built or build(job)
+            with smtp.connect() as conn:
+                conn.send_message(message(job, period, built, r, mail_from))
+        except Exception as exc:  # any failure is recorded on the row and retried next run
+            error = f"{type(exc).__name__}: {exc}"
+        session.rollback()  # end the builder's read transaction before writing
+        finish(engine, period.label, job.report, r.email, error)
+        status = "sent" if error is None else "failed"
+        echo(f"{status}: {job.report} to {r.email}" + (f" ({error})" if error else ""))
+        outcomes.append(Outcome(job.report, r.email, status, error or ""))
+    return outcomes
+
+
 def send_week(
     session: Session,
     engine: Engine,
@@ -317,47 +411,9 @@ def send_week(
 ) -> RunResult:
     """Send every report of one week to everyone who has not received it yet."""
     result = RunResult(period.label)
-    settings = SmtpSettings.parse(smtp_url) if not dry_run else None
+    smtp = None if dry_run else SmtpSettings.parse(smtp_url)
     for job in plan(session, period):
-        if not job.recipients:
-            who = "owner" if job.branch is None else "manager"
-            echo(f"{job.report}: NO RECIPIENTS (no active {who}) — report not sent")
-            result.outcomes.append(Outcome(job.report, "", NO_RECIPIENTS))
-            if not dry_run:
-                session.rollback()
-                claim(engine, period.label, job.report, "", status=NO_RECIPIENTS)
-            continue
-        done = _sent_already(session, period.label, job.report)
-        pending = [r for r in job.recipients if r.email not in done]
-        for r in job.recipients:
-            if r.email in done:
-                result.outcomes.append(Outcome(job.report, r.email, "skipped"))
-        if not pending:
-            continue
-        if dry_run:
-            for r in pending:
-                echo(f"would send {subject(job, period)} to {r.email}")
-                result.outcomes.append(Outcome(job.report, r.email, "would_send"))
-            continue
-        built: Built | None = None
-        for r in pending:
-            # The session only reads here; end its transaction so an SQLite reader never
-            # holds the lock a claim needs to commit.
-            session.rollback()
-            if not claim(engine, period.label, job.report, r.email):
-                result.outcomes.append(Outcome(job.report, r.email, "skipped"))
-                continue
-            error = None
-            try:
-                built = built or build(job)
-                assert settings is not None
-                with settings.connect() as smtp:
-                    smtp.send_message(message(job, period, built, r, mail_from))
-            except Exception as exc:  # any failure is recorded on the row and retried next run
-                error = f"{type(exc).__name__}: {exc}"
-            session.rollback()  # end the builder's read transaction before writing
-            finish(engine, period.label, job.report, r.email, error)
-            status = "sent" if error is None else "failed"
-            echo(f"{status}: {job.report} to {r.email}" + (f" ({error})" if error else ""))
-            result.outcomes.append(Outcome(job.report, r.email, status, error or ""))
+        result.outcomes += send_report(
+            session, engine, period, job, build=build, smtp=smtp, mail_from=mail_from, echo=echo
+        )
     return result

@@ -210,3 +210,10 @@ def render_pdf(report: BranchReport | CompanyReport, *, company_name: str = "") 
     if len(pdf) > MAX_BYTES:
         log.warning("report %s is %d bytes, above the 1 MB budget", report.week, len(pdf))
     return pdf
+
+
+def warm_up() -> None:
+    """Load WeasyPrint, the templates and the shipped font once, e.g. in a queue worker
+    before it forks, so that each forked job does not pay for them again."""
+    _environment()
+    html_to_pdf('<html lang="ja"><body><p>週次KPIレポート</p></body></html>')

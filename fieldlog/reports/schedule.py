@@ -2,7 +2,10 @@
 
 The decision is the pure function ``due_week``; the thread only wakes, asks it and calls
 ``delivery.send_week``, which claims one row per recipient, so any number of processes or
-hosts may run this loop at once and each report still goes out once. Started from
+hosts may run this loop at once and each report still goes out once. With
+FIELDLOG_REDIS_URL set it enqueues one job per report instead (``fanout.py``): one process
+takes the week's Redis lock and enqueues, the workers deliver through the same claim rows,
+and the week counts as done once the database says every report went out. Started from
 ``wsgi.py`` (never from ``create_app``, so tests, the CLI and migrations stay side-effect
 free), and again in each forked child (gunicorn ``--preload``).
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -65,6 +68,11 @@ class Scheduler:
         if due is None:
             return True
         with self.app.app_context():
+            if config.get("FIELDLOG_REDIS_URL"):
+                try:
+                    return self._fan_out(due, now.astimezone(tz).date())
+                finally:
+                    db.session.remove()
             try:
                 result = delivery.send_week(
                     db.session,
@@ -82,6 +90,23 @@ class Scheduler:
             return False
         self.last_done = due
         return True
+
+    def _fan_out(self, due: Period, today: date) -> bool:
+        """Queue mode: enqueue what is outstanding (one process per lock period); True once
+        the workers have delivered everything."""
+        from ..extensions import db
+        from . import delivery, fanout
+
+        if not delivery.outstanding(db.session, due):
+            self.last_done = due
+            return True
+        queue = fanout.report_queue(self.app)
+        enqueued = fanout.enqueue_once(db.session, db.engine, queue, due, today)
+        if enqueued is None:
+            log.info("weekly reports %s: another process holds the enqueue lock", due)
+        else:
+            log.info("weekly reports %s: %d jobs enqueued on %s", due, len(enqueued), queue.name)
+        return False
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():
