@@ -1,5 +1,9 @@
 """Locust users for benchmarks/load.py: reps who log in, post visits and browse.
 
+FastHttpUser (geventhttpclient) costs locust about a third of the CPU per request of HttpUser
+(requests): on a 2-core machine shared with the server, the load generator must not be what
+the server waits for.
+
 Every acknowledged client_id (201/200) is appended to the file named by FIELDLOG_ACKS so the
 benchmark can check afterwards that each is stored exactly once.
 """
@@ -11,10 +15,12 @@ import json
 import os
 import random
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
-from locust import HttpUser, between, events, task
+import gevent
+from locust import FastHttpUser, between, events, task
 
 _numbers = itertools.count(1)
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -25,15 +31,64 @@ REPS = int(os.environ.get("FIELDLOG_LOAD_REPS", "50"))
 CUSTOMERS_PER_REP = int(os.environ.get("FIELDLOG_LOAD_CUSTOMERS", "10"))
 
 
+# Every response time, by request name, for load.py's percentiles per kind. The measured
+# window opens once every user has logged in (FIELDLOG_LOAD_SECONDS long, then locust quits):
+# reps stay logged in for months, so a Monday rush is posts and pages, not 50 scrypt hashes
+# at once. The logins are recorded apart.
+TIMINGS: list[tuple[str, float, bool]] = []
+LOGINS: list[tuple[str, float, bool]] = []
+STEADY_SECONDS = float(os.environ.get("FIELDLOG_LOAD_SECONDS", "0"))
+_window: dict[str, float] = {}
+
+
+def _ready(environment) -> None:
+    """One more user has started; open the window when all have (and schedule its end)."""
+    _window["ready"] = _window.get("ready", 0) + 1
+    if _window["ready"] == REPS and "start" not in _window:
+        _window["start"] = time.time()
+        _mark("start")
+        if STEADY_SECONDS:
+            gevent.spawn_later(STEADY_SECONDS, _stop, environment)
+
+
+def _mark(event: str) -> None:
+    """Tell load.py the window opened or closed (it reads the server's CPU time then)."""
+    path = os.environ.get("FIELDLOG_WINDOW")
+    if path:
+        with open(path, "a") as handle:
+            handle.write(f"{event} {time.time()}\n")
+
+
+def _stop(environment) -> None:
+    _window["end"] = time.time()
+    _mark("end")
+    environment.runner.quit()
+
+
+@events.request.add_listener
+def _record(request_type, name, response_time, response_length, exception=None, **_kwargs):
+    entry = (name, response_time, exception is None)
+    if "start" in _window and "end" not in _window:
+        TIMINGS.append(entry)
+    elif "start" not in _window:
+        LOGINS.append(entry)
+
+
 @events.test_stop.add_listener
 def _write_acks(environment, **_kwargs):
     path = os.environ.get("FIELDLOG_ACKS")
     if path:
         with open(path, "a") as handle:
             handle.writelines(f"{client_id}\n" for client_id in ACKS)
+    path = os.environ.get("FIELDLOG_TIMINGS")
+    if path:
+        end = _window.get("end", time.time())
+        seconds = end - _window["start"] if "start" in _window else 0.0
+        with open(path, "w") as handle:
+            json.dump({"seconds": seconds, "timings": TIMINGS, "logins": LOGINS}, handle)
 
 
-class Rep(HttpUser):
+class Rep(FastHttpUser):
     wait_time = between(0.2, 1.0)
 
     def on_start(self):
@@ -51,6 +106,7 @@ class Rep(HttpUser):
             name="/login",
         )
         self.csrf = self.client.get("/api/v1/session", name="/api/v1/session").json()["csrf_token"]
+        _ready(self.environment)
 
     @task(3)
     def post_visit(self):
@@ -92,10 +148,13 @@ class Rep(HttpUser):
         self.client.get("/api/v1/session", name="/api/v1/session")
 
 
-class Baseline(HttpUser):
+class Baseline(FastHttpUser):
     """The same pacing against a trivial Flask JSON endpoint."""
 
     wait_time = between(0.2, 1.0)
+
+    def on_start(self):
+        _ready(self.environment)
 
     @task
     def ping(self):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import Invalid
@@ -118,7 +118,12 @@ def start_session(session: Session, user: User, user_agent: str = "") -> LoginSe
 
 def load_session(session: Session, token: str) -> User | None:
     """The user of a live session token; None when revoked, unknown or the account is inactive."""
-    login = session.scalars(select(LoginSession).where(LoginSession.token == token)).first()
+    # One query for the session, its user and the user's branch: this runs on every request.
+    login = session.scalars(
+        select(LoginSession)
+        .where(LoginSession.token == token)
+        .options(joinedload(LoginSession.user).joinedload(User.branch))
+    ).first()
     if login is None or login.revoked_at is not None or not login.user.active:
         return None
     login.user.login_session = login

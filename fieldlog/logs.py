@@ -37,12 +37,22 @@ def _start_timer() -> None:
     g.request_started = time.perf_counter()
 
 
+def _user_id() -> int | None:
+    """The signed-in user's id without a query (after a commit the user object is expired)."""
+    from flask_login import current_user
+    from sqlalchemy import inspect
+
+    user = current_user._get_current_object()
+    state = inspect(user, raiseerr=False)
+    if state is not None and state.identity:
+        return state.identity[0]
+    return getattr(user, "id", None)
+
+
 def _log_request(response: Response) -> Response:
     started = g.get("request_started")
     if started is not None and request.endpoint != "static":
-        from flask_login import current_user
-
-        user_id = getattr(current_user, "id", None)
+        user_id = _user_id()
         logging.getLogger("fieldlog.request").info(
             "%s %s %s",
             request.method,

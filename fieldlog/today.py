@@ -59,13 +59,16 @@ def customer_statuses(
     Overdue (DESIGN §3): more days than the cycle since the local date of the last visit
     (never visited counts), and no open follow-up booked. The scope's order is kept.
     """
-    last = (
-        select(Visit.customer_id, func.max(Visit.visited_at).label("last_at"))
-        .group_by(Visit.customer_id)
-        .subquery()
+    # Per customer, so that it reads only the scope's rows of ix_visit_customer_at: a GROUP BY
+    # over every visit of the company grew with the table (17 ms at 10,000 visits).
+    last_at = (
+        select(func.max(Visit.visited_at))
+        .where(Visit.customer_id == Customer.id)
+        .correlate(Customer)
+        .scalar_subquery()
     )
-    stmt = customers.outerjoin(last, last.c.customer_id == Customer.id).add_columns(
-        last.c.last_at, open_follow_up_booked(today).label("booked")
+    stmt = customers.add_columns(
+        last_at.label("last_at"), open_follow_up_booked(today).label("booked")
     )
     out = []
     for customer, last_at, booked in session.execute(stmt):

@@ -182,7 +182,9 @@ def record_visit(
             follow_up.done_on = visit_day
             follow_up.done_visit_id = visit.id
     session.flush()
-    session.refresh(visit)
+    # Reload the collections the answer lists from the database; the visit's columns and its
+    # customer and purpose are those just written (a full refresh re-read them all).
+    session.expire(visit, ["proposals", "follow_ups", "completed_follow_ups"])
     return Recorded(visit, created=True)
 
 

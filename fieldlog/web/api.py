@@ -73,10 +73,12 @@ def create_visit():
     if not isinstance(body, dict):
         return json_error("invalid", 422, errors={"_": [_l("Send a JSON object.")]})
     result = visits.record_visit(db.session, current_user, body, tz=company_tz(), now=now())
+    # The answer is built before the commit, from the objects in the session: after it, every
+    # one would be expired and reloaded in a second transaction (on SQLite, a second write
+    # lock held while the response is written).
+    answer = schemas.visit_to_dict(result.visit, company_tz())
     db.session.commit()
-    return jsonify(
-        schemas.visit_to_dict(result.visit, company_tz())
-    ), 201 if result.created else 200
+    return jsonify(answer), 201 if result.created else 200
 
 
 @bp.post("/follow-ups/<int:follow_up_id>/done")
