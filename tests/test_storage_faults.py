@@ -14,9 +14,12 @@ every SQLite and PostgreSQL code the app treats as a storage problem.
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +43,8 @@ from .conftest import (
     empty_pg_database,
     visit_payload,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _can_mount(tmp_path: Path) -> bool:
@@ -266,3 +271,107 @@ def test_storage_problem_codes(orig, problem):
     attributes = {k: v for k, v in orig.items() if k not in ("module", "name")}
     assert storage_problem(_error(orig["module"], orig["name"], **attributes)) == problem
     assert storage_problem(ValueError("not a database error")) is None
+
+
+# ---- an interrupted migration --------------------------------------------------------------
+
+FAULT_MIGRATION = '''"""A test migration, killed half way when FIELDLOG_TEST_KILL_MIGRATION is set.
+
+Revision ID: ffff00000001
+Revises: {head}
+"""
+import os
+import signal
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "ffff00000001"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("fault_probe", sa.Column("id", sa.Integer, primary_key=True))
+    with op.batch_alter_table("purpose") as batch_op:
+        batch_op.add_column(sa.Column("fault_note", sa.String(20), nullable=True))
+    op.execute("UPDATE purpose SET fault_note = 'half way'")
+    if os.environ.get("FIELDLOG_TEST_KILL_MIGRATION"):
+        os.kill(os.getpid(), signal.SIGKILL)  # the power goes off mid-migration
+
+
+def downgrade():
+    with op.batch_alter_table("purpose") as batch_op:
+        batch_op.drop_column("fault_note")
+    op.drop_table("fault_probe")
+'''
+
+
+def _upgrade(url: str, directory: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "fieldlog", "db", "upgrade", "-d", str(directory)],
+        cwd=ROOT,
+        env={**os.environ, "FIELDLOG_DATABASE_URL": url, "FIELDLOG_SECRET_KEY": "x", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_migration_killed_half_way_leaves_a_usable_database_and_reruns(tmp_path):
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from .test_migrations import _scratch_url
+
+    config = Config(str(ROOT / "migrations" / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    directory = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", directory, ignore=shutil.ignore_patterns("__pycache__"))
+    (directory / "versions" / "ffff00000001_fault.py").write_text(FAULT_MIGRATION.format(head=head))
+
+    url, cleanup = _scratch_url(tmp_path)
+    engine = sa.create_engine(url)
+    try:
+        # From an empty database: every real migration, then the fault one, killed half way.
+        killed = _upgrade(url, directory, FIELDLOG_TEST_KILL_MIGRATION="1")
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head
+            tables = set(sa.inspect(conn).get_table_names())
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("purpose")}
+            if conn.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        assert "fault_probe" not in tables and not any(t.startswith("_alembic_tmp") for t in tables)
+        assert "fault_note" not in columns  # the half-done migration left nothing
+        assert {"visit", "customer", "user", "purpose"} <= tables
+
+        # Usable at the previous revision: the app logs a visit on it.
+        app = create_app({**_config(url), "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            make = Factory()
+            rep = make.user("rep")
+            make.visit(rep, make.customer(rep=rep))
+            db.session.commit()
+            assert db.session.scalar(select(func.count()).select_from(Visit)) == 1
+            db.session.remove()
+            db.engine.dispose()
+
+        # Run again: the upgrade carries on from there and completes.
+        again = _upgrade(url, directory)
+        assert again.returncode == 0, again.stderr
+        with engine.connect() as conn:
+            version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            notes = set(conn.exec_driver_sql("SELECT fault_note FROM purpose").scalars())
+            visits = conn.exec_driver_sql("SELECT COUNT(*) FROM visit").scalar()
+        assert version == "ffff00000001" and notes == {"half way"} and visits == 1
+    finally:
+        engine.dispose()
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
