@@ -16,7 +16,7 @@ from ..database import storage_problem
 from ..errors import ServiceError
 from ..extensions import db, login_manager
 from . import filters, security
-from .common import STORAGE_MESSAGES, json_error
+from .common import STORAGE_MESSAGES, json_error, too_large_message
 
 
 def _wants_json() -> bool:
@@ -63,9 +63,10 @@ def _register_errors(app: Flask) -> None:
         db.session.rollback()
         codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "too_large"}
         code = error.code or 500
+        message = too_large_message() if code == 413 else None
         if _wants_json():
-            return json_error(codes.get(code, "http_error"), code, error.description)
-        return render_template("error.html", code=code, message=None), code
+            return json_error(codes.get(code, "http_error"), code, message or error.description)
+        return render_template("error.html", code=code, message=message), code
 
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError):
