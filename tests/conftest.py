@@ -103,7 +103,10 @@ def app(database_url: str, tmp_path) -> Iterator[Flask]:
         from fieldlog.web import io as io_views
 
         for thread in list(io_views._threads.values()):
-            thread.join(30)  # background import jobs finish before the database goes away
+            # Background import jobs finish before the database goes away: a job still holding a
+            # pooled connection at engine.dispose() leaks it (psycopg warns when it is collected).
+            thread.join(120)
+            assert not thread.is_alive(), "an import job outlived its test"
         db.session.remove()
         if PG_URL:
             empty_pg_database()
