@@ -39,6 +39,8 @@ def from_environment(
         "sqlite:///" + str(Path(instance_path) / "fieldlog.db")
     )
     https = env.get("FIELDLOG_HTTPS", "").lower() in {"1", "true", "yes"}
+    proxy_fix = env.get("FIELDLOG_PROXY_FIX", "").strip().lower()
+    proxies = int(proxy_fix) if proxy_fix.isdigit() else int(proxy_fix in {"true", "yes"})
     return {
         "SECRET_KEY": env.get("FIELDLOG_SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
@@ -47,6 +49,8 @@ def from_environment(
         "FIELDLOG_MAIL_FROM": env.get("FIELDLOG_MAIL_FROM", "fieldlog@localhost"),
         "FIELDLOG_REDIS_URL": env.get("FIELDLOG_REDIS_URL", ""),
         "FIELDLOG_HTTPS": https,
+        # How many reverse proxies set X-Forwarded-For/-Proto/-Host in front of the app (0: none).
+        "FIELDLOG_PROXY_FIX": proxies,
         "FIELDLOG_SCHEDULER": env.get("FIELDLOG_SCHEDULER", "on").lower() not in {"0", "off"},
         "FIELDLOG_LOG_FORMAT": env.get("FIELDLOG_LOG_FORMAT", "json").lower(),
         "SESSION_COOKIE_SECURE": https,

@@ -66,7 +66,7 @@ def configure_engine(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
             return
         if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-            raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked"))
+            raise OperationalError("BEGIN IMMEDIATE", None, _busy())
         connection.info[_HOLDS_WRITER] = writer
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -86,8 +86,46 @@ def configure_engine(engine: Engine) -> None:
 _HOLDS_WRITER = "fieldlog_writer_lock"
 
 
+def _busy() -> Exception:
+    """The error SQLite itself gives when its busy timeout runs out (SQLITE_BUSY)."""
+    import sqlite3
+
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = 5  # type: ignore[attr-defined]
+    error.sqlite_errorname = "SQLITE_BUSY"  # type: ignore[attr-defined]
+    return error
+
+
 def _release_writer(connection: Any, *_args: Any) -> None:
     """End of a write transaction (commit or rollback): let the next thread of the process in."""
     lock = connection.info.pop(_HOLDS_WRITER, None)
     if lock is not None:
         lock.release()
+
+
+# SQLite primary result codes (the low byte of the extended code) and PostgreSQL SQLSTATEs that
+# mean the storage refused, not that the request was wrong: the user is told to try again later.
+_SQLITE_PROBLEMS = {13: "full", 8: "read_only", 14: "unavailable", 10: "unavailable", 5: "busy"}
+_PG_PROBLEMS = {"53100": "full", "25006": "read_only"}
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """'full', 'read_only', 'unavailable' or 'busy' when a database error means the storage
+    cannot take writes (or answer) just now; None for any other error (a bug: a 500)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return _SQLITE_PROBLEMS.get(code & 0xFF)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in _PG_PROBLEMS:
+        return _PG_PROBLEMS[sqlstate]
+    if sqlstate and sqlstate[:2] in {"08", "53", "57"}:
+        return "unavailable"  # connection lost, out of resources, server shutting down
+    unreachable = sqlstate is None and type(orig).__name__ == "OperationalError"
+    if exc.connection_invalidated or unreachable:
+        return "unavailable"  # the server could not be reached at all
+    return None

@@ -107,6 +107,10 @@ def run_migrations_online():
         if connection.dialect.name == "sqlite":
             # SQLite DDL is transactional: an interrupted migration leaves the old schema whole.
             conf_args.setdefault("transactional_ddl", True)
+        # One transaction per migration: an upgrade interrupted half way (a crash, kill -9, a
+        # failing step) leaves the database at the last revision it completed, usable, and the
+        # next `flask db upgrade` carries on from there (tests/test_storage_faults.py).
+        conf_args.setdefault("transaction_per_migration", True)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

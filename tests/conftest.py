@@ -103,15 +103,23 @@ def app(database_url: str, tmp_path) -> Iterator[Flask]:
         from fieldlog.web import io as io_views
 
         for thread in list(io_views._threads.values()):
-            thread.join(30)  # background import jobs finish before the database goes away
+            # Background import jobs finish before the database goes away: a job still holding a
+            # pooled connection at engine.dispose() leaks it (psycopg warns when it is collected).
+            thread.join(120)
+            assert not thread.is_alive(), "an import job outlived its test"
         db.session.remove()
         if PG_URL:
-            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-            with db.engine.begin() as conn:
-                ensure_defaults(sa.orm.Session(bind=conn))
+            empty_pg_database()
         db.engine.dispose()
+
+
+def empty_pg_database() -> None:
+    """Back to the session's starting point: no rows but the defaults (PostgreSQL is shared)."""
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    with db.engine.begin() as conn:
+        ensure_defaults(sa.orm.Session(bind=conn))
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from sqlalchemy.exc import DBAPIError
 
 from .. import io as fio
-from ..database import write_intent
+from ..database import storage_problem, write_intent
 from ..extensions import db
 from ..io import export as fexport
 from ..periods import today
@@ -42,11 +43,22 @@ def _import_command(kind: str) -> click.Command:
                     bar.update(step)
                     done[0] += step
 
-            result = fio.import_file(db.session, kind, file, dry_run=dry_run, progress=progress)
-            if result.written:
-                db.session.commit()
-            else:
+            try:
+                result = fio.import_file(db.session, kind, file, dry_run=dry_run, progress=progress)
+                if result.written:
+                    db.session.commit()
+                else:
+                    db.session.rollback()
+            except DBAPIError as exc:
+                problem = storage_problem(exc)
+                if problem is None:
+                    raise
                 db.session.rollback()
+                click.echo(f"\nThe database refused the write ({problem}: {exc.orig}).", err=True)
+                click.echo(
+                    "Nothing was imported; fix the disk and run the command again.", err=True
+                )
+                raise SystemExit(1) from None
         for error in result.errors:
             click.echo(str(error), err=True)
         if not result.ok:

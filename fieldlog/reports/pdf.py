@@ -11,6 +11,7 @@ import ctypes.util
 import logging
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -193,14 +194,42 @@ def render_html(report: BranchReport | CompanyReport, *, company_name: str = "")
     )
 
 
+def _local_fetcher() -> Any:
+    """A WeasyPrint fetcher for the shipped files only (static/: stylesheet, fonts) and data: URLs.
+
+    Text is escaped before it reaches the report; should markup ever slip through, it still
+    cannot make the server fetch a URL or read a file outside static/.
+    """
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    from weasyprint.urls import URLFetcher
+
+    class LocalFetcher(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("file:"):
+                path = Path(url2pathname(urlparse(url).path)).resolve()
+                if not path.is_relative_to(ROOT / "static"):
+                    raise ValueError(f"reports read only static files, not {url}")
+            return super().fetch(url, headers)
+
+    return LocalFetcher(allowed_protocols=("file", "data"))
+
+
 def html_to_pdf(html: str) -> bytes:
     """WeasyPrint with the shipped font declared by the report stylesheet."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
     font_config = FontConfiguration()
-    css = CSS(filename=str(CSS_PATH), font_config=font_config, base_url=str(ROOT) + "/")
-    document = HTML(string=html, base_url=str(ROOT) + "/")
+    fetcher = _local_fetcher()
+    css = CSS(
+        filename=str(CSS_PATH),
+        font_config=font_config,
+        base_url=str(ROOT) + "/",
+        url_fetcher=fetcher,
+    )
+    document = HTML(string=html, base_url=str(ROOT) + "/", url_fetcher=fetcher)
     return document.write_pdf(stylesheets=[css], font_config=font_config)
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .. import accounts
+from ..database import storage_problem
 from ..errors import ServiceError
 from ..extensions import db, login_manager
 from . import compress, filters, security
-from .common import json_error
+from .common import STORAGE_MESSAGES, json_error, too_large_message
 
 
 def _wants_json() -> bool:
@@ -60,9 +63,43 @@ def _register_errors(app: Flask) -> None:
         db.session.rollback()
         codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "too_large"}
         code = error.code or 500
+        message = too_large_message() if code == 413 else None
         if _wants_json():
-            return json_error(codes.get(code, "http_error"), code, error.description)
-        return render_template("error.html", code=code, message=None), code
+            return json_error(codes.get(code, "http_error"), code, message or error.description)
+        return render_template("error.html", code=code, message=message), code
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        # A full or read-only disk, or a database that is down: a 503 the client retries later
+        # (the phones' outboxes keep the entry), never a traceback. Anything else is a bug.
+        problem = storage_problem(error)
+        if problem is None:
+            return server_error(error)
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            db.session.invalidate()
+        app.logger.error(
+            "database refused the request (%s) on %s %s: %s",
+            problem,
+            request.method,
+            request.path,
+            error.orig,
+            extra={"storage_problem": problem},
+        )
+        try:  # the answer's language comes from the user, who may not be loaded yet
+            current_user._get_current_object()
+        except DBAPIError:  # the database cannot even be read: answer as to a visitor
+            db.session.rollback()
+            g._login_user = login_manager.anonymous_user()
+        message = STORAGE_MESSAGES[problem]
+        if _wants_json():
+            response = json_error(f"storage_{problem}", 503, message)[0]
+        else:
+            response = app.make_response(render_template("error.html", code=503, message=message))
+        response.status_code = 503
+        response.headers["Retry-After"] = "60"
+        return response
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, jsonify
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..models import utcnow
@@ -41,6 +42,31 @@ def json_error(
     if errors:
         body["errors"] = {field: [str(m) for m in msgs] for field, msgs in errors.items()}
     return jsonify(body), status
+
+
+# What the user is told when the database cannot take a write (database.storage_problem).
+STORAGE_MESSAGES = {
+    "full": _l(
+        "The server's disk is full, so nothing was saved. Please tell your administrator, "
+        "then try again."
+    ),
+    "read_only": _l(
+        "The database cannot be written just now (read-only), so nothing was saved. Please "
+        "tell your administrator, then try again."
+    ),
+    "unavailable": _l(
+        "The database cannot be reached just now, so nothing was saved. Please try again in a "
+        "few minutes."
+    ),
+    "busy": _l("The database is busy, so nothing was saved. Please try again in a moment."),
+}
+
+
+def too_large_message() -> Any:
+    """What a 413 says: the request was larger than MAX_CONTENT_LENGTH, and how large that is."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    size = f"{limit // (1 << 20)} MB" if limit >= 1 << 20 else f"{max(limit // 1024, 1)} KB"
+    return _l("The request is larger than %(size)s, the most the server accepts.", size=size)
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:

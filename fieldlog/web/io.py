@@ -25,13 +25,13 @@ from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from ..database import write_intent
+from ..database import storage_problem, write_intent
 from ..extensions import db
 from ..io import KINDS, import_file
 from ..io import export as fexport
 from ..io.jobs import JobStore
 from ..models import User
-from .common import company_tz, local_today, roles_required
+from .common import STORAGE_MESSAGES, company_tz, local_today, roles_required
 
 bp = Blueprint("io", __name__)
 
@@ -96,10 +96,18 @@ def _run(app: Flask, root: Path, job_id: str, dry_run: bool) -> None:
                     db.session.rollback()
             state = "done" if result.written else ("validated" if result.ok else "invalid")
             store.record(job_id, result, state)
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
-            app.logger.exception("import job %s failed", job_id)
-            store.update(job_id, state="failed")
+            problem = storage_problem(exc)
+            if problem is None:
+                app.logger.exception("import job %s failed", job_id)
+                store.update(job_id, state="failed")
+            else:
+                app.logger.error("import job %s: database refused (%s): %s", job_id, problem, exc)
+                # Nothing was written (one transaction): the checked file can be imported again
+                # once the disk is fixed.
+                state = "failed" if dry_run else "validated"
+                store.update(job_id, state=state, progress=1.0, problem=problem)
         finally:
             db.session.remove()
 
@@ -172,7 +180,13 @@ def too_large(error: Exception):
 @roles_required("owner", "manager")
 def job(job_id: str):
     status = _job(job_id)
-    return render_template("io/job.html", job_id=job_id, job=status, labels=KIND_LABELS)
+    return render_template(
+        "io/job.html",
+        job_id=job_id,
+        job=status,
+        labels=KIND_LABELS,
+        problem=STORAGE_MESSAGES.get(status.get("problem") or ""),
+    )
 
 
 @bp.get("/import/<job_id>/status")
@@ -188,7 +202,7 @@ def confirm(job_id: str):
     status = _job(job_id)
     if status["state"] != "validated":
         abort(409)
-    jobs().update(job_id, state="importing", progress=0.0)
+    jobs().update(job_id, state="importing", progress=0.0, problem=None)
     _start(job_id, dry_run=False)
     return redirect(url_for("io.job", job_id=job_id))
 

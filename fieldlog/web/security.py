@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from ..database import reset_write_intent, set_write_intent
@@ -61,7 +62,7 @@ def _headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if current_app.config.get("FIELDLOG_HTTPS"):
+    if current_app.config.get("FIELDLOG_HTTPS") or request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if response.mimetype == "text/html":
         headers.setdefault("Cache-Control", "private, no-cache")
@@ -69,6 +70,13 @@ def _headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    proxies = int(app.config.get("FIELDLOG_PROXY_FIX") or 0)
+    if proxies:
+        # Behind nginx: the client's address (login throttling, logs), https (HSTS, secure
+        # cookies, external URLs) and host come from the X-Forwarded-* headers of that many proxies.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
     app.before_request(_begin_request)
     app.teardown_request(_end_request)
     app.after_request(_headers)

@@ -1,0 +1,96 @@
+"""gunicorn settings for FieldLog, from the environment.
+
+    gunicorn -c fieldlog/gunicorn_conf.py          # serves wsgi:app
+
+Every setting comes from a FIELDLOG_* variable (README, "Deployment with gunicorn"): FIELDLOG_BIND,
+FIELDLOG_WORKERS, FIELDLOG_THREADS, FIELDLOG_TIMEOUT, FIELDLOG_GRACEFUL_TIMEOUT,
+FIELDLOG_FORWARDED_ALLOW_IPS, FIELDLOG_MAX_REQUESTS, FIELDLOG_CONTROL_SOCKET, FIELDLOG_ACCESS_LOG.
+
+Both gunicorn's own log and its access log are JSON lines on stderr, like the app's
+(``fieldlog.logs.JsonFormatter``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import timedelta
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from fieldlog.logs import JsonFormatter
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _on(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value not in {"0", "off", "false", "no"}
+
+
+class JsonLogger(Logger):
+    """gunicorn's logger with JSON lines on stderr, one access line per request."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        formatter = JsonFormatter()
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+                    handler.setStream(sys.stderr)
+                handler.setFormatter(formatter)
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
+        if not self.access_log_enabled:
+            return
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+        self.access_log.info(
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "method": method,
+                "path": path,
+                "query": environ.get("QUERY_STRING") or None,
+                "status": int(status),
+                "bytes": getattr(resp, "sent", None),
+                "duration_ms": round(request_time.total_seconds() * 1000, 1),
+                # The client's address once ProxyFix (FIELDLOG_PROXY_FIX) has read X-Forwarded-For.
+                "remote_addr": environ.get("REMOTE_ADDR"),
+                "user_agent": environ.get("HTTP_USER_AGENT"),
+                "referer": environ.get("HTTP_REFERER"),
+                "pid": os.getpid(),
+            },
+        )
+
+
+wsgi_app = "wsgi:app"
+bind = [address.strip() for address in os.environ.get("FIELDLOG_BIND", "127.0.0.1:8000").split(",")]
+workers = _int("FIELDLOG_WORKERS", min(2 * (os.cpu_count() or 1) + 1, 8))
+threads = _int("FIELDLOG_THREADS", 1)
+timeout = _int("FIELDLOG_TIMEOUT", 60)
+graceful_timeout = _int("FIELDLOG_GRACEFUL_TIMEOUT", 30)
+keepalive = 5
+# Only these proxies may say the request came over HTTPS (X-Forwarded-Proto); the app's
+# ProxyFix (FIELDLOG_PROXY_FIX) reads the same headers for the client address and host.
+forwarded_allow_ips = os.environ.get("FIELDLOG_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# A worker restarted now and then returns any memory a large import or report left behind.
+max_requests = _int("FIELDLOG_MAX_REQUESTS", 2000)
+max_requests_jitter = max_requests // 10
+logger_class = JsonLogger
+errorlog = "-"
+accesslog = "-" if _on("FIELDLOG_ACCESS_LOG", True) else None
+loglevel = os.environ.get("FIELDLOG_LOG_LEVEL", "info")
+# gunicorn ≥ 25 opens a control socket at ~/.gunicorn/gunicorn.ctl, shared by every instance of
+# the same user; only open one when given a path of its own.
+control_socket = os.environ.get("FIELDLOG_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
+# Not preloaded: wsgi.py starts the report scheduler thread in each worker, after the fork.
+preload_app = False

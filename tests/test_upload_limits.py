@@ -1,0 +1,59 @@
+"""Upload size limits: anything above MAX_CONTENT_LENGTH is refused with 413 and a clear message,
+as JSON on the API and as a page (the import form) elsewhere, and nothing is stored."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import func, select
+
+from fieldlog.extensions import db
+from fieldlog.models import Visit
+
+from .conftest import csrf_from, visit_payload
+
+LIMIT = 4096
+
+
+def test_an_oversized_api_body_is_a_clear_413(app, client, auth, make):
+    rep = make.user("rep")
+    customer = make.customer(rep=rep)
+    auth.login(rep)
+    client.set_cookie("fieldlog_lang", "en")
+    token = auth.csrf()
+    app.config["MAX_CONTENT_LENGTH"] = LIMIT
+    payload = visit_payload(customer, note="x" * (2 * LIMIT))
+    response = client.post("/api/v1/visits", json=payload, headers={"X-CSRFToken": token})
+    assert response.status_code == 413
+    body = response.get_json()
+    assert body["error"] == "too_large"
+    assert body["message"] == "The request is larger than 4 KB, the most the server accepts."
+    assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
+    # Under the limit a visit goes through.
+    small = visit_payload(customer, note="x" * 100)
+    response = client.post("/api/v1/visits", json=small, headers={"X-CSRFToken": token})
+    assert response.status_code == 201
+
+
+def test_an_oversized_import_upload_is_a_clear_413_page(app, client, auth, make):
+    owner = make.user("owner")
+    auth.login(owner)
+    client.set_cookie("fieldlog_lang", "en")
+    token = csrf_from(client.get("/import").get_data(as_text=True))
+    app.config["MAX_CONTENT_LENGTH"] = LIMIT
+    response = client.post(
+        "/import",
+        data={
+            "csrf_token": token,
+            "kind": "customers",
+            "file": (io.BytesIO(b"code,name\n" + b"1,x\n" * LIMIT), "big.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "larger than" in html and "Split it into smaller files" in html
+
+
+def test_the_default_limit_is_64_mb(app):
+    assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024 * 1024
