@@ -13,6 +13,7 @@ every SQLite and PostgreSQL code the app treats as a storage problem.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import shutil
@@ -92,10 +93,11 @@ class TmpfsStorage(Storage):
     def break_(self, condition: str) -> None:
         if condition == "full":  # SQLite answers SQLITE_FULL when its write gets ENOSPC
             filler = self.mount / "filler"
-            with filler.open("wb") as out, pytest.raises(OSError, match="No space left"):
+            # Unbuffered: a buffered file would raise ENOSPC once more, outside the check,
+            # when closing tries to write out what the last write left in its buffer.
+            with filler.open("wb", buffering=0) as out, pytest.raises(OSError, match="No space"):
                 while True:
                     out.write(b"\0" * 65536)
-                    out.flush()
             self.undo.append(filler.unlink)
         else:  # a WAL database on a read-only file system cannot even be opened (CANTOPEN)
             self._reconnect()  # no open file may stay writable, or the remount is refused
@@ -157,9 +159,12 @@ def storage(database_url, tmp_path) -> Iterator[Storage]:
             if PG_URL:
                 empty_pg_database()
             db.session.remove()
+            # A connection can still be referenced from a cycle (an exception's traceback
+            # frames): collect it first, or it keeps its files open on the mount.
+            gc.collect()
             db.engine.dispose()
             if mounted:
-                subprocess.run(["umount", str(mount)], check=True)
+                subprocess.run(["sh", "-c", f"ls -l /proc/{os.getpid()}/fd | grep {mount}"]); subprocess.run(["umount", str(mount)], check=True)
 
 
 CUSTOMERS_CSV = "code,name,branch,rep\r\nNEW-1,新しい顧客,T01,rep@example.jp\r\n".encode()
