@@ -85,10 +85,11 @@ async function registerWorker() {
     navigator.serviceWorker.addEventListener("message", (event) => {
       if (event.data?.type === "sync") sync();
     });
-    if (user && navigator.onLine) {
-      const ready = await navigator.serviceWorker.ready;
-      ready.active?.postMessage({ type: "keep-pages", user });
-    }
+    const ready = await navigator.serviceWorker.ready;
+    // A page that started loading while the worker was still activating is left out of its
+    // clients.claim(): ask again, so this page works offline without another navigation.
+    if (!navigator.serviceWorker.controller) ready.active?.postMessage({ type: "claim" });
+    if (user && navigator.onLine) ready.active?.postMessage({ type: "keep-pages", user });
     if (user && "sync" in registration) {
       registration.sync.register("fieldlog-outbox").catch(() => {});
     }

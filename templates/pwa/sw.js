@@ -56,6 +56,7 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   if (event.data?.type === "skip-waiting") self.skipWaiting();
+  if (event.data?.type === "claim") event.waitUntil(self.clients.claim());
   // Sent by every page a logged-in user opens online: a user switch drops the other's pages.
   if (event.data?.type === "keep-pages" && event.data.user) {
     keeping = keeping.then(() => keepPages(event.data.user)).catch(() => {});
