@@ -144,11 +144,22 @@ function showInstallHint() {
   }
 }
 
-async function refreshOfflineData() {
+// The offline copy (customers, follow-ups, purposes) is refreshed at most this often on page
+// loads; coming back online or sending something refreshes it at once.
+const OFFLINE_DATA_MAX_AGE_MS = 10 * 60 * 1000;
+
+async function refreshOfflineData({ force = false } = {}) {
   if (!user || !navigator.onLine) return;
+  const stamp = `fieldlog-offline-data-at:${user}`;
+  if (!force && Date.now() - Number(localStorage.getItem(stamp) || 0) < OFFLINE_DATA_MAX_AGE_MS) {
+    return;
+  }
   try {
     const response = await fetch("/api/v1/offline-data", { credentials: "same-origin" });
-    if (response.ok) await kv.set(`offline-data:${user}`, await response.json());
+    if (response.ok) {
+      await kv.set(`offline-data:${user}`, await response.json());
+      localStorage.setItem(stamp, String(Date.now()));
+    }
   } catch {
     // Offline: keep the last copy.
   }
@@ -175,14 +186,20 @@ function start() {
     const relogged = localStorage.getItem(AUTH_NEEDED_KEY) !== null;
     localStorage.removeItem(AUTH_NEEDED_KEY);
     sync({ force: relogged });
-    refreshOfflineData();
+    refreshOfflineData({ force: relogged });
   }
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") sync();
   });
   window.addEventListener("online", () => {
     sync({ force: true });
-    refreshOfflineData();
+    refreshOfflineData({ force: true });
+  });
+  // What was just sent (a visit with a next action, a follow-up done) changes the copy.
+  let refreshSoon = null;
+  window.addEventListener("fieldlog:sent", () => {
+    clearTimeout(refreshSoon);
+    refreshSoon = setTimeout(() => refreshOfflineData({ force: true }), 1000);
   });
   window.addEventListener("fieldlog:outbox-changed", refreshBadges);
   window.addEventListener("fieldlog:auth-needed", () => {
