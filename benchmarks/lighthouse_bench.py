@@ -198,7 +198,8 @@ def main() -> None:
         prepare(env)
         port = args.port or free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start_gunicorn(APP, env, port, work / "gunicorn.log")
+        options = ["-w", "2", "-k", "gthread", "--threads", "8", "--graceful-timeout", "5"]
+        server = start_gunicorn(APP, options, env, port, work / "gunicorn.log")
         try:
             cookie = log_in(base)
             targets = [
