@@ -23,6 +23,27 @@ README_SHOTS = Path(__file__).resolve().parent.parent / "static" / "img" / "scre
 UPDATE_SCREENSHOTS = os.environ.get("FIELDLOG_UPDATE_SCREENSHOTS") == "1"
 
 
+def sqlite_app(path: Path, **config: Any) -> Any:
+    """The app on its own SQLite file with the schema and the defaults, for a live server."""
+    from fieldlog import create_app
+    from fieldlog.defaults import ensure_defaults
+    from fieldlog.extensions import db
+
+    app = create_app(
+        {
+            "SECRET_KEY": "browser-test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "FIELDLOG_SCHEDULER": False,
+            **config,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        ensure_defaults(db.session)
+        db.session.commit()
+    return app
+
+
 def require_chromium() -> None:
     """Fail, never skip: browser tests are part of the suite; `.ci/setup --test` installs it."""
     if not os.access(CHROMIUM, os.X_OK):

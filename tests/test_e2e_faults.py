@@ -22,13 +22,11 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from fieldlog import create_app
 from fieldlog.accounts import set_password
-from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
 from fieldlog.models import Branch, Customer, User, Visit
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium, wait_until
+from .browser import ARGS, CHROMIUM, log_in, require_chromium, sqlite_app, wait_until
 from .conftest import PASSWORD
 
 # The server always runs on its own SQLite file: the PostgreSQL pass deselects this module.
@@ -86,17 +84,8 @@ class Faults:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
     path: Path = tmp_path_factory.mktemp("faults") / "faults.db"
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "faults-secret",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-            "FIELDLOG_SCHEDULER": False,
-        }
-    )
+    app = sqlite_app(path, TESTING=True)
     with app.app_context():
-        db.create_all()
-        ensure_defaults(db.session)
         db.session.add(Branch(code="TKY", name="東京支店"))
         db.session.commit()
     httpd = make_server("127.0.0.1", 0, app, threaded=True)

@@ -20,15 +20,13 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from fieldlog import create_app
 from fieldlog.accounts import set_password
-from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
 from fieldlog.models import Branch, Category, Customer, FollowUp, Proposal, User, Visit
 from fieldlog.periods import today as local_today
 from fieldlog.visits import record_visit
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium, wait_until
+from .browser import ARGS, CHROMIUM, log_in, require_chromium, sqlite_app, wait_until
 from .conftest import PASSWORD
 
 
@@ -64,17 +62,8 @@ pytestmark = pytest.mark.own_sqlite
 
 @pytest.fixture
 def server(tmp_path: Path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "offline-secret",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'offline.db'}",
-            "FIELDLOG_SCHEDULER": False,
-        }
-    )
+    app = sqlite_app(tmp_path / "offline.db", TESTING=True)
     with app.app_context():
-        db.create_all()
-        ensure_defaults(db.session)
         branch = Branch(code="TKY", name="東京支店")
         rep = User(email="rep@example.jp", name="佐藤", role="rep", branch=branch)
         set_password(rep, PASSWORD)

@@ -15,15 +15,13 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from fieldlog import create_app
 from fieldlog.accounts import set_password
-from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
 from fieldlog.models import Branch, Category, Customer, FollowUp, User, Visit
 from fieldlog.periods import today as local_today
 from fieldlog.visits import record_visit
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir
+from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir, sqlite_app
 from .conftest import PASSWORD
 
 TZ = ZoneInfo("Asia/Tokyo")
@@ -37,18 +35,8 @@ pytestmark = pytest.mark.own_sqlite
 @pytest.fixture
 def live_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """The real app on 127.0.0.1 (a free port) over a temp SQLite DB with a small branch."""
-    app = create_app(
-        {
-            "SECRET_KEY": "e2e-secret",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.db'}",
-            "FIELDLOG_TIMEZONE": "Asia/Tokyo",
-            "FIELDLOG_SCHEDULER": False,
-            "FIELDLOG_SMTP_URL": "",
-        }
-    )
+    app = sqlite_app(tmp_path / "e2e.db", FIELDLOG_TIMEZONE="Asia/Tokyo", FIELDLOG_SMTP_URL="")
     with app.app_context():
-        db.create_all()
-        ensure_defaults(db.session)
         branch = Branch(code="TKY", name="東京支店")
         rep = User(email="sato@example.jp", name="佐藤 花子", role="rep", branch=branch)
         set_password(rep, PASSWORD)
