@@ -76,6 +76,7 @@ def prepare(n_visits: int, reuse: bool) -> str:
         start = time.perf_counter()
         rows = kpi_rollup.generate(n_visits)
         kpi_rollup.load(db.engine, rows)
+        kpi_rollup.summarize(db.session, "sqlite")
         counts = {t: len(r) for t, r in rows.items()}
         print(f"generated and loaded in {time.perf_counter() - start:.1f} s: {counts}")
         db.engine.dispose()

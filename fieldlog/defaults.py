@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,8 +28,14 @@ DEFAULT_ACTIVE_KPIS: tuple[str, ...] = (
 )
 
 
-def ensure_defaults(session: Session) -> CompanySettings:
-    """Create the default purposes and the settings row where missing; returns the settings."""
+def ensure_defaults(session: Session, tz: ZoneInfo | None = None) -> CompanySettings:
+    """Create the default purposes and the settings row where missing; returns the settings.
+
+    In a database without visits it also starts the dormancy summary for ``tz`` (default
+    Asia/Tokyo, the default ``FIELDLOG_TIMEZONE``), which every later visit keeps in step.
+    """
+    from .kpi import dormancy  # the KPI package reads these defaults: import when called
+
     known = set(session.scalars(select(Purpose.code)))
     for code, label_ja, label_en, purposeful, sort in DEFAULT_PURPOSES:
         if code not in known:
@@ -45,6 +53,7 @@ def ensure_defaults(session: Session) -> CompanySettings:
         settings = CompanySettings(id=1, active_kpis=list(DEFAULT_ACTIVE_KPIS))
         session.add(settings)
     session.flush()
+    dormancy.start_if_empty(session, settings, tz or ZoneInfo("Asia/Tokyo"))
     return settings
 
 

@@ -405,6 +405,39 @@ class DeepeningRun(db.Model):
         return f"<DeepeningRun {self.customer_id} {self.starts_on}..{self.ends_on} {self.grew}>"
 
 
+class DormancyRun(db.Model):
+    """Days on which a customer is *not* dormant (a summary derived from visits and sales lines).
+
+    For every day E in ``starts_on``..``ends_on`` (inclusive) the customer had a visit (by
+    anyone) in the ``dormant_visit_days`` ending at E, and either no sales on or before E or
+    some in the ``dormant_sales_days`` ending at E. The thresholds and the timezone it was built
+    with are in ``SummaryState`` ("dormancy"). ``fieldlog.kpi.dormancy`` keeps it in step.
+    """
+
+    __table_args__ = (
+        # Runs overlapping the period ends of a roll-up, read from the index alone.
+        Index("ix_dormancy_run_ends_starts", "ends_on", "starts_on", "customer_id"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    starts_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    ends_on: Mapped[date] = mapped_column(Date)
+
+    def __repr__(self) -> str:
+        return f"<DormancyRun {self.customer_id} {self.starts_on}..{self.ends_on}>"
+
+
+class SummaryState(db.Model):
+    """What a derived summary was built with (its settings), so a reader can tell it is current."""
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<SummaryState {self.name} {self.params}>"
+
+
 class CompanySettings(db.Model):
     """The single row of company-wide settings (id 1)."""
 

@@ -284,7 +284,7 @@ def test_cli_rebuild_summary_checks_and_repairs(app, runner, shop, make):
     db.session.execute(delete(DeepeningRun))  # a summary gone stale (e.g. a raw SQL edit)
     db.session.commit()
     stale = runner.invoke(args=["kpi", "rebuild-summary", "--check"])
-    assert stale.exit_code == 1 and f"{runs} runs differ" in stale.output
+    assert stale.exit_code == 1 and f"{runs} deepening runs differ" in stale.output
     result = runner.invoke(args=["kpi", "rebuild-summary"])
     assert result.exit_code == 0 and f"{runs} runs" in result.output
     assert runner.invoke(args=["kpi", "rebuild-summary", "--check"]).exit_code == 0

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 import click
 from flask import current_app
 
+from ..defaults import company_settings
 from ..extensions import db
-from ..kpi import CATALOGUE, KPI_KEYS, KpiValue, parse_scope, rollup, scope_label, summary
+from ..kpi import CATALOGUE, KPI_KEYS, KpiValue, dormancy, parse_scope, rollup, scope_label, summary
 from ..models import utcnow
 from ..periods import Period, today
 
@@ -80,16 +81,28 @@ def show(period_text: str, scope_text: str, as_json: bool) -> None:
 
 @group.command("rebuild-summary")
 @click.option(
-    "--check", is_flag=True, help="Only compare the summary with the sales lines; exit 1 if stale."
+    "--check",
+    is_flag=True,
+    help="Only compare the summaries with the visits and sales lines; exit 1 if stale.",
 )
 def rebuild_summary(check: bool) -> None:
-    """Rebuild the deepening_rate summary from every sales line (safe to run again)."""
+    """Rebuild the deepening_rate and dormant_rate summaries (safe to run again)."""
     if check:
         stale = summary.differences(db.session)
-        click.echo(f"{stale} runs differ from the sales lines.")
-        if stale:
+        click.echo(f"{stale} deepening runs differ from the sales lines.")
+        tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+        current = dormancy.usable(db.session, company_settings(db.session), tz)
+        dormant = dormancy.differences(db.session) if current else 0
+        if current:
+            click.echo(f"{dormant} dormancy runs differ from the visits and sales lines.")
+        else:
+            click.echo("The dormancy summary was built for other settings (or not at all).")
+        if stale or dormant or not current:
             raise SystemExit(1)
         return
     runs = summary.rebuild(db.session)
+    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+    kept = dormancy.rebuild(db.session, company_settings(db.session), tz)
     db.session.commit()
     click.echo(f"Rebuilt the deepening summary: {runs:,} runs.")
+    click.echo(f"Rebuilt the dormancy summary ({tz.key}): {kept:,} runs.")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from .. import accounts
 from ..defaults import DEFAULT_ACTIVE_KPIS, ensure_defaults
 from ..extensions import db
+from ..kpi import dormancy
 from ..models import Branch, Hypothesis, KpiTarget, Review, User
 from ..periods import Period
 from . import catalogue as cat
@@ -80,7 +81,7 @@ def build(
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     rng = random.Random(seed)
-    settings = ensure_defaults(session)  # the purposes every visit needs
+    settings = ensure_defaults(session, tz)  # the purposes every visit needs
     settings.company_name = cat.COMPANY_NAME
     cycles = {rank: settings.cycle_days(rank) for rank in ("A", "B", "C")}
     # One hash for everyone: scrypt costs ~0.1 s per call.
@@ -100,6 +101,7 @@ def build(
     history.finish_proposals(proposals)
     _management(session, company, today=today, start=history.start)
     session.flush()
+    dormancy.rebuild(session, settings, tz)  # the visits were written in bulk, past the ORM
     counts = {
         "branches": len(company.branches),
         "users": len(company.people),

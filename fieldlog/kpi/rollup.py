@@ -39,6 +39,7 @@ from ..models import (
     CompanySettings,
     Customer,
     DeepeningRun,
+    DormancyRun,
     FollowUp,
     Proposal,
     SalesLine,
@@ -47,6 +48,7 @@ from ..models import (
     Visit,
 )
 from ..periods import Period, local_midnight_utc
+from . import dormancy
 from .catalogue import KPI_KEYS
 from .scope import Scope
 
@@ -566,18 +568,17 @@ class _Engine:
         )
         return stmt, ["sales", "gp", "gp_amount"]
 
-    def _deepening(self) -> list[tuple[int, int | None, dict[str, int]]]:
-        """deepening_rate for every period from the per-customer runs (``kpi.summary``).
+    def _at_ends(self, R: Any, *where: Any) -> tuple[dict[Any, list[int]], dict[Any, list[int]]]:
+        """Per group, how many runs of ``R`` contain each period end, and how many flagged ones.
 
-        A customer's runs are disjoint spans of days on which it counts in the denominator,
-        each flagged with whether it also counts in the numerator; so per period end the
-        figures are counts of the runs containing it. Only runs overlapping the ends are read
-        (one covering index); each is reduced to the range of ends it contains, [first, stop),
-        and counted per range, so the sums per end are a few hundred additions in Python.
+        Runs are disjoint spans of days per customer (``kpi.summary``, ``kpi.dormancy``), so a
+        customer counts at an end when one of its runs contains it. Only runs overlapping the
+        ends are read (one covering index); each is reduced to the range of ends it contains,
+        [first, stop), and counted per range, so the sums per end are a few hundred additions
+        in Python. ``grew`` is the flag where ``R`` has one. Keyed by the period end's index.
         """
-        R = DeepeningRun
         conds, key = self.dim.customers()
-        ends = sorted({p.end for p in self.periods})
+        ends = self._ends
         m = len(ends)
 
         def index(j: int) -> Any:
@@ -587,28 +588,42 @@ class _Engine:
         stop = case(
             *[(R.ends_on >= ends[j], index(j + 1)) for j in reversed(range(m))], else_=index(0)
         )
+        flag = R.grew if hasattr(R, "grew") else literal_column("0", Integer)
         keys = [key.label("g")] if key is not None else []
-        runs = select(first.label("first"), stop.label("stop"), R.grew.label("grew"), *keys).where(
+        runs = select(first.label("first"), stop.label("stop"), flag.label("flag"), *keys).where(
             R.ends_on >= ends[0], R.starts_on <= ends[-1]
         )
-        if key is not None or conds:
+        if key is not None or conds or where:
             # "+ 0": read the runs alive over the ends from the index on ends_on, then their
             # customers; SQLite would otherwise walk every customer's runs (5× the rows).
-            runs = runs.join(Customer, Customer.id == R.customer_id + 0).where(*conds)
+            runs = runs.join(Customer, Customer.id == R.customer_id + 0).where(*conds, *where)
         runs = runs.subquery("runs")
         c = runs.c
-        group = [c.first, c.stop, c.grew] + ([c.g] if key is not None else [])
-        num: dict[Any, list[int]] = {}
-        den: dict[Any, list[int]] = {}
+        group = [c.first, c.stop, c.flag] + ([c.g] if key is not None else [])
+        counted: dict[Any, list[int]] = {}
+        flagged: dict[Any, list[int]] = {}
         for row in self.session.execute(select(*group, func.count()).group_by(*group)):
-            lo, hi, grew, g = row[0], row[1], row[2], (row[3] if key is not None else None)
+            lo, hi, on, g = row[0], row[1], row[2], (row[3] if key is not None else None)
             n = int(row[-1])
-            nums, dens = num.setdefault(g, [0] * m), den.setdefault(g, [0] * m)
+            counts, flags = counted.setdefault(g, [0] * m), flagged.setdefault(g, [0] * m)
             for j in range(lo, hi):
-                dens[j] += n
-                if grew:
-                    nums[j] += n
-        position = {e: j for j, e in enumerate(ends)}
+                counts[j] += n
+                if on:
+                    flags[j] += n
+        return counted, flagged
+
+    @property
+    def _ends(self) -> list[date]:
+        return sorted({p.end for p in self.periods})
+
+    def _deepening(self) -> list[tuple[int, int | None, dict[str, int]]]:
+        """deepening_rate for every period from the per-customer runs (``kpi.summary``).
+
+        A customer's runs are the days on which it counts in the denominator, each flagged with
+        whether it also counts in the numerator.
+        """
+        den, num = self._at_ends(DeepeningRun)
+        position = {e: j for j, e in enumerate(self._ends)}
         return [
             (i, g, {"deep_num": num[g][position[p.end]], "deep_den": den[g][position[p.end]]})
             for g in den
@@ -616,6 +631,27 @@ class _Engine:
         ]
 
     def _dormant(self) -> list[tuple[int, int | None, dict[str, int]]]:
+        """dormant_rate from the dormancy summary when it is current, else from the events."""
+        if not dormancy.usable(self.session, self.settings, self.tz):
+            return self._dormant_from_events()
+        conds, key = self.dim.customers()
+        active = [Customer.active.is_(True), *conds]
+        kept, _ = self._at_ends(DormancyRun, *active)
+        stmt = select(*([key] if key is not None else []), func.count(Customer.id)).where(*active)
+        if key is not None:
+            stmt = stmt.group_by(key)
+        position = {e: j for j, e in enumerate(self._ends)}
+        out = []
+        for row in self.session.execute(stmt):
+            g = row[0] if key is not None else None
+            den = int(row[-1])
+            counts = kept.get(g)
+            for i, p in enumerate(self.periods):
+                alive = counts[position[p.end]] if counts else 0
+                out.append((i, g, {"dorm_num": den - alive, "dorm_den": den}))
+        return out
+
+    def _dormant_from_events(self) -> list[tuple[int, int | None, dict[str, int]]]:
         """dormant_rate for every period with one pass over recent visits and sales.
 
         Per customer: a flag per period for "visited in the last N days as of the end" (visits

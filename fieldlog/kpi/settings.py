@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..defaults import company_settings
 from ..errors import Invalid
 from ..models import CompanySettings
+from . import dormancy
 from .catalogue import CATALOGUE, KPI_KEYS
 from .lint import Warning, lint
 
@@ -88,6 +89,7 @@ def set_dormancy(session: Session, visit_days: Any, sales_days: Any) -> CompanyS
     settings = company_settings(session)
     settings.dormant_visit_days, settings.dormant_sales_days = visit, sales
     session.flush()
+    dormancy.settings_changed(session, settings)  # the summary follows the new thresholds
     return settings
 
 

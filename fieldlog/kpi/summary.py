@@ -25,12 +25,12 @@ from typing import Any
 from sqlalchemy import delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from ..models import DeepeningRun, SalesLine
+from ..models import DeepeningRun, SalesLine, Visit
+from . import dormancy
 
 Run = tuple[date, date, bool]
 
 _WINDOW = timedelta(days=365)
-_LAST = timedelta(days=364)  # a window of 365 days ends 364 days after its first day
 _DAY = timedelta(days=1)
 _CHUNK = 500  # customers per statement (bound parameters stay far below SQLite's limit)
 _PENDING = "fieldlog.kpi.summary.pending"
@@ -38,13 +38,7 @@ _PENDING = "fieldlog.kpi.summary.pending"
 
 def _covered(days: Iterable[date]) -> list[tuple[date, date]]:
     """The days E whose 365-day window (E − 364 … E) holds one of ``days``, as merged spans."""
-    spans: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if spans and day <= spans[-1][1] + _DAY:
-            spans[-1] = (spans[-1][0], day + _LAST)
-        else:
-            spans.append((day, day + _LAST))
-    return spans
+    return dormancy.reach(days, 365)
 
 
 def deepening_runs(lines: Iterable[tuple[date, int | None]]) -> list[Run]:
@@ -91,13 +85,15 @@ def deepening_runs(lines: Iterable[tuple[date, int | None]]) -> list[Run]:
 def sales_changed(session: Session, customer_ids: Iterable[int | None]) -> int:
     """Recompute the runs of these customers from their sales lines; flushes nothing, returns runs.
 
-    The one function every writer of sales lines calls (or reaches through the flush hook).
+    The one function every writer of sales lines calls (or reaches through the flush hook);
+    it keeps the dormancy summary of these customers in step as well.
     """
     conn = session.connection()
     ids = sorted({i for i in customer_ids if i is not None})
     written = 0
     for k in range(0, len(ids), _CHUNK):
         chunk = ids[k : k + _CHUNK]
+        dormancy.lock_customers(session, chunk)  # one writer of a customer's runs at a time
         conn.execute(delete(DeepeningRun).where(DeepeningRun.customer_id.in_(chunk)))
         S = SalesLine
         lines = conn.execute(
@@ -114,6 +110,7 @@ def sales_changed(session: Session, customer_ids: Iterable[int | None]) -> int:
         if rows:
             conn.execute(insert(DeepeningRun), rows)
         written += len(rows)
+    dormancy.customers_changed(session, ids)  # a sale can end or start a dormant spell too
     return written
 
 
@@ -158,38 +155,55 @@ def count(session: Session) -> int:
 # ---- ORM writes: the flush hook ----------------------------------------------------------
 
 
-def _customers_of(line: SalesLine) -> Iterator[Any]:
-    """The customer a line belongs to now and, if it was moved, the one it belonged to."""
-    state = inspect(line)
+def _customers_of(row: SalesLine | Visit) -> Iterator[Any]:
+    """The customer a line or visit belongs to now and, if it was moved, the one it had."""
+    state = inspect(row)
     yield state.dict.get("customer_id")
     yield from state.attrs.customer_id.history.deleted or ()
     for old in state.attrs.customer.history.deleted or ():
         yield getattr(old, "id", None)
 
 
+def _moved(visit: Visit) -> bool:
+    """Whether a changed visit moved in time or to another customer (else the runs stand)."""
+    attrs = inspect(visit).attrs
+    return any(
+        attrs[name].history.has_changes() for name in ("visited_at", "customer_id", "customer")
+    )
+
+
+def _key(obj: Any) -> str | None:
+    """Which pending set a flushed object feeds: sales lines, visits, or neither."""
+    if isinstance(obj, SalesLine):
+        return "ids"
+    return "visit_ids" if isinstance(obj, Visit) else None
+
+
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    pending = session.info.setdefault(_PENDING, {"ids": set(), "lines": []})
+    pending = session.info.setdefault(_PENDING, {"ids": set(), "visit_ids": set(), "rows": []})
     for obj in session.deleted:
-        if isinstance(obj, SalesLine):
-            pending["ids"].add(obj.customer_id)  # loads it if expired: allowed before a flush
-            pending["ids"].update(_customers_of(obj))
+        if key := _key(obj):
+            pending[key].add(obj.customer_id)  # loads it if expired: allowed before a flush
+            pending[key].update(_customers_of(obj))
     for obj in (*session.new, *session.dirty):
-        if isinstance(obj, SalesLine):
-            pending["ids"].update(_customers_of(obj))
-            pending["lines"].append(obj)  # its customer_id is only known after the flush
+        key = _key(obj)
+        if key == "ids" or (key == "visit_ids" and (obj in session.new or _moved(obj))):
+            pending[key].update(_customers_of(obj))
+            pending["rows"].append(obj)  # its customer_id is only known after the flush
 
 
 def _after_flush_postexec(session: Session, _context: Any) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    ids = pending["ids"]
-    ids.update(inspect(line).dict.get("customer_id") for line in pending["lines"])
-    sales_changed(session, ids)
+    for obj in pending["rows"]:
+        pending[_key(obj)].add(inspect(obj).dict.get("customer_id"))
+    sales_changed(session, pending["ids"])  # deepening and dormancy of these customers
+    dormancy.customers_changed(session, pending["visit_ids"] - pending["ids"])
 
 
 def track_sales_lines() -> None:
-    """Keep the runs in step with every ORM flush that adds, changes or deletes a sales line."""
+    """Keep the summaries in step with every ORM flush that writes sales lines or visits."""
     hooks = (("before_flush", _before_flush), ("after_flush_postexec", _after_flush_postexec))
     for name, fn in hooks:
         if not event.contains(Session, name, fn):
