@@ -405,43 +405,40 @@ class _Engine:
     def _proposed(self, dim: _Dim | None = None) -> tuple[Any, list[str]]:
         """Distinct customers visited in P that got an upsell/cross-sell proposal in P (scope).
 
-        Two distinct sets, (period, group, customer) of the visits and of the proposals in
-        scope, joined: one pass over each instead of a proposal look-up per visit.
+        Driven by the proposals, which are few: the distinct (period, group, customer) of the
+        proposals in scope, each kept when a visit in scope, group and period exists for that
+        customer — one seek on the visits' (customer, time) index each, instead of a pass
+        over every visit of the periods.
         """
         P, V, R = self.P, Visit, Proposal
         dim = dim or self.dim
-
-        def customers(model: Any, on: Any, *where: Any) -> Any:
-            conds, key = dim.events(model)
-            return (
-                select(
-                    P.c.idx.label("idx"),
-                    *([key.label("g")] if key is not None else []),
-                    model.customer_id.label("customer_id"),
-                )
-                .select_from(P)
-                .join(model, on)
-                .where(*where, *conds)
-                .distinct()
-                .subquery()
+        r_conds, r_key = dim.events(R)
+        proposed = (
+            select(
+                P.c.idx.label("idx"),
+                P.c.u_start.label("u_start"),
+                P.c.u_end.label("u_end"),
+                *([r_key.label("g")] if r_key is not None else []),
+                R.customer_id.label("customer_id"),
             )
-
-        visited = customers(V, and_(V.visited_at >= P.c.u_start, V.visited_at < P.c.u_end))
-        proposed = customers(
-            R,
-            and_(R.proposed_on >= P.c.d_start, R.proposed_on <= P.c.d_end),
-            R.kind.in_(("upsell", "cross_sell")),
+            .select_from(P)
+            .join(R, and_(R.proposed_on >= P.c.d_start, R.proposed_on <= P.c.d_end))
+            .where(R.kind.in_(("upsell", "cross_sell")), *r_conds)
+            .distinct()
+            .subquery("proposed")
         )
-        same = [visited.c.idx == proposed.c.idx, visited.c.customer_id == proposed.c.customer_id]
-        group = [visited.c.idx]
-        if dim.group is not None:
-            same.append(visited.c.g == proposed.c.g)
-            group.append(visited.c.g)
-        stmt = (
-            select(*group, func.count())
-            .select_from(visited.join(proposed, and_(*same)))
-            .group_by(*group)
+        c = proposed.c
+        v_conds, v_key = dim.events(V)
+        if v_key is not None:
+            v_conds.append(v_key == c.g)
+        visited = exists().where(
+            V.customer_id == c.customer_id,
+            V.visited_at >= c.u_start,
+            V.visited_at < c.u_end,
+            *v_conds,
         )
+        group = [c.idx] + ([c.g] if r_key is not None else [])
+        stmt = select(*group, func.count()).where(visited).group_by(*group)
         return stmt, ["customers_proposed"]
 
     def _proposals(self) -> tuple[Any, list[str]]:
