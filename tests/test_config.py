@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fieldlog import create_app
 from fieldlog.config import from_environment
+from fieldlog.extensions import db
 
 
 def test_defaults_without_any_variable(tmp_path):
@@ -44,3 +45,17 @@ def test_the_factory_reads_the_environment_and_a_test_mapping_wins(tmp_path, mon
     assert (app.config["SECRET_KEY"], app.config["FIELDLOG_TIMEZONE"]) == ("from-env", "Asia/Seoul")
     app = create_app({"FIELDLOG_TIMEZONE": "Asia/Tokyo", "SECRET_KEY": "t"})
     assert app.config["FIELDLOG_TIMEZONE"] == app.config["BABEL_DEFAULT_TIMEZONE"] == "Asia/Tokyo"
+
+
+def test_every_connection_gets_its_settings(app):
+    """SQLite: foreign keys and a busy timeout; PostgreSQL: no JIT (it costs more than it saves)."""
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
+        else:
+            assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+            conn.rollback()  # a pooled connection's reset must not bring JIT back
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            assert conn.exec_driver_sql("SHOW jit").scalar() == "off"

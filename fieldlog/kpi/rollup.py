@@ -431,14 +431,21 @@ class _Engine:
         v_conds, v_key = dim.events(V)
         if v_key is not None:
             v_conds.append(v_key == c.g)
-        visited = exists().where(
-            V.customer_id == c.customer_id,
-            V.visited_at >= c.u_start,
-            V.visited_at < c.u_end,
-            *v_conds,
+        # A scalar look-up with LIMIT 1 rather than EXISTS: PostgreSQL turns EXISTS into a
+        # hash semi-join over every visit (its estimate of the proposals is far too high).
+        first_visit = (
+            select(V.id)
+            .where(
+                V.customer_id == c.customer_id,
+                V.visited_at >= c.u_start,
+                V.visited_at < c.u_end,
+                *v_conds,
+            )
+            .limit(1)
+            .scalar_subquery()
         )
         group = [c.idx] + ([c.g] if r_key is not None else [])
-        stmt = select(*group, func.count()).where(visited).group_by(*group)
+        stmt = select(*group, func.count()).where(first_visit.is_not(None)).group_by(*group)
         return stmt, ["customers_proposed"]
 
     def _proposals(self) -> tuple[Any, list[str]]:
