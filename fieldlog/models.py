@@ -360,10 +360,21 @@ class ImportBatch(db.Model):
 
 class SalesLine(db.Model):
     __table_args__ = (
-        Index("ix_sales_line_customer_on", "customer_id", "sold_on"),
-        # Covering for the KPI windows (sales_amount, deepening_rate): a range of sold_on
-        # read without touching the table.
-        Index("ix_sales_line_on_customer_category", "sold_on", "customer_id", "category_id"),
+        # Covering for sales_amount / gross_margin_rate per customer in scope (SQLite reads the
+        # customers, then each one's lines of the periods from this index alone).
+        Index(
+            "ix_sales_line_customer_on_amounts", "customer_id", "sold_on", "amount", "gross_profit"
+        ),
+        # Covering for the KPI windows (sales_amount, gross_margin_rate, dormant_rate from the
+        # events, deepening's rebuild): a range of sold_on read without touching the table.
+        Index(
+            "ix_sales_line_on_customer_amounts",
+            "sold_on",
+            "customer_id",
+            "category_id",
+            "amount",
+            "gross_profit",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
