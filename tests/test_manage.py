@@ -114,7 +114,10 @@ def test_dashboard_empty_week_says_so(client, auth, world):
     assert "この期間の訪問記録はありません" in html
 
 
-@pytest.mark.parametrize("query", ["week=2026-W99", "week=nonsense", "month=2026-13"])
+@pytest.mark.parametrize(
+    "query",
+    ["week=2026-W99", "week=nonsense", "month=2026-13", "week=9999-W52", "month=0001-01"],
+)
 def test_bad_period_is_400(client, auth, world, query):
     auth.login(world["owner"])
     assert client.get(f"/branches/TKY?{query}").status_code == 400
