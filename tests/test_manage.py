@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from fieldlog.defaults import company_settings
 from fieldlog.extensions import db
 from fieldlog.kpi import Scope
 from fieldlog.kpi.targets import set_target
@@ -337,3 +338,26 @@ def test_hypothesis_evidence_compares_equal_spans(app, world):
     assert found.after["purposeful_visit_rate"] == pytest.approx(2 / 3)
     assert found.before["purposeful_visit_rate"] is None  # no visits in W46
     assert set(found.series) == {"purposeful_visit_rate", "sales_amount"}
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("owner", "/summary?week=2026-W47"),
+        ("manager", "/branches/TKY?week=2026-W47"),
+        ("manager", "/branches/TKY?month=2026-11"),
+        ("manager", "/branches/TKY/review?week=2026-W47"),
+        ("manager", "/me?week=2026-W47"),
+        ("rep", "/me?week=2026-W47"),
+    ],
+)
+def test_every_page_showing_the_kpi_set_shows_its_lint(client, auth, world, who, path):
+    auth.login(world[who])
+    assert "KPI設定の確認" not in client.get(path).get_data(as_text=True)  # the default set
+    settings = company_settings(db.session)
+    settings.active_kpis = ["purposeful_visit_rate", "hearing_rate"]
+    db.session.commit()
+    html = client.get(path).get_data(as_text=True)
+    assert 'class="card card-warn"' in html
+    assert "有効なKPIが2個しかありません" in html  # too few
+    assert ("/settings/kpis" in html) is (who == "owner")  # the fix is the owner's to make

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from fieldlog.extensions import db
+from fieldlog.kpi.settings import set_active_kpis
 from fieldlog.models import Hypothesis, KpiTarget, Review
 from fieldlog.periods import Period
 from fieldlog.reports import data, pdf
@@ -257,3 +258,26 @@ def test_cli_report_send_needs_a_valid_smtp_url(app, runner, tokyo, url, message
     app.config["FIELDLOG_SMTP_URL"] = url
     result = runner.invoke(args=["report", "send", "--week", "last"])
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize(
+    ("active", "expected"),
+    [
+        (None, []),  # the default set of five passes every check
+        (["visit_count"], ["3〜5", "訪問"]),  # too few; only the visit count
+    ],
+)
+def test_reports_carry_the_kpi_set_lint(tokyo, active, expected):
+    if active is not None:
+        set_active_kpis(db.session, active)
+        db.session.commit()
+    branch = data.branch_report(db.session, tokyo[0], W47, today=TODAY, tz=TZ)
+    company = data.company_report(db.session, W47, today=TODAY, tz=TZ)
+    assert branch.lint == company.lint
+    assert len(branch.lint) == (2 if expected else 0)
+    text = " ".join(branch.lint)
+    assert all(word in text for word in expected), text
+    for report in (branch, company):
+        html = pdf.render_html(report)
+        assert ("KPI設定の確認" in html) is bool(expected)
+        assert all(line in html for line in branch.lint)

@@ -99,6 +99,8 @@ class BranchReport:
     hypotheses: list[str]
     # The gap analysis behind ``suggestions``, per KPI key (pages translate it when read).
     gaps: dict[str, Any] = field(default_factory=dict)
+    # The KPI-set lint (Japanese, like the PDF): shown wherever the KPI set is shown.
+    lint: list[str] = field(default_factory=list)
 
     @property
     def has_activity(self) -> bool:
@@ -140,6 +142,8 @@ class CompanyReport:
     hypotheses: list[str]
     # The gap analysis behind ``suggestions``, per KPI key (pages translate it when read).
     gaps: dict[str, Any] = field(default_factory=dict)
+    # The KPI-set lint (Japanese, like the PDF): shown wherever the KPI set is shown.
+    lint: list[str] = field(default_factory=list)
 
     @property
     def has_activity(self) -> bool:
@@ -290,6 +294,16 @@ def active_keys(session: Session) -> list[str]:
     return active_kpis(company_settings(session))
 
 
+def kpi_set_lint(session: Session) -> list[str]:
+    """The lint of the company's KPI set in Japanese (the reports' language); empty when fine."""
+    from flask_babel import force_locale
+
+    from ..kpi.settings import lint_settings
+
+    with force_locale("ja"):
+        return [str(w) for w in lint_settings(company_settings(session), "ja")]
+
+
 def branch_report(
     session: Session, branch: Branch, period: Period, *, today: date, tz: ZoneInfo
 ) -> BranchReport:
@@ -339,6 +353,7 @@ def branch_report(
         customers_total=customers_total,
         pipeline=lists.pipeline(session, [branch.id], period),
         hypotheses=lists.hypotheses_under_test(session, branch.id),
+        lint=kpi_set_lint(session),
     )
 
 
@@ -388,6 +403,7 @@ def company_report(
         **_common(period, today, figures, keys, weeks),
         branches=branches,
         hypotheses=lists.hypotheses_under_test(session, None),
+        lint=kpi_set_lint(session),
     )
 
 
