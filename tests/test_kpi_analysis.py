@@ -100,7 +100,8 @@ def test_targets_latest_effective_with_scope_fallback(make):
     assert target_for(db.session, key, Scope.rep(rep.id), w48) == 0.7
     assert target_for(db.session, key, Scope.rep(other.id), w48) == 0.6
     assert target_for(db.session, key, Scope.company(), w48) == 0.5
-    assert target_for(db.session, key, Scope.company(), nov) is None  # no monthly target
+    assert target_for(db.session, key, Scope.company(), nov) == 0.5  # a rate: the weekly one
+    assert target_for(db.session, "proposal_count", Scope.company(), nov) is None
     assert target_for(db.session, "dormant_rate", Scope.company(), w47) is None
     set_target(db.session, key, Scope.company(), "week", 0.55, date(2026, 1, 1), owner)
     assert target_for(db.session, key, Scope.company(), w47) == 0.55  # the later entry wins
@@ -196,3 +197,51 @@ def test_settings_services(app):
     assert [settings.cycle_days(r) for r in "ABC"] == [7, 21, 90]
     with pytest.raises(Invalid):
         set_rank_cycles(db.session, 7, 400, 90)
+
+
+@pytest.mark.parametrize(
+    "targets, kpi, scope, period, expected",
+    [
+        # (scope, kind, value, effective_from) per target; the figure viewed; the target shown.
+        # A rate's weekly target applies to a month without a monthly one, and the other way.
+        ([("company", "week", 0.6, "2026-10-26")], "hearing_rate", "company", "2026-11", 0.6),
+        ([("company", "month", 0.6, "2026-11-01")], "hearing_rate", "company", "2026-W47", 0.6),
+        # ... but a target of the viewed kind wins at the same scope.
+        (
+            [("company", "week", 0.6, "2026-01-05"), ("company", "month", 0.5, "2026-01-01")],
+            "hearing_rate",
+            "company",
+            "2026-11",
+            0.5,
+        ),
+        # A more specific scope wins even when its target was set for the other kind.
+        (
+            [("company", "month", 0.5, "2026-01-01"), ("rep", "week", 0.7, "2026-01-05")],
+            "hearing_rate",
+            "rep",
+            "2026-11",
+            0.7,
+        ),
+        # Lower-is-better rates and the pipeline (as of the period's end) carry over too.
+        ([("branch", "week", 0.1, "2026-01-05")], "dormant_rate", "rep", "2026-11", 0.1),
+        ([("company", "week", 5e6, "2026-01-05")], "pipeline_amount", "branch", "2026-11", 5e6),
+        # Counts and sums of the period do not: a weekly count is not a monthly one.
+        ([("company", "week", 10, "2026-01-05")], "proposal_count", "company", "2026-11", None),
+        ([("company", "month", 4e7, "2026-01-01")], "sales_amount", "company", "2026-W47", None),
+        ([("company", "week", 50, "2026-01-05")], "visit_count", "rep", "2026-11", None),
+        # In force from the period's first day: a weekly target from 2 Nov misses November.
+        ([("company", "week", 0.6, "2026-11-02")], "hearing_rate", "company", "2026-11", None),
+        ([("company", "week", 0.6, "2026-11-02")], "hearing_rate", "company", "2026-12", 0.6),
+    ],
+)
+def test_targets_between_weeks_and_months(make, targets, kpi, scope, period, expected):
+    branch = make.branch()
+    rep = make.user("rep", branch)
+    scopes = {
+        "company": Scope.company(),
+        "branch": Scope.branch(branch.id),
+        "rep": Scope.rep(rep.id),
+    }
+    for where, kind, value, effective in targets:
+        set_target(db.session, kpi, scopes[where], kind, value, date.fromisoformat(effective), None)
+    assert target_for(db.session, kpi, scopes[scope], Period.parse(period)) == expected
