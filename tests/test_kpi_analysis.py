@@ -120,6 +120,8 @@ def test_targets_latest_effective_with_scope_fallback(make):
         ("hearing_rate", "week", 1.5, "value"),
         ("proposal_count", "week", -1, "value"),
         ("proposal_count", "week", "abc", "value"),
+        ("proposal_count", "week", 12.5, "value"),  # a count is whole
+        ("pipeline_amount", "month", 0.5, "value"),  # whole yen
     ],
 )
 def test_set_target_validates(app, kpi, period_kind, value, field):

@@ -59,6 +59,8 @@ def set_target(
         errors["value"] = [_l("Enter a number of zero or more.")]
     elif definition is not None and definition.unit == "rate" and number > 1:
         errors["value"] = [_l("A rate target is a fraction between 0 and 1.")]
+    elif definition is not None and definition.unit != "rate" and not number.is_integer():
+        errors["value"] = [_l("A count or yen target is a whole number.")]
     if not isinstance(effective_from, date):
         errors["effective_from"] = [_l("Enter a date.")]
     if scope.kind == "branch" and session.get(Branch, scope.id) is None:
