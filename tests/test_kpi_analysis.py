@@ -247,3 +247,48 @@ def test_targets_between_weeks_and_months(make, targets, kpi, scope, period, exp
     for where, kind, value, effective in targets:
         set_target(db.session, kpi, scopes[where], kind, value, date.fromisoformat(effective), None)
     assert target_for(db.session, kpi, scopes[scope], Period.parse(period)) == expected
+
+
+@pytest.mark.parametrize(
+    "series, targets, kgi, cause, numbers",
+    [
+        (  # quantity: 5 visits against an average of 10 before (-50 %)
+            _series((6, 10), (5, 10), (2, 5)),
+            [0.5] * 3,
+            _sales(1, 1, 1),
+            "quantity",
+            {"value": 0.4, "target": 0.5, "value_before": 0.55, "base_now": 5,
+             "base_before": 10.0, "base_change": -0.5},
+        ),
+        (  # only the 4 periods before count for the base: the 5th oldest is ignored
+            _series((6, 100), (6, 10), (6, 10), (6, 10), (6, 10), (3, 10)),
+            [0.5] * 6,
+            _sales(1, 2, 3, 4, 5, 6),
+            "quality",
+            {"value": 0.3, "target": 0.5, "value_before": 0.6, "base_now": 10,
+             "base_before": 10.0, "base_change": 0.0},
+        ),
+        (  # design: met 4 periods while sales went from 100 to 100
+            _series(*[(6, 10)] * 4, (4, 10)),
+            [0.5] * 5,
+            _sales(100, 100, 101, 100, 90),
+            "design",
+            {"value": 0.4, "target": 0.5, "value_before": 0.6, "base_now": 10,
+             "base_before": 10.0, "base_change": 0.0, "kgi": "sales_amount",
+             "periods_met": 4, "kgi_first": 100, "kgi_last": 100, "kgi_change": 0.0},
+        ),
+        (  # a base drop of exactly 20 % is not yet quantity
+            _series((5, 10), (3, 8)),
+            [0.5] * 2,
+            _sales(1, 1),
+            "quality",
+            {"value": 0.375, "target": 0.5, "value_before": 0.5, "base_now": 8,
+             "base_before": 10.0, "base_change": -0.2},
+        ),
+    ],
+)  # fmt: skip
+def test_gap_numbers_behind_each_suggestion(app, series, targets, kgi, cause, numbers):
+    found = suggest("hearing_rate", series, targets, kgi)
+    assert found.cause == cause
+    assert found.numbers == pytest.approx(numbers)
+    assert found.as_dict() == {"kpi": "hearing_rate", "cause": cause, "numbers": found.numbers}
