@@ -52,7 +52,10 @@ def test_show_month_and_table(runner, data):
         (["--period", "last"], "neither a week"),
         (["--period", "9999-12"], "year must be from 1900 to 2999"),  # no date overflow
         (["--period", "0001-W01"], "year must be from 1900 to 2999"),
-        (["--period", "2026-W47", "--scope", "branch:NOPE"], "no branch"),
+        (
+            ["--period", "2026-W47", "--scope", "branch:tky"],
+            "no branch with code 'tky' (codes: TKY)",
+        ),
         (["--period", "2026-W47", "--scope", "rep:nobody@example.jp"], "no user"),
         (["--period", "2026-W47", "--scope", "team"], "not a scope"),
     ],
