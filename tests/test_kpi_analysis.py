@@ -51,7 +51,10 @@ def test_catalogue_matches_design_table():
         ([], WHY, ["too_few"]),
         (["visit_count"], WHY, ["too_few", "volume_only"]),
         (["sales_amount", "gross_margin_rate"], WHY, ["too_few", "result_only"]),
-        (["sales_amount", "gross_margin_rate", "visit_count"], WHY, []),
+        (["sales_amount", "gross_margin_rate", "visit_count"], WHY, ["no_process"]),
+        (["sales_amount", "visit_count"], WHY, ["too_few", "no_process"]),
+        (["sales_amount", "visit_count", "hearing_rate"], WHY, []),  # one handle is enough
+        (["visit_count", "hearing_rate", "next_action_rate"], WHY, []),
         (GOOD, {**WHY, "hearing_rate": "  "}, ["missing_why"]),
         (GOOD, {}, ["missing_why"] * 4),
         ([*GOOD[:2], "nope"], WHY, ["unknown_kpi"]),
