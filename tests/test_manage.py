@@ -361,3 +361,24 @@ def test_every_page_showing_the_kpi_set_shows_its_lint(client, auth, world, who,
     assert 'class="card card-warn"' in html
     assert "有効なKPIが2個しかありません" in html  # too few
     assert ("/settings/kpis" in html) is (who == "owner")  # the fix is the owner's to make
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "span", "label"),
+    [
+        ("manager", "/branches/TKY?month=2026-11", "8か月", None),
+        ("manager", "/branches/TKY?week=2026-W47", "8週", None),
+        ("rep", "/me?month=2026-11", "8か月", "26-11"),
+        ("rep", "/me?week=2026-W47", "8週", "W47"),
+        ("owner", "/summary?month=2026-11", "13か月", "26-11"),
+        ("owner", "/summary?week=2026-W47", "13週", "W47"),
+    ],
+)
+def test_trends_say_weeks_or_months(client, auth, world, who, path, span, label):
+    auth.login(world[who])
+    html = client.get(path).get_data(as_text=True)
+    assert f"· {span}" in html
+    other = {"8か月": "8週", "8週": "8か月", "13か月": "13週", "13週": "13か月"}[span]
+    assert f"· {other}" not in html
+    if label:
+        assert f">{label}</text>" in html  # the chart's last axis label

@@ -267,6 +267,11 @@ def _reviews(session: Session, branch: Branch, period: Period, figures: dict[str
     return lines
 
 
+def trend_labels(period: Period, n: int) -> list[str]:
+    """Short axis labels of the n periods ending with ``period``: "W47", or "26-11" for months."""
+    return [p.label[-3:] if p.kind == "week" else p.label[2:] for p in period.trailing(n)]
+
+
 def _common(
     period: Period,
     today: date,
@@ -280,7 +285,7 @@ def _common(
         "start": period.start,
         "end": period.end,
         "today": today,
-        "trend_labels": [p.label[-3:] for p in period.trailing(weeks)],
+        "trend_labels": trend_labels(period, weeks),
         "kpis": [figures[k] for k in keys],
         "kgi": [figures[k] for k in KGI_KEYS],
         "visit_count": figures["visit_count"],

@@ -130,7 +130,7 @@ def my_week():
     figures = data.rep_figures(
         db.session, current_user.id, period, today=local_today(), tz=company_tz()
     )
-    labels = [p.label[-3:] for p in period.trailing(data.TREND_WEEKS)]
+    labels = data.trend_labels(period, data.TREND_WEEKS)
     return render_template(
         "manage/my_week.html",
         period=period,
