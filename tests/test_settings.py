@@ -114,3 +114,46 @@ def test_thresholds_are_saved_and_validated(client, owner):
     assert 'id="err-dormant_sales_days"' in html
     db.session.expire_all()
     assert company_settings(db.session).dormant_sales_days == 120
+
+
+def test_thresholds_take_effect_in_the_roll_up_and_the_lists(client, owner, make):
+    from datetime import date
+
+    from fieldlog.kpi import Scope, rollup
+    from fieldlog.models import Branch, User
+    from fieldlog.periods import Period
+    from fieldlog.reports.lists import customers_at_risk
+    from tests.conftest import TZ
+
+    tokyo = db.session.scalars(db.select(Branch).where(Branch.code == "TKY")).one()
+    sato = db.session.scalars(db.select(User).where(User.email == "sato@example.jp")).one()
+    customer = make.customer(tokyo, sato, rank="A")
+    make.visit(sato, customer, visited_at="2026-10-01T10:00:00+09:00")  # 52 days before W47's end
+    db.session.commit()
+    w47 = Period.parse("2026-W47")
+
+    def dormant():
+        return rollup(db.session, Scope.branch(tokyo.id), w47, today=date(2026, 11, 23), tz=TZ)[
+            "dormant_rate"
+        ].numerator
+
+    def listed():
+        return [c.reason for c in customers_at_risk(db.session, tokyo, w47.end, TZ)[0]]
+
+    assert (dormant(), listed()) == (0, ["cycle"])  # rank A: 14 days
+    html = client.get("/settings/thresholds").get_data(as_text=True)
+    form = {
+        "csrf_token": csrf_from(html),
+        "dormant_visit_days": "45",
+        "dormant_sales_days": "90",
+        "cycle_days_a": "60",
+        "cycle_days_b": "30",
+        "cycle_days_c": "60",
+    }
+    assert client.post("/settings/thresholds", data=form).status_code == 302
+    db.session.expire_all()
+    assert (dormant(), listed()) == (1, ["dormant"])
+    form["dormant_visit_days"] = "60"
+    assert client.post("/settings/thresholds", data=form).status_code == 302
+    db.session.expire_all()
+    assert (dormant(), listed()) == (0, [])  # within 60 days and within rank A's new 60
