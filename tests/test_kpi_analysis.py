@@ -295,3 +295,30 @@ def test_gap_numbers_behind_each_suggestion(app, series, targets, kgi, cause, nu
     assert found.cause == cause
     assert found.numbers == pytest.approx(numbers)
     assert found.as_dict() == {"kpi": "hearing_rate", "cause": cause, "numbers": found.numbers}
+
+
+@pytest.mark.parametrize(
+    "key, name_ja, kind, direction, unit",
+    [  # DESIGN §4's table, row by row
+        ("visit_count", "訪問件数 (参考)", "volume", None, "count"),
+        ("purposeful_visit_rate", "目的あり訪問率", "process", "up", "rate"),
+        ("hearing_rate", "課題ヒアリング実施率", "process", "up", "rate"),
+        ("next_action_rate", "次回アクション設定率", "process", "up", "rate"),
+        ("proposal_count", "提案回数", "process", "up", "count"),
+        ("additional_proposal_rate", "追加提案率", "process", "up", "rate"),
+        ("cross_sell_rate", "クロスセル率", "process", "up", "rate"),
+        ("follow_up_rate", "フォロー実施率", "process", "up", "rate"),
+        ("deepening_rate", "取引深耕率", "process", "up", "rate"),
+        ("dormant_rate", "休眠顧客率 (休眠防止)", "process", "down", "rate"),
+        ("pipeline_count", "見込み案件数", "process", "up", "count"),
+        ("pipeline_amount", "パイプライン金額", "process", "up", "yen"),
+        ("sales_amount", "売上", "result", "up", "yen"),
+        ("gross_margin_rate", "粗利率", "result", "up", "rate"),
+    ],
+)
+def test_catalogue_row(key, name_ja, kind, direction, unit):
+    d = CATALOGUE[key]
+    assert (d.name_ja, d.kind, d.direction, d.unit) == (name_ja, kind, direction, unit)
+    assert d.recommended is (kind == "process")  # visit count and the KGI: never recommended
+    assert d.why_ja.strip() and d.why_en.strip() and d.name_en.strip()
+    assert (" / " in d.definition) is (unit == "rate")  # a rate is defined as a fraction
