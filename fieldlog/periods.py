@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+# Years a period may name: far enough for any business history, and far enough from the ends of
+# ``date`` that a trend, a 730-day deepening window or the next period never overflows.
+MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 @dataclass(frozen=True, order=True)
@@ -24,6 +27,9 @@ class Period:
     def parse(cls, text: str) -> Period:
         """Read "2026-W47" or "2026-11"; raises ValueError with a readable message."""
         text = text.strip()
+        m = _WEEK.match(text) or _MONTH.match(text)
+        if m and not MIN_YEAR <= int(m[1]) <= MAX_YEAR:
+            raise ValueError(f"{text!r}: the year must be from {MIN_YEAR} to {MAX_YEAR}")
         if m := _WEEK.match(text):
             year, week = int(m[1]), int(m[2])
             try:

@@ -50,7 +50,12 @@ def test_show_month_and_table(runner, data):
     [
         (["--period", "2026-W60"], "ISO week"),
         (["--period", "last"], "neither a week"),
-        (["--period", "2026-W47", "--scope", "branch:NOPE"], "no branch"),
+        (["--period", "9999-12"], "year must be from 1900 to 2999"),  # no date overflow
+        (["--period", "0001-W01"], "year must be from 1900 to 2999"),
+        (
+            ["--period", "2026-W47", "--scope", "branch:tky"],
+            "no branch with code 'tky' (codes: TKY)",
+        ),
         (["--period", "2026-W47", "--scope", "rep:nobody@example.jp"], "no user"),
         (["--period", "2026-W47", "--scope", "team"], "not a scope"),
     ],
@@ -58,4 +63,5 @@ def test_show_month_and_table(runner, data):
 def test_show_refuses_bad_period_or_scope(runner, data, args, message):
     result = runner.invoke(args=["kpi", "show", *args, "--json"])
     assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)  # a usage error, not a traceback
     assert message in result.output

@@ -51,7 +51,10 @@ def test_catalogue_matches_design_table():
         ([], WHY, ["too_few"]),
         (["visit_count"], WHY, ["too_few", "volume_only"]),
         (["sales_amount", "gross_margin_rate"], WHY, ["too_few", "result_only"]),
-        (["sales_amount", "gross_margin_rate", "visit_count"], WHY, []),
+        (["sales_amount", "gross_margin_rate", "visit_count"], WHY, ["no_process"]),
+        (["sales_amount", "visit_count"], WHY, ["too_few", "no_process"]),
+        (["sales_amount", "visit_count", "hearing_rate"], WHY, []),  # one handle is enough
+        (["visit_count", "hearing_rate", "next_action_rate"], WHY, []),
         (GOOD, {**WHY, "hearing_rate": "  "}, ["missing_why"]),
         (GOOD, {}, ["missing_why"] * 4),
         ([*GOOD[:2], "nope"], WHY, ["unknown_kpi"]),
@@ -100,7 +103,8 @@ def test_targets_latest_effective_with_scope_fallback(make):
     assert target_for(db.session, key, Scope.rep(rep.id), w48) == 0.7
     assert target_for(db.session, key, Scope.rep(other.id), w48) == 0.6
     assert target_for(db.session, key, Scope.company(), w48) == 0.5
-    assert target_for(db.session, key, Scope.company(), nov) is None  # no monthly target
+    assert target_for(db.session, key, Scope.company(), nov) == 0.5  # a rate: the weekly one
+    assert target_for(db.session, "proposal_count", Scope.company(), nov) is None
     assert target_for(db.session, "dormant_rate", Scope.company(), w47) is None
     set_target(db.session, key, Scope.company(), "week", 0.55, date(2026, 1, 1), owner)
     assert target_for(db.session, key, Scope.company(), w47) == 0.55  # the later entry wins
@@ -119,6 +123,8 @@ def test_targets_latest_effective_with_scope_fallback(make):
         ("hearing_rate", "week", 1.5, "value"),
         ("proposal_count", "week", -1, "value"),
         ("proposal_count", "week", "abc", "value"),
+        ("proposal_count", "week", 12.5, "value"),  # a count is whole
+        ("pipeline_amount", "month", 0.5, "value"),  # whole yen
     ],
 )
 def test_set_target_validates(app, kpi, period_kind, value, field):
@@ -196,3 +202,123 @@ def test_settings_services(app):
     assert [settings.cycle_days(r) for r in "ABC"] == [7, 21, 90]
     with pytest.raises(Invalid):
         set_rank_cycles(db.session, 7, 400, 90)
+
+
+@pytest.mark.parametrize(
+    "targets, kpi, scope, period, expected",
+    [
+        # (scope, kind, value, effective_from) per target; the figure viewed; the target shown.
+        # A rate's weekly target applies to a month without a monthly one, and the other way.
+        ([("company", "week", 0.6, "2026-10-26")], "hearing_rate", "company", "2026-11", 0.6),
+        ([("company", "month", 0.6, "2026-11-01")], "hearing_rate", "company", "2026-W47", 0.6),
+        # ... but a target of the viewed kind wins at the same scope.
+        (
+            [("company", "week", 0.6, "2026-01-05"), ("company", "month", 0.5, "2026-01-01")],
+            "hearing_rate",
+            "company",
+            "2026-11",
+            0.5,
+        ),
+        # A more specific scope wins even when its target was set for the other kind.
+        (
+            [("company", "month", 0.5, "2026-01-01"), ("rep", "week", 0.7, "2026-01-05")],
+            "hearing_rate",
+            "rep",
+            "2026-11",
+            0.7,
+        ),
+        # Lower-is-better rates and the pipeline (as of the period's end) carry over too.
+        ([("branch", "week", 0.1, "2026-01-05")], "dormant_rate", "rep", "2026-11", 0.1),
+        ([("company", "week", 5e6, "2026-01-05")], "pipeline_amount", "branch", "2026-11", 5e6),
+        # Counts and sums of the period do not: a weekly count is not a monthly one.
+        ([("company", "week", 10, "2026-01-05")], "proposal_count", "company", "2026-11", None),
+        ([("company", "month", 4e7, "2026-01-01")], "sales_amount", "company", "2026-W47", None),
+        ([("company", "week", 50, "2026-01-05")], "visit_count", "rep", "2026-11", None),
+        # In force from the period's first day: a weekly target from 2 Nov misses November.
+        ([("company", "week", 0.6, "2026-11-02")], "hearing_rate", "company", "2026-11", None),
+        ([("company", "week", 0.6, "2026-11-02")], "hearing_rate", "company", "2026-12", 0.6),
+    ],
+)
+def test_targets_between_weeks_and_months(make, targets, kpi, scope, period, expected):
+    branch = make.branch()
+    rep = make.user("rep", branch)
+    scopes = {
+        "company": Scope.company(),
+        "branch": Scope.branch(branch.id),
+        "rep": Scope.rep(rep.id),
+    }
+    for where, kind, value, effective in targets:
+        set_target(db.session, kpi, scopes[where], kind, value, date.fromisoformat(effective), None)
+    assert target_for(db.session, kpi, scopes[scope], Period.parse(period)) == expected
+
+
+@pytest.mark.parametrize(
+    "series, targets, kgi, cause, numbers",
+    [
+        (  # quantity: 5 visits against an average of 10 before (-50 %)
+            _series((6, 10), (5, 10), (2, 5)),
+            [0.5] * 3,
+            _sales(1, 1, 1),
+            "quantity",
+            {"value": 0.4, "target": 0.5, "value_before": 0.55, "base_now": 5,
+             "base_before": 10.0, "base_change": -0.5},
+        ),
+        (  # only the 4 periods before count for the base: the 5th oldest is ignored
+            _series((6, 100), (6, 10), (6, 10), (6, 10), (6, 10), (3, 10)),
+            [0.5] * 6,
+            _sales(1, 2, 3, 4, 5, 6),
+            "quality",
+            {"value": 0.3, "target": 0.5, "value_before": 0.6, "base_now": 10,
+             "base_before": 10.0, "base_change": 0.0},
+        ),
+        (  # design: met 4 periods while sales went from 100 to 100
+            _series(*[(6, 10)] * 4, (4, 10)),
+            [0.5] * 5,
+            _sales(100, 100, 101, 100, 90),
+            "design",
+            {"value": 0.4, "target": 0.5, "value_before": 0.6, "base_now": 10,
+             "base_before": 10.0, "base_change": 0.0, "kgi": "sales_amount",
+             "periods_met": 4, "kgi_first": 100, "kgi_last": 100, "kgi_change": 0.0},
+        ),
+        (  # a base drop of exactly 20 % is not yet quantity
+            _series((5, 10), (3, 8)),
+            [0.5] * 2,
+            _sales(1, 1),
+            "quality",
+            {"value": 0.375, "target": 0.5, "value_before": 0.5, "base_now": 8,
+             "base_before": 10.0, "base_change": -0.2},
+        ),
+    ],
+)  # fmt: skip
+def test_gap_numbers_behind_each_suggestion(app, series, targets, kgi, cause, numbers):
+    found = suggest("hearing_rate", series, targets, kgi)
+    assert found.cause == cause
+    assert found.numbers == pytest.approx(numbers)
+    assert found.as_dict() == {"kpi": "hearing_rate", "cause": cause, "numbers": found.numbers}
+
+
+@pytest.mark.parametrize(
+    "key, name_ja, kind, direction, unit",
+    [  # DESIGN §4's table, row by row
+        ("visit_count", "訪問件数 (参考)", "volume", None, "count"),
+        ("purposeful_visit_rate", "目的あり訪問率", "process", "up", "rate"),
+        ("hearing_rate", "課題ヒアリング実施率", "process", "up", "rate"),
+        ("next_action_rate", "次回アクション設定率", "process", "up", "rate"),
+        ("proposal_count", "提案回数", "process", "up", "count"),
+        ("additional_proposal_rate", "追加提案率", "process", "up", "rate"),
+        ("cross_sell_rate", "クロスセル率", "process", "up", "rate"),
+        ("follow_up_rate", "フォロー実施率", "process", "up", "rate"),
+        ("deepening_rate", "取引深耕率", "process", "up", "rate"),
+        ("dormant_rate", "休眠顧客率 (休眠防止)", "process", "down", "rate"),
+        ("pipeline_count", "見込み案件数", "process", "up", "count"),
+        ("pipeline_amount", "パイプライン金額", "process", "up", "yen"),
+        ("sales_amount", "売上", "result", "up", "yen"),
+        ("gross_margin_rate", "粗利率", "result", "up", "rate"),
+    ],
+)
+def test_catalogue_row(key, name_ja, kind, direction, unit):
+    d = CATALOGUE[key]
+    assert (d.name_ja, d.kind, d.direction, d.unit) == (name_ja, kind, direction, unit)
+    assert d.recommended is (kind == "process")  # visit count and the KGI: never recommended
+    assert d.why_ja.strip() and d.why_en.strip() and d.name_en.strip()
+    assert (" / " in d.definition) is (unit == "rate")  # a rate is defined as a fraction

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from fieldlog.defaults import company_settings
 from fieldlog.extensions import db
 from fieldlog.kpi import Scope
 from fieldlog.kpi.targets import set_target
@@ -114,7 +115,10 @@ def test_dashboard_empty_week_says_so(client, auth, world):
     assert "この期間の訪問記録はありません" in html
 
 
-@pytest.mark.parametrize("query", ["week=2026-W99", "week=nonsense", "month=2026-13"])
+@pytest.mark.parametrize(
+    "query",
+    ["week=2026-W99", "week=nonsense", "month=2026-13", "week=9999-W52", "month=0001-01"],
+)
 def test_bad_period_is_400(client, auth, world, query):
     auth.login(world["owner"])
     assert client.get(f"/branches/TKY?{query}").status_code == 400
@@ -334,3 +338,47 @@ def test_hypothesis_evidence_compares_equal_spans(app, world):
     assert found.after["purposeful_visit_rate"] == pytest.approx(2 / 3)
     assert found.before["purposeful_visit_rate"] is None  # no visits in W46
     assert set(found.series) == {"purposeful_visit_rate", "sales_amount"}
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("owner", "/summary?week=2026-W47"),
+        ("manager", "/branches/TKY?week=2026-W47"),
+        ("manager", "/branches/TKY?month=2026-11"),
+        ("manager", "/branches/TKY/review?week=2026-W47"),
+        ("manager", "/me?week=2026-W47"),
+        ("rep", "/me?week=2026-W47"),
+    ],
+)
+def test_every_page_showing_the_kpi_set_shows_its_lint(client, auth, world, who, path):
+    auth.login(world[who])
+    assert "KPI設定の確認" not in client.get(path).get_data(as_text=True)  # the default set
+    settings = company_settings(db.session)
+    settings.active_kpis = ["purposeful_visit_rate", "hearing_rate"]
+    db.session.commit()
+    html = client.get(path).get_data(as_text=True)
+    assert 'class="card card-warn"' in html
+    assert "有効なKPIが2個しかありません" in html  # too few
+    assert ("/settings/kpis" in html) is (who == "owner")  # the fix is the owner's to make
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "span", "label"),
+    [
+        ("manager", "/branches/TKY?month=2026-11", "8か月", None),
+        ("manager", "/branches/TKY?week=2026-W47", "8週", None),
+        ("rep", "/me?month=2026-11", "8か月", "26-11"),
+        ("rep", "/me?week=2026-W47", "8週", "W47"),
+        ("owner", "/summary?month=2026-11", "13か月", "26-11"),
+        ("owner", "/summary?week=2026-W47", "13週", "W47"),
+    ],
+)
+def test_trends_say_weeks_or_months(client, auth, world, who, path, span, label):
+    auth.login(world[who])
+    html = client.get(path).get_data(as_text=True)
+    assert f"· {span}" in html
+    other = {"8か月": "8週", "8週": "8か月", "13か月": "13週", "13週": "13か月"}[span]
+    assert f"· {other}" not in html
+    if label:
+        assert f">{label}</text>" in html  # the chart's last axis label

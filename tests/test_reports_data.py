@@ -8,9 +8,10 @@ from datetime import date
 import pytest
 
 from fieldlog.extensions import db
+from fieldlog.kpi.settings import set_active_kpis
 from fieldlog.models import Hypothesis, KpiTarget, Review
 from fieldlog.periods import Period
-from fieldlog.reports import data, pdf
+from fieldlog.reports import data, lists, pdf
 from tests.conftest import TZ
 from tests.test_reports_delivery import inbox  # noqa: F401 — fixture
 
@@ -257,3 +258,67 @@ def test_cli_report_send_needs_a_valid_smtp_url(app, runner, tokyo, url, message
     app.config["FIELDLOG_SMTP_URL"] = url
     result = runner.invoke(args=["report", "send", "--week", "last"])
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize(
+    ("active", "expected"),
+    [
+        (None, []),  # the default set of five passes every check
+        (["visit_count"], ["3〜5", "訪問"]),  # too few; only the visit count
+    ],
+)
+def test_reports_carry_the_kpi_set_lint(tokyo, active, expected):
+    if active is not None:
+        set_active_kpis(db.session, active)
+        db.session.commit()
+    branch = data.branch_report(db.session, tokyo[0], W47, today=TODAY, tz=TZ)
+    company = data.company_report(db.session, W47, today=TODAY, tz=TZ)
+    assert branch.lint == company.lint
+    assert len(branch.lint) == (2 if expected else 0)
+    text = " ".join(branch.lint)
+    assert all(word in text for word in expected), text
+    for report in (branch, company):
+        html = pdf.render_html(report)
+        assert ("KPI設定の確認" in html) is bool(expected)
+        assert all(line in html for line in branch.lint)
+
+
+@pytest.mark.parametrize(
+    ("last_visit", "last_sale", "booked", "expected"),
+    [
+        # As of Sunday 2026-11-22 (W47's end); thresholds 60 / 90 days, rank B cycle 30 days.
+        (None, None, False, "dormant"),  # never visited
+        ("2026-09-23T23:30:00+09:00", None, False, "dormant"),  # 60 days before: out
+        ("2026-09-24T00:30:00+09:00", None, False, "cycle"),  # 59 days: in, but over the cycle
+        ("2026-09-24T00:30:00+09:00", None, True, None),  # ... and a follow-up is booked
+        ("2026-09-23T23:30:00+09:00", None, True, "dormant"),  # a booking does not revive it
+        ("2026-11-20T10:00:00+09:00", date(2026, 8, 24), False, "dormant"),  # sales lapsed
+        ("2026-11-20T10:00:00+09:00", date(2026, 8, 25), False, None),  # 89 days: fine
+        ("2026-11-20T10:00:00+09:00", date(2026, 11, 23), False, None),  # sale after as_of only
+        ("2026-11-23T00:30:00+09:00", None, False, "dormant"),  # visit after as_of only
+    ],
+)
+def test_customers_at_risk_dormant_as_dormant_rate_counts(
+    make, last_visit, last_sale, booked, expected
+):
+    from fieldlog.kpi import Scope, rollup
+    from fieldlog.models import FollowUp
+
+    branch = make.branch()
+    rep = make.user("rep", branch)
+    customer = make.customer(branch, rep)
+    if last_visit:
+        make.visit(rep, customer, visited_at=last_visit)
+    if last_sale:
+        make.sale(customer, last_sale)
+    if booked:
+        db.session.add(
+            FollowUp(rep_id=rep.id, branch_id=branch.id, customer_id=customer.id, action="x",
+                     due_on=date(2026, 11, 30))
+        )  # fmt: skip
+    db.session.flush()
+    lines, total = lists.customers_at_risk(db.session, branch, W47.end, TZ)
+    assert [line.reason for line in lines] == ([expected] if expected else [])
+    assert total == len(lines)
+    dormant = rollup(db.session, Scope.branch(branch.id), W47, today=TODAY, tz=TZ)["dormant_rate"]
+    assert dormant.numerator == (1 if expected == "dormant" else 0)

@@ -68,6 +68,7 @@ def test_kpi_page_rejects_unknown_keys(client, owner):
         ({"kpi": "hearing_rate", "scope": "company", "value": "70"}, 422),
         ({"kpi": "hearing_rate", "scope": "branch:NOPE", "value": "0.7"}, 422),
         ({"kpi": "hearing_rate", "scope": "company", "value": "abc"}, 422),
+        ({"kpi": "proposal_count", "scope": "company", "value": "12.5"}, 422),
     ],
 )
 def test_targets_are_added_with_history(client, owner, form, status):
@@ -76,6 +77,12 @@ def test_targets_are_added_with_history(client, owner, form, status):
     response = client.post("/settings/targets", data={**data, **form})
     assert response.status_code == status
     assert db.session.query(KpiTarget).count() == (1 if status == 302 else 0)
+    if status == 422:  # the message names its field, at the top and beside the field
+        html = response.get_data(as_text=True)
+        field = "scope" if "NOPE" in form["scope"] else "value"
+        label = {"scope": "対象", "value": "目標値"}[field]
+        assert f'<a href="#{field}">{label}</a>: ' in html
+        assert f'aria-describedby="err-{field}"' in html
     if status == 302:
         page = client.get("/settings/targets").get_data(as_text=True)
         assert "2026" in page and "kpi-table" in page
@@ -98,6 +105,55 @@ def test_thresholds_are_saved_and_validated(client, owner):
     bad = {**good, "cycle_days_b": "0", "dormant_sales_days": "x"}
     response = client.post("/settings/thresholds", data=bad)
     assert response.status_code == 422
-    assert response.get_data(as_text=True).count('class="field-error"') == 2
+    html = response.get_data(as_text=True)
+    assert html.count('class="field-error"') == 2
+    # Each message names its field in the summary and is tied to its input.
+    assert '<a href="#dormant_sales_days">売上がない日数</a>: 1〜3650の整数を' in html
+    assert '<a href="#cycle_days_b">ランク別の訪問周期（日） · ランクB</a>: 1〜365の整数' in html
+    assert 'aria-invalid="true" aria-describedby="err-cycle_days_b"' in html
+    assert 'id="err-dormant_sales_days"' in html
     db.session.expire_all()
     assert company_settings(db.session).dormant_sales_days == 120
+
+
+def test_thresholds_take_effect_in_the_roll_up_and_the_lists(client, owner, make):
+    from datetime import date
+
+    from fieldlog.kpi import Scope, rollup
+    from fieldlog.models import Branch, User
+    from fieldlog.periods import Period
+    from fieldlog.reports.lists import customers_at_risk
+    from tests.conftest import TZ
+
+    tokyo = db.session.scalars(db.select(Branch).where(Branch.code == "TKY")).one()
+    sato = db.session.scalars(db.select(User).where(User.email == "sato@example.jp")).one()
+    customer = make.customer(tokyo, sato, rank="A")
+    make.visit(sato, customer, visited_at="2026-10-01T10:00:00+09:00")  # 52 days before W47's end
+    db.session.commit()
+    w47 = Period.parse("2026-W47")
+
+    def dormant():
+        return rollup(db.session, Scope.branch(tokyo.id), w47, today=date(2026, 11, 23), tz=TZ)[
+            "dormant_rate"
+        ].numerator
+
+    def listed():
+        return [c.reason for c in customers_at_risk(db.session, tokyo, w47.end, TZ)[0]]
+
+    assert (dormant(), listed()) == (0, ["cycle"])  # rank A: 14 days
+    html = client.get("/settings/thresholds").get_data(as_text=True)
+    form = {
+        "csrf_token": csrf_from(html),
+        "dormant_visit_days": "45",
+        "dormant_sales_days": "90",
+        "cycle_days_a": "60",
+        "cycle_days_b": "30",
+        "cycle_days_c": "60",
+    }
+    assert client.post("/settings/thresholds", data=form).status_code == 302
+    db.session.expire_all()
+    assert (dormant(), listed()) == (1, ["dormant"])
+    form["dormant_visit_days"] = "60"
+    assert client.post("/settings/thresholds", data=form).status_code == 302
+    db.session.expire_all()
+    assert (dormant(), listed()) == (0, [])  # within 60 days and within rank A's new 60

@@ -73,6 +73,19 @@ def lint(active_keys: Iterable[str], why_texts: Mapping[str, str | None]) -> lis
                 ),
             )
         )
+    elif kinds == {"volume", "result"}:
+        # Visit count and sales together are still no handle: the defensive set DESIGN §2
+        # moves away from ("count visits, watch sales").
+        found.append(
+            Warning(
+                "no_process",
+                _l(
+                    "The set holds only the visit count and results. Neither is a handle the "
+                    "field can move: add process KPIs such as the purposeful-visit rate or "
+                    "the additional-proposal rate."
+                ),
+            )
+        )
     for key in keys:
         if key not in CATALOGUE:
             found.append(Warning("unknown_kpi", _l("Unknown KPI: %(key)s.", key=key), key))

@@ -47,7 +47,9 @@ def parse_scope(session: Session, text: str) -> Scope:
     if sep and kind == "branch" and ref:
         branch_id = session.scalar(select(Branch.id).where(Branch.code == ref))
         if branch_id is None:
-            raise ValueError(f"no branch with code {ref!r}")
+            codes = session.scalars(select(Branch.code).order_by(Branch.code).limit(21)).all()
+            known = ", ".join(codes[:20]) + (", …" if len(codes) > 20 else "")
+            raise ValueError(f"no branch with code {ref!r} (codes: {known or 'none yet'})")
         return Scope.branch(branch_id)
     if sep and kind == "rep" and ref:
         user = session.scalars(select(User).where(func.lower(User.email) == ref.lower())).first()

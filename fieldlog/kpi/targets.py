@@ -4,6 +4,12 @@ Rule: the target for a period is the one with the latest ``effective_from`` on o
 period's first day (ties: the one entered last), looked up at the scope itself first, then —
 for a rep — at the rep's current branch, then at the company. A new target never rewrites
 earlier periods; setting one again from the same date supersedes it and keeps the old row.
+
+Week and month: a target is set for one kind of period. At each scope a target of the viewed
+kind wins; when there is none, a KPI whose value does not grow with the length of the period
+(a rate, or the pipeline as of the period's end) takes the other kind's target — 60 % a week
+is 60 % a month. Counts and sums of the period (visits, proposals, sales) never carry over: a
+weekly count is not a monthly one, so a month without a monthly target shows no target.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ from .scope import Scope
 
 Achievement = Literal["ahead", "behind", "on"]
 _EPSILON = 1e-9
+# KPIs whose target means the same for a week and a month (see the module's rule).
+PERIOD_FREE: frozenset[str] = frozenset(
+    d.key for d in CATALOGUE.values() if d.unit == "rate" or d.key.startswith("pipeline_")
+)
 
 
 def set_target(
@@ -49,6 +59,8 @@ def set_target(
         errors["value"] = [_l("Enter a number of zero or more.")]
     elif definition is not None and definition.unit == "rate" and number > 1:
         errors["value"] = [_l("A rate target is a fraction between 0 and 1.")]
+    elif definition is not None and definition.unit != "rate" and not number.is_integer():
+        errors["value"] = [_l("A count or yen target is a whole number.")]
     if not isinstance(effective_from, date):
         errors["effective_from"] = [_l("Enter a date.")]
     if scope.kind == "branch" and session.get(Branch, scope.id) is None:
@@ -110,20 +122,26 @@ def targets_for(
         select(KpiTarget)
         .where(
             KpiTarget.kpi.in_(list(keys)),
-            KpiTarget.period_kind == period.kind,
+            KpiTarget.period_kind.in_(("week", "month")),
             KpiTarget.effective_from <= period.start,
             or_(*scope_filter),
         )
         .order_by(KpiTarget.effective_from.desc(), KpiTarget.id.desc())
     ).all()
+    other = "month" if period.kind == "week" else "week"
     found: dict[str, float | None] = {}
     for key in keys:
-        found[key] = None
-        for s in chain:
-            match = next((t for t in rows if t.kpi == key and _matches(t, s)), None)
-            if match is not None:
-                found[key] = match.value
-                break
+        kinds = (period.kind, other) if key in PERIOD_FREE else (period.kind,)
+        found[key] = next(
+            (
+                t.value
+                for s in chain
+                for kind in kinds
+                for t in rows
+                if t.kpi == key and t.period_kind == kind and _matches(t, s)
+            ),
+            None,
+        )
     return found
 
 

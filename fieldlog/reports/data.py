@@ -99,6 +99,8 @@ class BranchReport:
     hypotheses: list[str]
     # The gap analysis behind ``suggestions``, per KPI key (pages translate it when read).
     gaps: dict[str, Any] = field(default_factory=dict)
+    # The KPI-set lint (Japanese, like the PDF): shown wherever the KPI set is shown.
+    lint: list[str] = field(default_factory=list)
 
     @property
     def has_activity(self) -> bool:
@@ -140,6 +142,8 @@ class CompanyReport:
     hypotheses: list[str]
     # The gap analysis behind ``suggestions``, per KPI key (pages translate it when read).
     gaps: dict[str, Any] = field(default_factory=dict)
+    # The KPI-set lint (Japanese, like the PDF): shown wherever the KPI set is shown.
+    lint: list[str] = field(default_factory=list)
 
     @property
     def has_activity(self) -> bool:
@@ -263,6 +267,11 @@ def _reviews(session: Session, branch: Branch, period: Period, figures: dict[str
     return lines
 
 
+def trend_labels(period: Period, n: int) -> list[str]:
+    """Short axis labels of the n periods ending with ``period``: "W47", or "26-11" for months."""
+    return [p.label[-3:] if p.kind == "week" else p.label[2:] for p in period.trailing(n)]
+
+
 def _common(
     period: Period,
     today: date,
@@ -276,7 +285,7 @@ def _common(
         "start": period.start,
         "end": period.end,
         "today": today,
-        "trend_labels": [p.label[-3:] for p in period.trailing(weeks)],
+        "trend_labels": trend_labels(period, weeks),
         "kpis": [figures[k] for k in keys],
         "kgi": [figures[k] for k in KGI_KEYS],
         "visit_count": figures["visit_count"],
@@ -288,6 +297,16 @@ def active_keys(session: Session) -> list[str]:
     from ..kpi.settings import active_kpis
 
     return active_kpis(company_settings(session))
+
+
+def kpi_set_lint(session: Session) -> list[str]:
+    """The lint of the company's KPI set in Japanese (the reports' language); empty when fine."""
+    from flask_babel import force_locale
+
+    from ..kpi.settings import lint_settings
+
+    with force_locale("ja"):
+        return [str(w) for w in lint_settings(company_settings(session), "ja")]
 
 
 def branch_report(
@@ -339,6 +358,7 @@ def branch_report(
         customers_total=customers_total,
         pipeline=lists.pipeline(session, [branch.id], period),
         hypotheses=lists.hypotheses_under_test(session, branch.id),
+        lint=kpi_set_lint(session),
     )
 
 
@@ -388,6 +408,7 @@ def company_report(
         **_common(period, today, figures, keys, weeks),
         branches=branches,
         hypotheses=lists.hypotheses_under_test(session, None),
+        lint=kpi_set_lint(session),
     )
 
 

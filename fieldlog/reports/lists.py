@@ -4,7 +4,7 @@ hypotheses under test. Plain reads of one branch (or the company) for one week."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,8 +12,17 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..defaults import company_settings
-from ..models import Branch, Customer, FollowUp, Hypothesis, Proposal, User, Visit
-from ..periods import Period
+from ..models import (
+    Branch,
+    Customer,
+    FollowUp,
+    Hypothesis,
+    Proposal,
+    SalesLine,
+    User,
+    Visit,
+)
+from ..periods import Period, local_midnight_utc
 
 WORST = 20
 
@@ -73,13 +82,30 @@ def overdue_follow_ups(session: Session, branch: Branch, today: date):
 
 
 def customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInfo):
-    """Active customers overdue for their visit cycle or dormant, worst first."""
+    """Active customers overdue for their visit cycle or dormant, worst first.
+
+    Overdue as DESIGN §3 (more days than the cycle since the last visit, never visited counts,
+    and no open follow-up booked); dormant exactly as ``dormant_rate`` counts it as of
+    ``as_of`` (§4): no visit in the last N days, or sales before but none in the last M days —
+    whatever follow-ups are booked. A dormant customer is labelled dormant.
+    """
     settings = company_settings(session)
     cycle = {"A": settings.cycle_days_a, "B": settings.cycle_days_b, "C": settings.cycle_days_c}
-    # Each customer's last visit: one seek in the index on visit(customer_id, visited_at),
-    # rather than aggregating years of the branch's visits.
+    # Each customer's last visit and last sale up to as_of: one seek each in the indexes on
+    # visit(customer_id, visited_at) and sales_line(customer_id, sold_on), rather than
+    # aggregating years of the branch's events.
     last_visit = (
-        select(func.max(Visit.visited_at)).where(Visit.customer_id == Customer.id).scalar_subquery()
+        select(func.max(Visit.visited_at))
+        .where(
+            Visit.customer_id == Customer.id,
+            Visit.visited_at < local_midnight_utc(as_of + timedelta(days=1), tz),
+        )
+        .scalar_subquery()
+    )
+    last_sale = (
+        select(func.max(SalesLine.sold_on))
+        .where(SalesLine.customer_id == Customer.id, SalesLine.sold_on <= as_of)
+        .scalar_subquery()
     )
     # Correlated per customer (index on follow_up.customer_id): a NOT IN over every open
     # follow-up of the company was ~10× slower on the 1M-visit data set.
@@ -97,22 +123,24 @@ def customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInf
             Customer.visit_cycle_days,
             User.name,
             last_visit.label("last"),
+            last_sale.label("last_sale"),
+            open_follow_up.label("booked"),
         )
         .outerjoin(User, Customer.rep_id == User.id)
-        .where(
-            Customer.branch_id == branch.id,
-            Customer.active.is_(True),
-            ~open_follow_up,
-        )
+        .where(Customer.branch_id == branch.id, Customer.active.is_(True))
     )
     lines = []
-    for code, name, rank, cycle_days, rep, last in session.execute(stmt):
+    for code, name, rank, cycle_days, rep, last, sold, booked in session.execute(stmt):
         last_day = _as_instant(last).astimezone(tz).date() if last else None
         days = (as_of - last_day).days if last_day else None
         limit = cycle_days or cycle.get(rank or "B", settings.cycle_days_b)
-        if days is not None and days <= limit:
+        overdue = not booked and (days is None or days > limit)
+        # "The last N days" end on and include as_of: a visit N days before is out of them.
+        dormant = (days is None or days >= settings.dormant_visit_days) or (
+            sold is not None and (as_of - sold).days >= settings.dormant_sales_days
+        )
+        if not (overdue or dormant):
             continue
-        dormant = days is None or days > settings.dormant_visit_days
         lines.append(
             CustomerLine(
                 code,

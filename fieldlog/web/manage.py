@@ -45,6 +45,11 @@ def _why() -> dict[str, str]:
     return why_texts(company_settings(db.session), str(get_locale()))
 
 
+def _lint() -> list:
+    """The KPI-set lint in the reader's language, for every page that shows the KPI set."""
+    return lint_settings(company_settings(db.session), str(get_locale()))
+
+
 def chosen_period(*, weeks_only: bool = False) -> Period:
     """?week=2026-W47 or ?month=2026-11; default the last complete week; 400 when unreadable."""
     text = request.args.get("week") or ("" if weeks_only else request.args.get("month")) or ""
@@ -91,6 +96,7 @@ def branch(code: str):
         period=period,
         report=report,
         why=_why(),
+        lint=_lint(),
     )
 
 
@@ -99,7 +105,6 @@ def branch(code: str):
 def summary():
     """The owner's one page: company KGI and KPIs, branch by branch, trends and hypotheses."""
     period = chosen_period()
-    settings = company_settings(db.session)
     report = data.company_report(
         db.session, period, today=local_today(), tz=company_tz(), weeks=SUMMARY_WEEKS
     )
@@ -108,7 +113,7 @@ def summary():
         "manage/summary.html",
         period=period,
         report=report,
-        lint=lint_settings(settings, str(get_locale())),
+        lint=_lint(),
         hypotheses=board,
     )
 
@@ -125,13 +130,14 @@ def my_week():
     figures = data.rep_figures(
         db.session, current_user.id, period, today=local_today(), tz=company_tz()
     )
-    labels = [p.label[-3:] for p in period.trailing(data.TREND_WEEKS)]
+    labels = data.trend_labels(period, data.TREND_WEEKS)
     return render_template(
         "manage/my_week.html",
         period=period,
         figures=figures,
         labels=labels,
         why=_why(),
+        lint=_lint(),
     )
 
 
@@ -207,6 +213,7 @@ def review(code: str):
         history=reviews.weeks(db.session, found.id),
         errors=errors,
         why=_why(),
+        lint=_lint(),
     ), (422 if errors else 200)
 
 
