@@ -29,6 +29,8 @@ TARGET = "#b42318"
 SERIES_COLOURS = ("#1d4ed8", "#0f766e", "#9a3412", "#6d28d9", "#374151")
 SERIES_DASHES = ("", "6 3", "2 3", "8 3 2 3", "4 4")
 MARKERS = ("circle", "square", "triangle", "diamond", "cross")
+# Average glyph width of digits and Latin text, as a share of the font size (for fitting labels).
+CHAR_WIDTH = 0.6
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,11 @@ def _text(parent: ET.Element, x: float, y: float, text: str, **attrs: str) -> ET
     )
     node.text = text
     return node
+
+
+def _text_width(text: str, size: float) -> float:
+    """Roughly how wide a label is drawn: full-width (Japanese) glyphs are square."""
+    return sum(1.0 if ord(ch) > 0x2E7F else CHAR_WIDTH for ch in text) * size
 
 
 def _line(parent: ET.Element, x1: float, y1: float, x2: float, y2: float, **attrs: str) -> None:
@@ -284,30 +291,66 @@ def line_chart(
     fmt: Formatter = plain,
     width: int = 480,
     height: int = 200,
+    text_size: float = 8,
+    mark: tuple[int, str] | None = None,
 ) -> str:
-    """Lines over shared x labels; each series has its own dash and marker, named in a legend."""
+    """Lines over shared x labels; each series has its own dash and marker, named in a legend.
+
+    ``text_size`` is the axis-label size in chart units: a chart shown smaller than its width
+    needs larger text. ``mark`` draws a labelled vertical line at an x index (e.g. a start).
+    """
     root = _svg(width, height, title, "chart-line")
-    left, right, top = 40, 10, 10
-    legend_rows = 1 + len(series) // 3
-    bottom = 20 + 14 * legend_rows
-    plot_w, plot_h = width - left - right, height - top - bottom
     n = len(x_labels)
     all_values = [v for s in series for v in s.values[:n]]
     low, high = _scale(all_values, target)
+    ticks = (low, (low + high) / 2, high)
+    size = _num(text_size)
+    legend_size = _num(text_size + 1)
+    # Wide enough for the longest tick label, so "68,440,000" is never cut off on the left,
+    # and for half the last x label, which is centred on the right edge of the plot.
+    left = max(28.0, max(_text_width(fmt(t), text_size) for t in ticks) + 8)
+    right = max(10.0, _text_width(x_labels[-1], text_size) / 2 + 2) if n else 10.0
+    top = 10 + (text_size + 4 if mark else 0)
+    line_h = text_size * 1.75
+    legend_rows = 1 + len(series) // 3
+    bottom = text_size * 2.5 + line_h * legend_rows
+    plot_w, plot_h = width - left - right, height - top - bottom
 
     def xy(i: int, v: float) -> tuple[float, float]:
         x = left + plot_w * (i / (n - 1) if n > 1 else 0.5)
         return x, top + plot_h * (1 - (v - low) / (high - low))
 
-    for tick in (low, (low + high) / 2, high):
+    for tick in ticks:
         ty = xy(0, tick)[1]
         _line(root, left, ty, width - right, ty, stroke=GRID)
-        _text(root, left - 4, ty + 3, fmt(tick), size="8", fill=MUTED, **{"text-anchor": "end"})
-    step = max(1, math.ceil(n / 8))
+        _text(
+            root,
+            left - 4,
+            ty + text_size * 0.35,
+            fmt(tick),
+            size=size,
+            fill=MUTED,
+            **{"text-anchor": "end"},
+        )
+    # As many x labels as fit side by side, with a gap between them.
+    widest = max((_text_width(label, text_size) for label in x_labels), default=0.0)
+    fit = max(2, int(plot_w // (widest + text_size)))
+    step = max(1, math.ceil(n / min(8, fit)))
     for i, label in enumerate(x_labels):
         if i % step == 0 or i == n - 1:
             x = xy(i, low)[0]
-            _text(root, x, top + plot_h + 12, label, size="8", **{"text-anchor": "middle"})
+            _text(
+                root,
+                x,
+                top + plot_h + text_size * 1.5,
+                label,
+                size=size,
+                **{"text-anchor": "middle"},
+            )
+    if mark is not None and n and 0 <= mark[0] < n:
+        mx = xy(mark[0], low)[0]
+        _line(root, mx, top - 2, mx, top + plot_h, stroke=INK, **{"stroke-dasharray": "2 2"})
+        _text(root, mx, top - 4, mark[1], size=size, **{"text-anchor": "middle"})
     if not any(v is not None for v in all_values):
         _text(
             root,
@@ -322,8 +365,18 @@ def line_chart(
         dash = {"stroke-dasharray": "5 3", "stroke-width": "1.5"}
         _line(root, left, ty, width - right, ty, stroke=TARGET, **dash)
         legend = f"{target_label} {fmt(float(target))}".strip()
-        _text(root, width - right, ty - 3, legend, size="8", fill=TARGET, **{"text-anchor": "end"})
-    legend_y = height - 14 * legend_rows + 4
+        # A white halo keeps the label legible where it crosses the line and the grid.
+        halo = {"stroke": "#ffffff", "stroke-width": "3", "paint-order": "stroke"}
+        _text(
+            root,
+            width - right,
+            ty - 3,
+            legend,
+            size=size,
+            fill=TARGET,
+            **{"text-anchor": "end", **halo},
+        )
+    legend_y = height - line_h * legend_rows + text_size / 2
     for k, s in enumerate(series):
         colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
         dash = SERIES_DASHES[k % len(SERIES_DASHES)]
@@ -338,10 +391,10 @@ def line_chart(
             if point is not None:
                 _marker(group, shape, point[0], point[1], colour)
         lx = left + (k % 3) * (plot_w / 3)
-        ly = legend_y + (k // 3) * 14
+        ly = legend_y + (k // 3) * line_h
         _line(group, lx, ly, lx + 18, ly, stroke=colour, **{"stroke-width": "1.8"}, **extra)
         _marker(group, shape, lx + 9, ly, colour)
-        _text(group, lx + 22, ly + 3, s.name, size="9")
+        _text(group, lx + 22, ly + text_size * 0.4, s.name, size=legend_size)
     return _tostring(root)
 
 

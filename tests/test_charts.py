@@ -163,3 +163,44 @@ def test_two_bar_charts_have_distinct_pattern_ids():
 def test_bullet_without_value():
     root = parse(charts.bullet(None, 0.7, title="t", value_text="–", target_text="目標 70%"))
     assert "– / 目標 70%" in texts(root)
+
+
+def _tick_labels(root: ET.Element) -> list[ET.Element]:
+    return [t for t in root.iter(f"{{{charts.SVG_NS}}}text") if t.get("text-anchor") == "end"]
+
+
+@pytest.mark.parametrize("size", [8, 11])
+def test_line_chart_tick_labels_fit_inside_the_chart(size):
+    """Sales in yen ("68,440,000") used to run off the left edge: the margin follows the label."""
+    root = parse(
+        charts.line_chart(
+            ["W46", "W47"],
+            [charts.Series("売上", [61_000_000, 63_370_000])],
+            title="売上",
+            text_size=size,
+        )
+    )
+    ticks = [t for t in _tick_labels(root) if t.text and t.text[0].isdigit()]
+    assert len(ticks) == 3
+    for tick in ticks:
+        assert float(tick.get("x")) >= len(tick.text) * size * charts.CHAR_WIDTH, tick.text
+        assert tick.get("font-size") == str(size)
+
+
+def test_line_chart_marks_a_start_week():
+    root = parse(
+        charts.line_chart(
+            ["W44", "W45", "W46", "W47"],
+            [charts.Series("追加提案率", [0.2, 0.25, 0.3, 0.28])],
+            title="追加提案率",
+            fmt=charts.percent,
+            mark=(2, "開始"),
+        )
+    )
+    label = next(t for t in root.iter(f"{{{charts.SVG_NS}}}text") if t.text == "開始")
+    vertical = [
+        line
+        for line in root.iter(f"{{{charts.SVG_NS}}}line")
+        if line.get("x1") == line.get("x2") == label.get("x")
+    ]
+    assert len(vertical) == 1
