@@ -382,3 +382,32 @@ def test_trends_say_weeks_or_months(client, auth, world, who, path, span, label)
     assert f"· {other}" not in html
     if label:
         assert f">{label}</text>" in html  # the chart's last axis label
+
+
+# A line chart sits in a tile at least this wide (CSS px) on a phone or a tablet.
+NARROWEST_TILE = 270
+
+
+@pytest.mark.parametrize(("who", "path"), [("owner", "/summary?week=2026-W47"), ("rep", "/me")])
+def test_line_chart_text_stays_readable_in_its_tile(client, auth, world, who, path):
+    """Drawn 480 wide and shrunk into a ~280 px tile, the axis labels came out 4–5 px tall."""
+    auth.login(world[who])
+    charts = [
+        c for c in _svgs(client.get(path).get_data(as_text=True)) if "chart-line" in c.get("class")
+    ]
+    assert charts
+    for chart in charts:
+        shrink = min(1.0, NARROWEST_TILE / float(chart.get("viewBox").split()[2]))
+        sizes = [float(t.get("font-size")) for t in chart.iter("{http://www.w3.org/2000/svg}text")]
+        assert sizes and min(sizes) * shrink >= 9, chart.get("aria-label")
+
+
+def test_hypothesis_charts_mark_the_start_week(client, auth, world):
+    auth.login(world["manager"])
+    response = _new_hypothesis(client, started_on="2026-11-09")
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    charts = _svgs(html)
+    assert len(charts) == 2
+    for chart in charts:
+        labels = [t.text for t in chart.iter("{http://www.w3.org/2000/svg}text")]
+        assert "開始" in labels  # the week the hypothesis started, on the KPI and the KGI

@@ -36,15 +36,35 @@ def fmt(unit: str, value: Any) -> str:
     return charts.plain(float(value))
 
 
+def _compact_yen(value: float) -> str:
+    """A yen axis label short enough for a phone: 6,844万 / ¥68.4M."""
+    if abs(value) < 10_000:
+        return f"¥{value:,.0f}"
+    if _locale() == "ja":
+        return f"{value / 10_000:,.0f}万"
+    if abs(value) < 1_000_000:
+        return f"¥{value / 1_000:,.0f}k"
+    return f"¥{value / 1_000_000:,.1f}M"
+
+
 def _chart_fmt(unit: str):
     if unit == "rate":
         return charts.percent
+    if unit == "yen":
+        return _compact_yen
     return charts.plain
 
 
 def spark(values: Sequence[Any], title: str, target: Any = None) -> Markup:
     # Chart markup is built with ElementTree, which escapes every label (hence the noqa).
     return Markup(charts.sparkline(list(values), title=title, target=target))  # noqa: S704
+
+
+# Line charts on the pages sit in tiles about 270–310 px wide (phone or tablet), so they are
+# drawn at that size: their text then shows at about its own size, never shrunk to a blur.
+LINE_WIDTH = 300
+LINE_HEIGHT = 180
+LINE_TEXT = 11
 
 
 def line(
@@ -55,6 +75,7 @@ def line(
     unit: str,
     target: Any = None,
     target_label: str = "",
+    mark: tuple[int, str] | None = None,
 ) -> Markup:
     return Markup(  # noqa: S704 — built with ElementTree, every label escaped
         charts.line_chart(
@@ -64,8 +85,10 @@ def line(
             target=target,
             target_label=target_label,
             fmt=_chart_fmt(unit),
-            width=480,
-            height=220,
+            width=LINE_WIDTH,
+            height=LINE_HEIGHT,
+            text_size=LINE_TEXT,
+            mark=mark,
         )
     )
 
