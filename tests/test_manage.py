@@ -411,3 +411,12 @@ def test_hypothesis_charts_mark_the_start_week(client, auth, world):
     for chart in charts:
         labels = [t.text for t in chart.iter("{http://www.w3.org/2000/svg}text")]
         assert "開始" in labels  # the week the hypothesis started, on the KPI and the KGI
+
+
+def test_dashboard_of_a_branch_without_customers_says_so(client, auth, world):
+    auth.login(world["owner"])
+    html = client.get("/branches/OSK?week=2026-W47").get_data(as_text=True)
+    assert "この支店にはまだ有効な顧客がいません" in html
+    assert "すべての顧客を訪問周期内に訪問しています" not in html
+    html = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    assert "この支店にはまだ有効な顧客がいません" not in html

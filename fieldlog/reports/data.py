@@ -12,11 +12,11 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..defaults import company_settings
-from ..models import Branch, Review, User
+from ..models import Branch, Customer, Review, User
 from ..periods import Period
 from . import lists
 from .lists import CustomerLine, FollowUpLine, Pipeline
@@ -101,6 +101,8 @@ class BranchReport:
     gaps: dict[str, Any] = field(default_factory=dict)
     # The KPI-set lint (Japanese, like the PDF): shown wherever the KPI set is shown.
     lint: list[str] = field(default_factory=list)
+    # Active customers of the branch: with none, "every customer was visited" would mislead.
+    customers_active: int = 0
 
     @property
     def has_activity(self) -> bool:
@@ -356,6 +358,12 @@ def branch_report(
         follow_ups_total=follow_ups_total,
         customers=customers,
         customers_total=customers_total,
+        customers_active=session.scalar(
+            select(func.count(Customer.id)).where(
+                Customer.branch_id == branch.id, Customer.active.is_(True)
+            )
+        )
+        or 0,
         pipeline=lists.pipeline(session, [branch.id], period),
         hypotheses=lists.hypotheses_under_test(session, branch.id),
         lint=kpi_set_lint(session),
