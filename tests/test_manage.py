@@ -420,3 +420,13 @@ def test_dashboard_of_a_branch_without_customers_says_so(client, auth, world):
     assert "すべての顧客を訪問周期内に訪問しています" not in html
     html = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
     assert "この支店にはまだ有効な顧客がいません" not in html
+
+
+def test_review_week_picker_offers_no_month(client, auth, world):
+    """The review is weekly: a "show the month" link there only reloaded the same week."""
+    auth.login(world["manager"])
+    html = client.get("/branches/TKY/review?week=2026-W47").get_data(as_text=True)
+    picker = re.search(r'<nav class="period-picker".*?</nav>', html, flags=re.S).group(0)
+    assert "month=" not in picker and "/branches/TKY/review?week=2026-W46" in picker
+    html = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    assert "/branches/TKY?month=2026-11" in html  # the dashboard keeps it
