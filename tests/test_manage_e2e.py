@@ -24,6 +24,32 @@ def demo_company(app):
     db.session.commit()
 
 
+def assert_fits_a_tablet(page) -> None:
+    """Every branch/rep column is in view on a 1024 px tablet, none hidden behind a scroll."""
+    widths = page.evaluate(
+        "Array.from(document.querySelectorAll('table.kpi-matrix'))"
+        ".map(t => [t.parentElement.clientWidth, t.scrollWidth])"
+    )
+    assert widths and all(wide <= shown for shown, wide in widths), widths
+
+
+def assert_chart_text_readable(page) -> None:
+    """Line-chart labels show at least 9 px tall and inside their chart (none cut off)."""
+    problems = page.evaluate(
+        """Array.from(document.querySelectorAll('svg.chart-line')).flatMap(svg => {
+             const box = svg.getBoundingClientRect();
+             return Array.from(svg.querySelectorAll('text')).map(t => {
+               const r = t.getBoundingClientRect();
+               return (r.height < 9 || r.left < box.left - 1 || r.right > box.right + 1)
+                 ? `${t.textContent}: ${r.height.toFixed(1)} px tall, ${r.left.toFixed(0)}–`
+                   + `${r.right.toFixed(0)} in ${box.left.toFixed(0)}–${box.right.toFixed(0)}`
+                 : null;
+             }).filter(Boolean);
+           })"""
+    )
+    assert problems == []
+
+
 def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):  # noqa: F811
     SHOTS = screenshot_dir(tmp_path)
     require_chromium()
@@ -45,6 +71,8 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
             assert page.locator("h1").first.inner_text().startswith("全社サマリー")
             assert page.locator("table.kpi-matrix tbody tr").count() >= 2
             assert page.locator("svg.chart").count() > 5
+            assert_chart_text_readable(page)
+            assert_fits_a_tablet(page)
             page.screenshot(path=str(SHOTS / "summary.png"), full_page=False)
             context.close()
 
@@ -56,6 +84,9 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
             assert page.url.endswith(f"/branches/{branch.code}")
             assert branch.name in page.locator("h1").first.inner_text()
             assert page.locator("a[href*='report.pdf']").count() == 1
+            page.set_viewport_size({"width": 1024, "height": 1400})
+            assert_fits_a_tablet(page)
+            page.set_viewport_size({"width": 900, "height": 1400})
             page.screenshot(path=str(SHOTS / "branch.png"), full_page=False)
             context.close()
         finally:
