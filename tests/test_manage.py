@@ -430,3 +430,15 @@ def test_review_week_picker_offers_no_month(client, auth, world):
     assert "month=" not in picker and "/branches/TKY/review?week=2026-W46" in picker
     html = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
     assert "/branches/TKY?month=2026-11" in html  # the dashboard keeps it
+
+
+def test_dashboard_list_cells_are_labelled_for_phones(client, auth, world, make):
+    """On a phone the tables stack: a bare "3" must still say it is the days late."""
+    make.customer(world["rep"].branch, world["rep"], code="C9", name="未訪問商店")
+    db.session.commit()
+    auth.login(world["manager"])
+    html = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    for heading in ("fu-h", "cust-h"):
+        section = re.search(rf'aria-labelledby="{heading}".*?</section>', html, flags=re.S)
+        cells = re.findall(r"<td[^>]*>", section.group(0))
+        assert cells and all("data-label=" in cell for cell in cells), heading
