@@ -293,16 +293,21 @@ def line_chart(
     height: int = 200,
     text_size: float = 8,
     mark: tuple[int, str] | None = None,
+    ceiling: float | None = None,
 ) -> str:
     """Lines over shared x labels; each series has its own dash and marker, named in a legend.
 
     ``text_size`` is the axis-label size in chart units: a chart shown smaller than its width
     needs larger text. ``mark`` draws a labelled vertical line at an x index (e.g. a start).
+    ``ceiling`` caps the axis (1.0 for rates, so the top label never reads 108%).
     """
     root = _svg(width, height, title, "chart-line")
     n = len(x_labels)
     all_values = [v for s in series for v in s.values[:n]]
     low, high = _scale(all_values, target)
+    drawn = [float(v) for v in [*all_values, target] if v is not None]
+    if ceiling is not None and drawn and max(drawn) <= ceiling < high:
+        high = ceiling
     ticks = (low, (low + high) / 2, high)
     size = _num(text_size)
     legend_size = _num(text_size + 1)

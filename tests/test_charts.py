@@ -204,3 +204,21 @@ def test_line_chart_marks_a_start_week():
         if line.get("x1") == line.get("x2") == label.get("x")
     ]
     assert len(vertical) == 1
+
+
+def test_line_chart_ceiling_caps_a_rate_axis_at_100_percent():
+    def top_label(**kw):
+        root = parse(
+            charts.line_chart(
+                ["W46", "W47"],
+                [charts.Series("フォロー実施率", kw.pop("values", [0.5, 1.0]))],
+                title="フォロー実施率",
+                fmt=charts.percent,
+                **kw,
+            )
+        )
+        return _tick_labels(root)[-1].text
+
+    assert top_label() == "108%"  # without a ceiling the axis runs past the top value
+    assert top_label(ceiling=1.0) == "100%"
+    assert top_label(ceiling=1.0, values=[0.5, 1.2]) == "130%"  # never cuts a point off

@@ -89,6 +89,7 @@ def line(
             height=LINE_HEIGHT,
             text_size=LINE_TEXT,
             mark=mark,
+            ceiling=1.0 if unit == "rate" else None,
         )
     )
 
