@@ -157,6 +157,17 @@ def _scale(
     return low, high + (high - low) * 0.08
 
 
+def _nice(value: float) -> float:
+    """The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k) at or above value."""
+    if value <= 0:
+        return value
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * power >= value * (1 - 1e-9):
+            return step * power
+    return 10 * power
+
+
 def _tostring(root: ET.Element) -> str:
     return ET.tostring(root, encoding="unicode")
 
@@ -305,6 +316,8 @@ def line_chart(
     n = len(x_labels)
     all_values = [v for s in series for v in s.values[:n]]
     low, high = _scale(all_values, target)
+    if low == 0:
+        high = _nice(high)  # round axis labels: 0 / 40% / 80%, not 0 / 38% / 76%
     drawn = [float(v) for v in [*all_values, target] if v is not None]
     if ceiling is not None and drawn and max(drawn) <= ceiling < high:
         high = ceiling
@@ -342,7 +355,8 @@ def line_chart(
     fit = max(2, int(plot_w // (widest + text_size)))
     step = max(1, math.ceil(n / min(8, fit)))
     for i, label in enumerate(x_labels):
-        if i % step == 0 or i == n - 1:
+        # Counted back from the newest week, which is always labelled and never crowded.
+        if (n - 1 - i) % step == 0:
             x = xy(i, low)[0]
             _text(
                 root,

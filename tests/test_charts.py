@@ -219,6 +219,29 @@ def test_line_chart_ceiling_caps_a_rate_axis_at_100_percent():
         )
         return _tick_labels(root)[-1].text
 
-    assert top_label() == "108%"  # without a ceiling the axis runs past the top value
+    assert top_label() == "120%"  # without a ceiling the axis runs past the top value
     assert top_label(ceiling=1.0) == "100%"
-    assert top_label(ceiling=1.0, values=[0.5, 1.2]) == "130%"  # never cuts a point off
+    assert top_label(ceiling=1.0, values=[0.5, 1.2]) == "150%"  # never cuts a point off
+
+
+@pytest.mark.parametrize(
+    ("values", "ticks"),
+    [
+        ([0.2, 0.34], ["0%", "20%", "40%"]),
+        ([51, 70.2], ["0", "40", "80"]),
+        ([61_000_000, 73_100_000], ["0", "40,000,000", "80,000,000"]),
+    ],
+)
+def test_line_chart_axis_labels_are_round_numbers(values, ticks):
+    fmt = charts.percent if values[0] < 1 else charts.plain
+    root = parse(
+        charts.line_chart(["W46", "W47"], [charts.Series("s", values)], title="t", fmt=fmt)
+    )
+    assert [t.text for t in _tick_labels(root)] == ticks
+
+
+def test_line_chart_labels_the_newest_week_without_crowding_it():
+    labels = [f"W{n}" for n in range(32, 48)]  # 16 weeks: every other one fits
+    root = parse(charts.line_chart(labels, [charts.Series("s", [0.5] * 16)], title="t"))
+    shown = [t.text for t in root.iter(f"{{{charts.SVG_NS}}}text") if t.text in labels]
+    assert shown == labels[1::2]  # W33 … W47: the newest is in, W46 is not crowding it

@@ -157,6 +157,7 @@ def trend_chart(report: BranchReport | CompanyReport) -> Markup:
             [charts.Series(f.name, f.trend) for f in rates],
             title="重点KPIの8週間の推移",
             fmt=charts.percent,
+            ceiling=1.0,
             width=520,
             height=190,
         )
