@@ -113,6 +113,9 @@ def test_dashboard_empty_week_says_so(client, auth, world):
     auth.login(world["manager"])
     html = client.get("/branches/TKY?week=2026-W30").get_data(as_text=True)
     assert "この期間の訪問記録はありません" in html
+    # The gap analysis does not claim every KPI met its target in a week with no visits.
+    assert "この期間は訪問記録がないため、分析できる内容がありません" in html
+    assert "目標未達のKPIはありません" not in html
 
 
 @pytest.mark.parametrize(
