@@ -70,11 +70,16 @@ def save(
     answers: Mapping[str, Answer],
     *,
     allowed_hypotheses: set[int],
+    suggested: Mapping[str, str] | None = None,
 ) -> list[Review]:
     """Insert or update one Review per answered KPI (unique branch/week/kpi). Flushes.
 
-    A KPI left completely blank is not written (an existing row is kept as it was).
+    A KPI left completely blank is not written (an existing row is kept as it was), nor is
+    one whose only answer is the cause the form pre-filled from the gap analysis
+    (``suggested``): saving the review for one KPI must not record the engine's guesses as
+    the manager's answers for the others.
     """
+    suggested = suggested or {}
     if week.kind != "week":
         raise Invalid(errors={"week": [_l("A review is written for a week.")]})
     errors = validate(answers, allowed_hypotheses=allowed_hypotheses)
@@ -84,7 +89,8 @@ def save(
     saved = []
     for key, answer in answers.items():
         review = existing.get(key)
-        blank = not (answer.why.strip() or answer.next_change.strip() or answer.cause)
+        untouched = answer.cause in (None, suggested.get(key)) and answer.hypothesis_id is None
+        blank = not (answer.why.strip() or answer.next_change.strip()) and untouched
         if review is None and blank:
             continue
         if review is None:

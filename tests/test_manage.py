@@ -445,3 +445,42 @@ def test_dashboard_list_cells_are_labelled_for_phones(client, auth, world, make)
         section = re.search(rf'aria-labelledby="{heading}".*?</section>', html, flags=re.S)
         cells = re.findall(r"<td[^>]*>", section.group(0))
         assert cells and all("data-label=" in cell for cell in cells), heading
+
+
+def test_review_keeps_no_untouched_suggestion_as_an_answer(client, auth, world, make):
+    """Saving an answer for one KPI wrote the pre-filled causes of the others as answers."""
+    from fieldlog.kpi.settings import set_active_kpis
+    from fieldlog.models import Review
+
+    set_active_kpis(db.session, ["purposeful_visit_rate", "hearing_rate", "next_action_rate"])
+    db.session.commit()
+    auth.login(world["manager"])
+    url = "/branches/TKY/review?week=2026-W47"
+    html = _review_form(client, url)
+    prefilled = re.search(r'name="cause-purposeful_visit_rate" value="(\w+)" checked', html)
+    assert prefilled  # the analysis suggests a cause for the missed KPI
+    client.post(
+        url,
+        data={
+            "csrf_token": csrf_from(html),
+            "cause-purposeful_visit_rate": prefilled.group(1),  # left as suggested, no text
+            "why-hearing_rate": "ヒアリング項目を絞った",
+        },
+    )
+    assert [r.kpi for r in db.session.query(Review)] == ["hearing_rate"]
+    # A cause the manager picks, or confirms with text, is an answer.
+    client.post(
+        url,
+        data={
+            "csrf_token": csrf_from(_review_form(client, url)),
+            "cause-purposeful_visit_rate": prefilled.group(1),
+            "next-purposeful_visit_rate": "訪問前に目的を一行書く",
+            "cause-next_action_rate": "design",
+        },
+    )
+    db.session.expire_all()
+    assert sorted(r.kpi for r in db.session.query(Review)) == [
+        "hearing_rate",
+        "next_action_rate",
+        "purposeful_visit_rate",
+    ]

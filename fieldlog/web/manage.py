@@ -181,6 +181,7 @@ def review(code: str):
                 period,
                 answers,
                 allowed_hypotheses={h.id for h in linkable},
+                suggested={key: gap.cause for key, gap in report.gaps.items()},
             )
         except Invalid as error:
             db.session.rollback()
