@@ -484,3 +484,16 @@ def test_review_keeps_no_untouched_suggestion_as_an_answer(client, auth, world, 
         "next_action_rate",
         "purposeful_visit_rate",
     ]
+
+
+@pytest.mark.parametrize(
+    "path", ["/branches/TKY", "/branches/TKY/review", "/me", "/summary"], ids=str
+)
+def test_period_picker_stops_at_the_current_week(client, auth, world, path):
+    """Today is Monday of 2026-W48: W48 may be opened, W49 (not begun) is not offered."""
+    who = {"/summary": "owner", "/me": "rep"}.get(path, "manager")
+    auth.login(world[who])
+    html = client.get(f"{path}?week=2026-W47").get_data(as_text=True)
+    assert "week=2026-W48" in html
+    html = client.get(f"{path}?week=2026-W48").get_data(as_text=True)
+    assert 'rel="next"' not in html and "week=2026-W49" not in html

@@ -37,6 +37,7 @@ def _helpers() -> dict:
         "kpi_choices": [k for k in KPI_KEYS if k not in data.KGI_KEYS],
         "statuses": statuses,
         "status_label": dict(statuses),
+        "today": local_today(),  # the period picker offers no week that has not begun
     }
 
 
