@@ -74,6 +74,11 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
             assert_chart_text_readable(page)
             assert_fits_a_tablet(page)
             page.screenshot(path=str(SHOTS / "summary.png"), full_page=False)
+            # On a phone the table scrolls sideways; its header stays one line, not a tall
+            # blank band of wrapped column names scrolled out of view.
+            page.set_viewport_size({"width": 390, "height": 844})
+            header = page.locator("table.kpi-matrix thead tr").first.bounding_box()
+            assert header is not None and header["height"] <= 48, header
             context.close()
 
             context = browser.new_context(viewport={"width": 900, "height": 1400}, locale="ja-JP")
