@@ -9,19 +9,32 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "fieldlog" / "translations" / "ja" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "lazy_gettext": None,
+    "_l": None,
+}
 METHOD_MAP = [("fieldlog/**.py", "python"), ("templates/**.html", "jinja2")]
 
 
 def extracted_messages() -> set[str]:
-    """Every msgid in the code and templates (plural forms as their singular)."""
+    """Every msgid in the code and templates (plural forms as their singular; "context|msgid")."""
     found: set[str] = set()
-    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+    for _filename, _lineno, message, _comments, context in extract_from_dir(
         str(ROOT), METHOD_MAP, keywords=KEYWORDS
     ):
-        found.add(message[0] if isinstance(message, tuple) else message)
-    found.discard("")
+        msgid = message[0] if isinstance(message, tuple) else message
+        if msgid:
+            found.add(_key(context, msgid))
     return found
+
+
+def _key(context: str | None, msgid: str) -> str:
+    """A msgid, prefixed with its context (pgettext) when it has one: "tab|Log"."""
+    return f"{context}|{msgid}" if context else msgid
 
 
 def translated_messages() -> dict[str, str]:
@@ -35,7 +48,7 @@ def translated_messages() -> dict[str, str]:
         msgid = message.id[0] if isinstance(message.id, tuple) else message.id
         msgstr = message.string[0] if isinstance(message.string, tuple) else message.string
         if msgstr:
-            out[msgid] = msgstr
+            out[_key(message.context, msgid)] = msgstr
     return out
 
 

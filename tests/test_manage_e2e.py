@@ -98,3 +98,50 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
             browser.close()
     # The strict CSP would report any inline script or style as a console error.
     assert [e for e in errors if "Content Security Policy" in e] == []
+
+
+def test_every_tab_fits_a_360px_phone_in_both_languages(app, demo_company, server):  # noqa: F811
+    """The bottom tab bar shows every tab of each role whole, the outbox's count included."""
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    people = [
+        db.session.query(User).filter_by(role=role).order_by(User.id).first().email
+        for role in ("rep", "manager", "owner")
+    ]
+    seen = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            for email in people:
+                for lang in ("ja", "en"):
+                    context = browser.new_context(viewport={"width": 360, "height": 740})
+                    context.add_cookies([{"name": "fieldlog_lang", "value": lang, "url": server}])
+                    page = context.new_page()
+                    log_in(page, server, email, demo.DEMO_PASSWORD)
+                    page.evaluate(
+                        "for (const b of document.querySelectorAll('[data-outbox-count]'))"
+                        " { b.hidden = false; b.textContent = '12'; }"
+                    )
+                    bar = page.evaluate(
+                        """(() => {
+                             const nav = document.querySelector('nav.tabbar');
+                             const tabs = [...nav.querySelectorAll('.tab')];
+                             return {overflow: nav.scrollWidth > nav.clientWidth,
+                                     cut: tabs.filter(a => a.scrollWidth > a.clientWidth
+                                                        || a.getBoundingClientRect().right > 360)
+                                              .map(a => a.innerText),
+                                     labels: tabs.map(a => a.innerText.replace(/\\s*12$/, ''))};
+                           })()"""
+                    )
+                    assert not bar["overflow"] and bar["cut"] == [], (email, lang, bar)
+                    seen[(email, lang)] = bar["labels"]
+                    context.close()
+        finally:
+            browser.close()
+    rep, manager, owner = people
+    assert seen[(rep, "ja")] == ["今日", "記録", "訪問", "提案", "顧客", "今週", "送信"]
+    assert seen[(manager, "en")] == [
+        "Today", "Log", "Visits", "Deals", "Clients", "Week", "Branch", "Outbox"
+    ]  # fmt: skip
+    assert seen[(owner, "ja")] == ["今日", "訪問", "提案", "顧客", "支店", "全社", "管理"]
