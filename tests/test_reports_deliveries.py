@@ -11,9 +11,10 @@ from sqlalchemy import select
 from fieldlog.extensions import db
 from fieldlog.models import ReportDelivery
 from fieldlog.reports import deliveries, delivery
+from tests.test_concurrency import server  # noqa: F401 — the live-server fixture
 from tests.test_reports_delivery import WEEK, fake_build, free_port, inbox  # noqa: F401
 
-from .conftest import NOW, csrf_from
+from .conftest import NOW, PASSWORD, csrf_from
 
 PAGE = "/reports/deliveries"
 
@@ -240,3 +241,55 @@ def test_resend_without_mail_settings_sends_nothing(app, client, auth, world):
 )
 def test_error_kind(error, kind):
     assert deliveries.error_kind(error) == kind
+
+
+def test_summary_and_branch_dashboard_warn_while_a_mail_has_failed(client, auth, world):
+    warning = "送信に失敗したレポートメールが1件あります。"
+    add("2026-W47", "branch:OSK", "osk@example.jp", "failed", error="TimeoutError: timed out")
+    add("2026-W47", "branch:TKY", "m1@example.jp", "sent")
+    add("2026-W30", "branch:TKY", "m1@example.jp", "failed", error="TimeoutError: timed out")
+    auth.login(world["owner"])
+    assert warning in client.get("/summary?week=2026-W47").get_data(as_text=True)
+    auth.logout()
+    auth.login(world["m1"])  # Tokyo's only failure is older than the page's 12 weeks
+    assert "送信に失敗したレポートメール" not in client.get("/branches/TKY").get_data(as_text=True)
+    auth.logout()
+    auth.login(world["osaka"])
+    html = client.get("/branches/OSK").get_data(as_text=True)
+    assert warning in html and f'href="{PAGE}"' in html
+
+
+@pytest.mark.browser
+def test_phone_width_page_and_resend_in_chromium(app, world, server, inbox, tmp_path):  # noqa: F811
+    """At 390 px: no sideways scrolling, a thumb-sized button, and the resend goes out."""
+    from playwright.sync_api import sync_playwright
+
+    from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir
+
+    require_chromium()
+    failed_run()
+    app.config["FIELDLOG_SMTP_URL"] = inbox.url
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP")
+            page = context.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            log_in(page, server, "m1@example.jp", PASSWORD)
+            page.goto(f"{server}{PAGE}")
+            assert page.locator("h1").inner_text() == "レポート配信"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            buttons = page.locator("form.delivery-resend button")
+            assert buttons.count() == 2  # Tokyo's two managers; not the company report
+            assert buttons.first.bounding_box()["height"] >= 44
+            page.screenshot(path=str(screenshot_dir(tmp_path) / "deliveries-phone.png"))
+            buttons.first.click()
+            page.wait_for_selector(".flash-success")
+            assert "再送しました" in page.locator(".flash-success").inner_text()
+            assert page.locator("form.delivery-resend button").count() == 1
+            context.close()
+        finally:
+            browser.close()
+    assert len(inbox.messages) == 1
+    assert [e for e in errors if "Content Security Policy" in e] == []

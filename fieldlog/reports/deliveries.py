@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Engine, case, false, select
+from sqlalchemy import Engine, case, false, func, select
 from sqlalchemy.orm import Session
 
 from ..models import Branch, ReportDelivery, User
@@ -114,6 +114,20 @@ def error_kind(error: str) -> str:
     return "other"
 
 
+def _recent(today: date) -> object:
+    return ReportDelivery.week >= Period.week_of(today).shift(-RECENT_WEEKS).label
+
+
+def failed_count(session: Session, user: User, today: date, *, report: str | None = None) -> int:
+    """Failed mails of the last RECENT_WEEKS weeks the user may see (of one report, if given)."""
+    stmt = select(func.count(ReportDelivery.id)).where(
+        scope(user), ReportDelivery.status == "failed", _recent(today)
+    )
+    if report is not None:
+        stmt = stmt.where(ReportDelivery.report == report)
+    return session.scalar(stmt) or 0
+
+
 def weeks(session: Session, user: User) -> list[str]:
     """The weeks with any delivery the user may see, newest first (for the filter)."""
     stmt = (
@@ -142,8 +156,7 @@ def recent(
     if week:
         stmt = stmt.where(ReportDelivery.week == week)
     elif today is not None:
-        oldest = Period.week_of(today).shift(-RECENT_WEEKS).label
-        stmt = stmt.where(ReportDelivery.week >= oldest)
+        stmt = stmt.where(_recent(today))
     rank = case(_RANK, value=ReportDelivery.status, else_=5)
     stmt = stmt.order_by(
         rank, ReportDelivery.week.desc(), ReportDelivery.report, ReportDelivery.recipient
