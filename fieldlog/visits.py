@@ -290,8 +290,9 @@ def update_visit(
     """Correct a visit's own fields, validated as record_visit does, keeping a revision.
 
     ``changes`` carries API-shaped values for keys of EDITABLE. The purposeful flag follows
-    the new purpose; proposals keep ``proposed_on`` equal to the visit's local date. Returns
-    the revision, or None when nothing changed.
+    the new purpose; proposals keep ``proposed_on`` equal to the visit's local date, and the
+    follow-ups this visit ticked off keep ``done_on`` equal to it (DESIGN §3), unless their
+    date was set on its own since. Returns the revision, or None when nothing changed.
     """
     if not can_edit(user, visit, now=now):
         raise Forbidden(_l("A visit can be corrected only by its rep, within 7 days."))
@@ -328,6 +329,7 @@ def update_visit(
         "hearing_note": data.hearing_note,
         "note": data.note,
     }
+    old_day = local_date(visit.visited_at, tz)
     diff: dict[str, list[Any]] = {}
     for name, value in new.items():
         old = getattr(visit, name)
@@ -341,6 +343,14 @@ def update_visit(
         visit.purposeful = purpose.purposeful
     for proposal in visit.proposals:
         proposal.proposed_on = visit_day
+    if visit_day != old_day:
+        # done_on is the completing visit's local date; one marked done by hand since (the
+        # last call wins) carries another date and is left as it is.
+        completed = session.scalars(
+            select(FollowUp).where(FollowUp.done_visit_id == visit.id, FollowUp.done_on == old_day)
+        )
+        for follow_up in completed:
+            follow_up.done_on = visit_day
     revision = VisitRevision(visit=visit, user=user, changed_at=now, changes=diff)
     session.add(revision)
     session.flush()

@@ -16,7 +16,7 @@ from flask import Flask, current_app, url_for
 from fieldlog import create_app
 from fieldlog.extensions import db
 from fieldlog.io.jobs import JobStore
-from fieldlog.models import Hypothesis
+from fieldlog.models import Hypothesis, ReportDelivery
 
 from .conftest import Auth, csrf_from, visit_payload
 
@@ -85,6 +85,9 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "pwa.offline": {"GET": PUBLIC},
     "pwa.outbox": {"GET": ANY_USER},
     "reports.branch_pdf": {"GET": BRANCH_MANAGEMENT},
+    "reports.deliveries_page": {"GET": MANAGERS_AND_OWNER},
+    # A failed mail of the Tokyo report: its manager and the owner may send it again.
+    "reports.delivery_resend": {"POST": BRANCH_MANAGEMENT},
     "io.import_page": {"GET": MANAGERS_AND_OWNER},
     "io.upload": {"POST": MANAGERS_AND_OWNER},
     "io.job": {"GET": MANAGERS_OWN},
@@ -157,6 +160,15 @@ def build_world(make) -> World:
         author_id=users["manager"].id,
     )
     db.session.add(hypothesis)
+    failed_mail = ReportDelivery(
+        week="2026-W47",
+        report=f"branch:{tokyo.code}",
+        recipient=users["manager"].email,
+        status="failed",
+        attempts=1,
+        error="TimeoutError: timed out",
+    )
+    db.session.add(failed_mail)
     db.session.commit()
     job_id = JobStore(current_app.config["FIELDLOG_IMPORT_DIR"]).create(
         user_id=users["manager"].id,
@@ -180,6 +192,7 @@ def build_world(make) -> World:
         "branch_code": tokyo.code,
         "user_id": rep.id,
         "hypothesis_id": hypothesis.id,
+        "delivery_id": failed_mail.id,
         "filename": "css/app.css",
     }
     return World(params=params, users=users)

@@ -126,6 +126,24 @@ def test_background_validation_reports_progress(site, client, auth, app):
     assert "import-progress" in running or "12000" in client.get(location).get_data(as_text=True)
 
 
+def test_finished_import_threads_do_not_pile_up(site, client, auth, app):
+    """One thread per web import job; finished ones leave the registry (next start, status read)."""
+    app.config["FIELDLOG_IMPORT_INLINE"] = False
+    auth.login(site["owner"])
+    before = set(web_io._threads)
+    started = []
+    for n in range(4):
+        location = upload(client, "customers", f"code,name,branch\nC{n},顧客{n},T01\n".encode())
+        job_id = location.headers["Location"].rsplit("/", 1)[1]
+        started.append(job_id)
+        # Earlier jobs have finished: only this one (maybe still running) is kept.
+        assert set(web_io._threads) - before == {job_id}
+        web_io._threads[job_id].join(timeout=60)
+    status = client.get(f"/import/{started[-1]}/status").get_json()
+    assert status["state"] == "validated"
+    assert set(web_io._threads) - before == set()
+
+
 @pytest.mark.parametrize("role", ["owner", "manager", "rep"])
 def test_export_downloads(site, client, auth, make, role):
     rep = site["rep"]

@@ -451,3 +451,86 @@ def test_an_edit_keeps_purposeful_as_recorded_unless_the_purpose_changes(world):
     assert visit.purposeful is False
     update_visit(db.session, world["rep"], visit, {"purpose": "hearing"}, now=NOW, tz=TZ)
     assert visit.purposeful is True
+
+
+def _follow_up_rate_w47():
+    from fieldlog.kpi import Scope, rollup
+    from fieldlog.periods import Period
+
+    figure = rollup(db.session, Scope.company(), Period.parse("2026-W47"), today=TODAY, tz=TZ)[
+        "follow_up_rate"
+    ]
+    return figure.numerator, figure.denominator
+
+
+def test_moving_a_visit_moves_done_on_of_the_follow_ups_it_completed(world):
+    """done_on is the completing visit's local date (DESIGN §3), so it follows a corrected time."""
+    rep, customer = world["rep"], world["customer"]
+    first = record(
+        rep,
+        visit_payload(
+            customer,
+            visited_at="2026-11-16T10:00:00+09:00",
+            next_action={"action": "見積送付", "due_on": "2026-11-18"},
+        ),
+    ).visit
+    due = first.follow_ups[0]
+    earlier = FollowUp(
+        rep=rep, branch=world["branch"], customer=customer, action="電話",
+        due_on=date(2026, 11, 20), done_on=date(2026, 11, 17),
+    )  # fmt: skip
+    db.session.add(earlier)
+    db.session.flush()
+    completing = record(
+        rep,
+        visit_payload(
+            customer,
+            visited_at="2026-11-18T23:30:00+09:00",
+            completes_follow_ups=[due.id, earlier.id],
+        ),
+    ).visit
+    assert due.done_on == date(2026, 11, 18)
+    assert _follow_up_rate_w47() == (2, 2)
+
+    # The rep corrects the time: it was after midnight, on the 19th (a day late).
+    update_visit(
+        db.session, rep, completing, {"visited_at": "2026-11-19T00:30:00+09:00"}, now=NOW, tz=TZ
+    )
+    db.session.refresh(due)
+    db.session.refresh(earlier)
+    assert due.done_on == date(2026, 11, 19)
+    assert earlier.done_on == date(2026, 11, 17)  # done before; this visit did not complete it
+    assert _follow_up_rate_w47() == (1, 2)
+
+    # Marked done by hand since (the last call wins): a later correction leaves that date.
+    complete_follow_up(db.session, rep, due.id, "2026-11-18", today=TODAY)
+    update_visit(
+        db.session, rep, completing, {"visited_at": "2026-11-21T09:00:00+09:00"}, now=NOW, tz=TZ
+    )
+    db.session.refresh(due)
+    assert due.done_on == date(2026, 11, 18)
+    assert _follow_up_rate_w47() == (2, 2)
+
+
+def test_a_time_change_within_the_same_local_day_keeps_done_on(world):
+    rep, customer = world["rep"], world["customer"]
+    first = record(
+        rep,
+        visit_payload(
+            customer,
+            visited_at="2026-11-16T10:00:00+09:00",
+            next_action={"action": "電話", "due_on": "2026-11-18"},
+        ),
+    ).visit
+    due = first.follow_ups[0]
+    completing = record(
+        rep,
+        visit_payload(
+            customer, visited_at="2026-11-18T09:00:00+09:00", completes_follow_ups=[due.id]
+        ),
+    ).visit
+    update_visit(
+        db.session, rep, completing, {"visited_at": "2026-11-18T17:00:00+09:00"}, now=NOW, tz=TZ
+    )
+    db.session.refresh(due)
+    assert due.done_on == date(2026, 11, 18)

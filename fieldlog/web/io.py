@@ -51,7 +51,18 @@ EXPORT_LABELS = {
     "sales": _l("Sales lines"),
 }
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Background import jobs still running or not yet looked at: tests join them before teardown.
+# Finished ones are dropped when the next job starts or when their status is read.
 _threads: dict[str, threading.Thread] = {}
+_threads_lock = threading.Lock()
+
+
+def _prune_threads() -> None:
+    """Forget the import threads that have finished, so the registry does not grow forever."""
+    with _threads_lock:
+        for job_id, thread in list(_threads.items()):
+            if not thread.is_alive():
+                del _threads[job_id]
 
 
 def jobs() -> JobStore:
@@ -120,8 +131,10 @@ def _start(job_id: str, dry_run: bool) -> None:
     if app.config.get("FIELDLOG_IMPORT_INLINE"):
         _run(app, root, job_id, dry_run)
         return
+    _prune_threads()
     thread = threading.Thread(target=_run, args=(app, root, job_id, dry_run), daemon=True)
-    _threads[job_id] = thread
+    with _threads_lock:
+        _threads[job_id] = thread
     thread.start()
 
 
@@ -193,6 +206,7 @@ def job(job_id: str):
 @roles_required("owner", "manager")
 def job_status(job_id: str):
     status = _job(job_id)
+    _prune_threads()
     return jsonify({"state": status["state"], "progress": status.get("progress", 0)})
 
 

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..kpi.settings import lint_settings, why_texts
 from ..models import Branch, Hypothesis, Review
 from ..periods import Period
-from ..reports import data
+from ..reports import data, deliveries
 from .common import company_tz, local_today, roles_required
 from .kpi_view import HELPERS
 
@@ -98,6 +98,9 @@ def branch(code: str):
         report=report,
         why=_why(),
         lint=_lint(),
+        failed_mails=deliveries.failed_count(
+            db.session, current_user, today, report=f"branch:{found.code}"
+        ),
     )
 
 
@@ -116,6 +119,7 @@ def summary():
         report=report,
         lint=_lint(),
         hypotheses=board,
+        failed_mails=deliveries.failed_count(db.session, current_user, local_today()),
     )
 
 

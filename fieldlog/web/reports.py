@@ -1,17 +1,31 @@
-"""Weekly report PDF download: managers for their own branch, owners for any branch."""
+"""Weekly reports on the web: the PDF download and the list of mails sent (with "send again").
+
+Managers for their own branch, owners for every branch and the company report."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from .. import access
 from ..extensions import db
-from ..models import Branch
+from ..models import Branch, ReportDelivery
 from ..periods import Period
-from ..reports import data, pdf
-from .common import company_tz, local_today, roles_required
+from ..reports import data, deliveries, delivery, pdf
+from .common import company_tz, local_today, now, roles_required
 
 bp = Blueprint("reports", __name__)
 
@@ -45,3 +59,134 @@ def branch_pdf(code: str) -> Response:
             "Cache-Control": "private, no-store",
         },
     )
+
+
+# ---- what happened to the weekly mails ------------------------------------------------------
+
+
+def _status_labels() -> dict[str, str]:
+    return {
+        "sent": _("Sent"),
+        "failed": _("Failed"),
+        "waiting": _("Waiting to retry"),
+        "sending": _("Sending"),
+        delivery.NO_RECIPIENTS: _("No recipients"),
+    }
+
+
+def _error_texts() -> dict[str, str]:
+    """Each kind of recorded error (deliveries.error_kind) in plain words."""
+    return {
+        "refused": _(
+            "The mail server refused the connection: is it running, and is its address right?"
+        ),
+        "timeout": _("The mail server did not answer in time."),
+        "host": _("The mail server's name could not be found. Check the address in the settings."),
+        "tls": _(
+            "A secure connection to the mail server could not be made (certificate or TLS setting)."
+        ),
+        "auth": _("The mail server did not accept the user name or password."),
+        "recipient": _("The mail server refused this recipient's address."),
+        "sender": _("The mail server refused the sender address."),
+        "message": _("The mail server refused the message."),
+        "disconnected": _("The mail server closed the connection while sending."),
+        "other": _("The report could not be prepared or sent."),
+    }
+
+
+def _week_arg(text: str | None) -> str | None:
+    """A valid ISO week label from a query or form value, else None."""
+    if not text:
+        return None
+    try:
+        period = Period.parse(text)
+    except ValueError:
+        return None
+    return period.label if period.kind == "week" else None
+
+
+@bp.get("/reports/deliveries")
+@roles_required("manager", "owner")
+def deliveries_page():
+    """Recent weekly report mails (a manager: their branch's), failures first; ?week= filters."""
+    week = _week_arg(request.args.get("week"))
+    if request.args.get("week") and week is None:
+        abort(400)
+    rows = deliveries.recent(db.session, current_user, now(), week=week, today=local_today())
+    return render_template(
+        "reports/deliveries.html",
+        rows=rows,
+        week=week,
+        weeks=deliveries.weeks(db.session, current_user),
+        recent_weeks=deliveries.RECENT_WEEKS,
+        status_labels=_status_labels(),
+        error_texts=_error_texts(),
+        failed=sum(1 for r in rows if r.status == "failed"),
+        mail_ready=bool(current_app.config.get("FIELDLOG_SMTP_URL")),
+    )
+
+
+@bp.post("/reports/deliveries/<int:delivery_id>/resend")
+@roles_required("manager", "owner")
+def delivery_resend(delivery_id: int):
+    """Send one failed report mail again, through the same claim rows as the weekly run."""
+    row = db.session.scalar(
+        select(ReportDelivery).where(
+            ReportDelivery.id == delivery_id, deliveries.scope(current_user)
+        )
+    )
+    if row is None or not deliveries.may_resend(current_user, row):
+        abort(404)
+    back = redirect(url_for(".deliveries_page", week=_week_arg(request.form.get("week"))))
+    config = current_app.config
+    try:
+        smtp = delivery.SmtpSettings.parse(config["FIELDLOG_SMTP_URL"])
+    except ValueError:
+        flash(
+            _("Mail is not set up on the server (FIELDLOG_SMTP_URL), so nothing was sent."), "error"
+        )
+        return back
+    recipient, week = row.recipient, row.week
+    period = Period.parse(week)
+    tz = company_tz()
+    try:
+        # The mail and its PDF are Japanese throughout, as in the weekly run.
+        with force_locale("ja"):
+            outcome = deliveries.resend(
+                db.session,
+                db.engine,
+                row,
+                build=delivery.default_builder(db.session, period, local_today(), tz),
+                smtp=smtp,
+                mail_from=config["FIELDLOG_MAIL_FROM"],
+            )
+    except deliveries.ResendRefused as refused:
+        db.session.rollback()
+        messages = {
+            "not_failed": _("Only a failed mail can be sent again; this one was not resent."),
+            "not_a_recipient": _(
+                "%(email)s no longer receives this report, so it was not sent.", email=recipient
+            ),
+        }
+        flash(messages[refused.reason], "error")
+        return back
+    if outcome.status == "sent":
+        flash(
+            _("The %(week)s report was sent again to %(email)s.", week=week, email=recipient),
+            "success",
+        )
+    elif outcome.status == "failed":
+        kind = _error_texts()[deliveries.error_kind(outcome.error)]
+        flash(
+            _("Sending to %(email)s failed again: %(reason)s", email=recipient, reason=kind),
+            "error",
+        )
+    else:
+        flash(
+            _(
+                "%(email)s was already served by another send; nothing was sent twice.",
+                email=recipient,
+            ),
+            "info",
+        )
+    return back
