@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import socket
 import ssl
 import subprocess
@@ -247,3 +248,13 @@ def test_claim(app, status, age_minutes, claimed):
     row = rows()[("company", "o@x.jp")]
     assert row.status == ("sending" if claimed else status)
     assert row.attempts == (2 if claimed and status else 1)
+
+
+def test_mail_carries_date_and_message_id(app, company, inbox):
+    """RFC 5322 requires Date; relays and spam filters reject or mark mail without it."""
+    run(inbox.url)
+    msg = inbox.messages[0][1]
+    sent = email.utils.parsedate_to_datetime(msg["Date"])
+    assert sent.tzinfo is not None
+    assert msg["Message-ID"].startswith("<") and msg["Message-ID"].endswith("@example.jp>")
+    assert len({m["Message-ID"] for _, m in inbox.messages}) == len(inbox.messages)

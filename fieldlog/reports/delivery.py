@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -231,6 +231,10 @@ def message(
     msg["Subject"] = subject(job, period)
     msg["From"] = mail_from
     msg["To"] = formataddr((recipient.name, recipient.email))
+    # RFC 5322 requires Date; smtplib adds neither it nor a Message-ID, and relays may not.
+    msg["Date"] = formatdate(localtime=True)
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = make_msgid(domain=domain)
     msg.set_content(body(report, job, recipient))
     code = job.report.replace("branch:", "")
     msg.add_attachment(
