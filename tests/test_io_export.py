@@ -182,6 +182,9 @@ def test_snapshot_opens_with_sqlite_utils_and_searches_notes(world, tmp_path, ru
     snap = sqlite_utils.Database(path)
     hits = list(snap["visits"].search("配送頻度の課題"))
     assert [h["customer_code"] for h in hits] == ["1001"]
+    # Japanese has no spaces: a word inside a note must be found, not only the whole note.
+    for word in ("配送頻度", "頻度の課"):
+        assert [h["customer_code"] for h in snap["visits"].search(word)] == ["1001"]
     assert snap["visits"].detect_fts() == "visits_fts"
     assert {"visits", "proposals", "follow_ups", "customers"} <= set(snap.table_names())
     kpi = snap.execute(

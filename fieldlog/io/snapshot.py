@@ -43,7 +43,9 @@ def write_snapshot(
             (dict(zip(kpis.columns, row, strict=True)) for row in kpis.rows), batch_size=1000
         )
         counts["kpi_weekly"] = snapshot["kpi_weekly"].count
-        snapshot["visits"].enable_fts(FTS_COLUMNS, create_triggers=True)
+        # Trigram: Japanese notes have no spaces, so the default tokenizer would index a whole
+        # sentence as one word and a search would only find exact whole notes.
+        snapshot["visits"].enable_fts(FTS_COLUMNS, create_triggers=True, tokenize="trigram")
     finally:
         snapshot.close()
     return counts
