@@ -344,7 +344,11 @@ def test_cli_import_prints_errors_and_exits_non_zero(team, runner, tmp_path):
 def test_empty_and_header_only_files_are_refused(team, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
-    assert not import_file(db.session, "customers", empty).ok
+    result = import_file(db.session, "customers", empty)
+    assert not result.ok
+    # Said as it is, not as "required columns are missing" (which sends people hunting headers).
+    assert [(e.where.line, e.column) for e in result.errors] == [(1, "")]
+    assert "空" in str(result.errors[0].message)
     header_only = csv_file(tmp_path, "h.csv", ["code,name,branch"])
     result = import_file(db.session, "customers", header_only)
     assert [e.where.line for e in result.errors] == [1]
@@ -549,3 +553,22 @@ def test_a_customers_rep_must_belong_to_its_branch(team, tmp_path):
     result = import_file(db.session, "customers", csv_file(tmp_path, "c.csv", lines))
     assert [(e.where.line, e.column) for e in result.errors] == [(2, "rep")]
     assert count(Customer) == 0
+
+
+def test_excel_unicode_text_utf16_tsv_imports(team, tmp_path):
+    """Excel's 'Unicode Text' (Unicode テキスト) is UTF-16LE with a BOM, tab-separated."""
+    lines = [line.replace(",", "\t") for line in CUSTOMER_LINES]
+    path = csv_file(tmp_path, "unicode.txt", lines, encoding="utf-16", newline="\r\n")
+    assert path.read_bytes()[:2] == b"\xff\xfe"
+    result = import_file(db.session, "customers", path)
+    assert result.ok, [str(e) for e in result.errors]
+    assert (result.created, result.updated) == (2, 0)
+    assert customer("1001").name == "㈱山田商店①" and customer("1002").name_kana == "エービーシー"
+
+
+def test_binary_or_unknown_encoding_is_refused_as_such(team, tmp_path):
+    path = tmp_path / "utf32.csv"
+    path.write_bytes("code,name,branch\n1,一,T01\n".encode("utf-32"))
+    result = import_file(db.session, "customers", path)
+    assert [e.where.line for e in result.errors] == [1]
+    assert "UTF-8" in str(result.errors[0].message) and count(Customer) == 0

@@ -128,6 +128,8 @@ def import_file(
         first_span = 1.0 if dry_run else 0.5
         try:
             header, mapping, missing, rows = _rows(path, kind, _scaled(progress, 0, first_span))
+            if not header:
+                return refuse(_l("The file is empty."))
             if missing:
                 rows.close()
                 return refuse(

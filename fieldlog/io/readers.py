@@ -49,10 +49,20 @@ def is_xlsx(path: Path) -> bool:
 
 
 def detect_encoding(path: Path) -> str:
-    """A BOM means UTF-8 with BOM; otherwise strict UTF-8 if the whole file decodes, else cp932."""
+    """By BOM (UTF-8; UTF-16 as Excel's "Unicode Text"); else UTF-8 if it decodes, else cp932.
+
+    Other text with NUL bytes (UTF-32, UTF-16 without a BOM, binaries) is refused: cp932 would
+    decode it into garbage and the report would only say the header is wrong.
+    """
     with open(path, "rb") as handle:
-        if handle.read(3) == codecs.BOM_UTF8:
+        start = handle.read(CHUNK)
+        if start.startswith(codecs.BOM_UTF8):
             return "utf-8-sig"
+        utf32 = start.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE))
+        if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not utf32:
+            return "utf-16"
+        if b"\x00" in start:
+            raise UnreadableFile(_l("The file is neither UTF-8 nor Shift_JIS (cp932) text."))
         handle.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")("strict")
         try:
