@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import uuid
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from fieldlog.extensions import db
 from fieldlog.models import Visit
 
-from .conftest import PG_URL
+from .conftest import PG_URL, _pg_admin_url
 
 
 def test_backup_and_restore(app, runner, make, tmp_path):
@@ -29,8 +32,7 @@ def test_backup_and_restore(app, runner, make, tmp_path):
     assert target.exists() and target.stat().st_size > 0
 
     if PG_URL:
-        listing = subprocess.run(["pg_restore", "--list", str(target)], capture_output=True)
-        assert b"TABLE DATA public visit" in listing.stdout
+        assert restore_pg_as_readme_says(target) == ["バックアップ対象"]
         return
 
     # Restore: the copy is a complete database holding the visit.
@@ -48,3 +50,28 @@ def test_backup_to_unwritable_place_fails_clearly(runner, tmp_path):
     result = runner.invoke(args=["backup", str(blocker / "backup.db")])
     assert result.exit_code == 1
     assert "Error" in result.output and "Traceback" not in result.output
+
+
+def restore_pg_as_readme_says(dump: Path) -> list[str]:
+    """Run README's restore line into a new, empty database; the visit notes it then holds."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"restore with `(pg_restore [^`]*)`", readme).group(1).split()
+    admin = sa.create_engine(_pg_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"fieldlog_restore_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(_pg_admin_url(PG_URL)).set(database=name)
+    try:
+        plain = url.set(drivername="postgresql").render_as_string(False)
+        args = [plain if a == "DATABASE" else str(dump) if a == "FILE" else a for a in command]
+        done = subprocess.run(args, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        restored = sa.create_engine(url.render_as_string(False))
+        with restored.connect() as conn:
+            notes = conn.execute(sa.select(Visit.note)).scalars().all()
+        restored.dispose()
+        return notes
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -15,9 +15,9 @@ from ..backup import BackupError, backup
 def command(target: Path) -> None:
     """Write a consistent backup of the database to TARGET (safe while the app runs).
 
-    SQLite: a copy made with SQLite's online backup API; restore by stopping the app and
-    putting the file in place of the database. PostgreSQL: pg_dump's custom format; restore
-    with pg_restore.
+    SQLite: a copy made with SQLite's online backup API; restore by stopping the app, deleting
+    the database's -wal and -shm files, and putting the file in place of the database.
+    PostgreSQL: pg_dump's custom format; restore with pg_restore --clean --if-exists.
     """
     try:
         written = backup(current_app.config["SQLALCHEMY_DATABASE_URI"], target)
