@@ -156,6 +156,9 @@ def test_export_downloads(site, client, auth, make, role):
     sjis = client.get("/export/visits.csv?encoding=cp932")
     assert "'=cmd" in sjis.data.decode("cp932")
     assert "sjis" in sjis.headers["Content-Disposition"]
+    # The label says what the bytes are: a client that honours it must not decode cp932 as UTF-8.
+    assert sjis.headers["Content-Type"] == "text/csv; charset=Shift_JIS"
+    assert csv_response.headers["Content-Type"] == "text/csv; charset=utf-8"
     book = load_workbook(io.BytesIO(client.get("/export/kpis.xlsx").data))
     assert book.active.max_row > 1
     assert client.get("/export/nothing.csv").status_code == 404

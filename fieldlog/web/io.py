@@ -253,9 +253,12 @@ def download(kind: str, fmt: str):
 
     suffix = "-sjis" if encoding == "cp932" and fmt == "csv" else ""
     name = f"fieldlog-{kind}-{local_today()}{suffix}.{fmt}"
-    mimetype = "text/csv" if fmt == "csv" else XLSX_MIMETYPE
+    if fmt == "xlsx":
+        content_type = XLSX_MIMETYPE
+    else:  # WHATWG's "Shift_JIS" decoder is Windows-31J, i.e. cp932
+        content_type = f"text/csv; charset={'Shift_JIS' if encoding == 'cp932' else 'utf-8'}"
     return Response(
         chunks(),
-        mimetype=mimetype,
+        content_type=content_type,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
