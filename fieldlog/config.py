@@ -53,6 +53,8 @@ def from_environment(
         "FIELDLOG_PROXY_FIX": proxies,
         "FIELDLOG_SCHEDULER": env.get("FIELDLOG_SCHEDULER", "on").lower() not in {"0", "off"},
         "FIELDLOG_LOG_FORMAT": env.get("FIELDLOG_LOG_FORMAT", "json").lower(),
+        # Uploads and their progress; shared by every worker and host (empty: instance/imports).
+        "FIELDLOG_IMPORT_DIR": env.get("FIELDLOG_IMPORT_DIR", ""),
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fieldlog import create_app
@@ -59,3 +60,39 @@ def test_every_connection_gets_its_settings(app):
     with db.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+
+
+def _readme_variables() -> list[str]:
+    """The FIELDLOG_* names of README's Configuration table (what operators are told to set)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `(FIELDLOG_[A-Z_]+)` \|", section, flags=re.MULTILINE)
+
+
+SAMPLES = {
+    "FIELDLOG_DATABASE_URL": "postgresql://app@db:5432/fieldlog",
+    "FIELDLOG_SECRET_KEY": "s3cret",
+    "FIELDLOG_TIMEZONE": "Europe/Paris",
+    "FIELDLOG_SMTP_URL": "smtp://mail.example.jp:587",
+    "FIELDLOG_MAIL_FROM": "kpi@example.jp",
+    "FIELDLOG_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "FIELDLOG_HTTPS": "1",
+    "FIELDLOG_PROXY_FIX": "2",
+    "FIELDLOG_SCHEDULER": "off",
+    "FIELDLOG_LOG_FORMAT": "text",
+    "FIELDLOG_IMPORT_DIR": "/srv/shared/fieldlog-imports",
+}
+
+
+def test_every_variable_in_the_readme_table_is_read(tmp_path):
+    """A documented variable that the app ignores fails silently in production; none may."""
+    names = _readme_variables()
+    assert sorted(names) == sorted(SAMPLES)
+    default = from_environment(str(tmp_path), {})
+    for name in names:
+        changed = from_environment(str(tmp_path), {name: SAMPLES[name]})
+        assert changed != default, f"{name} is documented but not read"
+    assert (
+        from_environment(str(tmp_path), {"FIELDLOG_IMPORT_DIR": "/srv/x"})["FIELDLOG_IMPORT_DIR"]
+        == "/srv/x"
+    )
