@@ -214,3 +214,11 @@ def test_kpi_export_for_owner_has_company_rows(world):
     _columns, rows = rows_of("kpis")
     company = [r for r in rows if r[3] == "company" and r[6] == "purposeful_visit_rate"]
     assert [(r[7], r[8], r[9]) for r in company] == [(0.5, 1, 2)]
+
+
+def test_cli_export_help_names_every_kind(runner):
+    from fieldlog.io.export import KINDS
+
+    outcome = runner.invoke(args=["export", "--help"])
+    summary = outcome.output.split("Options:")[0]
+    assert all(kind in summary for kind in (*KINDS, "snapshot")), summary

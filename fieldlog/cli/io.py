@@ -82,7 +82,8 @@ for _kind in fio.KINDS:
 
 
 @click.group(
-    "export", help="Export visits, proposals, follow-ups, customers or sales; or a snapshot."
+    "export",
+    help="Export visits, proposals, follow-ups, kpis, customers or sales; or a snapshot.",
 )
 def export_group() -> None:
     pass
