@@ -57,3 +57,17 @@ def test_an_oversized_import_upload_is_a_clear_413_page(app, client, auth, make)
 
 def test_the_default_limit_is_64_mb(app):
     assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024 * 1024
+
+
+def test_an_oversized_upload_by_someone_who_may_not_import_is_a_plain_413(app, client, auth, make):
+    """Logged out or a rep: the generic 413 page, not a crash or the import form."""
+    app.config["MAX_CONTENT_LENGTH"] = LIMIT
+    client.set_cookie("fieldlog_lang", "en")
+    for login in (None, make.user("rep")):
+        if login is not None:
+            auth.login(login)
+        big = {"file": (io.BytesIO(b"x" * (2 * LIMIT)), "big.csv")}
+        response = client.post("/import", data=big, content_type="multipart/form-data")
+        assert response.status_code == 413
+        html = response.get_data(as_text=True)
+        assert "larger than 4 KB" in html and 'name="kind"' not in html

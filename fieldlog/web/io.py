@@ -31,7 +31,13 @@ from ..io import KINDS, import_file
 from ..io import export as fexport
 from ..io.jobs import JobStore
 from ..models import User
-from .common import STORAGE_MESSAGES, company_tz, local_today, roles_required
+from .common import (
+    STORAGE_MESSAGES,
+    company_tz,
+    local_today,
+    roles_required,
+    too_large_message,
+)
 
 bp = Blueprint("io", __name__)
 
@@ -179,6 +185,9 @@ def upload():
 
 @bp.errorhandler(413)
 def too_large(error: Exception):
+    # The body is refused while CSRF protection reads it, before any view checks who is asking.
+    if not current_user.is_authenticated or current_user.role not in ("owner", "manager"):
+        return render_template("error.html", code=413, message=too_large_message()), 413
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     return _form(
         _l(
