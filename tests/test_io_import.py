@@ -572,3 +572,12 @@ def test_binary_or_unknown_encoding_is_refused_as_such(team, tmp_path):
     result = import_file(db.session, "customers", path)
     assert [e.where.line for e in result.errors] == [1]
     assert "UTF-8" in str(result.errors[0].message) and count(Customer) == 0
+
+
+def test_old_excel_xls_is_refused_with_what_to_do(team, tmp_path):
+    """Excel 97-2003 workbooks (OLE2) are still common; say what they are and how to convert."""
+    path = tmp_path / "顧客一覧.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    result = import_file(db.session, "customers", path)
+    assert [e.where.line for e in result.errors] == [1]
+    assert ".xlsx" in str(result.errors[0].message) and count(Customer) == 0

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 CHUNK = 1 << 20
 ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls
 Progress = Callable[[float], None]
 
 
@@ -56,6 +57,10 @@ def detect_encoding(path: Path) -> str:
     """
     with open(path, "rb") as handle:
         start = handle.read(CHUNK)
+        if start.startswith(OLE2_MAGIC):
+            raise UnreadableFile(
+                _l("This is an old Excel workbook (.xls). Save it as .xlsx or CSV and try again.")
+            )
         if start.startswith(codecs.BOM_UTF8):
             return "utf-8-sig"
         utf32 = start.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE))
