@@ -581,3 +581,27 @@ def test_old_excel_xls_is_refused_with_what_to_do(team, tmp_path):
     result = import_file(db.session, "customers", path)
     assert [e.where.line for e in result.errors] == [1]
     assert ".xlsx" in str(result.errors[0].message) and count(Customer) == 0
+
+
+@pytest.mark.parametrize("tail", ["", "\n", "\r\n"])
+def test_an_unclosed_quote_is_reported_not_swallowing_the_rest(team, tmp_path, tail):
+    """csv reads everything after an unclosed quote into one cell; the file had 3 branches."""
+    path = tmp_path / "unclosed.csv"
+    path.write_text(f'code,name\nB1,"東京\nB2,大阪\nB3,名古屋{tail}', encoding="utf-8")
+    result = import_file(db.session, "branches", path, dry_run=True)
+    assert not result.ok
+    assert [e.where.line for e in result.errors if '"' in str(e.message)] == [2]
+
+
+def test_quotes_that_close_and_stray_inch_marks_still_import(team, tmp_path):
+    lines = [
+        "code,name,branch",
+        '1001,"複数行の\r\n顧客名",T01',
+        '1002,5"モニター商会,T01',
+        '1003,"ダブル""クオート",T01',
+    ]
+    path = csv_file(tmp_path, "quotes.csv", lines, newline="\r\n")
+    result = import_file(db.session, "customers", path)
+    assert result.ok, [str(e) for e in result.errors]
+    assert customer("1002").name == '5"モニター商会'
+    assert customer("1003").name == 'ダブル"クオート'

@@ -112,8 +112,8 @@ def import_file(
     # closing(): the handler's temporary keys database goes away whatever happens.
     with closing(HANDLERS[kind](session, limit_branch_id)) as handler:
 
-        def refuse(message: Any, column: str = "") -> ImportResult:
-            result.errors.append(RowError(Where(1), column, message))
+        def refuse(message: Any, column: str = "", line: int = 1) -> ImportResult:
+            result.errors.append(RowError(Where(line), column, message))
             result.error_count += 1
             return result
 
@@ -146,7 +146,7 @@ def import_file(
                         label = cols.column_label(kind, name, header, mapping)
                         result.errors.append(RowError(where, label, message))
         except UnreadableFile as exc:
-            return refuse(exc.message)
+            return refuse(exc.message, line=exc.line)
         if result.rows == 0 and not result.errors:
             return refuse(_l("The file has no data rows."))
         if not result.ok:

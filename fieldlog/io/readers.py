@@ -39,9 +39,10 @@ class Where:
 class UnreadableFile(ValueError):
     """The file is not a table we can read; the message is a lazy translation."""
 
-    def __init__(self, message: Any) -> None:
+    def __init__(self, message: Any, line: int = 1) -> None:
         super().__init__(str(message))
         self.message = message
+        self.line = line
 
 
 def is_xlsx(path: Path) -> bool:
@@ -100,16 +101,36 @@ def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, li
         delimiter = _delimiter(raw.readline().decode(encoding, errors="replace"), path)
         raw.seek(0)
         handle = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
-        reader = csv.reader(handle, delimiter=delimiter)
+        quotes = [0]  # '"' characters read so far
+
+        def lines() -> Iterator[str]:
+            for line in handle:
+                quotes[0] += line.count('"')
+                yield line
+
+        reader = csv.reader(lines(), delimiter=delimiter)
         start = 1
+        open_quote = False
         try:
             for n, row in enumerate(reader):
                 where = Where(start)
+                # A quote opened and never closed swallows every later line into one cell (the
+                # csv module does not complain): a record over several lines with an odd count.
+                counted, quotes[0] = quotes[0], 0
+                open_quote = reader.line_num > start and counted % 2 == 1
                 start = reader.line_num + 1
                 if progress is not None and n % 5000 == 0:
                     progress(min(raw.tell() / size, 1.0))
                 if any(cell.strip() for cell in row):
                     yield where, row
+            if open_quote:
+                raise UnreadableFile(
+                    _l(
+                        'A quotation mark (") opens a cell here that is never closed, so every '
+                        "line after it was read into that cell."
+                    ),
+                    where.line,
+                )
         except UnicodeDecodeError:
             raise UnreadableFile(
                 _l("The file is neither UTF-8 nor Shift_JIS (cp932) text.")
