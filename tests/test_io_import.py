@@ -593,6 +593,16 @@ def test_an_unclosed_quote_is_reported_not_swallowing_the_rest(team, tmp_path, t
     assert [e.where.line for e in result.errors if '"' in str(e.message)] == [2]
 
 
+def test_an_unclosed_quote_in_a_long_file_is_reported_at_its_line(team, tmp_path):
+    """Far from the end the swallowed cell outgrows csv's field limit; still the quote's line."""
+    lines = ["code,name", *(f"X{i},支店{i}" for i in range(20_000))]
+    lines[5] = 'X4,"開いたまま'
+    path = csv_file(tmp_path, "long.csv", lines)
+    result = import_file(db.session, "branches", path, dry_run=True)
+    assert [e.where.line for e in result.errors] == [6]
+    assert '"' in str(result.errors[0].message) and "field limit" not in str(result.errors[0])
+
+
 def test_quotes_that_close_and_stray_inch_marks_still_import(team, tmp_path):
     lines = [
         "code,name,branch",

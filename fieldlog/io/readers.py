@@ -21,6 +21,10 @@ CHUNK = 1 << 20
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls
 Progress = Callable[[float], None]
+UNCLOSED_QUOTE = _l(
+    'A quotation mark (") opens a cell here that is never closed, so every line after it was '
+    "read into that cell."
+)
 
 
 @dataclass(frozen=True)
@@ -124,18 +128,15 @@ def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, li
                 if any(cell.strip() for cell in row):
                     yield where, row
             if open_quote:
-                raise UnreadableFile(
-                    _l(
-                        'A quotation mark (") opens a cell here that is never closed, so every '
-                        "line after it was read into that cell."
-                    ),
-                    where.line,
-                )
+                raise UnreadableFile(UNCLOSED_QUOTE, where.line)
         except UnicodeDecodeError:
             raise UnreadableFile(
                 _l("The file is neither UTF-8 nor Shift_JIS (cp932) text.")
             ) from None
         except csv.Error as exc:
+            # Past the field size limit: almost always a quote left open many lines above.
+            if quotes[0] % 2 == 1:
+                raise UnreadableFile(UNCLOSED_QUOTE, start) from None
             raise UnreadableFile(_l("Line %(line)s: %(error)s", line=start, error=exc)) from None
 
 
