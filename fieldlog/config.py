@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def normalize_database_url(url: str) -> str:
@@ -44,9 +45,9 @@ def from_environment(
     return {
         "SECRET_KEY": env.get("FIELDLOG_SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
-        "FIELDLOG_TIMEZONE": env.get("FIELDLOG_TIMEZONE", "Asia/Tokyo"),
+        "FIELDLOG_TIMEZONE": env.get("FIELDLOG_TIMEZONE") or "Asia/Tokyo",
         "FIELDLOG_SMTP_URL": env.get("FIELDLOG_SMTP_URL", ""),
-        "FIELDLOG_MAIL_FROM": env.get("FIELDLOG_MAIL_FROM", "fieldlog@localhost"),
+        "FIELDLOG_MAIL_FROM": env.get("FIELDLOG_MAIL_FROM") or "fieldlog@localhost",
         "FIELDLOG_REDIS_URL": env.get("FIELDLOG_REDIS_URL", ""),
         "FIELDLOG_HTTPS": https,
         # How many reverse proxies set X-Forwarded-For/-Proto/-Host in front of the app (0: none).
@@ -86,4 +87,11 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _secret_key(instance_path)
     config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    try:  # fail at start, not with a 500 on every page that shows a date
+        ZoneInfo(config["FIELDLOG_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"FIELDLOG_TIMEZONE={config['FIELDLOG_TIMEZONE']!r} is not a known IANA time zone "
+            "(for example Asia/Tokyo)"
+        ) from None
     config["BABEL_DEFAULT_TIMEZONE"] = config["FIELDLOG_TIMEZONE"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from fieldlog import create_app
 from fieldlog.config import from_environment
 from fieldlog.extensions import db
@@ -96,3 +98,18 @@ def test_every_variable_in_the_readme_table_is_read(tmp_path):
         from_environment(str(tmp_path), {"FIELDLOG_IMPORT_DIR": "/srv/x"})["FIELDLOG_IMPORT_DIR"]
         == "/srv/x"
     )
+
+
+def test_an_unknown_timezone_stops_the_app_at_start_with_its_name(tmp_path, monkeypatch):
+    """A typo must not boot an app whose every dated page then fails with a 500."""
+    monkeypatch.setenv("FIELDLOG_DATABASE_URL", "sqlite:///" + str(tmp_path / "tz.db"))
+    monkeypatch.setenv("FIELDLOG_TIMEZONE", "Asia/Tokio")
+    with pytest.raises(ValueError, match=r"FIELDLOG_TIMEZONE.*Asia/Tokio"):
+        create_app({"SECRET_KEY": "t"})
+
+
+def test_an_empty_variable_means_its_default(tmp_path):
+    """'FIELDLOG_TIMEZONE=' in an EnvironmentFile is 'not set', not an invalid zone or sender."""
+    config = from_environment(str(tmp_path), {"FIELDLOG_TIMEZONE": "", "FIELDLOG_MAIL_FROM": ""})
+    assert config["FIELDLOG_TIMEZONE"] == "Asia/Tokyo"
+    assert config["FIELDLOG_MAIL_FROM"] == "fieldlog@localhost"
