@@ -222,3 +222,12 @@ def test_cli_export_help_names_every_kind(runner):
     outcome = runner.invoke(args=["export", "--help"])
     summary = outcome.output.split("Options:")[0]
     assert all(kind in summary for kind in (*KINDS, "snapshot")), summary
+
+
+@pytest.mark.parametrize("weeks", ["0", "-3"])
+def test_cli_export_kpis_refuses_no_weeks_clearly(world, runner, tmp_path, weeks):
+    outcome = runner.invoke(
+        args=["export", "kpis", "-o", str(tmp_path / "k.csv"), "--weeks", weeks]
+    )
+    assert outcome.exit_code == 2 and "--weeks" in outcome.output
+    assert outcome.exception is None or isinstance(outcome.exception, SystemExit)

@@ -106,7 +106,11 @@ def _export_command(kind: str) -> click.Command:
     )
     @output_option
     @click.option(
-        "--weeks", default=12, show_default=True, help="kpis: how many ISO weeks, up to this one."
+        "--weeks",
+        type=click.IntRange(min=1),
+        default=12,
+        show_default=True,
+        help="kpis: how many ISO weeks, up to this one.",
     )
     def command(fmt: str | None, encoding: str, output: Path, weeks: int) -> None:
         fmt = fmt or ("xlsx" if output.suffix.lower() == ".xlsx" else "csv")
