@@ -5,11 +5,13 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import re
 import socket
 import ssl
 import subprocess
 import threading
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -258,3 +260,12 @@ def test_mail_carries_date_and_message_id(app, company, inbox):
     assert sent.tzinfo is not None
     assert msg["Message-ID"].startswith("<") and msg["Message-ID"].endswith("@example.jp>")
     assert len({m["Message-ID"] for _, m in inbox.messages}) == len(inbox.messages)
+
+
+def test_readme_smtp_examples_with_a_password_are_encrypted():
+    """An operator copies README's example: one with credentials must not log in in clear."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(r"`(smtps?(?:\+starttls)?://[^`\s]*:[^`\s]*@[^`\s]+)`", readme)
+    assert len(examples) >= 2
+    for url in examples:
+        assert delivery.SmtpSettings.parse(url).security in {"starttls", "ssl"}, url
