@@ -34,9 +34,17 @@ def backup(database_url: str, target: Path) -> Path:
     raise BackupError(f"no backup method for {url.get_backend_name()}")
 
 
+def sqlite_files(database: Path) -> set[Path]:
+    """A SQLite database's own files: the database, its WAL, shared memory and journal."""
+    main = Path(database).resolve()
+    return {main.with_name(main.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")}
+
+
 def _backup_sqlite(source: Path, target: Path) -> Path:
     if not source.exists():
         raise BackupError(f"database file {source} does not exist")
+    if target.resolve() in sqlite_files(source):
+        raise BackupError(f"{target} is the database itself; write the backup to another file")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)

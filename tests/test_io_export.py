@@ -231,3 +231,28 @@ def test_cli_export_kpis_refuses_no_weeks_clearly(world, runner, tmp_path, weeks
     )
     assert outcome.exit_code == 2 and "--weeks" in outcome.output
     assert outcome.exception is None or isinstance(outcome.exception, SystemExit)
+
+
+@pytest.mark.own_sqlite
+def test_cli_never_writes_over_the_sqlite_database(tmp_path):
+    """A typo ('export snapshot instance/fieldlog.db') must not delete or truncate the database."""
+    from tests.browser import sqlite_app
+
+    path = tmp_path / "live.db"
+    app = sqlite_app(path, FIELDLOG_NOW=datetime(2026, 11, 23, 1, 0, tzinfo=TZ))
+    with app.app_context():
+        db.engine.dispose()
+    runner = app.test_cli_runner()
+    before = path.read_bytes()
+    for args in (
+        ["export", "snapshot", str(path)],
+        ["export", "visits", "-o", str(path)],
+        ["export", "kpis", "-o", f"{path}-wal"],
+        ["report", "weekly", "--company", "--week", "2026-W47", "-o", str(path)],
+        ["backup", str(path)],
+    ):
+        with app.app_context():
+            outcome = runner.invoke(args=args)
+            db.engine.dispose()
+        assert outcome.exit_code != 0 and "the database itself" in outcome.output, (args, outcome)
+    assert path.read_bytes() == before

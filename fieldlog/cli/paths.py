@@ -5,12 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
+from sqlalchemy.engine import make_url
+
+from ..backup import sqlite_files
+
+
+def database_files(database_url: str) -> set[Path]:
+    """The files of a SQLite database (with its WAL, shared memory and journal); none otherwise."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return set()
+    return sqlite_files(Path(url.database))
 
 
 def output_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """Refuse an output path whose folder does not exist, before any work is done."""
-    if value is not None and not value.resolve().parent.is_dir():
+    """Refuse an output path whose folder does not exist, or that is the database itself."""
+    if value is None:
+        return value
+    if not value.resolve().parent.is_dir():
         raise click.BadParameter(f"the folder {str(value.parent)!r} does not exist")
+    if value.resolve() in database_files(current_app.config["SQLALCHEMY_DATABASE_URI"]):
+        raise click.BadParameter(f"{str(value)!r} is the database itself; choose another file")
     return value
 
 
