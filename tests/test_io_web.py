@@ -162,3 +162,13 @@ def test_export_downloads(site, client, auth, make, role):
     book = load_workbook(io.BytesIO(client.get("/export/kpis.xlsx").data))
     assert book.active.max_row > 1
     assert client.get("/export/nothing.csv").status_code == 404
+
+
+@pytest.mark.parametrize(("role", "page"), [("owner", "/admin/"), ("manager", "/branches/T01")])
+def test_import_and_export_are_linked_where_owners_and_managers_work(
+    site, client, auth, role, page
+):
+    """Nothing linked to /import or /export: only someone who knew the URL could reach them."""
+    auth.login(site[role])
+    html = client.get(page).get_data(as_text=True)
+    assert 'href="/import"' in html and 'href="/export"' in html
