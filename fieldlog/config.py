@@ -52,7 +52,8 @@ def from_environment(
         "FIELDLOG_HTTPS": https,
         # How many reverse proxies set X-Forwarded-For/-Proto/-Host in front of the app (0: none).
         "FIELDLOG_PROXY_FIX": proxies,
-        "FIELDLOG_SCHEDULER": env.get("FIELDLOG_SCHEDULER", "on").lower() not in {"0", "off"},
+        "FIELDLOG_SCHEDULER": env.get("FIELDLOG_SCHEDULER", "").strip().lower()
+        not in {"0", "off", "false", "no"},
         "FIELDLOG_LOG_FORMAT": env.get("FIELDLOG_LOG_FORMAT", "json").lower(),
         # Uploads and their progress; shared by every worker and host (empty: instance/imports).
         "FIELDLOG_IMPORT_DIR": env.get("FIELDLOG_IMPORT_DIR", ""),

@@ -113,3 +113,13 @@ def test_an_empty_variable_means_its_default(tmp_path):
     config = from_environment(str(tmp_path), {"FIELDLOG_TIMEZONE": "", "FIELDLOG_MAIL_FROM": ""})
     assert config["FIELDLOG_TIMEZONE"] == "Asia/Tokyo"
     assert config["FIELDLOG_MAIL_FROM"] == "fieldlog@localhost"
+
+
+@pytest.mark.parametrize("value", ["0", "off", "OFF", "false", "no", " off "])
+def test_scheduler_switch_reads_every_usual_off_word(tmp_path, value):
+    """As FIELDLOG_ACCESS_LOG does: 'false' must not leave the Monday mailer running."""
+    assert (
+        from_environment(str(tmp_path), {"FIELDLOG_SCHEDULER": value})["FIELDLOG_SCHEDULER"]
+        is False
+    )
+    assert from_environment(str(tmp_path), {"FIELDLOG_SCHEDULER": ""})["FIELDLOG_SCHEDULER"] is True
