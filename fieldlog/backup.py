@@ -76,12 +76,18 @@ def _backup_postgresql(url: URL, target: Path) -> Path:
             "`pg_dump --format=custom --file FILE DATABASE_URL`"
         )
     plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # As for SQLite: dump beside the target and put it in place only once pg_dump succeeded,
+    # so a failed run never replaces the previous backup with a truncated file.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
     result = subprocess.run(  # noqa: S603 (fixed program, URL from configuration)
-        [pg_dump, "--format=custom", "--file", str(target), plain],
+        [pg_dump, "--format=custom", "--file", str(partial), plain],
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
+        partial.unlink(missing_ok=True)
         raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+    partial.replace(target)
     return target

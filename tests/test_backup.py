@@ -8,6 +8,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from fieldlog.extensions import db
@@ -21,7 +22,7 @@ def test_backup_and_restore(app, runner, make, tmp_path):
     customer = make.customer(rep=rep)
     make.visit(rep, customer, note="バックアップ対象")
     db.session.commit()
-    target = tmp_path / "backup.db"
+    target = tmp_path / "nightly" / "backup.db"  # a folder that does not exist yet
     if PG_URL and shutil.which("pg_dump") is None:
         result = runner.invoke(args=["backup", str(target)])
         assert result.exit_code == 1 and "pg_dump" in result.output
@@ -75,3 +76,16 @@ def restore_pg_as_readme_says(dump: Path) -> list[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def test_a_failed_postgresql_dump_leaves_the_previous_backup_alone(tmp_path):
+    """pg_dump writes as it goes: a dump that fails must not replace last night's file."""
+    from fieldlog.backup import BackupError, backup
+
+    target = tmp_path / "fieldlog.dump"
+    target.write_bytes(b"last night's good dump")
+    unreachable = "postgresql+psycopg://postgres@127.0.0.1:1/fieldlog"
+    with pytest.raises(BackupError):
+        backup(unreachable, target)
+    assert target.read_bytes() == b"last night's good dump"
+    assert [p.name for p in tmp_path.iterdir()] == ["fieldlog.dump"]
