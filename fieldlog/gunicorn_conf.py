@@ -6,8 +6,8 @@ Every setting comes from a FIELDLOG_* variable (README, "Deployment with gunicor
 FIELDLOG_WORKERS, FIELDLOG_THREADS, FIELDLOG_TIMEOUT, FIELDLOG_GRACEFUL_TIMEOUT,
 FIELDLOG_FORWARDED_ALLOW_IPS, FIELDLOG_MAX_REQUESTS, FIELDLOG_CONTROL_SOCKET, FIELDLOG_ACCESS_LOG.
 
-Both gunicorn's own log and its access log are JSON lines on stderr, like the app's
-(``fieldlog.logs.JsonFormatter``).
+Both gunicorn's own log and its access log are on stderr in the app's format: JSON lines
+(``fieldlog.logs.JsonFormatter``), or plain lines with FIELDLOG_LOG_FORMAT=text.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from fieldlog.logs import JsonFormatter
+from fieldlog.logs import formatter
 
 
 def _int(name: str, default: int) -> int:
@@ -34,16 +34,17 @@ def _on(name: str, default: bool) -> bool:
 
 
 class JsonLogger(Logger):
-    """gunicorn's logger with JSON lines on stderr, one access line per request."""
+    """gunicorn's logger on stderr, one access line per request: JSON lines like the app's,
+    or plain lines with FIELDLOG_LOG_FORMAT=text."""
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
-        formatter = JsonFormatter()
+        lines = formatter(os.environ.get("FIELDLOG_LOG_FORMAT", "json"))
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
                     handler.setStream(sys.stderr)
-                handler.setFormatter(formatter)
+                handler.setFormatter(lines)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
         if not self.access_log_enabled:

@@ -70,15 +70,19 @@ def _log_request(response: Response) -> Response:
     return response
 
 
+def formatter(log_format: str) -> logging.Formatter:
+    """JSON lines, or plain ones for FIELDLOG_LOG_FORMAT=text (the app's and gunicorn's alike)."""
+    if log_format.strip().lower() == "text":
+        return logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    return JsonFormatter()
+
+
 def init_app(app: Flask) -> None:
     """Log JSON lines unless testing (FIELDLOG_LOG_FORMAT=text keeps plain lines)."""
     if app.testing:
         return
     handler = logging.StreamHandler(sys.stderr)
-    if app.config.get("FIELDLOG_LOG_FORMAT", "json") == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(formatter(app.config.get("FIELDLOG_LOG_FORMAT", "json")))
     root = logging.getLogger("fieldlog")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from fieldlog.logs import JsonFormatter
 
 
@@ -39,3 +41,22 @@ def test_requests_are_logged_as_json(database_url, tmp_path, capsys):
     request = next(line for line in lines if line["logger"] == "fieldlog.request")
     assert request["path"] == "/healthz" and request["status"] == 200
     assert request["duration_ms"] >= 0
+
+
+@pytest.mark.parametrize(("value", "json_lines"), [("", True), ("json", True), ("text", False)])
+def test_gunicorn_follows_the_log_format_of_the_app(monkeypatch, value, json_lines):
+    """FIELDLOG_LOG_FORMAT=text must not leave gunicorn's lines as JSON among plain ones."""
+    import logging
+
+    from gunicorn.config import Config
+
+    from fieldlog import gunicorn_conf
+
+    monkeypatch.setenv("FIELDLOG_LOG_FORMAT", value)
+    logger = gunicorn_conf.JsonLogger(Config())
+    record = logging.LogRecord("gunicorn.error", logging.INFO, __file__, 1, "Booting", None, None)
+    handlers = logger.error_log.handlers
+    assert handlers
+    for handler in handlers:
+        line = handler.formatter.format(record)
+        assert line.startswith("{") is json_lines and "Booting" in line
