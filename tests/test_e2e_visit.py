@@ -206,3 +206,26 @@ def test_the_picker_finds_kana_and_shows_the_customers_open_follow_ups(live_app)
         tomorrow = local_today(TZ, None) + timedelta(days=1)
         assert page.locator("#next_action_due_on").input_value() == tomorrow.isoformat()
     assert problems == [], problems
+
+
+@pytest.mark.browser
+def test_the_visit_forms_chips_are_one_box_each_at_360_px(live_app):
+    """The admin bar's link chips once styled these labels too: a pill around each button."""
+    _app, base = live_app
+    with logged_in_page(base) as (page, problems):
+        page.set_viewport_size({"width": 360, "height": 780})
+        page.goto(f"{base}/visits/new?customer=C100")
+        boxes = page.evaluate(
+            """() => [...document.querySelectorAll('#visit-form label.chip')].map((label) => {
+                const style = getComputedStyle(label);
+                return {
+                  text: label.textContent.trim(),
+                  border: style.borderTopWidth,
+                  gap: label.getBoundingClientRect().width
+                       - label.querySelector('span').getBoundingClientRect().width,
+                };
+            })"""
+        )
+    assert len(boxes) >= 10, boxes
+    assert [b for b in boxes if b["border"] != "0px" or abs(b["gap"]) > 0.5] == []
+    assert problems == [], problems
