@@ -229,3 +229,30 @@ def test_the_visit_forms_chips_are_one_box_each_at_360_px(live_app):
     assert len(boxes) >= 10, boxes
     assert [b for b in boxes if b["border"] != "0px" or abs(b["gap"]) > 0.5] == []
     assert problems == [], problems
+
+
+@pytest.mark.browser
+def test_a_rejected_visit_names_its_fields_on_the_form_and_in_the_outbox(live_app):
+    _app, base = live_app
+    with logged_in_page(base) as (page, problems):
+        # No customer at all: the outbox entry is not labelled with the picker's placeholder.
+        page.goto(f"{base}/visits/new")
+        page.locator("button[type=submit]").tap()
+        page.wait_for_url("**/visits/new?outbox=*")
+        # A customer but neither purpose nor hearing: both are radio groups.
+        page.goto(f"{base}/visits/new?customer=C100")
+        page.locator("button[type=submit]").tap()
+        page.wait_for_url("**/visits/new?outbox=*")
+        alert = page.locator(".form-error[role=alert]")
+        alert.wait_for()
+        assert "訪問目的:" in alert.inner_text()
+        assert "課題やニーズを聞き取れましたか？:" in alert.inner_text()
+        # The question stays unanswered: fixing must not record a "no" the rep never chose.
+        assert page.locator("input[name=hearing_done]:checked").count() == 0
+        page.goto(f"{base}/outbox")
+        page.locator(".outbox-entry").nth(1).wait_for()
+        text = page.locator("#outbox-list").inner_text()
+    assert "訪問目的:" in text and "ヒアリング:" in text and "顧客:" in text, text
+    assert "purpose:" not in text and "customer_code" not in text, text
+    assert "青空商店 (C100)" in text and "顧客を選択" not in text, text
+    assert [p for p in problems if "/api/v1/visits" not in p] == [], problems

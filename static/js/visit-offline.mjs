@@ -74,7 +74,8 @@ function valuesFromPayload(body) {
     visited_at: [(body.visited_at || "").slice(0, 16)],
     purpose: [body.purpose || ""],
     purpose_note: [body.purpose_note || ""],
-    hearing_done: [body.hearing_done ? "yes" : "no"],
+    // Unanswered stays unanswered: a fix must not record "no" the rep never chose.
+    hearing_done: [body.hearing_done === true ? "yes" : body.hearing_done === false ? "no" : ""],
     hearing_note: [body.hearing_note || ""],
     note: [body.note || ""],
   };
@@ -107,7 +108,8 @@ function showErrors(errors) {
   const list = typeof errors === "string" ? { form: [errors] } : errors || {};
   for (const [field, messages] of Object.entries(list)) {
     const line = document.createElement("p");
-    const input = form.elements[names[field] || field];
+    // querySelector, not form.elements: a radio group (purpose, hearing_done) is a RadioNodeList.
+    const input = form.querySelector(`[name="${names[field] || field}"]`);
     const label = input?.closest("fieldset")?.querySelector("legend")?.textContent || field;
     line.textContent = `${label}: ${[].concat(messages).join(" ")}`;
     box.append(line);
@@ -129,7 +131,8 @@ async function save(event) {
   const clientId = newClientId();
   const payload = visitPayloadFromForm(data, { clientId });
   const customer = form.elements.customer_code;
-  const label = customer?.selectedOptions?.[0]?.textContent || payload.customer_code || "";
+  // No customer chosen: no label, not the placeholder option's "Choose a customer".
+  const label = (customer?.value && customer.selectedOptions?.[0]?.textContent) || "";
   await enqueue("visit", clientId, "/api/v1/visits", payload, label);
   localStorage.removeItem(DRAFT_KEY);
   const fixing = params.get("outbox");
