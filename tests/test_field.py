@@ -337,6 +337,17 @@ def test_edit_with_bad_input_re_renders_and_keeps_the_visit(client, auth, world)
     assert _count(VisitRevision) == 0
 
 
+def test_the_correction_form_caps_free_text_as_the_entry_form_does(client, auth, world):
+    """Both forms stop typing at the service's 2,000 characters instead of failing on save."""
+    visit = record(world, world["rep"], "C001")
+    auth.login(world["rep"])
+    for path in ("/visits/new", f"/visits/{visit.id}/edit"):
+        html = client.get(path).get_data(as_text=True)
+        for name in ("purpose_note", "hearing_note", "note"):
+            tag = re.search(rf'<(?:input|textarea)[^>]*name="{name}"[^>]*>', html)
+            assert tag and 'maxlength="2000"' in tag.group(0), (path, name)
+
+
 def test_edit_is_refused_after_seven_days_and_to_others(app, client, auth, world):
     visit = record(world, world["rep"], "C001")
     visit.created_at = NOW  # the window counts from when the visit was stored
