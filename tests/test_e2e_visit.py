@@ -256,3 +256,46 @@ def test_a_rejected_visit_names_its_fields_on_the_form_and_in_the_outbox(live_ap
     assert "purpose:" not in text and "customer_code" not in text, text
     assert "青空商店 (C100)" in text and "顧客を選択" not in text, text
     assert [p for p in problems if "/api/v1/visits" not in p] == [], problems
+
+
+@pytest.mark.browser
+def test_a_customers_follow_ups_read_whole_and_cancel_is_not_one_mis_tap_away(live_app):
+    app, base = live_app
+    action = "工場長との打ち合わせ日程を調整して見積の前提を確認する"
+    with app.app_context():
+        rep = db.session.scalars(select(User)).one()
+        customer = db.session.scalars(select(Customer).where(Customer.code == "C100")).one()
+        db.session.add(
+            FollowUp(
+                rep=rep,
+                branch_id=rep.branch_id,
+                customer=customer,
+                action=action,
+                due_on=local_today(TZ) + timedelta(days=3),
+            )
+        )
+        db.session.commit()
+        customer_id = customer.id
+    with logged_in_page(base) as (page, problems):
+        page.set_viewport_size({"width": 360, "height": 780})
+        page.goto(f"{base}/customers/{customer_id}")
+        text = page.locator("strong", has_text=action)
+        assert text.evaluate("el => el.scrollWidth <= el.clientWidth"), "the action is cut"
+        row = page.locator("li", has=text)
+        dialogs: list[str] = []
+
+        def dismiss(dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.once("dialog", dismiss)
+        row.get_by_role("button", name="キャンセル").tap()
+        page.wait_for_timeout(300)
+        assert dialogs and "元に戻せません" in dialogs[0]
+        row.get_by_role("button", name="完了").tap()
+        row.locator(".settled-note").wait_for()
+        assert row.locator("button").count() == 0
+    with app.app_context():
+        follow_up = db.session.scalars(select(FollowUp).where(FollowUp.action == action)).one()
+        assert not follow_up.cancelled
+    assert problems == [], problems

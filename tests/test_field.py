@@ -258,6 +258,29 @@ def test_follow_up_done_and_proposal_close_are_one_tap_forms(client, auth, world
     assert db.session.get(Proposal, proposal.id).status == "lost"
 
 
+def test_a_customers_open_follow_ups_come_first_and_cancel_asks_first(client, auth, world):
+    rep, customer = world["rep"], world["mine"]
+
+    def follow_up(action, due, **state):
+        item = FollowUp(rep=rep, branch_id=rep.branch_id, customer=customer, action=action)
+        item.due_on, item.done_on = date.fromisoformat(due), state.get("done_on")
+        item.cancelled = state.get("cancelled", False)
+        db.session.add(item)
+
+    follow_up("済んだ件", "2026-11-20", done_on=date(2026, 11, 19))
+    follow_up("取り消した件", "2026-11-22", cancelled=True)
+    follow_up("来週の件", "2026-11-30")
+    follow_up("遅れている件", "2026-11-01")
+    db.session.commit()
+    auth.login(rep)
+    html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    order = sorted(
+        ("済んだ件", "取り消した件", "来週の件", "遅れている件"), key=lambda a: html.index(a)
+    )
+    assert order == ["遅れている件", "来週の件", "取り消した件", "済んだ件"]
+    assert html.count("data-confirm=") == 2
+
+
 def test_a_colleague_cannot_close_or_complete_what_is_not_theirs(client, auth, world):
     visit = _with_proposal_and_follow_up(world)
     auth.login(world["colleague"])

@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
 from .. import access, visits
@@ -337,10 +337,17 @@ def customer(customer_id: int):
         .where(Proposal.customer_id == customer_id)
         .order_by(Proposal.proposed_on.desc())
     )
+    # Open follow-ups first (soonest due on top): they are what the rep acts on here.
+    is_closed = or_(FollowUp.cancelled.is_(True), FollowUp.done_on.is_not(None))
     follow_ups = db.session.scalars(
         access.follow_ups(current_user)
         .where(FollowUp.customer_id == customer_id)
-        .order_by(FollowUp.due_on.desc())
+        .order_by(
+            is_closed,
+            case((is_closed, None), else_=FollowUp.due_on),
+            FollowUp.due_on.desc(),
+            FollowUp.id.desc(),
+        )
     )
     return render_template(
         "field/customer.html",

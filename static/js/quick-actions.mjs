@@ -32,7 +32,9 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     note.className = "settled-note";
     note.setAttribute("role", "status");
     note.textContent = t("saved_offline");
-    form.replaceChildren(note);
+    // Done next to Cancel (a customer's follow-ups): the note replaces both buttons.
+    const holder = form.parentElement?.classList.contains("two-buttons") ? form.parentElement : form;
+    holder.replaceChildren(note);
     const id = `${kind}:${form.dataset.id}`;
     // Online it is sent at once: say so, rather than leave "will sync when online" standing.
     const onSent = (sent) => {
