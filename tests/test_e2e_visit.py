@@ -299,3 +299,21 @@ def test_a_customers_follow_ups_read_whole_and_cancel_is_not_one_mis_tap_away(li
         follow_up = db.session.scalars(select(FollowUp).where(FollowUp.action == action)).one()
         assert not follow_up.cancelled
     assert problems == [], problems
+
+
+@pytest.mark.browser
+def test_the_customer_search_button_keeps_its_label_on_one_line_at_360_px(live_app):
+    _app, base = live_app
+    with logged_in_page(base) as (page, problems):
+        page.set_viewport_size({"width": 360, "height": 780})
+        page.goto(f"{base}/customers?q=zzzz")
+        lines = page.locator(".search-form button").evaluate(
+            """(button) => {
+                const range = document.createRange();
+                range.selectNodeContents(button);
+                return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+            }"""
+        )
+        assert lines == 1, f"'検索' wraps over {lines} lines"
+        assert "「zzzz」に一致する顧客はありません。" in page.locator("main").inner_text()
+    assert problems == [], problems
