@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 
 from fieldlog.accounts import set_password
 from fieldlog.extensions import db
-from fieldlog.models import Branch, Category, Customer, FollowUp, User, Visit
+from fieldlog.models import Branch, Category, Customer, FollowUp, Proposal, User, Visit
 from fieldlog.periods import today as local_today
 from fieldlog.visits import record_visit
 
@@ -316,4 +316,40 @@ def test_the_customer_search_button_keeps_its_label_on_one_line_at_360_px(live_a
         )
         assert lines == 1, f"'検索' wraps over {lines} lines"
         assert "「zzzz」に一致する顧客はありません。" in page.locator("main").inner_text()
+    assert problems == [], problems
+
+
+@pytest.mark.browser
+def test_a_mis_tapped_result_is_corrected_from_the_closed_list(live_app):
+    app, base = live_app
+    with app.app_context():
+        rep = db.session.scalars(select(User)).one()
+        now = datetime.now(UTC)
+        visit = record_visit(
+            db.session,
+            rep,
+            {
+                "client_id": str(uuid.uuid4()),
+                "customer_code": "C300",
+                "visited_at": (now - timedelta(days=5)).isoformat(),
+                "purpose": "proposal",
+                "hearing_done": True,
+                "proposal": {"category": "PACK"},
+            },
+            tz=TZ,
+            now=now,
+        ).visit
+        proposal = visit.proposals[0]
+        proposal.status, proposal.closed_on = "won", local_today(TZ) - timedelta(days=3)
+        db.session.commit()
+        proposal_id, closed_on = proposal.id, proposal.closed_on
+    with logged_in_page(base) as (page, problems):
+        page.set_viewport_size({"width": 360, "height": 780})
+        page.goto(f"{base}/proposals")
+        row = page.locator("li", has_text="白石製作所")
+        row.get_by_role("button", name="失注に変更").tap()
+        row.locator(".settled-note", has_text="同期しました。").wait_for()
+    with app.app_context():
+        proposal = db.session.get(Proposal, proposal_id)
+        assert (proposal.status, proposal.closed_on) == ("lost", closed_on)
     assert problems == [], problems

@@ -281,6 +281,33 @@ def test_a_customers_open_follow_ups_come_first_and_cancel_asks_first(client, au
     assert html.count("data-confirm=") == 2
 
 
+def test_a_closed_proposal_can_be_corrected_and_keeps_the_day_it_closed(client, auth, world):
+    visit = record(
+        world,
+        world["rep"],
+        "C001",
+        visited_at="2026-11-20T10:00:00+09:00",
+        proposal={"category": "SAFE"},
+    )
+    proposal = visit.proposals[0]
+    auth.login(world["rep"])
+    token = csrf_from(client.get("/proposals").get_data(as_text=True))
+    client.post(
+        f"/proposals/{proposal.id}/close",
+        data={"csrf_token": token, "status": "won", "closed_on": "2026-11-21"},
+    )
+    html = client.get("/proposals").get_data(as_text=True)
+    assert "失注に変更" in html and 'data-closed-on="2026-11-21"' in html
+    client.post(
+        f"/proposals/{proposal.id}/close",
+        data={"csrf_token": token, "status": "lost", "closed_on": "2026-11-21"},
+    )
+    db.session.expire_all()
+    proposal = db.session.get(Proposal, proposal.id)
+    assert (proposal.status, proposal.closed_on) == ("lost", date(2026, 11, 21))
+    assert "受注に変更" in client.get("/proposals").get_data(as_text=True)
+
+
 def test_a_colleague_cannot_close_or_complete_what_is_not_theirs(client, auth, world):
     visit = _with_proposal_and_follow_up(world)
     auth.login(world["colleague"])

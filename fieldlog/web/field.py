@@ -290,7 +290,9 @@ def proposals():
 def proposal_close(proposal_id: int):
     day = local_today()
     status = request.form.get("status")
-    visits.close_proposal(db.session, current_user, proposal_id, status, day.isoformat(), today=day)
+    # A correction from the closed list sends the day it closed; a first result is today's.
+    closed_on = request.form.get("closed_on") or day.isoformat()
+    visits.close_proposal(db.session, current_user, proposal_id, status, closed_on, today=day)
     db.session.commit()
     flash(_l("Marked as won.") if status == "won" else _l("Marked as lost."), "success")
     return _back("field.proposals")

@@ -14,7 +14,9 @@ function requestFor(form, submitter) {
     return { url: `/api/v1/follow-ups/${id}/done`, body: { done_on: today() } };
   }
   const status = submitter?.value || "won";
-  return { url: `/api/v1/proposals/${id}/close`, body: { status, closed_on: today() } };
+  // A correction keeps the day the proposal closed; a first result closes it today.
+  const closedOn = form.dataset.closedOn || today();
+  return { url: `/api/v1/proposals/${id}/close`, body: { status, closed_on: closedOn } };
 }
 
 for (const form of document.querySelectorAll("form[data-outbox]")) {
