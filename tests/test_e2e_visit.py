@@ -21,7 +21,15 @@ from fieldlog.models import Branch, Category, Customer, FollowUp, Proposal, User
 from fieldlog.periods import today as local_today
 from fieldlog.visits import record_visit
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir, sqlite_app
+from .browser import (
+    ARGS,
+    CHROMIUM,
+    log_in,
+    require_chromium,
+    screenshot_dir,
+    sqlite_app,
+    wait_until,
+)
 from .conftest import PASSWORD
 
 TZ = ZoneInfo("Asia/Tokyo")
@@ -352,4 +360,31 @@ def test_a_mis_tapped_result_is_corrected_from_the_closed_list(live_app):
     with app.app_context():
         proposal = db.session.get(Proposal, proposal_id)
         assert (proposal.status, proposal.closed_on) == ("lost", closed_on)
+    assert problems == [], problems
+
+
+@pytest.mark.browser
+def test_the_keyboards_enter_key_searches_and_never_saves_half_a_visit(live_app):
+    app, base = live_app
+    with logged_in_page(base) as (page, problems):
+        page.goto(f"{base}/visits/new")
+        page.locator("#customer-search").fill("ｱｵｿﾞﾗ")
+        page.locator("#customer-search").press("Enter")
+        # The one match is chosen, as a tap on it would.
+        page.locator("#follow-ups, #customer_code").first.wait_for()
+        wait_until(page, "document.querySelector('#customer_code').value === 'C100'", "C100")
+        page.locator("#next_action").fill("電話する")
+        page.locator("#next_action").press("Enter")
+        page.wait_for_timeout(1000)
+        assert page.url == f"{base}/visits/new"
+        queued = page.evaluate("""async () => {
+            const { outbox } = await import('/static/js/outbox-store.mjs');
+            return (await outbox.all()).length;
+        }""")
+        assert queued == 0
+    with app.app_context():
+        assert (
+            db.session.scalars(select(Visit).join(Customer).where(Customer.code == "C100")).all()
+            == []
+        )
     assert problems == [], problems
