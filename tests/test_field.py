@@ -168,7 +168,8 @@ def test_open_follow_ups_can_be_ticked_off_from_the_form(client, auth, world):
         ({"proposal_amount": "たくさん"}, "proposal_amount", ""),
         ({"note": "あ" * 2001}, "note", ""),
         ({"purpose": None}, "purpose", ""),
-        ({"hearing_done": None}, "hearing_done", ""),
+        # The form's words, not the API's "true / false".
+        ({"hearing_done": None}, "hearing_done", "「はい」か「いいえ」を選んでください"),
         ({"next_action_preset": None, "next_action": ""}, "next_action", ""),
     ],
 )
