@@ -240,29 +240,39 @@ def test_the_visit_forms_chips_are_one_box_each_at_360_px(live_app):
 
 
 @pytest.mark.browser
-def test_a_rejected_visit_names_its_fields_on_the_form_and_in_the_outbox(live_app):
+def test_missing_answers_are_named_before_queueing_and_refusals_in_the_outbox(live_app):
     _app, base = live_app
     with logged_in_page(base) as (page, problems):
-        # No customer at all: the outbox entry is not labelled with the picker's placeholder.
+        # Nothing chosen: named at once on the phone (purpose and hearing are radio groups),
+        # and nothing is queued to be refused later.
         page.goto(f"{base}/visits/new")
         page.locator("button[type=submit]").tap()
-        page.wait_for_url("**/visits/new?outbox=*")
-        # A customer but neither purpose nor hearing: both are radio groups.
-        page.goto(f"{base}/visits/new?customer=C100")
-        page.locator("button[type=submit]").tap()
-        page.wait_for_url("**/visits/new?outbox=*")
         alert = page.locator(".form-error[role=alert]")
         alert.wait_for()
-        assert "訪問目的:" in alert.inner_text()
-        assert "課題やニーズを聞き取れましたか？:" in alert.inner_text()
-        # The question stays unanswered: fixing must not record a "no" the rep never chose.
-        assert page.locator("input[name=hearing_done]:checked").count() == 0
+        for name in ("顧客:", "訪問目的:", "課題やニーズを聞き取れましたか？:"):
+            assert name in alert.inner_text()
+        assert page.url == f"{base}/visits/new"
+        queued = page.evaluate("""async () => {
+            const { outbox } = await import('/static/js/outbox-store.mjs');
+            return (await outbox.all()).length;
+        }""")
+        assert queued == 0
+        # What only the server knows (a visit days ahead) comes back with the form's names.
+        page.goto(f"{base}/visits/new?customer=C100")
+        page.locator("label.chip", has_text="提案・商談").tap()
+        page.locator("label.chip", has_text="はい、聞けた").tap()
+        ahead = (datetime.now(TZ) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+        page.locator("#visited_at").fill(ahead)
+        page.locator("button[type=submit]").tap()
+        page.wait_for_url("**/visits/new?outbox=*")
+        alert.wait_for()
+        assert "詳細:" in alert.inner_text()
+        assert page.locator("input[name=hearing_done][value=yes]").is_checked()
         page.goto(f"{base}/outbox")
-        page.locator(".outbox-entry").nth(1).wait_for()
+        page.locator(".outbox-entry").wait_for()
         text = page.locator("#outbox-list").inner_text()
-    assert "訪問目的:" in text and "ヒアリング:" in text and "顧客:" in text, text
-    assert "purpose:" not in text and "customer_code" not in text, text
-    assert "青空商店 (C100)" in text and "顧客を選択" not in text, text
+    assert "訪問日時:" in text and "visited_at" not in text, text
+    assert "青空商店 (C100)" in text, text
     assert [p for p in problems if "/api/v1/visits" not in p] == [], problems
 
 

@@ -133,6 +133,13 @@ def js_strings() -> dict[str, object]:
             "attempts": _("Attempts"),
             "no_results": _("No customer found."),
             "open_follow_ups": _("Open follow-ups: tick what this visit completed"),
+            # Checked on the phone before a visit is queued, with record_visit's own messages.
+            "need.customer_code": _("Choose a customer."),
+            "need.purpose": _("Choose the purpose of the visit."),
+            "need.hearing_done": _(
+                "Say whether problems or needs were heard: yes (true) or no (false)."
+            ),
+            "need.due_on": _("The next action cannot be due before the visit."),
             # The outbox names a rejected entry's fields as the form does, not by their API keys.
             "field.customer_code": _("Customer"),
             "field.visited_at": _("Visit time"),

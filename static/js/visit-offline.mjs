@@ -102,7 +102,9 @@ function showErrors(errors) {
     "next_action.action": "next_action",
     "next_action.due_on": "next_action_due_on",
   };
+  document.getElementById("visit-errors")?.remove();
   const box = document.createElement("div");
+  box.id = "visit-errors";
   box.className = "form-error";
   box.setAttribute("role", "alert");
   const list = typeof errors === "string" ? { form: [errors] } : errors || {};
@@ -115,6 +117,24 @@ function showErrors(errors) {
     box.append(line);
   }
   form.before(box);
+  return box;
+}
+
+/**
+ * What the rep can fix before the visit is queued: the required answers and a next action
+ * due before the visit. Offline, a visit missing them would wait and be refused hours later,
+ * when the visit is no longer fresh in mind. The server still checks everything.
+ */
+function missingAnswers(payload) {
+  const problems = {};
+  if (!payload.customer_code) problems.customer_code = [t("need.customer_code")];
+  if (!payload.purpose) problems.purpose = [t("need.purpose")];
+  if (payload.hearing_done === null) problems.hearing_done = [t("need.hearing_done")];
+  const due = payload.next_action?.due_on;
+  if (due && payload.visited_at && due < payload.visited_at.slice(0, 10)) {
+    problems["next_action.due_on"] = [t("need.due_on")];
+  }
+  return problems;
 }
 
 function withOffset(value) {
@@ -130,6 +150,11 @@ async function save(event) {
   data.set("visited_at", withOffset(data.get("visited_at")));
   const clientId = newClientId();
   const payload = visitPayloadFromForm(data, { clientId });
+  const missing = missingAnswers(payload);
+  if (Object.keys(missing).length) {
+    showErrors(missing).scrollIntoView({ block: "center" });
+    return;
+  }
   const customer = form.elements.customer_code;
   // No customer chosen: no label, not the placeholder option's "Choose a customer".
   const label = (customer?.value && customer.selectedOptions?.[0]?.textContent) || "";
