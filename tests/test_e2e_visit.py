@@ -398,3 +398,21 @@ def test_the_keyboards_enter_key_searches_and_never_saves_half_a_visit(live_app)
             == []
         )
     assert problems == [], problems
+
+
+@pytest.mark.browser
+def test_my_week_has_no_tap_target_under_44_px_at_360_px(live_app):
+    _app, base = live_app
+    with logged_in_page(base) as (page, problems):
+        page.set_viewport_size({"width": 360, "height": 780})
+        page.goto(f"{base}/me")
+        small = page.evaluate(
+            """() => [...document.querySelectorAll(
+                'main a, main button, main summary, main input, main select')]
+              .filter((el) => el.getBoundingClientRect().width > 0)
+              .filter((el) => el.getBoundingClientRect().height < 44)
+              .map((el) => `${el.tagName} ${el.textContent.trim() || el.type}`
+                           + ` ${Math.round(el.getBoundingClientRect().height)}px`)"""
+        )
+    assert small == [], small
+    assert problems == [], problems
