@@ -416,3 +416,25 @@ def test_my_week_has_no_tap_target_under_44_px_at_360_px(live_app):
         )
     assert small == [], small
     assert problems == [], problems
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_customer_search_placeholders_fit_at_360_px(live_app, lang):
+    _app, base = live_app
+    with logged_in_page(base) as (page, problems):
+        page.context.add_cookies([{"name": "fieldlog_lang", "value": lang, "url": base}])
+        page.set_viewport_size({"width": 360, "height": 780})
+        for path, selector in (("/visits/new", "#customer-search"), ("/customers", "[name=q]")):
+            page.goto(f"{base}{path}")
+            # Typed as a value, the placeholder's text shows whether the box scrolls.
+            spare = page.locator(selector).evaluate(
+                """(input) => {
+                    input.value = input.placeholder;
+                    const spare = input.clientWidth - input.scrollWidth;
+                    input.value = '';
+                    return spare;
+                }"""
+            )
+            assert spare >= 0, f"{lang} {path}: the placeholder is cut by {-spare:.0f} px"
+    assert problems == [], problems
