@@ -428,6 +428,30 @@ def test_visits_list_is_paged_newest_first(client, auth, world):
     assert second.count('href="/visits/') - second.count('href="/visits/new') == 2
 
 
+def test_visits_and_proposals_filter_by_customer_and_a_manager_by_their_own(client, auth, world):
+    rep, manager = world["rep"], world["manager"]
+    record(world, rep, "C001", proposal={"category": "SAFE"})
+    record(world, rep, "C002", proposal={"category": "SAFE"})
+    record(world, manager, "C002")
+    auth.login(rep)
+    for query in ("あおぞら", "ｱｵｿﾞﾗ", "C001"):
+        html = client.get("/visits", query_string={"q": query}).get_data(as_text=True)
+        assert "青空商店" in html and "緑川工業" not in html, query
+    html = client.get("/proposals", query_string={"q": "緑川"}).get_data(as_text=True)
+    assert "緑川工業" in html and "青空商店" not in html
+    html = client.get("/visits", query_string={"q": "該当なし"}).get_data(as_text=True)
+    assert "条件に合う訪問はありません。" in html
+    auth.logout()
+    auth.login(manager)
+    everyone = client.get("/visits").get_data(as_text=True)
+    mine = client.get("/visits", query_string={"mine": "1"}).get_data(as_text=True)
+    assert everyone.count('class="row row-link"') == 3
+    assert mine.count('class="row row-link"') == 1 and rep.name not in mine
+    assert 'name="mine" value="1" checked' in mine
+    mine_proposals = client.get("/proposals", query_string={"mine": "1"}).get_data(as_text=True)
+    assert "条件に合う提案はありません。" in mine_proposals
+
+
 def test_client_id_is_fresh_on_each_render(client, auth, world):
     auth.login(world["rep"])
     _, one = _form(client)
