@@ -460,6 +460,13 @@ def test_client_id_is_fresh_on_each_render(client, auth, world):
     uuid.UUID(one["client_id"])
 
 
+def test_a_visits_time_reads_in_minutes_as_it_was_entered(client, auth, world):
+    visit = record(world, world["rep"], "C001", visited_at="2026-11-23T09:05:42+09:00")
+    auth.login(world["rep"])
+    page = client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "<dd>2026/11/23 09:05</dd>" in page and ":42" not in page
+
+
 def test_the_history_shows_labels_and_an_untouched_time_is_no_change(client, auth, world):
     visit = record(world, world["rep"], "C001", visited_at="2026-11-23T09:00:42+09:00")
     visit.created_at = NOW
