@@ -438,3 +438,32 @@ def test_the_customer_search_placeholders_fit_at_360_px(live_app, lang):
             )
             assert spare >= 0, f"{lang} {path}: the placeholder is cut by {-spare:.0f} px"
     assert problems == [], problems
+
+
+@pytest.mark.browser
+def test_half_a_next_action_is_named_before_the_visit_is_queued(live_app):
+    app, base = live_app
+    with logged_in_page(base) as (page, problems):
+        page.goto(f"{base}/visits/new?customer=C100")
+        page.locator("label.chip", has_text="提案・商談").tap()
+        page.locator("label.chip", has_text="はい、聞けた").tap()
+        page.locator("label.chip", has_text="1週間後").tap()  # a date, no action
+        page.locator("button[type=submit]").tap()
+        alert = page.locator(".form-error[role=alert]")
+        alert.wait_for()
+        assert "次回アクション: 次回アクションを入力するか選んでください" in alert.inner_text()
+        page.locator("#next_action_due_on").fill("")
+        page.locator("label.chip", has_text="電話フォロー").tap()  # an action, no date
+        page.locator("button[type=submit]").tap()
+        wait_until(
+            page,
+            "document.querySelector('.form-error[role=alert]').textContent.includes('期限を選んで')",
+            "the missing date to be named",
+        )
+        assert page.url == f"{base}/visits/new?customer=C100"
+    with app.app_context():
+        assert (
+            db.session.scalars(select(Visit).join(Customer).where(Customer.code == "C100")).all()
+            == []
+        )
+    assert problems == [], problems

@@ -140,6 +140,8 @@ def js_strings() -> dict[str, object]:
                 "Say whether problems or needs were heard: yes (true) or no (false)."
             ),
             "need.due_on": _("The next action cannot be due before the visit."),
+            "need.action": _("Write or choose the next action, or clear its date."),
+            "need.due_date": _("Choose by when, or clear the next action."),
             # The outbox names a rejected entry's fields as the form does, not by their API keys.
             "field.customer_code": _("Customer"),
             "field.visited_at": _("Visit time"),

@@ -130,7 +130,12 @@ function missingAnswers(payload) {
   if (!payload.customer_code) problems.customer_code = [t("need.customer_code")];
   if (!payload.purpose) problems.purpose = [t("need.purpose")];
   if (payload.hearing_done === null) problems.hearing_done = [t("need.hearing_done")];
+  // A date chip without an action, or an action without a date: half a next action.
+  if (payload.next_action && !payload.next_action.action) {
+    problems["next_action.action"] = [t("need.action")];
+  }
   const due = payload.next_action?.due_on;
+  if (payload.next_action && !due) problems["next_action.due_on"] = [t("need.due_date")];
   if (due && payload.visited_at && due < payload.visited_at.slice(0, 10)) {
     problems["next_action.due_on"] = [t("need.due_on")];
   }
