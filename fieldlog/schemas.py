@@ -205,7 +205,10 @@ def parse_visit(payload: Mapping[str, Any], *, now: datetime, client_id: str) ->
 
     hearing_done = payload.get("hearing_done")
     if not isinstance(hearing_done, bool):
-        errors.add("hearing_done", _l("Say whether problems were heard (true or false)."))
+        errors.add(
+            "hearing_done",
+            _l("Say whether problems or needs were heard: yes (true) or no (false)."),
+        )
         hearing_done = False
 
     visit = VisitIn(

@@ -305,6 +305,37 @@ def test_one_tap_actions_wait_in_the_outbox_while_offline(server):
 
 
 @pytest.mark.browser
+def test_one_tap_results_say_what_the_rep_tapped_and_when_it_was_sent(server):
+    base = server.base
+    with phone(base) as (context, page):
+        page.goto(f"{base}/proposals")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+        server.stop()
+        context.set_offline(True)
+        page.locator("form[data-outbox] button[value=lost]").click()
+        page.wait_for_selector(".settled-note")
+        page.goto(f"{base}/outbox")
+        page.locator(".outbox-entry").wait_for()
+        waiting = page.locator("#outbox-list").inner_text()
+        assert "青空商店 · 失注" in waiting and "lost" not in waiting, waiting
+
+        server.start()
+        context.set_offline(False)
+        page.goto(f"{base}/")
+        page.locator("form[data-outbox=follow_up_done] button").click()
+        note = page.locator(".settled-note")
+        note.wait_for()
+        page.wait_for_function(
+            "document.querySelector('.settled-note').textContent === '同期しました。'",
+            timeout=20000,
+        )
+    with server.app.app_context():
+        assert db.session.scalars(select(Proposal.status)).one() == "lost"
+        assert db.session.scalars(select(FollowUp.done_on)).one() is not None
+        db.session.remove()
+
+
+@pytest.mark.browser
 def test_chromium_reports_no_installability_errors(server, tmp_path):
     from playwright.sync_api import sync_playwright
 

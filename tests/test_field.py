@@ -168,7 +168,8 @@ def test_open_follow_ups_can_be_ticked_off_from_the_form(client, auth, world):
         ({"proposal_amount": "たくさん"}, "proposal_amount", ""),
         ({"note": "あ" * 2001}, "note", ""),
         ({"purpose": None}, "purpose", ""),
-        ({"hearing_done": None}, "hearing_done", ""),
+        # The form's words, not the API's "true / false".
+        ({"hearing_done": None}, "hearing_done", "「はい」か「いいえ」を選んでください"),
         ({"next_action_preset": None, "next_action": ""}, "next_action", ""),
     ],
 )
@@ -258,6 +259,56 @@ def test_follow_up_done_and_proposal_close_are_one_tap_forms(client, auth, world
     assert db.session.get(Proposal, proposal.id).status == "lost"
 
 
+def test_a_customers_open_follow_ups_come_first_and_cancel_asks_first(client, auth, world):
+    rep, customer = world["rep"], world["mine"]
+
+    def follow_up(action, due, **state):
+        item = FollowUp(rep=rep, branch_id=rep.branch_id, customer=customer, action=action)
+        item.due_on, item.done_on = date.fromisoformat(due), state.get("done_on")
+        item.cancelled = state.get("cancelled", False)
+        db.session.add(item)
+
+    follow_up("済んだ件", "2026-11-20", done_on=date(2026, 11, 19))
+    follow_up("取り消した件", "2026-11-22", cancelled=True)
+    follow_up("来週の件", "2026-11-30")
+    follow_up("遅れている件", "2026-11-01")
+    db.session.commit()
+    auth.login(rep)
+    html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    order = sorted(
+        ("済んだ件", "取り消した件", "来週の件", "遅れている件"), key=lambda a: html.index(a)
+    )
+    assert order == ["遅れている件", "来週の件", "取り消した件", "済んだ件"]
+    assert html.count("data-confirm=") == 2
+
+
+def test_a_closed_proposal_can_be_corrected_and_keeps_the_day_it_closed(client, auth, world):
+    visit = record(
+        world,
+        world["rep"],
+        "C001",
+        visited_at="2026-11-20T10:00:00+09:00",
+        proposal={"category": "SAFE"},
+    )
+    proposal = visit.proposals[0]
+    auth.login(world["rep"])
+    token = csrf_from(client.get("/proposals").get_data(as_text=True))
+    client.post(
+        f"/proposals/{proposal.id}/close",
+        data={"csrf_token": token, "status": "won", "closed_on": "2026-11-21"},
+    )
+    html = client.get("/proposals").get_data(as_text=True)
+    assert "失注に変更" in html and 'data-closed-on="2026-11-21"' in html
+    client.post(
+        f"/proposals/{proposal.id}/close",
+        data={"csrf_token": token, "status": "lost", "closed_on": "2026-11-21"},
+    )
+    db.session.expire_all()
+    proposal = db.session.get(Proposal, proposal.id)
+    assert (proposal.status, proposal.closed_on) == ("lost", date(2026, 11, 21))
+    assert "受注に変更" in client.get("/proposals").get_data(as_text=True)
+
+
 def test_a_colleague_cannot_close_or_complete_what_is_not_theirs(client, auth, world):
     visit = _with_proposal_and_follow_up(world)
     auth.login(world["colleague"])
@@ -337,6 +388,17 @@ def test_edit_with_bad_input_re_renders_and_keeps_the_visit(client, auth, world)
     assert _count(VisitRevision) == 0
 
 
+def test_the_correction_form_caps_free_text_as_the_entry_form_does(client, auth, world):
+    """Both forms stop typing at the service's 2,000 characters instead of failing on save."""
+    visit = record(world, world["rep"], "C001")
+    auth.login(world["rep"])
+    for path in ("/visits/new", f"/visits/{visit.id}/edit"):
+        html = client.get(path).get_data(as_text=True)
+        for name in ("purpose_note", "hearing_note", "note"):
+            tag = re.search(rf'<(?:input|textarea)[^>]*name="{name}"[^>]*>', html)
+            assert tag and 'maxlength="2000"' in tag.group(0), (path, name)
+
+
 def test_edit_is_refused_after_seven_days_and_to_others(app, client, auth, world):
     visit = record(world, world["rep"], "C001")
     visit.created_at = NOW  # the window counts from when the visit was stored
@@ -366,12 +428,43 @@ def test_visits_list_is_paged_newest_first(client, auth, world):
     assert second.count('href="/visits/') - second.count('href="/visits/new') == 2
 
 
+def test_visits_and_proposals_filter_by_customer_and_a_manager_by_their_own(client, auth, world):
+    rep, manager = world["rep"], world["manager"]
+    record(world, rep, "C001", proposal={"category": "SAFE"})
+    record(world, rep, "C002", proposal={"category": "SAFE"})
+    record(world, manager, "C002")
+    auth.login(rep)
+    for query in ("あおぞら", "ｱｵｿﾞﾗ", "C001"):
+        html = client.get("/visits", query_string={"q": query}).get_data(as_text=True)
+        assert "青空商店" in html and "緑川工業" not in html, query
+    html = client.get("/proposals", query_string={"q": "緑川"}).get_data(as_text=True)
+    assert "緑川工業" in html and "青空商店" not in html
+    html = client.get("/visits", query_string={"q": "該当なし"}).get_data(as_text=True)
+    assert "条件に合う訪問はありません。" in html
+    auth.logout()
+    auth.login(manager)
+    everyone = client.get("/visits").get_data(as_text=True)
+    mine = client.get("/visits", query_string={"mine": "1"}).get_data(as_text=True)
+    assert everyone.count('class="row row-link"') == 3
+    assert mine.count('class="row row-link"') == 1 and rep.name not in mine
+    assert 'name="mine" value="1" checked' in mine
+    mine_proposals = client.get("/proposals", query_string={"mine": "1"}).get_data(as_text=True)
+    assert "条件に合う提案はありません。" in mine_proposals
+
+
 def test_client_id_is_fresh_on_each_render(client, auth, world):
     auth.login(world["rep"])
     _, one = _form(client)
     _, two = _form(client)
     assert one["client_id"] != two["client_id"]
     uuid.UUID(one["client_id"])
+
+
+def test_a_visits_time_reads_in_minutes_as_it_was_entered(client, auth, world):
+    visit = record(world, world["rep"], "C001", visited_at="2026-11-23T09:05:42+09:00")
+    auth.login(world["rep"])
+    page = client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "<dd>2026/11/23 09:05</dd>" in page and ":42" not in page
 
 
 def test_the_history_shows_labels_and_an_untouched_time_is_no_change(client, auth, world):

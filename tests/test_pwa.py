@@ -68,6 +68,15 @@ def test_pages_carry_the_user_and_no_inline_script(client, auth, make):
     assert "onclick" not in html and 'style="' not in html
 
 
+def test_the_outbox_banner_shows_everywhere_but_on_the_outbox_itself(client, auth, make):
+    rep = make.user("rep")
+    db.session.commit()
+    auth.login(rep)
+    assert 'id="outbox-banner"' in client.get("/visits").get_data(as_text=True)
+    outbox = client.get("/outbox").get_data(as_text=True)
+    assert 'id="outbox-banner"' not in outbox and outbox.count("data-sync-now") == 1
+
+
 def test_offline_data_lists_the_branch_customers_and_own_open_follow_ups(client, auth, make):
     rep = make.user("rep")
     colleague = make.user("rep", rep.branch)

@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
 from .. import access, visits
@@ -167,16 +167,35 @@ def customer_open_follow_ups(code: str):
 # ---- visits ------------------------------------------------------------------------------
 
 
+def _list_filters(model: type[Visit] | type[Proposal]) -> tuple[list[Any], dict[str, str]]:
+    """?q= (a customer's code, name or reading, kana-insensitive) and, for managers, ?mine=1."""
+    q = request.args.get("q", "").strip()
+    mine = current_user.role != "rep" and request.args.get("mine") == "1"
+    where: list[Any] = []
+    key = search_key(q)
+    if key:
+        matching = access.customers(current_user).where(
+            Customer.search_text.contains(key, autoescape=True)
+        )
+        where.append(model.customer_id.in_(matching.with_only_columns(Customer.id).order_by(None)))
+    if mine:
+        where.append(model.rep_id == current_user.id)
+    args = {k: v for k, v in (("q", q), ("mine", "1" if mine else "")) if v}
+    return where, args
+
+
 @bp.get("/visits", endpoint="visits")
 @login_required
 def visits_list():
+    where, args = _list_filters(Visit)
     stmt = (
         access.visits(current_user)
+        .where(*where)
         .options(joinedload(Visit.customer), joinedload(Visit.purpose), joinedload(Visit.rep))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
     )
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE)
-    return render_template("field/visits.html", page=page)
+    return render_template("field/visits.html", page=page, args=args)
 
 
 def _visit_or_404(visit_id: int) -> Visit:
@@ -271,8 +290,11 @@ def follow_up_cancel(follow_up_id: int):
 @bp.get("/proposals")
 @login_required
 def proposals():
-    base = access.proposals(current_user).options(
-        joinedload(Proposal.customer), joinedload(Proposal.category)
+    where, args = _list_filters(Proposal)
+    base = (
+        access.proposals(current_user)
+        .where(*where)
+        .options(joinedload(Proposal.customer), joinedload(Proposal.category))
     )
     open_ = db.session.scalars(
         base.where(Proposal.status == "open").order_by(Proposal.proposed_on.desc(), Proposal.id)
@@ -282,7 +304,7 @@ def proposals():
         .order_by(Proposal.closed_on.desc(), Proposal.id.desc())
         .limit(PAGE_SIZE)
     )
-    return render_template("field/proposals.html", open=list(open_), closed=list(closed))
+    return render_template("field/proposals.html", open=list(open_), closed=list(closed), args=args)
 
 
 @bp.post("/proposals/<int:proposal_id>/close")
@@ -290,7 +312,9 @@ def proposals():
 def proposal_close(proposal_id: int):
     day = local_today()
     status = request.form.get("status")
-    visits.close_proposal(db.session, current_user, proposal_id, status, day.isoformat(), today=day)
+    # A correction from the closed list sends the day it closed; a first result is today's.
+    closed_on = request.form.get("closed_on") or day.isoformat()
+    visits.close_proposal(db.session, current_user, proposal_id, status, closed_on, today=day)
     db.session.commit()
     flash(_l("Marked as won.") if status == "won" else _l("Marked as lost."), "success")
     return _back("field.proposals")
@@ -337,10 +361,17 @@ def customer(customer_id: int):
         .where(Proposal.customer_id == customer_id)
         .order_by(Proposal.proposed_on.desc())
     )
+    # Open follow-ups first (soonest due on top): they are what the rep acts on here.
+    is_closed = or_(FollowUp.cancelled.is_(True), FollowUp.done_on.is_not(None))
     follow_ups = db.session.scalars(
         access.follow_ups(current_user)
         .where(FollowUp.customer_id == customer_id)
-        .order_by(FollowUp.due_on.desc())
+        .order_by(
+            is_closed,
+            case((is_closed, None), else_=FollowUp.due_on),
+            FollowUp.due_on.desc(),
+            FollowUp.id.desc(),
+        )
     )
     return render_template(
         "field/customer.html",

@@ -133,6 +133,30 @@ def js_strings() -> dict[str, object]:
             "attempts": _("Attempts"),
             "no_results": _("No customer found."),
             "open_follow_ups": _("Open follow-ups: tick what this visit completed"),
+            # Checked on the phone before a visit is queued, with record_visit's own messages.
+            "need.customer_code": _("Choose a customer."),
+            "need.purpose": _("Choose the purpose of the visit."),
+            "need.hearing_done": _(
+                "Say whether problems or needs were heard: yes (true) or no (false)."
+            ),
+            "need.due_on": _("The next action cannot be due before the visit."),
+            "need.action": _("Write or choose the next action, or clear its date."),
+            "need.due_date": _("Choose by when, or clear the next action."),
+            # The outbox names a rejected entry's fields as the form does, not by their API keys.
+            "field.customer_code": _("Customer"),
+            "field.visited_at": _("Visit time"),
+            "field.purpose": _("Purpose"),
+            "field.purpose_note": _("Note on the purpose"),
+            "field.hearing_done": _("Hearing"),
+            "field.hearing_note": _("What you heard"),
+            "field.note": _("Note"),
+            "field.proposal.category": _("Category"),
+            "field.proposal.kind": _("Kind"),
+            "field.proposal.amount": _("Amount (yen, optional)"),
+            "field.proposal.note": _("Proposal note (optional)"),
+            "field.next_action.action": _("Next action"),
+            "field.next_action.due_on": _("Due date"),
+            "field.completes_follow_ups": _("Follow-ups"),
         }
 
     return {"js_strings": strings}

@@ -213,6 +213,12 @@ function start() {
       if (result?.stopped === "offline") toast(t("still_offline"), 6000);
     });
   }
+  // A step that cannot be undone (cancelling a follow-up) asks first; a mis-tap costs nothing.
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
   document.getElementById("update-apply")?.addEventListener("click", applyUpdate);
   setInterval(() => {
     if (document.visibilityState === "visible") sync();

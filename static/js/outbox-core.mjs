@@ -53,6 +53,8 @@ export function isoWithOffset(date) {
   );
 }
 
+const HEARING = { yes: true, true: true, 1: true, on: true, no: false, false: false, 0: false };
+
 /** The API payload (DESIGN §6) from the visit form's fields (a Map-like with get/getAll). */
 export function visitPayloadFromForm(form, { clientId, now = new Date() } = {}) {
   const get = (name) => form.get(name);
@@ -67,7 +69,8 @@ export function visitPayloadFromForm(form, { clientId, now = new Date() } = {}) 
     visited_at: visitedAt,
     purpose: text(get("purpose")),
     purpose_note: text(get("purpose_note")),
-    hearing_done: hearing === "yes" || hearing === "true" || hearing === "1" || hearing === "on",
+    // Unanswered is null, as the plain form sends it: the server asks, the client never guesses "no".
+    hearing_done: HEARING[String(hearing ?? "").trim().toLowerCase()] ?? null,
     hearing_note: text(get("hearing_note")),
     note: text(get("note")),
   };

@@ -14,7 +14,10 @@ function element(tag, className, text) {
 function describe(entry) {
   const body = entry.body || {};
   if (entry.kind === "visit") {
-    return `${t("kind_visit")} · ${body.customer_code || ""} · ${(body.visited_at || "").slice(0, 16).replace("T", " ")}`;
+    // The label is the customer as the form showed it ("name (code)"); older entries have none.
+    const who = entry.label || body.customer_code;
+    const when = (body.visited_at || "").slice(0, 16).replace("T", " ");
+    return [t("kind_visit"), who, when].filter(Boolean).join(" · ");
   }
   return `${t(`kind_${entry.kind}`)} · ${entry.label || ""}`;
 }
@@ -22,7 +25,12 @@ function describe(entry) {
 function errorsOf(entry) {
   if (!entry.errors) return [];
   if (typeof entry.errors === "string") return [entry.errors];
-  return Object.entries(entry.errors).map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`);
+  // A field the page has no name for ("_", client_id) gets no prefix rather than its API key.
+  return Object.entries(entry.errors).map(([field, messages]) => {
+    const key = `field.${field}`;
+    const text = [].concat(messages).join(" ");
+    return t(key) === key ? text : `${t(key)}: ${text}`;
+  });
 }
 
 async function render() {

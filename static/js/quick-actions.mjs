@@ -14,7 +14,9 @@ function requestFor(form, submitter) {
     return { url: `/api/v1/follow-ups/${id}/done`, body: { done_on: today() } };
   }
   const status = submitter?.value || "won";
-  return { url: `/api/v1/proposals/${id}/close`, body: { status, closed_on: today() } };
+  // A correction keeps the day the proposal closed; a first result closes it today.
+  const closedOn = form.dataset.closedOn || today();
+  return { url: `/api/v1/proposals/${id}/close`, body: { status, closed_on: closedOn } };
 }
 
 for (const form of document.querySelectorAll("form[data-outbox]")) {
@@ -22,7 +24,9 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     event.preventDefault();
     const kind = form.dataset.outbox;
     const { url, body } = requestFor(form, event.submitter);
-    const label = `${form.dataset.label || ""}${body.status ? ` · ${body.status}` : ""}`;
+    // The outbox shows the button the rep tapped ("受注"), not the API's "won".
+    const outcome = body.status ? event.submitter?.textContent.trim() || body.status : "";
+    const label = [form.dataset.label, outcome].filter(Boolean).join(" · ");
     for (const button of form.querySelectorAll("button")) button.disabled = true;
     const row = form.closest("li") || form.parentElement;
     row?.classList.add("is-settled");
@@ -30,7 +34,17 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     note.className = "settled-note";
     note.setAttribute("role", "status");
     note.textContent = t("saved_offline");
-    form.replaceChildren(note);
-    await enqueue(kind, `${kind}:${form.dataset.id}`, url, body, label);
+    // Done next to Cancel (a customer's follow-ups): the note replaces both buttons.
+    const holder = form.parentElement?.classList.contains("two-buttons") ? form.parentElement : form;
+    holder.replaceChildren(note);
+    const id = `${kind}:${form.dataset.id}`;
+    // Online it is sent at once: say so, rather than leave "will sync when online" standing.
+    const onSent = (sent) => {
+      if (sent.detail?.entry?.id !== id) return;
+      note.textContent = t("synced");
+      window.removeEventListener("fieldlog:sent", onSent);
+    };
+    window.addEventListener("fieldlog:sent", onSent);
+    await enqueue(kind, id, url, body, label);
   });
 }

@@ -147,3 +147,18 @@ search.addEventListener("input", () => {
   clearTimeout(timer);
   timer = setTimeout(runSearch, 200);
 });
+
+// The phone keyboard's Enter (検索, Go, 改行 after a kana conversion) must not save half a
+// visit: in the search box it searches, and picks the customer when only one matches; in the
+// other one-line fields it does nothing. Only the Save button saves.
+form.addEventListener("keydown", async (event) => {
+  const input = event.target;
+  if (event.key !== "Enter" || event.isComposing || input.tagName !== "INPUT") return;
+  if (["checkbox", "radio", "submit", "button"].includes(input.type)) return;
+  event.preventDefault();
+  if (input !== search) return;
+  clearTimeout(timer);
+  await runSearch();
+  const found = results.querySelectorAll("button.result");
+  if (found.length === 1) found[0].click();
+});

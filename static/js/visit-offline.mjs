@@ -74,7 +74,8 @@ function valuesFromPayload(body) {
     visited_at: [(body.visited_at || "").slice(0, 16)],
     purpose: [body.purpose || ""],
     purpose_note: [body.purpose_note || ""],
-    hearing_done: [body.hearing_done ? "yes" : "no"],
+    // Unanswered stays unanswered: a fix must not record "no" the rep never chose.
+    hearing_done: [body.hearing_done === true ? "yes" : body.hearing_done === false ? "no" : ""],
     hearing_note: [body.hearing_note || ""],
     note: [body.note || ""],
   };
@@ -101,18 +102,44 @@ function showErrors(errors) {
     "next_action.action": "next_action",
     "next_action.due_on": "next_action_due_on",
   };
+  document.getElementById("visit-errors")?.remove();
   const box = document.createElement("div");
+  box.id = "visit-errors";
   box.className = "form-error";
   box.setAttribute("role", "alert");
   const list = typeof errors === "string" ? { form: [errors] } : errors || {};
   for (const [field, messages] of Object.entries(list)) {
     const line = document.createElement("p");
-    const input = form.elements[names[field] || field];
+    // querySelector, not form.elements: a radio group (purpose, hearing_done) is a RadioNodeList.
+    const input = form.querySelector(`[name="${names[field] || field}"]`);
     const label = input?.closest("fieldset")?.querySelector("legend")?.textContent || field;
     line.textContent = `${label}: ${[].concat(messages).join(" ")}`;
     box.append(line);
   }
   form.before(box);
+  return box;
+}
+
+/**
+ * What the rep can fix before the visit is queued: the required answers and a next action
+ * due before the visit. Offline, a visit missing them would wait and be refused hours later,
+ * when the visit is no longer fresh in mind. The server still checks everything.
+ */
+function missingAnswers(payload) {
+  const problems = {};
+  if (!payload.customer_code) problems.customer_code = [t("need.customer_code")];
+  if (!payload.purpose) problems.purpose = [t("need.purpose")];
+  if (payload.hearing_done === null) problems.hearing_done = [t("need.hearing_done")];
+  // A date chip without an action, or an action without a date: half a next action.
+  if (payload.next_action && !payload.next_action.action) {
+    problems["next_action.action"] = [t("need.action")];
+  }
+  const due = payload.next_action?.due_on;
+  if (payload.next_action && !due) problems["next_action.due_on"] = [t("need.due_date")];
+  if (due && payload.visited_at && due < payload.visited_at.slice(0, 10)) {
+    problems["next_action.due_on"] = [t("need.due_on")];
+  }
+  return problems;
 }
 
 function withOffset(value) {
@@ -128,8 +155,14 @@ async function save(event) {
   data.set("visited_at", withOffset(data.get("visited_at")));
   const clientId = newClientId();
   const payload = visitPayloadFromForm(data, { clientId });
+  const missing = missingAnswers(payload);
+  if (Object.keys(missing).length) {
+    showErrors(missing).scrollIntoView({ block: "center" });
+    return;
+  }
   const customer = form.elements.customer_code;
-  const label = customer?.selectedOptions?.[0]?.textContent || payload.customer_code || "";
+  // No customer chosen: no label, not the placeholder option's "Choose a customer".
+  const label = (customer?.value && customer.selectedOptions?.[0]?.textContent) || "";
   await enqueue("visit", clientId, "/api/v1/visits", payload, label);
   localStorage.removeItem(DRAFT_KEY);
   const fixing = params.get("outbox");

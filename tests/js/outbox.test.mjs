@@ -105,6 +105,15 @@ test("no proposal and no next action leave those keys out", () => {
   assert.match(payload.visited_at, /^2026-11-23T\d\d:00:00[+-]\d\d:\d\d$/);
 });
 
+test("an unanswered hearing question is sent as null, for the server to ask", () => {
+  const base = { customer_code: "C-1", purpose: "routine" };
+  const payload = (extra) => visitPayloadFromForm(formOf({ ...base, ...extra }), { clientId: "id" });
+  assert.equal(payload({}).hearing_done, null);
+  assert.equal(payload({ hearing_done: "" }).hearing_done, null);
+  assert.equal(payload({ hearing_done: "yes" }).hearing_done, true);
+  assert.equal(payload({ hearing_done: "no" }).hearing_done, false);
+});
+
 test("an answer moves the entry: sent, attention, or retry later", () => {
   const entry = makeEntry("visit", { id: "a", url: "/api/v1/visits", body: {}, user: "r@x", now: 0 });
   assert.equal(afterAnswer(entry, 201, {}, { now: 10 }).entry.state, "sent");
