@@ -497,3 +497,12 @@ def test_period_picker_stops_at_the_current_week(client, auth, world, path):
     assert "week=2026-W48" in html
     html = client.get(f"{path}?week=2026-W48").get_data(as_text=True)
     assert 'rel="next"' not in html and "week=2026-W49" not in html
+
+
+def test_my_week_opens_on_the_week_in_progress(client, auth, world):
+    """'This week' for a rep: the week still being played (NOW is Monday of W48), so marked."""
+    auth.login(world["rep"])
+    html = client.get("/me").get_data(as_text=True)
+    assert "2026-W48" in html and "進行中" in html
+    last = client.get("/me?week=2026-W47").get_data(as_text=True)
+    assert "2026-W47" in last and "進行中" not in last

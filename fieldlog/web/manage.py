@@ -51,11 +51,13 @@ def _lint() -> list:
     return lint_settings(company_settings(db.session), str(get_locale()))
 
 
-def chosen_period(*, weeks_only: bool = False) -> Period:
-    """?week=2026-W47 or ?month=2026-11; default the last complete week; 400 when unreadable."""
+def chosen_period(*, weeks_only: bool = False, current: bool = False) -> Period:
+    """?week=2026-W47 or ?month=2026-11; default the last complete week (with ``current``, the
+    week in progress); 400 when unreadable."""
     text = request.args.get("week") or ("" if weeks_only else request.args.get("month")) or ""
     if not text.strip():
-        return Period.week_of(local_today()).previous()
+        this_week = Period.week_of(local_today())
+        return this_week if current else this_week.previous()
     try:
         period = Period.parse(text)
     except ValueError:
@@ -130,8 +132,12 @@ def _hypothesis_order():
 @bp.get("/me")
 @roles_required("rep", "manager")
 def my_week():
-    """The signed-in person's own active KPIs against targets, with the trend and the why."""
-    period = chosen_period()
+    """The signed-in person's own active KPIs against targets, with the trend and the why.
+
+    It opens on the week in progress ("this week"), the one a rep can still change; the
+    figures count what has happened so far (a follow-up not yet due is not yet missed).
+    """
+    period = chosen_period(current=True)
     figures = data.rep_figures(
         db.session, current_user.id, period, today=local_today(), tz=company_tz()
     )
@@ -139,6 +145,7 @@ def my_week():
     return render_template(
         "manage/my_week.html",
         period=period,
+        in_progress=period.start <= local_today() <= period.end,
         figures=figures,
         labels=labels,
         why=_why(),
