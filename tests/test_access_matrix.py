@@ -105,7 +105,9 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "manage.hypothesis": {"GET": BRANCH_MANAGEMENT, "POST": BRANCH_MANAGEMENT},
     "manage.my_week": {"GET": _policy(owner=DENIED)},
     "settings.kpis": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
-    "settings.targets": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
+    # Managers set their own branch's targets (the form refuses other scopes: a test in
+    # test_settings.py); reps never.
+    "settings.targets": {"GET": MANAGERS_AND_OWNER, "POST": MANAGERS_AND_OWNER},
     "settings.thresholds": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
     "admin.index": {"GET": OWNER_ONLY},
     "admin.branches": {"GET": OWNER_ONLY},

@@ -21,13 +21,55 @@ def owner(make, auth):
     return user
 
 
-@pytest.mark.parametrize("path", ["/settings/kpis", "/settings/targets", "/settings/thresholds"])
-@pytest.mark.parametrize("role", ["rep", "manager"])
-def test_only_the_owner_opens_settings(client, auth, make, path, role):
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [
+        ("/settings/kpis", "rep"),
+        ("/settings/kpis", "manager"),
+        ("/settings/thresholds", "rep"),
+        ("/settings/thresholds", "manager"),
+        ("/settings/targets", "rep"),
+    ],
+)
+def test_only_the_owner_opens_company_settings(client, auth, make, path, role):
     user = make.user(role, make.branch())
     db.session.commit()
     auth.login(user)
     assert client.get(path).status_code == 403
+
+
+def test_a_manager_sets_targets_for_their_branch_and_its_reps_only(client, auth, make):
+    """DESIGN §2: a branch manager sets targets — their own branch's, not the company's."""
+    from fieldlog.models import KpiTarget
+
+    home, other = make.branch("TKY"), make.branch("OSA")
+    manager = make.user("manager", home)
+    rep = make.user("rep", home, email="rep-home@example.jp")
+    stranger = make.user("rep", other, email="rep-away@example.jp")
+    db.session.commit()
+    auth.login(manager)
+    html = client.get("/settings/targets").get_data(as_text=True)
+    assert 'value="branch:TKY"' in html and 'value="rep:rep-home@example.jp"' in html
+    assert 'value="company"' not in html and "branch:OSA" not in html
+    assert "rep-away@example.jp" not in html and "有効なKPI" not in html  # no owner-only tabs
+    form = {
+        "csrf_token": csrf_from(html),
+        "kpi": "hearing_rate",
+        "period_kind": "week",
+        "value": "0.6",
+        "effective_from": "2026-11-23",
+    }
+    for scope in ("branch:TKY", f"rep:{rep.email}"):
+        assert client.post("/settings/targets", data={**form, "scope": scope}).status_code == 302
+    for scope in ("company", "branch:OSA", f"rep:{stranger.email}"):
+        refused = client.post("/settings/targets", data={**form, "scope": scope})
+        assert refused.status_code == 422
+        assert "自分の支店" in refused.get_data(as_text=True)
+    saved = db.session.query(KpiTarget).order_by(KpiTarget.id).all()
+    assert [(t.scope_kind, t.branch_id, t.user_id) for t in saved] == [
+        ("branch", home.id, None),
+        ("rep", None, rep.id),
+    ]
 
 
 def test_kpi_page_shows_lint_and_saves_the_set(client, owner):

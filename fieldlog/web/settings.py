@@ -1,4 +1,4 @@
-"""Owner settings: the active KPIs and their "why", targets, dormancy and visit-cycle thresholds.
+"""Settings: the active KPIs and their "why", targets, dormancy and visit-cycle thresholds.
 
 Every rule lives in ``fieldlog.kpi.settings`` / ``fieldlog.kpi.targets``; these views only parse,
 call, commit and render.
@@ -17,7 +17,7 @@ from .. import access
 from ..defaults import company_settings
 from ..errors import Invalid
 from ..extensions import db
-from ..kpi import CATALOGUE, KPI_KEYS, parse_scope, scope_label
+from ..kpi import CATALOGUE, KPI_KEYS, Scope, parse_scope, scope_label
 from ..kpi import settings as kpi_settings
 from ..kpi.targets import set_target, target_history
 from ..models import Branch, User
@@ -69,8 +69,9 @@ def kpis():
 
 
 def _scopes() -> list[tuple[str, str]]:
-    """Target scopes the owner may choose: the company, each branch, each rep or manager."""
-    choices = [("company", _("Whole company"))]
+    """Target scopes one may choose: the owner the company, each branch, each rep or manager;
+    a manager their own branch and its people."""
+    choices = [("company", _("Whole company"))] if access.is_owner(current_user) else []
     branches = db.session.scalars(access.branches(current_user).order_by(Branch.code))
     choices += [(f"branch:{b.code}", b.name) for b in branches]
     people = db.session.scalars(
@@ -82,18 +83,42 @@ def _scopes() -> list[tuple[str, str]]:
     return choices
 
 
+def _may_set(scope: Scope) -> bool:
+    """Owners set targets anywhere; a manager for their branch and the people in it."""
+    if access.is_owner(current_user):
+        return True
+    if scope.kind == "branch":
+        return access.is_manager_of(current_user, scope.id)
+    if scope.kind == "rep":
+        person = db.session.get(User, scope.id)
+        return person is not None and access.is_manager_of(current_user, person.branch_id)
+    return False
+
+
 @bp.route("/targets", methods=["GET", "POST"])
-@roles_required("owner")
+@roles_required("owner", "manager")
 def targets():
-    """Add a target per KPI, scope, week or month, effective from a date; earlier ones stay."""
+    """Add a target per KPI, scope, week or month, effective from a date; earlier ones stay.
+
+    Managers set the targets of their own branch and its reps (DESIGN §2); the company's and
+    other branches' are the owner's.
+    """
     errors: dict = {}
-    form = {"period_kind": "week", "scope": "company", "effective_from": local_today().isoformat()}
+    scopes = _scopes()
+    form = {
+        "period_kind": "week",
+        "scope": scopes[0][0] if scopes else "",
+        "effective_from": local_today().isoformat(),
+    }
     if request.method == "POST":
         form = request.form.to_dict()
         try:
             scope = parse_scope(db.session, form.get("scope", ""))
         except ValueError:
             errors["scope"] = [_("Choose a scope from the list.")]
+        else:
+            if not _may_set(scope):
+                errors["scope"] = [_("You can set targets for your own branch and its people.")]
         try:
             effective = date.fromisoformat(form.get("effective_from", "").strip())
         except ValueError:
@@ -116,21 +141,30 @@ def targets():
                 db.session.commit()
                 flash(_("The target was saved."), "success")
                 return redirect(url_for(".targets"))
-    history = target_history(db.session)
+    history = [t for t in target_history(db.session) if _shown(t)]
     return _render(
         "settings/targets.html",
         errors,
         form=form,
         keys=[k for k in KPI_KEYS if CATALOGUE[k].direction is not None],
-        scopes=_scopes(),
+        scopes=scopes,
         history=history,
         labels={t.id: _target_scope(t) for t in history},
     )
 
 
-def _target_scope(target) -> str:
-    from ..kpi import Scope
+def _shown(target) -> bool:
+    """A manager sees the targets that apply in their branch: the company's, the branch's and
+    its people's; the owner sees all."""
+    if access.is_owner(current_user) or target.scope_kind == "company":
+        return True
+    if target.scope_kind == "branch":
+        return target.branch_id == current_user.branch_id
+    person = db.session.get(User, target.user_id)
+    return person is not None and person.branch_id == current_user.branch_id
 
+
+def _target_scope(target) -> str:
     if target.scope_kind == "company":
         return _("Whole company")
     if target.scope_kind == "branch":
