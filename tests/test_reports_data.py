@@ -214,6 +214,7 @@ def test_cli_report_send_dry_run(runner, tokyo):
         ("rep", "TKY", "?week=2026-W47", 403),
         ("manager", "TKY", "?week=2026-11", 400),
         ("manager", "TKY", "?week=bad", 400),
+        ("manager", "TKY", "?month=2026-11", 400),  # weekly only: not last week's in disguise
     ],
 )
 def test_download(client, auth, make, tokyo, who, code, query, status):

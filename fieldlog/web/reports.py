@@ -38,6 +38,8 @@ def branch_pdf(code: str) -> Response:
     if branch is None or not access.is_manager_of(current_user, branch.id):
         abort(404)
     today = local_today()
+    if "month" in request.args and "week" not in request.args:
+        abort(400)  # the report is weekly: a month would silently give last week's
     try:
         period = Period.parse(request.args["week"]) if "week" in request.args else None
     except ValueError:
