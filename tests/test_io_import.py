@@ -332,6 +332,11 @@ def test_cli_import_prints_errors_and_exits_non_zero(team, runner, tmp_path):
     outcome = runner.invoke(args=["import", "customers", str(bad)])
     assert outcome.exit_code == 1
     assert "2" in outcome.output and "name" in outcome.output
+    assert "By kind" not in outcome.output  # one problem: nothing to sum up
+    many = csv_file(tmp_path, "many.csv", ["code,name,branch"] + [f"{n},,T01" for n in range(12)])
+    outcome = runner.invoke(args=["import", "customers", str(many)])
+    assert outcome.exit_code == 1 and "By kind:" in outcome.output
+    assert ": 12 row(s) (" in outcome.output and ", …)" in outcome.output
     good = csv_file(tmp_path, "good.csv", ["code,name,branch", "1,一,T01"])
     outcome = runner.invoke(args=["import", "customers", str(good), "--dry-run"])
     assert outcome.exit_code == 0 and count(Customer) == 0

@@ -175,3 +175,18 @@ def test_import_and_export_are_linked_where_owners_and_managers_work(
     html = client.get(page).get_data(as_text=True)
     assert 'href="/export"' in html
     assert ('href="/import"' in html) is (role != "rep")  # reps export what they see, only
+
+
+def test_a_systematic_problem_is_summed_up_once(site, client, auth):
+    """Thirty rows with the same unknown branch: said once with its count, then listed."""
+    auth.login(site["owner"])
+    rows = "".join(f"C{n},顧客{n},NOPE\n" for n in range(30))
+    bad = ("code,name,branch\n" + rows + "X1,,T01\n").encode()
+    response = upload(client, "customers", bad)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    summary = page.split("import-error-groups")[1].split("</table>")[0]
+    cells = [c.split("</td>")[0] for c in summary.split("<td>")[1:]]
+    assert cells[2] == "30" and cells[3].startswith("2行目, 3行目") and cells[3].endswith("…")
+    assert cells[6] == "1"  # the other kind: one row without a name
+    assert page.count("NOPE") >= 30  # every row is still listed below
+    assert customers() == 0

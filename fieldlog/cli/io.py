@@ -13,6 +13,7 @@ from .. import io as fio
 from ..database import storage_problem, write_intent
 from ..extensions import db
 from ..io import export as fexport
+from ..io.importer import group_errors
 from ..periods import today
 from .paths import output_file, output_option
 
@@ -65,6 +66,15 @@ def _import_command(kind: str) -> click.Command:
             more = result.error_count - len(result.errors)
             if more > 0:
                 click.echo(f"… {more} more", err=True)
+            groups = group_errors(
+                (e.where.label(), e.column, str(e.message)) for e in result.errors
+            )
+            if len(groups) < len(result.errors):  # the same problem on several rows: sum up
+                click.echo("By kind:", err=True)
+                for g in groups:
+                    column = f"[{g.column}] " if g.column else ""
+                    rows = ", ".join(g.first) + (", …" if g.count > len(g.first) else "")
+                    click.echo(f"  {column}{g.message}: {g.count} row(s) ({rows})", err=True)
             click.echo(f"{result.error_count} error(s); nothing was imported.", err=True)
             raise SystemExit(1)
         verb = "would create" if dry_run else "created"

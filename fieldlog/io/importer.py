@@ -44,6 +44,32 @@ class RowError:
         return f"{self.where.label()}{column}: {self.message}"
 
 
+@dataclass(frozen=True)
+class ErrorGroup:
+    """One kind of problem in an import report: a column and a message, on how many rows."""
+
+    column: str
+    message: str
+    count: int
+    first: tuple[str, ...]  # where the first few are ("Line 2", "Sheet1, row 5", …)
+
+
+def group_errors(errors: Iterable[tuple[str, str, str]], shown: int = 5) -> list[ErrorGroup]:
+    """The listed problems grouped by (column, message), most frequent first.
+
+    A file wrong in one systematic way (a date format, an unknown branch code) lists the same
+    problem on thousands of rows; the groups say it once, with the count and where it starts.
+    """
+    counts: dict[tuple[str, str], list[str]] = {}
+    for where, column, message in errors:
+        counts.setdefault((column, message), []).append(where)
+    groups = [
+        ErrorGroup(column, message, len(wheres), tuple(wheres[:shown]))
+        for (column, message), wheres in counts.items()
+    ]
+    return sorted(groups, key=lambda g: -g.count)
+
+
 @dataclass
 class ImportResult:
     kind: str

@@ -29,6 +29,7 @@ from ..database import storage_problem, write_intent
 from ..extensions import db
 from ..io import KINDS, import_file
 from ..io import export as fexport
+from ..io.importer import group_errors
 from ..io.jobs import JobStore
 from ..models import User
 from .common import (
@@ -208,6 +209,7 @@ def job(job_id: str):
         job=status,
         labels=KIND_LABELS,
         problem=STORAGE_MESSAGES.get(status.get("problem") or ""),
+        groups=group_errors(status.get("errors") or []),
     )
 
 
