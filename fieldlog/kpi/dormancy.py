@@ -84,6 +84,20 @@ def kept_runs(
     return _intersect(visited, selling)
 
 
+def dormant_on(
+    day: date, last_visit: date | None, last_sale: date | None, visit_limit: int, sales_limit: int
+) -> bool:
+    """Whether a customer is dormant on ``day`` from its last visit and last sale up to it.
+
+    The same rule as ``kept_runs`` (DESIGN §4) for one day: no visit in the ``visit_limit``
+    days ending at ``day`` (never visited counts), or sales before but none in the
+    ``sales_limit`` days ending at it. For lists of customers, where one day is asked.
+    """
+    if last_visit is None or (day - last_visit).days >= visit_limit:
+        return True
+    return last_sale is not None and (day - last_sale).days >= sales_limit
+
+
 # ---- what the summary was built with ------------------------------------------------------
 
 

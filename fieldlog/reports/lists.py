@@ -12,6 +12,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..defaults import company_settings
+from ..kpi import dormancy
 from ..models import (
     Branch,
     Customer,
@@ -135,9 +136,8 @@ def customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInf
         days = (as_of - last_day).days if last_day else None
         limit = cycle_days or cycle.get(rank or "B", settings.cycle_days_b)
         overdue = not booked and (days is None or days > limit)
-        # "The last N days" end on and include as_of: a visit N days before is out of them.
-        dormant = (days is None or days >= settings.dormant_visit_days) or (
-            sold is not None and (as_of - sold).days >= settings.dormant_sales_days
+        dormant = dormancy.dormant_on(
+            as_of, last_day, sold, settings.dormant_visit_days, settings.dormant_sales_days
         )
         if not (overdue or dormant):
             continue
