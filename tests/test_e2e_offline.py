@@ -272,15 +272,19 @@ def test_first_page_after_login_is_controlled_without_waiting_for_the_pages(serv
             browser.close()
 
 
+def offline_on_proposals(server, context, page) -> None:
+    """The proposals list under the service worker's control, then the network and server gone."""
+    page.goto(f"{server.base}/proposals")
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+    server.stop()
+    context.set_offline(True)
+
+
 @pytest.mark.browser
 def test_one_tap_actions_wait_in_the_outbox_while_offline(server):
     base = server.base
     with phone(base) as (context, page):
-        page.goto(f"{base}/proposals")
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
-
-        server.stop()
-        context.set_offline(True)
+        offline_on_proposals(server, context, page)
         page.locator("form[data-outbox] button[value=won]").click()
         page.wait_for_selector(".settled-note")
         page.goto(f"{base}/")
@@ -308,10 +312,7 @@ def test_one_tap_actions_wait_in_the_outbox_while_offline(server):
 def test_one_tap_results_say_what_the_rep_tapped_and_when_it_was_sent(server):
     base = server.base
     with phone(base) as (context, page):
-        page.goto(f"{base}/proposals")
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
-        server.stop()
-        context.set_offline(True)
+        offline_on_proposals(server, context, page)
         page.locator("form[data-outbox] button[value=lost]").click()
         page.wait_for_selector(".settled-note")
         page.goto(f"{base}/outbox")

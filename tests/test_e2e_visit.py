@@ -239,6 +239,14 @@ def test_the_visit_forms_chips_are_one_box_each_at_360_px(live_app):
     assert problems == [], problems
 
 
+def queued(page) -> int:
+    """How many entries wait in the page's outbox (IndexedDB)."""
+    return page.evaluate("""async () => {
+        const { outbox } = await import('/static/js/outbox-store.mjs');
+        return (await outbox.all()).length;
+    }""")
+
+
 @pytest.mark.browser
 def test_missing_answers_are_named_before_queueing_and_refusals_in_the_outbox(live_app):
     _app, base = live_app
@@ -252,11 +260,7 @@ def test_missing_answers_are_named_before_queueing_and_refusals_in_the_outbox(li
         for name in ("顧客:", "訪問目的:", "課題やニーズを聞き取れましたか？:"):
             assert name in alert.inner_text()
         assert page.url == f"{base}/visits/new"
-        queued = page.evaluate("""async () => {
-            const { outbox } = await import('/static/js/outbox-store.mjs');
-            return (await outbox.all()).length;
-        }""")
-        assert queued == 0
+        assert queued(page) == 0
         # What only the server knows (a visit days ahead) comes back with the form's names.
         page.goto(f"{base}/visits/new?customer=C100")
         page.locator("label.chip", has_text="提案・商談").tap()
@@ -387,11 +391,7 @@ def test_the_keyboards_enter_key_searches_and_never_saves_half_a_visit(live_app)
         page.locator("#next_action").press("Enter")
         page.wait_for_timeout(1000)
         assert page.url == f"{base}/visits/new"
-        queued = page.evaluate("""async () => {
-            const { outbox } = await import('/static/js/outbox-store.mjs');
-            return (await outbox.all()).length;
-        }""")
-        assert queued == 0
+        assert queued(page) == 0
     with app.app_context():
         assert (
             db.session.scalars(select(Visit).join(Customer).where(Customer.code == "C100")).all()
