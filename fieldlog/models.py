@@ -34,6 +34,7 @@ PROPOSAL_KINDS = ("upsell", "cross_sell", "other")
 PROPOSAL_STATUSES = ("open", "won", "lost")
 HYPOTHESIS_STATUSES = ("testing", "supported", "rejected", "revised")
 REVIEW_CAUSES = ("quantity", "quality", "design")
+VISIT_SOURCES = ("app", "import")
 
 
 def utcnow() -> datetime:
@@ -215,6 +216,7 @@ class Visit(db.Model):
         Index("ix_visit_customer_at", "customer_id", "visited_at"),
         # Company-wide KPI roll-ups select a week of visits without a branch or rep.
         Index("ix_visit_at", "visited_at"),
+        CheckConstraint(_in("source", VISIT_SOURCES), name="source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -232,8 +234,18 @@ class Visit(db.Model):
     hearing_done: Mapped[bool] = mapped_column(Boolean)
     hearing_note: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(Text, default="")
+    # When the server first stored the visit: the entry time of the honest-number signals.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # How the visit came in: "app" (form or sync API) or "import" (history from a 日報 sheet,
+    # never called a late entry).
+    source: Mapped[str] = mapped_column(String(16), default="app", server_default="app")
+    # The phone's own save time as sent (kept as given when valid; trusted only between the
+    # visit and created_at), and the rep's optional reason for a late entry.
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    late_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The row id of the imported sheet (`import visits`): a known ref updates, never duplicates.
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     rep: Mapped[User] = relationship()
     branch: Mapped[Branch] = relationship()
