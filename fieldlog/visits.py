@@ -118,7 +118,9 @@ def record_visit(
             errors.add("proposal.category", _l("Unknown category."))
     if data.next_action and data.next_action.due_on < visit_day:
         errors.add("next_action.due_on", _l("The next action cannot be due before the visit."))
-    to_complete = _follow_ups_to_complete(session, customer, data.completes_follow_ups, errors)
+    to_complete = _follow_ups_to_complete(
+        session, user, customer, data.completes_follow_ups, errors
+    )
     if errors:
         raise Invalid(errors=dict(errors))
     assert purpose is not None
@@ -202,13 +204,17 @@ def _customer_for(session: Session, user: User, code: Any) -> Customer:
 
 
 def _follow_ups_to_complete(
-    session: Session, customer: Customer, ids: list[int], errors: schemas.Errors
+    session: Session, user: User, customer: Customer, ids: list[int], errors: schemas.Errors
 ) -> list[FollowUp]:
-    """Open follow-ups of the visited customer that this visit ticks off."""
+    """Follow-ups of the visited customer that this visit ticks off.
+
+    Only those the user may complete by hand (the done endpoint's scope: a rep their own, a
+    manager their branch's); another rep's follow-up reads as unknown, as in that endpoint.
+    """
     if not ids:
         return []
     found = session.scalars(
-        select(FollowUp).where(FollowUp.id.in_(ids), FollowUp.customer_id == customer.id)
+        access.follow_ups(user).where(FollowUp.id.in_(ids), FollowUp.customer_id == customer.id)
     ).all()
     if len(found) != len(ids):
         errors.add("completes_follow_ups", _l("Unknown follow-up for this customer."))

@@ -534,3 +534,19 @@ def test_a_time_change_within_the_same_local_day_keeps_done_on(world):
     )
     db.session.refresh(due)
     assert due.done_on == date(2026, 11, 18)
+
+
+def test_a_rep_cannot_tick_off_a_colleagues_follow_up(world, make):
+    """completes_follow_ups follows the done endpoint's scope: a rep completes only their own."""
+    colleague = world["colleague"]
+    theirs = record(
+        colleague,
+        visit_payload(world["customer"], next_action={"action": "電話", "due_on": "2026-11-30"}),
+    ).visit.follow_ups[0]
+    with pytest.raises(Invalid) as caught:
+        record(world["rep"], visit_payload(world["customer"], completes_follow_ups=[theirs.id]))
+    assert "completes_follow_ups" in caught.value.errors
+    assert theirs.done_on is None
+    manager = make.user("manager", world["branch"])
+    record(manager, visit_payload(world["customer"], completes_follow_ups=[theirs.id]))
+    assert theirs.done_on == TODAY
