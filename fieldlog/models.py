@@ -474,6 +474,19 @@ class CompanySettings(db.Model):
     cycle_days_c: Mapped[int] = mapped_column(Integer, default=60)
     # Company-specific "why" texts that override the catalogue's, by KPI key.
     kpi_why: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Honest-number signals (docs/honest-numbers.md): a visit entered more than this many days
+    # after it happened is a late entry (accepted, marked, its reason asked for) …
+    late_entry_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # … and this many late entries by one rep on one day are a late bulk entry;
+    bulk_entry_visits: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # more visits than this in a day, or two visits at different customers closer than this
+    # many minutes, is more than a route allows;
+    max_visits_per_day: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    min_visit_gap_minutes: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # a rep with at least this many visits in a period, every one purposeful, is flagged;
+    all_purposeful_visits: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # and this many "problems heard" without a word of note.
+    hearing_no_note_visits: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     def cycle_days(self, rank: str) -> int:
@@ -560,6 +573,26 @@ class Review(db.Model):
 
     def __repr__(self) -> str:
         return f"<Review {self.week} {self.kpi}>"
+
+
+class ReportSnapshot(db.Model):
+    """The KPI values of one week's report as it first went out, to compare with a fresh roll-up.
+
+    Written once per (week, report) by the send path when the first mail succeeds; never
+    edited. ``kpis`` maps a KPI key to {"value", "numerator", "denominator"}.
+    """
+
+    __table_args__ = (UniqueConstraint("week", "report"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(8))
+    # "branch:CODE" or "company", as ReportDelivery.report.
+    report: Mapped[str] = mapped_column(String(80))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kpis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    def __repr__(self) -> str:
+        return f"<ReportSnapshot {self.week} {self.report}>"
 
 
 class ReportDelivery(db.Model):
