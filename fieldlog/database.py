@@ -15,7 +15,7 @@ SQLITE_BUSY_TIMEOUT_MS = 15000
 
 # Set for requests and commands that will write. On SQLite their transaction starts with
 # BEGIN IMMEDIATE: a read-then-write transaction that started deferred fails with
-# "database is locked" under concurrent writers whatever the busy timeout (DESIGN §7).
+# "database is locked" under concurrent writers whatever the busy timeout (docs/decisions.md).
 _write_intent: ContextVar[bool] = ContextVar("fieldlog_write_intent", default=False)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from .models import CompanySettings, Purpose
 
-# (code, label_ja, label_en, purposeful, sort) — DESIGN section 3.
+# (code, label_ja, label_en, purposeful, sort) — docs/domain.md.
 DEFAULT_PURPOSES: tuple[tuple[str, str, str, bool, int], ...] = (
     ("hearing", "課題ヒアリング", "Problem hearing", True, 10),
     ("proposal", "提案・商談", "Proposal", True, 20),

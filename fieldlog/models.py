@@ -1,4 +1,4 @@
-"""The tables of DESIGN section 3: typed, singular and boring."""
+"""The tables of docs/domain.md: typed, singular and boring."""
 
 from __future__ import annotations
 

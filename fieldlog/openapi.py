@@ -1,4 +1,4 @@
-"""OpenAPI 3.1 description of the JSON API (DESIGN §6), served at /api/v1/openapi.json."""
+"""OpenAPI 3.1 description of the JSON API (docs/contract.md), served at /api/v1/openapi.json."""
 
 from __future__ import annotations
 

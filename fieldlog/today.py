@@ -56,7 +56,7 @@ def customer_statuses(
 ) -> list[CustomerStatus]:
     """Status of every customer of a scope, in one query (last visit and open follow-up).
 
-    Overdue (DESIGN §3): more days than the cycle since the local date of the last visit
+    Overdue (docs/domain.md): more days than the cycle since the local date of the last visit
     (never visited counts), and no open follow-up booked. The scope's order is kept.
     """
     # Per customer, so that it reads only the scope's rows of ix_visit_customer_at: a GROUP BY

@@ -297,7 +297,7 @@ def update_visit(
 
     ``changes`` carries API-shaped values for keys of EDITABLE. The purposeful flag follows
     the new purpose; proposals keep ``proposed_on`` equal to the visit's local date, and the
-    follow-ups this visit ticked off keep ``done_on`` equal to it (DESIGN §3), unless their
+    follow-ups this visit ticked off keep ``done_on`` equal to it (docs/domain.md), unless their
     date was set on its own since. Returns the revision, or None when nothing changed.
     """
     if not can_edit(user, visit, now=now):

@@ -102,7 +102,7 @@ def run_migrations_online():
     with connectable.connect() as connection:
         if connection.dialect.name == "sqlite":
             # WAL is a property of the database file: switch once here, outside any
-            # transaction, rather than in every worker at start-up (DESIGN section 7).
+            # transaction, rather than in every worker at start-up (docs/decisions.md).
             connection.connection.driver_connection.execute("PRAGMA journal_mode=WAL")
         if connection.dialect.name == "sqlite":
             # SQLite DDL is transactional: an interrupted migration leaves the old schema whole.

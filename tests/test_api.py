@@ -1,4 +1,4 @@
-"""The JSON API contract of DESIGN section 6, through the test client with CSRF on."""
+"""The JSON API contract of docs/contract.md, through the test client with CSRF on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""flask kpi show: the JSON contract of DESIGN section 6 and the readable table."""
+"""flask kpi show: the JSON contract of docs/contract.md and the readable table."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Configuration from the environment: the names and defaults of DESIGN section 6."""
+"""Configuration from the environment: the names and defaults of docs/contract.md."""
 
 from __future__ import annotations
 

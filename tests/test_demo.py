@@ -115,7 +115,7 @@ def test_demo_data_builds_a_believable_company_with_visible_patterns(runner, cli
     ]
     assert len(last) > 1.4 * len(first)
 
-    # Proposal kinds obey DESIGN §3's derivation from the sales lines before them.
+    # Proposal kinds obey the derivation of docs/domain.md from the sales lines before them.
     bought = defaultdict(list)
     for customer_id, category_id, sold_on in db.session.execute(
         select(SalesLine.customer_id, SalesLine.category_id, SalesLine.sold_on)

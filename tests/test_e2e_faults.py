@@ -2,7 +2,8 @@
 
 The faults are made with Playwright's `context.route`, which in this Chromium sees both the
 page's API calls (they pass through the service worker, which leaves them to the network) and
-the service worker's own requests; browser offline emulation would miss the latter (DESIGN §7).
+the service worker's own requests; browser offline emulation would miss the latter
+(docs/decisions.md).
 One server and one browser serve every scenario; each scenario has its own rep and its own
 browser context (cookies, IndexedDB, service worker), so they cannot see each other's entries.
 

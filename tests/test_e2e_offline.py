@@ -2,7 +2,7 @@
 and reach the server exactly once when it comes back.
 
 "Offline" is real: the server is shut down (browser offline emulation does not cover the
-service worker's own requests, DESIGN §7).
+service worker's own requests, docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -456,7 +456,7 @@ def test_sales_validation_memory_does_not_grow_with_refs(customers, tmp_path):
     assert peak < MEMORY_BOUND, f"{peak / 2**20:.1f} MiB"
 
 
-# DESIGN section 6, header for header: English field names, then the Japanese ones it lists.
+# docs/contract.md, header for header: English field names, then the Japanese ones it lists.
 CONTRACT_FILES = {
     "english": [
         ("branches", ["code,name", "T01,東京"]),

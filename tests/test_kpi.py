@@ -1,4 +1,4 @@
-"""The roll-up against every definition of DESIGN section 4, on SQLite and PostgreSQL."""
+"""The roll-up against every definition of docs/kpi.md, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -255,7 +255,7 @@ def test_cross_sell_rate_by_closed_on(world, kind, status, proposed_on, closed_o
         (date(2026, 11, 23), None, False, TODAY, 0, 0),  # due in W48
         (date(2026, 11, 20), None, False, date(2026, 11, 19), 0, 0),  # not yet due
         (date(2026, 11, 20), None, False, date(2026, 11, 20), 0, 1),  # due today, not done
-        # Done early, due date still ahead: done on time, but not yet due (DESIGN §4 literally).
+        # Done early, due date still ahead: done on time, but not yet due (docs/kpi.md).
         (date(2026, 11, 20), date(2026, 11, 19), False, date(2026, 11, 19), 1, 0),
         (date(2026, 11, 20), date(2026, 11, 19), False, date(2026, 11, 20), 1, 1),  # now due
     ],

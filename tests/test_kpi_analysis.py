@@ -299,7 +299,7 @@ def test_gap_numbers_behind_each_suggestion(app, series, targets, kgi, cause, nu
 
 @pytest.mark.parametrize(
     "key, name_ja, kind, direction, unit",
-    [  # DESIGN §4's table, row by row
+    [  # docs/kpi.md's table, row by row
         ("visit_count", "訪問件数 (参考)", "volume", None, "count"),
         ("purposeful_visit_rate", "目的あり訪問率", "process", "up", "rate"),
         ("hearing_rate", "課題ヒアリング実施率", "process", "up", "rate"),

@@ -1,4 +1,4 @@
-"""The dormancy summary: dormant_rate equal to DESIGN §4's definition, in step with every write."""
+"""The dormancy summary: dormant_rate as docs/kpi.md defines it, in step with every write."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ W47 = Period.parse("2026-W47")
 def dormant_by_definition(
     visits: list[date], sales: list[date], end: date, visit_days: int = 60, sales_days: int = 90
 ) -> bool:
-    """DESIGN §4 read literally, for one customer as of ``end``."""
+    """docs/kpi.md read literally, for one customer as of ``end``."""
     visited = any(end - (visit_days - 1) * DAY <= d <= end for d in visits)
     sold_before = any(d <= end for d in sales)
     sold_lately = any(end - (sales_days - 1) * DAY <= d <= end for d in sales)

@@ -1,4 +1,4 @@
-"""The deepening summary: equal to DESIGN §4's definition, and in step with every sales write."""
+"""The deepening summary: equal to docs/kpi.md's definition, and in step with every sales write."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ DAY = timedelta(days=1)
 
 
 def by_definition(lines: list[tuple[int, date, int | None]], end: date) -> dict[int, tuple]:
-    """DESIGN §4 read literally: per customer (in denominator, in numerator) as of ``end``."""
+    """docs/kpi.md read literally: per customer (in denominator, in numerator) as of ``end``."""
     w_start, p_start, p_end = end - timedelta(days=364), end - timedelta(days=729), end - 365 * DAY
     out = {}
     for customer in {c for c, _, _ in lines}:

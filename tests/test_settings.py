@@ -39,7 +39,7 @@ def test_only_the_owner_opens_company_settings(client, auth, make, path, role):
 
 
 def test_a_manager_sets_targets_for_their_branch_and_its_reps_only(client, auth, make):
-    """DESIGN §2: a branch manager sets targets — their own branch's, not the company's."""
+    """docs/contract.md: a branch manager sets targets — their own branch's, not the company's."""
     from fieldlog.models import KpiTarget
 
     home, other = make.branch("TKY"), make.branch("OSA")

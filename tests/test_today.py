@@ -1,4 +1,4 @@
-"""Overdue customers and due follow-ups (DESIGN §3), table-driven, without HTTP."""
+"""Overdue customers and due follow-ups (docs/domain.md), table-driven, without HTTP."""
 
 from __future__ import annotations
 

@@ -464,7 +464,7 @@ def _follow_up_rate_w47():
 
 
 def test_moving_a_visit_moves_done_on_of_the_follow_ups_it_completed(world):
-    """done_on is the completing visit's local date (DESIGN §3), so it follows a corrected time."""
+    """done_on is the completing visit's local date (docs/domain.md), after any move."""
     rep, customer = world["rep"], world["customer"]
     first = record(
         rep,

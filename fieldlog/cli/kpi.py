@@ -45,7 +45,7 @@ def _format(key: str, figure: KpiValue) -> str:
     show_default=True,
     help="company, branch:CODE or rep:EMAIL.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (DESIGN section 6).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/contract.md).")
 def show(period_text: str, scope_text: str, as_json: bool) -> None:
     """Print every KPI of one scope and period, with numerators and denominators."""
     try:

@@ -2,7 +2,7 @@
 
 Everything is generated in memory from one seeded random generator and written with bulk
 inserts. Proposal kinds are derived at the end from the generated sales, with the same rule as
-``visits.derive_kind`` (DESIGN §3), so they hold whatever order things were generated in.
+``visits.derive_kind`` (docs/domain.md), so they hold whatever order things were generated in.
 """
 
 from __future__ import annotations
@@ -282,7 +282,7 @@ class History:
         self.counts["sales_lines"] = len(rows)
 
     def finish_proposals(self, proposals: list[dict]) -> None:
-        """Derive each proposal's kind from the sales before it (DESIGN §3) and write them."""
+        """Derive each proposal's kind from the sales before it (docs/domain.md) and write them."""
         for row in proposals:
             dates = self.bought[row["customer_id"]].get(row["category"], [])
             on = row["proposed_on"]

@@ -1,4 +1,4 @@
-"""The KPI engine: catalogue, roll-up, targets, lint and gap analysis (DESIGN section 4)."""
+"""The KPI engine: catalogue, roll-up, targets, lint and gap analysis (docs/kpi.md)."""
 
 from .catalogue import CATALOGUE, KPI_KEYS, RATE_KEYS, KpiDef
 from .rollup import KpiValue, rollup, rollup_by, trend, trend_by, trend_with_branches

@@ -1,4 +1,4 @@
-"""Every KPI and KGI of DESIGN section 4 as data: names, why, kind, direction, unit, definition."""
+"""Every KPI and KGI of docs/kpi.md as data: names, why, kind, direction, unit, definition."""
 
 from __future__ import annotations
 
@@ -136,8 +136,8 @@ _DEFS: tuple[KpiDef, ...] = (
         True,
         "Follow-ups in scope (their own rep/branch), not cancelled, with due_on in P and "
         "done_on <= due_on / follow-ups in scope, not cancelled, with due_on in P and "
-        "due_on <= today (one not yet due is not yet missed). Both sides exactly as DESIGN §4 "
-        "states them: one done early whose due date is still after today counts in the "
+        "due_on <= today (one not yet due is not yet missed). Both sides are taken "
+        "literally (docs/kpi.md): one done early whose due date is still after today counts in the "
         "numerator but not yet in the denominator, so until the period's due dates have "
         "passed the numerator may exceed the denominator (a value above 1, or null with a "
         "numerator when nothing is due yet).",

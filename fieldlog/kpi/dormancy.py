@@ -1,6 +1,6 @@
 """The dormancy summary: the days on which each customer is *not* dormant, kept in step.
 
-``dormant_rate`` (DESIGN §4) counts, as of P.end, the active customers that had no visit (by
+``dormant_rate`` (docs/kpi.md) counts, as of P.end, the active customers that had no visit (by
 anyone) in the last ``dormant_visit_days`` — never visited counts — or had sales on or before
 P.end but none in the last ``dormant_sales_days``. Computed from the events, a 13-week trend reads
 every visit and sales line of the last quarter and a half. Instead each customer's visits and
@@ -89,7 +89,7 @@ def dormant_on(
 ) -> bool:
     """Whether a customer is dormant on ``day`` from its last visit and last sale up to it.
 
-    The same rule as ``kept_runs`` (DESIGN §4) for one day: no visit in the ``visit_limit``
+    The same rule as ``kept_runs`` (docs/kpi.md) for one day: no visit in the ``visit_limit``
     days ending at ``day`` (never visited counts), or sales before but none in the
     ``sales_limit`` days ending at it. For lists of customers, where one day is asked.
     """

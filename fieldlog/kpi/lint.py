@@ -28,7 +28,7 @@ class Warning:  # the name the interface contract uses; shadows the builtin here
 
 
 def lint(active_keys: Iterable[str], why_texts: Mapping[str, str | None]) -> list[Warning]:
-    """Check a KPI set against the rules of DESIGN section 2; an empty list means fine."""
+    """Check a KPI set against the rules of docs/kpi.md (KPI set); an empty list means fine."""
     keys = list(dict.fromkeys(active_keys))
     found: list[Warning] = []
     if len(keys) > MAX_ACTIVE:
@@ -74,7 +74,7 @@ def lint(active_keys: Iterable[str], why_texts: Mapping[str, str | None]) -> lis
             )
         )
     elif kinds == {"volume", "result"}:
-        # Visit count and sales together are still no handle: the defensive set DESIGN §2
+        # Visit count and sales together are still no handle: the defensive set docs/kpi.md
         # moves away from ("count visits, watch sales").
         found.append(
             Warning(

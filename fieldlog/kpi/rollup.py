@@ -1,4 +1,4 @@
-"""The roll-up: every KPI of DESIGN section 4 for a scope and one or more periods, in SQL.
+"""The roll-up: every KPI of docs/kpi.md for a scope and one or more periods, in SQL.
 
 All figures come from a fixed number of aggregate queries (one per source family), whatever the
 number of periods or groups: the periods are joined in as a small derived table of their bounds
@@ -108,7 +108,7 @@ def rollup(
     tz: ZoneInfo,
     settings: CompanySettings | None = None,
 ) -> dict[str, KpiValue]:
-    """All 14 KPIs of DESIGN §4 for one scope and one period."""
+    """All 14 KPIs of docs/kpi.md for one scope and one period."""
     return trend(session, scope, [period], today=today, tz=tz, settings=settings)[0]
 
 
@@ -483,8 +483,9 @@ class _Engine:
         cols, group = self._grouped(
             key,
             func.sum(case((on_time, 1), else_=0)),
-            # DESIGN §4 literally: the denominator is only what is due (due_on <= today), even
-            # for one already done early; so the numerator may exceed it until the due date.
+            # docs/kpi.md, taken literally: the denominator is only what is due (due_on <=
+            # today), even for one already done early; so the numerator may exceed it until
+            # the due date.
             func.sum(case((F.due_on <= self.today, 1), else_=0)),
         )
         stmt = (

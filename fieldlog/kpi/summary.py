@@ -1,6 +1,6 @@
 """The deepening summary: ``deepening_rate``'s state per customer and day, kept in step with sales.
 
-``deepening_rate`` (DESIGN §4) compares, per customer, the distinct categories bought in the
+``deepening_rate`` (docs/kpi.md) compares, per customer, the distinct categories bought in the
 365-day window W ending at P.end with those bought in the 365 days before W. Computed from the
 sales lines, every roll-up reads two years of them. Instead, each customer's lines are turned once
 into *runs* (``DeepeningRun``): maximal spans of days E on which the customer has sales in the 365

@@ -85,10 +85,10 @@ def overdue_follow_ups(session: Session, branch: Branch, today: date):
 def customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInfo):
     """Active customers overdue for their visit cycle or dormant, worst first.
 
-    Overdue as DESIGN §3 (more days than the cycle since the last visit, never visited counts,
-    and no open follow-up booked); dormant exactly as ``dormant_rate`` counts it as of
-    ``as_of`` (§4): no visit in the last N days, or sales before but none in the last M days —
-    whatever follow-ups are booked. A dormant customer is labelled dormant.
+    Overdue as docs/domain.md (more days than the cycle since the last visit, never visited
+    counts, and no open follow-up booked); dormant exactly as ``dormant_rate`` counts it as of
+    ``as_of`` (docs/kpi.md): no visit in the last N days, or sales before but none in the last
+    M days — whatever follow-ups are booked. A dormant customer is labelled dormant.
     """
     settings = company_settings(session)
     cycle = {"A": settings.cycle_days_a, "B": settings.cycle_days_b, "C": settings.cycle_days_c}

@@ -2,7 +2,7 @@
 
 The report pins one font family, IPAexGothic, shipped in ``static/fonts`` with its licence,
 so a machine without any CJK system font still renders Japanese. Fonts are subset, never
-embedded whole (DESIGN §7).
+embedded whole (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def warn_if_slow_fonts() -> bool:
     if not present:
         log.warning(
             "libharfbuzz-subset is NOT installed: PDF reports will take ~7 s instead of ~0.4 s "
-            "(WeasyPrint falls back to fontTools). Install libharfbuzz-subset0 (DESIGN §7)."
+            "(WeasyPrint falls back to fontTools). Install libharfbuzz-subset0."
         )
     return present
 

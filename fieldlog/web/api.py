@@ -1,4 +1,4 @@
-"""The JSON API of DESIGN section 6: visits, follow-ups, proposals, session."""
+"""The JSON API of docs/contract.md: visits, follow-ups, proposals, session."""
 
 from __future__ import annotations
 

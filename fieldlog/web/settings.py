@@ -100,7 +100,7 @@ def _may_set(scope: Scope) -> bool:
 def targets():
     """Add a target per KPI, scope, week or month, effective from a date; earlier ones stay.
 
-    Managers set the targets of their own branch and its reps (DESIGN §2); the company's and
+    Managers set the targets of their own branch and its reps (docs/contract.md); the company's and
     other branches' are the owner's.
     """
     errors: dict = {}

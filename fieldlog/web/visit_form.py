@@ -104,7 +104,7 @@ def _ids(values: list[str]) -> list[Any]:
 
 
 def to_payload(form: MultiDict[str, str], *, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
-    """The API payload of DESIGN §6 for a submitted visit form."""
+    """The API payload (docs/contract.md) for a submitted visit form."""
     visited_at = parse_local(form.get("visited_at", ""), tz)
     try:
         visit_day = local_date(datetime.fromisoformat(visited_at), tz)

@@ -55,7 +55,7 @@ export function isoWithOffset(date) {
 
 const HEARING = { yes: true, true: true, 1: true, on: true, no: false, false: false, 0: false };
 
-/** The API payload (DESIGN §6) from the visit form's fields (a Map-like with get/getAll). */
+/** The API payload (docs/contract.md) from the visit form's fields (a Map-like with get/getAll). */
 export function visitPayloadFromForm(form, { clientId, now = new Date() } = {}) {
   const get = (name) => form.get(name);
   const visitedRaw = text(get("visited_at"));
