@@ -79,6 +79,12 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {"action": {"type": "string", "minLength": 1}, "due_on": _DATE},
             },
             "completes_follow_ups": {"type": ["array", "null"], "items": _ID},
+            "saved_at": {
+                "type": ["string", "null"],
+                "description": "When the phone saved the entry (ISO 8601 with offset). Kept when "
+                "valid, trusted only between visited_at and the server's receipt; never refused.",
+            },
+            "late_reason": _TEXT,
         },
     },
     "Proposal": {
@@ -132,6 +138,10 @@ SCHEMAS: dict[str, Any] = {
             "completed_follow_ups": {"type": "array", "items": {"type": "integer"}},
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
+            "source": {"enum": ["app", "import"]},
+            "saved_at": {"type": ["string", "null"], "format": "date-time"},
+            "entered_at": {"type": "string", "format": "date-time"},
+            "late_reason": {"type": "string"},
         },
     },
     "Session": {

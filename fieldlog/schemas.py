@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
+from .entry import entry_time
 from .errors import Invalid
 from .models import FollowUp, Proposal, Visit
 
@@ -65,6 +66,8 @@ class VisitIn:
     proposal: ProposalIn | None = None
     next_action: NextActionIn | None = None
     completes_follow_ups: list[int] = field(default_factory=list)
+    saved_at: datetime | None = None
+    late_reason: str = ""
 
 
 class Errors(dict[str, list[Any]]):
@@ -115,8 +118,16 @@ def payload_digest(payload: Mapping[str, Any]) -> str:
 
     Values are brought to the form parse_visit gives them (trimmed text, whole-number amounts,
     instants), so two payloads that would store the same visit have the same digest.
+
+    ``saved_at`` is not part of the identity: it says when the entry was made, not what was
+    visited, and the first receipt's value is kept (a client that stamps each retry anew still
+    replays). ``late_reason`` is, but only when given, so digests stored before it existed
+    still match their replays (docs/contract.md).
     """
     canonical: dict[str, Any] = {key: payload.get(key) for key in _TOP_KEYS}
+    late_reason = _same_text(payload.get("late_reason"))
+    if late_reason is not None:
+        canonical["late_reason"] = late_reason
     canonical["visited_at"] = _instant_or_raw(canonical["visited_at"])
     for key in ("customer_code", "purpose"):
         if isinstance(canonical[key], str):
@@ -138,6 +149,23 @@ def payload_digest(payload: Mapping[str, Any]) -> str:
         canonical["completes_follow_ups"] = sorted(set(completes))
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_saved_at(value: Any) -> datetime | None:
+    """The phone's save time as given, when it is an ISO 8601 instant with an offset; else None.
+
+    Never an error: a missing, malformed or offset-less value only means the server's receipt
+    time is the entry time (fieldlog.entry decides whether a valid one is trusted).
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+        if parsed.tzinfo is None:
+            return None
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _text(errors: Errors, name: str, value: Any, *, required: bool = False) -> str:
@@ -220,6 +248,8 @@ def parse_visit(payload: Mapping[str, Any], *, now: datetime, client_id: str) ->
         purpose_note=_text(errors, "purpose_note", payload.get("purpose_note")),
         hearing_note=_text(errors, "hearing_note", payload.get("hearing_note")),
         note=_text(errors, "note", payload.get("note")),
+        saved_at=parse_saved_at(payload.get("saved_at")),
+        late_reason=_text(errors, "late_reason", payload.get("late_reason")),
     )
 
     proposal = payload.get("proposal")
@@ -336,4 +366,8 @@ def visit_to_dict(visit: Visit, tz: ZoneInfo) -> dict[str, Any]:
         "completed_follow_ups": [f.id for f in visit.completed_follow_ups],
         "created_at": _iso(visit.created_at, tz),
         "updated_at": _iso(visit.updated_at, tz),
+        "source": visit.source,
+        "saved_at": _iso(visit.saved_at, tz),
+        "entered_at": _iso(entry_time(visit.visited_at, visit.saved_at, visit.created_at), tz),
+        "late_reason": visit.late_reason,
     }

@@ -140,6 +140,9 @@ def record_visit(
         note=data.note,
         created_at=now,
         updated_at=now,
+        source="app",
+        saved_at=data.saved_at,
+        late_reason=data.late_reason,
     )
     try:
         with session.begin_nested():

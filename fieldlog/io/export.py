@@ -21,6 +21,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from .. import access
+from ..entry import days_later, entry_time
 from ..models import Branch, Category, Customer, FollowUp, Proposal, Purpose, SalesLine, User, Visit
 
 KINDS = ("visits", "proposals", "follow-ups", "kpis", "customers", "sales")
@@ -89,6 +90,10 @@ def _visits(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> T
             Visit.purpose_note,
             Visit.hearing_note,
             Visit.note,
+            Visit.created_at,
+            Visit.saved_at,
+            Visit.source,
+            Visit.late_reason,
         )
         .order_by(Visit.visited_at, Visit.id)
     )
@@ -108,13 +113,30 @@ def _visits(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> T
         "purpose_note",
         "hearing_note",
         "note",
+        # Entry provenance (docs/honest-numbers.md): the entry time the signals use and how many
+        # local days after the visit it was (empty for imported history), when the server stored
+        # the visit, the phone's save time as sent, app or import, and the late-entry reason.
+        "entered_at",
+        "entered_days_later",
+        "received_at",
+        "saved_at",
+        "source",
+        "late_reason",
     ]
+
+    def local(instant: datetime | None) -> datetime | None:
+        return None if instant is None else instant.astimezone(tz).replace(tzinfo=None)
 
     def rows() -> Iterator[list[Any]]:
         for r in _stream(session, stmt):
-            local = r[1].astimezone(tz).replace(tzinfo=None)
+            visited = local(r[1])
+            assert visited is not None
             label = r[9] if locale == "en" else r[8]
-            yield [r[0], local.date(), local, *r[2:8], label, *r[10:]]
+            created, saved, source, reason = r[15:19]
+            entered = entry_time(r[1], saved, created)
+            later = None if source == "import" else days_later(r[1], entered, tz)
+            entry = [local(entered), later, local(created), local(saved), source, reason]
+            yield [r[0], visited.date(), visited, *r[2:8], label, *r[10:15], *entry]
 
     return Table("visits", columns, rows())
 

@@ -93,9 +93,15 @@ def _render_form(values: dict[str, Any], errors: dict[str, list[str]], status: i
     categories = db.session.scalars(
         select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.code)
     )
+    late_days = company_settings(db.session).late_entry_days
     return render_template(
         "field/visit_new.html",
         v=values,
+        late_entry_days=late_days,
+        late_shown=visit_form.entered_late(
+            values.get("visited_at", ""), company_tz(), now(), late_days
+        )
+        or bool(values.get("late_reason")),
         errors=errors,
         due_customers=due,
         customers=everyone,

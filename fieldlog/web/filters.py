@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context
 from flask_babel import format_date, format_datetime, get_locale, get_translations
 
+from ..entry import Entry, describe
 from .common import company_tz
 
 
@@ -29,6 +30,11 @@ def localdate(value: date | datetime | None, fmt: str = "medium") -> str:
     if isinstance(value, datetime):
         value = value.astimezone(company_tz()).date()
     return format_date(value, fmt)
+
+
+def entry(visit: Any) -> Entry:
+    """How a visit came in (entry time, days after the visit, imported), for pages."""
+    return describe(visit, company_tz())
 
 
 def yen(value: Any) -> str:
@@ -79,6 +85,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(localtime)
     app.add_template_filter(localdate)
     app.add_template_filter(yen)
+    app.add_template_filter(entry)
     app.add_template_filter(rate)
     app.add_template_global(lambda: str(get_locale()), "current_locale")
     app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
+from ..entry import days_later, is_late
 from ..periods import local_date
 from ..text import nfkc
 
@@ -119,6 +120,7 @@ def to_payload(form: MultiDict[str, str], *, tz: ZoneInfo, now: datetime) -> dic
         "hearing_done": _hearing(form.get("hearing_done")),
         "hearing_note": form.get("hearing_note", ""),
         "note": form.get("note", ""),
+        "late_reason": form.get("late_reason", ""),
     }
     if form.get("proposal_made"):
         payload["proposal"] = {
@@ -142,6 +144,19 @@ def to_payload(form: MultiDict[str, str], *, tz: ZoneInfo, now: datetime) -> dic
     if completes:
         payload["completes_follow_ups"] = _ids(completes)
     return payload
+
+
+def entered_late(raw: str, tz: ZoneInfo, now: datetime, late_entry_days: int) -> bool:
+    """Whether the form's visit time lies more than the late-entry days before today.
+
+    Only decides whether the optional reason is shown at first paint; the script re-decides as
+    the time changes, and without the script the field is always shown.
+    """
+    try:
+        visited = datetime.fromisoformat(parse_local(raw, tz))
+    except (TypeError, ValueError):
+        return False
+    return is_late(days_later(visited, now, tz), late_entry_days)
 
 
 def form_errors(errors: Mapping[str, list[Any]]) -> dict[str, list[str]]:

@@ -73,6 +73,10 @@ export function visitPayloadFromForm(form, { clientId, now = new Date() } = {}) 
     hearing_done: HEARING[String(hearing ?? "").trim().toLowerCase()] ?? null,
     hearing_note: text(get("hearing_note")),
     note: text(get("note")),
+    late_reason: text(get("late_reason")),
+    // The moment the rep saved on the phone: the entry time while the outbox waits for signal
+    // (the server trusts it only between the visit and its own receipt).
+    saved_at: isoWithOffset(now),
   };
   const proposalMade = get("proposal_made");
   if (proposalMade && proposalMade !== "no" && proposalMade !== "0") {

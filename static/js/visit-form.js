@@ -44,6 +44,33 @@ function presetDate(preset) {
   return day;
 }
 
+// The optional reason for a late entry: asked for only when the visit time is older than the
+// company's late-entry days (counted in company dates, as the server counts them).
+const lateBox = form.querySelector("#late-reason");
+
+function companyToday() {
+  const offset = form.dataset.utcOffset || "+00:00";
+  const sign = offset.startsWith("-") ? -1 : 1;
+  const minutes = sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
+  return new Date(Date.now() + minutes * 60000).toISOString().slice(0, 10);
+}
+
+function showLateReason() {
+  if (!lateBox) return;
+  const day = (visitedAt.value || "").slice(0, 10);
+  const reason = form.querySelector("#late_reason");
+  if (!/^\d{4}-\d\d-\d\d$/.test(day)) {
+    lateBox.hidden = !reason?.value;
+    return;
+  }
+  const days = (Date.parse(companyToday()) - Date.parse(day)) / 86400000;
+  lateBox.hidden = !(days > Number(lateBox.dataset.lateDays)) && !reason?.value;
+}
+
+visitedAt.addEventListener("input", showLateReason);
+visitedAt.addEventListener("change", showLateReason);
+showLateReason();
+
 form.addEventListener("change", (event) => {
   const input = event.target;
   if (input.name === "due_preset") {

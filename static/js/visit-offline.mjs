@@ -78,6 +78,7 @@ function valuesFromPayload(body) {
     hearing_done: [body.hearing_done === true ? "yes" : body.hearing_done === false ? "no" : ""],
     hearing_note: [body.hearing_note || ""],
     note: [body.note || ""],
+    late_reason: [body.late_reason || ""],
   };
   if (body.proposal) {
     values.proposal_made = ["1"];
@@ -155,6 +156,10 @@ async function save(event) {
   data.set("visited_at", withOffset(data.get("visited_at")));
   const clientId = newClientId();
   const payload = visitPayloadFromForm(data, { clientId });
+  const fixing = params.get("outbox");
+  const fixed = fixing ? await outbox.get(fixing) : null;
+  // A fixed entry keeps the moment it was first saved on the phone: fixing is not entering.
+  if (fixed?.body?.saved_at) payload.saved_at = fixed.body.saved_at;
   const missing = missingAnswers(payload);
   if (Object.keys(missing).length) {
     showErrors(missing).scrollIntoView({ block: "center" });
@@ -165,7 +170,6 @@ async function save(event) {
   const label = (customer?.value && customer.selectedOptions?.[0]?.textContent) || "";
   await enqueue("visit", clientId, "/api/v1/visits", payload, label);
   localStorage.removeItem(DRAFT_KEY);
-  const fixing = params.get("outbox");
   if (fixing) await outbox.remove(fixing);
   toast(t("saved_offline"));
   form.querySelector("button[type=submit]").disabled = true;

@@ -11,6 +11,7 @@ import {
   CSRF,
   DONE,
   dueEntries,
+  isoWithOffset,
   makeEntry,
   matchCustomers,
   parseAmount,
@@ -77,7 +78,9 @@ test("the visit form becomes the API payload", () => {
       next_action_due_on: "2026-11-30",
       completes_follow_ups: ["3", "4"],
       note: "",
+      late_reason: " 電波なし ",
     }),
+    { now: new Date("2026-11-23T01:10:30Z") },
   );
   assert.deepEqual(payload, {
     client_id: "0b3c1b9e-3f7a-4a53-9a4c-5d1e2f3a4b5c",
@@ -88,6 +91,8 @@ test("the visit form becomes the API payload", () => {
     hearing_done: true,
     hearing_note: null,
     note: null,
+    late_reason: "電波なし",
+    saved_at: isoWithOffset(new Date("2026-11-23T01:10:30Z")),
     proposal: { category: "OIL", kind: null, amount: 50000, note: null },
     next_action: { action: "見積提出", due_on: "2026-11-30" },
     completes_follow_ups: [3, 4],
