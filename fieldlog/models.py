@@ -614,3 +614,59 @@ class ReportDelivery(db.Model):
 
     def __repr__(self) -> str:
         return f"<ReportDelivery {self.week} {self.report} {self.recipient} {self.status}>"
+
+
+# Bound of a yen amount anywhere in FieldLog (11 digits: 999億円 and change).
+MAX_YEN = 99_999_999_999
+MAX_YEN_TEXT = f"{MAX_YEN:,}"
+
+
+class SalesBudget(db.Model):
+    """A month's sales budget (予算) for a branch (rep_id None) or for one rep of that branch.
+
+    One row per (month, branch, rep): the import and the targets page update it in place and
+    keep the change in the history (docs/kgi.md).
+    """
+
+    __table_args__ = (
+        CheckConstraint(f"amount >= 0 AND amount <= {MAX_YEN}", name="amount"),
+        Index("ix_sales_budget_month_branch_rep", "month", "branch_id", "rep_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The first day of the month.
+    month: Mapped[date] = mapped_column(Date)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    branch: Mapped[Branch] = relationship()
+    rep: Mapped[User | None] = relationship(foreign_keys=[rep_id])
+
+    def __repr__(self) -> str:
+        return f"<SalesBudget {self.month:%Y-%m} branch={self.branch_id} rep={self.rep_id}>"
+
+
+class SalesBudgetChange(db.Model):
+    """One change of a sales budget (who, when, old → new, by the form or an import)."""
+
+    __table_args__ = (
+        CheckConstraint(_in("source", ("form", "import")), name="source"),
+        Index("ix_sales_budget_change_budget", "budget_id", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    budget_id: Mapped[int] = mapped_column(ForeignKey("sales_budget.id"))
+    old_amount: Mapped[int | None] = mapped_column(BigInteger)
+    new_amount: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(8))
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    budget: Mapped[SalesBudget] = relationship()
+    changed_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<SalesBudgetChange {self.budget_id} {self.old_amount} → {self.new_amount}>"

@@ -102,6 +102,20 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "gross_profit": ("gross_profit", "粗利", "粗利額", "粗利益", "荒利", "売上総利益"),
         "ref": ("ref", "伝票番号", "伝票no", "伝票行番号", "明細番号", "slip"),
     },
+    "budgets": {
+        "month": ("month", "年月", "月", "対象月", "計上月", "予算月"),
+        "branch": ("branch", "branch_code", "支店", "支店コード", "所属支店"),
+        "rep": (
+            "rep",
+            "rep_email",
+            "担当者",
+            "担当者メール",
+            "担当者メールアドレス",
+            "担当",
+            "営業担当",
+        ),
+        "amount": ("amount", "予算", "金額", "予算金額", "売上予算", "予算額"),
+    },
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -110,6 +124,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "users": ("email", "name", "role"),
     "customers": ("code", "name", "branch"),
     "sales": ("sold_on", "customer", "amount"),
+    "budgets": ("month", "branch", "amount"),
 }
 
 _IGNORED = re.compile(r"[\s_・\-]")

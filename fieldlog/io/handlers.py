@@ -10,8 +10,20 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import accounts
+from ..kpi import budgets as kpi_budgets
 from ..kpi import summary as kpi_summary
-from ..models import Branch, Category, Customer, ImportBatch, SalesLine, User, utcnow
+from ..models import (
+    MAX_YEN,
+    MAX_YEN_TEXT,
+    Branch,
+    Category,
+    Customer,
+    ImportBatch,
+    SalesBudget,
+    SalesLine,
+    User,
+    utcnow,
+)
 from ..text import search_key
 from .normalize import (
     CellError,
@@ -19,6 +31,7 @@ from .normalize import (
     parse_amount,
     parse_date,
     parse_int,
+    parse_month,
     parse_rank,
     parse_role,
     text,
@@ -360,10 +373,92 @@ class SalesHandler(Handler):
         kpi_summary.sales_changed(self.session, self.touched)
 
 
+class BudgetHandler(Handler):
+    """Monthly sales budgets: one row per month, branch and rep (empty rep: the branch's own)."""
+
+    model = SalesBudget
+    key = "key"
+
+    def prepare(self) -> None:
+        self.branches = _branch_ids(self.session)
+        self.users = {
+            email.lower(): (user_id, branch_id, role)
+            for email, user_id, branch_id, role in self.session.execute(
+                select(User.email, User.id, User.branch_id, User.role)
+            )
+        }
+        self.rows = {
+            self._key(b.month, b.branch_id, b.rep_id): b
+            for b in self.session.scalars(select(SalesBudget))
+        }
+        self.existing = set(self.rows)
+
+    @staticmethod
+    def _key(month: Any, branch_id: Any, rep_id: Any) -> str:
+        if month is None or branch_id is None:
+            return ""
+        return f"{month.isoformat()}|{branch_id}|{rep_id or ''}"
+
+    def parse(self, row: Row) -> dict[str, Any]:
+        month = row.get("month", parse_month, required=True)
+        branch = row.get("branch", required=True)
+        branch_id = self.branches.get(branch or "")
+        if branch and branch_id is None:
+            row.fail("branch", _l("Unknown branch code %(code)s.", code=branch))
+        rep_id = None
+        email = accounts.normalize_email(row.get("rep") or "") if row.has("rep") else ""
+        if email:
+            rep = self.users.get(email)
+            if rep is None or rep[2] == "owner":
+                row.fail("rep", _l("Unknown user %(email)s.", email=email))
+            elif branch_id is not None and rep[1] != branch_id:
+                row.fail(
+                    "rep",
+                    _l("%(email)s does not belong to branch %(code)s.", email=email, code=branch),
+                )
+            else:
+                rep_id = rep[0]
+        amount = row.get("amount", parse_amount)
+        if amount is not None and not 0 <= amount <= MAX_YEN:
+            row.fail("amount", _l("Enter an amount from 0 to %(max)s yen.", max=MAX_YEN_TEXT))
+        return {
+            "key": self._key(month, branch_id, rep_id) if not row.errors else "",
+            "month": month,
+            "branch_id": branch_id,
+            "rep_id": rep_id,
+            "amount": amount,
+        }
+
+    def check(self, record: dict[str, Any], row: Row) -> None:
+        """One row per month, branch and rep in a file: a second one is named by its line."""
+        if record["key"]:
+            first = self.seen.add(record["key"], row.where.line)
+            if first is not None:
+                row.fail(
+                    "month",
+                    _l("This month, branch and rep appear twice (also line %(line)s).", line=first),
+                )
+
+    def write(self, records: list[dict[str, Any]], batch: ImportBatch) -> None:
+        user = self.session.get(User, batch.user_id) if batch.user_id else None
+        for r in records:
+            kpi_budgets.record(
+                self.session,
+                r["month"],
+                r["branch_id"],
+                r["rep_id"],
+                r["amount"],
+                user,
+                "import",
+                existing=self.rows.get(r["key"]),
+            )
+
+
 HANDLERS: dict[str, type[Handler]] = {
     "branches": BranchHandler,
     "categories": CategoryHandler,
     "users": UserHandler,
     "customers": CustomerHandler,
     "sales": SalesHandler,
+    "budgets": BudgetHandler,
 }

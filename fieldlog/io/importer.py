@@ -1,4 +1,4 @@
-"""Import of branches, categories, users, customers and sales lines: all or nothing.
+"""Import of branches, categories, users, customers, sales lines and budgets: all or nothing.
 
 Two passes over the file. The first reads and validates every row, keeping only small state
 (known codes; the keys already seen go to a temporary on-disk table, see seen.py, so memory does
@@ -27,7 +27,7 @@ from .readers import Progress, UnreadableFile, Where, iter_rows, sha256
 
 __all__ = ["HANDLERS", "KINDS", "ImportResult", "RowError", "SalesHandler", "import_file"]
 
-KINDS = ("branches", "categories", "users", "customers", "sales")
+KINDS = ("branches", "categories", "users", "customers", "sales", "budgets")
 BATCH = 1000
 # Every bad row is checked; the report lists this many and counts the rest (bounded memory).
 MAX_REPORTED = 10_000

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from ..periods import MAX_YEAR, MIN_YEAR
+
 # First day of each era; year 1 (元年) of an era is the Gregorian year of that day.
 ERAS = {
     "令和": date(2019, 5, 1),
@@ -199,3 +201,28 @@ def parse_rank(value: Any) -> str:
     if rank not in ("A", "B", "C"):
         raise CellError(_l("Rank must be A, B or C."))
     return rank
+
+
+_MONTH = re.compile(r"^(\d{4})\s*[年./\-]\s*(\d{1,2})\s*月?$")
+
+
+def parse_month(value: Any) -> date:
+    """A month as its first day: 2026-11, 2026/11, 2026年11月, or a date in it (2026/11/1)."""
+    if isinstance(value, datetime):
+        return value.date().replace(day=1)
+    if isinstance(value, date):
+        return value.replace(day=1)
+    raw = _nfkc(value)
+    if not raw:
+        raise CellError(_l("This field is required."))
+    if match := _MONTH.match(raw):
+        year, month = int(match.group(1)), int(match.group(2))
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise CellError(_l("The year must be from %(lo)s to %(hi)s.", lo=MIN_YEAR, hi=MAX_YEAR))
+        if not 1 <= month <= 12:
+            raise CellError(_l("There is no month %(month)s (use 1 to 12).", month=month))
+        return date(year, month, 1)
+    try:
+        return parse_date(raw).replace(day=1)
+    except CellError:
+        raise CellError(_l("Not a month (use 2026-11 or 2026年11月).")) from None

@@ -48,6 +48,7 @@ KIND_LABELS = {
     "users": _l("Users"),
     "customers": _l("Customers"),
     "sales": _l("Sales lines"),
+    "budgets": _l("Sales budgets"),
 }
 EXPORT_LABELS = {
     "visits": _l("Visits"),

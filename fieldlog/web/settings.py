@@ -18,9 +18,11 @@ from ..defaults import company_settings
 from ..errors import Invalid
 from ..extensions import db
 from ..kpi import CATALOGUE, KPI_KEYS, Scope, parse_scope, scope_label
+from ..kpi import budgets as kpi_budgets
 from ..kpi import settings as kpi_settings
 from ..kpi.targets import set_target, target_history
 from ..models import Branch, User
+from ..periods import Period
 from .common import local_today, roles_required
 from .kpi_view import HELPERS
 
@@ -141,16 +143,79 @@ def targets():
                 db.session.commit()
                 flash(_("The target was saved."), "success")
                 return redirect(url_for(".targets"))
+    return _targets_page(errors, form)
+
+
+def _targets_page(errors: dict, form: dict, budget_errors: dict | None = None, budget_form=None):
     history = [t for t in target_history(db.session) if _shown(t)]
-    return _render(
+    this_month = kpi_budgets.month_start(local_today())
+    months = [Period.month_of(this_month).shift(i).start for i in range(-1, 4)]
+    branch_id = None if access.is_owner(current_user) else current_user.branch_id
+    body = render_template(
         "settings/targets.html",
-        errors,
+        errors=errors,
         form=form,
         keys=[k for k in KPI_KEYS if CATALOGUE[k].direction is not None],
-        scopes=scopes,
+        scopes=_scopes(),
         history=history,
         labels={t.id: _target_scope(t) for t in history},
+        budget_form=budget_form
+        or {"month": f"{this_month:%Y-%m}", "branch": "", "rep": "", "amount": ""},
+        budget_errors=budget_errors or {},
+        budgets=kpi_budgets.budget_table(db.session, months, branch_id),
+        budget_changes=kpi_budgets.budget_changes(db.session, branch_id),
+        budget_branches=db.session.scalars(access.branches(current_user).order_by(Branch.code)),
+        budget_reps=db.session.scalars(
+            access.users(current_user)
+            .where(User.role != "owner", User.active.is_(True))
+            .order_by(User.branch_id, User.name)
+        ).all(),
     )
+    return body, (422 if errors or budget_errors else 200)
+
+
+@bp.post("/budgets")
+@roles_required("owner")
+def budgets():
+    """Set one month's sales budget (予算) for a branch or one of its reps; changes are kept."""
+    form = request.form.to_dict()
+    errors: dict = {}
+    try:
+        month = Period.parse(form.get("month", "").strip())
+        if month.kind != "month":
+            raise ValueError
+    except ValueError:
+        errors["month"] = [_("Enter a month like 2026-11.")]
+    branch = db.session.scalar(
+        access.branches(current_user).where(Branch.code == form.get("branch", ""))
+    )
+    if branch is None:
+        errors["branch"] = [_("Choose a branch from the list.")]
+    rep_id = None
+    if form.get("rep"):
+        person = db.session.scalar(access.users(current_user).where(User.email == form["rep"]))
+        if person is None:
+            errors["rep"] = [_("Choose a rep from the list.")]
+        else:
+            rep_id = person.id
+    if not errors:
+        try:
+            kpi_budgets.set_budget(
+                db.session, current_user, month.start, branch.id, rep_id, form.get("amount", "")
+            )
+        except Invalid as error:
+            db.session.rollback()
+            errors = error.errors
+        else:
+            db.session.commit()
+            flash(_("The budget was saved."), "success")
+            return redirect(url_for(".targets") + "#budgets")
+    form_defaults = {
+        "period_kind": "week",
+        "scope": "",
+        "effective_from": local_today().isoformat(),
+    }
+    return _targets_page({}, form_defaults, errors, form)
 
 
 def _shown(target) -> bool:
