@@ -1,7 +1,7 @@
 """Sales budgets (予算) per month, branch and rep, and the history of their changes.
 
 Revision ID: a043b00ce5b0
-Revises: 2bbc560b2709
+Revises: a3bce00c6047
 Create Date: 2026-12-06 01:42:39.860889
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a043b00ce5b0'
-down_revision = '2bbc560b2709'
+down_revision = 'a3bce00c6047'
 branch_labels = None
 depends_on = None
 
