@@ -90,6 +90,18 @@ class Period:
     def next(self) -> Period:
         return self.shift(1)
 
+    def last_year(self) -> Period:
+        """The same period a year earlier: the same month, or the same ISO week number.
+
+        A week 53 whose previous ISO year has only 52 weeks maps to that year's week 52
+        (docs/kgi.md), so every week has exactly one comparison week.
+        """
+        if self.kind == "month":
+            return Period.month_of(self.start.replace(year=self.start.year - 1))
+        year, week, _ = self.start.isocalendar()
+        weeks_last_year = date(year - 1, 12, 28).isocalendar()[1]
+        return Period.week_of(date.fromisocalendar(year - 1, min(week, weeks_last_year), 1))
+
     def trailing(self, n: int) -> list[Period]:
         """The n periods ending with this one, oldest first."""
         return [self.shift(i) for i in range(-n + 1, 1)]

@@ -31,9 +31,16 @@ def test_show_json_shape(runner, data, scope):
     assert body["scope"] == scope.replace("REP@", "rep@")
     assert list(body["kpis"]) == list(KPI_KEYS)
     for figure in body["kpis"].values():
-        assert set(figure) == {"value", "numerator", "denominator"}
+        # target and last_year where they exist (tests/test_kgi.py)
+        assert {"value", "numerator", "denominator"} <= set(figure)
+        assert set(figure) <= {"value", "numerator", "denominator", "target", "last_year"}
     assert body["kpis"]["hearing_rate"] == {"value": 0.5, "numerator": 1, "denominator": 2}
-    assert body["kpis"]["visit_count"] == {"value": 2, "numerator": 2, "denominator": None}
+    assert body["kpis"]["visit_count"] == {
+        "value": 2,
+        "numerator": 2,
+        "denominator": None,
+        "last_year": 0,
+    }
     assert body["kpis"]["cross_sell_rate"] == {"value": None, "numerator": 0, "denominator": 0}
 
 

@@ -11,7 +11,17 @@ from flask import current_app
 
 from ..defaults import company_settings
 from ..extensions import db
-from ..kpi import CATALOGUE, KPI_KEYS, KpiValue, dormancy, parse_scope, rollup, scope_label, summary
+from ..kpi import (
+    CATALOGUE,
+    KPI_KEYS,
+    KpiValue,
+    dormancy,
+    kgi,
+    parse_scope,
+    rollup,
+    scope_label,
+    summary,
+)
 from ..models import utcnow
 from ..periods import Period, today
 
@@ -58,18 +68,19 @@ def show(period_text: str, scope_text: str, as_json: bool) -> None:
         raise click.BadParameter(str(exc), param_hint="--scope") from None
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
     now = current_app.config.get("FIELDLOG_NOW") or utcnow()
-    figures = rollup(db.session, scope, period, today=today(tz, now), tz=tz)
     label = scope_label(db.session, scope)
     if as_json:
+        readings = kgi.read(db.session, scope, period, today=today(tz, now), tz=tz)
         body: dict[str, Any] = {
             "period": period.label,
             "start": period.start.isoformat(),
             "end": period.end.isoformat(),
             "scope": label,
-            "kpis": {key: figures[key].as_dict() for key in KPI_KEYS},
+            "kpis": {key: readings[key].as_dict() for key in KPI_KEYS},
         }
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
+    figures = rollup(db.session, scope, period, today=today(tz, now), tz=tz)
     click.echo(f"{period.label}  {period.start} – {period.end}  {label}")
     width = max(len(CATALOGUE[k].name_ja) for k in KPI_KEYS) + 2
     for key in KPI_KEYS:
