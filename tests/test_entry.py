@@ -212,3 +212,53 @@ def test_exports_and_snapshot_carry_the_entry_facts(world, tmp_path):
         ("app", "2026-11-05T08:00:00", 1, "電波なし"),
         ("import", "2026-11-23T10:00:00", None, ""),
     ]
+
+
+def test_the_late_entry_setting_is_explained_saved_and_asked_by_the_form(client, auth, make, world):
+    from fieldlog.defaults import company_settings
+
+    from .conftest import csrf_from
+
+    owner = make.user("owner")
+    db.session.commit()
+    auth.login(owner)
+    page = client.get("/settings/thresholds").get_data(as_text=True)
+    assert (
+        "遅れた入力とみなす日数" in page and 'id="late_entry_days" name="late_entry_days"' in page
+    )
+    assert "訪問からこの日数を超えて入力された訪問は遅れた入力です" in page
+    form = {
+        "csrf_token": csrf_from(page),
+        "dormant_visit_days": "60",
+        "dormant_sales_days": "90",
+        "cycle_days_a": "14",
+        "cycle_days_b": "30",
+        "cycle_days_c": "60",
+        "late_entry_days": "0",
+    }
+    refused = client.post("/settings/thresholds", data=form)
+    assert refused.status_code == 422
+    assert 'aria-describedby="err-late_entry_days"' in refused.get_data(as_text=True)
+    assert (
+        client.post("/settings/thresholds", data={**form, "late_entry_days": "20"}).status_code
+        == 302
+    )
+    db.session.expire_all()
+    assert company_settings(db.session).late_entry_days == 20
+    auth.logout()
+    auth.login(world["rep"])
+    entry_form = client.get("/visits/new").get_data(as_text=True)
+    assert 'data-late-days="20"' in entry_form and 'class="late-reason is-idle"' in entry_form
+    # A plain-form post of a 19-day-old visit re-rendered with an error keeps the question open.
+    posted = client.post(
+        "/visits/new",
+        data={
+            "csrf_token": csrf_from(entry_form),
+            "client_id": "0b3c1b9e-3f7a-4a53-9a4c-5d1e2f3a4b5c",
+            "customer_code": "C-1",
+            "visited_at": "2026-10-01T10:00",
+            "hearing_done": "no",
+        },
+    )
+    assert posted.status_code == 422
+    assert 'class="late-reason"' in posted.get_data(as_text=True)

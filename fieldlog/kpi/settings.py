@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -16,6 +17,73 @@ from .catalogue import CATALOGUE, KPI_KEYS
 from .lint import Warning, lint
 
 MAX_WHY = 500
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One honest-number threshold: its settings column, allowed range and one-line meaning."""
+
+    name: str
+    low: int
+    high: int
+    label: Any
+    help: Any
+
+
+# The thresholds of the data-health signals (docs/honest-numbers.md), as data with help text.
+HEALTH_THRESHOLDS: tuple[Threshold, ...] = (
+    Threshold(
+        "late_entry_days",
+        1,
+        365,
+        _l("Late entry after (days)"),
+        _l(
+            "A visit entered more than this many days after it happened is a late entry: "
+            "accepted, marked, and the rep is asked (not required) to say why."
+        ),
+    ),
+    Threshold(
+        "bulk_entry_visits",
+        2,
+        1000,
+        _l("Late bulk entry (visits in one day)"),
+        _l("This many late entries by one rep on one day are flagged as a late bulk entry."),
+    ),
+    Threshold(
+        "max_visits_per_day",
+        2,
+        200,
+        _l("Most visits a route allows in a day"),
+        _l("A rep's day with more visits than this is flagged as implausible."),
+    ),
+    Threshold(
+        "min_visit_gap_minutes",
+        0,
+        240,
+        _l("Shortest gap between two customers (minutes)"),
+        _l(
+            "Two visits to different customers closer together than this flag the day as "
+            "implausible (0 turns this check off)."
+        ),
+    ),
+    Threshold(
+        "all_purposeful_visits",
+        2,
+        1000,
+        _l("Every visit purposeful, from (visits)"),
+        _l("A rep with at least this many visits in the period, every one purposeful, is flagged."),
+    ),
+    Threshold(
+        "hearing_no_note_visits",
+        1,
+        1000,
+        _l("Hearings without a note, from (visits)"),
+        _l(
+            "A rep with at least this many visits marked 'problems heard' but no note of what "
+            "was heard is flagged."
+        ),
+    ),
+)
 
 
 def why_texts(settings: CompanySettings, locale: str | None = None) -> dict[str, str]:
@@ -104,5 +172,22 @@ def set_rank_cycles(session: Session, a: Any, b: Any, c: Any) -> CompanySettings
         raise Invalid(errors=errors)
     settings = company_settings(session)
     settings.cycle_days_a, settings.cycle_days_b, settings.cycle_days_c = days
+    session.flush()
+    return settings
+
+
+def set_health_thresholds(session: Session, values: Mapping[str, Any]) -> CompanySettings:
+    """Set the data-health thresholds given in ``values`` (others keep theirs), each in range."""
+    errors: dict[str, list[Any]] = {}
+    chosen = {
+        t.name: _whole(errors, t.name, values[t.name], t.low, t.high)
+        for t in HEALTH_THRESHOLDS
+        if values.get(t.name) is not None
+    }
+    if errors:
+        raise Invalid(errors=errors)
+    settings = company_settings(session)
+    for name, value in chosen.items():
+        setattr(settings, name, value)
     session.flush()
     return settings

@@ -242,7 +242,7 @@ def _target_scope(target) -> str:
 @bp.route("/thresholds", methods=["GET", "POST"])
 @roles_required("owner")
 def thresholds():
-    """Dormancy (days without a visit / sales) and the default visit cycle per rank."""
+    """Dormancy, the default visit cycle per rank, and the data-health signals' thresholds."""
     errors: dict = {}
     settings = company_settings(db.session)
     form = {
@@ -251,6 +251,7 @@ def thresholds():
         "cycle_days_a": settings.cycle_days_a,
         "cycle_days_b": settings.cycle_days_b,
         "cycle_days_c": settings.cycle_days_c,
+        **{t.name: getattr(settings, t.name) for t in kpi_settings.HEALTH_THRESHOLDS},
     }
     if request.method == "POST":
         form = request.form.to_dict()
@@ -264,6 +265,7 @@ def thresholds():
                 form.get("cycle_days_b"),
                 form.get("cycle_days_c"),
             ),
+            lambda: kpi_settings.set_health_thresholds(db.session, form),
         ):
             try:
                 call()
@@ -275,4 +277,9 @@ def thresholds():
             db.session.commit()
             flash(_("The thresholds were saved."), "success")
             return redirect(url_for(".thresholds"))
-    return _render("settings/thresholds.html", errors, form=form)
+    return _render(
+        "settings/thresholds.html",
+        errors,
+        form=form,
+        health_thresholds=kpi_settings.HEALTH_THRESHOLDS,
+    )

@@ -60,11 +60,11 @@ function showLateReason() {
   const day = (visitedAt.value || "").slice(0, 10);
   const reason = form.querySelector("#late_reason");
   if (!/^\d{4}-\d\d-\d\d$/.test(day)) {
-    lateBox.hidden = !reason?.value;
+    lateBox.classList.toggle("is-idle", !reason?.value);
     return;
   }
   const days = (Date.parse(companyToday()) - Date.parse(day)) / 86400000;
-  lateBox.hidden = !(days > Number(lateBox.dataset.lateDays)) && !reason?.value;
+  lateBox.classList.toggle("is-idle", !(days > Number(lateBox.dataset.lateDays)) && !reason?.value);
 }
 
 visitedAt.addEventListener("input", showLateReason);
