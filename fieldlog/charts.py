@@ -16,6 +16,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .present.numbers import DASH, count
+
 Number = float | int | None
 Formatter = Callable[[float], str]
 
@@ -39,16 +41,6 @@ class Series:
 
     name: str
     values: Sequence[Number]
-
-
-def plain(value: float) -> str:
-    """Default value label: integers without decimals, others with one."""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
-def percent(value: float) -> str:
-    """Label for a 0–1 rate."""
-    return f"{value * 100:.0f}%"
 
 
 def _num(value: float) -> str:
@@ -201,7 +193,7 @@ def sparkline(
     if last is not None:
         _marker(root, "circle", last[0], last[1], SERIES_COLOURS[0], r=2.5)
     if not any(v is not None for v in values):
-        _text(root, width / 2, height / 2 + 3, "–", fill=MUTED, **{"text-anchor": "middle"})
+        _text(root, width / 2, height / 2 + 3, DASH, fill=MUTED, **{"text-anchor": "middle"})
     return _tostring(root)
 
 
@@ -212,8 +204,8 @@ def bar_chart(
     title: str,
     target: Number = None,
     target_label: str = "",
-    empty_label: str = "–",
-    fmt: Formatter = plain,
+    empty_label: str = DASH,
+    fmt: Formatter = count,
     width: int = 480,
     height: int = 200,
 ) -> str:
@@ -298,8 +290,8 @@ def line_chart(
     title: str,
     target: Number = None,
     target_label: str = "",
-    empty_label: str = "–",
-    fmt: Formatter = plain,
+    empty_label: str = DASH,
+    fmt: Formatter = count,
     width: int = 480,
     height: int = 200,
     text_size: float = 8,

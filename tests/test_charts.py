@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from fieldlog import charts
+from fieldlog.present import numbers
 
 NS = {"svg": charts.SVG_NS}
 EVIL = "<script>alert(1)</script>&"
@@ -35,7 +36,7 @@ CASES = {
         title=kw.get("title", "目的あり訪問率の推移"),
         target=kw.get("target"),
         target_label="目標",
-        fmt=charts.percent,
+        fmt=numbers.axis_percent,
     ),
     "bullet": lambda **kw: charts.bullet(
         kw.get("value", 0.6),
@@ -126,7 +127,7 @@ def test_bar_chart_labels_values_and_missing_bar():
         )
     )
     found = texts(root)
-    for label in ("佐藤", "鈴木", "高橋", "3", "7", "目標 5", "–"):
+    for label in ("佐藤", "鈴木", "高橋", "3", "7", "目標 5", "—"):
         assert label in found
     bars = [r for r in root.iter(f"{{{charts.SVG_NS}}}rect") if r.get("stroke")]
     assert len(bars) == 2
@@ -149,7 +150,7 @@ def test_line_chart_series_differ_by_dash_and_marker():
 @pytest.mark.parametrize("kind", ["bar", "line"])
 def test_empty_series(kind):
     svg = CASES[kind](labels=[], values=[])
-    assert "–" in texts(parse(svg))
+    assert "—" in texts(parse(svg))
 
 
 def test_two_bar_charts_have_distinct_pattern_ids():
@@ -193,7 +194,7 @@ def test_line_chart_marks_a_start_week():
             ["W44", "W45", "W46", "W47"],
             [charts.Series("追加提案率", [0.2, 0.25, 0.3, 0.28])],
             title="追加提案率",
-            fmt=charts.percent,
+            fmt=numbers.axis_percent,
             mark=(2, "開始"),
         )
     )
@@ -213,7 +214,7 @@ def test_line_chart_ceiling_caps_a_rate_axis_at_100_percent():
                 ["W46", "W47"],
                 [charts.Series("フォロー実施率", kw.pop("values", [0.5, 1.0]))],
                 title="フォロー実施率",
-                fmt=charts.percent,
+                fmt=numbers.axis_percent,
                 **kw,
             )
         )
@@ -233,7 +234,7 @@ def test_line_chart_ceiling_caps_a_rate_axis_at_100_percent():
     ],
 )
 def test_line_chart_axis_labels_are_round_numbers(values, ticks):
-    fmt = charts.percent if values[0] < 1 else charts.plain
+    fmt = numbers.axis_percent if values[0] < 1 else numbers.count
     root = parse(
         charts.line_chart(["W46", "W47"], [charts.Series("s", values)], title="t", fmt=fmt)
     )

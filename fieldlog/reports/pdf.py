@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from .. import charts
+from ..present import numbers
 from .data import BranchReport, CompanyReport, Figure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,43 +47,16 @@ def warn_if_slow_fonts() -> bool:
 # ---- formatting used by the templates -------------------------------------------------
 
 
-def fmt_value(value: float | None, unit: str) -> str:
-    """A KPI value as a reader expects it: 62%, 1,234, ¥1,234,000; a dash when undefined."""
-    if value is None:
-        return "–"
-    if unit == "rate":
-        return f"{value * 100:.0f}%"
-    if unit == "yen":
-        return f"¥{value:,.0f}"
-    return f"{value:,.0f}"
-
-
-def _flat(figure: Figure) -> bool:
-    """No change worth an arrow: under 0.05 points for a rate, under 0.5 for counts/yen."""
-    change = figure.change or 0
-    return abs(change) < (0.0005 if figure.unit == "rate" else 0.5)
-
-
 def fmt_change(figure: Figure) -> str:
-    """Week-on-week change: points for rates, signed amounts otherwise."""
-    change = figure.change
-    if change is None:
-        return "–"
-    if _flat(figure):
-        return "±0pt" if figure.unit == "rate" else "±0"
-    if figure.unit == "rate":
-        points = change * 100
-        return f"{points:+.1f}pt" if abs(points) < 1 else f"{points:+.0f}pt"
-    if figure.unit == "yen":
-        return f"{'+' if change >= 0 else '−'}¥{abs(change):,.0f}"
-    return f"{change:+,.0f}"
+    """Week-on-week change of a report figure (``present.numbers.change``)."""
+    return numbers.change(figure.change, figure.unit)
 
 
 def fmt_fraction(figure: Figure) -> str:
-    """Numerator/denominator so a rate can be checked by hand."""
-    if figure.unit != "rate" or figure.denominator is None:
+    """Numerator/denominator of a rate so it can be checked by hand; empty otherwise."""
+    if figure.unit != "rate":
         return ""
-    return f"{figure.numerator or 0:,.0f}/{figure.denominator:,.0f}"
+    return numbers.fraction(figure.numerator, figure.denominator)
 
 
 def verdict(figure: Figure) -> str:
@@ -95,7 +69,7 @@ def trend_arrow(figure: Figure) -> str:
     change = figure.change
     if change is None:
         return ""
-    if _flat(figure):
+    if numbers.is_flat(change, figure.unit):
         return "→"
     better = (change > 0) == (figure.direction != "down")
     return ("▲" if change > 0 else "▼") + (
@@ -111,7 +85,7 @@ def spark(figure: Figure) -> Markup:
 
 def bullet(figure: Figure) -> Markup:
     """Value bar and target tick; the value itself is in the next column."""
-    target = fmt_value(figure.target, figure.unit) if figure.target is not None else ""
+    target = numbers.value(figure.target, figure.unit) if figure.target is not None else ""
     return Markup(  # noqa: S704 — built with ElementTree, every label escaped
         charts.bullet(
             figure.value,
@@ -132,7 +106,7 @@ def rep_chart(report: BranchReport, key: str) -> Markup:
     branch_fig = next((f for f in report.kpis if f.key == key), first)
 
     def fmt(v: float) -> str:
-        return fmt_value(v, first.unit)
+        return numbers.value(v, first.unit)
 
     return Markup(  # noqa: S704 — built with ElementTree, every label escaped
         charts.bar_chart(
@@ -156,7 +130,7 @@ def trend_chart(report: BranchReport | CompanyReport) -> Markup:
             report.trend_labels,
             [charts.Series(f.name, f.trend) for f in rates],
             title="重点KPIの8週間の推移",
-            fmt=charts.percent,
+            fmt=numbers.axis_percent,
             ceiling=1.0,
             width=520,
             height=190,
@@ -172,7 +146,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(value=fmt_value, change=fmt_change, fraction=fmt_fraction)
+    env.filters.update(value=numbers.value, change=fmt_change, fraction=fmt_fraction)
     env.globals.update(
         verdict=verdict,
         arrow=trend_arrow,

@@ -9,6 +9,7 @@ from flask import Flask, current_app, g, has_app_context
 from flask_babel import format_date, format_datetime, get_locale, get_translations
 
 from ..entry import Entry, describe
+from ..present import numbers
 from .common import company_tz
 
 
@@ -35,19 +36,6 @@ def localdate(value: date | datetime | None, fmt: str = "medium") -> str:
 def entry(visit: Any) -> Entry:
     """How a visit came in (entry time, days after the visit, imported), for pages."""
     return describe(visit, company_tz())
-
-
-def yen(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"¥{int(value):,}"
-
-
-def rate(value: float | None, digits: int = 0) -> str:
-    """A 0–1 fraction as a percentage, or an em dash for null."""
-    if value is None:
-        return "—"
-    return f"{value * 100:.{digits}f}%"
 
 
 def _translations() -> Any:
@@ -84,8 +72,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(localdatetime)
     app.add_template_filter(localtime)
     app.add_template_filter(localdate)
-    app.add_template_filter(yen)
+    app.add_template_filter(numbers.yen, "yen")
     app.add_template_filter(entry)
-    app.add_template_filter(rate)
+    app.add_template_filter(numbers.percent, "rate")
     app.add_template_global(lambda: str(get_locale()), "current_locale")
     app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask_babel import get_locale
@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from .. import charts
 from ..kpi import CATALOGUE
-from .filters import rate, yen
+from ..present import numbers
 
 
 def _locale() -> str:
@@ -26,33 +26,17 @@ def kpi_why(key: str) -> str:
 
 
 def fmt(unit: str, value: Any) -> str:
-    """A KPI value as the reader sees it: a percentage, yen, or a plain count."""
-    if value is None:
-        return "—"
+    """A KPI value as the reader sees it (``present.numbers.value``; the argument order of old)."""
+    return numbers.value(value, unit)
+
+
+def _chart_fmt(unit: str) -> Callable[[float], str]:
     if unit == "rate":
-        return rate(value, 1)
+        return numbers.axis_percent
     if unit == "yen":
-        return yen(value)
-    return charts.plain(float(value))
-
-
-def _compact_yen(value: float) -> str:
-    """A yen axis label short enough for a phone: 6,844万 / ¥68.4M."""
-    if abs(value) < 10_000:
-        return f"¥{value:,.0f}"
-    if _locale() == "ja":
-        return f"{value / 10_000:,.0f}万"
-    if abs(value) < 1_000_000:
-        return f"¥{value / 1_000:,.0f}k"
-    return f"¥{value / 1_000_000:,.1f}M"
-
-
-def _chart_fmt(unit: str):
-    if unit == "rate":
-        return charts.percent
-    if unit == "yen":
-        return _compact_yen
-    return charts.plain
+        locale = _locale()
+        return lambda amount: numbers.compact_yen(amount, locale)
+    return numbers.count
 
 
 def spark(values: Sequence[Any], title: str, target: Any = None) -> Markup:

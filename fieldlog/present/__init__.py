@@ -1,0 +1,1 @@
+"""Presentation: how figures read wherever they are shown (pages, PDF, mail, CLI, charts)."""
