@@ -162,6 +162,8 @@ class Customer(db.Model):
     # None means the rank's default cycle from the company settings.
     visit_cycle_days: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Optional postal address (住所): the customer page links it to the phone's map app.
+    address: Mapped[str] = mapped_column(String(500), default="", server_default="")
     search_text: Mapped[str] = mapped_column(String(700), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -351,6 +353,28 @@ class FollowUp(db.Model):
 
     def __repr__(self) -> str:
         return f"<FollowUp {self.id} due={self.due_on} done={self.done_on}>"
+
+
+class PlannedVisit(db.Model):
+    """A visit a rep plans for a day, with the purpose decided before going (the plan)."""
+
+    __table_args__ = (UniqueConstraint("rep_id", "planned_on", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    planned_on: Mapped[date] = mapped_column(Date)
+    purpose_id: Mapped[int | None] = mapped_column(ForeignKey("purpose.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    rep: Mapped[User] = relationship()
+    customer: Mapped[Customer] = relationship()
+    purpose: Mapped[Purpose | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<PlannedVisit {self.planned_on} customer={self.customer_id}>"
 
 
 class ImportBatch(db.Model):

@@ -161,6 +161,64 @@ SCHEMAS: dict[str, Any] = {
             "csrf_token": {"type": "string"},
         },
     },
+    "PlanItem": {
+        "type": "object",
+        "required": [
+            "customer_code",
+            "customer_name",
+            "reasons",
+            "suggested_purpose",
+            "suggestion",
+        ],
+        "properties": {
+            "customer_code": {"type": "string"},
+            "customer_name": {"type": "string"},
+            "reasons": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "detail"],
+                    "properties": {
+                        "code": {
+                            "enum": [
+                                "follow_up_due",
+                                "overdue_cycle",
+                                "dormant_risk",
+                                "open_proposal",
+                                "cross_sell",
+                                "planned",
+                            ]
+                        },
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
+            "suggested_purpose": {"type": ["string", "null"]},
+            "suggestion": {"type": "string"},
+        },
+    },
+    "Plan": {
+        "type": "object",
+        "required": ["date", "items"],
+        "properties": {
+            "date": _DATE,
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/PlanItem"}},
+        },
+    },
+    "PlannedItem": {
+        "allOf": [
+            {"$ref": "#/components/schemas/PlanItem"},
+            {
+                "type": "object",
+                "required": ["date", "purpose", "note"],
+                "properties": {
+                    "date": _DATE,
+                    "purpose": {"type": ["string", "null"]},
+                    "note": {"type": "string"},
+                },
+            },
+        ]
+    },
 }
 
 
@@ -230,6 +288,57 @@ def document() -> dict[str, Any]:
                         **_pick("400", "401", "404", "422"),
                     },
                 }
+            },
+            "/api/v1/follow-ups/{id}/reschedule": {
+                "post": {
+                    "summary": "Move an open follow-up to another day (not before its visit)",
+                    "security": [{"session": [], "csrf": []}],
+                    "parameters": [id_param],
+                    "requestBody": _body(
+                        {"type": "object", "required": ["due_on"], "properties": {"due_on": _DATE}}
+                    ),
+                    "responses": {
+                        "200": _json("FollowUp", "rescheduled"),
+                        **_pick("400", "401", "404", "422"),
+                    },
+                }
+            },
+            "/api/v1/plan": {
+                "get": {
+                    "summary": "The user's customers worth a visit on a date, most urgent first",
+                    "security": [{"session": []}],
+                    "parameters": [
+                        {
+                            "name": "date",
+                            "in": "query",
+                            "required": False,
+                            "description": "default today (company time); within a year",
+                            "schema": _DATE,
+                        }
+                    ],
+                    "responses": {"200": _json("Plan", "the plan"), **_pick("401", "422")},
+                },
+                "post": {
+                    "summary": "Plan a visit to a customer on a date (again: the same plan)",
+                    "security": [{"session": [], "csrf": []}],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["date", "customer_code"],
+                            "properties": {
+                                "date": _DATE,
+                                "customer_code": {"type": "string"},
+                                "purpose": {"type": ["string", "null"]},
+                                "note": _TEXT,
+                            },
+                        }
+                    ),
+                    "responses": {
+                        "201": _json("PlannedItem", "planned"),
+                        "200": _json("PlannedItem", "already planned: the same item"),
+                        **_pick("400", "401", "404", "422"),
+                    },
+                },
             },
             "/api/v1/proposals/{id}/close": {
                 "post": {

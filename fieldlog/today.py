@@ -36,6 +36,15 @@ def cycle_days(customer: Customer, settings: CompanySettings) -> int:
     return customer.visit_cycle_days or settings.cycle_days(customer.rank)
 
 
+def is_overdue(days_since: int | None, cycle: int, booked: bool) -> bool:
+    """DESIGN §3: more days than the cycle since the last visit (never visited counts), none booked.
+
+    The one statement of the rule; Today, the plan, the customer page and the weekly report's
+    customers at risk all ask it.
+    """
+    return not booked and (days_since is None or days_since > cycle)
+
+
 def open_follow_up_booked(today: date):
     """SQL: the customer has a follow-up not done, not cancelled, due today or later."""
     return exists().where(
@@ -75,7 +84,7 @@ def customer_statuses(
         cycle = cycle_days(customer, settings)
         last_on = local_date(last_at, tz) if last_at is not None else None
         since = (today - last_on).days if last_on is not None else None
-        overdue = not booked and (since is None or since > cycle)
+        overdue = is_overdue(since, cycle, bool(booked))
         out.append(CustomerStatus(customer, last_at, last_on, cycle, since, bool(booked), overdue))
     return out
 

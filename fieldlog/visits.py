@@ -34,6 +34,8 @@ from .models import (
 from .periods import local_date
 
 UPSELL_LOOKBACK_DAYS = 365
+# A follow-up may be moved at most this far ahead (as far as a plan reaches).
+RESCHEDULE_MAX_DAYS = 365
 
 
 @dataclass
@@ -246,6 +248,27 @@ def complete_follow_up(
     if follow_up.cancelled:
         raise Invalid(errors={"done_on": [_l("This follow-up was cancelled.")]})
     follow_up.done_on = day
+    session.flush()
+    return follow_up
+
+
+def reschedule_follow_up(
+    session: Session, user: User, follow_up_id: int, due_on: Any, *, tz: ZoneInfo, today: date
+) -> FollowUp:
+    """Move an open follow-up to another day, never before the visit that set it."""
+    follow_up = access.get(session, access.follow_ups(user), FollowUp, follow_up_id)
+    if follow_up is None:
+        raise NotFound(_l("No such follow-up."))
+    day = schemas.parse_date(due_on)
+    if day is None:
+        raise Invalid(errors={"due_on": [_l("Give the date as YYYY-MM-DD.")]})
+    if follow_up.cancelled or follow_up.done_on is not None:
+        raise Invalid(errors={"due_on": [_l("Only an open follow-up can be rescheduled.")]})
+    if follow_up.visit is not None and day < local_date(follow_up.visit.visited_at, tz):
+        raise Invalid(errors={"due_on": [_l("The next action cannot be due before the visit.")]})
+    if day > today + timedelta(days=RESCHEDULE_MAX_DAYS):
+        raise Invalid(errors={"due_on": [_l("The date must be within a year of today.")]})
+    follow_up.due_on = day
     session.flush()
     return follow_up
 

@@ -66,6 +66,10 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "api.create_visit": {"POST": VISIT_LOGGERS},
     "api.follow_up_done": {"POST": REPS_RECORD},
     "api.proposal_close": {"POST": REPS_RECORD},
+    "api.follow_up_reschedule": {"POST": REPS_RECORD},
+    # Anyone's plan is their own (an owner's is empty); planning a visit: people of the branch.
+    "api.plan_of_day": {"GET": ANY_USER},
+    "api.plan_add": {"POST": VISIT_LOGGERS},
     "field.today": {"GET": ANY_USER},
     "field.new_visit": {"GET": VISIT_FORM, "POST": VISIT_FORM},
     "field.visits": {"GET": ANY_USER},
@@ -122,6 +126,12 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "admin.category_edit": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
 }
 
+
+# API bodies that reach the scope check (an empty body is refused before it).
+BODIES: dict[str, object] = {
+    "api.create_visit": visit_payload("C-1"),
+    "api.plan_add": {"date": "2026-11-24", "customer_code": "C-1"},
+}
 
 # URL parameters that mean something else on one route (a customer's code, not a branch's).
 OVERRIDES: dict[str, dict[str, object]] = {
@@ -252,7 +262,7 @@ def test_route_access(app: Flask, make, endpoint, method, rule, arguments):
             response = client.get(path)
         elif path.startswith("/api/"):
             headers = {"X-CSRFToken": token} if token else {}
-            body = visit_payload("C-1") if endpoint == "api.create_visit" else {}
+            body = BODIES.get(endpoint, {})
             response = client.open(path, method=method, json=body, headers=headers)
         else:
             if token is None:

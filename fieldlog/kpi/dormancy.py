@@ -98,6 +98,21 @@ def dormant_on(
     return last_sale is not None and (day - last_sale).days >= sales_limit
 
 
+def turns_dormant_on(
+    last_visit: date | None, last_sale: date | None, visit_limit: int, sales_limit: int
+) -> date | None:
+    """The first day ``dormant_on`` holds if nothing new happens; None when never visited.
+
+    From then on the customer stays dormant until a visit (or a sale) moves the date on.
+    """
+    if last_visit is None:
+        return None
+    first = last_visit + timedelta(days=visit_limit)
+    if last_sale is not None:
+        first = min(first, last_sale + timedelta(days=sales_limit))
+    return first
+
+
 # ---- what the summary was built with ------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from ..models import (
     Visit,
 )
 from ..periods import Period, local_midnight_utc
+from ..today import is_overdue
 
 WORST = 20
 
@@ -135,7 +136,7 @@ def customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInf
         last_day = _as_instant(last).astimezone(tz).date() if last else None
         days = (as_of - last_day).days if last_day else None
         limit = cycle_days or cycle.get(rank or "B", settings.cycle_days_b)
-        overdue = not booked and (days is None or days > limit)
+        overdue = is_overdue(days, limit, bool(booked))
         dormant = dormancy.dormant_on(
             as_of, last_day, sold, settings.dormant_visit_days, settings.dormant_sales_days
         )

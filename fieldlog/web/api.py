@@ -7,12 +7,13 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
-from .. import access, openapi, schemas, visits
+from .. import access, openapi, plan, plan_text, schemas, visits
 from ..defaults import company_settings
 from ..extensions import csrf, db
 from ..models import Category, FollowUp, Purpose
@@ -90,6 +91,64 @@ def follow_up_done(follow_up_id: int):
     )
     db.session.commit()
     return jsonify(schemas.follow_up_to_dict(follow_up))
+
+
+@bp.post("/follow-ups/<int:follow_up_id>/reschedule")
+@api_view
+def follow_up_reschedule(follow_up_id: int):
+    body = _json_object()
+    follow_up = visits.reschedule_follow_up(
+        db.session,
+        current_user,
+        follow_up_id,
+        body.get("due_on"),
+        tz=company_tz(),
+        today=local_today(),
+    )
+    answer = schemas.follow_up_to_dict(follow_up)
+    db.session.commit()
+    return jsonify(answer)
+
+
+@bp.get("/plan")
+@api_view
+def plan_of_day():
+    """The logged-in user's plan for ?date= (default today): who to visit, why, for what."""
+    day = plan.parse_day(request.args.get("date"), today=local_today())
+    items = plan.build_plan(
+        db.session, current_user, day, tz=company_tz(), settings=company_settings(db.session)
+    )
+    labels = plan.purpose_labels(db.session, str(get_locale()))
+    return jsonify(
+        {"date": day.isoformat(), "items": [plan_text.item_to_dict(i, labels) for i in items]}
+    )
+
+
+@bp.post("/plan")
+@api_view
+def plan_add():
+    """Plan a visit to a customer on a day; the same customer and day again is harmless."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return json_error("invalid", 422, errors={"_": [_l("Send a JSON object.")]})
+    planned, created = plan.plan_visit(db.session, current_user, body, today=local_today())
+    items = plan.build_plan(
+        db.session,
+        current_user,
+        planned.planned_on,
+        tz=company_tz(),
+        settings=company_settings(db.session),
+        only=planned.customer_id,
+    )
+    labels = plan.purpose_labels(db.session, str(get_locale()))
+    answer = {
+        "date": planned.planned_on.isoformat(),
+        **plan_text.item_to_dict(items[0], labels),
+        "purpose": planned.purpose.code if planned.purpose else None,
+        "note": planned.note,
+    }
+    db.session.commit()
+    return jsonify(answer), 201 if created else 200
 
 
 @bp.post("/proposals/<int:proposal_id>/close")
