@@ -1,7 +1,7 @@
 """planned visits (the rep's plan for a day) and an optional customer address
 
 Revision ID: ae0de9a221e4
-Revises: 2bbc560b2709
+Revises: a043b00ce5b0
 Create Date: 2026-12-06 01:43:03.863646
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'ae0de9a221e4'
-down_revision = '2bbc560b2709'
+down_revision = 'a043b00ce5b0'
 branch_labels = None
 depends_on = None
 
