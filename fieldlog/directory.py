@@ -16,17 +16,16 @@ from sqlalchemy.orm import Session
 from . import accounts
 from .errors import Invalid
 from .models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
-from .text import nfkc, search_key
+from .text import clean, reading, search_key
 
 CODE = re.compile(r"^\S+$")
-_HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
 PAGE_SIZE = 50
 
 Errors = dict[str, list[Any]]
 
 
 def _text(errors: Errors, field: str, value: str | None, *, max_len: int, required=True) -> str:
-    value = (value or "").strip()
+    value = clean(value)  # as an import would store it (fieldlog.text)
     if required and not value:
         errors.setdefault(field, []).append(_l("This field is required."))
     elif len(value) > max_len:
@@ -191,9 +190,7 @@ def save_customer(
     errors: Errors = {}
     code = _code(session, errors, Customer, code, customer, 64)
     name = _text(errors, "name", name, max_len=200)
-    # Readings are stored in full-width katakana, however they were typed.
-    name_kana = nfkc(name_kana).translate(_HIRAGANA_TO_KATAKANA)
-    name_kana = _text(errors, "name_kana", name_kana, max_len=200, required=False)
+    name_kana = _text(errors, "name_kana", reading(name_kana), max_len=200, required=False)
     branch = session.get(Branch, branch_id) if branch_id else None
     if branch is None:
         errors["branch"] = [_l("Choose a branch.")]

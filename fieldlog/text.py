@@ -1,17 +1,56 @@
-"""Normalisation of Japanese text for matching: width, kana and case."""
+"""Folding of Japanese text, in one place: what forms and imports store, and what search matches.
+
+Pure (no Flask, no database). Three rules, each used by every path that needs it:
+
+- ``clean``: what a typed or imported name is stored as — full-width ASCII and half-width kana
+  folded to their usual widths (㈱ and ① are kept), runs of white space made one space, trimmed.
+  The owner's forms (``fieldlog.directory``) and the imports (``fieldlog.io.normalize``) both call
+  it, so a name reads the same however it came in.
+- ``reading``: a reading (フリガナ) as stored — ``clean``, then hiragana made katakana.
+- ``search_key``: what search matches on — NFKC, katakana made hiragana, case folded, white space
+  dropped. The offline customer search mirrors it in ``static/js/outbox-core.mjs`` (``searchKey``);
+  ``tests/test_text.py`` runs both over a shared table and over whole Unicode blocks.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
+_HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
 _KATAKANA_TO_HIRAGANA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 _SPACES = re.compile(r"\s+")
+# Full-width ASCII, half-width kana and the ideographic space; ㈱ and ① are left alone.
+_WIDTH_FORMS = re.compile(r"[\u3000\uff00-\uffef]+")
 
 
 def nfkc(value: str | None) -> str:
     """NFKC-normalise and trim: full-width ASCII and half-width kana become their usual forms."""
     return unicodedata.normalize("NFKC", value or "").strip()
+
+
+def fold_width(value: str) -> str:
+    """NFKC applied to full-width and half-width forms only, so ㈱ and ① survive."""
+    folded = _WIDTH_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), value)
+    return unicodedata.normalize("NFC", folded)
+
+
+def clean(value: str | None) -> str:
+    """Text as stored: widths folded, white space runs made one space, trimmed."""
+    value = value or ""
+    if value.isascii():  # no width forms to fold: the common case skips the regular expressions
+        return " ".join(value.split())
+    return _SPACES.sub(" ", fold_width(value)).strip()
+
+
+def to_katakana(value: str) -> str:
+    """Hiragana made katakana; everything else as it is."""
+    return value.translate(_HIRAGANA_TO_KATAKANA)
+
+
+def reading(value: str | None) -> str:
+    """A reading (フリガナ) as stored: ``clean`` in full-width katakana, however it was typed."""
+    return to_katakana(clean(value))
 
 
 def search_key(*parts: str | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from ..periods import MAX_YEAR, MIN_YEAR
+from ..text import clean, reading
 
 # First day of each era; year 1 (元年) of an era is the Gregorian year of that day.
 ERAS = {
@@ -33,11 +34,7 @@ _WESTERN_DATE = re.compile(r"^(\d{4})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 _NEGATIVE_MARKS = ("-", "−", "△", "▲", "ー")
-_HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
 _FORMULA_STARTS = ("=", "+", "-", "@")
-_SPACES = re.compile(r"\s+")
-# Full-width ASCII, half-width kana and the ideographic space; ㈱ and ① are left alone.
-_WIDTH_FORMS = re.compile(r"[\u3000\uff00-\uffef]+")
 
 
 class CellError(ValueError):
@@ -48,12 +45,6 @@ class CellError(ValueError):
         self.message = message
 
 
-def width(value: str) -> str:
-    """NFKC applied to full-width and half-width forms only, so ㈱ and ① survive."""
-    folded = _WIDTH_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), value)
-    return unicodedata.normalize("NFC", folded)
-
-
 def text(value: Any) -> str:
     """A cell as trimmed text with width forms folded; Excel's 1001.0 loses its '.0'."""
     if value is None:
@@ -62,9 +53,7 @@ def text(value: Any) -> str:
         value = int(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    value = str(value)
-    # ASCII has no width forms to fold: the common case skips the regular expressions.
-    cleaned = " ".join(value.split()) if value.isascii() else _SPACES.sub(" ", width(value)).strip()
+    cleaned = clean(str(value))
     if cleaned.startswith("'") and cleaned[1:2] in _FORMULA_STARTS:
         return cleaned[1:]  # our own export's guard against formula injection
     return cleaned
@@ -76,8 +65,8 @@ def _nfkc(value: Any) -> str:
 
 
 def kana(value: Any) -> str:
-    """A reading in full-width katakana: NFKC widens half-width kana, hiragana become katakana."""
-    return text(value).translate(_HIRAGANA_TO_KATAKANA)
+    """A reading cell as stored (``fieldlog.text.reading``), whatever type the cell held."""
+    return reading(text(value))
 
 
 def _serial(number: float) -> date:

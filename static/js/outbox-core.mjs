@@ -146,15 +146,31 @@ export function dueEntries(entries, user, now = Date.now(), { force = false } = 
 }
 
 const KATAKANA = /[\u30a1-\u30f6]/g;
+// Python's white space (str.isspace): JS's \s also holds U+FEFF and lacks U+001C-U+001F, U+0085.
+const SPACES = /[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/g;
+// Where Python's casefold() and toLowerCase() part in Latin and Greek (full case folding).
+const CASEFOLD = {
+  "\u00df": "ss",
+  "\u01f0": "j\u030c",
+  "\u0345": "\u03b9",
+  "\u0390": "\u03b9\u0308\u0301",
+  "\u03b0": "\u03c5\u0308\u0301",
+  "\u03c2": "\u03c3",
+};
+const FOLDED = new RegExp(`[${Object.keys(CASEFOLD).join("")}]`, "g");
 
-/** The server's search key (fieldlog/text.py): width, kana and case folded, spaces dropped. */
+/**
+ * The server's search key (fieldlog/text.py search_key): width, kana and case folded, spaces
+ * dropped. tests/test_text.py checks the two agree on a shared table and whole Unicode blocks.
+ */
 export function searchKey(value) {
   return (value ?? "")
     .toString()
     .normalize("NFKC")
     .replace(KATAKANA, (ch) => String.fromCharCode(ch.charCodeAt(0) - 0x60))
     .toLowerCase()
-    .replace(/\s+/g, "");
+    .replace(FOLDED, (ch) => CASEFOLD[ch])
+    .replace(SPACES, "");
 }
 
 /** The picker's search on the offline copy: code, name or reading, in the copy's order. */
