@@ -1,0 +1,179 @@
+"""The layering rule of docs/architecture.md, checked on the import graph and the view modules.
+
+Read with ``ast``, not by importing: a rule breaks here the moment a line is written, whatever
+happens to be installed or imported first.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "fieldlog"
+
+# The pure rules: no Session, no Flask. Tested with plain tables, usable from anywhere.
+PURE_RULES = [
+    "fieldlog.periods",
+    "fieldlog.text",
+    "fieldlog.kpi.catalogue",
+    "fieldlog.present.numbers",
+    "fieldlog.charts",
+    "fieldlog.io.columns",
+    "fieldlog.errors",
+]
+FRAMEWORKS = {"flask", "flask_babel", "flask_login", "flask_wtf", "flask_sqlalchemy", "werkzeug"}
+DATABASE = {"sqlalchemy", "alembic", "flask_migrate", "psycopg", "sqlite3"}
+
+
+def _name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(module: str) -> set[str]:
+    """Absolute names a module imports (``from . import x`` resolved; submodules included)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES}
+    return found
+
+
+def reachable(module: str) -> tuple[set[str], set[str]]:
+    """FieldLog modules reached from ``module`` through imports, and the outside packages."""
+    seen: set[str] = set()
+    outside: set[str] = set()
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name in imports_of(current):
+            if name in MODULES:
+                todo.append(name)
+            elif name.split(".")[0] != "fieldlog":
+                outside.add(name.split(".")[0])
+    return seen, outside
+
+
+def test_the_import_reader_sees_real_imports():
+    """Guard against a reader that finds nothing: known edges must show."""
+    assert "fieldlog.text" in imports_of("fieldlog.models")
+    assert "sqlalchemy" in reachable("fieldlog.kpi.rollup")[1]
+    assert "flask" in reachable("fieldlog.web.field")[1]
+
+
+@pytest.mark.parametrize("module", PURE_RULES)
+def test_pure_rules_import_neither_flask_nor_the_database(module):
+    modules, outside = reachable(module)
+    assert not outside & (FRAMEWORKS | DATABASE), (
+        f"{module} reaches {sorted(outside & (FRAMEWORKS | DATABASE))} through "
+        f"{sorted(modules - {module})}"
+    )
+
+
+def test_nothing_below_the_web_layer_imports_it():
+    """Services, models, jobs and the CLI never import fieldlog.web (the factory does)."""
+    offenders = {
+        module: sorted(n for n in imports_of(module) if n.startswith("fieldlog.web"))
+        for module in MODULES
+        if module != "fieldlog" and not module.startswith("fieldlog.web")
+    }
+    assert {m: names for m, names in offenders.items() if names} == {}
+
+
+def test_models_import_no_service():
+    allowed = {"fieldlog.extensions", "fieldlog.text", "fieldlog.periods"}
+    own = {n for n in imports_of("fieldlog.models") if n.startswith("fieldlog")}
+    assert own <= allowed, sorted(own - allowed)
+
+
+# ---- views do not query or commit --------------------------------------------------------
+
+# What fieldlog/web/ still does by hand, per file: queries (select, execute, scalar(s)) that
+# belong in a service, and commits and rollbacks that belong at one transaction boundary.
+# These numbers may only go down: when you move one into a service, lower it here.
+VIEW_ALLOWLIST: dict[str, dict[str, int]] = {
+    "__init__.py": {"rollback": 6},
+    "admin.py": {"select": 7, "scalars": 7, "commit": 1, "rollback": 1},
+    "api.py": {"select": 2, "scalars": 4, "commit": 5},
+    "auth.py": {"commit": 4, "rollback": 1},
+    "field.py": {"select": 4, "scalars": 12, "commit": 5, "rollback": 3},
+    "health.py": {"execute": 1, "rollback": 1},
+    "io.py": {"commit": 2, "rollback": 2},
+    "manage.py": {"scalar": 1, "scalars": 5, "commit": 3, "rollback": 3},
+    "reports.py": {"select": 1, "scalar": 2, "rollback": 1},
+    "settings.py": {"scalar": 2, "scalars": 4, "commit": 4, "rollback": 4},
+}
+SESSION_CALLS = {"execute", "scalar", "scalars", "commit", "rollback"}
+
+
+def session_work(source: str) -> Counter[str]:
+    """Calls of select(...) and of .execute/.scalar/.scalars/.commit/.rollback in a module."""
+    found: Counter[str] = Counter()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "select":
+            found["select"] += 1
+        elif isinstance(func, ast.Attribute) and func.attr in SESSION_CALLS | {"select"}:
+            found[func.attr] += 1
+    return found
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("db.session.commit()", {"commit": 1}),
+        ("x = db.session.scalars(select(User)).all()", {"scalars": 1, "select": 1}),
+        ("sa.select(User); s.execute(q); s.scalar(q); s.rollback()", {
+            "select": 1, "execute": 1, "scalar": 1, "rollback": 1}),
+        ("services.record_visit(db.session, user)", {}),
+    ],
+)  # fmt: skip
+def test_session_work_counts_what_it_should(source, expected):
+    assert session_work(source) == Counter(expected)
+
+
+def test_views_do_not_query_or_commit_more_than_today():
+    """New view code calls a service; the hand-written queries and commits only shrink."""
+    found = {
+        path.name: dict(counts)
+        for path in sorted((PACKAGE / "web").glob("*.py"))
+        if (counts := session_work(path.read_text("utf-8")))
+    }
+    grown = {
+        f"{name}: {kind} {n} (allowed {VIEW_ALLOWLIST.get(name, {}).get(kind, 0)})"
+        for name, counts in found.items()
+        for kind, n in counts.items()
+        if n > VIEW_ALLOWLIST.get(name, {}).get(kind, 0)
+    }
+    assert not grown, "move these into a service (docs/architecture.md): " + "; ".join(
+        sorted(grown)
+    )
+    shrunk = {
+        f"{name}: {kind} {allowed} -> {found.get(name, {}).get(kind, 0)}"
+        for name, kinds in VIEW_ALLOWLIST.items()
+        for kind, allowed in kinds.items()
+        if found.get(name, {}).get(kind, 0) < allowed
+    }
+    assert not shrunk, "well done; lower VIEW_ALLOWLIST to match: " + "; ".join(sorted(shrunk))
