@@ -83,6 +83,61 @@ def show(period_text: str, scope_text: str, as_json: bool) -> None:
         click.echo(f"{name}{' ' * max(pad, 1)}{_format(key, figures[key])}")
 
 
+@group.command("health")
+@click.option("--period", "period_text", required=True, help="ISO week 2026-W47 or month 2026-11.")
+@click.option(
+    "--scope",
+    "scope_text",
+    default="company",
+    show_default=True,
+    help="company, branch:CODE or rep:EMAIL.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/contract.md).")
+@click.option(
+    "--lang",
+    type=click.Choice(["ja", "en"]),
+    default="ja",
+    show_default=True,
+    help="Language of the flags' detail.",
+)
+def health_command(period_text: str, scope_text: str, as_json: bool, lang: str) -> None:
+    """How far a period's numbers can be trusted: entry times, late entries, changed weeks, flags.
+
+    Signals and thresholds: docs/honest-numbers.md. A flag is a prompt for a conversation,
+    never a verdict; flags are listed by kind and email, never ranked.
+    """
+    from flask_babel import force_locale
+
+    from ..kpi.health import health
+
+    try:
+        period = Period.parse(period_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+    try:
+        scope = parse_scope(db.session, scope_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+    with force_locale(lang):
+        found = health(db.session, scope, period, tz=tz, scope_label=scope_label(db.session, scope))
+        body = found.as_dict()
+    if as_json:
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    same = found.same_day_entry_rate
+    click.echo(f"{period.label}  {period.start} – {period.end}  {body['scope']}")
+    shown = "—" if same.value is None else f"{same.value * 100:.1f}%"
+    click.echo(f"same-day entry rate   {shown}  ({same.numerator:,} / {same.denominator:,})")
+    if found.imported:
+        click.echo(f"imported history      {found.imported:,} visits (exempt from entry times)")
+    click.echo(f"late entries          {found.late_entries:,}")
+    click.echo(f"changed after report  {found.changed_after_report:,}")
+    for flag in body["flags"]:
+        who = flag["rep"] or "—"
+        click.echo(f"  {flag['kind']:<21} {who}  {flag['count']:,}  {flag['detail']}")
+
+
 @group.command("rebuild-summary")
 @click.option(
     "--check",

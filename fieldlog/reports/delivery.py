@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..database import write_intent
+from ..kpi import closed_weeks
 from ..models import Branch, ReportDelivery, User
 from ..periods import Period
 from ..present import numbers
@@ -395,6 +396,16 @@ def send_report(
             error = f"{type(exc).__name__}: {exc}"
         session.rollback()  # end the builder's read transaction before writing
         finish(engine, period.label, job.report, r.email, error)
+        if error is None and built is not None:
+            # The figures as they went out, kept once per week and report: later roll-ups say
+            # how far the closed week moved since (fieldlog.kpi.closed_weeks).
+            closed_weeks.record_snapshot(
+                engine,
+                period.label,
+                job.report,
+                closed_weeks.snapshot_values(built[0]),
+                sent_at=_now(),
+            )
         status = "sent" if error is None else "failed"
         echo(f"{status}: {job.report} to {r.email}" + (f" ({error})" if error else ""))
         outcomes.append(Outcome(job.report, r.email, status, error or ""))

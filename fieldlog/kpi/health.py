@@ -1,0 +1,326 @@
+"""Data health: how far a period's numbers can be trusted (``flask kpi health``, the panels).
+
+Signals, definitions and thresholds are in docs/honest-numbers.md. In short, over the visits of
+the scope whose local visit date lies in the period:
+
+- ``same_day_entry_rate``: visits entered (fieldlog.entry: the trusted phone save time, else
+  the server's receipt) on the visit's own local date / visits; imported history is exempt
+  from every entry-time signal and left out of this denominator.
+- ``late_entries``: visits entered more than ``late_entry_days`` local days after the visit.
+- ``changed_after_report``: changes to closed weeks after their report went out
+  (fieldlog.kpi.closed_weeks).
+- flags, per rep (never ranked; ordered by kind, then email): ``late_bulk_entry``,
+  ``changed_after_report``, ``all_purposeful``, ``hearing_without_note``, ``implausible_day``.
+
+The facts of each flag are numbers and dates; ``describe`` says them in the reader's language.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext, ngettext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..defaults import company_settings
+from ..entry import entry_time, is_late
+from ..models import CompanySettings, User, Visit
+from ..periods import Period, local_date
+from . import closed_weeks
+from .rollup import KpiValue, rate
+from .scope import Scope
+
+FLAG_KINDS = (
+    "late_bulk_entry",
+    "changed_after_report",
+    "all_purposeful",
+    "hearing_without_note",
+    "implausible_day",
+)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One signal for one rep: what kind, how many visits or days, and the facts behind it."""
+
+    kind: str
+    rep_id: int | None
+    rep: str | None  # email
+    count: int
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Health:
+    """The health of one scope and period."""
+
+    period: Period
+    scope: str
+    same_day_entry_rate: KpiValue
+    late_entries: int
+    changed_after_report: int
+    flags: list[Flag]
+    imported: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of ``flask kpi health --json`` (docs/contract.md)."""
+        return {
+            "period": self.period.label,
+            "scope": self.scope,
+            "same_day_entry_rate": self.same_day_entry_rate.as_dict(),
+            "late_entries": self.late_entries,
+            "changed_after_report": self.changed_after_report,
+            "flags": [
+                {"kind": f.kind, "rep": f.rep, "count": f.count, "detail": describe(f)}
+                for f in self.flags
+            ],
+        }
+
+
+@dataclass
+class _Row:
+    rep_id: int
+    customer_id: int
+    visited_at: datetime
+    day: date
+    entered: datetime | None  # None for imported history
+    purposeful: bool
+    heard_without_note: bool
+    hearing_done: bool
+
+
+def _rows(session: Session, scope: Scope, period: Period, tz: ZoneInfo) -> list[_Row]:
+    u_start, u_end = period.utc_bounds(tz)
+    stmt = select(
+        Visit.rep_id,
+        Visit.customer_id,
+        Visit.visited_at,
+        Visit.created_at,
+        Visit.saved_at,
+        Visit.source,
+        Visit.purposeful,
+        Visit.hearing_done,
+        Visit.hearing_note == "",
+    ).where(Visit.visited_at >= u_start, Visit.visited_at < u_end)
+    if scope.kind == "branch":
+        stmt = stmt.where(Visit.branch_id == scope.id)
+    elif scope.kind == "rep":
+        stmt = stmt.where(Visit.rep_id == scope.id)
+    rows = []
+    for (
+        rep_id,
+        customer_id,
+        visited,
+        created,
+        saved,
+        source,
+        purposeful,
+        heard,
+        no_note,
+    ) in session.execute(stmt):
+        rows.append(
+            _Row(
+                rep_id=rep_id,
+                customer_id=customer_id,
+                visited_at=visited,
+                day=local_date(visited, tz),
+                entered=None if source == "import" else entry_time(visited, saved, created),
+                purposeful=bool(purposeful),
+                heard_without_note=bool(heard) and bool(no_note),
+                hearing_done=bool(heard),
+            )
+        )
+    return rows
+
+
+def health(
+    session: Session,
+    scope: Scope,
+    period: Period,
+    *,
+    tz: ZoneInfo,
+    scope_label: str,
+    settings: CompanySettings | None = None,
+) -> Health:
+    """Every data-health figure and flag of one scope and period (docs/honest-numbers.md)."""
+    settings = settings or company_settings(session)
+    rows = _rows(session, scope, period, tz)
+    by_rep: dict[int, list[_Row]] = defaultdict(list)
+    for row in rows:
+        by_rep[row.rep_id].append(row)
+
+    same_day = entered = late = 0
+    flags: list[Flag] = []
+    for rep_id, mine in by_rep.items():
+        late_rows = []
+        for row in mine:
+            if row.entered is None:
+                continue
+            entered += 1
+            days = (local_date(row.entered, tz) - row.day).days
+            same_day += days == 0
+            if is_late(days, settings.late_entry_days):
+                late_rows.append(row)
+        late += len(late_rows)
+        flags += _late_bulk(rep_id, late_rows, settings, tz)
+        flags += _content(rep_id, mine, settings)
+        flags += _implausible(rep_id, mine, settings)
+
+    changes = closed_weeks.changes(session, scope, period, tz=tz)
+    for rep_id in changes.reps():
+        kinds = changes.of_rep(rep_id)
+        facts: dict[str, Any] = {
+            **kinds,
+            "weeks": sorted(changes.closed_at),
+            "entered_on": sorted(changes.entered_on.get(rep_id, {}).items()),
+        }
+        flags.append(Flag("changed_after_report", rep_id, None, sum(kinds.values()), facts))
+
+    emails = _emails(session, {f.rep_id for f in flags if f.rep_id is not None})
+    flags = [Flag(f.kind, f.rep_id, emails.get(f.rep_id or 0), f.count, f.facts) for f in flags]
+    flags.sort(key=lambda f: (FLAG_KINDS.index(f.kind), f.rep or "", str(f.facts.get("on", ""))))
+    return Health(
+        period=period,
+        scope=scope_label,
+        same_day_entry_rate=rate(same_day, entered),
+        late_entries=late,
+        changed_after_report=changes.total,
+        flags=flags,
+        imported=len(rows) - entered,
+    )
+
+
+def _emails(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def _late_bulk(
+    rep_id: int, late_rows: list[_Row], settings: CompanySettings, tz: ZoneInfo
+) -> list[Flag]:
+    """Late entries of one rep grouped by the local date they were entered (one sitting)."""
+    sittings: dict[date, list[_Row]] = defaultdict(list)
+    for row in late_rows:
+        assert row.entered is not None
+        sittings[local_date(row.entered, tz)].append(row)
+    return [
+        Flag(
+            "late_bulk_entry",
+            rep_id,
+            None,
+            len(group),
+            {"on": day, "first": min(r.day for r in group), "last": max(r.day for r in group)},
+        )
+        for day, group in sorted(sittings.items())
+        if len(group) >= settings.bulk_entry_visits
+    ]
+
+
+def _content(rep_id: int, mine: list[_Row], settings: CompanySettings) -> list[Flag]:
+    """Every visit purposeful; problems heard without a note (imported visits count too)."""
+    flags = []
+    if len(mine) >= settings.all_purposeful_visits and all(r.purposeful for r in mine):
+        flags.append(Flag("all_purposeful", rep_id, None, len(mine), {"visits": len(mine)}))
+    silent = sum(r.heard_without_note for r in mine)
+    if silent and silent >= settings.hearing_no_note_visits:
+        heard = sum(r.hearing_done for r in mine)
+        flags.append(Flag("hearing_without_note", rep_id, None, silent, {"heard": heard}))
+    return flags
+
+
+def _implausible(rep_id: int, mine: list[_Row], settings: CompanySettings) -> list[Flag]:
+    """Days with more visits than a route allows, or two customers closer than the gap."""
+    gap = timedelta(minutes=settings.min_visit_gap_minutes)
+    days: dict[date, list[_Row]] = defaultdict(list)
+    for row in mine:
+        days[row.day].append(row)
+    found = []
+    for day, visits in sorted(days.items()):
+        visits.sort(key=lambda r: r.visited_at)
+        close = sum(
+            1
+            for a, b in pairwise(visits)
+            if a.customer_id != b.customer_id and b.visited_at - a.visited_at < gap
+        )
+        if len(visits) > settings.max_visits_per_day or close:
+            found.append({"day": day, "visits": len(visits), "close": close})
+    if not found:
+        return []
+    facts = {
+        "days": found,
+        "max": settings.max_visits_per_day,
+        "gap": settings.min_visit_gap_minutes,
+    }
+    return [Flag("implausible_day", rep_id, None, len(found), facts)]
+
+
+# ---- words -----------------------------------------------------------------------------------
+
+
+def _day(value: date) -> str:
+    return f"{value.month}/{value.day}"
+
+
+def describe(flag: Flag) -> str:
+    """A flag in one neutral sentence, in the current locale (facts only, no judgement)."""
+    f = flag.facts
+    if flag.kind == "late_bulk_entry":
+        span = (
+            _day(f["first"]) if f["first"] == f["last"] else f"{_day(f['first'])}–{_day(f['last'])}"
+        )
+        return ngettext(
+            "%(num)d visit of %(span)s entered on %(on)s",
+            "%(num)d visits of %(span)s entered on %(on)s",
+            flag.count,
+            span=span,
+            on=_day(f["on"]),
+        )
+    if flag.kind == "changed_after_report":
+        parts = []
+        if f.get("entered"):
+            parts.append(gettext("%(n)d visits entered", n=f["entered"]))
+            on = ", ".join(f"{_day(d)} ({n})" for d, n in f.get("entered_on", []))
+            if on:
+                parts[-1] += " " + gettext("on %(days)s", days=on)
+        if f.get("edited"):
+            parts.append(gettext("%(n)d visits corrected", n=f["edited"]))
+        if f.get("closed"):
+            parts.append(gettext("%(n)d proposals closed", n=f["closed"]))
+        if f.get("follow_up"):
+            parts.append(gettext("%(n)d follow-ups updated", n=f["follow_up"]))
+        weeks = ", ".join(w.split("-", 1)[1] for w in f.get("weeks", []))
+        return gettext(
+            "after the %(weeks)s report went out: %(what)s", weeks=weeks, what=", ".join(parts)
+        )
+    if flag.kind == "all_purposeful":
+        return gettext("all %(n)d visits of the period purposeful", n=f["visits"])
+    if flag.kind == "hearing_without_note":
+        return gettext(
+            "%(n)d of %(heard)d visits with problems heard have no note of what was heard",
+            n=flag.count,
+            heard=f["heard"],
+        )
+    if flag.kind == "implausible_day":
+        lines = []
+        for d in f["days"]:
+            bits = []
+            if d["visits"] > f["max"]:
+                bits.append(gettext("%(n)d visits", n=d["visits"]))
+            if d["close"]:
+                bits.append(
+                    gettext(
+                        "%(n)d visits within %(gap)d minutes of the one before",
+                        n=d["close"],
+                        gap=f["gap"],
+                    )
+                )
+            lines.append(f"{_day(d['day'])}: {', '.join(bits)}")
+        return "; ".join(lines)
+    return ""

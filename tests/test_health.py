@@ -1,0 +1,328 @@
+"""Data health (docs/honest-numbers.md): the signal rules, table-driven; the hand-counted
+``kpi health`` on a small data set; the closed-week delta after a real report send."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from fieldlog.extensions import db
+from fieldlog.kpi import Scope
+from fieldlog.kpi.closed_weeks import week_moves
+from fieldlog.kpi.health import health
+from fieldlog.models import ReportSnapshot, Visit
+from fieldlog.periods import Period
+from fieldlog.reports import delivery
+from fieldlog.visits import record_visit
+
+from .conftest import TZ
+from .test_reports_delivery import inbox  # noqa: F401 (a fixture: aiosmtpd on loopback)
+
+W47 = Period.parse("2026-W47")  # 2026-11-16 … 2026-11-22
+DEC6 = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)  # 2026-12-06 10:00 JST
+
+
+def jst(text: str) -> datetime:
+    return datetime.fromisoformat(text + "+09:00")
+
+
+@pytest.fixture
+def world(make):
+    branch = make.branch("TKY", "東京支店")
+    rep = make.user("rep", branch, email="rep@example.jp")
+    other = make.user("rep", branch, email="other@example.jp")
+    customers = [make.customer(branch, rep, code=f"C{i:02d}") for i in range(40)]
+    db.session.commit()
+    return {"branch": branch, "rep": rep, "other": other, "customers": customers}
+
+
+def log(
+    rep,
+    customer,
+    visited: datetime,
+    entered: datetime,
+    *,
+    saved_at: datetime | None = None,
+    source: str = "app",
+    purpose: str = "routine",
+    hearing: bool = False,
+    hearing_note: str = "",
+) -> Visit:
+    """A visit through the real write path, received by the server at ``entered``."""
+    payload = {
+        "client_id": str(uuid.uuid4()),
+        "customer_code": customer.code,
+        "visited_at": visited.isoformat(),
+        "purpose": purpose,
+        "hearing_done": hearing,
+        "hearing_note": hearing_note,
+    }
+    if saved_at is not None:
+        payload["saved_at"] = saved_at.isoformat()
+    visit = record_visit(db.session, rep, payload, tz=TZ, now=entered).visit
+    visit.source = source
+    return visit
+
+
+def flags_of(found, kind: str) -> list:
+    return [f for f in found.flags if f.kind == kind]
+
+
+def run(world, scope: Scope | None = None, period: Period = W47):
+    db.session.flush()
+    return health(db.session, scope or Scope.company(), period, tz=TZ, scope_label="company")
+
+
+# ---- the rules, one table per signal -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("visited", "entered", "saved_at", "same_day", "late"),
+    [
+        # Entered at once.
+        ("2026-11-18T10:00", "2026-11-18T10:05", None, 1, 0),
+        # Across midnight in Asia/Tokyo: 23:50 → 00:10 the next day is not the same day …
+        ("2026-11-18T23:50", "2026-11-19T00:10", None, 0, 0),
+        # … and 00:10 → 23:50 the same local day is (the UTC dates differ).
+        ("2026-11-18T00:10", "2026-11-18T23:50", None, 1, 0),
+        # Three days later is not late yet (default 3), four is.
+        ("2026-11-18T10:00", "2026-11-21T23:00", None, 0, 0),
+        ("2026-11-18T10:00", "2026-11-22T00:30", None, 0, 1),
+        # Saved offline the same evening, synced 18 days later: the phone's time is trusted.
+        ("2026-11-18T10:00", "2026-12-06T10:00", "2026-11-18T18:00", 1, 0),
+        # The phone clock set back (before the visit): not trusted, the receipt counts.
+        ("2026-11-18T10:00", "2026-12-06T10:00", "2026-11-17T09:00", 0, 1),
+        # A phone time after the receipt is not trusted either.
+        ("2026-11-18T10:00", "2026-12-06T10:00", "2026-12-07T09:00", 0, 1),
+    ],
+)
+def test_same_day_and_late_entries(world, visited, entered, saved_at, same_day, late):
+    log(
+        world["rep"],
+        world["customers"][0],
+        jst(visited),
+        jst(entered),
+        saved_at=jst(saved_at) if saved_at else None,
+    )
+    found = run(world)
+    assert found.same_day_entry_rate.as_dict() == {
+        "value": float(same_day),
+        "numerator": same_day,
+        "denominator": 1,
+    }
+    assert found.late_entries == late
+
+
+@pytest.mark.parametrize(
+    ("count", "entered_days", "source", "flagged"),
+    [
+        (5, 1, "app", True),  # five late visits entered on one day: the default threshold
+        (4, 1, "app", False),
+        (6, 2, "app", False),  # six late visits over two days: three per sitting
+        (25, 1, "import", False),  # imported history is never a late entry
+    ],
+)
+def test_late_bulk_entry(world, count, entered_days, source, flagged):
+    for i in range(count):
+        visited = jst(f"2026-11-{16 + i % 5}T10:00") + timedelta(minutes=30 * i)
+        entered = DEC6 + timedelta(days=i % entered_days, minutes=i)
+        log(world["rep"], world["customers"][i % 40], visited, entered, source=source)
+    found = run(world)
+    bulk = flags_of(found, "late_bulk_entry")
+    assert bool(bulk) is flagged
+    if flagged:
+        (flag,) = bulk
+        assert (flag.rep, flag.count) == ("rep@example.jp", count)
+        assert flag.facts == {
+            "on": date(2026, 12, 6),
+            "first": date(2026, 11, 16),
+            "last": date(2026, 11, 20),
+        }
+    if source == "import":
+        assert found.late_entries == 0 and found.same_day_entry_rate.denominator == 0
+        assert found.same_day_entry_rate.value is None and found.imported == count
+
+
+@pytest.mark.parametrize(
+    ("purposeful", "routine", "flagged"), [(10, 0, True), (9, 0, False), (20, 1, False)]
+)
+def test_all_purposeful(world, purposeful, routine, flagged):
+    for i in range(purposeful + routine):
+        purpose = "hearing" if i < purposeful else "routine"
+        at = jst("2026-11-16T08:00") + timedelta(hours=5 * i)
+        log(
+            world["rep"], world["customers"][i % 40], at, at + timedelta(minutes=5), purpose=purpose
+        )
+    assert bool(flags_of(run(world), "all_purposeful")) is flagged
+
+
+@pytest.mark.parametrize(
+    ("silent", "noted", "flagged"), [(5, 0, True), (4, 10, False), (6, 2, True)]
+)
+def test_hearing_without_note(world, silent, noted, flagged):
+    for i in range(silent + noted):
+        note = "" if i < silent else "在庫の置き場に困っている"
+        at = jst("2026-11-16T08:00") + timedelta(hours=5 * i)
+        log(world["rep"], world["customers"][i % 40], at, at, hearing=True, hearing_note=note)
+    flags = flags_of(run(world), "hearing_without_note")
+    assert bool(flags) is flagged
+    if flagged:
+        assert (flags[0].count, flags[0].facts["heard"]) == (silent, silent + noted)
+
+
+@pytest.mark.parametrize(
+    ("visits", "minutes_apart", "same_customer", "flagged"),
+    [
+        (16, 30, False, True),  # more than 15 visits in a day
+        (15, 30, False, False),
+        (2, 3, False, True),  # two customers 3 minutes apart
+        (2, 3, True, False),  # the same customer twice (a second call) is no route
+        (2, 5, False, False),  # 5 minutes is the shortest allowed gap, not under it
+    ],
+)
+def test_implausible_day(world, visits, minutes_apart, same_customer, flagged):
+    start = jst("2026-11-18T08:00")
+    for i in range(visits):
+        customer = world["customers"][0 if same_customer else i]
+        at = start + timedelta(minutes=minutes_apart * i)
+        log(world["rep"], customer, at, at + timedelta(hours=12))
+    flags = flags_of(run(world), "implausible_day")
+    assert bool(flags) is flagged
+    if flagged:
+        assert flags[0].count == 1 and flags[0].facts["days"][0]["day"] == date(2026, 11, 18)
+
+
+def test_a_scope_without_visits_is_zeros_and_nulls(world):
+    found = run(world, Scope.rep(world["other"].id), Period.parse("2026-11"))
+    assert found.as_dict() == {
+        "period": "2026-11",
+        "scope": "company",
+        "same_day_entry_rate": {"value": None, "numerator": 0, "denominator": 0},
+        "late_entries": 0,
+        "changed_after_report": 0,
+        "flags": [],
+    }
+
+
+# ---- kpi health against a hand count ---------------------------------------------------------
+
+
+def test_cli_matches_a_hand_count(world, runner):
+    rep, other, c = world["rep"], world["other"], world["customers"]
+    # rep: 3 visits entered the same day, 1 entered 2 days later, 5 entered on 12/06 (late,
+    # a bulk entry), every one with problems heard and no note; 1 imported visit.
+    for i in range(3):
+        at = jst(f"2026-11-16T1{i}:00")
+        log(rep, c[i], at, at + timedelta(minutes=10), purpose="hearing", hearing=True)
+    log(
+        rep, c[3], jst("2026-11-17T10:00"), jst("2026-11-19T09:00"), purpose="hearing", hearing=True
+    )
+    for i in range(5):
+        at = jst(f"2026-11-{18 + i % 3}T1{i}:00")
+        log(rep, c[4 + i], at, DEC6 + timedelta(minutes=i), purpose="hearing", hearing=True)
+    log(rep, c[9], jst("2026-11-20T15:00"), DEC6, source="import", purpose="hearing", hearing=True)
+    # other: 2 visits 2 minutes apart at two customers, both entered at once; one in W48.
+    log(other, c[10], jst("2026-11-21T09:00"), jst("2026-11-21T09:01"))
+    log(other, c[11], jst("2026-11-21T09:02"), jst("2026-11-21T09:03"))
+    log(other, c[12], jst("2026-11-23T09:00"), jst("2026-11-23T09:03"))
+    db.session.commit()
+
+    outcome = runner.invoke(args=["kpi", "health", "--period", "2026-W47", "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    body = json.loads(outcome.output)
+    assert body["period"] == "2026-W47" and body["scope"] == "company"
+    # 12 visits in W47, 1 imported: same day = 3 (rep) + 2 (other) of 11.
+    assert body["same_day_entry_rate"] == {"value": 5 / 11, "numerator": 5, "denominator": 11}
+    assert body["late_entries"] == 5 and body["changed_after_report"] == 0
+    got = [(f["kind"], f["rep"], f["count"]) for f in body["flags"]]
+    assert got == [
+        ("late_bulk_entry", "rep@example.jp", 5),
+        ("all_purposeful", "rep@example.jp", 10),
+        ("hearing_without_note", "rep@example.jp", 10),
+        ("implausible_day", "other@example.jp", 1),
+    ]
+    details = {f["kind"]: f["detail"] for f in body["flags"]}
+    assert details["late_bulk_entry"] == "11/18–11/20の訪問5件を12/6に入力"
+    assert details["implausible_day"] == "11/21: 前の訪問から5分以内の訪問1件"
+
+    english = runner.invoke(
+        args=["kpi", "health", "--period", "2026-W47", "--scope", "rep:other@example.jp",
+              "--json", "--lang", "en"]
+    )  # fmt: skip
+    body = json.loads(english.output)
+    assert body["scope"] == "rep:other@example.jp"
+    assert body["same_day_entry_rate"] == {"value": 1.0, "numerator": 2, "denominator": 2}
+    assert body["flags"] == [
+        {
+            "kind": "implausible_day",
+            "rep": "other@example.jp",
+            "count": 1,
+            "detail": "11/21: 1 visits within 5 minutes of the one before",
+        }
+    ]
+    month = json.loads(
+        runner.invoke(args=["kpi", "health", "--period", "2026-11", "--json"]).output
+    )
+    assert month["same_day_entry_rate"] == {"value": 6 / 12, "numerator": 6, "denominator": 12}
+    bad = runner.invoke(args=["kpi", "health", "--period", "2026-W99"])
+    assert bad.exit_code == 2 and "--period" in bad.output
+
+
+# ---- closed weeks: a real send, then the week changes ------------------------------------------
+
+
+def test_a_week_changed_after_its_report_is_counted_and_its_kpis_moved(
+    app,
+    world,
+    make,
+    inbox,  # noqa: F811
+):
+    rep, branch, c = world["rep"], world["branch"], world["customers"]
+    make.user("manager", branch, email="boss@example.jp")
+    # W47 as it stood: 20 visits, 3 purposeful (15 %), each entered at once.
+    for i in range(20):
+        at = jst(f"2026-11-{16 + i % 5}T{9 + i // 5:02d}:00")
+        purpose = "hearing" if i < 3 else "routine"
+        log(rep, c[i], at, at + timedelta(minutes=5), purpose=purpose)
+    db.session.commit()
+    today = date(2026, 11, 23)
+    result = delivery.send_week(
+        db.session, db.engine, W47, build=delivery.default_builder(db.session, W47, today, TZ),
+        smtp_url=inbox.url, mail_from="fieldlog@example.jp",
+    )  # fmt: skip
+    assert not result.failed and "boss@example.jp" in inbox.to()
+    kept = db.session.scalars(
+        select(ReportSnapshot).where(ReportSnapshot.report == "branch:TKY")
+    ).one()
+    assert kept.week == "2026-W47" and kept.kpis["purposeful_visit_rate"]["value"] == 0.15
+
+    # After the report: 25 visits dated 11/16–20, entered in one sitting; one correction.
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    for i in range(25):
+        at = jst(f"2026-11-{16 + i % 5}T{13 + i // 5}:30")
+        log(rep, c[20 + i % 20], at, later + timedelta(seconds=i), purpose="hearing", hearing=True)
+    db.session.commit()
+
+    scope = Scope.branch(branch.id)
+    found = health(db.session, scope, W47, tz=TZ, scope_label="branch:TKY")
+    assert found.changed_after_report == 25
+    (changed,) = flags_of(found, "changed_after_report")
+    assert changed.rep == "rep@example.jp" and changed.count == 25
+    assert changed.facts["entered"] == 25
+    assert [f.count for f in flags_of(found, "late_bulk_entry")] == [25]
+
+    moves = week_moves(db.session, scope, "branch:TKY", W47, today=date.today(), tz=TZ)
+    assert moves is not None
+    by_key = {m.key: m for m in moves.moved}
+    purposeful = by_key["purposeful_visit_rate"]
+    assert purposeful.reported.value == 0.15
+    assert (purposeful.now.numerator, purposeful.now.denominator) == (28, 45)
+    assert moves.entered_on() == [(later.astimezone(TZ).date(), 25)]
+    # Before any report of the week went out, nothing counts as changed after it.
+    w46 = health(db.session, scope, W47.previous(), tz=TZ, scope_label="branch:TKY")
+    assert w46.changed_after_report == 0
+    assert week_moves(db.session, scope, "branch:TKY", W47.previous(), today=today, tz=TZ) is None
