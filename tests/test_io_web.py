@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from fieldlog.extensions import db
-from fieldlog.models import Customer
+from fieldlog.models import Customer, User, Visit
 from fieldlog.web import io as web_io
 from tests.conftest import csrf_from
 
@@ -190,3 +190,60 @@ def test_a_systematic_problem_is_summed_up_once(site, client, auth):
     assert cells[6] == "1"  # the other kind: one row without a name
     assert page.count("NOPE") >= 30  # every row is still listed below
     assert customers() == 0
+
+
+VISITS = (
+    "訪問日時,顧客コード,目的,ヒアリング,提案カテゴリ,行番号\r\n"
+    "2026/11/16 10:00,1001,課題ヒアリング,はい,,A1\r\n"
+)
+
+
+def _visits() -> list[tuple[str, str, str]]:
+    db.session.rollback()
+    return [
+        (v.ref, v.source, v.branch.code)
+        for v in db.session.scalars(select(Visit).order_by(Visit.id))
+    ]
+
+
+@pytest.mark.parametrize("role", ["owner", "manager"])
+def test_visit_history_previews_then_confirms(site, client, auth, make, role):
+    rep = db.session.scalars(select(User).where(User.email == "rep@example.jp")).one()
+    make.customer(rep.branch, rep, code="1001")
+    db.session.commit()
+    auth.login(site[role])
+    assert "訪問履歴(日報)" in client.get("/import").get_data(as_text=True)
+    response = upload(client, "visits", VISITS.encode("cp932"), "日報.csv")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert _visits() == []
+    confirmed = client.post(
+        response.headers["Location"] + "/confirm", data={"csrf_token": csrf_from(page)}
+    )
+    assert confirmed.status_code == 302
+    assert _visits() == [("A1", "import", "T01")]
+
+
+def test_visit_history_errors_show_line_and_column(site, client, auth, make):
+    make.customer(site["osaka"], None, code="2001")
+    db.session.commit()
+    auth.login(site["manager"])
+    bad = VISITS.replace("1001", "2001").replace("はい", "たぶん")
+    response = upload(client, "visits", bad.encode("cp932"), "日報.csv")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "import-errors" in page
+    assert "顧客コード" in page and "ヒアリング" in page and "2行目" in page
+    assert _visits() == []
+
+
+def test_an_xlsx_upload_is_read_although_stored_without_its_extension(site, client, auth):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["顧客コード", "顧客名", "支店"])
+    book.active.append(["1001", "山田商店", "T01"])
+    data = io.BytesIO()
+    book.save(data)
+    auth.login(site["owner"])
+    response = upload(client, "customers", data.getvalue(), "顧客.xlsx")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-state="validated"' in page, page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -19,7 +20,8 @@ from .paths import output_file, output_option
 
 
 @click.group(
-    "import", help="Import branches, categories, users, customers or sales from CSV/TSV/XLSX."
+    "import",
+    help="Import branches, categories, users, customers, sales or visits from CSV/TSV/XLSX.",
 )
 def import_group() -> None:
     pass
@@ -45,7 +47,15 @@ def _import_command(kind: str) -> click.Command:
                     done[0] += step
 
             try:
-                result = fio.import_file(db.session, kind, file, dry_run=dry_run, progress=progress)
+                result = fio.import_file(
+                    db.session,
+                    kind,
+                    file,
+                    dry_run=dry_run,
+                    progress=progress,
+                    tz=ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"]),
+                    now=current_app.config.get("FIELDLOG_NOW"),
+                )
                 if result.written:
                     db.session.commit()
                 else:

@@ -116,6 +116,46 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "amount": ("amount", "予算", "金額", "予算金額", "売上予算", "予算額"),
     },
+    "visits": {
+        "visited_at": ("visited_at", "訪問日時", "訪問日", "日時", "日付", "訪問日付"),
+        "rep": (
+            "rep",
+            "rep_email",
+            "担当者",
+            "担当者メール",
+            "担当者メールアドレス",
+            "担当",
+            "営業担当",
+            "訪問者",
+        ),
+        "customer": (
+            "customer",
+            "customer_code",
+            "顧客コード",
+            "得意先コード",
+            "取引先コード",
+            "顧客",
+        ),
+        "purpose": ("purpose", "目的", "訪問目的"),
+        "hearing_done": (
+            "hearing_done",
+            "hearing",
+            "ヒアリング",
+            "ヒアリング実施",
+            "課題ヒアリング",
+        ),
+        "hearing_note": ("hearing_note", "ヒアリング内容", "ヒアリングメモ", "課題"),
+        "note": ("note", "メモ", "備考", "訪問メモ", "内容"),
+        "proposal_category": ("proposal_category", "提案カテゴリ", "提案商品", "提案分類"),
+        "proposal_kind": ("proposal_kind", "提案種別", "提案区分"),
+        "proposal_amount": ("proposal_amount", "提案金額", "見込金額", "見積金額"),
+        "proposal_status": ("proposal_status", "提案状況", "提案結果", "商談状況"),
+        "proposal_closed_on": ("proposal_closed_on", "成約日", "クローズ日", "受注日", "決着日"),
+        "next_action": ("next_action", "次回アクション", "次のアクション"),
+        "next_action_due_on": ("next_action_due_on", "期限", "次回アクション期限", "次回期限"),
+        "next_action_done_on": ("next_action_done_on", "完了日", "次回アクション完了日"),
+        "ref": ("ref", "行番号", "日報番号", "管理番号", "no", "no."),
+    },
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -125,6 +165,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "customers": ("code", "name", "branch"),
     "sales": ("sold_on", "customer", "amount"),
     "budgets": ("month", "branch", "amount"),
+    "visits": ("visited_at", "customer", "purpose", "hearing_done"),
 }
 
 _IGNORED = re.compile(r"[\s_・\-]")

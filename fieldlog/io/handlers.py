@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select, update
@@ -77,9 +79,17 @@ class Handler:
     model: Any
     key = "code"
 
-    def __init__(self, session: Session, limit_branch_id: int | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        limit_branch_id: int | None,
+        *,
+        tz: ZoneInfo | None = None,
+        now: datetime | None = None,
+    ) -> None:
         self.session = session
         self.limit_branch_id = limit_branch_id
+        self.tz, self.now = tz, now  # only visits have times of day
         # Keys of this file with their first line: on disk, so memory stays flat per row.
         self.seen = SeenKeys()
         self.existing: set[str] = set()

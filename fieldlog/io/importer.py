@@ -1,10 +1,10 @@
-"""Import of branches, categories, users, customers, sales lines and budgets: all or nothing.
+"""Import of branches, categories, users, customers, sales lines, budgets and visits: all or nothing.
 
 Two passes over the file. The first reads and validates every row, keeping only small state
 (known codes; the keys already seen go to a temporary on-disk table, see seen.py, so memory does
 not grow with the rows) and collecting every bad row; nothing is written unless every row is
 valid. The second reads the file again and writes in batches. Rows are matched by code
-(users by email, case-insensitively; sales lines by ref) and updated, never duplicated.
+(users by email, case-insensitively; sales lines and visits by ref) and updated, never duplicated.
 Services flush; the caller commits.
 """
 
@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -22,12 +24,20 @@ from sqlalchemy.orm import Session
 
 from ..models import ImportBatch, User
 from . import columns as cols
-from .handlers import HANDLERS, Row, SalesHandler
+from .handlers import HANDLERS as _BASE_HANDLERS
+from .handlers import Handler, Row, SalesHandler
 from .readers import Progress, UnreadableFile, Where, iter_rows, sha256
+from .visit_history import VisitHandler
 
 __all__ = ["HANDLERS", "KINDS", "ImportResult", "RowError", "SalesHandler", "import_file"]
 
-KINDS = ("branches", "categories", "users", "customers", "sales", "budgets")
+KINDS = ("branches", "categories", "users", "customers", "sales", "budgets", "visits")
+HANDLERS: dict[str, type[Handler]] = {**_BASE_HANDLERS, "visits": VisitHandler}
+# Files whose rows without a ref would be counted twice: the same file again is refused.
+ONCE_ONLY = {
+    "sales": _l("This sales file was already imported; refused so sales are not counted twice."),
+    "visits": _l("This visit file was already imported; refused so visits are not counted twice."),
+}
 BATCH = 1000
 # Every bad row is checked; the report lists this many and counts the rest (bounded memory).
 MAX_REPORTED = 10_000
@@ -126,17 +136,20 @@ def import_file(
     user: User | None = None,
     limit_branch_id: int | None = None,
     progress: Progress | None = None,
+    tz: ZoneInfo | None = None,
+    now: datetime | None = None,
 ) -> ImportResult:
     """Validate a whole file, then (unless dry_run or any row is bad) write it; flushes only.
 
-    limit_branch_id restricts a customers file to one branch (a manager's upload).
+    limit_branch_id restricts a customers or visits file to one branch (a manager's upload).
+    tz (the company's) and now (the clock) are needed for visits: their dates and times.
     """
     if kind not in HANDLERS:
         raise ValueError(f"unknown import kind {kind!r}")
     path = Path(path)
     result = ImportResult(kind=kind, filename=filename or path.name, dry_run=dry_run)
     # closing(): the handler's temporary keys database goes away whatever happens.
-    with closing(HANDLERS[kind](session, limit_branch_id)) as handler:
+    with closing(HANDLERS[kind](session, limit_branch_id, tz=tz, now=now)) as handler:
 
         def refuse(message: Any, column: str = "", line: int = 1) -> ImportResult:
             result.errors.append(RowError(Where(line), column, message))
@@ -144,12 +157,10 @@ def import_file(
             return result
 
         digest = sha256(path)
-        if kind == "sales" and session.scalar(
-            select(ImportBatch.id).where(ImportBatch.kind == "sales", ImportBatch.sha256 == digest)
+        if kind in ONCE_ONLY and session.scalar(
+            select(ImportBatch.id).where(ImportBatch.kind == kind, ImportBatch.sha256 == digest)
         ):
-            return refuse(
-                _l("This sales file was already imported; refused so sales are not counted twice.")
-            )
+            return refuse(ONCE_ONLY[kind])
         handler.prepare()
         first_span = 1.0 if dry_run else 0.5
         try:

@@ -215,3 +215,115 @@ def parse_month(value: Any) -> date:
         return parse_date(raw).replace(day=1)
     except CellError:
         raise CellError(_l("Not a month (use 2026-11 or 2026年11月).")) from None
+
+
+# A date with a time of day: "2026/11/16 10:30", "2026-11-16T10:30:00", "令和8年11月16日 10時30分".
+_DATE_AND_TIME = re.compile(
+    r"^(?P<day>.+?)[\sT]+(?P<h>\d{1,2})\s*[:時]\s*(?P<m>\d{1,2})\s*分?"
+    r"(?:\s*[:]\s*(?P<s>\d{1,2})(?:\.\d+)?)?$"
+)
+NOON = time(12, 0)
+
+
+def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=tz)
+
+
+def parse_datetime(value: Any, tz: ZoneInfo) -> datetime:
+    """A visit's date and time; a bare date means 12:00, and a time without offset is ``tz``'s.
+
+    Excel keeps a date cell as that day's midnight, so a workbook datetime at exactly 00:00 is
+    read as a bare date. An ISO 8601 value with an offset keeps its offset.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value
+        if value.time() == time(0, 0):
+            return _local(value.date(), NOON, tz)
+        return value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return _local(value, NOON, tz)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        day = _serial(value)
+        fraction = value - int(value)
+        if not fraction:
+            return _local(day, NOON, tz)
+        seconds = round(fraction * 86400)
+        return _local(day, time(0, 0), tz) + timedelta(seconds=seconds)
+    raw = _nfkc(value)
+    if not raw:
+        raise CellError(_l("This field is required."))
+    if len(raw) > 10 and raw[4] == "-" and raw[10] in "T ":
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+    if match := _DATE_AND_TIME.match(raw):
+        day = parse_date(match.group("day"))
+        try:
+            at = time(int(match.group("h")), int(match.group("m")), int(match.group("s") or 0))
+        except ValueError:
+            raise CellError(_l("This time does not exist.")) from None
+        return _local(day, at, tz)
+    return _local(parse_date(raw), NOON, tz)
+
+
+def fold_word(value: Any) -> str:
+    """A cell folded for matching a word list: NFKC, case-folded, without spaces."""
+    return re.sub(r"\s", "", unicodedata.normalize("NFKC", text(value)).casefold())
+
+
+YES_NO = {
+    **dict.fromkeys(("yes", "y", "true", "1", "はい", "○", "〇", "◯", "有", "あり", "済"), True),
+    **dict.fromkeys(("no", "n", "false", "0", "いいえ", "×", "✕", "無", "なし", "未"), False),
+}
+
+
+def parse_yes_no(value: Any) -> bool:
+    """yes/no, はい/いいえ, ○/×, 1/0, true/false (and あり/なし); an empty cell is an error."""
+    if isinstance(value, bool):
+        return value
+    word = fold_word(value)
+    if not word:
+        raise CellError(_l("This field is required."))
+    if word not in YES_NO:
+        raise CellError(_l("Use yes or no (はい/いいえ, ○/×, 1/0)."))
+    return YES_NO[word]
+
+
+PROPOSAL_STATUS_WORDS = {
+    **dict.fromkeys(("open", "商談中", "提案中", "検討中", "継続", "未決"), "open"),
+    **dict.fromkeys(("won", "受注", "成約"), "won"),
+    **dict.fromkeys(("lost", "失注", "不成約", "見送り"), "lost"),
+}
+
+
+def parse_proposal_status(value: Any) -> str | None:
+    """open / won / lost, also 受注 / 失注 / 商談中; None for an empty cell."""
+    word = fold_word(value)
+    if not word:
+        return None
+    status = PROPOSAL_STATUS_WORDS.get(word)
+    if status is None:
+        raise CellError(_l("Status must be open, won or lost (受注, 失注)."))
+    return status
+
+
+PROPOSAL_KIND_WORDS = {
+    **dict.fromkeys(("upsell", "up-sell", "アップセル"), "upsell"),
+    **dict.fromkeys(("cross_sell", "cross-sell", "crosssell", "クロスセル"), "cross_sell"),
+    **dict.fromkeys(("other", "その他"), "other"),
+}
+
+
+def parse_proposal_kind(value: Any) -> str | None:
+    """upsell / cross_sell / other (アップセル, クロスセル, その他); None: derive it."""
+    word = fold_word(value)
+    if not word:
+        return None
+    kind = PROPOSAL_KIND_WORDS.get(word)
+    if kind is None:
+        raise CellError(_l("Kind must be upsell, cross_sell or other."))
+    return kind

@@ -143,9 +143,13 @@ def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, li
 def _xlsx_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, list[Any]]]:
     from openpyxl import load_workbook
 
+    # A file object, not the path: openpyxl refuses a path by its extension, and an upload is
+    # stored without one (the web import page's XLSX files were refused as "not supported").
+    handle = open(path, "rb")  # noqa: SIM115 (closed in the finally below)
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign zip
+        handle.close()
         raise UnreadableFile(_l("The workbook cannot be read: %(error)s", error=exc)) from None
     try:
         sheet = book.worksheets[0]
@@ -157,6 +161,7 @@ def _xlsx_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, l
                 yield Where(n, sheet.title), list(row)
     finally:
         book.close()
+        handle.close()
 
 
 def iter_rows(path: Path, progress: Progress | None = None) -> Iterator[tuple[Where, list[Any]]]:

@@ -36,6 +36,7 @@ from .common import (
     STORAGE_MESSAGES,
     company_tz,
     local_today,
+    now,
     roles_required,
     too_large_message,
 )
@@ -49,6 +50,7 @@ KIND_LABELS = {
     "customers": _l("Customers"),
     "sales": _l("Sales lines"),
     "budgets": _l("Sales budgets"),
+    "visits": _l("Visit history (日報)"),
 }
 EXPORT_LABELS = {
     "visits": _l("Visits"),
@@ -79,8 +81,8 @@ def jobs() -> JobStore:
 
 
 def allowed_kinds(user: User) -> tuple[str, ...]:
-    """Owners import everything; managers the customers of their own branch."""
-    return KINDS if user.role == "owner" else ("customers",)
+    """Owners import everything; managers the customers and visits of their own branch."""
+    return KINDS if user.role == "owner" else ("customers", "visits")
 
 
 def _run(app: Flask, root: Path, job_id: str, dry_run: bool) -> None:
@@ -108,6 +110,8 @@ def _run(app: Flask, root: Path, job_id: str, dry_run: bool) -> None:
                     user=user,
                     limit_branch_id=limit,
                     progress=progress,
+                    tz=company_tz(),
+                    now=now(),
                 )
                 if result.written:
                     db.session.commit()

@@ -1,0 +1,114 @@
+"""The import page in Chromium: a visit history workbook checked, then imported, in Japanese."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from fieldlog.extensions import db
+from fieldlog.models import Visit
+
+from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir
+from .conftest import PASSWORD
+from .io_files import xlsx_file
+from .test_concurrency import server  # noqa: F401 — the live-server fixture
+
+pytestmark = pytest.mark.browser
+
+
+def test_visit_history_workbook_through_the_import_page(app, make, server, tmp_path):  # noqa: F811
+    require_chromium()
+    shots = screenshot_dir(tmp_path)
+    branch = make.branch("T01", "東京")
+    owner = make.user("owner", email="owner@example.jp")
+    rep = make.user("rep", branch, email="yamada@example.jp")
+    make.customer(branch, rep, code="1001")
+    make.category("FOOD", "食品")
+    db.session.commit()
+    bad = xlsx_file(
+        tmp_path,
+        "日報-誤り.xlsx",
+        [
+            ["訪問日", "顧客コード", "目的", "ヒアリング"],
+            [datetime(2026, 11, 16), "1001", "見学", "はい"],
+        ],
+    )
+    good = xlsx_file(
+        tmp_path,
+        "日報.xlsx",
+        [
+            [
+                "訪問日時",
+                "担当者",
+                "顧客コード",
+                "目的",
+                "ヒアリング",
+                "提案カテゴリ",
+                "提案金額",
+                "行番号",
+            ],
+            [
+                datetime(2026, 11, 16, 10, 30),
+                "",
+                "1001",
+                "課題ヒアリング",
+                "○",
+                "FOOD",
+                50000,
+                "A1",
+            ],
+            [
+                datetime(2026, 11, 17),
+                "yamada@example.jp",
+                "1001",
+                "定期巡回・御用聞き",
+                "×",
+                "",
+                "",
+                "A2",
+            ],
+        ],
+    )
+    errors: list[str] = []
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1024, "height": 1200}, locale="ja-JP")
+            page = context.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            log_in(page, server, owner.email, PASSWORD)
+
+            page.goto(f"{server}/import")
+            page.click("details.import-columns summary")
+            assert "訪問日時" in page.locator("details.import-columns").inner_text()
+            page.select_option("select[name=kind]", "visits")
+            page.set_input_files("input[name=file]", str(bad))
+            page.click("button[type=submit]")
+            page.wait_for_selector(".import-job[data-state=invalid]", timeout=30_000)
+            row = page.locator("table.import-errors tbody tr").first.inner_text()
+            assert "目的" in row and "見学" in row, row
+
+            page.goto(f"{server}/import")
+            page.select_option("select[name=kind]", "visits")
+            page.set_input_files("input[name=file]", str(good))
+            page.click("button[type=submit]")
+            page.wait_for_selector(".import-job[data-state=validated]", timeout=30_000)
+            assert "訪問履歴(日報)" in page.locator("h1").inner_text()
+            page.screenshot(path=str(shots / "import-visits.png"))
+            page.click("button:has-text('取り込みを実行')")
+            page.wait_for_selector(".import-job[data-state=done]", timeout=30_000)
+            assert "2" in page.locator(".flash").inner_text()
+            context.close()
+        finally:
+            browser.close()
+    db.session.rollback()
+    stored = db.session.scalars(select(Visit).order_by(Visit.ref)).all()
+    assert [(v.ref, v.source, len(v.proposals)) for v in stored] == [
+        ("A1", "import", 1),
+        ("A2", "import", 0),
+    ]
+    assert [e for e in errors if "Content Security Policy" in e] == []
