@@ -1,4 +1,4 @@
-"""Import of branches, categories, users, customers, sales lines, budgets and visits: all or nothing.
+"""Import of branches, categories, users, customers, sales, budgets and visits: all or nothing.
 
 Two passes over the file. The first reads and validates every row, keeping only small state
 (known codes; the keys already seen go to a temporary on-disk table, see seen.py, so memory does
