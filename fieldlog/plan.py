@@ -392,7 +392,9 @@ def reasons_for(
             )
         )
     if follow_ups:
-        first = follow_ups[0]
+        # The one due nearest the date: a follow-up months late is often stale (Today
+        # collapses those), the latest is what the visit is for.
+        first = follow_ups[-1]
         late = (day - first.due_on).days
         reasons.append(
             Reason(
@@ -561,14 +563,15 @@ def _planned(session: Session, user: User, customer: Customer, day: date) -> Pla
     ).first()
 
 
-def planned_purpose(session: Session, user: User, customer: Customer, day: date) -> str | None:
+def planned_purpose(session: Session, user: User, customer_code: str, day: date) -> str | None:
     """The purpose the user planned for this customer on this day, to pre-fill the visit form."""
     return session.scalar(
         select(Purpose.code)
         .join(PlannedVisit, PlannedVisit.purpose_id == Purpose.id)
+        .join(Customer, PlannedVisit.customer_id == Customer.id)
         .where(
             PlannedVisit.rep_id == user.id,
-            PlannedVisit.customer_id == customer.id,
+            Customer.code == customer_code,
             PlannedVisit.planned_on == day,
             Purpose.active.is_(True),
         )

@@ -128,6 +128,19 @@ def due_follow_ups(session: Session, user: User, *, today: date) -> list[FollowU
     return list(session.scalars(stmt))
 
 
+# Follow-ups later than this are grouped and collapsed on Today, for bulk reschedule or cancel.
+LONG_OVERDUE_DAYS = 30
+
+
+def split_long_overdue(
+    follow_ups: list[FollowUp], *, today: date
+) -> tuple[list[FollowUp], list[FollowUp]]:
+    """Due follow-ups split into those due today or late up to 30 days, and the older ones."""
+    recent = [f for f in follow_ups if (today - f.due_on).days <= LONG_OVERDUE_DAYS]
+    old = [f for f in follow_ups if (today - f.due_on).days > LONG_OVERDUE_DAYS]
+    return recent, old
+
+
 def open_follow_ups(session: Session, user: User, customer: Customer) -> list[FollowUp]:
     """A customer's open follow-ups that the user may see and tick off from a visit."""
     stmt = (

@@ -283,6 +283,29 @@ def cancel_follow_up(session: Session, user: User, follow_up_id: int) -> FollowU
     return follow_up
 
 
+def bulk_follow_ups(
+    session: Session,
+    user: User,
+    ids: list[int],
+    action: str,
+    due_on: Any,
+    *,
+    tz: ZoneInfo,
+    today: date,
+) -> int:
+    """Reschedule or cancel several follow-ups at once (all or nothing); returns how many."""
+    if not ids:
+        raise Invalid(errors={"ids": [_l("Tick at least one follow-up.")]})
+    for follow_up_id in ids:
+        if action == "reschedule":
+            reschedule_follow_up(session, user, follow_up_id, due_on, tz=tz, today=today)
+        elif action == "cancel":
+            cancel_follow_up(session, user, follow_up_id)
+        else:
+            raise Invalid(errors={"action": [_l("Choose reschedule or cancel.")]})
+    return len(ids)
+
+
 def close_proposal(
     session: Session, user: User, proposal_id: int, status: Any, closed_on: Any, *, today: date
 ) -> Proposal:

@@ -77,6 +77,10 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "field.edit_visit": {"GET": OWN_RECORD_ONLY, "POST": OWN_RECORD_ONLY},
     "field.follow_up_done": {"POST": REPS_RECORD},
     "field.follow_up_cancel": {"POST": REPS_RECORD},
+    "field.follow_up_reschedule": {"POST": REPS_RECORD},
+    # Without ticked follow-ups the form only says so; each ticked one is checked like cancel.
+    "field.follow_ups_bulk": {"POST": ANY_USER},
+    "field.plan_add": {"POST": VISIT_LOGGERS},
     "field.proposals": {"GET": ANY_USER},
     "field.proposal_close": {"POST": REPS_RECORD},
     "field.customers": {"GET": ANY_USER},
@@ -131,6 +135,7 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
 BODIES: dict[str, object] = {
     "api.create_visit": visit_payload("C-1"),
     "api.plan_add": {"date": "2026-11-24", "customer_code": "C-1"},
+    "field.plan_add": {"customer_code": "C-1"},
 }
 
 # URL parameters that mean something else on one route (a customer's code, not a branch's).
@@ -267,7 +272,8 @@ def test_route_access(app: Flask, make, endpoint, method, rule, arguments):
         else:
             if token is None:
                 token = csrf_from(client.get("/login").get_data(as_text=True))
-            response = client.open(path, method=method, data={"csrf_token": token})
+            data = {"csrf_token": token, **BODIES.get(endpoint, {})}
+            response = client.open(path, method=method, data=data)
         got = _classify(response, path)
         response.close()
         assert got == policy[role], f"{role} {method} {path}: expected {policy[role]}, got {got}"

@@ -170,9 +170,13 @@ def proposal_close(proposal_id: int):
 @bp.get("/offline-data")
 @api_view
 def offline_data():
-    """What a phone keeps to work offline: customers, open follow-ups, purposes, categories."""
+    """What a phone keeps to work offline: customers, open follow-ups, purposes, categories,
+    and today's plan (the Today page itself is kept by the service worker)."""
     user = current_user
     settings = company_settings(db.session)
+    day = local_today()
+    labels = plan.purpose_labels(db.session, str(get_locale()))
+    todays_plan = plan.build_plan(db.session, user, day, tz=company_tz(), settings=settings)
     customers = db.session.scalars(access.customers(user)).all()
     follow_ups = db.session.scalars(
         access.follow_ups(user)
@@ -217,5 +221,9 @@ def offline_data():
                 for p in purposes
             ],
             "categories": [{"code": c.code, "name": c.name} for c in categories],
+            "plan": {
+                "date": day.isoformat(),
+                "items": [plan_text.item_to_dict(i, labels) for i in todays_plan],
+            },
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -16,13 +17,13 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import access, visits
+from .. import access, plan, plan_text, visits
 from .. import today as today_service
 from ..defaults import company_settings
 from ..errors import ClientIdReused, Invalid
@@ -36,6 +37,8 @@ from .common import company_tz, local_today, now, roles_required
 bp = Blueprint("field", __name__)
 
 PAGE_SIZE = 20
+# How many of the plan's customers Today shows before "show all" (the phone's first screen).
+PLAN_HANDFUL = 5
 SEARCH_LIMIT = 20
 
 
@@ -51,14 +54,31 @@ def today():
             return redirect(url_for("manage.summary"))
         return render_template("field/owner_home.html")
     day = local_today()
-    settings = company_settings(db.session)
+    branch = request.args.get("scope") == "branch"
+    items = plan.build_plan(
+        db.session,
+        current_user,
+        day,
+        tz=company_tz(),
+        settings=company_settings(db.session),
+        branch=branch,
+    )
+    labels = plan.purpose_labels(db.session, str(get_locale()))
+    due, long_overdue = today_service.split_long_overdue(
+        today_service.due_follow_ups(db.session, current_user, today=day), today=day
+    )
     return render_template(
         "field/today.html",
         today=day,
-        overdue=today_service.overdue_customers(
-            db.session, current_user, today=day, tz=company_tz(), settings=settings
-        ),
-        due=today_service.due_follow_ups(db.session, current_user, today=day),
+        next_week=day + timedelta(days=7),
+        branch=branch,
+        plan=[(item, plan_text.item_to_dict(item, labels)) for item in items],
+        handful=PLAN_HANDFUL,
+        purpose_labels=labels,
+        reason_label=plan_text.label,
+        due=due,
+        long_overdue=long_overdue,
+        long_overdue_days=today_service.LONG_OVERDUE_DAYS,
         recent=today_service.recent_visits(db.session, current_user),
     )
 
@@ -120,10 +140,17 @@ def _render_form(values: dict[str, Any], errors: dict[str, list[str]], status: i
 def new_visit():
     tz = company_tz()
     if request.method == "GET":
+        code = request.args.get("customer", "")
         values = {
             "client_id": str(uuid.uuid4()),
-            "customer_code": request.args.get("customer", ""),
+            "customer_code": code,
             "visited_at": visit_form.local_input_value(now(), tz),
+            # A follow-up row of Today opens the form with that follow-up ticked.
+            "completes_follow_ups": request.args.getlist("follow_up"),
+            # A planned customer's visit starts from the purpose decided before going.
+            "purpose": plan.planned_purpose(db.session, current_user, code, local_today())
+            if code
+            else None,
         }
         return _render_form(values, {})
     values = request.form.to_dict()
@@ -281,6 +308,81 @@ def follow_up_done(follow_up_id: int):
     visits.complete_follow_up(db.session, current_user, follow_up_id, day.isoformat(), today=day)
     db.session.commit()
     flash(_l("Follow-up marked done."), "success")
+    return _back()
+
+
+@bp.post("/follow-ups/<int:follow_up_id>/reschedule")
+@login_required
+def follow_up_reschedule(follow_up_id: int):
+    try:
+        visits.reschedule_follow_up(
+            db.session,
+            current_user,
+            follow_up_id,
+            request.form.get("due_on"),
+            tz=company_tz(),
+            today=local_today(),
+        )
+    except Invalid as error:
+        db.session.rollback()
+        for message in error.errors.get("due_on", []):
+            flash(message, "error")
+        return _back()
+    db.session.commit()
+    flash(_l("Follow-up rescheduled."), "success")
+    return _back()
+
+
+@bp.post("/follow-ups/bulk")
+@login_required
+def follow_ups_bulk():
+    """Reschedule or cancel the ticked follow-ups (Today's long-overdue group), all or none."""
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    action = request.form.get("action", "")
+    try:
+        count = visits.bulk_follow_ups(
+            db.session,
+            current_user,
+            ids,
+            action,
+            request.form.get("due_on"),
+            tz=company_tz(),
+            today=local_today(),
+        )
+    except Invalid as error:
+        db.session.rollback()
+        for messages in error.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return _back()
+    db.session.commit()
+    if action == "cancel":
+        flash(_l("%(n)s follow-ups cancelled.", n=count), "success")
+    else:
+        flash(_l("%(n)s follow-ups rescheduled.", n=count), "success")
+    return _back()
+
+
+@bp.post("/plan")
+@roles_required("rep", "manager")
+def plan_add():
+    """Plan a visit (from the customer page or My week): the form twin of POST /api/v1/plan."""
+    payload = {
+        "date": request.form.get("date") or local_today().isoformat(),
+        "customer_code": request.form.get("customer_code"),
+        "purpose": request.form.get("purpose") or None,
+        "note": request.form.get("note") or None,
+    }
+    try:
+        planned, _created = plan.plan_visit(db.session, current_user, payload, today=local_today())
+    except Invalid as error:
+        db.session.rollback()
+        for messages in error.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return _back()
+    db.session.commit()
+    flash(_l("Planned for %(date)s.", date=format_date(planned.planned_on, "medium")), "success")
     return _back()
 
 

@@ -1,4 +1,5 @@
-// One-tap "done" and "won/lost" go through the outbox too, so they work without signal.
+// One-tap "done", "won/lost" and a follow-up's new date go through the outbox too, so they
+// work without signal.
 // The row shows the result at once; the last tap on the same item wins.
 import { enqueue, t } from "./app.mjs";
 
@@ -13,6 +14,9 @@ function requestFor(form, submitter) {
   if (form.dataset.outbox === "follow_up_done") {
     return { url: `/api/v1/follow-ups/${id}/done`, body: { done_on: today() } };
   }
+  if (form.dataset.outbox === "follow_up_reschedule") {
+    return { url: `/api/v1/follow-ups/${id}/reschedule`, body: { due_on: form.elements.due_on.value } };
+  }
   const status = submitter?.value || "won";
   // A correction keeps the day the proposal closed; a first result closes it today.
   const closedOn = form.dataset.closedOn || today();
@@ -25,7 +29,9 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     const kind = form.dataset.outbox;
     const { url, body } = requestFor(form, event.submitter);
     // The outbox shows the button the rep tapped ("受注"), not the API's "won".
-    const outcome = body.status ? event.submitter?.textContent.trim() || body.status : "";
+    const outcome = body.status
+      ? event.submitter?.textContent.trim() || body.status
+      : body.due_on || "";
     const label = [form.dataset.label, outcome].filter(Boolean).join(" · ");
     for (const button of form.querySelectorAll("button")) button.disabled = true;
     const row = form.closest("li") || form.parentElement;

@@ -1,0 +1,161 @@
+"""Today as the plan: the plan first, follow-ups due, the long-overdue group (test client)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from fieldlog.extensions import db
+from fieldlog.models import FollowUp, PlannedVisit, Purpose
+
+from .conftest import csrf_from
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.fixture
+def world(make):
+    branch = make.branch()
+    rep = make.user("rep", branch, email="rep@example.jp")
+    colleague = make.user("rep", branch)
+    mine = make.customer(branch, rep, code="C001", name="青空商店")
+    theirs = make.customer(branch, colleague, code="C002", name="緑川工業")
+
+    def follow_up(customer, who, due_days, action):
+        item = FollowUp(
+            rep=who,
+            branch_id=branch.id,
+            customer=customer,
+            action=action,
+            due_on=TODAY + timedelta(days=due_days),
+        )
+        db.session.add(item)
+        return item
+
+    due = follow_up(mine, rep, 0, "見積りを届ける")
+    late = follow_up(mine, rep, -30, "サンプル回収")
+    old = follow_up(mine, rep, -31, "六月の宿題")
+    db.session.commit()
+    return locals()
+
+
+def test_the_plan_comes_first_with_reasons_and_purposes(client, auth, world):
+    auth.login(world["rep"])
+    html = client.get("/").get_data(as_text=True)
+    plan_at = html.index('id="plan-head"')
+    assert plan_at < html.index('id="due-head"')
+    assert "青空商店" in html[plan_at:]
+    # The colleague's customer is shown only when the rep asks for the branch.
+    assert "緑川工業" not in html
+    assert "緑川工業" in client.get("/?scope=branch").get_data(as_text=True)
+    plan_part = html[plan_at : html.index('id="due-head"')]
+    assert "フォロー期日" in plan_part  # the reason
+    assert "前回アクションのフォロー" in plan_part  # the suggested purpose
+    assert "フォロー：見積りを届ける" in plan_part  # the follow-up due nearest the day
+
+
+def test_follow_up_rows_open_the_visit_form_with_it_ticked(client, auth, world):
+    auth.login(world["rep"])
+    html = client.get("/").get_data(as_text=True)
+    due_part = html[html.index('id="due-head"') :]
+    link = f"/visits/new?customer=C001&amp;follow_up={world['due'].id}"
+    assert link in due_part
+    form = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert f'value="{world["due"].id}" checked' in form
+    assert f'value="{world["late"].id}">' in form  # listed, not ticked
+
+
+def test_long_overdue_follow_ups_are_grouped_and_collapsed(client, auth, world):
+    auth.login(world["rep"])
+    html = client.get("/").get_data(as_text=True)
+    group = html[html.index('class="section long-overdue"') :]
+    assert group.startswith('class="section long-overdue">\n  <summary>')  # closed <details>
+    assert "六月の宿題" in group and "サンプル回収" not in group
+    due_part = html[html.index('id="due-head"') : html.index("long-overdue")]
+    assert "サンプル回収" in due_part and "六月の宿題" not in due_part
+
+
+def test_bulk_reschedule_and_cancel(client, auth, world):
+    auth.login(world["rep"])
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    old, late = world["old"], world["late"]
+    ids = [str(old.id), str(late.id)]
+    answer = client.post(
+        "/follow-ups/bulk",
+        data={"csrf_token": token, "ids": ids, "action": "reschedule", "due_on": "2026-12-01"},
+    )
+    assert answer.status_code == 302
+    db.session.expire_all()
+    assert {db.session.get(FollowUp, int(i)).due_on for i in ids} == {date(2026, 12, 1)}
+    # A bad date moves none of them.
+    client.post(
+        "/follow-ups/bulk",
+        data={"csrf_token": token, "ids": ids, "action": "reschedule", "due_on": "soon"},
+    )
+    db.session.expire_all()
+    assert {db.session.get(FollowUp, int(i)).due_on for i in ids} == {date(2026, 12, 1)}
+    client.post("/follow-ups/bulk", data={"csrf_token": token, "ids": ids, "action": "cancel"})
+    db.session.expire_all()
+    assert all(db.session.get(FollowUp, int(i)).cancelled for i in ids)
+
+
+def test_bulk_on_someone_elses_follow_up_changes_nothing(client, auth, world, make):
+    other = make.user("rep", world["branch"])
+    auth.login(other)
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    answer = client.post(
+        "/follow-ups/bulk",
+        data={"csrf_token": token, "ids": [str(world["old"].id)], "action": "cancel"},
+    )
+    assert answer.status_code == 404
+    db.session.expire_all()
+    assert not db.session.get(FollowUp, world["old"].id).cancelled
+
+
+def test_reschedule_form(client, auth, world):
+    auth.login(world["rep"])
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    fu = world["due"]
+    client.post(
+        f"/follow-ups/{fu.id}/reschedule", data={"csrf_token": token, "due_on": "2026-11-30"}
+    )
+    db.session.expire_all()
+    assert db.session.get(FollowUp, fu.id).due_on == date(2026, 11, 30)
+
+
+def test_a_planned_visit_prefills_the_planned_purpose(client, auth, world):
+    auth.login(world["rep"])
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    client.post(
+        "/plan",
+        data={"csrf_token": token, "customer_code": "C002", "purpose": "relationship"},
+    )
+    planned = db.session.query(PlannedVisit).one()
+    assert (planned.planned_on, planned.purpose.code) == (TODAY, "relationship")
+    form = client.get("/visits/new?customer=C002").get_data(as_text=True)
+    assert 'value="relationship" checked' in form
+    unplanned = client.get("/visits/new?customer=C001").get_data(as_text=True)
+    assert 'value="relationship" checked' not in unplanned
+    # The planned colleague's customer is in the rep's own plan, marked as planned.
+    html = client.get("/").get_data(as_text=True)
+    assert "緑川工業" in html[: html.index('id="due-head"')]
+
+
+def test_an_inactive_purpose_is_not_prefilled(client, auth, world):
+    auth.login(world["rep"])
+    purpose = db.session.query(Purpose).filter_by(code="relationship").one()
+    db.session.add(
+        PlannedVisit(rep=world["rep"], customer=world["mine"], planned_on=TODAY, purpose=purpose)
+    )
+    purpose.active = False
+    db.session.commit()
+    form = client.get("/visits/new?customer=C001").get_data(as_text=True)
+    assert 'value="relationship" checked' not in form
+
+
+def test_offline_copy_carries_todays_plan(client, auth, world):
+    auth.login(world["rep"])
+    data = client.get("/api/v1/offline-data").get_json()
+    assert data["plan"]["date"] == "2026-11-23"
+    assert [i["customer_code"] for i in data["plan"]["items"]] == ["C001"]
