@@ -43,11 +43,11 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from .database import configure_engine
     from .extensions import babel, csrf, db, login_manager, migrate
-    from .kpi.summary import track_sales_lines
+    from .kpi import untold
     from .web.i18n import select_locale, select_timezone
 
     db.init_app(app)
-    track_sales_lines()  # ORM writes of sales lines keep the KPI summary in step
+    untold.guard()  # a visit or sales line written without its summary step is repaired
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

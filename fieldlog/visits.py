@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from . import access, schemas
 from .errors import ClientIdReused, Forbidden, InProgress, Invalid, NotFound
+from .kpi import dormancy
 from .models import (
     Category,
     Customer,
@@ -189,6 +190,7 @@ def record_visit(
             follow_up.done_on = visit_day
             follow_up.done_visit_id = visit.id
     session.flush()
+    dormancy.visit_added(session, customer.id, visit.visited_at)
     # Reload the collections the answer lists from the database; the visit's columns and its
     # customer and purpose are those just written (a full refresh re-read them all).
     session.expire(visit, ["proposals", "follow_ups", "completed_follow_ups"])
@@ -384,7 +386,8 @@ def update_visit(
         "hearing_note": data.hearing_note,
         "note": data.note,
     }
-    old_day = local_date(visit.visited_at, tz)
+    old_at = visit.visited_at
+    old_day = local_date(old_at, tz)
     diff: dict[str, list[Any]] = {}
     for name, value in new.items():
         old = getattr(visit, name)
@@ -409,6 +412,8 @@ def update_visit(
     revision = VisitRevision(visit=visit, user=user, changed_at=now, changes=diff)
     session.add(revision)
     session.flush()
+    if "visited_at" in diff:
+        dormancy.visits_changed(session, visit.customer_id, [old_at, data.visited_at])
     return revision
 
 

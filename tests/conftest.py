@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from fieldlog import create_app
 from fieldlog.defaults import ensure_defaults
 from fieldlog.extensions import db
+from fieldlog.kpi import summary
 from fieldlog.models import Branch, Category, Customer, SalesLine, User
 from fieldlog.visits import record_visit
 
@@ -273,6 +274,7 @@ class Factory:
         )
         db.session.add(line)
         db.session.flush()
+        summary.sales_lines_changed(db.session, {customer.id: [sold_on]})
         return line
 
     def visit(self, user: User, customer: Customer, **overrides: Any):

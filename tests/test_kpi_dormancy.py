@@ -234,6 +234,66 @@ def test_moving_a_visit_in_time_moves_the_runs(app, make):
     assert figures(Scope.company(), [W47]) == [(1, 1)]  # 83 days ago: dormant now
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_visits_and_sales_in_any_order_keep_the_runs_exact(app, make, seed):
+    """Late visits dated before the latest, moves back and forth, sales before and after.
+
+    After every single write the stored runs equal a fresh computation from all events.
+    """
+    rng = random.Random(seed)
+    rep = make.user("rep")
+    customer = make.customer(rep=rep)
+    first = TODAY - 400 * DAY
+    visits = []
+    for _ in range(25):
+        day = first + rng.randint(0, 400) * DAY  # in random order: most are late entries
+        if rng.random() < 0.3:
+            make.sale(customer, first + rng.randint(-120, 400) * DAY)
+        else:
+            at = datetime.combine(day, rng.choice([time(0, 30), time(23, 30)]), TZ)
+            visits.append(make.visit(rep, customer, visited_at=at.isoformat(), next_action=None))
+        assert dormancy.differences(db.session) == 0
+    rng.shuffle(visits)
+    for visit in visits[:8]:  # corrections within the edit window
+        at = visit.visited_at + rng.randint(-90, 0) * DAY
+        update_visit(db.session, rep, visit, {"visited_at": at.isoformat()}, now=NOW, tz=TZ)
+        assert dormancy.differences(db.session) == 0
+    gone = visits[-1]  # one without revisions
+    db.session.delete(gone)
+    db.session.flush()
+    dormancy.visits_changed(db.session, customer.id, [gone.visited_at])
+    assert dormancy.differences(db.session) == 0
+
+
+def test_a_move_keeps_the_last_day_an_earlier_visit_reaches(app, make):
+    """The window recomputed after a move starts on the day a visit 59 days before still keeps."""
+    rep = make.user("rep")
+    customer = make.customer(rep=rep)
+    make.visit(rep, customer, visited_at="2026-06-01T10:00:00+09:00", next_action=None)
+    later = make.visit(rep, customer, visited_at="2026-07-30T10:00:00+09:00", next_action=None)
+    moved = "2026-08-10T10:00:00+09:00"  # 59, then 70 days after the first
+    update_visit(db.session, rep, later, {"visited_at": moved}, now=NOW, tz=TZ)
+    runs = db.session.execute(
+        select(DormancyRun.starts_on, DormancyRun.ends_on).order_by(DormancyRun.starts_on)
+    )
+    assert [tuple(r) for r in runs] == [
+        (date(2026, 6, 1), date(2026, 7, 30)),
+        (date(2026, 8, 10), date(2026, 10, 8)),
+    ]
+
+
+def test_a_first_sale_arriving_late_ends_the_kept_days_after_it(app, make):
+    """Before its first sale a customer is not lapsed: an older first sale changes months."""
+    rep = make.user("rep")
+    customer = make.customer(rep=rep)
+    for day in ("2026-06-01", "2026-07-20", "2026-09-05", "2026-10-25"):
+        make.visit(rep, customer, visited_at=f"{day}T10:00:00+09:00", next_action=None)
+    assert figures(Scope.company(), [W47]) == [(0, 1)]
+    make.sale(customer, date(2026, 5, 1))  # the first sale, entered last
+    assert dormancy.differences(db.session) == 0
+    assert figures(Scope.company(), [W47]) == [(1, 1)]  # nothing sold for 90 days since
+
+
 def test_sales_import_keeps_the_runs_in_step(app, make, tmp_path):
     rep = make.user("rep")
     customer = make.customer(rep=rep, code="C-9")

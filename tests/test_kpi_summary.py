@@ -12,7 +12,8 @@ from sqlalchemy import delete, select
 from fieldlog import demo
 from fieldlog.extensions import db
 from fieldlog.io import import_file
-from fieldlog.kpi import Scope, summary, trend, trend_by
+from fieldlog.kpi import Scope, dormancy, summary, trend, trend_by
+from fieldlog.kpi.untold import UntoldWriteWarning
 from fieldlog.models import DeepeningRun, SalesLine
 from fieldlog.periods import Period
 from tests.io_files import csv_file
@@ -223,7 +224,8 @@ def test_import_and_a_corrected_reimport_keep_the_summary_in_step(shop, tmp_path
     assert deepening() == expected_rate(lines, {c0.id, c1.id}, week.end)
 
 
-def test_orm_edits_and_deletes_keep_the_summary_in_step(shop, make):
+def test_edits_and_deletes_that_say_what_they_wrote_keep_the_summary_in_step(shop, make):
+    """Each correction tells sales_lines_changed the customers and days it touched."""
     c0, c1 = shop.customers[0], shop.customers[1]
     x, y = shop.categories[0], shop.categories[1]
     week = Period.parse("2026-W47")
@@ -236,27 +238,75 @@ def test_orm_edits_and_deletes_keep_the_summary_in_step(shop, make):
     def deepening() -> tuple[int, int]:
         return figure(trend(db.session, Scope.company(), [week], today=TODAY, tz=TZ)[0])
 
+    def wrote(days_by_customer) -> None:
+        db.session.flush()
+        summary.sales_lines_changed(db.session, days_by_customer)
+
     assert deepening() == (1, 2)  # c0 grew
     moved.category = x  # a correction: c0 no longer grew
-    db.session.flush()
+    wrote({c0.id: [date(2026, 2, 1)]})
     assert deepening() == (0, 2)
     moved.customer = c1  # moved to c1, as category y: c1 grew
     moved.category = y
-    db.session.flush()
+    wrote({c0.id: [date(2026, 2, 1)], c1.id: [date(2026, 2, 1)]})
     assert deepening() == (1, 2)
     moved.sold_on = date(2024, 1, 1)  # too old to count anywhere
-    db.session.flush()
+    wrote({c1.id: [date(2026, 2, 1), date(2024, 1, 1)]})
     assert deepening() == (0, 2)
     moved.sold_on = date(2026, 2, 1)
-    db.session.flush()
+    wrote({c1.id: [date(2026, 2, 1), date(2024, 1, 1)]})
     assert deepening() == (1, 2)
     db.session.delete(moved)
-    db.session.flush()
+    wrote({c1.id: [date(2026, 2, 1)]})
     assert deepening() == (0, 2)
     assert summary.differences(db.session) == 0
+    assert dormancy.differences(db.session) == 0
     db.session.execute(delete(SalesLine).where(SalesLine.customer_id == c1.id))
     summary.sales_changed(db.session, [c1.id])  # a bulk delete says what it touched
     assert deepening() == (0, 1)
+    assert summary.differences(db.session) == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lines_in_any_order_one_at_a_time_equal_a_rebuild(shop, make, seed):
+    """Late lines dated before the latest, the first sale arriving last, moves and deletes."""
+    rng = random.Random(seed)
+    rep = shop.customers[0].rep
+    customer = shop.customers[0]
+    for k in range(8):  # visits, so the dormancy runs have something to keep
+        at = f"2025-{1 + k:02d}-{10 + k}T10:00:00+09:00"
+        make.visit(rep, customer, visited_at=at, next_action=None)
+    lines = random_lines(rng, [customer.id], [c.id for c in shop.categories] + [None], 30)
+    rng.shuffle(lines)  # out of order: most arrive after a later one
+    made = []
+    for _, day, category_id in lines:
+        category = next((c for c in shop.categories if c.id == category_id), None)
+        made.append(make.sale(customer, day, category=category))
+        assert summary.differences(db.session) == 0
+        assert dormancy.differences(db.session) == 0
+    for line in rng.sample(made, 10):
+        old = line.sold_on
+        if rng.random() < 0.5:
+            line.sold_on = old + timedelta(days=rng.randint(-400, 400))
+            days = [old, line.sold_on]
+        else:
+            db.session.delete(line)
+            days = [old]
+        db.session.flush()
+        summary.sales_lines_changed(db.session, {customer.id: days})
+        assert summary.differences(db.session) == 0
+        assert dormancy.differences(db.session) == 0
+
+
+def test_a_write_that_tells_no_step_is_repaired_and_reported(shop, make):
+    """The safety net: an ORM write without its step is recomputed at commit, with a warning."""
+    line = make.sale(shop.customers[0], date(2025, 6, 1), category=shop.categories[0])
+    db.session.commit()
+    line.sold_on = date(2024, 6, 1)
+    db.session.flush()
+    assert summary.differences(db.session) != 0  # stale until the commit
+    with pytest.warns(UntoldWriteWarning, match="sales lines of"):
+        db.session.commit()
     assert summary.differences(db.session) == 0
 
 

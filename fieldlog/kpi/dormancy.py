@@ -11,23 +11,29 @@ in scope minus those are the dormant ones. Exact for any day, so weeks and month
 The runs depend on the two thresholds and on the company timezone (a visit's local date), so
 ``SummaryState`` ("dormancy") records what they were built with; the roll-up uses them only when
 that matches the current settings and reads the events otherwise. Changing a threshold rebuilds
-them (``fieldlog.kpi.settings``). Every writer of visits or sales lines keeps them in step
-through ``customers_changed``: the ORM flush hook of ``fieldlog.kpi.summary`` for forms and the
-API, the sales import and the demo data explicitly.
+them (``fieldlog.kpi.settings``). Every writer of visits or sales lines says what it wrote, as a
+named step of its own: ``visit_added`` (``record_visit``: reads only the sales around the new
+day and the runs it touches), ``visits_changed`` (a visit moved or deleted: recomputes the 60
+days after each date it left or reached), ``fieldlog.kpi.summary.sales_lines_changed`` (single
+sales lines) and ``customers_changed`` (bulk writers: the sales import, the demo data, which
+recompute each touched customer whole). None of them reads a customer's whole history
+(``fieldlog.kpi.runs``), so a visit costs the same for a customer with 10 visits or 2,000.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from ..models import CompanySettings, Customer, DormancyRun, SalesLine, SummaryState, Visit
+from . import runs as stored_runs
+from . import untold
 
 Span = tuple[date, date]
 
@@ -75,13 +81,17 @@ def kept_runs(
     E or one in the ``sales_limit`` days ending at E. Both are unions of spans, so the answer is
     their intersection; before the first sale the sales side holds from the beginning of time.
     """
-    visited = reach(visit_days, visit_limit)
+    return _intersect(reach(visit_days, visit_limit), _selling(sale_days, sales_limit))
+
+
+def _selling(sale_days: Iterable[date], sales_limit: int) -> list[Span]:
+    """The days with no sale on or before them, or one in the ``sales_limit`` days ending there."""
     selling = reach(sale_days, sales_limit)
     if selling:
         selling[0] = (date.min, selling[0][1])
     else:
         selling = [(date.min, date.max)]
-    return _intersect(visited, selling)
+    return selling
 
 
 def dormant_on(
@@ -175,10 +185,121 @@ def lock_customers(session: Session, ids: list[int]) -> None:
         )
 
 
-def customers_changed(session: Session, customer_ids: Iterable[int | None]) -> int:
-    """Recompute these customers' runs from their visits and sales lines; returns the runs.
+def _local_start(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tz)
 
-    Does nothing (returns 0) while no summary has been started. Flushes nothing.
+
+def _sale_days(conn: Connection, customer_id: int, lo: date, hi: date) -> list[date]:
+    """The customer's sale days in ``lo``..``hi``, and the last one before ``lo`` if any.
+
+    The earlier day matters only as "not the first sale": it keeps ``_selling`` from holding
+    before the window's first sale. Two index lookups, whatever the customer's history.
+    """
+    S = SalesLine
+    mine = S.customer_id == customer_id
+    in_window = select(S.sold_on).where(mine, S.sold_on >= lo, S.sold_on <= hi).distinct()
+    earlier = select(func.max(S.sold_on)).where(mine, S.sold_on < lo)
+    return [day for (day,) in conn.execute(union_all(in_window, earlier)) if day is not None]
+
+
+def _kept_between(
+    conn: Connection, customer_id: int, lo: date, hi: date, params: dict[str, Any]
+) -> list[stored_runs.Run]:
+    """The customer's exact runs on ``lo``..``hi`` from the events that decide those days only."""
+    tz = ZoneInfo(params["tz"])
+    visit_days, sales_days = params["visit_days"], params["sales_days"]
+    first_visit = lo - timedelta(days=visit_days - 1)
+    stmt = select(Visit.visited_at).where(
+        Visit.customer_id == customer_id, Visit.visited_at >= _local_start(first_visit, tz)
+    )
+    if hi < date.max:
+        stmt = stmt.where(Visit.visited_at < _local_start(hi + _DAY, tz))
+    visits = {at.astimezone(tz).date() for (at,) in conn.execute(stmt)}
+    sales = _sale_days(conn, customer_id, lo - timedelta(days=sales_days - 1), hi)
+    runs = kept_runs(visits, sales, visit_days, sales_days)
+    return stored_runs.clip([(a, b, None) for a, b in runs], lo, hi)
+
+
+def visit_added(session: Session, customer_id: int, visited_at: datetime) -> None:
+    """A new visit keeps its customer on the next ``dormant_visit_days``: add those runs.
+
+    Kept days only grow with a visit (kept = visited ∩ selling), so this reads the customer's
+    sale days around the window and the runs touching it, never its visits. Flushes nothing.
+    """
+    untold.told(session, Visit, [customer_id])
+    params = built_with(session)
+    if params is None:
+        return
+    day = visited_at.astimezone(ZoneInfo(params["tz"])).date()
+    lo, hi = day, day + timedelta(days=params["visit_days"] - 1)
+    lock_customers(session, [customer_id])
+    conn = session.connection()
+    sales = _sale_days(conn, customer_id, lo - timedelta(days=params["sales_days"] - 1), hi)
+    gained = _intersect([(lo, hi)], _selling(sales, params["sales_days"]))
+
+    def with_gained(current: list[stored_runs.Run]) -> list[stored_runs.Run]:
+        return stored_runs.merge(current + [(a, b, None) for a, b in gained])
+
+    stored_runs.splice(conn, DormancyRun, customer_id, lo, hi, with_gained)
+
+
+def visits_changed(session: Session, customer_id: int, moments: Iterable[datetime]) -> None:
+    """Visits of this customer left or reached these moments (moved, deleted, added).
+
+    Recomputes only the ``dormant_visit_days`` after each of their local dates, from the visits
+    and sales that decide those days. Call it after the change is flushed. Flushes nothing.
+    """
+    untold.told(session, Visit, [customer_id])
+    params = built_with(session)
+    if params is None:
+        return
+    tz = ZoneInfo(params["tz"])
+    days = {at.astimezone(tz).date() for at in moments}
+    if not days:
+        return
+    lock_customers(session, [customer_id])
+    conn = session.connection()
+    for lo, hi in reach(days, params["visit_days"]):
+        fresh = _kept_between(conn, customer_id, lo, hi, params)
+        stored_runs.splice(conn, DormancyRun, customer_id, lo, hi, lambda _old, f=fresh: f)
+
+
+def sale_days_changed(session: Session, customer_id: int, days: Iterable[date]) -> None:
+    """Sales lines of this customer were added, moved or deleted on these days.
+
+    A sale on day s changes the days s … s + ``dormant_sales_days`` − 1 and, when no sale
+    lies before it, every day up to the next sale (before its first sale a customer is not
+    lapsed): only those are recomputed. Call it after the change is flushed.
+    """
+    params = built_with(session)
+    if params is None:
+        return
+    lock_customers(session, [customer_id])
+    conn = session.connection()
+    S = SalesLine
+    windows: list[Span] = []
+    for s in sorted(set(days)):
+        hi = s + timedelta(days=params["sales_days"] - 1)
+        first = conn.execute(
+            select(S.id).where(S.customer_id == customer_id, S.sold_on < s).limit(1)
+        ).first()
+        if first is None:  # s is, or was, the customer's first sale
+            following = conn.execute(
+                select(func.min(S.sold_on)).where(S.customer_id == customer_id, S.sold_on > s)
+            ).scalar()
+            hi = max(hi, following - _DAY) if following is not None else date.max
+        windows.append((s, hi))
+    for lo, hi, _ in stored_runs.merge([(a, b, None) for a, b in windows]):
+        fresh = _kept_between(conn, customer_id, lo, hi, params)
+        stored_runs.splice(conn, DormancyRun, customer_id, lo, hi, lambda _old, f=fresh: f)
+
+
+def customers_changed(session: Session, customer_ids: Iterable[int | None]) -> int:
+    """Recompute these customers' runs whole from their visits and sales lines; returns the runs.
+
+    For bulk writers (the sales import, the demo data, a rebuild), where most of each
+    customer's history changed. Does nothing (returns 0) while no summary has been started.
+    Flushes nothing.
     """
     params = built_with(session)
     if params is None:
@@ -186,6 +307,7 @@ def customers_changed(session: Session, customer_ids: Iterable[int | None]) -> i
     tz = ZoneInfo(params["tz"])
     conn = session.connection()
     ids = sorted({i for i in customer_ids if i is not None})
+    untold.told(session, Visit, ids)
     written = 0
     for k in range(0, len(ids), _CHUNK):
         chunk = ids[k : k + _CHUNK]

@@ -8,32 +8,33 @@ days before the window ending at E (it counts in the denominator) with ``grew`` 
 numerator) constant. The roll-up then counts, per period end, the runs that contain it: exact for
 any day — ISO weeks, calendar months, any 365-day window — not only for week ends.
 
-Every path that writes sales lines keeps the runs in step through ``sales_changed``: the import
-and the demo data call it with the customers they touched; ORM writes (forms, admin edits, the
-tests' factories) are caught at flush by ``track_sales_lines``. ``rebuild`` recomputes it all
-from the sales lines (``flask kpi rebuild-summary``), idempotently.
+Every path that writes sales lines says so as a step of its own: ``sales_lines_changed`` for a
+few lines (it recomputes only the two years after each line's day, ``fieldlog.kpi.runs``), or
+``sales_changed`` for bulk writers (the import and the demo data) that recompute each touched
+customer whole. Both keep the dormancy summary in step too. ``rebuild`` recomputes it all from
+the sales lines (``flask kpi rebuild-summary``), idempotently.
+An ORM write that tells no step is repaired at commit and reported (``fieldlog.kpi.untold``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from itertools import groupby, pairwise
-from typing import Any
 
-from sqlalchemy import delete, event, func, insert, inspect, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from ..models import DeepeningRun, SalesLine, Visit
-from . import dormancy
+from ..models import DeepeningRun, SalesLine
+from . import dormancy, untold
+from . import runs as stored_runs
 
 Run = tuple[date, date, bool]
 
 _WINDOW = timedelta(days=365)
 _DAY = timedelta(days=1)
 _CHUNK = 500  # customers per statement (bound parameters stay far below SQLite's limit)
-_PENDING = "fieldlog.kpi.summary.pending"
 
 
 def _covered(days: Iterable[date]) -> list[tuple[date, date]]:
@@ -83,10 +84,11 @@ def deepening_runs(lines: Iterable[tuple[date, int | None]]) -> list[Run]:
 
 
 def sales_changed(session: Session, customer_ids: Iterable[int | None]) -> int:
-    """Recompute the runs of these customers from their sales lines; flushes nothing, returns runs.
+    """Recompute these customers' runs whole from their sales lines; flushes nothing, returns runs.
 
-    The one function every writer of sales lines calls (or reaches through the flush hook);
-    it keeps the dormancy summary of these customers in step as well.
+    For bulk writers (the import, the demo data), where much of each customer's history
+    changed; a few lines go through ``sales_lines_changed``. It keeps the dormancy summary of
+    these customers in step as well.
     """
     conn = session.connection()
     ids = sorted({i for i in customer_ids if i is not None})
@@ -111,7 +113,38 @@ def sales_changed(session: Session, customer_ids: Iterable[int | None]) -> int:
             conn.execute(insert(DeepeningRun), rows)
         written += len(rows)
     dormancy.customers_changed(session, ids)  # a sale can end or start a dormant spell too
+    untold.told(session, SalesLine, ids)
     return written
+
+
+def sales_lines_changed(session: Session, days_by_customer: Mapping[int, Iterable[date]]) -> None:
+    """Sales lines were added, corrected or deleted on these days: keep both summaries in step.
+
+    For a few lines (a form, a correction, the tests' factory): a line on day s changes the
+    deepening state of the days s … s + 729 only, decided by the lines of s − 729 … s + 729,
+    so only those are read and only the runs there rewritten. Call it after the flush.
+    """
+    conn = session.connection()
+    for customer_id, days in sorted(days_by_customer.items()):
+        days = set(days)
+        if not days:
+            continue
+        dormancy.lock_customers(session, [customer_id])
+        for lo, hi in dormancy.reach(days, 2 * 365):
+            S = SalesLine
+            lines = conn.execute(
+                select(S.sold_on, S.category_id)
+                .where(
+                    S.customer_id == customer_id,
+                    S.sold_on >= lo - 2 * _WINDOW,
+                    S.sold_on <= hi,
+                )
+                .distinct()
+            ).all()
+            fresh = deepening_runs((day, category) for day, category in lines)
+            stored_runs.splice(conn, DeepeningRun, customer_id, lo, hi, lambda _old, f=fresh: f)
+        dormancy.sale_days_changed(session, customer_id, days)
+    untold.told(session, SalesLine, days_by_customer)
 
 
 def rebuild(session: Session) -> int:
@@ -150,61 +183,3 @@ def differences(session: Session) -> int:
 def count(session: Session) -> int:
     """The number of stored runs."""
     return session.scalar(select(func.count()).select_from(DeepeningRun)) or 0
-
-
-# ---- ORM writes: the flush hook ----------------------------------------------------------
-
-
-def _customers_of(row: SalesLine | Visit) -> Iterator[Any]:
-    """The customer a line or visit belongs to now and, if it was moved, the one it had."""
-    state = inspect(row)
-    yield state.dict.get("customer_id")
-    yield from state.attrs.customer_id.history.deleted or ()
-    for old in state.attrs.customer.history.deleted or ():
-        yield getattr(old, "id", None)
-
-
-def _moved(visit: Visit) -> bool:
-    """Whether a changed visit moved in time or to another customer (else the runs stand)."""
-    attrs = inspect(visit).attrs
-    return any(
-        attrs[name].history.has_changes() for name in ("visited_at", "customer_id", "customer")
-    )
-
-
-def _key(obj: Any) -> str | None:
-    """Which pending set a flushed object feeds: sales lines, visits, or neither."""
-    if isinstance(obj, SalesLine):
-        return "ids"
-    return "visit_ids" if isinstance(obj, Visit) else None
-
-
-def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    pending = session.info.setdefault(_PENDING, {"ids": set(), "visit_ids": set(), "rows": []})
-    for obj in session.deleted:
-        if key := _key(obj):
-            pending[key].add(obj.customer_id)  # loads it if expired: allowed before a flush
-            pending[key].update(_customers_of(obj))
-    for obj in (*session.new, *session.dirty):
-        key = _key(obj)
-        if key == "ids" or (key == "visit_ids" and (obj in session.new or _moved(obj))):
-            pending[key].update(_customers_of(obj))
-            pending["rows"].append(obj)  # its customer_id is only known after the flush
-
-
-def _after_flush_postexec(session: Session, _context: Any) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    for obj in pending["rows"]:
-        pending[_key(obj)].add(inspect(obj).dict.get("customer_id"))
-    sales_changed(session, pending["ids"])  # deepening and dormancy of these customers
-    dormancy.customers_changed(session, pending["visit_ids"] - pending["ids"])
-
-
-def track_sales_lines() -> None:
-    """Keep the summaries in step with every ORM flush that writes sales lines or visits."""
-    hooks = (("before_flush", _before_flush), ("after_flush_postexec", _after_flush_postexec))
-    for name, fn in hooks:
-        if not event.contains(Session, name, fn):
-            event.listen(Session, name, fn)
