@@ -126,6 +126,8 @@ def js_strings() -> dict[str, object]:
             "kind_visit": _("Visit"),
             "kind_follow_up_done": _("Follow-up done"),
             "kind_proposal_close": _("Proposal result"),
+            "kind_follow_up_reschedule": _("Follow-up moved"),
+            "draft_restored": _("The visit you had not saved was restored."),
             "fix": _("Fix"),
             "discard": _("Discard"),
             "waiting": _("Waiting to sync"),

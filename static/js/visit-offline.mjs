@@ -58,6 +58,39 @@ function saveDraft() {
   else localStorage.removeItem(DRAFT_KEY);
 }
 
+/** A new client_id for the entry this form will save (a page kept offline is reused). */
+function freshClientId() {
+  if (form.elements.client_id) form.elements.client_id.value = newClientId();
+}
+
+/** The form as the server rendered it, with a new client_id: nothing of a saved visit left. */
+function resetForm() {
+  form.reset();
+  freshClientId();
+  saving = false;
+  delete form.dataset.saved;
+  form.querySelector("button[type=submit]").disabled = false;
+  document.getElementById("draft-note")?.remove();
+}
+
+function announceDraft() {
+  const note = document.createElement("p");
+  note.id = "draft-note";
+  note.className = "draft-note";
+  note.setAttribute("role", "status");
+  note.append(document.createTextNode(`${t("draft_restored")} `));
+  const discard = document.createElement("button");
+  discard.type = "button";
+  discard.className = "link-button";
+  discard.textContent = t("discard");
+  discard.addEventListener("click", () => {
+    localStorage.removeItem(DRAFT_KEY);
+    resetForm();
+  });
+  note.append(discard);
+  form.before(note);
+}
+
 function restoreDraft() {
   const raw = localStorage.getItem(DRAFT_KEY);
   if (!raw) return;
@@ -65,6 +98,7 @@ function restoreDraft() {
   const chosen = params.get("customer");
   if (chosen && draft.customer_code && draft.customer_code[0] !== chosen) return;
   setValues(draft);
+  announceDraft();
 }
 
 /** The form fields for a payload (the reverse of visitPayloadFromForm), to fix an entry. */
@@ -150,18 +184,30 @@ function withOffset(value) {
   return `${value}${seconds}${form.dataset.utcOffset || ""}`;
 }
 
+// One save per form: a second tap while the first is queued, or Save again on a page the
+// browser restored after the save (Back), never makes a second visit.
+let saving = false;
+
 async function save(event) {
   event.preventDefault();
+  if (saving || form.dataset.saved) return;
+  saving = true;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
   const data = new FormData(form);
   data.set("visited_at", withOffset(data.get("visited_at")));
-  const clientId = newClientId();
-  const payload = visitPayloadFromForm(data, { clientId });
   const fixing = params.get("outbox");
+  // The form's own client_id: the same entry however often Save is tapped. A fix replaces
+  // the refused entry with a new one.
+  const clientId = fixing || !form.elements.client_id?.value ? newClientId() : form.elements.client_id.value;
+  const payload = visitPayloadFromForm(data, { clientId });
   const fixed = fixing ? await outbox.get(fixing) : null;
   // A fixed entry keeps the moment it was first saved on the phone: fixing is not entering.
   if (fixed?.body?.saved_at) payload.saved_at = fixed.body.saved_at;
   const missing = missingAnswers(payload);
   if (Object.keys(missing).length) {
+    saving = false;
+    button.disabled = false;
     showErrors(missing).scrollIntoView({ block: "center" });
     return;
   }
@@ -169,10 +215,10 @@ async function save(event) {
   // No customer chosen: no label, not the placeholder option's "Choose a customer".
   const label = (customer?.value && customer.selectedOptions?.[0]?.textContent) || "";
   await enqueue("visit", clientId, "/api/v1/visits", payload, label);
+  form.dataset.saved = clientId;
   localStorage.removeItem(DRAFT_KEY);
   if (fixing) await outbox.remove(fixing);
   toast(t("saved_offline"));
-  form.querySelector("button[type=submit]").disabled = true;
   // Give the sync a moment: online, the visit is on the server before Today loads.
   await Promise.race([sync(), new Promise((resolve) => setTimeout(resolve, 4000))]);
   const entry = await outbox.get(clientId);
@@ -186,6 +232,16 @@ async function save(event) {
 
 async function start() {
   if (!form || !user) return;
+  // Back after saving: the browser may bring this page back as it was left, filled in (from
+  // its back-forward cache, or by restoring the fields of a reloaded page). Either way it
+  // starts over from the server's form with a new client_id: what was not saved comes back
+  // from the draft below, what was saved can neither be sent again nor pass for a new visit.
+  const [navigation] = performance.getEntriesByType?.("navigation") || [];
+  if (navigation?.type === "back_forward") form.reset();
+  freshClientId();
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted && form.dataset.saved) resetForm();
+  });
   const fixing = params.get("outbox");
   if (fixing) {
     const entry = await outbox.get(fixing);

@@ -1,0 +1,191 @@
+"""The rep's day in headless Chromium on a 390×844 phone: the plan on the first screen, a
+follow-up moved offline through the outbox, and a visit saved once however Save and Back
+are tapped."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from fieldlog.accounts import set_password
+from fieldlog.extensions import db
+from fieldlog.models import Branch, Customer, FollowUp, PlannedVisit, Purpose, User, Visit
+from fieldlog.periods import today as local_today
+from fieldlog.visits import record_visit
+
+from .browser import screenshot_dir, sqlite_app, wait_until
+from .conftest import PASSWORD
+from .test_e2e_offline import Server, phone
+
+TZ = ZoneInfo("Asia/Tokyo")
+
+pytestmark = pytest.mark.own_sqlite
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """A rep with eight customers: due follow-ups, overdue, dormant, planned; and a colleague's."""
+    app = sqlite_app(tmp_path / "plan.db", TESTING=True, FIELDLOG_TIMEZONE="Asia/Tokyo")
+    with app.app_context():
+        branch = Branch(code="TKY", name="東京支店")
+        rep = User(email="rep@example.jp", name="佐藤 健太", role="rep", branch=branch)
+        colleague = User(email="col@example.jp", name="鈴木", role="rep", branch=branch)
+        for user in (rep, colleague):
+            set_password(user, PASSWORD)
+        names = ["青空商店", "緑川工業", "白石製作所", "株式会社東和精機", "丸山梱包", "北斗電設"]
+        names += ["医療法人 池田歯科クリニック", "有限会社佐々木建設"]
+        customers = [
+            Customer(code=f"C{i}", name=name, branch=branch, rep=rep, rank="AB"[i % 2])
+            for i, name in enumerate(names, start=1)
+        ]
+        db.session.add_all(
+            [*customers, Customer(code="X1", name="他人の顧客", branch=branch, rep=colleague)]
+        )
+        db.session.commit()
+        now = datetime.now(UTC)
+        today = local_today(TZ)
+        for i, customer in enumerate(customers):
+            payload = {
+                "client_id": str(uuid.uuid4()),
+                "customer_code": customer.code,
+                "visited_at": (now - timedelta(days=10 + 9 * i)).isoformat(),
+                "purpose": "routine",
+                "hearing_done": False,
+            }
+            if i < 3:
+                payload["next_action"] = {
+                    "action": "見積りの回答を確認",
+                    "due_on": (today - timedelta(days=i)).isoformat(),
+                }
+            record_visit(db.session, rep, payload, tz=TZ, now=now)
+        db.session.add(
+            PlannedVisit(
+                rep=rep,
+                customer=customers[-1],
+                planned_on=today,
+                purpose=db.session.scalars(select(Purpose).where(Purpose.code == "proposal")).one(),
+            )
+        )
+        db.session.commit()
+    running = Server(app)
+    running.start()
+    yield running
+    if running.httpd is not None:
+        running.stop()
+
+
+def _visits(app) -> int:
+    with app.app_context():
+        count = db.session.scalar(select(func.count(Visit.id)))
+        db.session.remove()
+        return count
+
+
+@pytest.mark.browser
+def test_the_plan_fills_the_first_screen_with_reasons_and_purposes(server, tmp_path):
+    with phone(server.base) as (_context, page):
+        page.goto(f"{server.base}/")
+        page.screenshot(path=str(screenshot_dir(tmp_path) / "today.png"))
+        items = page.locator(".plan-list").first.locator("li.plan-item")
+        assert items.count() == 5
+        tabbar_top = page.locator(".tabbar").bounding_box()["y"]
+        for i in range(5):
+            item = items.nth(i)
+            box = item.bounding_box()
+            assert box["y"] + box["height"] <= min(844, tabbar_top), f"item {i} is below the fold"
+            assert item.locator(".badge-purpose").inner_text().strip()
+            assert item.locator(".plan-why").inner_text().strip()
+            assert item.locator(".reason").count() >= 1
+        text = page.locator(".plan").inner_text()
+        # Planned first (with the purpose decided before going), and never a colleague's.
+        assert items.nth(0).inner_text().startswith("有限会社佐々木建設")
+        assert "提案・商談" in items.nth(0).inner_text()
+        assert "他人の顧客" not in text
+        assert "すべて表示" in text
+        # The rest opens in place, without a page load.
+        page.locator(".plan-more summary").click()
+        assert page.locator(".plan-more li.plan-item").first.is_visible()
+
+
+@pytest.mark.browser
+def test_a_follow_up_moved_offline_waits_in_the_outbox_and_is_sent_once(server):
+    base = server.base
+    with phone(base) as (context, page):
+        page.goto(f"{base}/")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+        wait_until(
+            page,
+            "caches.open('fieldlog-pages').then(c => c.match('/')).then(r => !!r)",
+            "Today in the page cache",
+        )
+        server.stop()
+        context.set_offline(True)
+        page.goto(f"{base}/")
+        form = page.locator("form[data-outbox=follow_up_reschedule]").first
+        follow_up_id = int(form.get_attribute("data-id"))
+        target = (local_today(TZ) + timedelta(days=9)).isoformat()
+        form.locator("input[type=date]").fill(target)
+        form.locator("button").click()
+        page.wait_for_selector(".settled-note")
+        with server.app.app_context():
+            assert db.session.get(FollowUp, follow_up_id).due_on.isoformat() != target
+            db.session.remove()
+
+        server.start()
+        context.set_offline(False)
+        page.goto(f"{base}/outbox")
+        page.locator("button.button-primary[data-sync-now]").click()
+        page.wait_for_function(
+            "document.querySelectorAll('.outbox-entry').length === 0", timeout=20000
+        )
+    with server.app.app_context():
+        assert db.session.get(FollowUp, follow_up_id).due_on.isoformat() == target
+        db.session.remove()
+
+
+def _fill_visit(page) -> None:
+    page.locator(".chip:has(input[name=purpose][value=hearing])").click()
+    page.locator(".chip:has(input[name=hearing_done][value=yes])").click()
+
+
+@pytest.mark.browser
+def test_a_tap_on_a_follow_up_logs_the_visit_that_completes_it_once(server):
+    """Save tapped twice, then Back and Save again: exactly one visit, the follow-up done."""
+    base = server.base
+    with phone(base) as (_context, page):
+        page.goto(f"{base}/")
+        row = page.locator("section[aria-labelledby=due-head] a.row-link").first
+        href = row.get_attribute("href")
+        follow_up_id = int(href.rsplit("follow_up=", 1)[1])
+        row.click()
+        page.wait_for_url("**/visits/new?**")
+        assert page.locator(
+            f"input[name=completes_follow_ups][value='{follow_up_id}']"
+        ).is_checked()
+        _fill_visit(page)
+        before = _visits(server.app)
+        save = page.locator("button[type=submit]")
+        save.dispatch_event("click")
+        save.dispatch_event("click")
+        page.wait_for_url(f"{base}/", timeout=20000)
+        wait_until(page, "document.readyState === 'complete'", "Today loaded")
+        page.go_back()
+        page.wait_for_url("**/visits/new?**")
+        # Whatever the browser restored (the reset form, or the filled one bound to the same
+        # client_id), Save again never stores the saved visit a second time.
+        page.locator("button[type=submit]").dispatch_event("click")
+        page.wait_for_timeout(1000)
+        page.goto(f"{base}/outbox")
+        wait_until(page, "document.readyState === 'complete'", "the outbox loaded")
+        page.wait_for_function(
+            "document.querySelectorAll('.outbox-entry').length === 0", timeout=20000
+        )
+    assert _visits(server.app) - before == 1
+    with server.app.app_context():
+        assert db.session.get(FollowUp, follow_up_id).done_on is not None
+        db.session.remove()
