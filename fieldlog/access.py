@@ -36,6 +36,14 @@ def is_manager_of(user: User, branch_id: int | None) -> bool:
     return is_owner(user) or (user.role == "manager" and user.branch_id == branch_id)
 
 
+def managed_branch(session: Session, user: User, code: str) -> Branch | None:
+    """The branch with this code if the user runs it (its manager, or an owner), else None."""
+    branch = session.scalar(branches(user).where(Branch.code == code))
+    if branch is None or not is_manager_of(user, branch.id):
+        return None
+    return branch
+
+
 def can_log_visits(user: User) -> bool:
     """Reps, and managers on joint visits; owners have no branch and log none."""
     return user.role in ("rep", "manager") and user.branch_id is not None

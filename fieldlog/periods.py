@@ -136,3 +136,37 @@ def today(tz: ZoneInfo, now: datetime | None = None) -> date:
 def last_complete_week(tz: ZoneInfo, now: datetime | None = None) -> Period:
     """The ISO week before the current one."""
     return Period.week_of(today(tz, now)).previous()
+
+
+def from_query(
+    week: str | None,
+    month: str | None,
+    *,
+    today: date,
+    current: bool = False,
+    months: Literal["accepted", "ignored", "refused"] = "accepted",
+) -> Period:
+    """The period a page asks for with ?week=2026-W47 or ?month=2026-11; ValueError if unreadable.
+
+    No period: the last complete week (with ``current``, the week in progress). A weekly view
+    either ignores ``month`` (a page whose picker offers weeks) or refuses it (a download,
+    which would otherwise silently be last week's); either way a month in ``week`` is refused.
+    """
+    week, month = (week or "").strip(), (month or "").strip()
+    if months == "refused" and month and not week:
+        raise ValueError("this view is weekly: ask for ?week=")
+    text = week or (month if months == "accepted" else "")
+    if not text:
+        this_week = Period.week_of(today)
+        return this_week if current else this_week.previous()
+    period = Period.parse(text)
+    if months != "accepted" and period.kind != "week":
+        raise ValueError(f"{text!r} is not an ISO week")
+    return period
+
+
+def week_or_none(text: str | None) -> Period | None:
+    """An optional ISO week (a filter): None when absent; ValueError when not a week."""
+    if not (text or "").strip():
+        return None
+    return from_query(text, None, today=date.min, months="refused")

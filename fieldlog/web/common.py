@@ -8,12 +8,12 @@ from functools import wraps
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, jsonify
+from flask import abort, current_app, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..models import utcnow
-from ..periods import today
+from ..periods import Period, from_query, today
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +30,20 @@ def now() -> datetime:
 
 def local_today() -> date:
     return today(company_tz(), now())
+
+
+def chosen_period(*, current: bool = False, months: str = "accepted") -> Period:
+    """?week=2026-W47 or ?month=2026-11 (``periods.from_query``); 400 when unreadable."""
+    try:
+        return from_query(
+            request.args.get("week"),
+            request.args.get("month"),
+            today=local_today(),
+            current=current,
+            months=months,  # type: ignore[arg-type]
+        )
+    except ValueError:
+        abort(400)
 
 
 def json_error(

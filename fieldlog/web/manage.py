@@ -13,9 +13,8 @@ from ..errors import Invalid
 from ..extensions import db
 from ..kpi.settings import lint_settings, why_texts
 from ..models import Branch, Hypothesis, Review
-from ..periods import Period
 from ..reports import data, deliveries
-from .common import company_tz, local_today, roles_required
+from .common import chosen_period, company_tz, local_today, roles_required
 from .kpi_view import HELPERS
 
 bp = Blueprint("manage", __name__)
@@ -51,26 +50,10 @@ def _lint() -> list:
     return lint_settings(company_settings(db.session), str(get_locale()))
 
 
-def chosen_period(*, weeks_only: bool = False, current: bool = False) -> Period:
-    """?week=2026-W47 or ?month=2026-11; default the last complete week (with ``current``, the
-    week in progress); 400 when unreadable."""
-    text = request.args.get("week") or ("" if weeks_only else request.args.get("month")) or ""
-    if not text.strip():
-        this_week = Period.week_of(local_today())
-        return this_week if current else this_week.previous()
-    try:
-        period = Period.parse(text)
-    except ValueError:
-        abort(400)
-    if weeks_only and period.kind != "week":
-        abort(400)
-    return period
-
-
 def branch_or_404(code: str) -> Branch:
     """A branch the current user manages (owners: any), else 404."""
-    branch = db.session.scalar(access.branches(current_user).where(Branch.code == code))
-    if branch is None or not access.is_manager_of(current_user, branch.id):
+    branch = access.managed_branch(db.session, current_user, code)
+    if branch is None:
         abort(404)
     return branch
 
@@ -173,7 +156,7 @@ def _review_answers(keys: list[str]) -> dict[str, reviews.Answer]:
 def review(code: str):
     """The weekly review: why, quantity/quality/design, what changes next — per active KPI."""
     found = branch_or_404(code)
-    period = chosen_period(weeks_only=True)
+    period = chosen_period(months="ignored")  # the review's picker offers weeks
     report = data.branch_report(db.session, found, period, today=local_today(), tz=company_tz())
     keys = [f.key for f in report.kpis]
     linkable = db.session.scalars(

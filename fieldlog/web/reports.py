@@ -22,10 +22,10 @@ from sqlalchemy import select
 
 from .. import access
 from ..extensions import db
-from ..models import Branch, ReportDelivery
-from ..periods import Period
+from ..models import ReportDelivery
+from ..periods import Period, week_or_none
 from ..reports import data, deliveries, delivery, pdf
-from .common import company_tz, local_today, now, roles_required
+from .common import chosen_period, company_tz, local_today, now, roles_required
 
 bp = Blueprint("reports", __name__)
 
@@ -34,20 +34,11 @@ bp = Blueprint("reports", __name__)
 @roles_required("manager", "owner")
 def branch_pdf(code: str) -> Response:
     """The branch's weekly PDF for ?week=2026-W47 (default: last complete week)."""
-    branch = db.session.scalar(access.branches(current_user).where(Branch.code == code))
-    if branch is None or not access.is_manager_of(current_user, branch.id):
+    branch = access.managed_branch(db.session, current_user, code)
+    if branch is None:
         abort(404)
     today = local_today()
-    if "month" in request.args and "week" not in request.args:
-        abort(400)  # the report is weekly: a month would silently give last week's
-    try:
-        period = Period.parse(request.args["week"]) if "week" in request.args else None
-    except ValueError:
-        abort(400)
-    if period is None:
-        period = Period.week_of(today).previous()
-    if period.kind != "week":
-        abort(400)
+    period = chosen_period(months="refused")  # weekly: a month would silently give last week's
     # The report is Japanese throughout, whatever the reader's UI language.
     with force_locale("ja"):
         report = data.branch_report(db.session, branch, period, today=today, tz=company_tz())
@@ -98,13 +89,11 @@ def _error_texts() -> dict[str, str]:
 
 def _week_arg(text: str | None) -> str | None:
     """A valid ISO week label from a query or form value, else None."""
-    if not text:
-        return None
     try:
-        period = Period.parse(text)
+        period = week_or_none(text)
     except ValueError:
         return None
-    return period.label if period.kind == "week" else None
+    return period.label if period else None
 
 
 @bp.get("/reports/deliveries")
