@@ -33,6 +33,7 @@ from ..text import search_key
 from . import visit_form
 from .auth import _safe_next
 from .common import company_tz, local_today, now, roles_required
+from .transaction import unit_of_work
 
 bp = Blueprint("field", __name__)
 
@@ -157,15 +158,13 @@ def new_visit():
     values["completes_follow_ups"] = request.form.getlist("completes_follow_ups")
     payload = visit_form.to_payload(request.form, tz=tz, now=now())
     try:
-        result = visits.record_visit(db.session, current_user, payload, tz=tz, now=now())
+        with unit_of_work():
+            result = visits.record_visit(db.session, current_user, payload, tz=tz, now=now())
     except Invalid as error:
-        db.session.rollback()
         return _render_form(values, visit_form.form_errors(error.errors), 422)
     except ClientIdReused as error:
-        db.session.rollback()
         values["client_id"] = str(uuid.uuid4())
         return _render_form(values, {"form": [str(error.message)]}, 422)
-    db.session.commit()
     flash(_l("Visit saved.") if result.created else _l("This visit was already saved."), "success")
     return redirect(url_for("field.today"))
 
@@ -272,12 +271,11 @@ def edit_visit(visit_id: int):
         if raw_time != visit_form.local_input_value(item.visited_at, tz):
             changes["visited_at"] = visit_form.parse_local(raw_time, tz)
         try:
-            visits.update_visit(db.session, current_user, item, changes, now=now(), tz=tz)
+            with unit_of_work():
+                visits.update_visit(db.session, current_user, item, changes, now=now(), tz=tz)
         except Invalid as error:
-            db.session.rollback()
             errors = visit_form.form_errors(error.errors)
         else:
-            db.session.commit()
             flash(_l("Visit corrected."), "success")
             return redirect(url_for("field.visit", visit_id=item.id))
         values = request.form.to_dict()
@@ -301,12 +299,20 @@ def edit_visit(visit_id: int):
 # ---- follow-ups and proposals ------------------------------------------------------------
 
 
+def _flash_errors(error: Invalid) -> None:
+    for messages in error.errors.values():
+        for message in messages:
+            flash(message, "error")
+
+
 @bp.post("/follow-ups/<int:follow_up_id>/done")
 @login_required
 def follow_up_done(follow_up_id: int):
     day = local_today()
-    visits.complete_follow_up(db.session, current_user, follow_up_id, day.isoformat(), today=day)
-    db.session.commit()
+    with unit_of_work():
+        visits.complete_follow_up(
+            db.session, current_user, follow_up_id, day.isoformat(), today=day
+        )
     flash(_l("Follow-up marked done."), "success")
     return _back()
 
@@ -315,20 +321,19 @@ def follow_up_done(follow_up_id: int):
 @login_required
 def follow_up_reschedule(follow_up_id: int):
     try:
-        visits.reschedule_follow_up(
-            db.session,
-            current_user,
-            follow_up_id,
-            request.form.get("due_on"),
-            tz=company_tz(),
-            today=local_today(),
-        )
+        with unit_of_work():
+            visits.reschedule_follow_up(
+                db.session,
+                current_user,
+                follow_up_id,
+                request.form.get("due_on"),
+                tz=company_tz(),
+                today=local_today(),
+            )
     except Invalid as error:
-        db.session.rollback()
         for message in error.errors.get("due_on", []):
             flash(message, "error")
         return _back()
-    db.session.commit()
     flash(_l("Follow-up rescheduled."), "success")
     return _back()
 
@@ -340,22 +345,19 @@ def follow_ups_bulk():
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     action = request.form.get("action", "")
     try:
-        count = visits.bulk_follow_ups(
-            db.session,
-            current_user,
-            ids,
-            action,
-            request.form.get("due_on"),
-            tz=company_tz(),
-            today=local_today(),
-        )
+        with unit_of_work():
+            count = visits.bulk_follow_ups(
+                db.session,
+                current_user,
+                ids,
+                action,
+                request.form.get("due_on"),
+                tz=company_tz(),
+                today=local_today(),
+            )
     except Invalid as error:
-        db.session.rollback()
-        for messages in error.errors.values():
-            for message in messages:
-                flash(message, "error")
+        _flash_errors(error)
         return _back()
-    db.session.commit()
     if action == "cancel":
         flash(_l("%(n)s follow-ups cancelled.", n=count), "success")
     else:
@@ -374,14 +376,13 @@ def plan_add():
         "note": request.form.get("note") or None,
     }
     try:
-        planned, _created = plan.plan_visit(db.session, current_user, payload, today=local_today())
+        with unit_of_work():
+            planned, _created = plan.plan_visit(
+                db.session, current_user, payload, today=local_today()
+            )
     except Invalid as error:
-        db.session.rollback()
-        for messages in error.errors.values():
-            for message in messages:
-                flash(message, "error")
+        _flash_errors(error)
         return _back()
-    db.session.commit()
     flash(_l("Planned for %(date)s.", date=format_date(planned.planned_on, "medium")), "success")
     return _back()
 
@@ -389,8 +390,8 @@ def plan_add():
 @bp.post("/follow-ups/<int:follow_up_id>/cancel")
 @login_required
 def follow_up_cancel(follow_up_id: int):
-    visits.cancel_follow_up(db.session, current_user, follow_up_id)
-    db.session.commit()
+    with unit_of_work():
+        visits.cancel_follow_up(db.session, current_user, follow_up_id)
     flash(_l("Follow-up cancelled."), "success")
     return _back()
 
@@ -422,8 +423,8 @@ def proposal_close(proposal_id: int):
     status = request.form.get("status")
     # A correction from the closed list sends the day it closed; a first result is today's.
     closed_on = request.form.get("closed_on") or day.isoformat()
-    visits.close_proposal(db.session, current_user, proposal_id, status, closed_on, today=day)
-    db.session.commit()
+    with unit_of_work():
+        visits.close_proposal(db.session, current_user, proposal_id, status, closed_on, today=day)
     flash(_l("Marked as won.") if status == "won" else _l("Marked as lost."), "success")
     return _back("field.proposals")
 

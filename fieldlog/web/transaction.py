@@ -1,0 +1,23 @@
+"""The web layer's one transaction boundary: services flush, this commits (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..extensions import db
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """Commit what the block's service calls flushed; roll all of it back if anything raises.
+
+    A view wraps its one service call in this, so a visit, its proposal and its follow-up are
+    written together or not at all, and no view commits or rolls back by hand.
+    """
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
