@@ -8,8 +8,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import BigInteger, Engine, event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import GenericFunction
 
 SQLITE_BUSY_TIMEOUT_MS = 15000
 
@@ -143,3 +145,26 @@ def storage_problem(exc: BaseException) -> str | None:
     if exc.connection_invalidated or unreachable:
         return "unavailable"  # the server could not be reached at all
     return None
+
+
+class money_sum(GenericFunction[int]):
+    """SUM of yen that cannot overflow: on SQLite, SUM of integers past 2**63 raises
+    "integer overflow" and breaks every page that totals them, so there it is TOTAL (a float,
+    exact below 2**53 yen) cast back to an integer; NULL when nothing is summed, as SUM.
+    PostgreSQL's SUM of bigint is numeric and never overflows.
+    """
+
+    type = BigInteger()
+    name = "money_sum"
+    inherit_cache = True
+
+
+@compiles(money_sum)
+def _money_sum_default(element: money_sum, compiler: Any, **kw: Any) -> str:
+    return f"SUM({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(money_sum, "sqlite")
+def _money_sum_sqlite(element: money_sum, compiler: Any, **kw: Any) -> str:
+    inner = compiler.process(element.clauses, **kw)
+    return f"CASE WHEN COUNT({inner}) = 0 THEN NULL ELSE CAST(TOTAL({inner}) AS INTEGER) END"

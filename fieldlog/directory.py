@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from . import accounts
+from . import accounts, limits
 from .errors import Invalid
 from .models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
 from .text import clean, reading, search_key
@@ -203,6 +203,10 @@ def save_customer(
         errors["rank"] = [_l("Rank must be A, B or C.")]
     if visit_cycle_days is not None and visit_cycle_days <= 0:
         errors["visit_cycle_days"] = [_l("Enter a number of days greater than 0.")]
+    elif visit_cycle_days is not None and visit_cycle_days > limits.MAX_CYCLE_DAYS:
+        errors["visit_cycle_days"] = [
+            _l("At most %(n)s days.", n=format(limits.MAX_CYCLE_DAYS, ","))
+        ]
     _check(errors)
     customer = customer or Customer()
     customer.code, customer.name, customer.name_kana = code, name, name_kana
@@ -220,11 +224,18 @@ def customer_page(
     stmt = select(Customer)
     key = search_key(query)
     if key:
-        stmt = stmt.where(or_(Customer.search_text.contains(key), Customer.code == query.strip()))
+        stmt = stmt.where(
+            or_(
+                Customer.search_text.contains(key, autoescape=True),
+                Customer.code == query.strip(),
+            )
+        )
     if branch_id:
         stmt = stmt.where(Customer.branch_id == branch_id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
-        stmt.order_by(Customer.code).offset((max(page, 1) - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        stmt.order_by(Customer.code)
+        .offset((min(max(page, 1), limits.MAX_ID) - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
     ).all()
     return list(rows), total

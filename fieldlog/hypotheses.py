@@ -15,14 +15,13 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from . import access
+from . import access, limits
 from .errors import Forbidden, Invalid
 from .kpi import CATALOGUE, Scope, trend
 from .models import HYPOTHESIS_STATUSES, Hypothesis, User
 from .periods import Period
 
 KGI_KEYS = ("sales_amount", "gross_margin_rate")
-MAX_TEXT = 2000
 MAX_WEEKS = 26  # weeks shown on each side of the start
 
 
@@ -33,13 +32,13 @@ def can_edit(user: User, hypothesis: Hypothesis) -> bool:
     return user.role == "manager" and hypothesis.branch_id == user.branch_id
 
 
-def _clean(form: Mapping[str, Any]) -> dict[str, Any]:
+def _clean(form: Mapping[str, Any], today: date | None) -> dict[str, Any]:
     errors: dict[str, list[Any]] = {}
-    statement = str(form.get("statement") or "").strip()
+    statement = limits.clean_text(str(form.get("statement") or "")).strip()
     if not statement:
         errors["statement"] = [_l("Write the hypothesis.")]
-    elif len(statement) > MAX_TEXT:
-        errors["statement"] = [_l("At most %(n)d characters.", n=MAX_TEXT)]
+    elif message := limits.text_error(statement):
+        errors["statement"] = [message]
     kpis = list(dict.fromkeys(form.get("kpis") or []))
     if not kpis:
         errors["kpis"] = [_l("Link at least one KPI.")]
@@ -56,12 +55,14 @@ def _clean(form: Mapping[str, Any]) -> dict[str, Any]:
             started_on = None
     if not isinstance(started_on, date):
         errors["started_on"] = [_l("Enter a date like 2026-11-02.")]
+    elif message := limits.plan_day_error(started_on, around=today or started_on):
+        errors["started_on"] = [message]
     status = str(form.get("status") or "testing")
     if status not in HYPOTHESIS_STATUSES:
         errors["status"] = [_l("Choose a status from the list.")]
-    note = str(form.get("note") or "").strip()
-    if len(note) > MAX_TEXT:
-        errors["note"] = [_l("At most %(n)d characters.", n=MAX_TEXT)]
+    note = limits.clean_text(str(form.get("note") or "")).strip()
+    if message := limits.text_error(note):
+        errors["note"] = [message]
     if errors:
         raise Invalid(errors=errors)
     return {
@@ -74,11 +75,16 @@ def _clean(form: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def create(session: Session, author: User, form: Mapping[str, Any]) -> Hypothesis:
-    """A new hypothesis: the owner's are company-wide, a manager's belong to their branch."""
+def create(
+    session: Session, author: User, form: Mapping[str, Any], *, today: date | None = None
+) -> Hypothesis:
+    """A new hypothesis: the owner's are company-wide, a manager's belong to their branch.
+
+    ``today`` bounds the start date (limits.PLAN_DAYS either side).
+    """
     if author.role not in ("owner", "manager"):
         raise Forbidden()
-    fields = _clean(form)
+    fields = _clean(form, today)
     hypothesis = Hypothesis(
         **fields,
         author_id=author.id,
@@ -89,11 +95,18 @@ def create(session: Session, author: User, form: Mapping[str, Any]) -> Hypothesi
     return hypothesis
 
 
-def update(session: Session, user: User, hypothesis: Hypothesis, form: Mapping[str, Any]) -> None:
+def update(
+    session: Session,
+    user: User,
+    hypothesis: Hypothesis,
+    form: Mapping[str, Any],
+    *,
+    today: date | None = None,
+) -> None:
     """Change a hypothesis (statement, links, start, status). Flushes."""
     if not can_edit(user, hypothesis):
         raise Forbidden()
-    for name, value in _clean(form).items():
+    for name, value in _clean(form, today).items():
         setattr(hypothesis, name, value)
     session.flush()
 

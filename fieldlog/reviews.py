@@ -13,12 +13,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import limits
 from .errors import Invalid
 from .kpi import CATALOGUE
 from .models import REVIEW_CAUSES, Branch, Hypothesis, Review, User
 from .periods import Period
-
-MAX_TEXT = 2000
 
 
 @dataclass
@@ -55,8 +54,8 @@ def validate(
         if answer.cause not in (None, *REVIEW_CAUSES):
             errors[f"cause.{key}"] = [_l("Choose quantity, quality or design.")]
         for name in ("why", "next_change"):
-            if len(getattr(answer, name)) > MAX_TEXT:
-                errors[f"{name}.{key}"] = [_l("At most %(n)d characters.", n=MAX_TEXT)]
+            if message := limits.text_error(getattr(answer, name)):
+                errors[f"{name}.{key}"] = [message]
         if answer.hypothesis_id is not None and answer.hypothesis_id not in allowed_hypotheses:
             errors[f"hypothesis.{key}"] = [_l("Choose a hypothesis from the list.")]
     return errors

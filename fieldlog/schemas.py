@@ -7,17 +7,17 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
+from . import limits
 from .entry import entry_time
 from .errors import Invalid
 from .models import FollowUp, Proposal, Visit
 
-MAX_TEXT = 2000
 PROPOSAL_KINDS = ("upsell", "cross_sell", "other")
 
 _TOP_KEYS = (
@@ -174,11 +174,11 @@ def _text(errors: Errors, name: str, value: Any, *, required: bool = False) -> s
     if not isinstance(value, str):
         errors.add(name, _l("Must be text."))
         return ""
-    value = value.strip()
+    value = limits.clean_text(value).strip()
     if required and not value:
         errors.add(name, _l("This field is required."))
-    if len(value) > MAX_TEXT:
-        errors.add(name, _l("At most %(n)s characters.", n=MAX_TEXT))
+    if message := limits.text_error(value):
+        errors.add(name, message)
     return value
 
 
@@ -221,10 +221,8 @@ def parse_visit(payload: Mapping[str, Any], *, now: datetime, client_id: str) ->
             if visited_at.tzinfo is None:
                 errors.add("visited_at", _l("The time needs a UTC offset, such as +09:00."))
                 visited_at = visited_at.replace(tzinfo=UTC)
-            elif visited_at > now + timedelta(hours=24):
-                errors.add("visited_at", _l("The visit time is more than a day in the future."))
-            elif visited_at.year < 2000:
-                errors.add("visited_at", _l("The visit time is too far in the past."))
+            elif message := limits.visit_time_error(visited_at, now=now):
+                errors.add("visited_at", message)
 
     purpose = payload.get("purpose")
     if not isinstance(purpose, str) or not purpose.strip():
@@ -268,6 +266,8 @@ def parse_visit(payload: Mapping[str, Any], *, now: datetime, client_id: str) ->
             due_on = parse_date(next_action.get("due_on"))
             if due_on is None:
                 errors.add("next_action.due_on", _l("Give the date as YYYY-MM-DD."))
+            elif message := limits.plan_day_error(due_on, around=visited_at.date()):
+                errors.add("next_action.due_on", message)
             else:
                 visit.next_action = NextActionIn(action=action, due_on=due_on)
 
@@ -276,6 +276,13 @@ def parse_visit(payload: Mapping[str, Any], *, now: datetime, client_id: str) ->
         ids = completes if isinstance(completes, list) else None
         if ids is None or any(_whole_number(i) is None or isinstance(i, float) for i in ids):
             errors.add("completes_follow_ups", _l("Must be a list of follow-up ids."))
+        elif len(ids) > limits.MAX_COMPLETES:
+            errors.add(
+                "completes_follow_ups",
+                _l("At most %(n)s follow-ups per visit.", n=limits.MAX_COMPLETES),
+            )
+        elif not all(limits.id_in_range(i) for i in ids):
+            errors.add("completes_follow_ups", _l("Unknown follow-up for this customer."))
         else:
             visit.completes_follow_ups = sorted(set(ids))
 
@@ -303,8 +310,8 @@ def _parse_proposal(errors: Errors, raw: Mapping[str, Any]) -> ProposalIn:
         whole = _whole_number(amount)
         if whole is None:
             errors.add("proposal.amount", _l("The amount must be a whole number of yen."))
-        elif whole < 0:
-            errors.add("proposal.amount", _l("The amount cannot be negative."))
+        elif message := limits.amount_error(whole):
+            errors.add("proposal.amount", message)
         else:
             proposal.amount = whole
     return proposal

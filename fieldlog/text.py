@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .limits import clean_text
+
 _HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
 _KATAKANA_TO_HIRAGANA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 _SPACES = re.compile(r"\s+")
@@ -36,8 +38,13 @@ def fold_width(value: str) -> str:
 
 
 def clean(value: str | None) -> str:
-    """Text as stored: widths folded, white space runs made one space, trimmed."""
+    """Text as stored: widths folded, white space runs made one space, trimmed.
+
+    Control characters and lone surrogates go first (``fieldlog.limits.clean_text``).
+    """
     value = value or ""
+    if not value.isprintable():
+        value = clean_text(value, multiline=False)
     if value.isascii():  # no width forms to fold: the common case skips the regular expressions
         return " ".join(value.split())
     return _SPACES.sub(" ", fold_width(value)).strip()

@@ -3,7 +3,9 @@
 Rows come through the access scopes, so a user exports only what they may see (the CLI passes
 EVERYTHING, as the owner). CSV is UTF-8 with a BOM (Excel opens it) or cp932 with characters
 outside it replaced by 〓; XLSX cells are typed. Text that a spreadsheet would run as a formula
-is neutralised with a leading apostrophe; real numbers stay numbers.
+is neutralised with a leading apostrophe in CSV, and kept exact as a typed string cell in XLSX
+(which Excel never runs); real numbers stay numbers. Text is cleaned of control characters on
+the way out too (limits.clean_text), so rows stored before the rule still export.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 
 from .. import access
 from ..entry import days_later, entry_time
+from ..limits import clean_text
 from ..models import Branch, Category, Customer, FollowUp, Proposal, Purpose, SalesLine, User, Visit
 
 KINDS = ("visits", "proposals", "follow-ups", "kpis", "customers", "sales")
@@ -277,6 +280,8 @@ def _csv_cell(value: Any) -> Any:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str):
+        value = clean_text(value)
     return neutralise(value)
 
 
@@ -311,7 +316,13 @@ def write_xlsx(table: Table, target: Any) -> int:
     for row in table.rows:
         cells = []
         for value in row:
-            cell = WriteOnlyCell(sheet, value=neutralise(value))
+            if isinstance(value, str):
+                # A typed string cell: Excel shows "=1+2" as text, exactly as it was typed.
+                cell = WriteOnlyCell(sheet, value=None)
+                cell._value, cell.data_type = clean_text(value), "s"
+                cells.append(cell)
+                continue
+            cell = WriteOnlyCell(sheet, value=value)
             if isinstance(value, datetime):
                 cell.number_format = "yyyy-mm-dd hh:mm"
             elif isinstance(value, date):

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
+from .. import limits
 from ..periods import MAX_YEAR, MIN_YEAR
 from ..text import clean, reading
 
@@ -114,7 +115,15 @@ def parse_date(value: Any) -> date:
 
 
 def parse_amount(value: Any, *, required: bool = True) -> int | None:
-    """Whole yen: 1,000 / ¥1,000 / 1000円 / full-width digits; returns with -, △, ▲ or (…)."""
+    """Whole yen within ±limits.MAX_AMOUNT; the sign is the caller's rule (returns may be < 0)."""
+    number = _amount(value, required=required)
+    if number is not None and abs(number) > limits.MAX_AMOUNT:
+        raise CellError(limits.amount_error(abs(number)))
+    return number
+
+
+def _amount(value: Any, *, required: bool) -> int | None:
+    """1,000 / ¥1,000 / 1000円 / full-width digits; returns with -, △, ▲ or (…)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, float):
@@ -122,7 +131,9 @@ def parse_amount(value: Any, *, required: bool = True) -> int | None:
             raise CellError(_l("Use a whole number of yen."))
         return int(value)
     raw = _nfkc(value)
-    if raw.isdigit() or (raw[:1] == "-" and raw[1:].isdigit()):
+    if len(raw) > 40:  # longer than any amount in range, however written: never int() it
+        raise CellError(limits.amount_error(limits.MAX_AMOUNT + 1))
+    if raw.isascii() and (raw.isdigit() or (raw[:1] == "-" and raw[1:].isdigit())):
         return int(raw)
     if not raw:
         if required:
@@ -138,7 +149,11 @@ def parse_amount(value: Any, *, required: bool = True) -> int | None:
     try:
         number = Decimal(raw)
     except InvalidOperation:
-        raise CellError(_l("Not an amount (use digits, e.g. 12,000 or △500).")) from None
+        number = Decimal("NaN")
+    if number.is_nan():
+        raise CellError(_l("Not an amount (use digits, e.g. 12,000 or △500)."))
+    if not number.is_finite() or abs(number) > limits.MAX_AMOUNT:
+        raise CellError(limits.amount_error(limits.MAX_AMOUNT + 1))
     if number != number.to_integral_value():
         raise CellError(_l("Use a whole number of yen."))
     return -int(number) if negative else int(number)
@@ -153,8 +168,10 @@ def parse_int(value: Any) -> int | None:
         number = Decimal(raw)
     except InvalidOperation:
         raise CellError(_l("Enter a whole number of days.")) from None
-    if number != number.to_integral_value() or number <= 0:
+    if not number.is_finite() or number != number.to_integral_value() or number <= 0:
         raise CellError(_l("Enter a whole number of days."))
+    if number > limits.MAX_CYCLE_DAYS:
+        raise CellError(_l("At most %(n)s days.", n=format(limits.MAX_CYCLE_DAYS, ",")))
     return int(number)
 
 

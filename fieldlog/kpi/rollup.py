@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from ..database import money_sum
 from ..defaults import company_settings
 from ..models import (
     Branch,
@@ -530,7 +531,7 @@ class _Engine:
             .subquery("pipeline")
         )
         group = [inner.c.opened, inner.c.closed] + ([inner.c.g] if key is not None else [])
-        stmt = select(*group, func.count(), func.sum(inner.c.amount)).group_by(*group)
+        stmt = select(*group, func.count(), money_sum(inner.c.amount)).group_by(*group)
         count: dict[Any, list[int]] = {}
         total: dict[Any, list[int]] = {}
         for row in self.session.execute(stmt):
@@ -559,9 +560,9 @@ class _Engine:
         has_gp = S.gross_profit.is_not(None)
         cols, group = self._grouped(
             key,
-            func.sum(S.amount),
-            func.sum(case((has_gp, S.gross_profit), else_=0)),
-            func.sum(case((has_gp, S.amount), else_=0)),
+            money_sum(S.amount),
+            money_sum(case((has_gp, S.gross_profit), else_=0)),
+            money_sum(case((has_gp, S.amount), else_=0)),
         )
         stmt = (
             select(*cols)

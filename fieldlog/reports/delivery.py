@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..database import write_intent
 from ..kpi import closed_weeks
+from ..limits import clean_text
 from ..models import Branch, ReportDelivery, User
 from ..periods import Period
 from ..present import numbers
@@ -228,9 +229,10 @@ def message(
 ) -> EmailMessage:
     report, pdf = built
     msg = EmailMessage()
-    msg["Subject"] = subject(job, period)
+    # A header is one line whatever names were stored before limits.clean_text guarded them.
+    msg["Subject"] = clean_text(subject(job, period), multiline=False)
     msg["From"] = mail_from
-    msg["To"] = formataddr((recipient.name, recipient.email))
+    msg["To"] = formataddr((clean_text(recipient.name, multiline=False), recipient.email))
     # RFC 5322 requires Date; smtplib adds neither it nor a Message-ID, and relays may not.
     msg["Date"] = formatdate(localtime=True)
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
@@ -238,7 +240,10 @@ def message(
     msg.set_content(body(report, job, recipient))
     code = job.report.replace("branch:", "")
     msg.add_attachment(
-        pdf, maintype="application", subtype="pdf", filename=f"report-{code}-{period.label}.pdf"
+        pdf,
+        maintype="application",
+        subtype="pdf",
+        filename=clean_text(f"report-{code}-{period.label}.pdf", multiline=False),
     )
     return msg
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..database import money_sum
 from ..defaults import company_settings
 from ..kpi import dormancy
 from ..models import (
@@ -171,7 +172,7 @@ def pipeline(session: Session, branch_ids: list[int], period: Period) -> Pipelin
         Proposal.proposed_on <= period.end,
         or_(Proposal.closed_on.is_(None), Proposal.closed_on > period.end),
     )
-    open_amount = select(func.coalesce(func.sum(Proposal.amount), 0)).where(
+    open_amount = select(func.coalesce(money_sum(Proposal.amount), 0)).where(
         Proposal.branch_id.in_(branch_ids), still_open
     )
     return Pipeline(

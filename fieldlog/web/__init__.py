@@ -15,7 +15,7 @@ from .. import accounts
 from ..database import storage_problem
 from ..errors import ServiceError
 from ..extensions import db, login_manager
-from . import compress, filters, security
+from . import compress, edge, filters, security
 from .common import STORAGE_MESSAGES, json_error, too_large_message
 
 
@@ -128,6 +128,7 @@ BLUEPRINTS = (
 
 
 def init_app(app: Flask) -> None:
+    edge.init_app(app)  # before the blueprints: their <int:…> rules use its converter
     _register_login(app)
     _register_errors(app)
     compress.init_app(app)  # registered first, so it runs after every other after_request

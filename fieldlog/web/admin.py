@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import directory
+from .. import directory, limits
 from ..errors import Invalid
 from ..extensions import db
 from ..models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
@@ -54,10 +54,13 @@ def _int(values: dict[str, str], errors: dict[str, list[Any]], name: str) -> int
     if not raw:
         return None
     try:
-        return int(raw)
+        number = int(raw) if len(raw) <= 12 else None
     except ValueError:
+        number = None
+    if number is None or abs(number) > limits.MAX_ID:
         errors.setdefault(name, []).append(_l("Enter a whole number."))
         return None
+    return number
 
 
 def _form_page(
@@ -218,8 +221,10 @@ def user_edit(user_id: int | None = None):
 @bp.get("/customers")
 def customers():
     query = request.args.get("q", "")[:100]
-    page = request.args.get("page", 1, type=int) or 1
+    page = limits.page_number(request.args.get("page"))
     branch_id = request.args.get("branch", type=int)
+    if branch_id is not None and not limits.id_in_range(branch_id):
+        branch_id = -1  # no such branch: an empty list, as for any unknown id
     rows, total = directory.customer_page(db.session, query, page, branch_id)
     pages = max(1, -(-total // directory.PAGE_SIZE))
     return render_template(

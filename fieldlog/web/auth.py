@@ -41,6 +41,8 @@ def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths: never redirect off the app after login."""
     if not target:
         return None
+    if "\\" in target or not target.isprintable() or " " in target:
+        return None  # /\evil.example is //evil.example to browsers; CR/LF would split the header
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None

@@ -6,12 +6,14 @@ from collections.abc import Callable
 from datetime import date, datetime
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from .. import limits
 from ..models import utcnow
 from ..periods import Period, from_query, today
 
@@ -97,3 +99,15 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition value for a download: an ASCII name, and RFC 6266 ``filename*``
+    with the UTF-8 name when it is not ASCII (a branch code like 札幌); never a CR or LF."""
+    name = limits.clean_text(filename, multiline=False)
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
+    )
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

@@ -23,7 +23,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import access, plan, plan_text, visits
+from .. import access, limits, plan, plan_text, visits
 from .. import today as today_service
 from ..defaults import company_settings
 from ..errors import ClientIdReused, Invalid
@@ -226,7 +226,7 @@ def visits_list():
         .options(joinedload(Visit.customer), joinedload(Visit.purpose), joinedload(Visit.rep))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
     )
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE)
+    page = db.paginate(stmt, page=limits.page_number(request.args.get("page")), per_page=PAGE_SIZE)
     return render_template("field/visits.html", page=page, args=args)
 
 
@@ -440,7 +440,7 @@ def customers():
     key = search_key(q)
     if key:
         stmt = stmt.where(Customer.search_text.contains(key, autoescape=True))
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE)
+    page = db.paginate(stmt, page=limits.page_number(request.args.get("page")), per_page=PAGE_SIZE)
     return render_template("field/customers.html", page=page, q=q)
 
 

@@ -34,6 +34,7 @@ from ..io.jobs import JobStore
 from ..models import User
 from .common import (
     STORAGE_MESSAGES,
+    attachment,
     company_tz,
     local_today,
     now,
@@ -276,5 +277,5 @@ def download(kind: str, fmt: str):
     return Response(
         chunks(),
         content_type=content_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(name), "Cache-Control": "private, no-store"},
     )

@@ -233,7 +233,7 @@ def hypothesis_new():
     if request.method == "POST":
         form = _hypothesis_form()
         try:
-            created = hypotheses.create(db.session, current_user, form)
+            created = hypotheses.create(db.session, current_user, form, today=local_today())
         except Invalid as error:
             db.session.rollback()
             errors = error.errors
@@ -267,7 +267,7 @@ def hypothesis(hypothesis_id: int):
             abort(403)
         form = _hypothesis_form()
         try:
-            hypotheses.update(db.session, current_user, found, form)
+            hypotheses.update(db.session, current_user, found, form, today=local_today())
         except Invalid as error:
             db.session.rollback()
             errors = error.errors

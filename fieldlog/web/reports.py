@@ -25,7 +25,7 @@ from ..extensions import db
 from ..models import ReportDelivery
 from ..periods import Period, week_or_none
 from ..reports import data, deliveries, delivery, pdf
-from .common import chosen_period, company_tz, local_today, now, roles_required
+from .common import attachment, chosen_period, company_tz, local_today, now, roles_required
 
 bp = Blueprint("reports", __name__)
 
@@ -48,7 +48,7 @@ def branch_pdf(code: str) -> Response:
         body,
         mimetype="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": attachment(filename),
             "Cache-Control": "private, no-store",
         },
     )

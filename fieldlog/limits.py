@@ -1,0 +1,143 @@
+"""One rule per kind of value: the ranges every entry point (API, forms, imports, admin) applies.
+
+docs/limits.md lists each limit with its error. Text is cleaned here once, so whatever is
+stored can be written to HTML, PDF, CSV, XLSX and mail headers.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+# Free text (notes, actions, review answers): characters after trimming.
+MAX_TEXT = 2000
+# One-line names (customer, branch, user, category): the columns' String(200).
+MAX_NAME = 200
+# Whole yen, either sign for sales lines (returns), 0 and up for proposals and budgets.
+MAX_AMOUNT = 99_999_999_999
+# A customer's visit cycle in days.
+MAX_CYCLE_DAYS = 3650
+# Row ids and page numbers: PostgreSQL's integer column; beyond it nothing can exist (404).
+MAX_ID = 2**31 - 1
+# Visits: not before 2000, at most a day ahead of the server's clock.
+EARLIEST_DAY = date(2000, 1, 1)
+VISIT_AHEAD = timedelta(hours=24)
+# Due dates, plan dates and hypothesis starts: within this many days of the visit or today.
+PLAN_DAYS = 3 * 366
+# JSON bodies: nesting depth and items in any one array.
+MAX_JSON_DEPTH = 16
+MAX_JSON_ITEMS = 1000
+# Follow-ups one visit may tick off.
+MAX_COMPLETES = 50
+# Passwords: at least this long, at most this long (hashing a megabyte is a denial of service).
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+
+# C0 and C1 controls (tab, newline and carriage return handled apart), DEL, lone surrogates,
+# and the Unicode non-characters U+FFFE/U+FFFF that XML (XLSX) refuses.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAKS = re.compile(r"\r\n?")
+_ONE_LINE = re.compile(r"[\t\r\n\u2028\u2029]+")
+
+
+def clean_text(value: str, *, multiline: bool = True) -> str:
+    """Text without NUL, control characters or lone surrogates; CR LF becomes LF.
+
+    In a one-line field tabs and line breaks become one space, so a name can never split a
+    header (mail, Content-Disposition) or a CSV row.
+    """
+    value = _FORBIDDEN.sub("", _LINE_BREAKS.sub("\n", value))
+    if not multiline:
+        value = _ONE_LINE.sub(" ", value)
+    return value
+
+
+def clean_any(value: Any) -> Any:
+    """clean_text for strings; any other value is returned as it is."""
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def text_error(value: str, *, limit: int = MAX_TEXT) -> Any:
+    """The message for text over its limit, or None."""
+    if len(value) > limit:
+        return _l("At most %(n)s characters.", n=format(limit, ","))
+    return None
+
+
+def amount_error(value: int, *, negative: bool = False) -> Any:
+    """The message for an amount of yen out of range, or None."""
+    if value < 0 and not negative:
+        return _l("The amount cannot be negative.")
+    if abs(value) > MAX_AMOUNT:
+        return _l("The amount is at most %(n)s yen.", n=format(MAX_AMOUNT, ","))
+    return None
+
+
+def visit_time_error(value: datetime, *, now: datetime) -> Any:
+    """The message for a visit time outside the window (2000 … now + 24 h), or None."""
+    if value > now + VISIT_AHEAD:
+        return _l("The visit time is more than a day in the future.")
+    if value.date() < EARLIEST_DAY:
+        return _l("The visit time is too far in the past.")
+    return None
+
+
+def plan_day_error(value: date, *, around: date) -> Any:
+    """The message for a due or start date more than PLAN_DAYS from ``around``, or None."""
+    if abs((value - around).days) > PLAN_DAYS:
+        return _l("The date must lie within three years of %(day)s.", day=around.isoformat())
+    return None
+
+
+def id_in_range(value: Any) -> bool:
+    """Whether a number can be a row id (1 … MAX_ID): larger ones cannot exist."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def page_number(raw: str | None) -> int:
+    """A ?page= value as 1 … MAX_ID; anything else is page 1."""
+    try:
+        number = int(raw or 1)
+    except ValueError:
+        return 1
+    return min(max(number, 1), MAX_ID)
+
+
+class JsonTooDeep(ValueError):
+    """A JSON body nested deeper, or with a longer array, than the limits allow."""
+
+
+def check_json(value: Any) -> Any:
+    """A parsed JSON value within MAX_JSON_DEPTH and MAX_JSON_ITEMS, its strings cleaned.
+
+    Walks without recursion, so no body can raise RecursionError here.
+    """
+    root = [value]
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise JsonTooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(container, list):
+            if len(container) > MAX_JSON_ITEMS:
+                raise JsonTooDeep(f"a JSON array longer than {MAX_JSON_ITEMS} items")
+            for i, item in enumerate(container):
+                if isinstance(item, str):
+                    container[i] = clean_text(item)
+                elif isinstance(item, list | dict):
+                    stack.append((item, depth + 1))
+        else:
+            for key in list(container):
+                item = container[key]
+                clean_key = clean_text(key)
+                if clean_key != key:
+                    del container[key]
+                if isinstance(item, str):
+                    item = clean_text(item)
+                elif isinstance(item, list | dict):
+                    stack.append((item, depth + 1))
+                container[clean_key] = item
+    return root[0]
