@@ -74,6 +74,8 @@ class Faults:
         elif action == "500":  # the server commits, then a proxy or a crash answers 500
             route.fetch()
             route.fulfill(status=500, json={"error": "server_error"})
+        elif action == "fail":  # the server fails on this entry every time, storing nothing
+            route.fulfill(status=500, json={"error": "server_error", "message": "壊れました"})
         elif action == "bad_csrf":  # the token went stale (e.g. another login on the phone)
             route.continue_(headers={**route.request.headers, "x-csrftoken": "stale-token"})
         elif action == "hold":  # the server is slow: the test decides when it answers
@@ -307,6 +309,40 @@ def test_500_after_commit_is_retried_and_stored_once(server, chromium):
         sync_now(page)
         wait_synced(page)
     assert stored(app, email) == ids
+
+
+def test_repeated_500_needs_attention_with_the_servers_message(server, chromium):
+    app, base = server
+    email = make_rep(app, "broken")
+    with phone(chromium, base, email) as (_, page, faults):
+        faults.default = "fail"
+        log_visit(page, base, "BROKEN-1")
+        # Online, a 5xx is never "saved, will sync when online": the toast says the server failed.
+        toast = page.locator("#toast")
+        toast.wait_for(timeout=WAIT)
+        assert "サーバーがエラー" in toast.inner_text(), toast.inner_text()
+        page.goto(f"{base}/outbox")
+        wait_idle(page)
+        for _ in range(5):  # each run is one more try; the third failure in a row stops them
+            if page.locator(".outbox-entry.is-attention").count():
+                break
+            sync_now(page)
+        card = page.locator(".outbox-entry.is-attention")
+        card.wait_for(timeout=WAIT)
+        assert outbox(page)[0]["attempts"] == 3 and outbox(page)[0]["state"] == "attention"
+        assert "壊れました (HTTP 500)" in card.inner_text()
+        assert card.locator("a", has_text="修正").count() == 1
+        assert card.locator("button", has_text="破棄").count() == 1
+        posts = faults.posts
+        sync_now(page, wait=False)  # an entry needing attention is not sent behind the rep's back
+        wait_idle(page)
+        assert faults.posts == posts
+        assert stored(app, email) == []
+
+        faults.default = "pass"
+        card.locator("button", has_text="再送する").click()
+        wait_synced(page)
+    assert len(stored(app, email)) == 1
 
 
 def test_timeout_then_late_commit_is_stored_once(server, chromium):

@@ -117,6 +117,13 @@ def js_strings() -> dict[str, object]:
             "needs_attention": _("{n} need your attention"),
             "saved_offline": _("Saved — will sync when online."),
             "saved_synced": _("Saved and synced."),
+            "saved_sending": _("Saved on this phone; sending…"),
+            "server_retry": _(
+                "Saved on this phone, but the server answered with an error. It will try again, "
+                "then ask you to fix or discard it."
+            ),
+            "needs_fix": _("Not saved: open the outbox to fix or discard it."),
+            "retry": _("Try again"),
             "synced": _("Synced."),
             "still_offline": _(
                 "No connection: what is waiting stays on this phone until you are online."

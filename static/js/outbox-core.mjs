@@ -6,6 +6,10 @@ export const RETRY = "retry";
 export const AUTH = "auth";
 export const CSRF = "csrf";
 export const ATTENTION = "attention";
+export const SERVER = "server";
+// A server error (5xx) answered this many times in a row is not a passing outage: the entry
+// needs the rep (fix or discard) instead of being retried, unseen, for ever.
+export const SERVER_ERROR_LIMIT = 3;
 
 /** What to do with an entry after the server answered `status` (0: no answer). */
 export function classify(status, body) {
@@ -15,7 +19,8 @@ export function classify(status, body) {
   if (status === 422 || status === 403 || status === 404 || status === 400 || status === 413) {
     return ATTENTION;
   }
-  // 0 (network error, timeout), 409 (still in progress), 429, 5xx and anything unexpected.
+  if (status >= 500) return SERVER;
+  // 0 (network error, timeout), 409 (still in progress), 429 and anything unexpected.
   return RETRY;
 }
 
@@ -111,8 +116,15 @@ export function makeEntry(kind, { id, url, body, user, label = "", now = Date.no
     nextAttemptAt: now,
     state: "pending",
     lastStatus: null,
+    serverErrors: 0,
     errors: null,
   };
+}
+
+/** What the server said when it failed (its message, else its error code, else the status). */
+export function serverMessage(status, body) {
+  const said = body && (body.message || body.error);
+  return said ? `${said} (HTTP ${status})` : `HTTP ${status}`;
 }
 
 /** The entry after an answer: state, attempts and next attempt time updated. */
@@ -129,10 +141,37 @@ export function afterAnswer(entry, status, body, { now = Date.now(), random = Ma
   if (outcome === AUTH || outcome === CSRF) {
     return { entry: { ...next, state: "pending", nextAttemptAt: now }, outcome };
   }
+  if (outcome === SERVER) {
+    const serverErrors = (entry.serverErrors || 0) + 1;
+    const errors = serverMessage(status, body);
+    if (serverErrors >= SERVER_ERROR_LIMIT) {
+      return { entry: { ...next, serverErrors, state: "attention", errors }, outcome: ATTENTION };
+    }
+    const wait = now + backoff(next.attempts, { random });
+    return { entry: { ...next, serverErrors, state: "pending", nextAttemptAt: wait, errors }, outcome };
+  }
+  if (status !== 0) Object.assign(next, { serverErrors: 0, errors: null }); // the streak is over
   return {
     entry: { ...next, state: "pending", nextAttemptAt: now + backoff(next.attempts, { random }) },
     outcome,
   };
+}
+
+/**
+ * What to tell the rep once the first send of a just-saved entry is over (a key of the page's
+ * strings): sent, refused (fix it), a server error (it retries, then asks), or offline.
+ * A 5xx is never reported as "will sync when online": the phone was online.
+ */
+export function afterSaveMessage(entry) {
+  if (!entry || entry.state === "sent") return "saved_synced";
+  if (entry.state === "attention") return "needs_fix";
+  if (entry.lastStatus >= 500) return "server_retry";
+  return "saved_offline";
+}
+
+/** The entry made ready to send again at once (the outbox's "Try again" after server errors). */
+export function retryNow(entry, now = Date.now()) {
+  return { ...entry, state: "pending", serverErrors: 0, nextAttemptAt: now };
 }
 
 /**

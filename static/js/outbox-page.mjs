@@ -1,5 +1,6 @@
 // The outbox page: what is waiting, what needs attention, fix or discard.
 import { currentUser, sync, t } from "./app.mjs";
+import { retryNow, SERVER_ERROR_LIMIT } from "./outbox-core.mjs";
 import { outbox } from "./outbox-store.mjs";
 
 const list = document.getElementById("outbox-list");
@@ -52,6 +53,17 @@ async function render() {
       const fix = element("a", "button", t("fix"));
       fix.href = `/visits/new?outbox=${encodeURIComponent(entry.id)}`;
       actions.append(fix);
+    }
+    if (entry.state === "attention" && (entry.serverErrors || 0) >= SERVER_ERROR_LIMIT) {
+      // The server failed, the entry itself may be fine: sending it again is worth a tap.
+      const retry = element("button", "button", t("retry"));
+      retry.type = "button";
+      retry.addEventListener("click", async () => {
+        await outbox.put(retryNow(entry));
+        await sync({ force: true });
+        render();
+      });
+      actions.append(retry);
     }
     const discard = element("button", "button", t("discard"));
     discard.type = "button";

@@ -1,7 +1,9 @@
 // One-tap "done", "won/lost" and a follow-up's new date go through the outbox too, so they
 // work without signal.
 // The row shows the result at once; the last tap on the same item wins.
-import { enqueue, t } from "./app.mjs";
+import { enqueue, sync, t } from "./app.mjs";
+import { afterSaveMessage } from "./outbox-core.mjs";
+import { outbox } from "./outbox-store.mjs";
 
 function today() {
   const d = new Date();
@@ -39,7 +41,7 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     const note = document.createElement("span");
     note.className = "settled-note";
     note.setAttribute("role", "status");
-    note.textContent = t("saved_offline");
+    note.textContent = t("saved_sending");
     // Done next to Cancel (a customer's follow-ups): the note replaces both buttons.
     const holder = form.parentElement?.classList.contains("two-buttons") ? form.parentElement : form;
     holder.replaceChildren(note);
@@ -52,5 +54,8 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     };
     window.addEventListener("fieldlog:sent", onSent);
     await enqueue(kind, id, url, body, label);
+    await sync(); // joins the send enqueue started: then say how it went
+    const entry = await outbox.get(id);
+    if (entry) note.textContent = t(afterSaveMessage(entry));
   });
 }

@@ -2,7 +2,7 @@
 // network attempt, the form keeps a draft while it is filled, and a rejected entry comes back
 // here to be fixed. Without JavaScript the form still posts to the server as a plain form.
 import { currentUser, enqueue, sync, t, toast } from "./app.mjs";
-import { visitPayloadFromForm } from "./outbox-core.mjs";
+import { afterSaveMessage, visitPayloadFromForm } from "./outbox-core.mjs";
 import { outbox } from "./outbox-store.mjs";
 
 const form = document.getElementById("visit-form");
@@ -218,7 +218,7 @@ async function save(event) {
   form.dataset.saved = clientId;
   localStorage.removeItem(DRAFT_KEY);
   if (fixing) await outbox.remove(fixing);
-  toast(t("saved_offline"));
+  toast(t("saved_sending"));
   // Give the sync a moment: online, the visit is on the server before Today loads.
   await Promise.race([sync(), new Promise((resolve) => setTimeout(resolve, 4000))]);
   const entry = await outbox.get(clientId);
@@ -226,7 +226,7 @@ async function save(event) {
     window.location.assign(`${form.action}?outbox=${encodeURIComponent(clientId)}`);
     return;
   }
-  sessionStorage.setItem("fieldlog-toast", entry ? t("saved_offline") : t("saved_synced"));
+  sessionStorage.setItem("fieldlog-toast", t(afterSaveMessage(entry)));
   window.location.assign(form.dataset.doneUrl || "/");
 }
 

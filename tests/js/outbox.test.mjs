@@ -17,6 +17,8 @@ import {
   matchCustomers,
   parseAmount,
   RETRY,
+  SERVER,
+  SERVER_ERROR_LIMIT,
   searchKey,
   visitPayloadFromForm,
 } from "../../static/js/outbox-core.mjs";
@@ -24,7 +26,8 @@ import {
 test("only 2xx answers take an entry out of the outbox", () => {
   assert.equal(classify(201, {}), DONE);
   assert.equal(classify(200, {}), DONE);
-  for (const status of [0, 409, 429, 500, 502, 503, 504]) assert.equal(classify(status, {}), RETRY);
+  for (const status of [0, 409, 429]) assert.equal(classify(status, {}), RETRY);
+  for (const status of [500, 502, 503, 504]) assert.equal(classify(status, {}), SERVER);
   assert.equal(classify(401, { error: "unauthorized" }), AUTH);
   assert.equal(classify(400, { error: "csrf_failed" }), CSRF);
   assert.equal(classify(422, { error: "invalid" }), ATTENTION);
@@ -132,6 +135,35 @@ test("an answer moves the entry: sent, attention, or retry later", () => {
   const auth = afterAnswer(entry, 401, {}, { now: 10 });
   assert.equal(auth.outcome, AUTH);
   assert.equal(auth.entry.state, "pending");
+});
+
+test("a server error repeated a few times needs attention, with the server's message", () => {
+  let entry = makeEntry("visit", { id: "a", url: "/api/v1/visits", body: {}, user: "r@x", now: 0 });
+  const failure = { error: "server_error", message: "Something went wrong on our side." };
+  for (let n = 1; n < SERVER_ERROR_LIMIT; n += 1) {
+    const answer = afterAnswer(entry, 500, failure, { now: n, random: () => 1 });
+    assert.equal(answer.entry.state, "pending", `try ${n} is retried`);
+    assert.equal(answer.outcome, SERVER);
+    entry = answer.entry;
+  }
+  const last = afterAnswer(entry, 500, failure, { now: 99 });
+  assert.equal(last.outcome, ATTENTION);
+  assert.equal(last.entry.state, "attention");
+  assert.equal(last.entry.errors, "Something went wrong on our side. (HTTP 500)");
+  assert.equal(last.entry.attempts, SERVER_ERROR_LIMIT);
+});
+
+test("only server errors in a row count: another answer ends the streak", () => {
+  let entry = makeEntry("visit", { id: "a", url: "/", body: {}, user: "r@x", now: 0 });
+  entry = afterAnswer(entry, 503, null, { now: 1 }).entry;
+  entry = afterAnswer(entry, 502, null, { now: 2 }).entry;
+  assert.equal(entry.serverErrors, 2);
+  assert.equal(entry.errors, "HTTP 502");
+  entry = afterAnswer(entry, 0, null, { now: 3 }).entry; // offline: neither a failure nor a reset
+  assert.equal(entry.serverErrors, 2);
+  entry = afterAnswer(entry, 409, { error: "in_progress" }, { now: 4 }).entry;
+  assert.equal(entry.serverErrors, 0);
+  assert.equal(afterAnswer(entry, 500, null, { now: 5 }).entry.state, "pending");
 });
 
 test("only the current user's due entries are sent, oldest first", () => {
