@@ -6,11 +6,14 @@ stored can be written to HTML, PDF, CSV, XLSX and mail headers.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+
+from .text import clean_text
+
+__all__ = ["clean_text"]  # the text rule lives with the other pure text rules
 
 # Free text (notes, actions, review answers): characters after trimming.
 MAX_TEXT = 2000
@@ -35,24 +38,6 @@ MAX_COMPLETES = 50
 # Passwords: at least this long, at most this long (hashing a megabyte is a denial of service).
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
-
-# C0 and C1 controls (tab, newline and carriage return handled apart), DEL, lone surrogates,
-# and the Unicode non-characters U+FFFE/U+FFFF that XML (XLSX) refuses.
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_LINE_BREAKS = re.compile(r"\r\n?")
-_ONE_LINE = re.compile(r"[\t\r\n\u2028\u2029]+")
-
-
-def clean_text(value: str, *, multiline: bool = True) -> str:
-    """Text without NUL, control characters or lone surrogates; CR LF becomes LF.
-
-    In a one-line field tabs and line breaks become one space, so a name can never split a
-    header (mail, Content-Disposition) or a CSV row.
-    """
-    value = _FORBIDDEN.sub("", _LINE_BREAKS.sub("\n", value))
-    if not multiline:
-        value = _ONE_LINE.sub(" ", value)
-    return value
 
 
 def clean_any(value: Any) -> Any:

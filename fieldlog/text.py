@@ -1,6 +1,9 @@
 """Folding of Japanese text, in one place: what forms and imports store, and what search matches.
 
-Pure (no Flask, no database). Three rules, each used by every path that needs it:
+Pure (no Flask, no database). Four rules, each used by every path that needs it:
+
+- ``clean_text``: no NUL, control character or lone surrogate, so stored text can always be
+  written to HTML, PDF, CSV, XLSX and headers; ``fieldlog.limits`` applies it at every edge.
 
 - ``clean``: what a typed or imported name is stored as — full-width ASCII and half-width kana
   folded to their usual widths (㈱ and ① are kept), runs of white space made one space, trimmed.
@@ -17,11 +20,29 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .limits import clean_text
-
 _HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
 _KATAKANA_TO_HIRAGANA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 _SPACES = re.compile(r"\s+")
+
+# C0 and C1 controls (tab, newline and carriage return handled apart), DEL, lone surrogates,
+# and the Unicode non-characters U+FFFE/U+FFFF that XML (XLSX) refuses.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAKS = re.compile(r"\r\n?")
+_ONE_LINE = re.compile(r"[\t\r\n\u2028\u2029]+")
+
+
+def clean_text(value: str, *, multiline: bool = True) -> str:
+    """Text without NUL, control characters or lone surrogates; CR LF becomes LF.
+
+    In a one-line field tabs and line breaks become one space, so a name can never split a
+    header (mail, Content-Disposition) or a CSV row.
+    """
+    value = _FORBIDDEN.sub("", _LINE_BREAKS.sub("\n", value))
+    if not multiline:
+        value = _ONE_LINE.sub(" ", value)
+    return value
+
+
 # Full-width ASCII, half-width kana and the ideographic space; ㈱ and ① are left alone.
 _WIDTH_FORMS = re.compile(r"[\u3000\uff00-\uffef]+")
 
