@@ -20,7 +20,7 @@ from sqlalchemy import Select, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import access, schemas
+from . import access, limits, schemas
 from .errors import Invalid, NotFound
 from .kpi import dormancy
 from .models import (
@@ -526,8 +526,10 @@ def plan_visit(
         if purpose is None:
             errors.add("purpose", _l("Unknown purpose."))
     note = payload.get("note")
-    if note is not None and (not isinstance(note, str) or len(note) > schemas.MAX_TEXT):
-        errors.add("note", _l("At most %(n)s characters.", n=schemas.MAX_TEXT))
+    if note is not None and not isinstance(note, str):
+        errors.add("note", _l("Must be text."))
+    elif note is not None and (message := limits.text_error(note)):
+        errors.add("note", message)
     if errors:
         raise Invalid(errors=dict(errors))
 

@@ -16,7 +16,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, select, update
 
-from .. import accounts
+from .. import accounts, limits
 from ..kpi import dormancy
 from ..models import (
     Category,
@@ -30,7 +30,6 @@ from ..models import (
     utcnow,
 )
 from ..periods import local_date
-from ..schemas import MAX_TEXT
 from ..visits import derive_kind
 from .handlers import IN_CHUNK, Handler, Row
 from .normalize import (
@@ -100,6 +99,10 @@ class VisitHandler(Handler):
         visited_at = row.get("visited_at", lambda v: parse_datetime(v, tz))
         if visited_at is not None and visited_at > self.clock + FUTURE_SLACK:
             row.fail("visited_at", _l("The visit cannot be in the future."))
+        elif visited_at is not None and (
+            message := limits.visit_time_error(visited_at, now=self.clock)
+        ):
+            row.fail("visited_at", message)
         record["visited_at"] = visited_at
         day = local_date(visited_at, tz) if visited_at is not None else None
         record["day"] = day
@@ -123,8 +126,8 @@ class VisitHandler(Handler):
 
     def _text(self, row: Row, name: str) -> str:
         value = row.get(name) if row.has(name) else ""
-        if len(value) > MAX_TEXT:
-            row.fail(name, _l("At most %(n)s characters.", n=MAX_TEXT))
+        if message := limits.text_error(value):
+            row.fail(name, message)
         return value
 
     def _customer(self, row: Row, record: dict[str, Any]) -> tuple[int, int, int | None] | None:
@@ -181,6 +184,8 @@ class VisitHandler(Handler):
             row.fail(name, _l("This date is before the visit."))
         elif past_only and value > self.today + timedelta(days=1):
             row.fail(name, _l("The date cannot be in the future."))
+        elif message := limits.plan_day_error(value, around=day or self.today):
+            row.fail(name, message)
         return value
 
     def _proposal(self, row: Row, day: date | None) -> dict[str, Any] | None:
