@@ -15,7 +15,7 @@ from sqlalchemy import select
 from fieldlog import limits
 from fieldlog.extensions import db
 from fieldlog.io.normalize import CellError, parse_amount, parse_int
-from fieldlog.models import Proposal, SalesLine, Visit
+from fieldlog.models import Proposal, Visit
 
 from .conftest import csrf_from, visit_payload
 
@@ -260,7 +260,7 @@ def test_admin_names_are_one_line(client, auth, world, name):
 # ---- what was stored still renders everywhere ------------------------------------------------
 
 
-def _legacy_rows(world) -> None:
+def _legacy_rows(world, make) -> None:
     """Rows written before the rules (straight to the database): huge sums, NUL, controls."""
     visit = db.session.get(Visit, _visit_id(world))
     # PostgreSQL cannot store NUL at all; SQLite can, and openpyxl refuses it.
@@ -280,7 +280,7 @@ def _legacy_rows(world) -> None:
                 proposed_on=date(2026, 11, 20),
             )
         )
-        db.session.add(SalesLine(customer=customer, sold_on=date(2026, 11, 17), amount=9 * 10**18))
+        make.sale(customer, date(2026, 11, 17), amount=9 * 10**18)
     db.session.commit()
 
 
@@ -293,8 +293,8 @@ def _visit_id(world) -> int:
     return record_visit(db.session, world["rep"], payload, tz=TZ, now=NOW).visit.id
 
 
-def test_everything_renders_after_hostile_rows(client, auth, world):
-    _legacy_rows(world)
+def test_everything_renders_after_hostile_rows(client, auth, world, make):
+    _legacy_rows(world, make)
     auth.login(world["manager"])
     code = "札幌"
     for path in (
