@@ -48,15 +48,37 @@ def ensure_defaults(session: Session, tz: ZoneInfo | None = None) -> CompanySett
                     sort=sort,
                 )
             )
-    settings = session.get(CompanySettings, 1)
-    if settings is None:
-        settings = CompanySettings(id=1, active_kpis=list(DEFAULT_ACTIVE_KPIS))
-        session.add(settings)
-    session.flush()
+    settings = ensure_settings(session)
     dormancy.start_if_empty(session, settings, tz or ZoneInfo("Asia/Tokyo"))
     return settings
 
 
 def company_settings(session: Session) -> CompanySettings:
-    """The company settings row (created with defaults on first use)."""
-    return session.get(CompanySettings, 1) or ensure_defaults(session)
+    """The company settings, for reading: the row, or the defaults unsaved when there is none.
+
+    A read never writes: ``flask db upgrade`` creates the row, and writers of settings call
+    ``ensure_defaults`` first (an explicit step), so nothing is inserted behind a page view.
+    """
+    return session.get(CompanySettings, 1) or unsaved_settings()
+
+
+def ensure_settings(session: Session) -> CompanySettings:
+    """The settings row for a writer of settings: inserted with the defaults when missing."""
+    settings = session.get(CompanySettings, 1)
+    if settings is None:
+        settings = unsaved_settings()
+        session.add(settings)
+    session.flush()
+    return settings
+
+
+def unsaved_settings() -> CompanySettings:
+    """The settings a new company starts with, as an object not added to any session."""
+    values = {}
+    for column in CompanySettings.__table__.columns:
+        default = column.default
+        if default is None or column.primary_key:
+            continue
+        values[column.key] = default.arg(None) if default.is_callable else default.arg
+    values["active_kpis"] = list(DEFAULT_ACTIVE_KPIS)
+    return CompanySettings(id=1, **values)

@@ -9,7 +9,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from ..defaults import company_settings
+from ..defaults import ensure_settings
 from ..errors import Invalid
 from ..models import CompanySettings
 from . import dormancy
@@ -108,7 +108,7 @@ def set_active_kpis(session: Session, keys: Iterable[str]) -> list[Warning]:
     unknown = [k for k in chosen if k not in CATALOGUE]
     if unknown:
         raise Invalid(errors={"active_kpis": [_l("Unknown KPI: %(key)s.", key=", ".join(unknown))]})
-    settings = company_settings(session)
+    settings = ensure_settings(session)
     settings.active_kpis = chosen
     session.flush()
     return lint_settings(settings)
@@ -124,7 +124,7 @@ def set_kpi_why(session: Session, texts: Mapping[str, str | None]) -> CompanySet
             errors[f"why.{key}"] = [_l("At most %(n)d characters.", n=MAX_WHY)]
     if errors:
         raise Invalid(errors=errors)
-    settings = company_settings(session)
+    settings = ensure_settings(session)
     merged = dict(settings.kpi_why or {})
     for key, text in texts.items():
         if (text or "").strip():
@@ -154,7 +154,7 @@ def set_dormancy(session: Session, visit_days: Any, sales_days: Any) -> CompanyS
     sales = _whole(errors, "dormant_sales_days", sales_days, 1, 3650)
     if errors:
         raise Invalid(errors=errors)
-    settings = company_settings(session)
+    settings = ensure_settings(session)
     settings.dormant_visit_days, settings.dormant_sales_days = visit, sales
     session.flush()
     dormancy.settings_changed(session, settings)  # the summary follows the new thresholds
@@ -170,7 +170,7 @@ def set_rank_cycles(session: Session, a: Any, b: Any, c: Any) -> CompanySettings
     ]
     if errors:
         raise Invalid(errors=errors)
-    settings = company_settings(session)
+    settings = ensure_settings(session)
     settings.cycle_days_a, settings.cycle_days_b, settings.cycle_days_c = days
     session.flush()
     return settings
@@ -186,7 +186,7 @@ def set_health_thresholds(session: Session, values: Mapping[str, Any]) -> Compan
     }
     if errors:
         raise Invalid(errors=errors)
-    settings = company_settings(session)
+    settings = ensure_settings(session)
     for name, value in chosen.items():
         setattr(settings, name, value)
     session.flush()
