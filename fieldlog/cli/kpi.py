@@ -165,3 +165,59 @@ def rebuild_summary(check: bool) -> None:
     db.session.commit()
     click.echo(f"Rebuilt the deepening summary: {runs:,} runs.")
     click.echo(f"Rebuilt the dormancy summary ({tz.key}): {kept:,} runs.")
+
+
+@group.command("forecast")
+@click.option(
+    "--scope",
+    "scope_text",
+    default="company",
+    show_default=True,
+    help="company or branch:CODE.",
+)
+@click.option("--weeks", type=click.IntRange(1, 26), default=8, show_default=True)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Use only data on or before this date (default: today); for backtests.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/contract.md).")
+def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> None:
+    """Weekly sales for the weeks after the one containing --as-of, with 80% intervals."""
+    from ..kpi.forecast import TooLittleHistory, forecast
+    from ..kpi.forecast_data import load_history
+
+    try:
+        scope = parse_scope(db.session, scope_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    if scope.kind == "rep":
+        raise click.BadParameter("use company or branch:CODE", param_hint="--scope")
+    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+    day = as_of.date() if as_of is not None else today(tz, current_app.config.get("FIELDLOG_NOW"))
+    try:
+        result = forecast(load_history(db.session, scope, day), day, weeks)
+    except TooLittleHistory as exc:
+        click.echo(
+            f"Too little history for a forecast: {exc.args[0]} complete week(s) of sales up to "
+            f"{day}; at least 8 are needed.",
+            err=True,
+        )
+        raise SystemExit(2) from None
+    body = {
+        "scope": scope_label(db.session, scope),
+        "as_of": day.isoformat(),
+        "weeks": [
+            {"week": w.week, "value": w.value, "interval": list(w.interval)} for w in result.weeks
+        ],
+        "method": result.method,
+    }
+    if as_json:
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{body['scope']}  as of {body['as_of']}  (80% interval)")
+    for w in result.weeks:
+        click.echo(f"{w.week}  ¥{w.value:>14,}  [¥{w.interval[0]:,} – ¥{w.interval[1]:,}]")
+    click.echo(result.method)
