@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .limits import MAX_AMOUNT
 from .text import search_key
 
 ROLES = ("rep", "manager", "owner")
@@ -640,11 +641,6 @@ class ReportDelivery(db.Model):
         return f"<ReportDelivery {self.week} {self.report} {self.recipient} {self.status}>"
 
 
-# Bound of a yen amount anywhere in FieldLog (11 digits: 999億円 and change).
-MAX_YEN = 99_999_999_999
-MAX_YEN_TEXT = f"{MAX_YEN:,}"
-
-
 class SalesBudget(db.Model):
     """A month's sales budget (予算) for a branch (rep_id None) or for one rep of that branch.
 
@@ -653,7 +649,7 @@ class SalesBudget(db.Model):
     """
 
     __table_args__ = (
-        CheckConstraint(f"amount >= 0 AND amount <= {MAX_YEN}", name="amount"),
+        CheckConstraint(f"amount >= 0 AND amount <= {MAX_AMOUNT}", name="amount"),
         Index("ix_sales_budget_month_branch_rep", "month", "branch_id", "rep_id"),
     )
 

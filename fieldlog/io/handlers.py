@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from .. import accounts
 from ..kpi import budgets as kpi_budgets
 from ..kpi import summary as kpi_summary
+from ..limits import amount_error
 from ..models import (
-    MAX_YEN,
-    MAX_YEN_TEXT,
     Branch,
     Category,
     Customer,
@@ -429,8 +428,9 @@ class BudgetHandler(Handler):
             else:
                 rep_id = rep[0]
         amount = row.get("amount", parse_amount)
-        if amount is not None and not 0 <= amount <= MAX_YEN:
-            row.fail("amount", _l("Enter an amount from 0 to %(max)s yen.", max=MAX_YEN_TEXT))
+        problem = amount_error(amount) if amount is not None else None
+        if problem is not None:
+            row.fail("amount", problem)
         return {
             "key": self._key(month, branch_id, rep_id) if not row.errors else "",
             "month": month,

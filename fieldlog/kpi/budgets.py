@@ -25,7 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import Invalid
-from ..models import MAX_YEN, MAX_YEN_TEXT, Branch, SalesBudget, SalesBudgetChange, User, utcnow
+from ..limits import amount_error
+from ..models import Branch, SalesBudget, SalesBudgetChange, User, utcnow
 from ..periods import Period
 from .scope import Scope
 
@@ -48,15 +49,14 @@ def months_of(period: Period) -> list[date]:
 
 
 def check_amount(value: Any) -> int:
-    """A budget amount: whole yen from 0 to MAX_YEN; Invalid on 'amount' otherwise."""
+    """A budget amount: whole yen from 0 to limits.MAX_AMOUNT; Invalid on 'amount' otherwise."""
     try:
         number = int(str(value).replace(",", "").strip())
     except (TypeError, ValueError):
         raise Invalid(errors={"amount": [_l("Enter a whole number of yen.")]}) from None
-    if not 0 <= number <= MAX_YEN:
-        raise Invalid(
-            errors={"amount": [_l("Enter an amount from 0 to %(max)s yen.", max=MAX_YEN_TEXT)]}
-        )
+    problem = amount_error(number)
+    if problem is not None:
+        raise Invalid(errors={"amount": [problem]})
     return number
 
 
