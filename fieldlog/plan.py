@@ -128,7 +128,7 @@ def plan_scope(user: User, *, branch: bool = False) -> Select[tuple[Customer]]:
     return stmt.where(Customer.rep_id == user.id, Customer.branch_id == user.branch_id)
 
 
-def _facts(
+def customer_facts(
     session: Session, scope: Select[tuple[Customer]], day: date, tz: ZoneInfo
 ) -> dict[int, tuple[Customer, Facts]]:
     """Each customer's last visit and last sale up to ``day`` and whether a follow-up is booked."""
@@ -156,7 +156,7 @@ def _facts(
     out = {}
     for customer, at, sold, booked in session.execute(stmt):
         visited = local_date(_instant(at), tz) if at is not None else None
-        sold_on = _date(sold) if sold is not None else None
+        sold_on = as_date(sold) if sold is not None else None
         out[customer.id] = (customer, Facts(visited, sold_on, bool(booked)))
     return out
 
@@ -168,7 +168,8 @@ def _instant(value: Any) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _date(value: Any) -> date:
+def as_date(value: Any) -> date:
+    """A date from an aggregate (SQLite may hand back text)."""
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
@@ -290,13 +291,15 @@ def build_plan(
     planned_q = select(PlannedVisit).where(
         PlannedVisit.rep_id == user.id, PlannedVisit.planned_on == day
     )
-    facts = _facts(session, scope, day, tz)
+    facts = customer_facts(session, scope, day, tz)
     planned_rows = session.scalars(planned_q).all()
     planned = {p.customer_id: p for p in planned_rows}
     # A customer the user planned stays in their plan even when it is a colleague's.
     missing = [p.customer_id for p in planned_rows if p.customer_id not in facts]
     if missing and only is None:
-        facts.update(_facts(session, select(Customer).where(Customer.id.in_(missing)), day, tz))
+        facts.update(
+            customer_facts(session, select(Customer).where(Customer.id.in_(missing)), day, tz)
+        )
     ids = list(facts)
     if not ids:
         return []

@@ -78,6 +78,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "訪問周期",
             "訪問間隔",
         ),
+        "address": ("address", "住所", "所在地", "顧客住所"),
     },
     "sales": {
         "sold_on": ("sold_on", "date", "売上日", "日付", "販売日", "計上日", "伝票日付", "納品日"),

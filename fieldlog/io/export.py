@@ -222,6 +222,7 @@ def _customers(session: Session, user: User | None, tz: ZoneInfo, locale: str) -
         ("rep", rep.email),
         ("rank", Customer.rank),
         ("visit_cycle_days", Customer.visit_cycle_days),
+        ("address", Customer.address),
     ]
     return _columns(session, "customers", stmt, columns, Customer.code)
 

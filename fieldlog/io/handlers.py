@@ -239,6 +239,10 @@ class UserHandler(Handler):
                 self.session.execute(insert(User), [values])
 
 
+# The length of Customer.address.
+ADDRESS_MAX = 500
+
+
 class CustomerHandler(Handler):
     model = Customer
 
@@ -290,6 +294,10 @@ class CustomerHandler(Handler):
             record["rank"] = row.get("rank", parse_rank)
         if row.has("visit_cycle_days"):
             record["visit_cycle_days"] = row.get("visit_cycle_days", parse_int)
+        if row.has("address"):
+            record["address"] = row.get("address")
+            if len(record["address"]) > ADDRESS_MAX:
+                row.fail("address", _l("At most %(n)s characters.", n=ADDRESS_MAX))
         return record
 
     def write(self, records: list[dict[str, Any]], batch: ImportBatch) -> None:
@@ -312,7 +320,14 @@ class CustomerHandler(Handler):
                 updates.append({"id": found[0], "updated_at": now, **values})
             else:
                 inserts.append(
-                    {"name_kana": "", "rank": "B", **values, "created_at": now, "updated_at": now}
+                    {
+                        "name_kana": "",
+                        "rank": "B",
+                        "address": "",
+                        **values,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
                 )
         if inserts:
             self.session.execute(insert(Customer), inserts)

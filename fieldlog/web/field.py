@@ -23,12 +23,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import access, limits, plan, plan_text, visits
+from .. import access, charts, customer_profile, limits, plan, plan_text, visits
 from .. import today as today_service
 from ..defaults import company_settings
 from ..errors import ClientIdReused, Invalid
 from ..extensions import db
 from ..models import Category, Customer, FollowUp, Proposal, Purpose, Visit
+from ..present import numbers
 from ..text import search_key
 from . import visit_form
 from .auth import _safe_next
@@ -444,6 +445,11 @@ def customers():
     return render_template("field/customers.html", page=page, q=q)
 
 
+def _short(name: str, size: int = 5) -> str:
+    """A category name short enough for a chart's axis (the table beside it has it whole)."""
+    return name if len(name) <= size else name[: size - 1] + "…"
+
+
 @bp.get("/customers/<int:customer_id>")
 @login_required
 def customer(customer_id: int):
@@ -482,9 +488,27 @@ def customer(customer_id: int):
             FollowUp.id.desc(),
         )
     )
+    day = local_today()
+    facts = customer_profile.profile(
+        db.session, status.customer, day=day, tz=company_tz(), settings=company_settings(db.session)
+    )
+    locale = str(get_locale())
     return render_template(
         "field/customer.html",
         status=status,
+        today=day,
+        profile=facts,
+        sales_chart=charts.bar_chart(
+            [_short(s.name) if s.name else str(_l("No category")) for s in facts.sales],
+            [s.total for s in facts.sales],
+            title=str(_l("Sales by category, last 24 months")),
+            fmt=lambda v: numbers.compact_yen(v, locale),
+            width=360,
+            height=170,
+        )
+        if facts.sales
+        else None,
+        purposes=plan.purpose_labels(db.session, locale),
         customer=status.customer,
         visits=list(history),
         proposals=list(proposals_),

@@ -1,0 +1,109 @@
+"""What the customer page says about one customer: what it buys, what to propose next, when
+it turns dormant and when the next visit is due.
+
+Each fact asks the rule's one home: dormancy (``kpi.dormancy``), the visit cycle
+(``today``), the cross-sell candidates of the plan (``plan``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import plan
+from .kpi import dormancy
+from .models import Category, CompanySettings, Customer, SalesLine
+from .today import cycle_days
+
+YEAR = 365
+
+
+@dataclass
+class CategorySales:
+    """A category's sales to the customer: the last 365 days, the 365 before, the last sale."""
+
+    name: str
+    last_year: int
+    year_before: int
+    last_sold: date | None
+
+    @property
+    def total(self) -> int:
+        return self.last_year + self.year_before
+
+
+@dataclass
+class Profile:
+    """The customer page's facts as of ``day``."""
+
+    day: date
+    sales: list[CategorySales] = field(default_factory=list)
+    candidates: list[plan.CrossSell] = field(default_factory=list)
+    dormant: bool = False
+    # The day it turned, or will turn, dormant if nothing new happens (None: never visited).
+    dormant_from: date | None = None
+    # The last day within its visit cycle (None: never visited, a visit is due now).
+    next_visit_by: date | None = None
+
+
+def sales_by_category(session: Session, customer_id: int, day: date) -> list[CategorySales]:
+    """The customer's sales per category over the 730 days ending on ``day``, largest first."""
+    split = day - timedelta(days=YEAR - 1)  # first day of the last 365
+    start = day - timedelta(days=2 * YEAR - 1)
+    recent = func.sum(SalesLine.amount).filter(SalesLine.sold_on >= split)
+    before = func.sum(SalesLine.amount).filter(SalesLine.sold_on < split)
+    stmt = (
+        select(Category.name, recent, before, func.max(SalesLine.sold_on))
+        .select_from(SalesLine)
+        .outerjoin(Category, SalesLine.category_id == Category.id)
+        .where(
+            SalesLine.customer_id == customer_id,
+            SalesLine.sold_on >= start,
+            SalesLine.sold_on <= day,
+        )
+        .group_by(Category.name)
+    )
+    rows = [
+        CategorySales(
+            name or "", int(last or 0), int(prev or 0), plan.as_date(sold) if sold else None
+        )
+        for name, last, prev, sold in session.execute(stmt)
+    ]
+    return sorted(rows, key=lambda r: (-r.total, r.name))
+
+
+def profile(
+    session: Session,
+    customer: Customer,
+    *,
+    day: date,
+    tz: ZoneInfo,
+    settings: CompanySettings,
+) -> Profile:
+    """The customer page's facts: sales by category, cross-sell candidates, dormancy, cycle."""
+    out = Profile(day=day, sales=sales_by_category(session, customer.id, day))
+    facts = plan.customer_facts(
+        session, select(Customer).where(Customer.id == customer.id), day, tz
+    )
+    fact = facts[customer.id][1]
+    visit_limit, sales_limit = settings.dormant_visit_days, settings.dormant_sales_days
+    out.dormant = dormancy.dormant_on(
+        day, fact.last_visit, fact.last_sale, visit_limit, sales_limit
+    )
+    out.dormant_from = dormancy.turns_dormant_on(
+        fact.last_visit, fact.last_sale, visit_limit, sales_limit
+    )
+    if fact.last_visit is not None:
+        out.next_visit_by = fact.last_visit + timedelta(days=cycle_days(customer, settings))
+    window = plan.lookback(day)
+    sizes, counts = plan.peer_shares(session, {customer.branch_id}, window)
+    bought = plan.bought_in(session, [customer.id], window).get(customer.id, {})
+    categories = {
+        c.id: c for c in session.scalars(select(Category).where(Category.active.is_(True)))
+    }
+    out.candidates = plan.cross_sell_candidates(customer, bought, sizes, counts, categories)
+    return out
