@@ -17,11 +17,10 @@ from sqlalchemy.orm import Session
 
 from . import access, limits
 from .errors import Forbidden, Invalid
-from .kpi import CATALOGUE, Scope, trend
+from .kpi import CATALOGUE, KGI_KEYS, Scope, trend
 from .models import HYPOTHESIS_STATUSES, Hypothesis, User
 from .periods import Period
 
-KGI_KEYS = ("sales_amount", "gross_margin_rate")
 MAX_WEEKS = 26  # weeks shown on each side of the start
 
 

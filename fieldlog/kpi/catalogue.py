@@ -226,3 +226,5 @@ _DEFS: tuple[KpiDef, ...] = (
 KPI_KEYS: tuple[str, ...] = tuple(d.key for d in _DEFS)
 CATALOGUE: dict[str, KpiDef] = {d.key: d for d in _DEFS}
 RATE_KEYS: frozenset[str] = frozenset(d.key for d in _DEFS if d.unit == "rate")
+KGI_KEYS: tuple[str, ...] = tuple(d.key for d in _DEFS if d.kind == "result")
+"""The final goals (sales, gross margin rate) that the KPIs are meant to move."""

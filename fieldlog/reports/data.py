@@ -16,13 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..defaults import company_settings
+from ..kpi.catalogue import KGI_KEYS
 from ..models import Branch, Customer, Review, User
 from ..periods import Period
 from . import lists
 from .lists import CustomerLine, FollowUpLine, Pipeline
 
 TREND_WEEKS = 8
-KGI_KEYS = ("sales_amount", "gross_margin_rate")
 CAUSE_JA = {"quantity": "母数", "quality": "質", "design": "設計"}
 
 

@@ -23,7 +23,7 @@ SUMMARY_WEEKS = 13
 
 @bp.context_processor
 def _helpers() -> dict:
-    from ..kpi import KPI_KEYS
+    from ..kpi import KGI_KEYS, KPI_KEYS
 
     statuses = [
         ("testing", _("Testing")),
@@ -33,7 +33,7 @@ def _helpers() -> dict:
     ]
     return {
         **HELPERS,
-        "kpi_choices": [k for k in KPI_KEYS if k not in data.KGI_KEYS],
+        "kpi_choices": [k for k in KPI_KEYS if k not in KGI_KEYS],
         "statuses": statuses,
         "status_label": dict(statuses),
         "today": local_today(),  # the period picker offers no week that has not begun

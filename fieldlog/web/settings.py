@@ -17,7 +17,7 @@ from .. import access
 from ..defaults import company_settings
 from ..errors import Invalid
 from ..extensions import db
-from ..kpi import CATALOGUE, KPI_KEYS, Scope, parse_scope, scope_label
+from ..kpi import CATALOGUE, KGI_KEYS, KPI_KEYS, Scope, parse_scope, scope_label
 from ..kpi import budgets as kpi_budgets
 from ..kpi import settings as kpi_settings
 from ..kpi.targets import set_target, target_history
@@ -27,7 +27,6 @@ from .common import local_today, roles_required
 from .kpi_view import HELPERS
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
-KGI_KEYS = ("sales_amount", "gross_margin_rate")
 
 
 @bp.context_processor
