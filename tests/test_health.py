@@ -280,9 +280,13 @@ def test_a_week_changed_after_its_report_is_counted_and_its_kpis_moved(
     world,
     make,
     inbox,  # noqa: F811
+    client,
+    auth,
+    tmp_path,
 ):
     rep, branch, c = world["rep"], world["branch"], world["customers"]
-    make.user("manager", branch, email="boss@example.jp")
+    boss = make.user("manager", branch, email="boss@example.jp")
+    owner = make.user("owner", email="owner@example.jp")
     # W47 as it stood: 20 visits, 3 purposeful (15 %), each entered at once.
     for i in range(20):
         at = jst(f"2026-11-{16 + i % 5}T{9 + i // 5:02d}:00")
@@ -326,3 +330,30 @@ def test_a_week_changed_after_its_report_is_counted_and_its_kpis_moved(
     w46 = health(db.session, scope, W47.previous(), tz=TZ, scope_label="branch:TKY")
     assert w46.changed_after_report == 0
     assert week_moves(db.session, scope, "branch:TKY", W47.previous(), today=today, tz=TZ) is None
+
+    # The branch dashboard, the weekly review and the owner's summary say so, in plain words.
+    moved = (
+        '目的あり訪問率</strong>: 15.0% <small class="muted">(3/20)</small> （レポート時） → 62.2%'
+    )
+    entered_on = f"レポート後に入力された訪問：{later.astimezone(TZ):%Y/%m/%d}に25件。"
+    auth.login(boss)
+    for path in ("/branches/TKY?week=2026-W47", "/branches/TKY/review?week=2026-W47"):
+        page = client.get(path).get_data(as_text=True)
+        assert "レポート送信後に変わった週" in page and moved in page, path
+        assert entered_on in page and "遅れた一括入力" in page, path
+    auth.logout()
+    auth.login(owner)
+    summary = client.get("/summary?week=2026-W47").get_data(as_text=True)
+    assert moved in summary and "データの信頼性" in summary and "レポート後の変更" in summary
+
+    # The next report (W48) shows how far W47 moved since its report went out.
+    from fieldlog.reports import data, pdf
+
+    from .test_reports_pdf import pdftotext
+
+    w48 = data.branch_report(db.session, branch, W47.next(), today=date.today(), tz=TZ)
+    text = pdftotext(pdf.render_pdf(w48), tmp_path)
+    assert "データの信頼性" in text
+    assert "2026-W47（レポート送信" in text
+    assert "目的あり訪問率：レポート時 15.0% → 現在 62.2%" in text
+    assert "送信後に入力された訪問" in text

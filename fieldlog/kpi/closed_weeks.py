@@ -4,9 +4,10 @@ A week is closed for a branch at the first moment its branch report or the compa
 that week was mailed (``ReportDelivery.sent_at``), whichever came first: both carry that
 branch's numbers. A change is a visit dated in the week that reached the server after that
 moment, a correction made after it to a visit dated in the week (before or after the
-correction), a proposal closed in the week and updated after it, or a follow-up due or done
-in the week and updated after it (docs/honest-numbers.md). The KPI values a report showed are
-kept in ``ReportSnapshot`` when it first goes out, so pages can say how far each moved since.
+correction), a proposal closed in the week and updated after it, or a follow-up due in the
+week (what follow_up_rate counts) and updated after it (docs/honest-numbers.md). The KPI
+values a report showed are kept in ``ReportSnapshot`` when it first goes out, so pages can say
+how far each moved since.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..database import write_intent
 from ..models import Branch, FollowUp, Proposal, ReportDelivery, ReportSnapshot, Visit
 from ..models import VisitRevision as Revision
 from ..periods import Period, local_date
+from .catalogue import CATALOGUE
 from .rollup import KpiValue
 from .scope import Scope
 
@@ -192,27 +194,20 @@ def changes(session: Session, scope: Scope, period: Period, *, tz: ZoneInfo) -> 
         if at is not None and updated_at > at:
             out.counts[(rep_id, "closed")] += 1
 
+    # Only follow-ups due in the period count in follow_up_rate, whenever they were done.
     follow_ups = _scoped(
-        select(
-            FollowUp.rep_id,
-            FollowUp.branch_id,
-            FollowUp.due_on,
-            FollowUp.done_on,
-            FollowUp.updated_at,
-        ).where(
-            or_(
-                FollowUp.due_on.between(period.start, period.end),
-                FollowUp.done_on.between(period.start, period.end),
-            ),
+        select(FollowUp.rep_id, FollowUp.branch_id, FollowUp.due_on, FollowUp.updated_at).where(
+            FollowUp.due_on >= period.start,
+            FollowUp.due_on <= period.end,
             FollowUp.updated_at > earliest,
             or_(FollowUp.visit_id.is_(None), FollowUp.visit_id.not_in(entered or {-1})),
         ),
         FollowUp,
         scope,
     )
-    for rep_id, branch_id, due_on, done_on, updated_at in session.execute(follow_ups):
-        ats = [closed(day, branch_id) for day in (due_on, done_on) if day is not None]
-        if any(at is not None and updated_at > at for at in ats):
+    for rep_id, branch_id, due_on, updated_at in session.execute(follow_ups):
+        at = closed(due_on, branch_id)
+        if at is not None and updated_at > at:
             out.counts[(rep_id, "follow_up")] += 1
     return out
 
@@ -271,6 +266,7 @@ class WeekMoves:
     sent_at: datetime
     moves: list[Move]
     changes: Changes
+    sent_local: datetime | None = None  # sent_at in the company timezone, for the PDF
 
     @property
     def moved(self) -> list[Move]:
@@ -288,27 +284,71 @@ def week_moves(
     session: Session, scope: Scope, report: str, week: Period, *, today: date, tz: ZoneInfo
 ) -> WeekMoves | None:
     """The moves of one closed week's report (None while the report has not gone out)."""
-    from .rollup import rollup
+    found = _moves(session, scope, report, [week], today=today, tz=tz)
+    return found[0] if found else None
 
-    kept = session.scalars(
-        select(ReportSnapshot).where(
-            ReportSnapshot.week == week.label, ReportSnapshot.report == report
+
+def recent_moves(
+    session: Session,
+    scope: Scope,
+    report: str,
+    period: Period,
+    *,
+    today: date,
+    tz: ZoneInfo,
+    back: int = 4,
+) -> list[WeekMoves]:
+    """Closed weeks that changed after their report: the period's weeks, or for a week the
+    ``back`` weeks before it and itself; newest first. A fixed number of roll-up queries."""
+    weeks = weeks_of(period) if period.kind == "month" else period.trailing(back + 1)
+    found = _moves(session, scope, report, weeks, today=today, tz=tz)
+    return [w for w in reversed(found) if w.moved or w.changes.total]
+
+
+def _moves(
+    session: Session,
+    scope: Scope,
+    report: str,
+    weeks: list[Period],
+    *,
+    today: date,
+    tz: ZoneInfo,
+) -> list[WeekMoves]:
+    from .rollup import trend
+
+    kept = {
+        s.week: s
+        for s in session.scalars(
+            select(ReportSnapshot).where(
+                ReportSnapshot.week.in_([w.label for w in weeks]), ReportSnapshot.report == report
+            )
         )
-    ).first()
-    if kept is None:
-        return None
-    fresh = rollup(session, scope, week, today=today, tz=tz)
-    moves = [
-        Move(
-            key, KpiValue(v.get("value"), v.get("numerator") or 0, v.get("denominator")), fresh[key]
+    }
+    closed = [w for w in weeks if w.label in kept]
+    if not closed:
+        return []
+    keys = sorted({k for s in kept.values() for k in (s.kpis or {}) if k in CATALOGUE})
+    fresh = trend(session, scope, closed, keys=keys, today=today, tz=tz)
+    out = []
+    for week, figures in zip(closed, fresh, strict=True):
+        snapshot = kept[week.label]
+        moves = [
+            Move(
+                key,
+                KpiValue(v.get("value"), v.get("numerator") or 0, v.get("denominator")),
+                figures[key],
+            )
+            for key, v in (snapshot.kpis or {}).items()
+            if key in figures
+        ]
+        out.append(
+            WeekMoves(
+                week=week.label,
+                report=report,
+                sent_at=_aware(snapshot.sent_at),
+                moves=moves,
+                changes=changes(session, scope, week, tz=tz),
+                sent_local=_aware(snapshot.sent_at).astimezone(tz),
+            )
         )
-        for key, v in (kept.kpis or {}).items()
-        if key in fresh
-    ]
-    return WeekMoves(
-        week=week.label,
-        report=report,
-        sent_at=_aware(kept.sent_at),
-        moves=moves,
-        changes=changes(session, scope, week, tz=tz),
-    )
+    return out

@@ -36,6 +36,14 @@ from . import closed_weeks
 from .rollup import KpiValue, rate
 from .scope import Scope
 
+# How the PDF (Japanese throughout) names each kind; pages translate their own labels.
+FLAG_LABELS_JA = {
+    "late_bulk_entry": "遅れた一括入力",
+    "changed_after_report": "レポート後の変更",
+    "all_purposeful": "全訪問が目的あり",
+    "hearing_without_note": "メモのないヒアリング",
+    "implausible_day": "ルート上ありえない日",
+}
 FLAG_KINDS = (
     "late_bulk_entry",
     "changed_after_report",
@@ -54,6 +62,7 @@ class Flag:
     rep: str | None  # email
     count: int
     facts: dict[str, Any] = field(default_factory=dict)
+    rep_name: str | None = None  # for pages; the JSON names the rep by email
 
 
 @dataclass
@@ -67,6 +76,7 @@ class Health:
     changed_after_report: int
     flags: list[Flag]
     imported: int = 0
+    late_entry_days: int = 3
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON of ``flask kpi health --json`` (docs/contract.md)."""
@@ -182,8 +192,12 @@ def health(
         }
         flags.append(Flag("changed_after_report", rep_id, None, sum(kinds.values()), facts))
 
-    emails = _emails(session, {f.rep_id for f in flags if f.rep_id is not None})
-    flags = [Flag(f.kind, f.rep_id, emails.get(f.rep_id or 0), f.count, f.facts) for f in flags]
+    people = _people(session, {f.rep_id for f in flags if f.rep_id is not None})
+    named = []
+    for f in flags:
+        email, name = people.get(f.rep_id or 0, (None, None))
+        named.append(Flag(f.kind, f.rep_id, email, f.count, f.facts, name))
+    flags = named
     flags.sort(key=lambda f: (FLAG_KINDS.index(f.kind), f.rep or "", str(f.facts.get("on", ""))))
     return Health(
         period=period,
@@ -193,13 +207,16 @@ def health(
         changed_after_report=changes.total,
         flags=flags,
         imported=len(rows) - entered,
+        late_entry_days=settings.late_entry_days,
     )
 
 
-def _emails(session: Session, ids: set[int]) -> dict[int, str]:
+def _people(session: Session, ids: set[int]) -> dict[int, tuple[str | None, str | None]]:
+    """id → (email, name) of the reps the flags name."""
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+    stmt = select(User.id, User.email, User.name).where(User.id.in_(ids))
+    return {uid: (email, name) for uid, email, name in session.execute(stmt)}
 
 
 def _late_bulk(

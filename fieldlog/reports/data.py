@@ -103,6 +103,10 @@ class BranchReport:
     lint: list[str] = field(default_factory=list)
     # Active customers of the branch: with none, "every customer was visited" would mislead.
     customers_active: int = 0
+    # How far the numbers can be trusted (fieldlog.kpi.health) and the closed weeks that moved
+    # after their report went out (fieldlog.kpi.closed_weeks), newest first.
+    health: Any = None
+    moves: list[Any] = field(default_factory=list)
 
     @property
     def has_activity(self) -> bool:
@@ -146,6 +150,8 @@ class CompanyReport:
     gaps: dict[str, Any] = field(default_factory=dict)
     # The KPI-set lint (Japanese, like the PDF): shown wherever the KPI set is shown.
     lint: list[str] = field(default_factory=list)
+    health: Any = None
+    moves: list[Any] = field(default_factory=list)
 
     @property
     def has_activity(self) -> bool:
@@ -294,6 +300,19 @@ def _common(
     }
 
 
+def _trust(
+    session: Session, scope: Any, report: str, period: Period, *, today: date, tz: ZoneInfo
+) -> dict[str, Any]:
+    """The report's data health and its closed weeks' moves since their reports went out."""
+    from ..kpi import closed_weeks
+    from ..kpi.health import health
+
+    return {
+        "health": health(session, scope, period, tz=tz, scope_label=report),
+        "moves": closed_weeks.recent_moves(session, scope, report, period, today=today, tz=tz),
+    }
+
+
 def active_keys(session: Session) -> list[str]:
     """The company's active KPIs, in their chosen order."""
     from ..kpi.settings import active_kpis
@@ -367,6 +386,7 @@ def branch_report(
         pipeline=lists.pipeline(session, [branch.id], period),
         hypotheses=lists.hypotheses_under_test(session, branch.id),
         lint=kpi_set_lint(session),
+        **_trust(session, scope, f"branch:{branch.code}", period, today=today, tz=tz),
     )
 
 
@@ -417,6 +437,7 @@ def company_report(
         branches=branches,
         hypotheses=lists.hypotheses_under_test(session, None),
         lint=kpi_set_lint(session),
+        **_trust(session, Scope.company(), "company", period, today=today, tz=tz),
     )
 
 

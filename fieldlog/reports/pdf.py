@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from .. import charts
+from ..kpi.health import FLAG_LABELS_JA
 from ..present import numbers
 from .data import BranchReport, CompanyReport, Figure
 
@@ -138,6 +139,31 @@ def trend_chart(report: BranchReport | CompanyReport) -> Markup:
     )
 
 
+def flag_detail(flag: Any) -> str:
+    """A data-health flag's sentence in Japanese, as the rest of the report."""
+    from flask import has_app_context
+    from flask_babel import force_locale
+
+    from ..kpi.health import describe
+
+    if not has_app_context():
+        return describe(flag)
+    with force_locale("ja"):
+        return describe(flag)
+
+
+def kpi_ja(key: str) -> str:
+    from ..kpi import CATALOGUE
+
+    return CATALOGUE[key].name("ja") if key in CATALOGUE else key
+
+
+def unit_of(key: str) -> str:
+    from ..kpi import CATALOGUE
+
+    return CATALOGUE[key].unit if key in CATALOGUE else "count"
+
+
 @cache
 def _environment() -> Environment:
     env = Environment(
@@ -155,6 +181,10 @@ def _environment() -> Environment:
         rep_chart=rep_chart,
         trend_chart=trend_chart,
         company_name="",
+        flag_detail=flag_detail,
+        flag_label=FLAG_LABELS_JA.get,
+        kpi_ja=kpi_ja,
+        unit_of=unit_of,
     )
     return env
 

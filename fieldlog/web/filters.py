@@ -38,6 +38,13 @@ def entry(visit: Any) -> Entry:
     return describe(visit, company_tz())
 
 
+def flag_detail(flag: Any) -> str:
+    """A data-health flag in one neutral sentence, in the reader's language."""
+    from ..kpi.health import describe as describe_flag
+
+    return describe_flag(flag)
+
+
 def _translations() -> Any:
     """Flask-Babel's translations for the current locale, looked up once per request and locale.
 
@@ -74,6 +81,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(localdate)
     app.add_template_filter(numbers.yen, "yen")
     app.add_template_filter(entry)
+    app.add_template_filter(flag_detail)
     app.add_template_filter(numbers.percent, "rate")
     app.add_template_global(lambda: str(get_locale()), "current_locale")
     app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")

@@ -78,7 +78,12 @@ def line(
     )
 
 
+def catalogue_unit(key: str) -> str:
+    return CATALOGUE[key].unit if key in CATALOGUE else "count"
+
+
 HELPERS = {
+    "catalogue_unit": catalogue_unit,
     "kpi_name": kpi_name,
     "kpi_why": kpi_why,
     "kpi_fmt": fmt,
