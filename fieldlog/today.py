@@ -37,7 +37,9 @@ def cycle_days(customer: Customer, settings: CompanySettings) -> int:
 
 
 def is_overdue(days_since: int | None, cycle: int, booked: bool) -> bool:
-    """DESIGN §3: more days than the cycle since the last visit (never visited counts), none booked.
+    """Overdue (docs/domain.md): more days than the cycle since the last visit, none booked.
+
+    Never visited counts as overdue.
 
     The one statement of the rule; Today, the plan, the customer page and the weekly report's
     customers at risk all ask it.

@@ -71,7 +71,7 @@ CASES = [
     ("follow_up_due", "done", dict(visit=5, fu=[(-1, {"done": True})]), False),
     ("follow_up_due", "cancelled", dict(visit=5, fu=[(-1, {"cancelled": True})]), False),
     ("follow_up_due", "a colleague's", dict(visit=5, fu_colleague=0), False),
-    # overdue_cycle: DESIGN §3
+    # overdue_cycle: docs/domain.md
     ("overdue_cycle", "30 days on a 30-day cycle", dict(visit=30), False),
     ("overdue_cycle", "31 days on a 30-day cycle", dict(visit=31), True),
     ("overdue_cycle", "never visited", dict(visit=None), True),

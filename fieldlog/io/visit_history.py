@@ -1,10 +1,11 @@
 """`import visits`: a team's visit log kept in Excel (日報), with proposals and next actions.
 
-Each row is one visit, written with its optional proposal and follow-up (docs/import.md). A row
-with a known ``ref`` updates the visit, its proposal and its follow-up, never duplicates them;
-rows without one are inserted. Imported visits are marked ``source = "import"``, take
-``purposeful`` from their purpose as it is at import time, and keep the dormancy summary in
-step exactly as ``record_visit`` does (``dormancy.customers_changed`` for the customers touched).
+Each row is one visit, written with its optional proposal and follow-up
+(docs/import-visits.md). A row with a known ``ref`` updates the visit, its proposal and its
+follow-up, never duplicates them; rows without one are inserted. Imported visits are marked
+``source = "import"``, take ``purposeful`` from their purpose as it is at import time, and keep
+the dormancy summary in step exactly as ``record_visit`` does (``dormancy.customers_changed``
+for the customers touched).
 """
 
 from __future__ import annotations
@@ -342,7 +343,7 @@ class VisitHandler(Handler):
             kind = p["kind"]
             if kind is None:
                 same = known is not None and known[1:3] == (r["customer_id"], p["category_id"])
-                # Derived once, when recorded (docs/kpi.md): kept unless what it rests on moved.
+                # Derived once, when recorded (docs/domain.md): kept unless what it rests on moved.
                 if same and known[4] == r["day"]:
                     kind = known[3]
                 else:

@@ -93,7 +93,6 @@ def customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInf
     M days — whatever follow-ups are booked. A dormant customer is labelled dormant.
     """
     settings = company_settings(session)
-    cycle = {"A": settings.cycle_days_a, "B": settings.cycle_days_b, "C": settings.cycle_days_c}
     # Each customer's last visit and last sale up to as_of: one seek each in the indexes on
     # visit(customer_id, visited_at) and sales_line(customer_id, sold_on), rather than
     # aggregating years of the branch's events.
@@ -136,7 +135,7 @@ def customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInf
     for code, name, rank, cycle_days, rep, last, sold, booked in session.execute(stmt):
         last_day = _as_instant(last).astimezone(tz).date() if last else None
         days = (as_of - last_day).days if last_day else None
-        limit = cycle_days or cycle.get(rank or "B", settings.cycle_days_b)
+        limit = cycle_days or settings.cycle_days(rank)  # the customer's own, else its rank's
         overdue = is_overdue(days, limit, bool(booked))
         dormant = dormancy.dormant_on(
             as_of, last_day, sold, settings.dormant_visit_days, settings.dormant_sales_days
