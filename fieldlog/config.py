@@ -75,6 +75,8 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,
     "WTF_CSRF_SSL_STRICT": False,
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    # Upload memory: Flask's MAX_FORM_MEMORY_SIZE (500 KB of non-file fields) and MAX_FORM_PARTS
+    # (1,000) stand; uploaded files spool to a temporary file past 500 KB (werkzeug).
     "BABEL_DEFAULT_LOCALE": "ja",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
     "FIELDLOG_LOCALES": ("ja", "en"),

@@ -35,6 +35,15 @@ MAX_JSON_DEPTH = 16
 MAX_JSON_ITEMS = 1000
 # Follow-ups one visit may tick off.
 MAX_COMPLETES = 50
+# XLSX uploads, checked before openpyxl opens them: what the zip unpacks to, how much one
+# member may be compressed (ordinary sheets ~10:1, a zip bomb 1000:1), how many members.
+MAX_XLSX_UNPACKED = 256 << 20
+MAX_XLSX_RATIO = 200
+MAX_XLSX_MEMBERS = 1000
+# One cell of an imported file: Excel's own limit.
+MAX_CELL = 32_767
+# Imports one user may have validating or importing at the same time.
+MAX_RUNNING_IMPORTS = 2
 # Passwords: at least this long, at most this long (hashing a megabyte is a denial of service).
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256

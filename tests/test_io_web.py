@@ -247,3 +247,87 @@ def test_an_xlsx_upload_is_read_although_stored_without_its_extension(site, clie
     response = upload(client, "customers", data.getvalue(), "顧客.xlsx")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-state="validated"' in page, page
+
+
+def _xlsx(rows) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    return data.getvalue()
+
+
+def _with_member(workbook: bytes, name: str, content: bytes) -> bytes:
+    """The workbook with one zip member replaced (or added)."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(workbook))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            if item.filename != name:
+                target.writestr(item, source.read(item))
+        target.writestr(name, content)
+    return out.getvalue()
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol2;</t></si></sst>
+"""
+
+
+@pytest.mark.parametrize(
+    ("make_file", "message"),
+    [
+        (
+            lambda good: _with_member(good, "xl/sharedStrings.xml", BILLION_LAUGHS),
+            "XMLエンティティ",
+        ),
+        (
+            lambda good: _with_member(good, "xl/bomb.xml", b"<a>" + b" " * (300 << 20) + b"</a>"),
+            "展開すると256MBを超えます",
+        ),
+        (
+            lambda good: _xlsx([["顧客コード", "顧客名", "支店"], ["1001", "山" * 40000, "T01"]]),
+            "上限（32,767文字）に達するセル",
+        ),
+    ],
+)
+def test_hostile_workbooks_are_refused_with_a_clear_message(site, client, auth, make_file, message):
+    good = _xlsx([["顧客コード", "顧客名", "支店"], ["1001", "山田商店", "T01"]])
+    auth.login(site["owner"])
+    response = upload(client, "customers", make_file(good), "顧客.xlsx")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-state="invalid"' in page, page
+    assert message in page
+    assert customers() == 0
+
+
+def test_a_name_longer_than_its_column_is_named(site, client, auth):
+    auth.login(site["owner"])
+    response = upload(client, "customers", f"code,name,branch\n1,{'山' * 201},T01\n".encode())
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-state="invalid"' in page and "200" in page
+    assert customers() == 0
+
+
+def test_concurrent_imports_per_user_are_bounded(site, client, auth, app):
+    from fieldlog import limits
+
+    auth.login(site["owner"])
+    store = web_io.jobs()
+    for _ in range(limits.MAX_RUNNING_IMPORTS):  # jobs still validating (a slow file, say)
+        store.create(
+            user_id=site["owner"].id, kind="customers", filename="a.csv", locale="ja", data=b"x"
+        )
+    response = upload(client, "customers", GOOD)
+    assert response.status_code == 429
+    assert "実行中の取り込み" in response.get_data(as_text=True)
+    # Another user is not held up by them.
+    auth.logout()
+    auth.login(site["manager"])
+    assert upload(client, "customers", GOOD).status_code == 302

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from .. import accounts
+from .. import accounts, limits
 from ..kpi import budgets as kpi_budgets
 from ..kpi import summary as kpi_summary
 from ..limits import amount_error
@@ -103,6 +103,16 @@ class Handler:
 
     def parse(self, row: Row) -> dict[str, Any]:
         raise NotImplementedError
+
+    def check_lengths(self, record: dict[str, Any], row: Row) -> None:
+        """Text longer than its column holds (String(n)): PostgreSQL would refuse the batch."""
+        columns = self.model.__table__.columns
+        for name, value in record.items():
+            if not isinstance(value, str) or name not in columns:
+                continue
+            most = getattr(columns[name].type, "length", None)
+            if most and (message := limits.text_error(value, limit=most)):
+                row.fail(name, message)
 
     def check(self, record: dict[str, Any], row: Row) -> None:
         """Rules across rows: a key appears once per file."""

@@ -176,7 +176,9 @@ def import_file(
             for where, values in rows:
                 result.rows += 1
                 row = Row(values, where, header, mapping)
-                handler.check(handler.parse(row), row)
+                record = handler.parse(row)
+                handler.check_lengths(record, row)
+                handler.check(record, row)
                 for name, message in row.errors:
                     result.error_count += 1
                     if len(result.errors) < MAX_REPORTED:

@@ -19,6 +19,7 @@ from .importer import ImportResult
 STATUS = "status.json"
 UPLOAD = "upload"
 KEEP_SECONDS = 24 * 3600
+BUSY = ("validating", "importing")
 
 
 class JobStore:
@@ -48,6 +49,25 @@ class JobStore:
             },
         )
         return job_id
+
+    def running(self, user_id: int) -> int:
+        """How many of this user's jobs are validating or importing (stale ones, left by a
+        restart, stop counting after an hour)."""
+        if not self.root.exists():
+            return 0
+        since = time.time() - 3600
+        count = 0
+        for folder in self.root.iterdir():
+            status_file = folder / STATUS
+            try:
+                if status_file.stat().st_mtime < since:
+                    continue
+                status = json.loads(status_file.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if status.get("user_id") == user_id and status.get("state") in BUSY:
+                count += 1
+        return count
 
     def path(self, job_id: str) -> Path:
         return self.root / job_id / UPLOAD

@@ -10,12 +10,15 @@ import codecs
 import csv
 import hashlib
 import io
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+
+from .. import limits
 
 CHUNK = 1 << 20
 ZIP_MAGIC = b"PK\x03\x04"
@@ -140,9 +143,41 @@ def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, li
             raise UnreadableFile(_l("Line %(line)s: %(error)s", line=start, error=exc)) from None
 
 
+def check_workbook(path: Path) -> None:
+    """Refuse a workbook that would unpack to too much (a zip bomb) or declares XML entities.
+
+    Reading is bounded by the sizes the zip declares (zipfile never reads past them), so the
+    check costs a look at the directory and the first bytes of each XML part.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnreadableFile(_l("The workbook cannot be read: %(error)s", error=exc)) from None
+    mb = limits.MAX_XLSX_UNPACKED >> 20
+    too_big = _l("The workbook unpacks to more than %(mb)s MB. Split it into smaller files.", mb=mb)
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.MAX_XLSX_MEMBERS:
+            raise UnreadableFile(too_big)
+        if sum(m.file_size for m in members) > limits.MAX_XLSX_UNPACKED:
+            raise UnreadableFile(too_big)
+        for member in members:
+            ratio = member.file_size / max(member.compress_size, 1)
+            if member.file_size > (1 << 20) and ratio > limits.MAX_XLSX_RATIO:
+                raise UnreadableFile(too_big)
+            if member.filename.endswith((".xml", ".rels")):
+                with archive.open(member) as part:
+                    head = part.read(4096).replace(b"\x00", b"").upper()
+                if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                    raise UnreadableFile(
+                        _l("The workbook declares XML entities, which Excel never writes.")
+                    )
+
+
 def _xlsx_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, list[Any]]]:
     from openpyxl import load_workbook
 
+    check_workbook(path)
     # A file object, not the path: openpyxl refuses a path by its extension, and an upload is
     # stored without one (the web import page's XLSX files were refused as "not supported").
     handle = open(path, "rb")  # noqa: SIM115 (closed in the finally below)
@@ -157,6 +192,18 @@ def _xlsx_rows(path: Path, progress: Progress | None) -> Iterator[tuple[Where, l
         for n, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             if progress is not None and n % 5000 == 0:
                 progress(min(n / total, 1.0))
+            # openpyxl cuts a longer cell to Excel's limit: a cell that long was longer still.
+            if any(isinstance(cell, str) and len(cell) >= limits.MAX_CELL for cell in row):
+                raise UnreadableFile(
+                    _l(
+                        "Sheet %(sheet)s, row %(row)s: a cell reaches Excel's limit of %(n)s "
+                        "characters.",
+                        sheet=sheet.title,
+                        row=n,
+                        n=format(limits.MAX_CELL, ","),
+                    ),
+                    n,
+                )
             if any(cell is not None and str(cell).strip() for cell in row):
                 yield Where(n, sheet.title), list(row)
     finally:

@@ -25,6 +25,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from .. import limits
 from ..database import storage_problem, write_intent
 from ..extensions import db
 from ..io import KINDS, import_file
@@ -164,6 +165,13 @@ def _form(error: Any = None, status: int = 200):
     ), status
 
 
+def _busy() -> Any:
+    return _l(
+        "%(n)s of your imports are still running. Wait until one finishes, then try again.",
+        n=limits.MAX_RUNNING_IMPORTS,
+    )
+
+
 @bp.get("/import")
 @roles_required("owner", "manager")
 def import_page():
@@ -179,6 +187,8 @@ def upload():
         return _form(_l("Choose what the file contains."), 422)
     if upload is None or not upload.filename:
         return _form(_l("Choose a file to upload."), 422)
+    if jobs().running(current_user.id) >= limits.MAX_RUNNING_IMPORTS:
+        return _form(_busy(), 429)
     job_id = jobs().create(
         user_id=current_user.id,
         kind=kind,
@@ -233,6 +243,8 @@ def confirm(job_id: str):
     status = _job(job_id)
     if status["state"] != "validated":
         abort(409)
+    if jobs().running(current_user.id) >= limits.MAX_RUNNING_IMPORTS:
+        return _form(_busy(), 429)
     jobs().update(job_id, state="importing", progress=0.0, problem=None)
     _start(job_id, dry_run=False)
     return redirect(url_for("io.job", job_id=job_id))
