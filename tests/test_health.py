@@ -357,3 +357,18 @@ def test_a_week_changed_after_its_report_is_counted_and_its_kpis_moved(
     assert "2026-W47（レポート送信" in text
     assert "目的あり訪問率：レポート時 15.0% → 現在 62.2%" in text
     assert "送信後に入力された訪問" in text
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/New_York", "Europe/Berlin"])
+def test_local_days_by_bisection_equal_the_timezone_conversion(zone):
+    from zoneinfo import ZoneInfo
+
+    from fieldlog.kpi.health import _Days
+    from fieldlog.periods import local_date
+
+    tz = ZoneInfo(zone)
+    days = _Days(tz, date(2026, 3, 1))
+    start = datetime(2026, 2, 27, 0, 0, tzinfo=UTC)  # before the first day: the fallback
+    for hour in range(0, 24 * 250, 7):  # across both DST changes of 2026
+        instant = start + timedelta(hours=hour, minutes=59)
+        assert days.of(instant) == local_date(instant, tz), instant

@@ -17,6 +17,7 @@ The facts of each flag are numbers and dates; ``describe`` says them in the read
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from ..defaults import company_settings
 from ..entry import entry_time, is_late
 from ..models import CompanySettings, User, Visit
-from ..periods import Period, local_date
+from ..periods import Period, local_date, local_midnight_utc
 from . import closed_weeks
 from .rollup import KpiValue, rate
 from .scope import Scope
@@ -105,7 +106,33 @@ class _Row:
     hearing_done: bool
 
 
-def _rows(session: Session, scope: Scope, period: Period, tz: ZoneInfo) -> list[_Row]:
+class _Days:
+    """Local dates of instants by bisecting the UTC instants of local midnights.
+
+    The same answer as ``periods.local_date`` (DST included), without a timezone conversion
+    per visit: a month of company visits is ~17,000 rows, and ``astimezone`` was half the time.
+    """
+
+    MAX_DAYS = 3660
+
+    def __init__(self, tz: ZoneInfo, first: date) -> None:
+        self.tz = tz
+        self.first = first
+        self.bounds = [local_midnight_utc(first, tz)]
+
+    def of(self, instant: datetime) -> date:
+        if instant < self.bounds[0]:
+            return local_date(instant, self.tz)
+        while instant >= self.bounds[-1] and len(self.bounds) < self.MAX_DAYS:
+            self.bounds.append(
+                local_midnight_utc(self.first + timedelta(days=len(self.bounds)), self.tz)
+            )
+        if instant >= self.bounds[-1]:
+            return local_date(instant, self.tz)
+        return self.first + timedelta(days=bisect_right(self.bounds, instant) - 1)
+
+
+def _rows(session: Session, scope: Scope, period: Period, tz: ZoneInfo, days: _Days) -> list[_Row]:
     u_start, u_end = period.utc_bounds(tz)
     stmt = select(
         Visit.rep_id,
@@ -139,7 +166,7 @@ def _rows(session: Session, scope: Scope, period: Period, tz: ZoneInfo) -> list[
                 rep_id=rep_id,
                 customer_id=customer_id,
                 visited_at=visited,
-                day=local_date(visited, tz),
+                day=days.of(visited),
                 entered=None if source == "import" else entry_time(visited, saved, created),
                 purposeful=bool(purposeful),
                 heard_without_note=bool(heard) and bool(no_note),
@@ -160,7 +187,8 @@ def health(
 ) -> Health:
     """Every data-health figure and flag of one scope and period (docs/honest-numbers.md)."""
     settings = settings or company_settings(session)
-    rows = _rows(session, scope, period, tz)
+    days = _Days(tz, period.start)
+    rows = _rows(session, scope, period, tz, days)
     by_rep: dict[int, list[_Row]] = defaultdict(list)
     for row in rows:
         by_rep[row.rep_id].append(row)
@@ -173,12 +201,12 @@ def health(
             if row.entered is None:
                 continue
             entered += 1
-            days = (local_date(row.entered, tz) - row.day).days
-            same_day += days == 0
-            if is_late(days, settings.late_entry_days):
+            later = (days.of(row.entered) - row.day).days
+            same_day += later == 0
+            if is_late(later, settings.late_entry_days):
                 late_rows.append(row)
         late += len(late_rows)
-        flags += _late_bulk(rep_id, late_rows, settings, tz)
+        flags += _late_bulk(rep_id, late_rows, settings, days)
         flags += _content(rep_id, mine, settings)
         flags += _implausible(rep_id, mine, settings)
 
@@ -220,13 +248,13 @@ def _people(session: Session, ids: set[int]) -> dict[int, tuple[str | None, str 
 
 
 def _late_bulk(
-    rep_id: int, late_rows: list[_Row], settings: CompanySettings, tz: ZoneInfo
+    rep_id: int, late_rows: list[_Row], settings: CompanySettings, days: _Days
 ) -> list[Flag]:
     """Late entries of one rep grouped by the local date they were entered (one sitting)."""
     sittings: dict[date, list[_Row]] = defaultdict(list)
     for row in late_rows:
         assert row.entered is not None
-        sittings[local_date(row.entered, tz)].append(row)
+        sittings[days.of(row.entered)].append(row)
     return [
         Flag(
             "late_bulk_entry",
