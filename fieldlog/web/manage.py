@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access, hypotheses, reviews
+from .. import access, hypotheses, reviews, week_gaps
 from ..defaults import company_settings
 from ..errors import Invalid
 from ..extensions import db
@@ -125,11 +125,23 @@ def my_week():
         db.session, current_user.id, period, today=local_today(), tz=company_tz()
     )
     labels = data.trend_labels(period, data.TREND_WEEKS)
+    day = local_today()
+    gaps = week_gaps.gaps(
+        db.session,
+        current_user,
+        period,
+        [f.key for f in figures],
+        today=day,
+        tz=company_tz(),
+        settings=company_settings(db.session),
+    )
     return render_template(
         "manage/my_week.html",
         period=period,
-        in_progress=period.start <= local_today() <= period.end,
+        in_progress=period.start <= day <= period.end,
         figures=figures,
+        gaps=gaps,
+        plan_day=week_gaps.plan_day(day),
         labels=labels,
         why=_why(),
         lint=_lint(),
