@@ -28,12 +28,28 @@ T = TypeVar("T")
 
 
 def is_owner(user: User) -> bool:
+    """Owners see and run everything, and belong to no branch."""
     return user.role == "owner"
+
+
+def is_manager(user: User) -> bool:
+    """A branch manager (支店長): runs their own branch."""
+    return user.role == "manager"
+
+
+def is_rep(user: User) -> bool:
+    """A rep (営業担当): their own visits, proposals and follow-ups."""
+    return user.role == "rep"
+
+
+def runs_a_branch(user: User) -> bool:
+    """Managers and owners: the pages that run a branch (dashboard, review, imports)."""
+    return is_owner(user) or is_manager(user)
 
 
 def is_manager_of(user: User, branch_id: int | None) -> bool:
     """Managers of the branch and owners may run it (dashboard, review, targets)."""
-    return is_owner(user) or (user.role == "manager" and user.branch_id == branch_id)
+    return is_owner(user) or (is_manager(user) and user.branch_id == branch_id)
 
 
 def managed_branch(session: Session, user: User, code: str) -> Branch | None:

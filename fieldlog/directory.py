@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from . import accounts, limits
+from . import access, accounts, limits
 from .errors import Invalid
 from .models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
 from .text import clean, reading, search_key
@@ -195,7 +195,7 @@ def save_customer(
     if branch is None:
         errors["branch"] = [_l("Choose a branch.")]
     rep = session.get(User, rep_id) if rep_id else None
-    if rep_id and (rep is None or rep.role not in ("rep", "manager")):
+    if rep_id and (rep is None or not (access.is_rep(rep) or access.is_manager(rep))):
         errors["rep"] = [_l("Choose a rep or manager.")]
     elif rep is not None and branch is not None and rep.branch_id != branch.id:
         errors["rep"] = [_l("The rep must belong to the customer's branch.")]

@@ -26,9 +26,7 @@ MAX_WEEKS = 26  # weeks shown on each side of the start
 
 def can_edit(user: User, hypothesis: Hypothesis) -> bool:
     """Owners edit any hypothesis; a manager edits their own branch's."""
-    if access.is_owner(user):
-        return True
-    return user.role == "manager" and hypothesis.branch_id == user.branch_id
+    return access.is_manager_of(user, hypothesis.branch_id)
 
 
 def _clean(form: Mapping[str, Any], today: date | None) -> dict[str, Any]:
@@ -81,7 +79,7 @@ def create(
 
     ``today`` bounds the start date (limits.PLAN_DAYS either side).
     """
-    if author.role not in ("owner", "manager"):
+    if not access.runs_a_branch(author):
         raise Forbidden()
     fields = _clean(form, today)
     hypothesis = Hypothesis(

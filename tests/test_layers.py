@@ -179,3 +179,55 @@ def test_views_do_not_query_or_commit_more_than_today():
         if found.get(name, {}).get(kind, 0) < allowed
     }
     assert not shrunk, "well done; lower VIEW_ALLOWLIST to match: " + "; ".join(sorted(shrunk))
+
+
+# ---- role logic lives in access ---------------------------------------------------------
+
+# roles_required is the route guard every blueprint uses; it compares the role it was given.
+ROLE_CHECKS_ALLOWED = {"fieldlog.access", "fieldlog.models", "fieldlog.web.common"}
+
+
+def _role_names(node: ast.AST) -> bool:
+    """A role spelt out: "owner", or a tuple/list/set of such strings."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    return isinstance(node, ast.Tuple | ast.List | ast.Set) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+    )
+
+
+def role_checks(source: str) -> int:
+    """A user's ``.role`` compared with role names (not the ``User.role`` column in a query)."""
+    found = 0
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        users = [
+            s
+            for s in sides
+            if isinstance(s, ast.Attribute)
+            and s.attr == "role"
+            and not (isinstance(s.value, ast.Name) and s.value.id == "User")
+        ]
+        if users and any(_role_names(s) for s in sides):
+            found += 1
+    return found
+
+
+def test_role_checks_count_what_they_should():
+    assert role_checks('user.role == "owner" or current_user.role in ("a", "b")') == 2
+    assert role_checks('select(User).where(User.role != "owner")') == 0
+    assert role_checks("changed = role != user.role") == 0  # a value, not a permission
+
+
+def test_role_logic_lives_in_access():
+    """Who may do what is asked of fieldlog.access (is_owner, is_manager_of, …), not re-spelt."""
+    offenders = {
+        module: n
+        for module, path in MODULES.items()
+        if module not in ROLE_CHECKS_ALLOWED
+        and not module.startswith("fieldlog.demo")
+        and (n := role_checks(path.read_text("utf-8")))
+    }
+    assert offenders == {}

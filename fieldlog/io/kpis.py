@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import access
 from ..kpi import KPI_KEYS, Scope, trend, trend_by
 from ..models import Branch, User
 from ..periods import Period
@@ -63,7 +64,7 @@ def kpi_table(
     branch and its people; reps themselves.
     """
     periods = Period.week_of(today).trailing(weeks)
-    owner = user is None or user.role == "owner"
+    owner = user is None or access.is_owner(user)
     branches = dict(session.execute(select(Branch.id, Branch)).all())
     people = dict(session.execute(select(User.id, User)).all())
 
@@ -71,7 +72,7 @@ def kpi_table(
         if owner and "company" in scopes:
             series = trend(session, Scope.company(), periods, today=today, tz=tz)
             yield from _rows(("company", "", ""), periods, series)
-        if "branch" in scopes and (owner or user.role == "manager"):
+        if "branch" in scopes and (owner or access.is_manager(user)):
             for branch_id, series in trend_by(
                 session, "branch", periods, today=today, tz=tz
             ).items():
@@ -82,7 +83,7 @@ def kpi_table(
             limit = None if owner else user.branch_id
             by_rep = trend_by(session, "rep", periods, branch_id=limit, today=today, tz=tz)
             for user_id, series in by_rep.items():
-                if owner or user.role == "manager" or user_id == user.id:
+                if owner or access.is_manager(user) or user_id == user.id:
                     person = people[user_id]
                     yield from _rows(("rep", person.email, person.name), periods, series)
 

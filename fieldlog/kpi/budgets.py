@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import access
 from ..errors import Invalid
 from ..limits import amount_error
 from ..models import Branch, SalesBudget, SalesBudgetChange, User, utcnow
@@ -123,7 +124,7 @@ def set_budget(
         errors["branch"] = [_l("Unknown branch.")]
     if rep_id is not None:
         rep = session.get(User, rep_id)
-        if rep is None or rep.role == "owner":
+        if rep is None or access.is_owner(rep):
             errors["rep"] = [_l("Unknown rep.")]
         elif rep.branch_id != branch_id:
             errors["rep"] = [_l("This rep does not belong to the branch.")]

@@ -8,6 +8,7 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import access
 from ..models import Branch, User
 
 
@@ -55,7 +56,7 @@ def parse_scope(session: Session, text: str) -> Scope:
         user = session.scalars(select(User).where(func.lower(User.email) == ref.lower())).first()
         if user is None:
             raise ValueError(f"no user with email {ref!r}")
-        if user.role == "owner":
+        if access.is_owner(user):
             raise ValueError(f"{ref!r} is an owner, who logs no visits; use a rep or manager")
         return Scope.rep(user.id)
     raise ValueError(f"{text!r} is not a scope: use company, branch:CODE or rep:EMAIL")

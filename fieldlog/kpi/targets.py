@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from .. import access
 from ..errors import Invalid
 from ..models import Branch, KpiTarget, User
 from ..periods import Period
@@ -67,7 +68,7 @@ def set_target(
         errors["scope"] = [_l("Unknown branch.")]
     if scope.kind == "rep":
         target_user = session.get(User, scope.id)
-        if target_user is None or target_user.role == "owner":
+        if target_user is None or access.is_owner(target_user):
             errors["scope"] = [_l("Unknown rep.")]
     if errors:
         raise Invalid(errors=errors)

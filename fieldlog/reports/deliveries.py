@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import Engine, case, false, func, select
 from sqlalchemy.orm import Session
 
+from .. import access
 from ..models import Branch, ReportDelivery, User
 from ..periods import Period
 from . import delivery
@@ -52,20 +53,20 @@ def _branch_code(report: str) -> str | None:
 
 def scope(user: User) -> object:
     """The rows a user may see: owners all, a manager their own branch's report, others none."""
-    if user.role == "owner":
+    if access.is_owner(user):
         return ReportDelivery.id.is_not(None)
-    if user.role == "manager" and user.branch is not None:
+    if access.is_manager(user) and user.branch is not None:
         return ReportDelivery.report == f"branch:{user.branch.code}"
     return false()
 
 
 def may_resend(user: User, row: ReportDelivery) -> bool:
     """Owners may resend any report; a manager only their own branch's."""
-    if user.role == "owner":
+    if access.is_owner(user):
         return True
     code = _branch_code(row.report)
     return (
-        user.role == "manager"
+        access.is_manager(user)
         and user.branch is not None
         and code is not None
         and code == user.branch.code

@@ -51,7 +51,7 @@ def _back(default: str = "field.today") -> Any:
 @bp.get("/")
 @login_required
 def today():
-    if current_user.role == "owner":
+    if access.is_owner(current_user):
         if "manage.summary" in current_app.view_functions:
             return redirect(url_for("manage.summary"))
         return render_template("field/owner_home.html")
@@ -203,7 +203,7 @@ def customer_open_follow_ups(code: str):
 def _list_filters(model: type[Visit] | type[Proposal]) -> tuple[list[Any], dict[str, str]]:
     """?q= (a customer's code, name or reading, kana-insensitive) and, for managers, ?mine=1."""
     q = request.args.get("q", "").strip()
-    mine = current_user.role != "rep" and request.args.get("mine") == "1"
+    mine = not access.is_rep(current_user) and request.args.get("mine") == "1"
     where: list[Any] = []
     key = search_key(q)
     if key:

@@ -25,7 +25,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from .. import limits
+from .. import access, limits
 from ..database import storage_problem, write_intent
 from ..extensions import db
 from ..io import KINDS, import_file
@@ -84,7 +84,7 @@ def jobs() -> JobStore:
 
 def allowed_kinds(user: User) -> tuple[str, ...]:
     """Owners import everything; managers the customers and visits of their own branch."""
-    return KINDS if user.role == "owner" else ("customers", "visits")
+    return KINDS if access.is_owner(user) else ("customers", "visits")
 
 
 def _run(app: Flask, root: Path, job_id: str, dry_run: bool) -> None:
@@ -100,7 +100,7 @@ def _run(app: Flask, root: Path, job_id: str, dry_run: bool) -> None:
 
     with app.app_context(), force_locale(status.get("locale", "ja")):
         user = db.session.get(User, status["user_id"])
-        limit = None if user.role == "owner" else user.branch_id
+        limit = None if access.is_owner(user) else user.branch_id
         try:
             with write_intent() if not dry_run else nullcontext():
                 result = import_file(
@@ -203,7 +203,7 @@ def upload():
 @bp.errorhandler(413)
 def too_large(error: Exception):
     # The body is refused while CSRF protection reads it, before any view checks who is asking.
-    if not current_user.is_authenticated or current_user.role not in ("owner", "manager"):
+    if not current_user.is_authenticated or not access.runs_a_branch(current_user):
         return render_template("error.html", code=413, message=too_large_message()), 413
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     return _form(

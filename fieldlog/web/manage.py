@@ -62,7 +62,7 @@ def branch_or_404(code: str) -> Branch:
 @roles_required("manager", "owner")
 def branch_home():
     """A manager goes to their branch; an owner picks one."""
-    if current_user.role == "manager":
+    if access.is_manager(current_user):
         return redirect(url_for(".branch", code=current_user.branch.code))
     branches = db.session.scalars(access.branches(current_user).order_by(Branch.code)).all()
     return render_template("manage/branches.html", branches=branches)
