@@ -330,10 +330,8 @@ def describe(flag: Flag) -> str:
     if flag.kind == "changed_after_report":
         parts = []
         if f.get("entered"):
-            parts.append(gettext("%(n)d visits entered", n=f["entered"]))
-            on = ", ".join(f"{_day(d)} ({n})" for d, n in f.get("entered_on", []))
-            if on:
-                parts[-1] += " " + gettext("on %(days)s", days=on)
+            on = ", ".join(_day(d) for d, _n in f.get("entered_on", []))
+            parts.append(gettext("%(n)d visits entered on %(days)s", n=f["entered"], days=on))
         if f.get("edited"):
             parts.append(gettext("%(n)d visits corrected", n=f["edited"]))
         if f.get("closed"):
