@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -11,6 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql.functions import GenericFunction
 
 SQLITE_BUSY_TIMEOUT_MS = 15000
@@ -39,6 +43,22 @@ def write_intent() -> Iterator[None]:
         yield
     finally:
         _write_intent.reset(token)
+
+
+def end_reads(session: Session | scoped_session) -> None:
+    """End a transaction that only read, keeping what it loaded (nothing it wrote can be stale).
+
+    So the next transaction can begin as a write (BEGIN IMMEDIATE on SQLite) and hold the lock
+    only for the writes, while the objects already read stay usable without a query each.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 def configure_engine(engine: Engine) -> None:
@@ -70,20 +90,27 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
-    # Threads of one process queue for the write lock here, in order, instead of in SQLite's
-    # busy handler, which sleeps and retries (up to 100 ms a try): under a burst of posts the
-    # unlucky writer of 16 threads kept losing and waited seconds. Across processes the busy
-    # timeout still applies, with at most one waiter per process.
+    # Writers queue for the write lock here, in order, instead of in SQLite's busy handler,
+    # which sleeps and retries (up to 100 ms a try): under a burst of posts the unlucky writer
+    # of 16 threads kept losing and waited seconds. Threads of one process wait on a lock;
+    # processes (gunicorn's workers) on an flock of a file beside the database, polled every
+    # ≤ 2 ms: with 2 sync workers posting visits, the busy handler's sleeps let through ~30
+    # posts/s where the work allowed several times that (benchmarks/write_load.py).
     writer = threading.Lock()
+    between = _ProcessLock(engine.url.database)
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection: Any) -> None:
         if not _write_intent.get():
             connection.exec_driver_sql("BEGIN")
             return
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
         if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
             raise OperationalError("BEGIN IMMEDIATE", None, _busy())
-        connection.info[_HOLDS_WRITER] = writer
+        if not between.acquire(deadline):
+            writer.release()
+            raise OperationalError("BEGIN IMMEDIATE", None, _busy())
+        connection.info[_HOLDS_WRITER] = (writer, between)
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -97,6 +124,48 @@ def configure_engine(engine: Engine) -> None:
     def _checkin(dbapi_connection: Any, connection_record: Any) -> None:
         # A connection handed back to the pool never keeps the lock (belt and braces).
         _release_writer(connection_record)
+
+    @event.listens_for(engine, "engine_disposed")
+    def _disposed(_engine: Any) -> None:
+        between.close()
+
+
+class _ProcessLock:
+    """An exclusive flock on ``<database>.writer`` shared by every process writing that file.
+
+    Opened per process (a descriptor inherited across fork would share the lock); no-op for
+    an in-memory database.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self.path = f"{database}.writer" if database and database != ":memory:" else None
+        self.fd: int | None = None
+        self.pid = 0
+
+    def acquire(self, deadline: float) -> bool:
+        if self.path is None:
+            return True
+        if self.fd is None or self.pid != os.getpid():
+            self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        delay = 0.0002
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 0.002)
+
+    def release(self) -> None:
+        if self.path is not None and self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None and self.pid == os.getpid():
+            os.close(self.fd)
+        self.fd = None
 
 
 _HOLDS_WRITER = "fieldlog_writer_lock"
@@ -113,10 +182,12 @@ def _busy() -> Exception:
 
 
 def _release_writer(connection: Any, *_args: Any) -> None:
-    """End of a write transaction (commit or rollback): let the next thread of the process in."""
-    lock = connection.info.pop(_HOLDS_WRITER, None)
-    if lock is not None:
-        lock.release()
+    """End of a write transaction (commit or rollback): let the next writer in."""
+    locks = connection.info.pop(_HOLDS_WRITER, None)
+    if locks is not None:
+        writer, between = locks
+        between.release()
+        writer.release()
 
 
 # SQLite primary result codes (the low byte of the extended code) and PostgreSQL SQLSTATEs that

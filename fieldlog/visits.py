@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import access, schemas
 from .errors import ClientIdReused, Forbidden, InProgress, Invalid, NotFound
@@ -68,6 +69,7 @@ def derive_kind(session: Session, customer_id: int, category_id: int | None, on:
 
 
 def _find(session: Session, user: User, client_id: str) -> Visit | None:
+    """This user's visit with this client_id (a replay is rare: its answer loads the rest)."""
     return session.scalars(
         select(Visit).where(Visit.rep_id == user.id, Visit.client_id == client_id)
     ).first()
@@ -77,6 +79,21 @@ def _replay(existing: Visit, digest: str) -> Recorded:
     if existing.payload_hash != digest:
         raise ClientIdReused(_l("This client_id was already used for a different visit."))
     return Recorded(existing, created=False)
+
+
+@dataclass
+class Checked:
+    """A visit request that passed every rule, with what it refers to: ready to be written."""
+
+    client_id: str
+    digest: str
+    data: schemas.VisitIn
+    visit_day: date
+    customer: Customer
+    purpose: Purpose
+    category: Category | None
+    kind: str | None
+    to_complete: list[FollowUp]
 
 
 def record_visit(
@@ -91,9 +108,24 @@ def record_visit(
 
     Checks in the contract's order: client_id replay, then the customer, then the fields.
     A known client_id of this user returns the stored visit (same payload) or raises
-    ClientIdReused; nothing is written twice even under concurrent duplicates.
+    ClientIdReused; nothing is written twice even under concurrent duplicates. The same as
+    ``check_visit`` then ``store_visit`` in one transaction.
     """
     now = now or utcnow()
+    checked = check_visit(session, user, payload, tz=tz, now=now)
+    if isinstance(checked, Recorded):
+        return checked
+    return store_visit(session, user, checked, now=now)
+
+
+def check_visit(
+    session: Session, user: User, payload: Mapping[str, Any], *, tz: ZoneInfo, now: datetime
+) -> Recorded | Checked:
+    """The reads of ``record_visit``: the replay of a known client_id, or the checked visit.
+
+    Writes nothing, so a caller may run it in a read transaction and ``store_visit`` in a
+    short write transaction of its own (the sync API: SQLite has one writer at a time).
+    """
     if not isinstance(payload, Mapping):
         raise Invalid(errors={"_": [_l("The request body must be a JSON object.")]})
     client_id = schemas.parse_client_id(payload)
@@ -127,16 +159,32 @@ def record_visit(
     if errors:
         raise Invalid(errors=dict(errors))
     assert purpose is not None
+    kind = None
+    if data.proposal is not None:
+        kind = data.proposal.kind or derive_kind(
+            session, customer.id, category.id if category else None, visit_day
+        )
+    return Checked(
+        client_id, digest, data, visit_day, customer, purpose, category, kind, list(to_complete)
+    )
 
+
+def store_visit(session: Session, user: User, checked: Checked, *, now: datetime) -> Recorded:
+    """The writes of ``record_visit``: the visit, its proposal and next action, the follow-ups
+    it completes and the dormancy summary; a client_id stored meanwhile answers as its replay.
+
+    The answer's collections are set from the rows written here, so reading it loads nothing.
+    """
+    data, customer, visit_day = checked.data, checked.customer, checked.visit_day
     visit = Visit(
-        client_id=client_id,
-        payload_hash=digest,
+        client_id=checked.client_id,
+        payload_hash=checked.digest,
         rep=user,
-        branch_id=user.branch_id,
+        branch=user.branch,
         customer=customer,
         visited_at=data.visited_at,
-        purpose=purpose,
-        purposeful=purpose.purposeful,
+        purpose=checked.purpose,
+        purposeful=checked.purpose.purposeful,
         purpose_note=data.purpose_note,
         hearing_done=data.hearing_done,
         hearing_note=data.hearing_note,
@@ -153,31 +201,31 @@ def record_visit(
             session.flush()
     except IntegrityError:
         # A concurrent request with the same client_id committed first: answer as its replay.
-        existing = _find(session, user, client_id)
+        existing = _find(session, user, checked.client_id)
         if existing is None:
             raise InProgress(_l("This visit is still being saved; try again.")) from None
-        return _replay(existing, digest)
+        return _replay(existing, checked.digest)
 
+    proposals: list[Proposal] = []
+    follow_ups: list[FollowUp] = []
     if data.proposal is not None:
-        category_id = category.id if category else None
-        session.add(
+        proposals.append(
             Proposal(
-                visit=visit,
+                visit_id=visit.id,
                 rep=user,
                 branch_id=user.branch_id,
                 customer=customer,
-                category=category,
-                kind=data.proposal.kind
-                or derive_kind(session, customer.id, category_id, visit_day),
+                category=checked.category,
+                kind=checked.kind,
                 amount=data.proposal.amount,
                 note=data.proposal.note,
                 proposed_on=visit_day,
             )
         )
     if data.next_action is not None:
-        session.add(
+        follow_ups.append(
             FollowUp(
-                visit=visit,
+                visit_id=visit.id,
                 rep=user,
                 branch_id=user.branch_id,
                 customer=customer,
@@ -185,15 +233,17 @@ def record_visit(
                 due_on=data.next_action.due_on,
             )
         )
-    for follow_up in to_complete:
-        if follow_up.done_on is None:
-            follow_up.done_on = visit_day
-            follow_up.done_visit_id = visit.id
+    session.add_all([*proposals, *follow_ups])
+    completed = [f for f in checked.to_complete if f.done_on is None]
+    for follow_up in completed:
+        follow_up.done_on = visit_day
+        follow_up.done_visit_id = visit.id
     session.flush()
     dormancy.visit_added(session, customer.id, visit.visited_at)
-    # Reload the collections the answer lists from the database; the visit's columns and its
-    # customer and purpose are those just written (a full refresh re-read them all).
-    session.expire(visit, ["proposals", "follow_ups", "completed_follow_ups"])
+    # What the answer lists is what was just written: no query reads it back.
+    set_committed_value(visit, "proposals", proposals)
+    set_committed_value(visit, "follow_ups", follow_ups)
+    set_committed_value(visit, "completed_follow_ups", sorted(completed, key=lambda f: f.id))
     return Recorded(visit, created=True)
 
 
