@@ -20,6 +20,7 @@ from ..extensions import csrf, db
 from ..models import Category, FollowUp, Purpose
 from .common import company_tz, json_error, local_today, now
 from .security import reads_first
+from .transaction import unit_of_work
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # CSRF is checked inside each view, after the login check, so that the answers come in the
@@ -81,16 +82,13 @@ def create_visit():
     # lock (with two workers the lock, not the CPU, was what the posts queued for).
     checked = visits.check_visit(db.session, user, body, tz=tz, now=now())
     if isinstance(checked, visits.Recorded):  # a replay: nothing to write
-        answer = schemas.visit_to_dict(checked.visit, tz)
-        db.session.rollback()
-        return jsonify(answer), 200
+        return jsonify(schemas.visit_to_dict(checked.visit, tz)), 200
     end_reads(db.session)
-    with write_intent():
+    with write_intent(), unit_of_work():
         result = visits.store_visit(db.session, user, checked, now=now())
         # The answer is built before the commit, from the objects in hand: after it, every one
         # would be expired and reloaded.
         answer = schemas.visit_to_dict(result.visit, tz)
-        db.session.commit()
     return jsonify(answer), 201 if result.created else 200
 
 
