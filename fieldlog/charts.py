@@ -297,8 +297,13 @@ def line_chart(
     text_size: float = 8,
     mark: tuple[int, str] | None = None,
     ceiling: float | None = None,
+    band: tuple[Sequence[Number], Sequence[Number]] | None = None,
+    band_label: str = "",
 ) -> str:
     """Lines over shared x labels; each series has its own dash and marker, named in a legend.
+
+    ``band`` (low and high values per x) is shaded behind the lines, e.g. a forecast's
+    interval, and named in the legend as ``band_label``.
 
     ``text_size`` is the axis-label size in chart units: a chart shown smaller than its width
     needs larger text. ``mark`` draws a labelled vertical line at an x index (e.g. a start).
@@ -307,7 +312,8 @@ def line_chart(
     root = _svg(width, height, title, "chart-line")
     n = len(x_labels)
     all_values = [v for s in series for v in s.values[:n]]
-    low, high = _scale(all_values, target)
+    band_values = [v for side in band for v in side[:n]] if band else []
+    low, high = _scale(all_values + band_values, target)
     if low == 0:
         high = _nice(high)  # round axis labels: 0 / 40% / 80%, not 0 / 38% / 76%
     drawn = [float(v) for v in [*all_values, target] if v is not None]
@@ -322,7 +328,7 @@ def line_chart(
     right = max(10.0, _text_width(x_labels[-1], text_size) / 2 + 2) if n else 10.0
     top = 10 + (text_size + 4 if mark else 0)
     line_h = text_size * 1.75
-    legend_rows = 1 + len(series) // 3
+    legend_rows = 1 + (len(series) + (1 if band is not None and band_label else 0)) // 3
     bottom = text_size * 2.5 + line_h * legend_rows
     plot_w, plot_h = width - left - right, height - top - bottom
 
@@ -362,6 +368,15 @@ def line_chart(
         mx = xy(mark[0], low)[0]
         _line(root, mx, top - 2, mx, top + plot_h, stroke=INK, **{"stroke-dasharray": "2 2"})
         _text(root, mx, top - 4, mark[1], size=size, **{"text-anchor": "middle"})
+    if band is not None:
+        known = [i for i in range(n) if band[0][i] is not None and band[1][i] is not None]
+        if known:
+            upper = [xy(i, float(band[1][i])) for i in known]  # type: ignore[arg-type]
+            lower = [xy(i, float(band[0][i])) for i in reversed(known)]  # type: ignore[arg-type]
+            shade = {"fill": SERIES_COLOURS[1], "fill-opacity": "0.18", "stroke": "none"}
+            area = ET.SubElement(root, "polygon", {"class": "band", **shade})
+            area.set("points", " ".join(f"{_num(x)},{_num(y)}" for x, y in upper + lower))
+            ET.SubElement(area, "title").text = band_label
     if not any(v is not None for v in all_values):
         _text(
             root,
@@ -406,6 +421,14 @@ def line_chart(
         _line(group, lx, ly, lx + 18, ly, stroke=colour, **{"stroke-width": "1.8"}, **extra)
         _marker(group, shape, lx + 9, ly, colour)
         _text(group, lx + 22, ly + text_size * 0.4, s.name, size=legend_size)
+    if band is not None and band_label:
+        k = len(series)
+        lx = left + (k % 3) * (plot_w / 3)
+        ly = legend_y + (k // 3) * line_h
+        swatch = {"fill": SERIES_COLOURS[1], "fill-opacity": "0.18", "stroke": MUTED}
+        rect = {"x": _num(lx), "y": _num(ly - 4), "width": "18", "height": "8", **swatch}
+        ET.SubElement(root, "rect", rect)
+        _text(root, lx + 22, ly + text_size * 0.4, band_label, size=legend_size)
     return _tostring(root)
 
 
@@ -453,3 +476,42 @@ def bullet(
     text = value_text if not target_text else f"{value_text} / {target_text}"
     _text(root, bar_w + 4, 15, text, size="9")
     return _tostring(root)
+
+
+def forecast_chart(
+    history: Sequence[tuple[str, Number]],
+    forecast: Sequence[tuple[str, Number, Number, Number]],
+    *,
+    title: str,
+    actual_label: str,
+    forecast_label: str,
+    band_label: str,
+    fmt: Formatter = count,
+    width: int = 480,
+    height: int = 200,
+    text_size: float = 8,
+) -> str:
+    """Weekly actuals, then the forecast (value, low, high) shaded with its interval.
+
+    The forecast line starts from the last actual week so the two read as one path.
+    """
+    labels = [label for label, _v in history] + [label for label, *_x in forecast]
+    n_past = len(history)
+    actual = [v for _l, v in history] + [None] * len(forecast)
+    ahead: list[Number] = [None] * n_past + [v for _l, v, _lo, _hi in forecast]
+    if n_past:
+        ahead[n_past - 1] = history[-1][1]
+    low: list[Number] = [None] * n_past + [lo for *_x, lo, _hi in forecast]
+    high: list[Number] = [None] * n_past + [hi for *_x, hi in forecast]
+    return line_chart(
+        labels,
+        [Series(actual_label, actual), Series(forecast_label, ahead)],
+        title=title,
+        fmt=fmt,
+        width=width,
+        height=height,
+        text_size=text_size,
+        band=(low, high),
+        band_label=band_label,
+        mark=(n_past - 1, "") if n_past else None,
+    )

@@ -66,7 +66,8 @@ def history(plan: Plan, start: date = date(2023, 11, 27), seed: int = 1) -> Hist
             won.append(outcome)
             kinds.append(kind)
             amounts.append(amount)
-    order = sorted(days)
+    # The history ends with its last week: wins after it are the unknown future.
+    order = sorted(d for d in days if d < (start + timedelta(weeks=plan.weeks)).toordinal())
     return History(
         sale_days=np.array(order, dtype=np.int64),
         sale_amounts=np.array([days[d] for d in order]),

@@ -12,6 +12,7 @@ from fieldlog.kpi import KPI_KEYS, Scope
 from fieldlog.kpi.budgets import set_budget
 from fieldlog.kpi.targets import set_target
 from fieldlog.periods import Period
+from tests.conftest import csrf_from
 
 
 @pytest.mark.parametrize(
@@ -139,3 +140,134 @@ def test_a_moved_customer_counts_where_it_is_now(runner, shop, make):
     db.session.commit()
     after = _show(runner, "2026-W47", "branch:TKY")["kpis"]["sales_amount"]["last_year"]
     assert (before, after) == (83_000, 80_000)
+
+
+# ---- 予実: month to date ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("as_of", "actual", "budget", "elapsed", "last_year"),
+    [
+        # Up to Sunday 22 November: the 16th and the 22nd; last year the 16th and the 17th.
+        ("2026-11-22", 150_000, 30_000_000, 22 / 30, 87_000),
+        # The month's last day takes in the 23rd too.
+        ("2026-11-30", 1_149_000, 30_000_000, 1.0, 87_000),
+        # A new month starts from nothing, without a budget; last year's 1 December counts.
+        ("2026-12-01", 0, None, 1 / 31, 1_000),
+        ("2026-11-15", 0, 30_000_000, 15 / 30, 0),
+    ],
+)
+def test_month_to_date(shop, as_of, actual, budget, elapsed, last_year):
+    from zoneinfo import ZoneInfo
+
+    from fieldlog.kpi.kgi import month_to_date
+
+    m = month_to_date(
+        db.session,
+        Scope.branch(shop.branch_id),
+        date.fromisoformat(as_of),
+        today=date(2026, 12, 6),
+        tz=ZoneInfo("Asia/Tokyo"),
+        forecast_weeks=0,
+    )
+    assert (m.actual, m.budget, m.last_year) == (actual, budget, last_year)
+    assert m.elapsed == pytest.approx(elapsed)
+    assert m.progress == (actual / budget if budget else None)
+    assert m.yoy == (actual / last_year if last_year else None)
+    assert m.landing is None and m.forecast is None
+
+
+def test_a_rep_who_moves_keeps_their_budget_and_the_old_branch_its_row(shop, make):
+    nov = date(2026, 11, 1)
+    set_budget(db.session, None, nov, shop.branch_id, shop.id, 5_000)
+    shop.branch = make.branch("NGY")
+    db.session.flush()
+    november = Period.parse("2026-11")
+    from fieldlog.kpi.budgets import budget_for
+
+    assert budget_for(db.session, Scope.rep(shop.id), november) == 5_000
+    # TKY has its own row (30,000,000), which wins over its reps' rows.
+    assert budget_for(db.session, Scope.branch(shop.branch_id), november) is None
+
+
+def test_week_53_compares_with_week_52(runner, shop, make):
+    customer = make.customer(shop.branch, shop)
+    make.sale(customer, date(2025, 12, 24), 4_000)  # 2025-W52
+    make.sale(customer, date(2026, 12, 29), 6_000)  # 2026-W53
+    db.session.commit()
+    sales = _show(runner, "2026-W53", "branch:TKY")["kpis"]["sales_amount"]
+    assert (sales["value"], sales["last_year"]) == (6_000, 4_000)
+
+
+def test_pages_show_budget_last_year_and_landing(shop, make, client, auth):
+    owner = make.user("owner", email="boss@example.jp")
+    auth.login(owner)
+    html = client.get("/summary?week=2026-W47").get_data(as_text=True)
+    assert "予実" in html and "月間予算" in html and "¥30,000,000" in html
+    assert "前年同期" in html and "¥87,000" in html
+    assert "今月の着地見込み" in html and 'class="forecast-chart"' in html
+    branch = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    assert "担当者別の売上" in branch and "¥150,000" in branch
+    token = csrf_from(html)
+    client.post("/locale", data={"csrf_token": token, "lang": "en", "next": "/summary"})
+    english = client.get("/summary?week=2026-W47").get_data(as_text=True)
+    assert "Budget vs actual" in english and "Monthly budget" in english
+    assert "Same period last year" in english and "Landing estimate" in english
+
+
+def test_a_short_history_gets_a_message_not_a_chart(make, client, auth):
+    branch = make.branch("NEW")
+    customer = make.customer(branch)
+    make.sale(customer, date(2026, 11, 10), 10_000)
+    auth.login(make.user("owner", email="boss@example.jp"))
+    html = client.get("/branches/NEW?week=2026-W47").get_data(as_text=True)
+    assert "8週間分以上が必要です" in html
+    assert 'class="forecast-chart"' not in html
+
+
+def test_weekly_pdf_reads_like_a_yojitsu_report(tmp_path):
+    from dataclasses import replace
+
+    from fieldlog.kpi.kgi import ForecastWeek, MonthToDate, RepKgi
+    from fieldlog.reports import pdf
+    from tests.report_samples import branch_report
+    from tests.test_reports_pdf import pdftotext
+
+    month = MonthToDate(
+        month=Period.parse("2026-11"),
+        as_of=date(2026, 11, 22),
+        actual=68_191_500,
+        budget=67_900_000,
+        progress=68_191_500 / 67_900_000,
+        elapsed=22 / 30,
+        last_year=43_395_800,
+        yoy=68_191_500 / 43_395_800,
+        gross_margin=0.247,
+        landing=93_968_792,
+        landing_interval=(90_596_637, 95_426_392),
+        forecast=[
+            ForecastWeek(f"2026-W{48 + k}", 22_000_000, (20_000_000, 24_000_000)) for k in range(8)
+        ],
+        history=[(f"2026-W{35 + k}", 20_000_000 + 100_000 * k) for k in range(13)],
+        forecast_note="WLS",
+    )
+    rep = RepKgi(1, 8_177_400, 0.249, 22_168_500, 19_600_000, 1.131, 12_148_500, 1.825)
+    report = replace(branch_report(), month=month, rep_kgi=[("加藤 俊介", rep)])
+    text = pdftotext(pdf.render_pdf(report), tmp_path)
+    for snippet in (
+        "予実（2026年11月・11月22日まで）",
+        "月初来実績",
+        "¥68,191,500",
+        "¥67,900,000",
+        "100.4%",  # 進捗率
+        "73.3%",  # 経過率
+        "¥43,395,800",
+        "157.1%",  # 前年比
+        "着地見込み",
+        "¥93,968,792",
+        "80% 区間",
+        "加藤 俊介",
+        "¥8,177,400",
+        "113.1%",
+    ):
+        assert snippet in text, snippet

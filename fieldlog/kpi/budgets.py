@@ -229,3 +229,8 @@ def budget_changes(
     if branch_id is not None:
         stmt = stmt.where(SalesBudget.branch_id == branch_id)
     return list(session.scalars(stmt))
+
+
+def rep_budgets(session: Session, month: date) -> dict[int, int]:
+    """Every rep's budget for one month (the month's first day), by user id."""
+    return {rep: amount for (_m, rep), amount in _rows(session, [month]).rep.items()}

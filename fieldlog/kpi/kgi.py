@@ -9,15 +9,15 @@ no budget is set. ``last_year`` is the same KPI, scope and kind of period a year
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from ..periods import Period
-from .budgets import budget_for
+from .budgets import budget_for, rep_budgets
 from .catalogue import CATALOGUE, KPI_KEYS
-from .rollup import KpiValue, trend
+from .rollup import KpiValue, trend, trend_by
 from .scope import Scope
 from .targets import targets_for
 
@@ -59,3 +59,163 @@ def _whole(key: str, value: float | None) -> float | int | None:
     if value is not None and CATALOGUE[key].unit != "rate":
         return int(value)
     return value
+
+
+# ---- 予実: month to date against the budget, last year and the landing estimate ----------
+
+
+@dataclass(frozen=True)
+class ForecastWeek:
+    week: str
+    value: int
+    interval: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class MonthToDate:
+    """One scope's month so far: actual, budget, progress against time, last year, landing.
+
+    ``progress`` (進捗率) is actual ÷ budget; ``elapsed`` (経過率) the share of the month's
+    calendar days up to ``as_of``; ``last_year`` the sales of the same dates a year earlier
+    and ``yoy`` (前年比) actual ÷ last year. ``landing`` is actual + the forecast of the rest of
+    the month (each remaining day takes 1/7 of its week's forecast; the days left of the week
+    of ``as_of`` take the first forecast week's), with ``landing_interval`` the same sum of the
+    80 % bounds, wider than an 80 % interval of the sum (docs/kgi.md). No forecast (too little
+    history, or a rep): ``landing`` is None and ``forecast_note`` says why.
+    """
+
+    month: Period
+    as_of: date
+    actual: int
+    budget: int | None
+    progress: float | None
+    elapsed: float
+    last_year: int
+    yoy: float | None
+    gross_margin: float | None
+    landing: int | None = None
+    landing_interval: tuple[int, int] | None = None
+    forecast: list[ForecastWeek] | None = None
+    history: list[tuple[str, int]] | None = None
+    forecast_note: str | None = None
+
+
+def _same_day_last_year(day: date) -> date:
+    """The same date a year earlier; 29 February becomes the 28th."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def month_to_date(
+    session: Session,
+    scope: Scope,
+    as_of: date,
+    *,
+    today: date,
+    tz: ZoneInfo,
+    forecast_weeks: int = 8,
+    history_weeks: int = 13,
+) -> MonthToDate:
+    """予実 for the month containing ``as_of``, counting sales up to ``as_of`` (see the class)."""
+    from .forecast import TooLittleHistory, forecast
+    from .forecast_data import load_history
+
+    month = Period.month_of(as_of)
+    so_far = Period(month.start, as_of, "month")
+    before = Period(_same_day_last_year(month.start), _same_day_last_year(as_of), "month")
+    keys = ["sales_amount", "gross_margin_rate"]
+    now, last = trend(session, scope, [so_far, before], keys=keys, today=today, tz=tz)
+    actual = int(now["sales_amount"].value or 0)
+    last_year = int(last["sales_amount"].value or 0)
+    budget = budget_for(session, scope, month)
+    figures = MonthToDate(
+        month=month,
+        as_of=as_of,
+        actual=actual,
+        budget=budget,
+        progress=actual / budget if budget else None,
+        elapsed=((as_of - month.start).days + 1) / month.days,
+        last_year=last_year,
+        yoy=actual / last_year if last_year > 0 else None,
+        gross_margin=now["gross_margin_rate"].value,
+    )
+    if scope.kind == "rep" or forecast_weeks < 1:
+        return figures
+    history = load_history(session, scope, as_of)
+    try:
+        result = forecast(history, as_of, forecast_weeks)
+    except TooLittleHistory as exc:
+        note = f"too_little_history:{exc.args[0]}"
+        return MonthToDate(**{**figures.__dict__, "forecast_note": note})
+    weeks = [ForecastWeek(w.week, w.value, w.interval) for w in result.weeks]
+    landing = [float(actual), float(actual), float(actual)]
+    by_week = {Period.parse(w.week).start: w for w in weeks}
+    day = as_of + timedelta(days=1)
+    while day <= month.end:
+        week = by_week.get(Period.week_of(day).start) or weeks[0]
+        for k, v in enumerate((week.value, *week.interval)):
+            landing[k] += v / 7
+        day += timedelta(days=1)
+    last_week = Period.week_of(as_of).previous()
+    past = last_week.trailing(history_weeks)
+    series = trend(session, scope, past, keys=["sales_amount"], today=today, tz=tz)
+    return MonthToDate(
+        **{
+            **figures.__dict__,
+            "landing": round(landing[0]),
+            "landing_interval": (round(landing[1]), round(landing[2])),
+            "forecast": weeks,
+            "history": [
+                (p.label, int(s["sales_amount"].value or 0))
+                for p, s in zip(past, series, strict=True)
+            ],
+            "forecast_note": result.method,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class RepKgi:
+    """One salesperson's sales by their customers: the period's, and the month's 予実."""
+
+    user_id: int
+    sales: int
+    gross_margin: float | None
+    month_actual: int
+    budget: int | None
+    progress: float | None
+    last_year: int
+    yoy: float | None
+
+
+def reps_kgi(
+    session: Session, branch_id: int, period: Period, as_of: date, *, today: date, tz: ZoneInfo
+) -> dict[int, RepKgi]:
+    """Per rep of a branch: sales and gross margin of ``period`` by the customer's rep, and
+    the month-to-date against the rep's budget and last year (as ``month_to_date``)."""
+    month = Period.month_of(as_of)
+    so_far = Period(month.start, as_of, "month")
+    before = Period(_same_day_last_year(month.start), _same_day_last_year(as_of), "month")
+    keys = ["sales_amount", "gross_margin_rate"]
+    by_rep = trend_by(
+        session, "rep", [period, so_far, before], branch_id=branch_id, keys=keys, today=today, tz=tz
+    )
+    budgets = rep_budgets(session, month.start)
+    out = {}
+    for user_id, (now, mtd, last) in by_rep.items():
+        actual = int(mtd["sales_amount"].value or 0)
+        last_year = int(last["sales_amount"].value or 0)
+        budget = budgets.get(user_id)
+        out[user_id] = RepKgi(
+            user_id=user_id,
+            sales=int(now["sales_amount"].value or 0),
+            gross_margin=now["gross_margin_rate"].value,
+            month_actual=actual,
+            budget=budget,
+            progress=actual / budget if budget else None,
+            last_year=last_year,
+            yoy=actual / last_year if last_year > 0 else None,
+        )
+    return out

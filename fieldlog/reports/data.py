@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..defaults import company_settings
+from ..kpi import kgi
 from ..kpi.catalogue import KGI_KEYS
 from ..models import Branch, Customer, Review, User
 from ..periods import Period
@@ -107,6 +108,9 @@ class BranchReport:
     # after their report went out (fieldlog.kpi.closed_weeks), newest first.
     health: Any = None
     moves: list[Any] = field(default_factory=list)
+    # 予実: the month so far against the budget and last year, with the landing estimate.
+    month: Any = None
+    rep_kgi: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def has_activity(self) -> bool:
@@ -152,6 +156,9 @@ class CompanyReport:
     lint: list[str] = field(default_factory=list)
     health: Any = None
     moves: list[Any] = field(default_factory=list)
+    # 予実 of the company (with the forecast) and of each branch (name, MonthToDate).
+    month: Any = None
+    branch_months: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def has_activity(self) -> bool:
@@ -200,6 +207,7 @@ def _scope_figures(
     ``series`` is that trend when the caller already has it.
     """
     from ..kpi import trend
+    from ..kpi.budgets import budget_for
     from ..kpi.targets import targets_for
 
     if series is None:
@@ -208,6 +216,10 @@ def _scope_figures(
     from ..kpi.settings import why_texts
 
     targets = targets_for(session, keys, scope, period)
+    if "sales_amount" in targets:  # the budget is the sales target (docs/kgi.md)
+        budget = budget_for(session, scope, period)
+        if budget is not None:
+            targets["sales_amount"] = budget
     figures = {k: _figure(k, series, targets[k]) for k in keys}
     for key, why in why_texts(company_settings(session), "ja").items():
         if key in figures and why:
@@ -351,7 +363,9 @@ def branch_report(
         today=today,
         tz=tz,
     )
-    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(by_rep)))).all())
+    names = dict(
+        session.execute(select(User.id, User.name).where(User.branch_id == branch.id)).all()
+    )
     reps = []
     for rep_id, rep_series in by_rep.items():
         visits = rep_series[-1]["visit_count"].value or 0
@@ -365,6 +379,8 @@ def branch_report(
         session, branch, min(today, period.end), tz
     )
     gaps = _gaps(session, scope, period, keys, series)
+    as_of = min(today, period.end)
+    rep_kgi = kgi.reps_kgi(session, branch.id, period, as_of, today=today, tz=tz)
     return BranchReport(
         branch_code=branch.code,
         branch_name=branch.name,
@@ -387,6 +403,12 @@ def branch_report(
         hypotheses=lists.hypotheses_under_test(session, branch.id),
         lint=kpi_set_lint(session),
         **_trust(session, scope, f"branch:{branch.code}", period, today=today, tz=tz),
+        month=kgi.month_to_date(session, scope, as_of, today=today, tz=tz),
+        rep_kgi=[
+            (names.get(rep_id) or "", row)
+            for rep_id, row in sorted(rep_kgi.items(), key=lambda item: names.get(item[0]) or "")
+            if row.sales or row.month_actual or row.budget or row.last_year
+        ],
     )
 
 
@@ -432,12 +454,23 @@ def company_report(
         branches.append(
             BranchSummary(branch.code, branch.name, row, int(row["visit_count"].value or 0))
         )
+    as_of = min(today, period.end)
     return CompanyReport(
         **_common(period, today, figures, keys, weeks),
         branches=branches,
         hypotheses=lists.hypotheses_under_test(session, None),
         lint=kpi_set_lint(session),
         **_trust(session, Scope.company(), "company", period, today=today, tz=tz),
+        month=kgi.month_to_date(session, Scope.company(), as_of, today=today, tz=tz),
+        branch_months=[
+            (
+                b.name,
+                kgi.month_to_date(
+                    session, Scope.branch(b.id), as_of, today=today, tz=tz, forecast_weeks=0
+                ),
+            )
+            for b in session.scalars(select(Branch).order_by(Branch.code))
+        ],
     )
 
 

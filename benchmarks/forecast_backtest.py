@@ -1,0 +1,122 @@
+"""Sales forecast backtest: rolling origins, the forecast against the two naive ones, coverage.
+
+For each history, the forecast is made at each origin (a date) from the data up to it only, for
+the next 4 weeks after the origin's week, and scored against what happened: MAPE and bias (mean
+signed error, as a share of the actual week) of the forecast, of "the same ISO week last year"
+and of "the mean of the last 4 complete weeks", and how often the 80 % interval held the actual.
+
+Histories: the demo company (``flask demo-data``, 2 years of sales, 26 weeks of proposals; the
+company and each branch) and synthetic ones (tests/forecast_synth.py: season, trend, a pipeline
+converting 3–6 weeks later; campaigns; a growing pipeline; flat and noisy). Usage:
+
+    .venv/bin/python benchmarks/forecast_backtest.py                # all, origins on Wednesdays
+    .venv/bin/python benchmarks/forecast_backtest.py --weekday 6    # origins on Sundays
+    .venv/bin/python benchmarks/forecast_backtest.py --only synthetic --origins 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fieldlog import create_app
+from fieldlog.extensions import db
+from tests.forecast_synth import Plan, Score, backtest, history
+
+SYNTHETIC = {
+    "season+trend+pipeline": Plan(),
+    "campaigns (pipeline swings)": Plan(campaign=0.8, proposals=30),
+    "growing pipeline": Plan(pipeline_growth=0.02, trend=0.0),
+    "flat, noisy": Plan(trend=0.0, season=0.0, noise=0.08),
+}
+
+
+def origins(last_day: date, count: int, weekday: int) -> list[date]:
+    """``count`` weekly origins on ``weekday``, the newest 5 weeks before the end of the data."""
+    newest = last_day - timedelta(weeks=5)
+    newest -= timedelta(days=(newest.weekday() - weekday) % 7)
+    return [newest - timedelta(weeks=k) for k in range(count - 1, -1, -1)]
+
+
+def line(name: str, score: Score, seconds: float) -> str:
+    best = min(score.mape("last_year"), score.mape("mean_4"))
+    cells = [f"{score.mape(k) * 100:5.1f} {score.bias(k) * 100:+5.1f}" for k in score.errors]
+    return (
+        f"| {name} | {len(score.covered)} | "
+        + " | ".join(cells)
+        + f" | {score.mape('model') / best:.2f} | {score.coverage * 100:.0f} % | {seconds:.0f} s |"
+    )
+
+
+HEADER = (
+    "| history | weeks scored | forecast MAPE bias % | same week last year | mean of last 4 | "
+    "forecast ÷ best naive | 80 % interval held | time |\n|---|---|---|---|---|---|---|---|"
+)
+
+
+def synthetic(count: int, weekday: int) -> None:
+    print(HEADER)
+    for name, plan in SYNTHETIC.items():
+        full = history(plan, seed=11)
+        last = date.fromordinal(int(full.sale_days.max()))
+        start = time.perf_counter()
+        score = backtest(full, origins(last, count, weekday), 4)
+        print(line(name, score, time.perf_counter() - start), flush=True)
+
+
+def demo(count: int, weekday: int) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy import select
+
+    from fieldlog.kpi import Scope
+    from fieldlog.kpi.forecast_data import load_history
+    from fieldlog.models import Branch
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/demo.db"
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "FIELDLOG_SCHEDULER": False}
+        )
+        with app.app_context():
+            db.create_all()
+            runner = CliRunner()
+            result = runner.invoke(
+                app.cli, ["demo-data", "--today", "2026-11-23"], catch_exceptions=False
+            )
+            assert result.exit_code == 0, result.output
+            branches = db.session.execute(select(Branch.id, Branch.code).order_by(Branch.code))
+            scopes = [("company", Scope.company())] + [
+                (f"branch {code}", Scope.branch(i)) for i, code in branches
+            ]
+            print(HEADER)
+            for name, scope in scopes:
+                full = load_history(db.session, scope)
+                start = time.perf_counter()
+                score = backtest(full, origins(date(2026, 11, 22), count, weekday), 4)
+                print(line(f"demo, {name}", score, time.perf_counter() - start), flush=True)
+            db.session.remove()
+            db.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["demo", "synthetic"])
+    parser.add_argument("--origins", type=int, default=40, help="rolling origins per history")
+    parser.add_argument("--weekday", type=int, default=2, help="origin weekday (0 Mon … 6 Sun)")
+    args = parser.parse_args()
+    print(f"{args.origins} origins a history, weekday {args.weekday}, 4 weeks ahead each\n")
+    if args.only != "synthetic":
+        demo(args.origins, args.weekday)
+        print()
+    if args.only != "demo":
+        synthetic(args.origins, args.weekday)
+
+
+if __name__ == "__main__":
+    main()
