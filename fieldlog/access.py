@@ -20,6 +20,7 @@ from .models import (
     Proposal,
     Review,
     SalesLine,
+    SettingChange,
     User,
     Visit,
 )
@@ -158,6 +159,19 @@ def kpi_targets(user: User) -> Select[tuple[KpiTarget]]:
         | ((KpiTarget.scope_kind == "branch") & (KpiTarget.branch_id == user.branch_id))
         | (KpiTarget.user_id == user.id)
     )
+
+
+def setting_changes(user: User) -> Select[tuple[SettingChange]]:
+    """Owners see every settings change; a manager their branch's and the company-wide ones
+    (those decide their branch's targets too); a rep none."""
+    stmt = select(SettingChange)
+    if is_owner(user):
+        return stmt
+    if is_manager(user):
+        return stmt.where(
+            SettingChange.branch_id.is_(None) | (SettingChange.branch_id == user.branch_id)
+        )
+    return stmt.where(false())
 
 
 def get(session: Session, stmt: Select[tuple[T]], model: type[T], obj_id: int) -> T | None:

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from . import access, accounts, limits
+from . import access, accounts, audit, limits
 from .errors import Invalid
 from .models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
 from .text import clean, reading, search_key
@@ -89,11 +89,13 @@ def save_purpose(
     purposeful: bool,
     sort: int,
     active: bool,
+    user: User | None = None,
 ) -> Purpose:
     """Create or update a visit purpose.
 
     The code of an existing purpose never changes (queued offline visits send it), and a new
     ``purposeful`` flag applies to visits recorded from now on: past visits keep their own flag.
+    A change of the flag is kept in the settings history (fieldlog.audit) with the acting user.
     """
     errors: Errors = {}
     if purpose is None:
@@ -101,7 +103,9 @@ def save_purpose(
     label_ja = _text(errors, "label_ja", label_ja, max_len=100)
     label_en = _text(errors, "label_en", label_en, max_len=100)
     _check(errors)
+    old_flag = purpose.purposeful if purpose is not None else None
     purpose = purpose or Purpose(code=code)
+    audit.record_change(session, user, "purpose", purpose.code, old_flag, purposeful)
     purpose.label_ja, purpose.label_en = label_ja, label_en
     purpose.purposeful, purpose.sort, purpose.active = purposeful, sort, active
     session.add(purpose)

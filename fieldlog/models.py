@@ -690,3 +690,35 @@ class SalesBudgetChange(db.Model):
 
     def __repr__(self) -> str:
         return f"<SalesBudgetChange {self.budget_id} {self.old_amount} → {self.new_amount}>"
+
+
+SETTING_CHANGE_KINDS = ("target", "active_kpis", "threshold", "budget", "purpose")
+
+
+class SettingChange(db.Model):
+    """One change of a setting that moves the numbers (who, when, old → new): /settings/history.
+
+    ``kind`` says what changed and ``key`` which one (a KPI key, a threshold's name, a month, a
+    purpose code); ``branch_id`` is the branch it applies to, None for the whole company.
+    """
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", SETTING_CHANGE_KINDS), name="kind"),
+        Index("ix_setting_change_at", "changed_at"),
+        Index("ix_setting_change_branch_at", "branch_id", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    old: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new: Mapped[Any] = mapped_column(JSON, nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    branch: Mapped[Branch | None] = relationship()
+    user: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<SettingChange {self.kind} {self.key} {self.old!r} → {self.new!r}>"

@@ -117,6 +117,9 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     # test_settings.py); reps never.
     "settings.targets": {"GET": MANAGERS_AND_OWNER, "POST": MANAGERS_AND_OWNER},
     "settings.thresholds": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
+    "settings.budgets": {"POST": OWNER_ONLY},
+    # Managers read their branch's and the company-wide changes (test_settings_history.py).
+    "settings.history": {"GET": MANAGERS_AND_OWNER},
     "admin.index": {"GET": OWNER_ONLY},
     "admin.branches": {"GET": OWNER_ONLY},
     "admin.branch_edit": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import access
+from .. import access, audit
 from ..errors import Invalid
 from ..limits import amount_error
 from ..models import Branch, SalesBudget, SalesBudgetChange, User, utcnow
@@ -81,6 +81,10 @@ def record(
             )
         ).first()
     old = existing.amount if existing is not None else None
+    if old != amount:
+        rep = session.get(User, rep_id) if rep_id is not None else None
+        key = f"{month:%Y-%m}" + (f" {rep.email}" if rep is not None else "")
+        audit.record_change(session, user, "budget", key, old, amount, branch=branch_id)
     if existing is None:
         existing = SalesBudget(month=month, branch_id=branch_id, rep_id=rep_id, amount=amount)
         session.add(existing)

@@ -9,9 +9,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from .. import audit
 from ..defaults import ensure_settings
 from ..errors import Invalid
-from ..models import CompanySettings
+from ..models import CompanySettings, User
 from . import dormancy
 from .catalogue import CATALOGUE, KPI_KEYS
 from .lint import Warning, lint
@@ -102,13 +103,19 @@ def lint_settings(settings: CompanySettings, locale: str | None = None) -> list[
     return lint(settings.active_kpis or [], why_texts(settings, locale))
 
 
-def set_active_kpis(session: Session, keys: Iterable[str]) -> list[Warning]:
-    """Choose the active KPIs (order kept); returns the lint for the new set. Flushes."""
+def set_active_kpis(
+    session: Session, keys: Iterable[str], *, user: User | None = None
+) -> list[Warning]:
+    """Choose the active KPIs (order kept); returns the lint for the new set. Flushes.
+
+    A change is kept in the settings history (fieldlog.audit) with the acting user.
+    """
     chosen = list(dict.fromkeys(k.strip() for k in keys if k and k.strip()))
     unknown = [k for k in chosen if k not in CATALOGUE]
     if unknown:
         raise Invalid(errors={"active_kpis": [_l("Unknown KPI: %(key)s.", key=", ".join(unknown))]})
     settings = ensure_settings(session)
+    audit.record_change(session, user, "active_kpis", "active_kpis", active_kpis(settings), chosen)
     settings.active_kpis = chosen
     session.flush()
     return lint_settings(settings)
@@ -147,7 +154,17 @@ def _whole(errors: dict[str, list[Any]], field: str, value: Any, low: int, high:
     return number
 
 
-def set_dormancy(session: Session, visit_days: Any, sales_days: Any) -> CompanySettings:
+def _keep_threshold_changes(
+    session: Session, user: User | None, settings: CompanySettings, new: Mapping[str, int]
+) -> None:
+    """One settings-history entry per threshold whose value changes."""
+    for name, value in new.items():
+        audit.record_change(session, user, "threshold", name, getattr(settings, name), value)
+
+
+def set_dormancy(
+    session: Session, visit_days: Any, sales_days: Any, *, user: User | None = None
+) -> CompanySettings:
     """Set the dormant_rate thresholds (days without a visit / without sales)."""
     errors: dict[str, list[Any]] = {}
     visit = _whole(errors, "dormant_visit_days", visit_days, 1, 3650)
@@ -155,13 +172,17 @@ def set_dormancy(session: Session, visit_days: Any, sales_days: Any) -> CompanyS
     if errors:
         raise Invalid(errors=errors)
     settings = ensure_settings(session)
+    new = {"dormant_visit_days": visit, "dormant_sales_days": sales}
+    _keep_threshold_changes(session, user, settings, new)
     settings.dormant_visit_days, settings.dormant_sales_days = visit, sales
     session.flush()
     dormancy.settings_changed(session, settings)  # the summary follows the new thresholds
     return settings
 
 
-def set_rank_cycles(session: Session, a: Any, b: Any, c: Any) -> CompanySettings:
+def set_rank_cycles(
+    session: Session, a: Any, b: Any, c: Any, *, user: User | None = None
+) -> CompanySettings:
     """Set the default visit cycle (days) of ranks A, B and C."""
     errors: dict[str, list[Any]] = {}
     days = [
@@ -171,12 +192,16 @@ def set_rank_cycles(session: Session, a: Any, b: Any, c: Any) -> CompanySettings
     if errors:
         raise Invalid(errors=errors)
     settings = ensure_settings(session)
+    new = dict(zip(("cycle_days_a", "cycle_days_b", "cycle_days_c"), days, strict=True))
+    _keep_threshold_changes(session, user, settings, new)
     settings.cycle_days_a, settings.cycle_days_b, settings.cycle_days_c = days
     session.flush()
     return settings
 
 
-def set_health_thresholds(session: Session, values: Mapping[str, Any]) -> CompanySettings:
+def set_health_thresholds(
+    session: Session, values: Mapping[str, Any], *, user: User | None = None
+) -> CompanySettings:
     """Set the data-health thresholds given in ``values`` (others keep theirs), each in range."""
     errors: dict[str, list[Any]] = {}
     chosen = {
@@ -187,6 +212,7 @@ def set_health_thresholds(session: Session, values: Mapping[str, Any]) -> Compan
     if errors:
         raise Invalid(errors=errors)
     settings = ensure_settings(session)
+    _keep_threshold_changes(session, user, settings, chosen)
     for name, value in chosen.items():
         setattr(settings, name, value)
     session.flush()

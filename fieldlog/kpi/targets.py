@@ -18,10 +18,10 @@ from datetime import date
 from typing import Literal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
-from .. import access
+from .. import access, audit
 from ..errors import Invalid
 from ..models import Branch, KpiTarget, User
 from ..periods import Period
@@ -44,8 +44,15 @@ def set_target(
     value: float,
     effective_from: date,
     user: User | None,
+    *,
+    today: date | None = None,
 ) -> KpiTarget:
-    """Record a target (a new row; earlier ones stay as history). Flushes, never commits."""
+    """Record a target (a new row; earlier ones stay as history). Flushes, never commits.
+
+    Only an owner may set a target in force from before the current week (``today``'s ISO
+    week), so a past week cannot be turned into 達成 by a target lowered after the fact; the
+    change is kept in the settings history (fieldlog.audit) either way.
+    """
     errors: dict[str, list[object]] = {}
     definition = CATALOGUE.get(kpi)
     if definition is None:
@@ -64,6 +71,18 @@ def set_target(
         errors["value"] = [_l("A count or yen target is a whole number.")]
     if not isinstance(effective_from, date):
         errors["effective_from"] = [_l("Enter a date.")]
+    elif user is not None and not access.is_owner(user):
+        if today is None:
+            raise ValueError("set_target needs today to check a non-owner's effective_from")
+        week_start = Period.week_of(today).start
+        if effective_from < week_start:
+            errors["effective_from"] = [
+                _l(
+                    "Only an owner can set a target in force before the current week "
+                    "(from %(day)s on).",
+                    day=week_start.isoformat(),
+                )
+            ]
     if scope.kind == "branch" and session.get(Branch, scope.id) is None:
         errors["scope"] = [_l("Unknown branch.")]
     if scope.kind == "rep":
@@ -72,6 +91,7 @@ def set_target(
             errors["scope"] = [_l("Unknown rep.")]
     if errors:
         raise Invalid(errors=errors)
+    _keep_change(session, user, kpi, scope, period_kind, number, effective_from)
     target = KpiTarget(
         kpi=kpi,
         scope_kind=scope.kind,
@@ -85,6 +105,54 @@ def set_target(
     session.add(target)
     session.flush()
     return target
+
+
+def _scope_text(session: Session, scope: Scope) -> tuple[str, int | None]:
+    """The scope as the contract writes it (branch:CODE, rep:EMAIL), and the branch it is in."""
+    if scope.kind == "branch":
+        return f"branch:{session.get(Branch, scope.id).code}", scope.id  # type: ignore[union-attr]
+    if scope.kind == "rep":
+        person = session.get(User, scope.id)
+        return f"rep:{person.email}", person.branch_id  # type: ignore[union-attr]
+    return "company", None
+
+
+def _keep_change(
+    session: Session,
+    user: User | None,
+    kpi: str,
+    scope: Scope,
+    period_kind: str,
+    value: float,
+    effective_from: date,
+) -> None:
+    """The settings-history entry: the target this one supersedes at that scope, → the new one."""
+    previous = session.scalars(
+        select(KpiTarget)
+        .where(
+            KpiTarget.kpi == kpi,
+            KpiTarget.scope_kind == scope.kind,
+            KpiTarget.period_kind == period_kind,
+            KpiTarget.effective_from <= effective_from,
+            KpiTarget.branch_id == scope.id if scope.kind == "branch" else true(),
+            KpiTarget.user_id == scope.id if scope.kind == "rep" else true(),
+        )
+        .order_by(KpiTarget.effective_from.desc(), KpiTarget.id.desc())
+        .limit(1)
+    ).first()
+    where, branch_id = _scope_text(session, scope)
+    common = {"scope": where, "period_kind": period_kind}
+    old = (
+        None
+        if previous is None
+        else {
+            **common,
+            "value": previous.value,
+            "effective_from": previous.effective_from.isoformat(),
+        }
+    )
+    new = {**common, "value": value, "effective_from": effective_from.isoformat()}
+    audit.record_change(session, user, "target", kpi, old, new, branch=branch_id)
 
 
 def _fallback_scopes(session: Session, scope: Scope) -> list[Scope]:

@@ -366,6 +366,7 @@ def purpose_edit(purpose_id: int | None = None):
             purposeful=_checked(p, "purposeful"),
             sort=p["sort"] or 0,
             active=_checked(p, "active"),
+            user=current_user,
         )
 
     return _form_page(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access
+from .. import access, audit
 from ..defaults import company_settings
 from ..errors import Invalid
 from ..extensions import db
@@ -23,6 +23,7 @@ from ..kpi import settings as kpi_settings
 from ..kpi.targets import set_target, target_history
 from ..models import Branch, User
 from ..periods import Period
+from ..plan import purpose_labels
 from .common import local_today, roles_required
 from .kpi_view import HELPERS
 
@@ -49,7 +50,7 @@ def kpis():
         texts = {key: request.form.get(f"why-{key}", "") for key in KPI_KEYS}
         try:
             kpi_settings.set_kpi_why(db.session, texts)
-            kpi_settings.set_active_kpis(db.session, chosen)
+            kpi_settings.set_active_kpis(db.session, chosen, user=current_user)
         except Invalid as error:
             db.session.rollback()
             errors = error.errors
@@ -134,6 +135,7 @@ def targets():
                     form.get("value", "").strip(),  # type: ignore[arg-type]
                     effective,  # type: ignore[arg-type]
                     current_user,
+                    today=local_today(),
                 )
             except Invalid as error:
                 db.session.rollback()
@@ -256,15 +258,19 @@ def thresholds():
         form = request.form.to_dict()
         for call in (
             lambda: kpi_settings.set_dormancy(
-                db.session, form.get("dormant_visit_days"), form.get("dormant_sales_days")
+                db.session,
+                form.get("dormant_visit_days"),
+                form.get("dormant_sales_days"),
+                user=current_user,
             ),
             lambda: kpi_settings.set_rank_cycles(
                 db.session,
                 form.get("cycle_days_a"),
                 form.get("cycle_days_b"),
                 form.get("cycle_days_c"),
+                user=current_user,
             ),
-            lambda: kpi_settings.set_health_thresholds(db.session, form),
+            lambda: kpi_settings.set_health_thresholds(db.session, form, user=current_user),
         ):
             try:
                 call()
@@ -281,4 +287,38 @@ def thresholds():
         errors,
         form=form,
         health_thresholds=kpi_settings.HEALTH_THRESHOLDS,
+    )
+
+
+def _threshold_labels() -> dict[str, str]:
+    """What each threshold is called on the thresholds page, for the history."""
+    labels = {
+        "dormant_visit_days": _("Days without a visit"),
+        "dormant_sales_days": _("Days without sales"),
+        **{t.name: str(t.label) for t in kpi_settings.HEALTH_THRESHOLDS},
+    }
+    for rank in ("a", "b", "c"):
+        labels[f"cycle_days_{rank}"] = (
+            _("Visit cycle by rank (days)") + " · " + _("Rank %(rank)s", rank=rank.upper())
+        )
+    return labels
+
+
+@bp.get("/history")
+@roles_required("owner", "manager")
+def history():
+    """Who changed which target, KPI set, threshold, budget or purpose flag, when, old → new.
+
+    Owners see every change; managers their branch's and the company-wide ones (docs/contract.md).
+    """
+    raw = request.args.get("page", "1")
+    if not raw.isdigit():
+        abort(400)
+    page = audit.history(db.session, current_user, int(raw))
+    return render_template(
+        "settings/history.html",
+        history=page,
+        catalogue=CATALOGUE,
+        thresholds=_threshold_labels(),
+        purposes=purpose_labels(db.session, str(get_locale())),
     )
