@@ -399,7 +399,7 @@ def branch_report(
             )
         )
         or 0,
-        pipeline=lists.pipeline(session, [branch.id], period),
+        pipeline=lists.pipeline(session, branch.id, period, today=today, tz=tz),
         hypotheses=lists.hypotheses_under_test(session, branch.id),
         lint=kpi_set_lint(session),
         **_trust(session, scope, f"branch:{branch.code}", period, today=today, tz=tz),

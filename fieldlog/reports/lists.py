@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..database import money_sum
 from ..defaults import company_settings
-from ..kpi import dormancy
+from ..kpi import Scope, dormancy, trend
 from ..models import (
     Branch,
     Customer,
@@ -164,15 +163,23 @@ def _as_instant(value: Any) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def pipeline(session: Session, branch_ids: list[int], period: Period) -> Pipeline:
-    base = select(func.count(Proposal.id)).where(Proposal.branch_id.in_(branch_ids))
+def pipeline(
+    session: Session, branch_id: int, period: Period, *, today: date, tz: ZoneInfo
+) -> Pipeline:
+    """A branch's proposals made, won and lost in the period, and its pipeline at the end.
+
+    The open count and amount are the ``pipeline_count`` / ``pipeline_amount`` KPIs themselves
+    (docs/kpi.md: open at P.end), asked of the roll-up so the list and the KPI never differ.
+    """
+    base = select(func.count(Proposal.id)).where(Proposal.branch_id == branch_id)
     closed = and_(Proposal.closed_on >= period.start, Proposal.closed_on <= period.end)
-    still_open = and_(
-        Proposal.proposed_on <= period.end,
-        or_(Proposal.closed_on.is_(None), Proposal.closed_on > period.end),
-    )
-    open_amount = select(func.coalesce(money_sum(Proposal.amount), 0)).where(
-        Proposal.branch_id.in_(branch_ids), still_open
+    (open_at_end,) = trend(
+        session,
+        Scope.branch(branch_id),
+        [period],
+        keys=("pipeline_count", "pipeline_amount"),
+        today=today,
+        tz=tz,
     )
     return Pipeline(
         new=session.scalar(
@@ -181,8 +188,8 @@ def pipeline(session: Session, branch_ids: list[int], period: Period) -> Pipelin
         or 0,
         won=session.scalar(base.where(closed, Proposal.status == "won")) or 0,
         lost=session.scalar(base.where(closed, Proposal.status == "lost")) or 0,
-        open_count=session.scalar(base.where(still_open)) or 0,
-        open_amount=int(session.scalar(open_amount) or 0),
+        open_count=int(open_at_end["pipeline_count"].value or 0),
+        open_amount=int(open_at_end["pipeline_amount"].value or 0),
     )
 
 
