@@ -318,9 +318,28 @@ class Proposal(db.Model):
     branch: Mapped[Branch] = relationship()
     customer: Mapped[Customer] = relationship()
     category: Mapped[Category | None] = relationship()
+    revisions: Mapped[list[ProposalRevision]] = relationship(
+        back_populates="proposal", order_by="ProposalRevision.changed_at.desc()"
+    )
 
     def __repr__(self) -> str:
         return f"<Proposal {self.id} {self.kind} {self.status}>"
+
+
+class ProposalRevision(db.Model):
+    """One correction of a proposal (amount, category, status): who, when, old and new."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="revisions")
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ProposalRevision {self.id} proposal={self.proposal_id}>"
 
 
 class FollowUp(db.Model):

@@ -25,6 +25,7 @@ from ..models import (
     FollowUp,
     ImportBatch,
     Proposal,
+    ProposalRevision,
     Purpose,
     User,
     Visit,
@@ -363,6 +364,8 @@ class VisitHandler(Handler):
             else:
                 updates.append({"id": known[0], **values})
         if gone:
+            dropped = select(Proposal.id).where(Proposal.visit_id.in_(gone))
+            s.execute(delete(ProposalRevision).where(ProposalRevision.proposal_id.in_(dropped)))
             s.execute(delete(Proposal).where(Proposal.visit_id.in_(gone)))
         if inserts:
             s.execute(insert(Proposal), inserts)

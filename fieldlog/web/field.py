@@ -24,6 +24,7 @@ from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
 from .. import access, charts, customer_profile, limits, plan, plan_text, visits
+from .. import proposals as corrections
 from .. import today as today_service
 from ..defaults import company_settings
 from ..errors import ClientIdReused, Invalid
@@ -414,7 +415,14 @@ def proposals():
         .order_by(Proposal.closed_on.desc(), Proposal.id.desc())
         .limit(PAGE_SIZE)
     )
-    return render_template("field/proposals.html", open=list(open_), closed=list(closed), args=args)
+    clock = now()
+    return render_template(
+        "field/proposals.html",
+        open=list(open_),
+        closed=list(closed),
+        args=args,
+        can_correct=lambda p: corrections.can_correct(current_user, p, now=clock),
+    )
 
 
 @bp.post("/proposals/<int:proposal_id>/close")
@@ -428,6 +436,50 @@ def proposal_close(proposal_id: int):
         visits.close_proposal(db.session, current_user, proposal_id, status, closed_on, today=day)
     flash(_l("Marked as won.") if status == "won" else _l("Marked as lost."), "success")
     return _back("field.proposals")
+
+
+@bp.route("/proposals/<int:proposal_id>/edit", methods=["GET", "POST"])
+@login_required
+def proposal_edit(proposal_id: int):
+    """Correct a proposal's amount, category and status; every change is kept and listed."""
+    item = access.get(db.session, access.proposals(current_user), Proposal, proposal_id)
+    if item is None:
+        abort(404)
+    if not corrections.can_correct(current_user, item, now=now()):
+        abort(403)
+    errors: dict[str, list[Any]] = {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        # Only the fields the form sent: an absent one is left as it is.
+        changes: dict[str, Any] = {
+            k: values[k] for k in ("category", "status", "closed_on") if k in values
+        }
+        if "amount" in values:
+            changes["amount"] = visit_form.parse_amount(values["amount"])
+        try:
+            with unit_of_work():
+                corrections.correct_proposal(
+                    db.session, current_user, item, changes, now=now(), today=local_today()
+                )
+        except Invalid as error:
+            errors = error.errors
+        else:
+            flash(_l("Proposal corrected."), "success")
+            return redirect(url_for("field.proposal_edit", proposal_id=item.id))
+    else:
+        values = {
+            "amount": "" if item.amount is None else str(item.amount),
+            "category": item.category.code if item.category else "",
+            "status": item.status,
+            "closed_on": item.closed_on.isoformat() if item.closed_on else "",
+        }
+    return render_template(
+        "field/proposal_edit.html",
+        proposal=item,
+        v=values,
+        errors=errors,
+        categories=corrections.categories(db.session),
+    ), (422 if errors else 200)
 
 
 # ---- customers ---------------------------------------------------------------------------
