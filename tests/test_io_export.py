@@ -256,3 +256,85 @@ def test_cli_never_writes_over_the_sqlite_database(tmp_path):
             db.engine.dispose()
         assert outcome.exit_code != 0 and "the database itself" in outcome.output, (args, outcome)
     assert path.read_bytes() == before
+
+
+# ---- what a Japanese team sees when it opens the web download in Excel ------------------------
+
+
+def _download(client, auth, user, path):
+    auth.login(user)
+    response = client.get(path)
+    assert response.status_code == 200, path
+    assert response.headers["Cache-Control"] == "private, no-store"
+    return response
+
+
+def test_kpi_workbook_reads_like_japanese_excel(world, client, auth):
+    db.session.commit()
+    data = _download(client, auth, world["manager"], "/export/kpis.xlsx").data
+    sheet = load_workbook(io.BytesIO(data)).active
+    header = [c.value for c in sheet[1]]
+    assert header[:4] == ["週", "開始日", "終了日", "範囲"]
+    assert header[-2:] == ["KPI", "集計中の週"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}{sheet.max_row}"
+    assert sheet.column_dimensions["A"].width >= 8 and sheet.column_dimensions["B"].width >= 11
+    assert all(c.font.bold for c in sheet[1])
+    rows = [dict(zip(header, (c for c in r), strict=True)) for r in sheet.iter_rows(min_row=2)]
+    rate = next(
+        r
+        for r in rows
+        if r["KPIキー"].value == "purposeful_visit_rate" and r["週"].value == "2026-W48"
+    )
+    assert rate["KPI"].value == "目的あり訪問率"
+    assert rate["値"].value == 0.5 and rate["値"].number_format == "0.0%"
+    count = next(r for r in rows if r["KPIキー"].value == "visit_count")
+    assert count["値"].number_format == "#,##0"
+    assert rate["開始日"].is_date and rate["開始日"].number_format == "yyyy-mm-dd"
+    # The test clock's week (2026-W48) is the week in progress; weeks=12 by default on the web.
+    in_progress = {r["週"].value: r["集計中の週"].value for r in rows}
+    assert in_progress["2026-W48"] is True and in_progress["2026-W47"] is False
+
+
+def test_visit_workbook_keeps_text_exact_and_dates_typed(world, client, auth):
+    db.session.commit()
+    data = _download(client, auth, world["manager"], "/export/visits.xlsx").data
+    sheet = load_workbook(io.BytesIO(data)).active
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["ID", "訪問日", "訪問日時"]
+    row = {h: c for h, c in zip(header, sheet[2], strict=True)}
+    assert row["顧客名"].value == '=HYPERLINK("http://x")' and row["顧客名"].data_type == "s"
+    assert row["メモ"].value == "-2+3 在庫切れの相談"
+    assert row["訪問日時"].is_date and row["訪問日時"].number_format == "yyyy-mm-dd hh:mm"
+    assert sheet.column_dimensions["O"].width == 40  # メモ: free text gets a wide column
+
+
+def test_english_reader_gets_english_headers(world, client, auth):
+    db.session.commit()
+    client.set_cookie("fieldlog_lang", "en")
+    data = _download(client, auth, world["manager"], "/export/proposals.xlsx").data
+    header = [c.value for c in load_workbook(io.BytesIO(data)).active[1]]
+    assert header[:3] == ["ID", "Proposed on", "Customer code"]
+
+
+def test_cp932_csv_reads_back_with_japanese_headers_and_neutralised_formulas(world, client, auth):
+    db.session.commit()
+    data = _download(client, auth, world["manager"], "/export/visits.csv?encoding=cp932").data
+    rows = list(csv.DictReader(io.StringIO(data.decode("cp932"), newline="")))
+    assert rows[0]["顧客コード"] == "1001"
+    assert rows[0]["顧客名"].startswith("'=HYPERLINK")
+    assert rows[0]["ヒアリング内容"].startswith("'@SUM")
+    assert rows[0]["訪問日"] == "2026-11-23"
+
+
+def test_web_customer_and_sales_downloads_import_back(world, client, auth, tmp_path):
+    """The Japanese headers of the web download are ones the import reads."""
+    db.session.commit()
+    owner = world["manager"]
+    for kind, fmt in (("customers", "csv"), ("sales", "xlsx")):
+        data = _download(client, auth, owner, f"/export/{kind}.{fmt}").data
+        path = tmp_path / f"{kind}.{fmt}"
+        path.write_bytes(data)
+        result = import_file(db.session, kind, path, dry_run=True)
+        assert result.ok, [str(e.message) for e in result.errors]
+        auth.logout()

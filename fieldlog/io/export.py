@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from .. import access
 from ..entry import days_later, entry_time
 from ..limits import clean_text
 from ..models import Branch, Category, Customer, FollowUp, Proposal, Purpose, SalesLine, User, Visit
+from . import headers
 
 KINDS = ("visits", "proposals", "follow-ups", "kpis", "customers", "sales")
 EVERYTHING = None
@@ -47,11 +48,24 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def _no_percent(row: list[Any]) -> tuple[int, ...]:
+    return ()
+
+
 @dataclass
 class Table:
+    """An export: column keys (the files' contract), the rows, and how a reader sees them."""
+
     kind: str
     columns: list[str]
     rows: Iterator[list[Any]]
+    # The cells of a row that hold a rate (0–1): XLSX formats them as percentages.
+    percent: Callable[[list[Any]], tuple[int, ...]] = _no_percent
+    # Header labels in the reader's language (headers.label); None writes the keys.
+    headers: list[str] | None = None
+
+    def header_row(self) -> list[str]:
+        return self.headers or self.columns
 
 
 def neutralise(value: Any) -> Any:
@@ -263,13 +277,23 @@ def table(
     locale: str = "ja",
     today: date | None = None,
     weeks: int = 12,
+    labels: bool = False,
 ) -> Table:
-    """The rows of one export as the user may see them (EVERYTHING for the CLI)."""
+    """The rows of one export as the user may see them (EVERYTHING for the CLI).
+
+    ``labels`` puts headers in ``locale``'s language (the web downloads); without it the
+    headers are the column keys, as the CLI has always written them.
+    """
     if kind == "kpis":
         from .kpis import kpi_table
 
-        return kpi_table(session, user, tz=tz, today=today or datetime.now(tz).date(), weeks=weeks)
-    return _BUILDERS[kind](session, user, tz, locale)
+        today = today or datetime.now(tz).date()
+        found = kpi_table(session, user, tz=tz, today=today, weeks=weeks, locale=locale)
+    else:
+        found = _BUILDERS[kind](session, user, tz, locale)
+    if labels:
+        found.headers = [headers.label(kind, key, locale) for key in found.columns]
+    return found
 
 
 def _csv_cell(value: Any) -> Any:
@@ -294,7 +318,7 @@ def write_csv(table: Table, target: Any, encoding: str = "utf-8-sig") -> tuple[i
     try:
         text = codecs.getwriter(encoding)(handle, errors=errors)
         writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(table.columns)
+        writer.writerow(table.header_row())
         count = 0
         for row in table.rows:
             writer.writerow([_csv_cell(v) for v in row])
@@ -305,18 +329,41 @@ def write_csv(table: Table, target: Any, encoding: str = "utf-8-sig") -> tuple[i
     return count, _replaced[0]
 
 
+def _typical(key: str) -> str:
+    """What a column holds, from its key, for its width: date, datetime or text."""
+    if key.endswith("_on") or key in ("start", "end"):
+        return "date"
+    return "datetime" if key.endswith("_at") else "text"
+
+
 def write_xlsx(table: Table, target: Any) -> int:
-    """A write-only workbook with typed cells: dates as dates, numbers as numbers."""
+    """A workbook Excel opens ready to use: typed cells (dates as dates, rates as
+    percentages, yen with separators), the header row frozen, a filter, sensible widths."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(table.kind)
-    sheet.append(table.columns)
+    header = table.header_row()
+    # Before the first row: the sheet's view and columns are written ahead of its data.
+    sheet.freeze_panes = "A2"
+    for n, (key, title) in enumerate(zip(table.columns, header, strict=True), start=1):
+        width = headers.width(key, str(title), _typical(key))
+        sheet.column_dimensions[get_column_letter(n)].width = width
+    bold = Font(bold=True)
+    titles = []
+    for title in header:
+        cell = WriteOnlyCell(sheet, value=None)
+        cell._value, cell.data_type, cell.font = clean_text(str(title)), "s", bold
+        titles.append(cell)
+    sheet.append(titles)
     count = 0
     for row in table.rows:
         cells = []
-        for value in row:
+        rates = table.percent(row)
+        for index, value in enumerate(row):
             if isinstance(value, str):
                 # A typed string cell: Excel shows "=1+2" as text, exactly as it was typed.
                 cell = WriteOnlyCell(sheet, value=None)
@@ -328,11 +375,15 @@ def write_xlsx(table: Table, target: Any) -> int:
                 cell.number_format = "yyyy-mm-dd hh:mm"
             elif isinstance(value, date):
                 cell.number_format = "yyyy-mm-dd"
+            elif index in rates and isinstance(value, int | float):
+                cell.number_format = "0.0%"
             elif isinstance(value, int) and not isinstance(value, bool):
                 cell.number_format = "#,##0"
             cells.append(cell)
         sheet.append(cells)
         count += 1
+    last = get_column_letter(max(len(header), 1))
+    sheet.auto_filter.ref = f"A1:{last}{count + 1}"
     book.save(target)
     return count
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import access
-from ..kpi import KPI_KEYS, Scope, trend, trend_by
+from ..kpi import CATALOGUE, KPI_KEYS, RATE_KEYS, Scope, trend, trend_by
 from ..models import Branch, User
 from ..periods import Period
 from .export import Table
@@ -27,11 +27,20 @@ COLUMNS = [
     "value",
     "numerator",
     "denominator",
+    # Added at the end, so positions above stay: the KPI's name for a reader, and whether the
+    # week is still running (its figures will change).
+    "kpi_name",
+    "in_progress",
 ]
 
 
 def _rows(
-    label: tuple[str, str, str], periods: list[Period], series: list[Any]
+    label: tuple[str, str, str],
+    periods: list[Period],
+    series: list[Any],
+    *,
+    today: date,
+    locale: str,
 ) -> Iterator[list[Any]]:
     for period, values in zip(periods, series, strict=True):
         for key in KPI_KEYS:
@@ -46,7 +55,14 @@ def _rows(
                     figure.value,
                     figure.numerator,
                     figure.denominator,
+                    CATALOGUE[key].name(locale),
+                    period.start <= today <= period.end,
                 ]
+
+
+def percent_cells(row: list[Any]) -> tuple[int, ...]:
+    """The row's value is a rate (a fraction 0–1): Excel shows it as a percentage."""
+    return (COLUMNS.index("value"),) if row[COLUMNS.index("kpi")] in RATE_KEYS else ()
 
 
 def kpi_table(
@@ -57,6 +73,7 @@ def kpi_table(
     today: date,
     weeks: int = 12,
     scopes: tuple[str, ...] = ("company", "branch", "rep"),
+    locale: str = "ja",
 ) -> Table:
     """Weekly KPIs of the last `weeks` ISO weeks up to today's, for what the user may see.
 
@@ -71,20 +88,32 @@ def kpi_table(
     def rows() -> Iterator[list[Any]]:
         if owner and "company" in scopes:
             series = trend(session, Scope.company(), periods, today=today, tz=tz)
-            yield from _rows(("company", "", ""), periods, series)
+            yield from _rows(("company", "", ""), periods, series, today=today, locale=locale)
         if "branch" in scopes and (owner or access.is_manager(user)):
             for branch_id, series in trend_by(
                 session, "branch", periods, today=today, tz=tz
             ).items():
                 if owner or branch_id == user.branch_id:
                     branch = branches[branch_id]
-                    yield from _rows(("branch", branch.code, branch.name), periods, series)
+                    yield from _rows(
+                        ("branch", branch.code, branch.name),
+                        periods,
+                        series,
+                        today=today,
+                        locale=locale,
+                    )
         if "rep" in scopes:
             limit = None if owner else user.branch_id
             by_rep = trend_by(session, "rep", periods, branch_id=limit, today=today, tz=tz)
             for user_id, series in by_rep.items():
                 if owner or access.is_manager(user) or user_id == user.id:
                     person = people[user_id]
-                    yield from _rows(("rep", person.email, person.name), periods, series)
+                    yield from _rows(
+                        ("rep", person.email, person.name),
+                        periods,
+                        series,
+                        today=today,
+                        locale=locale,
+                    )
 
-    return Table("kpis", COLUMNS, rows())
+    return Table("kpis", COLUMNS, rows(), percent=percent_cells)

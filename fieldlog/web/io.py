@@ -269,6 +269,7 @@ def download(kind: str, fmt: str):
         tz=company_tz(),
         locale=str(get_locale() or "ja"),
         today=local_today(),
+        labels=True,  # headers in the reader's language; the CLI keeps the column keys
     )
     # Spills to disk past 8 MB, so a large export does not sit in the worker's memory.
     buffer = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 (closed by chunks)
