@@ -25,10 +25,8 @@ CORRECTABLE = ("amount", "category", "status", "closed_on")
 
 def can_correct(user: User, proposal: Proposal, *, now: datetime) -> bool:
     """Managers and owners within their scope; a rep their own, for EDIT_WINDOW after recording."""
-    if access.is_owner(user):
+    if access.is_manager_of(user, proposal.branch_id):
         return True
-    if user.role == "manager":
-        return proposal.branch_id == user.branch_id
     return proposal.rep_id == user.id and now <= proposal.created_at + EDIT_WINDOW
 
 
