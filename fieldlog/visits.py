@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -68,11 +68,17 @@ def derive_kind(session: Session, customer_id: int, category_id: int | None, on:
     return "upsell" if bought is not None else "cross_sell"
 
 
+# The statements every visit post runs, built once (each build and cache key costs ~40 µs).
+_BY_CLIENT_ID = select(Visit).where(
+    Visit.rep_id == bindparam("rep_id"), Visit.client_id == bindparam("client_id")
+)
+_CUSTOMER_BY_CODE = select(Customer).where(Customer.code == bindparam("code"))
+_PURPOSE_BY_CODE = select(Purpose).where(Purpose.code == bindparam("code"))
+
+
 def _find(session: Session, user: User, client_id: str) -> Visit | None:
     """This user's visit with this client_id (a replay is rare: its answer loads the rest)."""
-    return session.scalars(
-        select(Visit).where(Visit.rep_id == user.id, Visit.client_id == client_id)
-    ).first()
+    return session.scalars(_BY_CLIENT_ID, {"rep_id": user.id, "client_id": client_id}).first()
 
 
 def _replay(existing: Visit, digest: str) -> Recorded:
@@ -141,7 +147,7 @@ def check_visit(
     visit_day = local_date(data.visited_at, tz)
 
     errors = schemas.Errors()
-    purpose = session.scalars(select(Purpose).where(Purpose.code == data.purpose)).first()
+    purpose = session.scalars(_PURPOSE_BY_CODE, {"code": data.purpose}).first()
     if purpose is None:
         errors.add("purpose", _l("Unknown purpose."))
     category = None
@@ -250,7 +256,7 @@ def store_visit(session: Session, user: User, checked: Checked, *, now: datetime
 def _customer_for(session: Session, user: User, code: Any) -> Customer:
     if not isinstance(code, str) or not code.strip():
         raise Invalid(errors={"customer_code": [_l("Choose a customer.")]})
-    customer = session.scalars(select(Customer).where(Customer.code == code.strip())).first()
+    customer = session.scalars(_CUSTOMER_BY_CODE, {"code": code.strip()}).first()
     if customer is None:
         raise Invalid(errors={"customer_code": [_l("Unknown customer.")]})
     if not access.can_visit(user, customer):

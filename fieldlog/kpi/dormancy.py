@@ -28,7 +28,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, func, insert, select, union_all
+from sqlalchemy import Connection, Date, bindparam, delete, func, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from ..models import CompanySettings, Customer, DormancyRun, SalesLine, SummaryState, Visit
@@ -135,10 +135,12 @@ def wanted(settings: CompanySettings, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
+_BUILT_WITH = select(SummaryState.params).where(SummaryState.name == NAME)
+
+
 def built_with(session: Session) -> dict[str, Any] | None:
     """The parameters of the stored runs, or None when there is no summary to keep in step."""
-    stmt = select(SummaryState.params).where(SummaryState.name == NAME)
-    return session.connection().execute(stmt).scalar()
+    return session.connection().execute(_BUILT_WITH).scalar()
 
 
 def usable(session: Session, settings: CompanySettings, tz: ZoneInfo) -> bool:
@@ -189,17 +191,26 @@ def _local_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tz)
 
 
+def _sale_days_statement() -> Any:
+    S = SalesLine
+    mine = S.customer_id == bindparam("customer_id")
+    lo, hi = bindparam("lo", type_=Date), bindparam("hi", type_=Date)
+    in_window = select(S.sold_on).where(mine, S.sold_on >= lo, S.sold_on <= hi).distinct()
+    earlier = select(func.max(S.sold_on)).where(mine, S.sold_on < lo)
+    return union_all(in_window, earlier)
+
+
+_SALE_DAYS = _sale_days_statement()  # every visit post runs it: built once
+
+
 def _sale_days(conn: Connection, customer_id: int, lo: date, hi: date) -> list[date]:
     """The customer's sale days in ``lo``..``hi``, and the last one before ``lo`` if any.
 
     The earlier day matters only as "not the first sale": it keeps ``_selling`` from holding
     before the window's first sale. Two index lookups, whatever the customer's history.
     """
-    S = SalesLine
-    mine = S.customer_id == customer_id
-    in_window = select(S.sold_on).where(mine, S.sold_on >= lo, S.sold_on <= hi).distinct()
-    earlier = select(func.max(S.sold_on)).where(mine, S.sold_on < lo)
-    return [day for (day,) in conn.execute(union_all(in_window, earlier)) if day is not None]
+    rows = conn.execute(_SALE_DAYS, {"customer_id": customer_id, "lo": lo, "hi": hi})
+    return [day for (day,) in rows if day is not None]
 
 
 def _kept_between(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, Date, bindparam, delete, func, insert, select
 
 from ..models import DeepeningRun, DormancyRun
 
@@ -55,9 +55,9 @@ def _value_column(model: Model) -> Any:
     return getattr(model, "grew", None)
 
 
-def stored(conn: Connection, model: Model, customer_id: int, lo: date, hi: date) -> list[Run]:
-    """The customer's stored runs that touch ``lo − 1``..``hi + 1`` (reads only those)."""
-    lo1, hi1 = before(lo), after(hi)
+def _stored_statement(model: Model) -> Any:
+    customer_id = bindparam("customer_id")
+    lo1, hi1 = bindparam("lo1", type_=Date), bindparam("hi1", type_=Date)
     # Runs are disjoint and sorted: of those starting before lo − 1 only the last can reach it.
     latest_before = (
         select(func.max(model.starts_on))
@@ -66,7 +66,7 @@ def stored(conn: Connection, model: Model, customer_id: int, lo: date, hi: date)
     )
     value = _value_column(model)
     columns = [model.starts_on, model.ends_on] + ([value] if value is not None else [])
-    rows = conn.execute(
+    return (
         select(*columns)
         .where(
             model.customer_id == customer_id,
@@ -75,8 +75,18 @@ def stored(conn: Connection, model: Model, customer_id: int, lo: date, hi: date)
         )
         .order_by(model.starts_on)
     )
+
+
+_STORED = {model: _stored_statement(model) for model in (DormancyRun, DeepeningRun)}
+
+
+def stored(conn: Connection, model: Model, customer_id: int, lo: date, hi: date) -> list[Run]:
+    """The customer's stored runs that touch ``lo − 1``..``hi + 1`` (reads only those)."""
+    value = _value_column(model)
+    params = {"customer_id": customer_id, "lo1": before(lo), "hi1": after(hi)}
+    rows = conn.execute(_STORED[model], params)
     runs = [(row[0], row[1], bool(row[2]) if value is not None else None) for row in rows]
-    return [run for run in runs if run[1] >= lo1]
+    return [run for run in runs if run[1] >= before(lo)]
 
 
 def splice(
