@@ -189,7 +189,7 @@ def test_every_kind_of_change_is_kept_with_who_when_and_old_to_new(client, auth,
     assert len(rows) == 8
     assert "定期巡回" in rows[0] and "目的なし" in rows[0] and "目的あり" in rows[0]
     assert "社長" in rows[0]
-    lowered = next(r for r in rows if "branch:TKY" in r and "5.0%" in r and "10.0%" in r)
+    lowered = next(r for r in rows if "東京支店" in r and "5.0%" in r and "10.0%" in r)
     assert "2026-12-07" in lowered
     assert any("¥5,000,000" in r and "¥4,000,000" in r for r in rows)
 
@@ -218,8 +218,8 @@ def test_who_sees_the_history(client, auth, world):
 
     auth.login(world["manager"])  # Tokyo: the company's, Tokyo's and its rep's
     rows = _rows(_history(client))
-    assert [r for r in rows if "OSK" in r] == [] and len(rows) == 3
-    assert any("rep:sato@example.jp" in r for r in rows)
+    assert [r for r in rows if "大阪支店" in r] == [] and len(rows) == 3
+    assert any("sato@example.jp (東京支店)" in r for r in rows)
     auth.logout()
     auth.login(owner)
     assert len(_rows(_history(client))) == 4
