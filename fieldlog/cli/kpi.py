@@ -22,8 +22,9 @@ from ..kpi import (
     scope_label,
     summary,
 )
+from ..kpi.lead import LeadInputError, check_arguments, lead_analysis, parse_until
 from ..models import utcnow
-from ..periods import Period, today
+from ..periods import Period, last_complete_week, today
 from ..present import numbers
 
 
@@ -221,3 +222,64 @@ def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> 
     for w in result.weeks:
         click.echo(f"{w.week}  ¥{w.value:>14,}  [¥{w.interval[0]:,} – ¥{w.interval[1]:,}]")
     click.echo(result.method)
+
+
+@group.command("lead")
+@click.option("--kpi", "kpi", required=True, help="The KPI key, e.g. proposal_count.")
+@click.option(
+    "--kgi",
+    "kgi",
+    default="sales_amount",
+    show_default=True,
+    help="sales_amount or gross_margin_rate.",
+)
+@click.option(
+    "--scope",
+    "scope_text",
+    default="company",
+    show_default=True,
+    help="company, branch:CODE or rep:EMAIL.",
+)
+@click.option(
+    "--weeks", type=int, default=104, show_default=True, help="Complete weeks to analyse (8–260)."
+)
+@click.option(
+    "--until",
+    "until_text",
+    default=None,
+    help="Last ISO week analysed (default: the last complete week).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/contract.md).")
+def lead(
+    kpi: str, kgi: str, scope_text: str, weeks: int, until_text: str | None, as_json: bool
+) -> None:
+    """Does the KPI lead the KGI here: at which lag (0–12 weeks), how much, how sure."""
+    try:
+        check_arguments(kpi, kgi, weeks)
+    except LeadInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--" + exc.field) from None
+    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+    now = current_app.config.get("FIELDLOG_NOW") or utcnow()
+    last = last_complete_week(tz, now)
+    until = last
+    if until_text is not None:
+        try:
+            until = parse_until(until_text, last)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--until") from None
+    try:
+        scope = parse_scope(db.session, scope_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    result = lead_analysis(db.session, kpi, kgi, scope, weeks, until, tz=tz)
+    body = result.as_dict()
+    if as_json:
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{body['kpi']} → {body['kgi']}  {body['scope']}  {body['from']} – {body['until']}")
+    click.echo(f"verdict: {body['verdict']}  (n = {body['n']}, {result.units} units)")
+    if result.verdict == "leads":
+        lo, hi = body["interval"]
+        shown = f"{body['effect']} [{lo}, {hi}] per {result.per:g}"
+        click.echo(f"lag {body['lag_weeks']} weeks, effect {shown}")
+    click.echo(f"method: {body['method']}")
