@@ -17,8 +17,8 @@ an ``Estimate`` out; no database. The model, for each lag L in 0–12 weeks:
 - Simultaneous 90 % intervals over the 13 lags (Šidák: each lag at 0.9^(1/13)), so searching
   for the best lag does not manufacture a lead.
 
-``leads``: the lag with the strongest evidence has an interval excluding zero on the side of the
-KPI's better direction. ``no_link``: no lag does, and the KPI had a value in at least 26 weeks
+``leads``: the lag with the strongest evidence (largest |t|) has an interval excluding zero on
+the side of the KPI's better direction. ``no_link``: no lag does, and the KPI had a value in at least 26 weeks
 and moved in at least half of them. ``too_little_data``: otherwise.
 """
 
@@ -119,7 +119,9 @@ def estimate(
     usable = [e for e in by_lag if e.t is not None]
     n = max((e.n for e in usable), default=0)
     if usable:
-        best = max(usable, key=lambda e: sign * (e.t or 0.0))
+        # The strongest link either way: a KGI that moves against the KPI is not led by it,
+        # even if a neighbouring lag echoes it with the other sign (differences alternate).
+        best = max(usable, key=lambda e: abs(e.t or 0.0))
         lo, hi = best.interval or (0.0, 0.0)
         if (sign > 0 and lo > 0) or (sign < 0 and hi < 0):
             return Estimate(

@@ -1,0 +1,248 @@
+"""kpi lead: planted leads are found at the right lag, planted nulls are not, thin data says so."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from fieldlog.extensions import db
+from fieldlog.kpi.leadlag import estimate
+from fieldlog.periods import Period
+
+
+def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> np.ndarray:
+    shocks = rng.normal(0.0, 1.0, shape)
+    out = np.empty(shape)
+    out[:, 0] = shocks[:, 0] / np.sqrt(1 - phi**2)
+    for t in range(1, shape[1]):
+        out[:, t] = phi * out[:, t - 1] + shocks[:, t]
+    return out
+
+
+def panel(
+    seed: int, units: int, weeks: int, effect: float = 0.0, lag: int = 0, shared: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """A KPI and a KGI per unit: autocorrelated, trending, seasonal; the KGI follows if effect."""
+    rng = np.random.default_rng(seed)
+    span = weeks + 12
+    t = np.arange(span)
+    season = np.sin(2 * np.pi * t / 52)
+    kpi = 10 + rng.normal(0, 2, (units, 1)) + _ar1(rng, (units, span), 0.6) + 0.02 * t
+    kgi = 100 + rng.normal(0, 10, (units, 1)) + _ar1(rng, (units, span), 0.5) + 0.05 * t
+    if shared:
+        # A company-wide swing in the KPI followed 3 weeks later by one in the KGI: shared by
+        # every unit, so it is the season or a campaign, not evidence that the KPI leads.
+        common = _ar1(rng, (1, span), 0.7)
+        kpi = kpi + season + common
+        kgi = kgi + 3 * season + 2 * np.roll(common, 3, axis=1)
+    if effect:
+        kgi[:, lag:] += effect * kpi[:, : span - lag]
+    return kpi[:, 12:], kgi[:, 12:]
+
+
+@pytest.mark.parametrize(
+    "units, weeks, effect, lag",
+    [
+        (5, 104, 0.3, 0),
+        (5, 104, 0.3, 6),
+        (5, 52, 0.6, 3),
+        (8, 78, 0.3, 12),
+        (3, 104, 0.5, 9),
+        (4, 52, 1.0, 1),
+        (1, 104, 0.8, 4),  # one rep: no panel, no week effects, still found
+        (12, 40, 0.5, 5),
+    ],
+)
+def test_planted_lead_is_found_at_its_lag(units, weeks, effect, lag):
+    for seed in range(3):
+        kpi, kgi = panel(seed, units, weeks, effect, lag)
+        found = estimate(kpi, kgi)
+        assert found.verdict == "leads", (seed, found.by_lag)
+        assert abs(found.lag - lag) <= 1
+        lo, hi = found.interval
+        assert lo <= found.effect <= hi and lo > 0
+
+
+@pytest.mark.parametrize("units, weeks", [(5, 104), (3, 52), (8, 78), (4, 26)])
+def test_planted_null_is_no_link(units, weeks):
+    """The KPI varies, trends and swings with the KGI's season; the KGI never follows it."""
+    for seed in range(5):
+        kpi, kgi = panel(100 + seed, units, weeks)
+        found = estimate(kpi, kgi)
+        assert found.verdict == "no_link", (seed, [e.as_dict() for e in found.by_lag])
+        assert found.lag is None and found.effect is None and found.interval is None
+        assert len(found.by_lag) == 13 and found.n > 0
+
+
+def test_a_lead_against_the_better_direction_is_not_a_lead():
+    """Proposals that lower sales later do not 'lead' sales: the link must go the same way."""
+    kpi, kgi = panel(7, 5, 104, effect=-0.5, lag=2)
+    found = estimate(kpi, kgi)
+    assert found.verdict == "no_link"
+    assert found.by_lag[2].interval[1] < 0  # the negative link is there, and shown per lag
+    # For a KPI whose better direction is down (dormant_rate) the same data is a lead.
+    down = estimate(kpi, kgi, better="down")
+    assert (down.verdict, down.lag) == ("leads", 2)
+
+
+def test_effect_is_per_step_of_the_kpi():
+    """A rate's effect is per 10 points: the same data as a fraction gives 10× the effect."""
+    kpi, kgi = panel(3, 5, 104, effect=2.0, lag=4)
+    per_unit = estimate(kpi, kgi)
+    as_rate = estimate(kpi / 100, kgi, per=0.1)
+    assert as_rate.lag == per_unit.lag == 4
+    assert as_rate.effect == pytest.approx(per_unit.effect * 10)
+    assert per_unit.effect == pytest.approx(2.0, rel=0.25)
+
+
+@pytest.mark.parametrize(
+    "kpi, kgi",
+    [
+        panel(1, 5, 20, effect=0.0),  # too few weeks for the 13 lags
+        panel(2, 5, 24),  # enough for the lags, not for a no_link (26 weeks)
+        (np.full((4, 60), 3.0), panel(3, 4, 60)[1]),  # the KPI never moved
+        (np.full((3, 60), np.nan), panel(4, 3, 60)[1]),  # a rate never had a denominator
+        (np.empty((0, 52)), np.empty((0, 52))),  # a scope with nobody in it
+    ],
+)
+def test_too_little_data(kpi, kgi):
+    found = estimate(kpi, kgi)
+    assert found.verdict == "too_little_data"
+    assert (found.lag, found.effect, found.interval) == (None, None, None)
+
+
+def test_a_kpi_that_moves_rarely_is_too_little_data():
+    """A KPI that changed in fewer than half its weeks cannot show there is no link."""
+    _, kgi = panel(5, 4, 60)
+    kpi = np.repeat(np.arange(6, dtype=float), 10)[None, :].repeat(4, axis=0)
+    assert estimate(kpi, kgi).verdict == "too_little_data"
+
+
+# ---- end to end: the CLI on visits and sales written through the real write path -----------
+
+UNTIL = Period.parse("2026-W47")  # the last complete week at the tests' clock
+WEEKS = 40
+LAG = 3
+
+
+@pytest.fixture
+def pilot(make):
+    """Four reps whose proposals vary week to week; their customers buy 3 weeks later."""
+    branch = make.branch("NGY")
+    make.branch("EMPTY")
+    rng = np.random.default_rng(42)
+    periods = UNTIL.trailing(WEEKS)
+    for r in range(4):
+        rep = make.user("rep", branch, email=f"rep{r}@example.jp")
+        customers = [make.customer(branch, rep) for _ in range(3)]
+        proposals = rng.integers(0, 5, WEEKS)
+        for w, period in enumerate(periods):
+            for k in range(int(proposals[w])):
+                day = period.start + timedelta(days=k % 5)
+                make.visit(
+                    rep,
+                    customers[k % 3],
+                    visited_at=f"{day.isoformat()}T10:{k:02d}:00+09:00",
+                    purpose="proposal",
+                    proposal={"amount": 50000},
+                )
+            earlier = int(proposals[w - LAG]) if w >= LAG else 2
+            amount = 200_000 + 60_000 * earlier + int(rng.normal(0, 20_000))
+            make.sale(customers[w % 3], period.start + timedelta(days=2), amount=amount)
+    db.session.commit()
+    return branch
+
+
+def _lead(runner, *args: str):
+    return runner.invoke(args=["kpi", "lead", *args])
+
+
+def test_cli_finds_the_pilots_lead(runner, pilot):
+    result = _lead(
+        runner, "--kpi", "proposal_count", "--scope", "branch:NGY", "--weeks", "40", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert list(body) == [
+        "kpi",
+        "kgi",
+        "scope",
+        "from",
+        "until",
+        "weeks",
+        "verdict",
+        "lag_weeks",
+        "effect",
+        "interval",
+        "n",
+        "by_lag",
+        "method",
+    ]
+    assert (body["kpi"], body["kgi"], body["scope"]) == (
+        "proposal_count",
+        "sales_amount",
+        "branch:NGY",
+    )
+    assert (body["from"], body["until"], body["weeks"]) == ("2026-W08", "2026-W47", 40)
+    assert body["verdict"] == "leads"
+    assert abs(body["lag_weeks"] - LAG) <= 1
+    lo, hi = body["interval"]
+    assert 0 < lo <= body["effect"] <= hi
+    assert 30_000 < body["effect"] < 90_000  # yen of sales per proposal, planted at 60,000
+    assert [e["lag"] for e in body["by_lag"]] == list(range(13))
+    assert body["n"] > 0 and "HAC" in body["method"]
+
+
+def test_cli_company_and_rep_scopes_and_empty_branch(runner, pilot):
+    company = _lead(runner, "--kpi", "proposal_count", "--weeks", "40", "--json")
+    assert company.exit_code == 0, company.output
+    # Two branches, one of them empty: no panel to speak of, and no crash.
+    assert json.loads(company.output)["verdict"] in ("leads", "too_little_data")
+    empty = _lead(runner, "--kpi", "hearing_rate", "--scope", "branch:EMPTY", "--json")
+    assert empty.exit_code == 0, empty.output
+    body = json.loads(empty.output)
+    assert (body["verdict"], body["n"], body["lag_weeks"]) == ("too_little_data", 0, None)
+    assert (body["until"], body["weeks"]) == ("2026-W47", 104)
+    rep = _lead(runner, "--kpi", "proposal_count", "--scope", "rep:rep0@example.jp", "--json")
+    assert rep.exit_code == 0, rep.output
+    assert json.loads(rep.output)["scope"] == "rep:rep0@example.jp"
+    text = _lead(runner, "--kpi", "proposal_count", "--scope", "branch:NGY", "--weeks", "40")
+    assert text.exit_code == 0 and "verdict: leads" in text.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--kpi", "sales_volume"], "unknown KPI 'sales_volume'"),
+        (["--kpi", "sales_amount"], "unknown KPI 'sales_amount'"),  # a KGI cannot lead itself
+        (["--kpi", "hearing_rate", "--kgi", "profit"], "unknown KGI 'profit'"),
+        (["--kpi", "hearing_rate", "--scope", "branch:XXX"], "no branch with code 'XXX'"),
+        (["--kpi", "hearing_rate", "--scope", "team"], "not a scope"),
+        (["--kpi", "hearing_rate", "--weeks", "7"], "7 weeks: choose from 8 to 260"),
+        (["--kpi", "hearing_rate", "--weeks", "261"], "261 weeks: choose from 8 to 260"),
+        (["--kpi", "hearing_rate", "--weeks", "many"], "'many' is not a valid integer"),
+        (["--kpi", "hearing_rate", "--until", "2026-W48"], "2026-W48 is not over yet"),
+        (["--kpi", "hearing_rate", "--until", "2027-W01"], "not over yet"),
+        (["--kpi", "hearing_rate", "--until", "2026-11"], "not an ISO week like 2026-W47"),
+        (["--kpi", "hearing_rate", "--until", "2026-W60"], "is not an ISO week"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(runner, make, args, message):
+    make.branch("NGY")
+    db.session.commit()
+    result = _lead(runner, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_until_defaults_to_the_last_complete_week(runner, make):
+    make.branch("NGY")
+    db.session.commit()
+    explicit = _lead(runner, "--kpi", "proposal_count", "--until", "2026-W47", "--json")
+    default = _lead(runner, "--kpi", "proposal_count", "--json")
+    assert explicit.exit_code == 0, explicit.output
+    assert json.loads(explicit.output) == json.loads(default.output)
