@@ -322,3 +322,31 @@ def test_catalogue_row(key, name_ja, kind, direction, unit):
     assert d.recommended is (kind == "process")  # visit count and the KGI: never recommended
     assert d.why_ja.strip() and d.why_en.strip() and d.name_en.strip()
     assert (" / " in d.definition) is (unit == "rate")  # a rate is defined as a fraction
+
+
+@pytest.mark.parametrize(
+    "met_weeks, verdict, cause, asked",
+    [
+        (4, "no_link", "design", True),  # met 4 weeks running, sales do not follow: design
+        (5, "no_link", "design", True),
+        (4, "leads", None, True),  # met and it leads: nothing to question
+        (4, "too_little_data", None, True),  # not enough history: no claim either way
+        (3, "no_link", None, True),  # met only 3 weeks: not yet a design question
+    ],
+)
+def test_design_question_when_a_met_kpi_does_not_lead(app, met_weeks, verdict, cause, asked):
+    series = _series((3, 10), *[(6, 10)] * met_weeks)
+    calls = []
+
+    def lead():
+        calls.append(1)
+        return verdict, 52
+
+    found = suggest(
+        "hearing_rate", series, [0.5] * len(series), _sales(*[100] * len(series)), lead=lead
+    )
+    assert (found.cause if found else None) == cause
+    assert bool(calls) == (asked and met_weeks >= 4)
+    if found:
+        assert found.numbers["lead"] == "no_link" and found.numbers["lead_weeks"] == 52
+        assert "52" in found.explanation and "関連なし" in found.explanation  # Japanese first

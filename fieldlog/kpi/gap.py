@@ -9,11 +9,15 @@ Pure: plain numbers in, a Suggestion out; no database, no request. The rules, in
    one while the KGI did not rise by more than ``kgi_flat`` (relative) over those periods: the
    KPI may not lead to the KGI;
 3. quality (質) — otherwise: the base held and the rate itself fell short.
+
+And, whether or not the period missed: design (設計) when the KPI met its target in each of the
+last ``design_periods`` periods and the lead analysis (``kpi lead``, docs/verification.md) says
+``no_link`` — a KPI that is met while the KGI does not follow is the clearest design question.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,6 +42,12 @@ _TEXTS = {
         "from %(kgi_first)s to %(kgi_last)s (%(kgi_change)s). The KPI may not lead to the KGI: "
         "review the hypothesis."
     ),
+    "design_no_link": _l(
+        "The KPI met its target in each of the last %(periods_met)s periods, but over the last "
+        "%(lead_weeks)s weeks its movements were not followed by the KGI's at any lag from 0 to "
+        "12 weeks (lead analysis: no link). The KPI may not lead to the KGI: review the "
+        "hypothesis."
+    ),
     "quality": _l(
         "The base held (%(base_now)s against %(base_before)s) but the value was %(value)s "
         "against a target of %(target)s. Look at how the visits were done, not how many."
@@ -55,7 +65,8 @@ class Suggestion:
 
     @property
     def explanation(self) -> str:
-        return str(_TEXTS[self.cause]) % _formatted(self.kpi, self.numbers)
+        text = "design_no_link" if self.numbers.get("lead") == "no_link" else self.cause
+        return str(_TEXTS[text]) % _formatted(self.kpi, self.numbers)
 
     def as_dict(self) -> dict[str, Any]:
         return {"kpi": self.kpi, "cause": self.cause, "numbers": dict(self.numbers)}
@@ -97,17 +108,32 @@ def suggest(
     design_periods: int = 4,
     base_drop: float = 0.2,
     kgi_flat: float = 0.02,
+    lead: Callable[[], tuple[str, int]] | None = None,
 ) -> Suggestion | None:
-    """Suggest quantity, quality or design for the last period of ``series`` if it missed.
+    """Suggest quantity, quality or design for the last period of ``series``.
 
     ``series``, ``targets``, ``kgi_series`` and ``base`` are aligned, oldest first; the last
-    entry is the period under review. Returns None when that period did not miss its target.
+    entry is the period under review. ``lead`` returns the lead analysis's verdict and its
+    number of weeks; it is called only when the KPI met its target in each of the last
+    ``design_periods`` periods. Returns None when the period did not miss its target and no
+    design question arises.
     """
     if not series or len(targets) != len(series):
         raise ValueError("series and targets must be non-empty and of the same length")
     direction = CATALOGUE[kpi].direction if kpi in CATALOGUE else "up"
     current = series[-1]
     value = current.value if current is not None else None
+    recent = range(max(0, len(series) - design_periods), len(series))
+    if (
+        lead is not None
+        and design_periods > 0
+        and len(recent) == design_periods
+        and all(_met(series[i], targets[i], direction) for i in recent)
+    ):
+        verdict, weeks = lead()
+        if verdict == "no_link":
+            numbers = {"value": value, "target": targets[-1], "periods_met": design_periods}
+            return Suggestion(kpi, "design", numbers | {"lead": verdict, "lead_weeks": weeks})
     if achievement(value, targets[-1], direction) != "behind":
         return None
     bases = list(base) if base is not None else [v.denominator if v else None for v in series]
@@ -130,11 +156,7 @@ def suggest(
 
     window = range(len(series) - 1 - design_periods, len(series) - 1)
     if design_periods > 0 and window.start >= 0 and len(kgi_series) == len(series):
-        met = all(
-            series[i] is not None
-            and achievement(series[i].value, targets[i], direction) in ("ahead", "on")
-            for i in window
-        )
+        met = all(_met(series[i], targets[i], direction) for i in window)
         first, last = kgi_series[window.start], kgi_series[window.stop - 1]
         if (
             met
@@ -158,3 +180,7 @@ def suggest(
                     },
                 )
     return Suggestion(kpi, "quality", numbers)
+
+
+def _met(figure: KpiValue | None, target: float | None, direction: Any) -> bool:
+    return figure is not None and achievement(figure.value, target, direction) in ("ahead", "on")

@@ -18,8 +18,8 @@ an ``Estimate`` out; no database. The model, for each lag L in 0–12 weeks:
   for the best lag does not manufacture a lead.
 
 ``leads``: the lag with the strongest evidence (largest |t|) has an interval excluding zero on
-the side of the KPI's better direction. ``no_link``: no lag does, and the KPI had a value in at least 26 weeks
-and moved in at least half of them. ``too_little_data``: otherwise.
+the side of the KPI's better direction. ``no_link``: no lag does, and the KPI had a value in at
+least 26 weeks and moved in at least half of them. ``too_little_data``: otherwise.
 """
 
 from __future__ import annotations

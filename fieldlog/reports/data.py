@@ -24,6 +24,7 @@ from . import lists
 from .lists import CustomerLine, FollowUpLine, Pipeline
 
 TREND_WEEKS = 8
+LEAD_WEEKS = 52  # weeks of history the design question asks the lead analysis about
 CAUSE_JA = {"quantity": "母数", "quality": "質", "design": "設計"}
 
 
@@ -228,12 +229,31 @@ def _scope_figures(
 
 
 def _gaps(
-    session: Session, scope: Any, period: Period, keys: list[str], series: list[dict[str, Any]]
+    session: Session,
+    scope: Any,
+    period: Period,
+    keys: list[str],
+    series: list[dict[str, Any]],
+    *,
+    today: date,
+    tz: ZoneInfo,
 ) -> dict[str, Any]:
-    """The gap analysis's suggested cause (a ``Suggestion``) per active KPI that missed."""
+    """The gap analysis's suggested cause (a ``Suggestion``) per active KPI that missed, and
+    the design question for a KPI met 4 weeks running that the lead analysis finds no link for.
+    """
     from ..kpi import CATALOGUE
     from ..kpi.gap import suggest
+    from ..kpi.lead import lead_analysis
     from ..kpi.targets import targets_for
+
+    until = period if period.end < today else period.previous()
+
+    def lead(key: str) -> Any:
+        def run() -> tuple[str, int]:
+            found = lead_analysis(session, key, "sales_amount", scope, LEAD_WEEKS, until, tz=tz)
+            return found.verdict, LEAD_WEEKS
+
+        return run
 
     periods = period.trailing(TREND_WEEKS)
     per_period = [targets_for(session, keys, scope, p) for p in periods]
@@ -247,6 +267,7 @@ def _gaps(
             base=[week["visit_count"].value for week in series]
             if CATALOGUE[key].unit != "rate"
             else None,
+            lead=lead(key) if key not in KGI_KEYS else None,
         )
         if found is not None:
             found_by_key[key] = found
@@ -378,7 +399,7 @@ def branch_report(
     customers, customers_total = lists.customers_at_risk(
         session, branch, min(today, period.end), tz
     )
-    gaps = _gaps(session, scope, period, keys, series)
+    gaps = _gaps(session, scope, period, keys, series, today=today, tz=tz)
     as_of = min(today, period.end)
     rep_kgi = kgi.reps_kgi(session, branch.id, period, as_of, today=today, tz=tz)
     return BranchReport(
