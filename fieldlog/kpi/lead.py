@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session
 
 from ..periods import Period
 from . import leadlag
-from .catalogue import CATALOGUE, KPI_KEYS
+from .catalogue import CATALOGUE, KGI_KEYS, KPI_KEYS
 from .rollup import KpiValue, trend, trend_by
 from .scope import Scope, scope_label
 
-KGI_KEYS = ("sales_amount", "gross_margin_rate")
 KPI_CHOICES = tuple(k for k in KPI_KEYS if k not in KGI_KEYS)
 MIN_WEEKS, MAX_WEEKS = 8, 260
 RATE_STEP = 0.1  # a rate's effect is given per 10 points
