@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from . import access, limits
 from .errors import Forbidden, Invalid
 from .kpi import CATALOGUE, KGI_KEYS, Scope, trend
-from .models import HYPOTHESIS_STATUSES, Hypothesis, User
+from .models import HYPOTHESIS_STATUSES, Hypothesis, Review, User
 from .periods import Period
 
 MAX_WEEKS = 26  # weeks shown on each side of the start
@@ -106,6 +106,32 @@ def update(
     for name, value in _clean(form, today).items():
         setattr(hypothesis, name, value)
     session.flush()
+
+
+def visible(session: Session, user: User) -> list[Hypothesis]:
+    """The hypotheses the user may see (company-wide and their branch's), newest start first."""
+    stmt = access.hypotheses(user).order_by(Hypothesis.started_on.desc())
+    return list(session.scalars(stmt))
+
+
+def linkable(session: Session, user: User, branch_id: int) -> list[Hypothesis]:
+    """Those a branch's weekly review may link to: company-wide ones and that branch's."""
+    stmt = (
+        access.hypotheses(user)
+        .where(Hypothesis.branch_id.is_(None) | (Hypothesis.branch_id == branch_id))
+        .order_by(Hypothesis.started_on.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def mentions(session: Session, user: User, hypothesis: Hypothesis) -> list[Review]:
+    """The weekly review answers (that the user may see) linked to a hypothesis, newest first."""
+    stmt = (
+        access.reviews(user)
+        .where(Review.hypothesis_id == hypothesis.id)
+        .order_by(Review.week.desc(), Review.id)
+    )
+    return list(session.scalars(stmt))
 
 
 @dataclass

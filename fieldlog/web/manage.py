@@ -12,7 +12,7 @@ from ..defaults import company_settings
 from ..errors import Invalid
 from ..extensions import db
 from ..kpi.settings import lint_settings, why_texts
-from ..models import Branch, Hypothesis, Review
+from ..models import Branch, Hypothesis
 from ..reports import data, deliveries
 from .common import chosen_period, company_tz, local_today, roles_required
 from .kpi_view import HELPERS
@@ -97,7 +97,7 @@ def summary():
     report = data.company_report(
         db.session, period, today=local_today(), tz=company_tz(), weeks=SUMMARY_WEEKS
     )
-    board = db.session.scalars(access.hypotheses(current_user).order_by(_hypothesis_order())).all()
+    board = hypotheses.visible(db.session, current_user)
     return render_template(
         "manage/summary.html",
         period=period,
@@ -106,10 +106,6 @@ def summary():
         hypotheses=board,
         failed_mails=deliveries.failed_count(db.session, current_user, local_today()),
     )
-
-
-def _hypothesis_order():
-    return Hypothesis.started_on.desc()
 
 
 @bp.get("/me")
@@ -171,11 +167,7 @@ def review(code: str):
     period = chosen_period(months="ignored")  # the review's picker offers weeks
     report = data.branch_report(db.session, found, period, today=local_today(), tz=company_tz())
     keys = [f.key for f in report.kpis]
-    linkable = db.session.scalars(
-        access.hypotheses(current_user)
-        .where((Hypothesis.branch_id.is_(None)) | (Hypothesis.branch_id == found.id))
-        .order_by(Hypothesis.started_on.desc())
-    ).all()
+    linkable = hypotheses.linkable(db.session, current_user, found.id)
     errors: dict = {}
     answers: dict[str, reviews.Answer] | None = None
     if request.method == "POST":
@@ -233,7 +225,7 @@ def _hypothesis_form() -> dict:
 @roles_required("manager", "owner")
 def hypotheses_list():
     """Every hypothesis the user may see: company-wide ones and their branch's."""
-    rows = db.session.scalars(access.hypotheses(current_user).order_by(_hypothesis_order())).all()
+    rows = hypotheses.visible(db.session, current_user)
     return render_template("manage/hypotheses.html", hypotheses=rows)
 
 
@@ -291,11 +283,7 @@ def hypothesis(hypothesis_id: int):
         "manage/hypothesis.html",
         hypothesis=found,
         evidence=hypotheses.evidence(db.session, found, today=local_today(), tz=company_tz()),
-        mentions=db.session.scalars(
-            access.reviews(current_user)
-            .where(Review.hypothesis_id == found.id)
-            .order_by(Review.week.desc(), Review.id)
-        ).all(),
+        mentions=hypotheses.mentions(db.session, current_user, found),
         editable=hypotheses.can_edit(current_user, found),
         form=form,
         errors=errors,
