@@ -73,6 +73,14 @@ def may_resend(user: User, row: ReportDelivery) -> bool:
     )
 
 
+def resendable(session: Session, user: User, delivery_id: int) -> ReportDelivery | None:
+    """The delivery row this user may send again, or None (missing or outside their scope)."""
+    row = session.scalar(
+        select(ReportDelivery).where(ReportDelivery.id == delivery_id, scope(user))
+    )
+    return row if row is not None and may_resend(user, row) else None
+
+
 def display_status(row: ReportDelivery, now: datetime) -> str:
     """sent | failed | no_recipients | waiting (to be tried again) | sending (right now)."""
     if row.status == "sending":

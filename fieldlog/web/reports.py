@@ -18,11 +18,9 @@ from flask import (
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from .. import access
 from ..extensions import db
-from ..models import ReportDelivery
 from ..periods import Period, week_or_none
 from ..reports import data, deliveries, delivery, pdf
 from .common import attachment, chosen_period, company_tz, local_today, now, roles_required
@@ -121,12 +119,8 @@ def deliveries_page():
 @roles_required("manager", "owner")
 def delivery_resend(delivery_id: int):
     """Send one failed report mail again, through the same claim rows as the weekly run."""
-    row = db.session.scalar(
-        select(ReportDelivery).where(
-            ReportDelivery.id == delivery_id, deliveries.scope(current_user)
-        )
-    )
-    if row is None or not deliveries.may_resend(current_user, row):
+    row = deliveries.resendable(db.session, current_user, delivery_id)
+    if row is None:
         abort(404)
     back = redirect(url_for(".deliveries_page", week=_week_arg(request.form.get("week"))))
     config = current_app.config
