@@ -100,10 +100,10 @@ def profile(
     if fact.last_visit is not None:
         out.next_visit_by = fact.last_visit + timedelta(days=cycle_days(customer, settings))
     window = plan.lookback(day)
-    sizes, counts = plan.peer_shares(session, {customer.branch_id}, window)
-    bought = plan.bought_in(session, [customer.id], window).get(customer.id, {})
+    bought = plan.purchases(session, {customer.branch_id}, window)
     categories = {
         c.id: c for c in session.scalars(select(Category).where(Category.active.is_(True)))
     }
-    out.candidates = plan.cross_sell_candidates(customer, bought, sizes, counts, categories)
+    if customer.active:  # an inactive one is in no peer group (the counts are of active ones)
+        out.candidates = plan.cross_sell_candidates(customer, bought, categories)
     return out

@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from flask_babel import format_date, gettext
+from flask_babel import format_date, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from .plan import PlanItem, Reason
@@ -29,7 +30,13 @@ def label(code: str) -> str:
 
 
 def _day(value: date | None) -> str:
-    return format_date(value, "short") if value is not None else ""
+    return _short_date(value, str(get_locale())) if value is not None else ""
+
+
+@lru_cache(maxsize=2048)
+def _short_date(value: date, locale: str) -> str:
+    """Babel's short date, once per date and locale: a plan of 300 repeats few dates."""
+    return format_date(value, "short")
 
 
 def _pct(share: float) -> int:

@@ -14,7 +14,18 @@ from sqlalchemy import func, select
 
 from fieldlog.accounts import set_password
 from fieldlog.extensions import db
-from fieldlog.models import Branch, Customer, FollowUp, PlannedVisit, Purpose, User, Visit
+from fieldlog.kpi import summary
+from fieldlog.models import (
+    Branch,
+    Category,
+    Customer,
+    FollowUp,
+    PlannedVisit,
+    Purpose,
+    SalesLine,
+    User,
+    Visit,
+)
 from fieldlog.periods import today as local_today
 from fieldlog.visits import record_visit
 
@@ -39,8 +50,8 @@ def server(tmp_path: Path):
             set_password(user, PASSWORD)
         names = ["青空商店", "緑川工業", "白石製作所", "株式会社東和精機", "丸山梱包", "北斗電設"]
         names += ["医療法人 池田歯科クリニック", "有限会社佐々木建設"]
-        customers = [
-            Customer(code=f"C{i}", name=name, branch=branch, rep=rep, rank="AB"[i % 2])
+        customers = [  # all of rank A: each other's peers
+            Customer(code=f"C{i}", name=name, branch=branch, rep=rep, rank="A")
             for i, name in enumerate(names, start=1)
         ]
         db.session.add_all(
@@ -63,6 +74,37 @@ def server(tmp_path: Path):
                     "due_on": (today - timedelta(days=i)).isoformat(),
                 }
             record_visit(db.session, rep, payload, tz=TZ, now=now)
+        # This week: two routine rounds, no hearing, no next action (My week's gaps).
+        for customer in customers[3:5]:
+            payload = {
+                "client_id": str(uuid.uuid4()),
+                "customer_code": customer.code,
+                "visited_at": (now - timedelta(minutes=30)).isoformat(),
+                "purpose": "routine",
+                "hearing_done": False,
+            }
+            record_visit(db.session, rep, payload, tz=TZ, now=now)
+        # Two years of purchases: the first customer buys tools and gloves, never the oil
+        # that its peers of rank A buy (a cross-sell candidate).
+        oil, tools, gloves = (
+            Category(code="OIL", name="潤滑油", sort=1),
+            Category(code="CUT", name="切削工具", sort=2),
+            Category(code="PPE", name="保護手袋", sort=3),
+        )
+        for i, customer in enumerate(customers):
+            bought = (tools, gloves) if i == 0 else (oil, tools)
+            for month in range(24):
+                for category in bought:
+                    db.session.add(
+                        SalesLine(
+                            customer=customer,
+                            category=category,
+                            sold_on=today - timedelta(days=30 * month + 3 + i),
+                            amount=20000 + 1000 * i + 500 * month,
+                        )
+                    )
+        db.session.flush()
+        summary.sales_changed(db.session, [c.id for c in customers])
         db.session.add(
             PlannedVisit(
                 rep=rep,
@@ -189,3 +231,29 @@ def test_a_tap_on_a_follow_up_logs_the_visit_that_completes_it_once(server):
     with server.app.app_context():
         assert db.session.get(FollowUp, follow_up_id).done_on is not None
         db.session.remove()
+
+
+@pytest.mark.browser
+def test_the_customer_page_and_my_week_say_what_to_do_next(server, tmp_path):
+    shots = screenshot_dir(tmp_path)
+    with phone(server.base) as (_context, page):
+        with server.app.app_context():
+            first = db.session.scalars(select(Customer).where(Customer.code == "C1")).one()
+            first.address = "東京都港区芝公園4-2-8"
+            db.session.commit()
+            customer_id = first.id
+            db.session.remove()
+        page.goto(f"{server.base}/customers/{customer_id}")
+        # A whole-page picture: the tab bar, fixed to the phone's bottom, goes to the end.
+        page.add_style_tag(content=".tabbar { position: static; }")
+        page.screenshot(path=str(shots / "customer.png"), full_page=True)
+        text = page.locator("main").inner_text()
+        assert "購入しているもの" in text and "切削工具" in text and "保護手袋" in text
+        assert "次に提案するもの" in text and "潤滑油" in text
+        assert page.locator(".chart svg").is_visible()
+        assert page.locator("a[href^='geo:']").is_visible()
+        page.goto(f"{server.base}/me")
+        page.locator(".gap-customers summary").first.click()
+        page.add_style_tag(content=".tabbar { position: static; }")
+        page.screenshot(path=str(shots / "my-week.png"), full_page=True)
+        assert page.locator(".gap-customers form button").first.is_visible()

@@ -148,7 +148,7 @@ def test_a_rep_logs_the_typical_visit_in_at_most_8_taps(live_app, tmp_path):
 
     with logged_in_page(base) as (page, problems):
         shots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shots / "today.png"), full_page=True)
+        # README's Today screenshot is the plan's first screen (tests/test_e2e_plan.py).
 
         # From here on: taps only, no typing.
         tap(page.get_by_role("link", name="青空商店"))

@@ -67,6 +67,22 @@ function showLateReason() {
   lateBox.classList.toggle("is-idle", !(days > Number(lateBox.dataset.lateDays)) && !reason?.value);
 }
 
+// Time chips (now, 30 min ago, 1 h ago, yesterday): the visit time in company time, as the
+// datetime-local field holds it.
+function companyLocalTime(minutesAgo) {
+  const offset = form.dataset.utcOffset || "+00:00";
+  const sign = offset.startsWith("-") ? -1 : 1;
+  const minutes = sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
+  return new Date(Date.now() + (minutes - minutesAgo) * 60000).toISOString().slice(0, 16);
+}
+
+for (const chip of form.querySelectorAll("[data-minutes-ago]")) {
+  chip.addEventListener("click", () => {
+    visitedAt.value = companyLocalTime(Number(chip.dataset.minutesAgo));
+    visitedAt.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+}
+
 visitedAt.addEventListener("input", showLateReason);
 visitedAt.addEventListener("change", showLateReason);
 showLateReason();
