@@ -6,7 +6,8 @@ never commits: the caller (view, API handler, CLI) owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -74,6 +75,41 @@ _BY_CLIENT_ID = select(Visit).where(
 )
 _CUSTOMER_BY_CODE = select(Customer).where(Customer.code == bindparam("code"))
 _PURPOSE_BY_CODE = select(Purpose).where(Purpose.code == bindparam("code"))
+
+
+def derive_kinds(session: Session, wanted: Sequence[tuple[int, int | None, date]]) -> list[str]:
+    """derive_kind for many (customer_id, category_id, on) at once, in one query (imports).
+
+    The same rule and window as derive_kind: a sale of the category to the customer in
+    on − 365 … on − 1 makes an upsell.
+    """
+    asked = [(c, k, on) for c, k, on in wanted if k is not None]
+    bought: dict[tuple[int, int], list[date]] = {}
+    if asked:
+        lookback = timedelta(days=UPSELL_LOOKBACK_DAYS)
+        rows = session.execute(
+            select(SalesLine.customer_id, SalesLine.category_id, SalesLine.sold_on)
+            .where(
+                SalesLine.customer_id.in_({c for c, _k, _on in asked}),
+                SalesLine.category_id.in_({k for _c, k, _on in asked}),
+                SalesLine.sold_on >= min(on for _c, _k, on in asked) - lookback,
+                SalesLine.sold_on <= max(on for _c, _k, on in asked) - timedelta(days=1),
+            )
+            .distinct()
+        )
+        for customer_id, category_id, sold_on in rows:
+            bought.setdefault((customer_id, category_id), []).append(sold_on)
+        for days in bought.values():
+            days.sort()
+
+    def kind(customer_id: int, category_id: int | None, on: date) -> str:
+        if category_id is None:
+            return "other"
+        days = bought.get((customer_id, category_id), [])
+        first = bisect_left(days, on - timedelta(days=UPSELL_LOOKBACK_DAYS))
+        return "upsell" if first < len(days) and days[first] < on else "cross_sell"
+
+    return [kind(*item) for item in wanted]
 
 
 def _find(session: Session, user: User, client_id: str) -> Visit | None:

@@ -550,3 +550,31 @@ def test_a_rep_cannot_tick_off_a_colleagues_follow_up(world, make):
     manager = make.user("manager", world["branch"])
     record(manager, visit_payload(world["customer"], completes_follow_ups=[theirs.id]))
     assert theirs.done_on == TODAY
+
+
+def test_derive_kinds_in_one_query_agrees_with_derive_kind(make):
+    """The import's batch form and the app's one-by-one form give the same kind, at the edges."""
+    from fieldlog.visits import derive_kind, derive_kinds
+
+    food, drink = make.category("FOOD"), make.category("DRINK")
+    a, b = make.customer(), make.customer()
+    make.sale(a, date(2026, 1, 10), category=food)
+    make.sale(a, date(2025, 6, 1), category=drink)
+    make.sale(b, date(2026, 11, 20), category=food)
+    cases = [
+        (customer.id, category, on)
+        for customer in (a, b)
+        for category in (food.id, drink.id, None)
+        for on in (
+            date(2026, 1, 10),  # the sale's own day: not before it
+            date(2026, 1, 11),  # the day after
+            date(2027, 1, 10),  # 365 days after: still in the window
+            date(2027, 1, 11),  # 366 days after: out
+            date(2025, 6, 2),
+            date(2026, 11, 21),
+        )
+    ]
+    expected = [derive_kind(db.session, *case) for case in cases]
+    assert derive_kinds(db.session, cases) == expected
+    assert {"upsell", "cross_sell", "other"} == set(expected)
+    assert derive_kinds(db.session, []) == []

@@ -32,7 +32,7 @@ from ..models import (
     utcnow,
 )
 from ..periods import local_date
-from ..visits import derive_kind
+from ..visits import derive_kinds
 from .handlers import IN_CHUNK, Handler, Row
 from .normalize import (
     fold_word,
@@ -334,6 +334,7 @@ class VisitHandler(Handler):
                 stored.setdefault(
                     visit_id, (proposal_id, customer_id, category_id, kind, proposed_on)
                 )
+        kinds = self._kinds(records, stored)
         inserts, updates, gone = [], [], []
         for r in records:
             p, known = r["proposal"], stored.get(r["visit_id"])
@@ -341,14 +342,7 @@ class VisitHandler(Handler):
                 if known is not None:
                     gone.append(r["visit_id"])
                 continue
-            kind = p["kind"]
-            if kind is None:
-                same = known is not None and known[1:3] == (r["customer_id"], p["category_id"])
-                # Derived once, when recorded (docs/domain.md): kept unless what it rests on moved.
-                if same and known[4] == r["day"]:
-                    kind = known[3]
-                else:
-                    kind = derive_kind(s, r["customer_id"], p["category_id"], r["day"])
+            kind = p["kind"] or kinds[r["visit_id"]]
             values = {
                 **self._owned(r),
                 "category_id": p["category_id"],
@@ -371,6 +365,35 @@ class VisitHandler(Handler):
             s.execute(insert(Proposal), inserts)
         if updates:
             s.execute(update(Proposal), updates)
+
+    def _kinds(
+        self,
+        records: list[dict[str, Any]],
+        stored: dict[int, tuple[int, int, int | None, str, date]],
+    ) -> dict[int, str]:
+        """The kind of each row's proposal that has none given, by visit id (one query).
+
+        Derived once, when recorded (docs/domain.md): a stored kind is kept unless what it
+        rests on — the customer, the category or the day — moved.
+        """
+        kinds: dict[int, str] = {}
+        derive = []
+        for r in records:
+            p, known = r["proposal"], stored.get(r["visit_id"])
+            if p is None or p["kind"] is not None:
+                continue
+            if known is not None and (known[1], known[2], known[4]) == (
+                r["customer_id"],
+                p["category_id"],
+                r["day"],
+            ):
+                kinds[r["visit_id"]] = known[3]
+            else:
+                derive.append(r)
+        wanted = [(r["customer_id"], r["proposal"]["category_id"], r["day"]) for r in derive]
+        for r, kind in zip(derive, derive_kinds(self.session, wanted), strict=True):
+            kinds[r["visit_id"]] = kind
+        return kinds
 
     def _write_follow_ups(
         self, records: list[dict[str, Any]], any_old: bool, now: datetime
