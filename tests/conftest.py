@@ -343,3 +343,13 @@ class Auth:
 @pytest.fixture
 def auth(client: FlaskClient) -> Auth:
     return Auth(client)
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_forecasts() -> Iterator[None]:
+    """Each test fits its own forecasts (fieldlog.kpi.kgi keeps fits between page views)."""
+    from fieldlog.kpi import kgi
+
+    kgi._FORECASTS.clear()
+    yield
+    kgi._FORECASTS.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -119,8 +120,7 @@ def month_to_date(
     history_weeks: int = 13,
 ) -> MonthToDate:
     """予実 for the month containing ``as_of``, counting sales up to ``as_of`` (see the class)."""
-    from .forecast import TooLittleHistory, forecast
-    from .forecast_data import load_history
+    from .forecast import TooLittleHistory
 
     month = Period.month_of(as_of)
     so_far = Period(month.start, as_of, "month")
@@ -143,9 +143,8 @@ def month_to_date(
     )
     if scope.kind == "rep" or forecast_weeks < 1:
         return figures
-    history = load_history(session, scope, as_of)
     try:
-        result = forecast(history, as_of, forecast_weeks)
+        result = _cached_forecast(session, scope, as_of, forecast_weeks)
     except TooLittleHistory as exc:
         note = f"too_little_history:{exc.args[0]}"
         return MonthToDate(**{**figures.__dict__, "forecast_note": note})
@@ -174,6 +173,42 @@ def month_to_date(
             "forecast_note": result.method,
         }
     )
+
+
+# Forecasts by (scope, as_of, weeks, what the data looked like): a page shown again is not
+# refitted (a fit reads every proposal; ~5 s CPU at 300,000 proposals).
+_FORECASTS: dict[tuple[Any, ...], Any] = {}
+_FORECASTS_KEPT = 64
+
+
+def _cached_forecast(session: Session, scope: Scope, as_of: date, weeks: int) -> Any:
+    """``forecast.forecast`` for a scope, refitted only when sales, imports or proposals changed."""
+    from sqlalchemy import func, select
+
+    from ..models import ImportBatch, Proposal, SalesLine
+    from .forecast import forecast
+    from .forecast_data import load_history
+
+    marks = session.execute(
+        select(
+            select(func.max(SalesLine.id)).scalar_subquery(),
+            select(func.max(ImportBatch.id)).scalar_subquery(),
+            select(func.max(Proposal.id)).scalar_subquery(),
+            select(func.max(Proposal.updated_at)).scalar_subquery(),
+        )
+    ).one()
+    key = (session.get_bind().url.render_as_string(), scope, as_of, weeks, *marks)
+    if key not in _FORECASTS:
+        if len(_FORECASTS) >= _FORECASTS_KEPT:
+            _FORECASTS.pop(next(iter(_FORECASTS)))
+        try:
+            _FORECASTS[key] = forecast(load_history(session, scope, as_of), as_of, weeks)
+        except ValueError as exc:  # TooLittleHistory: kept too, and raised again
+            _FORECASTS[key] = exc
+    found = _FORECASTS[key]
+    if isinstance(found, Exception):
+        raise found
+    return found
 
 
 @dataclass(frozen=True)
