@@ -243,3 +243,27 @@ def customer_page(
         .limit(PAGE_SIZE)
     ).all()
     return list(rows), total
+
+
+# ---- who and where a user may pick from (pickers of the settings and manager pages) --------
+
+
+def visible_branches(session: Session, user: User) -> list[Branch]:
+    """The branches the user may see (owners: all; others: their own), by code."""
+    return list(session.scalars(access.branches(user)))
+
+
+def visible_branch(session: Session, user: User, code: str) -> Branch | None:
+    """One of the user's visible branches by its code, else None."""
+    return session.scalar(access.branches(user).where(Branch.code == code))
+
+
+def people(session: Session, user: User) -> list[User]:
+    """The active reps and managers the user may see, by name."""
+    stmt = access.users(user).where(User.role != "owner", User.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def visible_person(session: Session, user: User, email: str) -> User | None:
+    """One of the people the user may see, by email, else None."""
+    return session.scalar(access.users(user).where(User.email == email))

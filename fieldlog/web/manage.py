@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access, hypotheses, reviews, week_gaps
+from .. import access, directory, hypotheses, reviews, week_gaps
 from ..defaults import company_settings
 from ..errors import Invalid
 from ..extensions import db
@@ -64,7 +64,7 @@ def branch_home():
     """A manager goes to their branch; an owner picks one."""
     if access.is_manager(current_user):
         return redirect(url_for(".branch", code=current_user.branch.code))
-    branches = db.session.scalars(access.branches(current_user).order_by(Branch.code)).all()
+    branches = directory.visible_branches(db.session, current_user)
     return render_template("manage/branches.html", branches=branches)
 
 

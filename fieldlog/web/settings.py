@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access, audit
+from .. import access, audit, directory
 from ..defaults import company_settings
 from ..errors import Invalid
 from ..extensions import db
@@ -21,7 +21,7 @@ from ..kpi import CATALOGUE, KGI_KEYS, KPI_KEYS, Scope, parse_scope, scope_label
 from ..kpi import budgets as kpi_budgets
 from ..kpi import settings as kpi_settings
 from ..kpi.targets import set_target, target_history
-from ..models import Branch, User
+from ..models import User
 from ..periods import Period
 from ..plan import purpose_labels
 from .common import local_today, roles_required
@@ -74,13 +74,11 @@ def _scopes() -> list[tuple[str, str]]:
     """Target scopes one may choose: the owner the company, each branch, each rep or manager;
     a manager their own branch and its people."""
     choices = [("company", _("Whole company"))] if access.is_owner(current_user) else []
-    branches = db.session.scalars(access.branches(current_user).order_by(Branch.code))
+    branches = directory.visible_branches(db.session, current_user)
     choices += [(f"branch:{b.code}", b.name) for b in branches]
-    people = db.session.scalars(
-        access.users(current_user).where(User.role != "owner", User.active.is_(True))
-    )
     choices += [
-        (f"rep:{u.email}", f"{u.name} ({u.branch.name if u.branch else ''})") for u in people
+        (f"rep:{u.email}", f"{u.name} ({u.branch.name if u.branch else ''})")
+        for u in directory.people(db.session, current_user)
     ]
     return choices
 
@@ -165,12 +163,8 @@ def _targets_page(errors: dict, form: dict, budget_errors: dict | None = None, b
         budget_errors=budget_errors or {},
         budgets=kpi_budgets.budget_table(db.session, months, branch_id),
         budget_changes=kpi_budgets.budget_changes(db.session, branch_id),
-        budget_branches=db.session.scalars(access.branches(current_user).order_by(Branch.code)),
-        budget_reps=db.session.scalars(
-            access.users(current_user)
-            .where(User.role != "owner", User.active.is_(True))
-            .order_by(User.branch_id, User.name)
-        ).all(),
+        budget_branches=directory.visible_branches(db.session, current_user),
+        budget_reps=directory.people(db.session, current_user),
     )
     return body, (422 if errors or budget_errors else 200)
 
@@ -187,14 +181,12 @@ def budgets():
             raise ValueError
     except ValueError:
         errors["month"] = [_("Enter a month like 2026-11.")]
-    branch = db.session.scalar(
-        access.branches(current_user).where(Branch.code == form.get("branch", ""))
-    )
+    branch = directory.visible_branch(db.session, current_user, form.get("branch", ""))
     if branch is None:
         errors["branch"] = [_("Choose a branch from the list.")]
     rep_id = None
     if form.get("rep"):
-        person = db.session.scalar(access.users(current_user).where(User.email == form["rep"]))
+        person = directory.visible_person(db.session, current_user, form["rep"])
         if person is None:
             errors["rep"] = [_("Choose a rep from the list.")]
         else:
