@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import limits
 from .errors import Invalid
 from .models import ROLES, Branch, LoginAttempt, LoginSession, User, utcnow
 
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = limits.MIN_PASSWORD
+# zxcvbn's score 0–4 (its frequency lists: common passwords, words, names, keyboard runs);
+# below this a password falls to an online guessing attack in hours.
+MIN_PASSWORD_SCORE = 2
 # werkzeug's method string; tests lower the cost, production keeps scrypt.
 PASSWORD_METHOD = "scrypt"  # noqa: S105 (a hashing method, not a password)
 # A hash to check against when the email is unknown, so both paths cost the same.
@@ -24,12 +29,32 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-def set_password(user: User, password: str) -> None:
-    """Hash and store a password (scrypt, werkzeug's default)."""
+def password_problem(password: str, *, hints: tuple[str, ...] = ()) -> Any:
+    """Why a new password is refused, or None: too short, too long, or easy to guess.
+
+    Easy to guess is zxcvbn's estimate (a maintained port of Dropbox's estimator that ships its
+    lists of common passwords, words and names, so it works offline), with the person's email
+    and name as hints; it reads the first 72 characters, its own limit.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(
-            errors={"password": [_l("At least %(n)s characters.", n=MIN_PASSWORD_LENGTH)]}
+        return _l("At least %(n)s characters.", n=MIN_PASSWORD_LENGTH)
+    if len(password) > limits.MAX_PASSWORD:
+        return _l("At most %(n)s characters.", n=limits.MAX_PASSWORD)
+    from zxcvbn import zxcvbn
+
+    inputs = [part for hint in hints if hint for part in (hint, *hint.split("@"))]
+    if zxcvbn(password[:72], user_inputs=inputs)["score"] < MIN_PASSWORD_SCORE:
+        return _l(
+            "This password is too common or too easy to guess. A few unrelated words make a "
+            "good one."
         )
+    return None
+
+
+def set_password(user: User, password: str) -> None:
+    """Hash and store a password (scrypt, werkzeug's default) once it passes the policy."""
+    if message := password_problem(password, hints=(user.email or "", user.name or "")):
+        raise Invalid(errors={"password": [message]})
     user.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
 
 
@@ -92,14 +117,39 @@ def is_throttled(
     window: timedelta,
     max_failures: int,
 ) -> bool:
-    """Too many recent failures for this email, or far too many from this address."""
+    """Whether this login attempt must wait, without letting anyone lock another person out.
+
+    Counted over ``window``: ``max_failures`` failures for this account from this address, or
+    4 × that from this address whatever the account, slow that address down. Failures for the
+    account from everywhere (10 × that: a spread-out attack) slow down only addresses the
+    account has never logged in from in the last 90 days, so its owner still gets in from
+    their usual places while the attack goes on.
+    """
     since = now - window
-    base = select(func.count(LoginAttempt.id)).where(
+    email = normalize_email(email)
+    failed = select(func.count(LoginAttempt.id)).where(
         LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since
     )
-    by_email = session.scalar(base.where(LoginAttempt.email == normalize_email(email))) or 0
-    by_ip = session.scalar(base.where(LoginAttempt.ip == ip)) or 0 if ip else 0
-    return by_email >= max_failures or by_ip >= max_failures * 4
+    if ip:
+        here = session.scalar(failed.where(LoginAttempt.email == email, LoginAttempt.ip == ip))
+        if (here or 0) >= max_failures:
+            return True
+        if (session.scalar(failed.where(LoginAttempt.ip == ip)) or 0) >= max_failures * 4:
+            return True
+    everywhere = session.scalar(failed.where(LoginAttempt.email == email)) or 0
+    if everywhere < max_failures * 10:
+        return False
+    known = session.scalar(
+        select(LoginAttempt.id)
+        .where(
+            LoginAttempt.email == email,
+            LoginAttempt.ip == ip,
+            LoginAttempt.succeeded.is_(True),
+            LoginAttempt.attempted_at >= now - timedelta(days=90),
+        )
+        .limit(1)
+    )
+    return known is None
 
 
 def record_attempt(session: Session, email: str, ip: str, *, succeeded: bool) -> None:

@@ -158,11 +158,8 @@ def save_user(
             errors.setdefault("branch", []).append(
                 _l("Reassign this user's %(n)s customers first.", n=kept)
             )
-    if password:
-        try:
-            accounts.set_password(user or User(), password)
-        except Invalid as exc:
-            errors.update(exc.errors)
+    if password and (message := accounts.password_problem(password, hints=(email, name))):
+        errors["password"] = [message]
     _check(errors)
     revoke = user is not None and ((user.active and not active) or bool(password))
     user = user or User()

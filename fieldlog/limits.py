@@ -45,7 +45,7 @@ MAX_CELL = 32_767
 # Imports one user may have validating or importing at the same time.
 MAX_RUNNING_IMPORTS = 2
 # Passwords: at least this long, at most this long (hashing a megabyte is a denial of service).
-MIN_PASSWORD = 10
+MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from fieldlog.extensions import db
@@ -185,3 +186,56 @@ def test_users_create_cli(runner, make):
     )
     assert bad.exit_code == 1
     assert "branch" in bad.output
+
+
+def _login_from(client, ip: str, email: str, password: str):
+    token = csrf_from(client.get("/login", environ_base={"REMOTE_ADDR": ip}).get_data(as_text=True))
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": ip},
+    )
+
+
+def test_failures_from_one_address_do_not_lock_the_account_elsewhere(app, make):
+    rep = make.user("rep")
+    db.session.commit()
+    attacker, owner = app.test_client(), app.test_client()
+    for _ in range(5):
+        _login_from(attacker, "203.0.113.9", rep.email, "wrong-password")
+    assert _login_from(attacker, "203.0.113.9", rep.email, PASSWORD).status_code == 429
+    assert _login_from(owner, "198.51.100.7", rep.email, PASSWORD).status_code == 302
+
+
+def test_a_spread_out_attack_slows_new_addresses_but_not_the_usual_one(app, make):
+    rep = make.user("rep")
+    db.session.commit()
+    usual = app.test_client()
+    assert _login_from(usual, "198.51.100.7", rep.email, PASSWORD).status_code == 302
+    attacker = app.test_client()
+    for n in range(50):  # 10 × FIELDLOG_LOGIN_MAX_FAILURES, one try per address
+        _login_from(attacker, f"203.0.113.{n}", rep.email, "wrong-password")
+    assert _login_from(app.test_client(), "192.0.2.1", rep.email, PASSWORD).status_code == 429
+    assert _login_from(app.test_client(), "198.51.100.7", rep.email, PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short", "At least 8"),
+        ("password1", "too common"),
+        ("12345678", "too common"),
+        ("x" * 257, "At most 256"),
+    ],
+)
+def test_password_policy(password, message):
+    from fieldlog.accounts import password_problem
+
+    assert message in str(password_problem(password))
+
+
+def test_a_password_made_of_the_persons_own_name_is_refused():
+    from fieldlog.accounts import password_problem
+
+    assert password_problem("yamada.taro", hints=("yamada.taro@example.jp", "山田 太郎"))
+    assert password_problem("blue-sky-river-7") is None

@@ -199,8 +199,8 @@ def test_users_roles_branches_and_passwords(team, tmp_path):
         "u.csv",
         [
             "メールアドレス,氏名,役割,支店,パスワード",
-            "Sato@Example.jp,佐藤,営業,T01,password-1",
-            "boss@example.jp,社長,経営者,,password-2",
+            "Sato@Example.jp,佐藤,営業,T01,green-tea-1",
+            "boss@example.jp,社長,経営者,,green-tea-2",
             "yamada@example.jp,山田 太郎,支店長,T01,",
         ],
     )
@@ -214,7 +214,7 @@ def test_users_roles_branches_and_passwords(team, tmp_path):
     from fieldlog.accounts import authenticate
 
     assert authenticate(db.session, "yamada@example.jp", PASSWORD) is not None
-    assert authenticate(db.session, "boss@example.jp", "password-2") is not None
+    assert authenticate(db.session, "boss@example.jp", "green-tea-2") is not None
     assert count(User) == 4
 
 
@@ -222,11 +222,11 @@ def test_users_roles_branches_and_passwords(team, tmp_path):
     ("line", "column"),
     [
         ("new@example.jp,新人,営業,T01,", "パスワード"),
-        ("new@example.jp,新人,営業,,password-1", "支店"),
-        ("new@example.jp,新人,経営者,T01,password-1", "支店"),
-        ("new@example.jp,新人,社員,T01,password-1", "役割"),
+        ("new@example.jp,新人,営業,,green-tea-1", "支店"),
+        ("new@example.jp,新人,経営者,T01,green-tea-1", "支店"),
+        ("new@example.jp,新人,社員,T01,green-tea-1", "役割"),
         ("new@example.jp,新人,営業,T01,short", "パスワード"),
-        ("not-an-email,新人,営業,T01,password-1", "メールアドレス"),
+        ("not-an-email,新人,営業,T01,green-tea-1", "メールアドレス"),
     ],
 )
 def test_user_row_errors(team, tmp_path, line, column):
@@ -383,7 +383,10 @@ def test_cli_full_flow_users_then_customers_then_sales(app, runner, tmp_path):
         "users": excel_csv(
             tmp_path,
             "u.csv",
-            ["メールアドレス,氏名,役割,支店,パスワード", "ito@example.jp,伊藤,営業,T01,password-9"],
+            [
+                "メールアドレス,氏名,役割,支店,パスワード",
+                "ito@example.jp,伊藤,営業,T01,blue-sky-9",
+            ],
         ),
         "customers": xlsx_file(
             tmp_path,
@@ -461,7 +464,7 @@ CONTRACT_FILES = {
     "english": [
         ("branches", ["code,name", "T01,東京"]),
         ("categories", ["code,name", "K1,飲料"]),
-        ("users", ["email,name,role,branch,password", "Ito@Example.jp,伊藤,rep,T01,password-9"]),
+        ("users", ["email,name,role,branch,password", "Ito@Example.jp,伊藤,rep,T01,blue-sky-9"]),
         (
             "customers",
             [
@@ -476,7 +479,10 @@ CONTRACT_FILES = {
         ("categories", ["カテゴリコード,カテゴリ名", "K1,飲料"]),
         (
             "users",
-            ["メールアドレス,氏名,役割,支店,パスワード", "ito@example.jp,伊藤,営業,T01,password-9"],
+            [
+                "メールアドレス,氏名,役割,支店,パスワード",
+                "ito@example.jp,伊藤,営業,T01,blue-sky-9",
+            ],
         ),
         (
             "customers",

@@ -213,8 +213,9 @@ class UserHandler(Handler):
         self._check_customers_kept(row, record)
         raw = row.raw("password")
         password = "" if raw is None else str(raw).strip()
-        if password and len(password) < accounts.MIN_PASSWORD_LENGTH:
-            row.fail("password", _l("At least %(n)s characters.", n=accounts.MIN_PASSWORD_LENGTH))
+        hints = (str(row.raw("email") or ""), str(row.raw("name") or ""))
+        if password and (message := accounts.password_problem(password, hints=hints)):
+            row.fail("password", message)
         elif not password and email and email not in self.existing:
             row.fail("password", _l("A new user needs a password."))
         record["password"] = password
