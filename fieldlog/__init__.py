@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config.finalize(app.config, app.instance_path)
 
     register_logging(app)
+    config.warn_if_weak_secret(app)
     register_extensions(app)
     register_web(app)
     register_cli(app)

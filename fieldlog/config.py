@@ -31,6 +31,35 @@ def _secret_key(instance_path: str) -> str:
     return key
 
 
+# Values seen in examples and tutorials: a key anyone can read forges anyone's session.
+_PLACEHOLDERS = {"dev", "secret", "changeme", "change-me", "change_me", "fieldlog", "password"}
+MIN_SECRET_LENGTH = 32
+
+
+def weak_secret(key: Any) -> str | None:
+    """Why a SECRET_KEY is weak (short, a placeholder, or few distinct characters), or None."""
+    text = key.decode(errors="replace") if isinstance(key, bytes) else str(key or "")
+    if text.strip().lower() in _PLACEHOLDERS or "change" in text.lower():
+        return "it is a placeholder"
+    if len(text) < MIN_SECRET_LENGTH:
+        return f"it is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(text)) < 10:
+        return "it repeats a few characters"
+    return None
+
+
+def warn_if_weak_secret(app: Any) -> None:
+    """Say at start, loudly, that FIELDLOG_SECRET_KEY should be replaced (tests excepted)."""
+    problem = weak_secret(app.config.get("SECRET_KEY"))
+    if problem and not app.testing:
+        app.logger.warning(
+            "FIELDLOG_SECRET_KEY is weak (%s): anyone who guesses it can forge sessions. "
+            "Set it to a long random value, e.g. python -c 'import secrets; "
+            "print(secrets.token_hex(32))'.",
+            problem,
+        )
+
+
 def from_environment(
     instance_path: str, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:

@@ -123,3 +123,22 @@ def test_scheduler_switch_reads_every_usual_off_word(tmp_path, value):
         is False
     )
     assert from_environment(str(tmp_path), {"FIELDLOG_SCHEDULER": ""})["FIELDLOG_SCHEDULER"] is True
+
+
+@pytest.mark.parametrize(
+    ("key", "weak"),
+    [
+        ("changeme", True),
+        ("dev", True),
+        ("short-but-random-9f2", True),
+        ("a" * 64, True),
+        ("9f2c1e7b4a6d8c0e3f5a7b9d1c3e5f7a", False),
+    ],
+)
+def test_a_weak_secret_key_is_named_at_start(tmp_path, capfd, key, weak):
+    from fieldlog.config import weak_secret
+
+    assert (weak_secret(key) is not None) is weak
+    create_app({"SECRET_KEY": key, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    # The app's log handler writes to stderr (fieldlog.logs), not through the root logger.
+    assert ("FIELDLOG_SECRET_KEY is weak" in capfd.readouterr().err) is weak

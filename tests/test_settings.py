@@ -111,6 +111,13 @@ def test_kpi_page_rejects_unknown_keys(client, owner):
         ({"kpi": "hearing_rate", "scope": "branch:NOPE", "value": "0.7"}, 422),
         ({"kpi": "hearing_rate", "scope": "company", "value": "abc"}, 422),
         ({"kpi": "proposal_count", "scope": "company", "value": "12.5"}, 422),
+        ({"kpi": "hearing_rate", "scope": "company", "value": "80%"}, 302),
+        ({"kpi": "hearing_rate", "scope": "company", "value": "８０％"}, 302),
+        ({"kpi": "sales_amount", "scope": "company", "value": "¥100,000"}, 302),
+        ({"kpi": "sales_amount", "scope": "company", "value": "100,000円"}, 302),
+        ({"kpi": "sales_amount", "scope": "company", "value": "80%"}, 422),
+        ({"kpi": "sales_amount", "scope": "company", "value": "1e400"}, 422),
+        ({"kpi": "sales_amount", "scope": "company", "value": "9" * 30}, 422),
     ],
 )
 def test_targets_are_added_with_history(client, owner, form, status):
@@ -128,6 +135,9 @@ def test_targets_are_added_with_history(client, owner, form, status):
     if status == 302:
         page = client.get("/settings/targets").get_data(as_text=True)
         assert "2026" in page and "kpi-table" in page
+        stored = db.session.query(KpiTarget).one().value
+        assert stored == {"80%": 0.8, "８０％": 0.8}.get(form["value"], stored)
+        assert stored == {"¥100,000": 100000, "100,000円": 100000}.get(form["value"], stored)
 
 
 def test_thresholds_are_saved_and_validated(client, owner):

@@ -14,14 +14,16 @@ weekly count is not a monthly one, so a month without a monthly target shows no 
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
-from .. import access, audit
+from .. import access, audit, limits
 from ..errors import Invalid
 from ..models import Branch, KpiTarget, User
 from ..periods import Period
@@ -36,12 +38,28 @@ PERIOD_FREE: frozenset[str] = frozenset(
 )
 
 
+def target_number(value: Any, *, rate: bool) -> float:
+    """A target as typed: 0.8, "80%" (a rate), "¥100,000" or "100,000円"; NaN when not a number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = unicodedata.normalize("NFKC", str(value or "")).strip()
+    text = text.replace(",", "").replace("¥", "").replace("\\", "").removesuffix("円").strip()
+    percent = text.endswith("%")
+    try:
+        number = float(text.removesuffix("%").strip()) if len(text) <= 40 else float("nan")
+    except ValueError:
+        return float("nan")
+    if percent:
+        return number / 100 if rate else float("nan")
+    return number
+
+
 def set_target(
     session: Session,
     kpi: str,
     scope: Scope,
     period_kind: str,
-    value: float,
+    value: float | str,
     effective_from: date,
     user: User | None,
     *,
@@ -59,12 +77,11 @@ def set_target(
         errors["kpi"] = [_l("Unknown KPI.")]
     if period_kind not in ("week", "month"):
         errors["period_kind"] = [_l("Choose week or month.")]
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if number != number or number < 0:
+    number = target_number(value, rate=definition is not None and definition.unit == "rate")
+    if not math.isfinite(number) or number < 0:
         errors["value"] = [_l("Enter a number of zero or more.")]
+    elif number > limits.MAX_AMOUNT:
+        errors["value"] = [limits.amount_error(int(limits.MAX_AMOUNT) + 1)]
     elif definition is not None and definition.unit == "rate" and number > 1:
         errors["value"] = [_l("A rate target is a fraction between 0 and 1.")]
     elif definition is not None and definition.unit != "rate" and not number.is_integer():
