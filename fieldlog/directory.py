@@ -264,3 +264,40 @@ def people(session: Session, user: User) -> list[User]:
 def visible_person(session: Session, user: User, email: str) -> User | None:
     """One of the people the user may see, by email, else None."""
     return session.scalar(access.users(user).where(User.email == email))
+
+
+# ---- the owner's lists (/admin) ------------------------------------------------------------
+
+
+def branches(session: Session) -> list[Branch]:
+    """Every branch, by code."""
+    return list(session.scalars(select(Branch).order_by(Branch.code)))
+
+
+def users(session: Session) -> list[User]:
+    """Every user, by role, branch and email."""
+    return list(session.scalars(select(User).order_by(User.role, User.branch_id, User.email)))
+
+
+def purposes(session: Session) -> list[Purpose]:
+    """Every visit purpose, in the order the form offers them."""
+    return list(session.scalars(select(Purpose).order_by(Purpose.sort, Purpose.code)))
+
+
+def categories(session: Session) -> list[Category]:
+    """Every product category, in the order the form offers them."""
+    return list(session.scalars(select(Category).order_by(Category.sort, Category.code)))
+
+
+def assignable_reps(session: Session, customer: Customer | None) -> list[User]:
+    """Who a customer may be given to: active reps and managers, by branch and name.
+
+    Its current rep stays listed even when inactive, so saving the form never unassigns it.
+    """
+    current = customer.rep_id if customer else None
+    stmt = (
+        select(User)
+        .where(User.role.in_(("rep", "manager")), User.active.is_(True) | (User.id == current))
+        .order_by(User.branch_id, User.name)
+    )
+    return list(session.scalars(stmt))

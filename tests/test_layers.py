@@ -113,7 +113,7 @@ def test_models_import_no_service():
 # These numbers may only go down: when you move one into a service, lower it here.
 VIEW_ALLOWLIST: dict[str, dict[str, int]] = {
     "__init__.py": {"rollback": 6},
-    "admin.py": {"select": 7, "scalars": 7, "commit": 1, "rollback": 1},
+    "admin.py": {"commit": 1, "rollback": 1},
     "api.py": {"select": 2, "scalars": 4, "commit": 4},
     "auth.py": {"commit": 4, "rollback": 1},
     "field.py": {"select": 4, "scalars": 12},

@@ -13,7 +13,6 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
 from .. import directory, limits
 from ..errors import Invalid
@@ -45,8 +44,8 @@ def _owner_only() -> None:
 
 
 def _branch_options(blank: Any) -> list[tuple[str, Any]]:
-    branches = db.session.scalars(select(Branch).order_by(Branch.code))
-    return [("", blank)] + [(str(b.id), f"{b.code} {b.name}") for b in branches]
+    options = [(str(b.id), f"{b.code} {b.name}") for b in directory.branches(db.session)]
+    return [("", blank), *options]
 
 
 def _int(values: dict[str, str], errors: dict[str, list[Any]], name: str) -> int | None:
@@ -123,8 +122,7 @@ def index():
 
 @bp.get("/branches")
 def branches():
-    rows = db.session.scalars(select(Branch).order_by(Branch.code)).all()
-    return render_template("admin/branches.html", rows=rows)
+    return render_template("admin/branches.html", rows=directory.branches(db.session))
 
 
 def _branch_fields() -> list[Field]:
@@ -152,7 +150,7 @@ def branch_edit(branch_id: int | None = None):
 
 @bp.get("/users")
 def users():
-    rows = db.session.scalars(select(User).order_by(User.role, User.branch_id, User.email)).all()
+    rows = directory.users(db.session)
     return render_template("admin/users.html", rows=rows, role_labels=ROLE_LABELS)
 
 
@@ -235,7 +233,7 @@ def customers():
         pages=pages,
         query=query,
         branch_id=branch_id,
-        branches=db.session.scalars(select(Branch).order_by(Branch.code)).all(),
+        branches=directory.branches(db.session),
     )
 
 
@@ -243,15 +241,7 @@ def customers():
 @bp.route("/customers/<int:customer_id>", methods=["GET", "POST"])
 def customer_edit(customer_id: int | None = None):
     customer = db.get_or_404(Customer, customer_id) if customer_id else None
-    people = db.session.scalars(
-        select(User)
-        .where(
-            User.role.in_(("rep", "manager")),
-            # Keep the current rep listed even when inactive, so saving does not unassign.
-            User.active.is_(True) | (User.id == (customer.rep_id if customer else None)),
-        )
-        .order_by(User.branch_id, User.name)
-    )
+    people = directory.assignable_reps(db.session, customer)
     rep_options = [("", _l("(not assigned)"))] + [
         (str(u.id), f"{u.name} ({u.branch.code if u.branch else ''})") for u in people
     ]
@@ -318,8 +308,7 @@ def customer_edit(customer_id: int | None = None):
 
 @bp.get("/purposes")
 def purposes():
-    rows = db.session.scalars(select(Purpose).order_by(Purpose.sort, Purpose.code)).all()
-    return render_template("admin/purposes.html", rows=rows)
+    return render_template("admin/purposes.html", rows=directory.purposes(db.session))
 
 
 @bp.route("/purposes/new", methods=["GET", "POST"])
@@ -381,8 +370,7 @@ def purpose_edit(purpose_id: int | None = None):
 
 @bp.get("/categories")
 def categories():
-    rows = db.session.scalars(select(Category).order_by(Category.sort, Category.code)).all()
-    return render_template("admin/categories.html", rows=rows)
+    return render_template("admin/categories.html", rows=directory.categories(db.session))
 
 
 @bp.route("/categories/new", methods=["GET", "POST"])
