@@ -22,6 +22,7 @@ INDEXED = set(re.findall(r"\]\(([a-z0-9-]+\.md)\)", (DOCS / "README.md").read_te
 def test_the_index_lists_every_page():
     pages = {p.name for p in DOCS.glob("*.md")} - {"README.md"}
     assert pages - INDEXED == set(), "add these pages to docs/README.md"
+    assert INDEXED - pages == set(), "docs/README.md links to pages that do not exist"
 
 
 def test_citations_point_into_the_repository():
