@@ -3,6 +3,8 @@ that breaks the document (schemathesis, on top of hypothesis)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +16,10 @@ from schemathesis.checks import (
 )
 
 from fieldlog.extensions import db
+
+# Examples per operation: 100 in the suite (~700 requests); FIELDLOG_FUZZ_EXAMPLES=1000 for the
+# long run recorded in benchmarks/README.md ("API fuzz").
+EXAMPLES = int(os.environ.get("FIELDLOG_FUZZ_EXAMPLES", "100"))
 
 CHECKS = [
     not_a_server_error,
@@ -51,7 +57,7 @@ def test_api_conforms_to_its_openapi_document(app, credentials):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
         def check(case):
             response = case.call(**credentials)
             case.validate_response(response, checks=CHECKS)

@@ -323,3 +323,72 @@ def test_everything_renders_after_hostile_rows(client, auth, world, make):
     auth.login(world["owner"])
     for path in ("/summary", "/settings/kpis", "/admin/customers", "/hypotheses"):
         assert client.get(path).status_code == 200, path
+
+
+# ---- settings and imports ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("dormant_visit_days", "9" * 5000),
+        ("dormant_sales_days", "1e400"),
+        ("cycle_days_a", "\x00"),
+        ("cycle_days_c", "-99999999999999999999"),
+    ],
+)
+def test_settings_name_the_field(client, auth, world, field, value):
+    auth.login(world["owner"])
+    html = client.get("/settings/thresholds").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(html),
+        "dormant_visit_days": "60",
+        "dormant_sales_days": "90",
+        "cycle_days_a": "14",
+        "cycle_days_b": "30",
+        "cycle_days_c": "60",
+        field: value,
+    }
+    response = client.post("/settings/thresholds", data=data)
+    assert response.status_code == 422
+    assert f"err-{field}" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "column"),
+    [
+        ("sales", "売上日,顧客コード,金額\n2026-11-02,C-1,100000000000\n", "金額"),
+        ("sales", "売上日,顧客コード,金額\n2026-11-02,C-1," + "9" * 5000 + "\n", "金額"),
+        ("sales", "売上日,顧客コード,金額\n2026-11-02,C-1,sNaN\n", "金額"),
+        (
+            "customers",
+            "code,name,branch,visit_cycle_days\nX1,名前,札幌,99999999999\n",
+            "visit_cycle_days",
+        ),
+        ("customers", "code,name,branch\nX1," + "長" * 300 + ",札幌\n", "name"),
+    ],
+)
+def test_imports_name_row_and_column(world, tmp_path, kind, content, column):
+    from fieldlog.io import import_file
+
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(content, encoding="utf-8")
+    result = import_file(db.session, kind, path)
+    assert not result.ok and not result.written
+    assert [(e.where.line, e.column) for e in result.errors] == [(2, column)]
+
+
+def test_imported_control_characters_are_removed(client, auth, world, tmp_path):
+    """(A NUL makes a CSV binary, which the import refuses as a whole: see test_io_import.)"""
+    from fieldlog.io import import_file
+
+    path = tmp_path / "customers.csv"
+    path.write_text("code,name,branch\nX1,壊れた\x07名前\x1b,札幌\n", encoding="utf-8")
+    result = import_file(db.session, "customers", path)
+    assert result.ok, [str(e.message) for e in result.errors]
+    db.session.commit()
+    name = db.session.scalars(select(type(world["customer"])).filter_by(code="X1")).one().name
+    assert name == "壊れた名前"
+    auth.login(world["manager"])
+    assert client.get("/customers").status_code == 200
+    assert client.get("/export/customers.xlsx").status_code == 200
