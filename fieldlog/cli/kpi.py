@@ -15,6 +15,7 @@ from ..kpi import (
     CATALOGUE,
     KPI_KEYS,
     KpiValue,
+    Scope,
     dormancy,
     kgi,
     parse_scope,
@@ -31,6 +32,22 @@ from ..present import numbers
 @click.group("kpi", help="KPI figures rolled up from the recorded events.")
 def group() -> None:
     pass
+
+
+def _period(text: str) -> Period:
+    """--period as a week or month; a usage error naming the option otherwise."""
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+
+
+def _scope(text: str) -> Scope:
+    """--scope as company, branch:CODE or rep:EMAIL; a usage error naming the option otherwise."""
+    try:
+        return parse_scope(db.session, text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from None
 
 
 def _format(key: str, figure: KpiValue) -> str:
@@ -52,14 +69,8 @@ def _format(key: str, figure: KpiValue) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/contract.md).")
 def show(period_text: str, scope_text: str, as_json: bool) -> None:
     """Print every KPI of one scope and period, with numerators and denominators."""
-    try:
-        period = Period.parse(period_text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--period") from None
-    try:
-        scope = parse_scope(db.session, scope_text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    period = _period(period_text)
+    scope = _scope(scope_text)
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
     now = current_app.config.get("FIELDLOG_NOW") or utcnow()
     label = scope_label(db.session, scope)
@@ -111,14 +122,8 @@ def health_command(period_text: str, scope_text: str, as_json: bool, lang: str) 
 
     from ..kpi.health import health
 
-    try:
-        period = Period.parse(period_text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--period") from None
-    try:
-        scope = parse_scope(db.session, scope_text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    period = _period(period_text)
+    scope = _scope(scope_text)
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
     with force_locale(lang):
         found = health(db.session, scope, period, tz=tz, scope_label=scope_label(db.session, scope))
@@ -190,10 +195,7 @@ def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> 
     from ..kpi.forecast import TooLittleHistory, forecast
     from ..kpi.forecast_data import load_history
 
-    try:
-        scope = parse_scope(db.session, scope_text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    scope = _scope(scope_text)
     if scope.kind == "rep":
         raise click.BadParameter("use company or branch:CODE", param_hint="--scope")
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
@@ -267,10 +269,7 @@ def lead(
             until = parse_until(until_text, last)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--until") from None
-    try:
-        scope = parse_scope(db.session, scope_text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    scope = _scope(scope_text)
     result = lead_analysis(db.session, kpi, kgi, scope, weeks, until, tz=tz)
     body = result.as_dict()
     if as_json:
