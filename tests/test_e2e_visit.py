@@ -467,3 +467,29 @@ def test_half_a_next_action_is_named_before_the_visit_is_queued(live_app):
             == []
         )
     assert problems == [], problems
+
+
+@pytest.mark.browser
+def test_a_follow_up_ticked_from_today_stays_ticked_when_a_draft_is_restored(live_app):
+    app, base = live_app
+    with app.app_context():
+        follow_up = db.session.scalars(
+            select(FollowUp).where(FollowUp.action == "見積を提出")
+        ).one()
+        url = f"{base}/visits/new?customer=C200&follow_up={follow_up.id}"
+        follow_up_id = follow_up.id
+    with logged_in_page(base) as (page, problems):
+        # A first start on the form leaves a draft for the same customer on the phone.
+        page.goto(url)
+        page.locator("label.chip", has_text="提案・商談").tap()
+        page.goto(url)
+        page.locator("#draft-note").wait_for()
+        page.wait_for_load_state("networkidle")
+        box = page.locator(f"input[name=completes_follow_ups][value='{follow_up_id}']")
+        assert box.is_checked()
+        page.locator("label.chip", has_text="はい、聞けた").tap()
+        page.locator("button[type=submit]").tap()
+        page.wait_for_url(f"{base}/")
+    assert problems == [], problems
+    with app.app_context():
+        assert db.session.get(FollowUp, follow_up_id).done_on is not None

@@ -143,7 +143,14 @@ async function loadFollowUps(code) {
   }
 }
 
+// The customer whose follow-ups are listed: the server lists the chosen one's, ticked as the
+// Today link asked. A restored draft announces the same customer again; rebuilding the list then
+// would drop those ticks and the saved visit would leave the follow-up open.
+let listedFor = select.value;
+
 select.addEventListener("change", () => {
+  if (select.value === listedFor) return;
+  listedFor = select.value;
   const chosen = document.getElementById("chosen-customer");
   if (chosen) chosen.remove();
   loadFollowUps(select.value);
