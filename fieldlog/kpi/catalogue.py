@@ -228,3 +228,13 @@ CATALOGUE: dict[str, KpiDef] = {d.key: d for d in _DEFS}
 RATE_KEYS: frozenset[str] = frozenset(d.key for d in _DEFS if d.unit == "rate")
 KGI_KEYS: tuple[str, ...] = tuple(d.key for d in _DEFS if d.kind == "result")
 """The final goals (sales, gross margin rate) that the KPIs are meant to move."""
+
+
+def unit_of(key: str | None) -> str:
+    """A key's unit ("rate", "count", "yen"); a key the catalogue does not know counts."""
+    return CATALOGUE[key].unit if key in CATALOGUE else "count"
+
+
+def name_of(key: str | None, locale: str | None = None) -> str:
+    """A key's display name in a locale; a key the catalogue does not know is shown as it is."""
+    return CATALOGUE[key].name(locale) if key in CATALOGUE else str(key or "")

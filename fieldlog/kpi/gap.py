@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..present.numbers import relative_change
 from ..present.numbers import value as format_value
-from .catalogue import CATALOGUE
+from .catalogue import CATALOGUE, unit_of
 from .rollup import KpiValue
 from .targets import achievement
 
@@ -77,7 +77,7 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def _fmt_value(kpi: str, value: Any) -> str:
-    return format_value(value, CATALOGUE[kpi].unit if kpi in CATALOGUE else "count")
+    return format_value(value, unit_of(kpi))
 
 
 def _formatted(kpi: str, numbers: dict[str, Any]) -> dict[str, str]:

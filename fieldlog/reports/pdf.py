@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from .. import charts
+from ..kpi.catalogue import name_of, unit_of
 from ..kpi.health import FLAG_LABELS_JA
 from ..present import numbers
 from .data import BranchReport, CompanyReport, Figure
@@ -152,18 +153,6 @@ def flag_detail(flag: Any) -> str:
         return describe(flag)
 
 
-def kpi_ja(key: str) -> str:
-    from ..kpi import CATALOGUE
-
-    return CATALOGUE[key].name("ja") if key in CATALOGUE else key
-
-
-def unit_of(key: str) -> str:
-    from ..kpi import CATALOGUE
-
-    return CATALOGUE[key].unit if key in CATALOGUE else "count"
-
-
 def forecast_chart(month: Any) -> Markup:
     """The month's weekly sales, actual then forecast with its 80 % band (charts.py)."""
     return Markup(  # noqa: S704 — built with ElementTree, every label escaped
@@ -201,7 +190,7 @@ def _environment() -> Environment:
         company_name="",
         flag_detail=flag_detail,
         flag_label=FLAG_LABELS_JA.get,
-        kpi_ja=kpi_ja,
+        kpi_ja=lambda key: name_of(key, "ja"),
         unit_of=unit_of,
     )
     return env

@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from .. import charts
 from ..kpi import CATALOGUE
+from ..kpi.catalogue import name_of, unit_of
 from ..present import numbers
 
 
@@ -19,7 +20,7 @@ def _locale() -> str:
 
 
 def kpi_name(key: str | None) -> str:
-    return CATALOGUE[key].name(_locale()) if key in CATALOGUE else str(key or "")
+    return name_of(key, _locale())
 
 
 def kpi_why(key: str) -> str:
@@ -79,10 +80,6 @@ def line(
     )
 
 
-def catalogue_unit(key: str) -> str:
-    return CATALOGUE[key].unit if key in CATALOGUE else "count"
-
-
 def forecast(mtd: Any) -> Markup:
     """The weekly sales forecast of a MonthToDate with its 80 % interval, after 13 weeks."""
     return Markup(  # noqa: S704 — built with ElementTree, every label escaped
@@ -102,7 +99,7 @@ def forecast(mtd: Any) -> Markup:
 
 
 HELPERS = {
-    "catalogue_unit": catalogue_unit,
+    "catalogue_unit": unit_of,
     "kpi_name": kpi_name,
     "kpi_why": kpi_why,
     "kpi_fmt": fmt,
