@@ -326,7 +326,7 @@ def line_chart(
     # and for half the last x label, which is centred on the right edge of the plot.
     left = max(28.0, max(_text_width(fmt(t), text_size) for t in ticks) + 8)
     right = max(10.0, _text_width(x_labels[-1], text_size) / 2 + 2) if n else 10.0
-    top = 10 + (text_size + 4 if mark else 0)
+    top = 10 + (text_size + 4 if mark and mark[1] else 0)
     line_h = text_size * 1.75
     legend_rows = 1 + (len(series) + (1 if band is not None and band_label else 0)) // 3
     bottom = text_size * 2.5 + line_h * legend_rows
@@ -367,7 +367,8 @@ def line_chart(
     if mark is not None and n and 0 <= mark[0] < n:
         mx = xy(mark[0], low)[0]
         _line(root, mx, top - 2, mx, top + plot_h, stroke=INK, **{"stroke-dasharray": "2 2"})
-        _text(root, mx, top - 4, mark[1], size=size, **{"text-anchor": "middle"})
+        if mark[1]:
+            _text(root, mx, top - 4, mark[1], size=size, **{"text-anchor": "middle"})
     if band is not None:
         known = [i for i in range(n) if band[0][i] is not None and band[1][i] is not None]
         if known:

@@ -153,3 +153,38 @@ def test_command_refuses_too_little_history_and_reps(runner, branch_sales):
     assert "Too little history" in short.output and "at least 8" in short.output
     rep = _forecast(runner, "--scope", "rep:rep@example.jp", "--json")
     assert rep.exit_code == 2 and "company or branch" in rep.output
+
+
+def _led_history(with_lead: bool, seed: int = 4) -> History:
+    """Weekly sales = 10M + 3M × a KPI three weeks earlier + noise; the KPI is white noise."""
+    rng = np.random.default_rng(seed)
+    start = date(2024, 1, 1)  # a Monday
+    weeks = 120
+    kpi = rng.normal(0, 1, weeks)
+    days, amounts, leading = [], [], {}
+    for w in range(weeks):
+        monday = start + timedelta(weeks=w)
+        leading[monday.toordinal()] = float(kpi[w])
+        value = 10e6 + (3e6 * kpi[w - 3] if w >= 3 else 0) + rng.normal(0, 3e5)
+        days.append(monday.toordinal() + 2)
+        amounts.append(value)
+    empty = np.array([], dtype=np.int64)
+    return History(
+        sale_days=np.array(days, dtype=np.int64),
+        sale_amounts=np.array(amounts),
+        proposed=empty,
+        closed=empty,
+        won=np.array([], dtype=bool),
+        kinds=empty,
+        amounts=np.array([]),
+        leading={"proposal_count": (leading, 3)} if with_lead else {},
+    )
+
+
+def test_a_leading_kpi_found_by_the_lead_analysis_is_used():
+    origins = [date(2024, 1, 1) + timedelta(weeks=k, days=6) for k in range(90, 114, 2)]
+    plain = backtest(_led_history(False), origins, 2)
+    led = backtest(_led_history(True), origins, 2)
+    assert led.mape("model") < 0.5 * plain.mape("model")
+    method = forecast(_led_history(True), origins[-1], 2).method
+    assert "lead:proposal_count" in method

@@ -193,7 +193,7 @@ def rebuild_summary(check: bool) -> None:
 def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> None:
     """Weekly sales for the weeks after the one containing --as-of, with 80% intervals."""
     from ..kpi.forecast import TooLittleHistory, forecast
-    from ..kpi.forecast_data import load_history
+    from ..kpi.forecast_data import add_leading_kpis, load_history
 
     scope = _scope(scope_text)
     if scope.kind == "rep":
@@ -201,7 +201,9 @@ def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> 
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
     day = as_of.date() if as_of is not None else today(tz, current_app.config.get("FIELDLOG_NOW"))
     try:
-        result = forecast(load_history(db.session, scope, day), day, weeks)
+        history = load_history(db.session, scope, day)
+        add_leading_kpis(db.session, history, scope, day, tz=tz)
+        result = forecast(history, day, weeks)
     except TooLittleHistory as exc:
         click.echo(
             f"Too little history for a forecast: {exc.args[0]} complete week(s) of sales up to "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import func, select
@@ -60,3 +61,45 @@ def load_history(session: Session, scope: Scope, until: date | None = None) -> H
         ),
         amounts=np.array([float(a or 0) for *_x, a in rows]),
     )
+
+
+# Weeks the lead analysis looks back over for the forecast (docs/kgi.md).
+LEAD_WEEKS = 52
+
+
+def add_leading_kpis(
+    session: Session, history: History, scope: Scope, until: date, *, tz: ZoneInfo
+) -> list[str]:
+    """Give ``history`` the active KPIs that the lead analysis finds to lead sales here.
+
+    Each is analysed over the ``LEAD_WEEKS`` complete weeks up to ``until`` only (nothing after
+    it), and, where the verdict is ``leads``, its weekly values over the whole history go in
+    with the lag found; the forecast then keeps it only if it predicts better. Returns the keys.
+    """
+    from ..defaults import company_settings
+    from ..periods import Period
+    from .lead import lead_analysis
+    from .rollup import trend
+    from .settings import active_kpis
+
+    last = Period.week_of(until) if until.weekday() == 6 else Period.week_of(until).previous()
+    found = []
+    for key in active_kpis(company_settings(session)):
+        try:
+            result = lead_analysis(session, key, "sales_amount", scope, LEAD_WEEKS, last, tz=tz)
+        except ValueError:  # too few units or weeks for the analysis: no lead known
+            continue
+        if result.verdict != "leads" or result.lag_weeks is None:
+            continue
+        first = date.fromordinal(int(history.sale_days.min())) if len(history.sale_days) else until
+        periods = [Period.week_of(first)]
+        while periods[-1].start < last.start:
+            periods.append(periods[-1].next())
+        series = trend(session, scope, periods, keys=[key], today=until, tz=tz)
+        values = {
+            p.start.toordinal(): float(s[key].value or 0)
+            for p, s in zip(periods, series, strict=True)
+        }
+        history.leading[key] = (values, result.lag_weeks)
+        found.append(key)
+    return found

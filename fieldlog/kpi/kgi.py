@@ -144,7 +144,7 @@ def month_to_date(
     if scope.kind == "rep" or forecast_weeks < 1:
         return figures
     try:
-        result = _cached_forecast(session, scope, as_of, forecast_weeks)
+        result = _cached_forecast(session, scope, as_of, forecast_weeks, tz=tz)
     except TooLittleHistory as exc:
         note = f"too_little_history:{exc.args[0]}"
         return MonthToDate(**{**figures.__dict__, "forecast_note": note})
@@ -181,13 +181,15 @@ _FORECASTS: dict[tuple[Any, ...], Any] = {}
 _FORECASTS_KEPT = 64
 
 
-def _cached_forecast(session: Session, scope: Scope, as_of: date, weeks: int) -> Any:
+def _cached_forecast(
+    session: Session, scope: Scope, as_of: date, weeks: int, *, tz: ZoneInfo
+) -> Any:
     """``forecast.forecast`` for a scope, refitted only when sales, imports or proposals changed."""
     from sqlalchemy import func, select
 
     from ..models import ImportBatch, Proposal, SalesLine
     from .forecast import forecast
-    from .forecast_data import load_history
+    from .forecast_data import add_leading_kpis, load_history
 
     marks = session.execute(
         select(
@@ -202,7 +204,9 @@ def _cached_forecast(session: Session, scope: Scope, as_of: date, weeks: int) ->
         if len(_FORECASTS) >= _FORECASTS_KEPT:
             _FORECASTS.pop(next(iter(_FORECASTS)))
         try:
-            _FORECASTS[key] = forecast(load_history(session, scope, as_of), as_of, weeks)
+            history = load_history(session, scope, as_of)
+            add_leading_kpis(session, history, scope, as_of, tz=tz)
+            _FORECASTS[key] = forecast(history, as_of, weeks)
         except ValueError as exc:  # TooLittleHistory: kept too, and raised again
             _FORECASTS[key] = exc
     found = _FORECASTS[key]
