@@ -40,3 +40,21 @@ def test_citations_point_into_the_repository():
 
 def test_the_checks_read_the_sources():
     assert len(SOURCES) > 100 and {"kpi.md", "contract.md", "architecture.md"} <= INDEXED
+
+
+def test_every_benchmark_has_its_section_and_its_row():
+    """benchmarks/README.md: one section per script, and a row in the table at the top."""
+    readme = (ROOT / "benchmarks" / "README.md").read_text("utf-8")
+    scripts = [
+        p.name
+        for p in sorted((ROOT / "benchmarks").glob("*.py"))
+        if "__main__" in p.read_text("utf-8")  # helpers (baseline_app, locustfile) run under one
+    ]
+    assert len(scripts) > 10
+    missing = [
+        name
+        for name in scripts
+        if not re.search(rf"^## .*\(`{re.escape(name)}`\)$", readme, re.M)
+        or not re.search(rf"^\| \[`{re.escape(name)}`\]", readme, re.M)
+    ]
+    assert missing == [], "give each a '## … (`name.py`)' section and a row in the table"
