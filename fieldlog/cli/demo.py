@@ -19,7 +19,7 @@ from ..periods import today as local_today
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when any branch exists.")
 @click.option("--reset", is_flag=True, help="Delete ALL data first (the schema stays).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
-@click.option("--weeks", type=click.IntRange(1, 104), default=26, show_default=True)
+@click.option("--weeks", type=click.IntRange(1, 104), default=52, show_default=True)
 @click.option(
     "--today",
     "anchor",

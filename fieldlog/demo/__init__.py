@@ -72,7 +72,7 @@ def build(
     *,
     today: date,
     tz: ZoneInfo,
-    weeks: int = 26,
+    weeks: int = 52,
     seed: int = 1,
     customers: int = 600,
 ) -> DemoResult:

@@ -82,6 +82,7 @@ class History:
         # customer id → category code → sorted sale dates (for the upsell rule)
         self.bought: dict[int, dict[str, list[date]]] = defaultdict(lambda: defaultdict(list))
         self.counts: dict[str, int] = {}
+        self.proposed: dict[int, dict[int, int]] = {}
 
     # ---- plan ---------------------------------------------------------------------------
 
@@ -231,11 +232,22 @@ class History:
     # ---- sales ---------------------------------------------------------------------------
 
     def _sales_factor(self, client: Client, day: date) -> float:
-        """The rising branch's sales climb a few weeks behind its proposals."""
+        """The rising branch's sales climb a few weeks behind its proposals.
+
+        Besides the slow climb, each rep's customers buy more when that rep proposed more than
+        usual SALES_LAG_WEEKS earlier, so ``kpi lead`` finds the lag in the week-to-week ups
+        and downs (docs/verification.md), not only in a trend any two series share.
+        """
         if client.branch != cat.RISING_BRANCH or day < self.start:
             return 1.0
         week = (day - self.start).days // 7 - SALES_LAG_WEEKS
-        return 1.0 + 0.45 * min(1.0, max(0.0, week / max(1, self.weeks - SALES_LAG_WEEKS)))
+        climb = 1.0 + 0.45 * min(1.0, max(0.0, week / max(1, self.weeks - SALES_LAG_WEEKS)))
+        weekly = self.proposed.get(client.rep_id)
+        if not weekly or week < 0:
+            return climb
+        usual = sum(weekly.values()) / max(1, len(weekly))
+        extra = (weekly.get(week, 0) - usual) / max(usual, 1.0)
+        return climb * max(0.3, 1.0 + 0.4 * extra)
 
     def sales(self, proposals: list[dict]) -> None:
         """Two years of sales lines; won proposals bring purchases in their category."""
@@ -248,6 +260,12 @@ class History:
         for row in proposals:
             if row["status"] == "won":
                 won[row["customer_id"]].append((row["category"], row["closed_on"], row["amount"]))
+        # rep id → week index → proposals made to that rep's customers (the lead of the pilot)
+        self.proposed: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        reps = {c.id: c.rep_id for c in self.company.clients}
+        for row in proposals:
+            week = (row["proposed_on"] - self.start).days // 7
+            self.proposed[reps[row["customer_id"]]][week] += 1
         rows: list[dict] = []
         for client in self.company.clients:
             last = min(today - timedelta(days=1), client.dormant_from or today)

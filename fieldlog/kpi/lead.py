@@ -177,7 +177,13 @@ def load_panel(
     y = np.array([[_number(week[kgi]) for week in row] for row in rows], dtype=float)
     if not rows:
         x = y = np.empty((0, len(periods)))
-    return x.reshape(len(rows), len(periods)), y.reshape(len(rows), len(periods)), len(rows)
+    x, y = x.reshape(len(rows), len(periods)), y.reshape(len(rows), len(periods))
+    # A count is 0 in the weeks before a unit's history starts (a new rep, visits logged from
+    # a later date): those weeks are unknown, not a KPI that jumped from nothing.
+    for row in x:
+        started = np.flatnonzero(~np.isnan(row) & (row != 0))
+        row[: started[0] if started.size else len(row)] = np.nan
+    return x, y, len(rows)
 
 
 def _number(figure: KpiValue) -> float:
