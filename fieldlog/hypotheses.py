@@ -13,12 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import access, limits
 from .errors import Forbidden, Invalid
 from .kpi import CATALOGUE, KGI_KEYS, Scope, trend
-from .models import HYPOTHESIS_STATUSES, Hypothesis, Review, User
+from .kpi.lead import KPI_CHOICES, LeadResult, lead_analysis
+from .models import HYPOTHESIS_STATUSES, Branch, Hypothesis, Review, User
 from .periods import Period
 
 MAX_WEEKS = 26  # weeks shown on each side of the start
@@ -170,3 +172,43 @@ def evidence(session: Session, hypothesis: Hypothesis, *, today: date, tz: ZoneI
         after={k: _mean(v[n:]) for k, v in series.items()} if since else dict.fromkeys(keys),
         weeks=since,
     )
+
+
+LEAD_WEEKS = 52  # the history each branch's lead analysis looks at
+SUGGESTED = {"leads": "supported", "no_link": "not_supported", "too_little_data": "too_early"}
+
+
+@dataclass
+class BranchLead:
+    """One branch's lead analysis of one linked KPI, and the verdict it suggests."""
+
+    branch_code: str
+    branch_name: str
+    kpi: str
+    result: LeadResult
+
+    @property
+    def suggested(self) -> str:
+        """supported / not_supported / too_early: a suggestion; the status stays a person's."""
+        return SUGGESTED[self.result.verdict]
+
+
+def branch_leads(
+    session: Session, hypothesis: Hypothesis, *, today: date, tz: ZoneInfo
+) -> list[BranchLead]:
+    """Per branch (the hypothesis's own, or every branch for a company-wide one), per KPI,
+    whether the KPI led the KGI over the last complete weeks, the branch's reps as the panel."""
+    until = Period.week_of(today).previous()
+    stmt = select(Branch).order_by(Branch.code)
+    if hypothesis.branch_id is not None:
+        stmt = stmt.where(Branch.id == hypothesis.branch_id)
+    rows = []
+    for branch in session.scalars(stmt):
+        for kpi in hypothesis.kpis:
+            if kpi not in KPI_CHOICES:
+                continue
+            found = lead_analysis(
+                session, kpi, hypothesis.kgi, Scope.branch(branch.id), LEAD_WEEKS, until, tz=tz
+            )
+            rows.append(BranchLead(branch.code, branch.name, kpi, found))
+    return rows

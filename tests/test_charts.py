@@ -246,3 +246,22 @@ def test_line_chart_labels_the_newest_week_without_crowding_it():
     root = parse(charts.line_chart(labels, [charts.Series("s", [0.5] * 16)], title="t"))
     shown = [t.text for t in root.iter(f"{{{charts.SVG_NS}}}text") if t.text in labels]
     assert shown == labels[1::2]  # W33 … W47: the newest is in, W46 is not crowding it
+
+
+def test_lag_chart_marks_the_chosen_lag_and_dashes_unclear_intervals():
+    svg = charts.lag_chart(
+        [0, 1, 2],
+        [1.0, None, -0.5],
+        [(0.5, 1.5), None, (-1.0, 0.2)],
+        title="効果 <by lag>",
+        chosen=0,
+        axis_label="weeks later",
+    )
+    root = parse(svg)
+    assert root.get("aria-label") == "効果 <by lag>"
+    assert len(root.findall(f".//{{{charts.SVG_NS}}}polygon")) == 1  # the chosen lag's diamond
+    dashed = [
+        n for n in root.iter(f"{{{charts.SVG_NS}}}line") if n.get("stroke-dasharray") == "3 2"
+    ]
+    assert len(dashed) == 1  # lag 2's interval contains zero
+    assert "—" in svg  # lag 1 could not be estimated

@@ -246,3 +246,26 @@ def test_until_defaults_to_the_last_complete_week(runner, make):
     default = _lead(runner, "--kpi", "proposal_count", "--json")
     assert explicit.exit_code == 0, explicit.output
     assert json.loads(explicit.output) == json.loads(default.output)
+
+
+def test_demo_pilot_leads_and_a_kpi_without_link(runner, app):
+    """The demo's Nagoya pilot: proposals lead sales by a few weeks; elsewhere no link."""
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
+    args = ["--weeks", "52", "--json"]
+    nagoya = json.loads(
+        _lead(runner, "--kpi", "proposal_count", "--scope", "branch:NGY", *args).output
+    )
+    assert nagoya["verdict"] == "leads" and 3 <= nagoya["lag_weeks"] <= 5
+    tokyo = json.loads(
+        _lead(runner, "--kpi", "purposeful_visit_rate", "--scope", "branch:TKY", *args).output
+    )
+    assert tokyo["verdict"] == "no_link"
+
+
+def test_hypothesis_page_shows_each_branchs_lead(runner, app, client, auth):
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
+    auth.login("owner@minato.example", "fieldlog-demo")
+    page = client.get("/hypotheses/1").get_data(as_text=True)
+    assert "KPIはKGIに先行したか" in page
+    assert page.count('class="chart chart-lag"') == 6  # 3 branches × 2 linked KPIs
+    assert "先行あり" in page and "4週" in page and "支持されない" in page

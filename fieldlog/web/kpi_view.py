@@ -98,7 +98,27 @@ def forecast(mtd: Any) -> Markup:
     )
 
 
+def lag(result: Any, title: str) -> Markup:
+    """The lead analysis's effect per lag (0–12 weeks) with its interval; the chosen lag filled."""
+    unit = unit_of(result.kgi)
+    return Markup(  # noqa: S704 — built with ElementTree, every label escaped
+        charts.lag_chart(
+            [e.lag for e in result.by_lag],
+            [e.effect for e in result.by_lag],
+            [e.interval for e in result.by_lag],
+            title=title,
+            chosen=result.lag_weeks,
+            axis_label=_("weeks later (lag)"),
+            fmt=_chart_fmt(unit),
+            width=LINE_WIDTH,
+            height=LINE_HEIGHT,
+            text_size=LINE_TEXT,
+        )
+    )
+
+
 HELPERS = {
+    "chart_lag": lag,
     "catalogue_unit": unit_of,
     "kpi_name": kpi_name,
     "kpi_why": kpi_why,

@@ -283,6 +283,7 @@ def hypothesis(hypothesis_id: int):
         "manage/hypothesis.html",
         hypothesis=found,
         evidence=hypotheses.evidence(db.session, found, today=local_today(), tz=company_tz()),
+        leads=hypotheses.branch_leads(db.session, found, today=local_today(), tz=company_tz()),
         mentions=hypotheses.mentions(db.session, current_user, found),
         editable=hypotheses.can_edit(current_user, found),
         form=form,
