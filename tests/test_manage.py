@@ -262,7 +262,8 @@ def test_hypothesis_crud_and_page_series(client, auth, world, make):
     assert made.branch_id == world["manager"].branch_id  # a manager's belongs to the branch
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "目的あり訪問を増やせば売上が上がる" in page
-    assert page.count("<svg") == 2  # the KPI and the KGI side by side
+    assert page.count("<svg") == 3  # the KPI and the KGI side by side, and the lag chart
+    assert page.count("chart-lag") == 1  # one branch, one linked KPI
     # A review that mentions it appears on the page.
     db.session.add(
         Review(
@@ -409,7 +410,7 @@ def test_hypothesis_charts_mark_the_start_week(client, auth, world):
     auth.login(world["manager"])
     response = _new_hypothesis(client, started_on="2026-11-09")
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    charts = _svgs(html)
+    charts = [c for c in _svgs(html) if "chart-line" in c.get("class")]
     assert len(charts) == 2
     for chart in charts:
         labels = [t.text for t in chart.iter("{http://www.w3.org/2000/svg}text")]
