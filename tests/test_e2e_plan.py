@@ -257,3 +257,18 @@ def test_the_customer_page_and_my_week_say_what_to_do_next(server, tmp_path):
         page.add_style_tag(content=".tabbar { position: static; }")
         page.screenshot(path=str(shots / "my-week.png"), full_page=True)
         assert page.locator(".gap-customers form button").first.is_visible()
+
+
+@pytest.mark.browser
+def test_the_customers_sales_table_fits_a_360_px_phone_in_english(server):
+    """The last column (last bought) is seen without scrolling sideways, in the longer language."""
+    with phone(server.base) as (context, page):
+        context.add_cookies([{"name": "fieldlog_lang", "value": "en", "url": server.base}])
+        page.set_viewport_size({"width": 360, "height": 780})
+        with server.app.app_context():
+            customer_id = db.session.scalars(select(Customer.id).where(Customer.code == "C1")).one()
+            db.session.remove()
+        page.goto(f"{server.base}/customers/{customer_id}")
+        table = page.locator(".sales-table")
+        assert "Last bought" in table.inner_text()
+        assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth")
