@@ -301,3 +301,15 @@ def assignable_reps(session: Session, customer: Customer | None) -> list[User]:
         .order_by(User.branch_id, User.name)
     )
     return list(session.scalars(stmt))
+
+
+def offered_purposes(session: Session) -> list[Purpose]:
+    """The purposes a visit may be given: the active ones, in the form's order."""
+    stmt = select(Purpose).where(Purpose.active.is_(True)).order_by(Purpose.sort, Purpose.id)
+    return list(session.scalars(stmt))
+
+
+def offered_categories(session: Session) -> list[Category]:
+    """The categories a proposal may name: the active ones, in the catalogue's order."""
+    stmt = select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.code)
+    return list(session.scalars(stmt))

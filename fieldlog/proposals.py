@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import access, limits, schemas
+from . import access, directory, limits, schemas
 from .errors import Forbidden, Invalid
 from .models import PROPOSAL_STATUSES, Category, Proposal, ProposalRevision, User
 from .visits import EDIT_WINDOW, derive_kind
@@ -121,8 +121,4 @@ def _plain(value: Any) -> Any:
 
 def categories(session: Session) -> list[Category]:
     """The categories a correction may choose, in the catalogue's order."""
-    return list(
-        session.scalars(
-            select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.code)
-        )
-    )
+    return directory.offered_categories(session)

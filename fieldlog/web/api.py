@@ -11,13 +11,12 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import select
 
-from .. import access, openapi, plan, plan_text, schemas, visits
+from .. import access, directory, openapi, plan, plan_text, schemas, visits
 from ..database import end_reads, write_intent
 from ..defaults import company_settings
 from ..extensions import csrf, db
-from ..models import Category, FollowUp, Purpose
+from ..models import FollowUp
 from .common import company_tz, json_error, local_today, now
 from .security import reads_first
 from .transaction import unit_of_work
@@ -198,12 +197,8 @@ def offline_data():
         open_by_customer.setdefault(follow_up.customer_id, []).append(
             {"id": follow_up.id, "action": follow_up.action, "due_on": follow_up.due_on.isoformat()}
         )
-    purposes = db.session.scalars(
-        select(Purpose).where(Purpose.active.is_(True)).order_by(Purpose.sort)
-    ).all()
-    categories = db.session.scalars(
-        select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.code)
-    ).all()
+    purposes = directory.offered_purposes(db.session)
+    categories = directory.offered_categories(db.session)
     return jsonify(
         {
             "user": user.email,

@@ -23,13 +23,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import access, charts, customer_profile, limits, plan, plan_text, visits
+from .. import access, charts, customer_profile, directory, limits, plan, plan_text, visits
 from .. import proposals as corrections
 from .. import today as today_service
 from ..defaults import company_settings
 from ..errors import ClientIdReused, Invalid
 from ..extensions import db
-from ..models import Category, Customer, FollowUp, Proposal, Purpose, Visit
+from ..models import Customer, FollowUp, Proposal, Purpose, Visit
 from ..present import numbers
 from ..text import search_key
 from . import visit_form
@@ -110,12 +110,8 @@ def _render_form(values: dict[str, Any], errors: dict[str, list[str]], status: i
     follow_ups = (
         today_service.open_follow_ups(db.session, current_user, customer) if customer else []
     )
-    purposes = db.session.scalars(
-        select(Purpose).where(Purpose.active.is_(True)).order_by(Purpose.sort, Purpose.id)
-    )
-    categories = db.session.scalars(
-        select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.code)
-    )
+    purposes = directory.offered_purposes(db.session)
+    categories = directory.offered_categories(db.session)
     late_days = company_settings(db.session).late_entry_days
     return render_template(
         "field/visit_new.html",
@@ -290,11 +286,9 @@ def edit_visit(visit_id: int):
             "hearing_note": item.hearing_note,
             "note": item.note,
         }
-    purposes = db.session.scalars(
-        select(Purpose).where(Purpose.active.is_(True)).order_by(Purpose.sort, Purpose.id)
-    )
+    purposes = directory.offered_purposes(db.session)
     return render_template(
-        "field/visit_edit.html", visit=item, v=values, errors=errors, purposes=list(purposes)
+        "field/visit_edit.html", visit=item, v=values, errors=errors, purposes=purposes
     ), (422 if errors else 200)
 
 
