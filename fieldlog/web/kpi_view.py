@@ -89,7 +89,7 @@ def forecast(mtd: Any) -> Markup:
             title=_("Weekly sales: actual and forecast"),
             actual_label=_("Actual"),
             forecast_label=_("Forecast"),
-            band_label=_("80% interval"),
+            band_label=_("Interval (80%)"),
             fmt=_chart_fmt("yen"),
             width=LINE_WIDTH,
             height=LINE_HEIGHT,
