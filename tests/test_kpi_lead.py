@@ -269,3 +269,17 @@ def test_hypothesis_page_shows_each_branchs_lead(runner, app, client, auth):
     assert "KPIはKGIに先行したか" in page
     assert page.count('class="chart chart-lag"') == 6  # 3 branches × 2 linked KPIs
     assert "先行あり" in page and "4週" in page and "支持されない" in page
+
+
+def test_units_with_only_short_runs_of_weeks_are_too_little_data():
+    """Reps seen a few weeks each (a short history, staff turnover): no HAC interval, no crash."""
+    rng = np.random.default_rng(7)
+    units, weeks = 40, 40
+    kpi = np.full((units, weeks), np.nan)
+    for unit in range(units):
+        start = unit % (weeks - 5)
+        kpi[unit, start : start + 5] = rng.normal(0.5, 0.1, 5)
+    kgi = rng.normal(100.0, 10.0, (units, weeks))
+    found = estimate(kpi, kgi)
+    assert found.verdict == "too_little_data"
+    assert (found.lag, found.effect, found.interval) == (None, None, None)

@@ -173,6 +173,10 @@ def _fit_lag(
     yr = _sweep(ys, unit_idx, week_idx if week_effects else None)
     if np.sum(xr**2) <= 1e-12 * max(np.sum(xs**2), 1e-300):
         return LagEstimate(lag, None, None, rows)
+    if np.bincount(unit_idx).max() <= maxlags:
+        # No unit has a run of weeks longer than the HAC window: its autocorrelation cannot be
+        # estimated, so neither can an honest interval (statsmodels raises on it).
+        return LagEstimate(lag, None, None, rows)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = sm.OLS(yr, xr[:, None]).fit(
