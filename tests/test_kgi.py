@@ -215,6 +215,20 @@ def test_pages_show_budget_last_year_and_landing(shop, make, client, auth):
     assert "Same period last year" in english and "Landing estimate" in english
 
 
+def test_each_branch_row_of_the_summary_has_its_own_budget_as_sales_target(shop):
+    from zoneinfo import ZoneInfo
+
+    from fieldlog.reports import data
+
+    report = data.company_report(
+        db.session, Period.parse("2026-W47"), today=date(2026, 11, 30), tz=ZoneInfo("Asia/Tokyo")
+    )
+    sales = {b.code: b.figures["sales_amount"] for b in report.branches}
+    # Tokyo's November budget, 7 days of 30; Osaka has no budget and no sales target.
+    assert (sales["TKY"].target, sales["TKY"].achievement) == (7_000_000, "behind")
+    assert sales["OSK"].target is None
+
+
 def test_a_short_history_gets_a_message_not_a_chart(make, client, auth):
     branch = make.branch("NEW")
     customer = make.customer(branch)

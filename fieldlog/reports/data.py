@@ -208,24 +208,31 @@ def _scope_figures(
     ``series`` is that trend when the caller already has it.
     """
     from ..kpi import trend
-    from ..kpi.budgets import budget_for
-    from ..kpi.targets import targets_for
 
     if series is None:
         # Only the KPIs shown: the costly customer-based ones run only when they are active.
         series = trend(session, scope, period.trailing(weeks), keys=keys, today=today, tz=tz)
     from ..kpi.settings import why_texts
 
-    targets = targets_for(session, keys, scope, period)
-    if "sales_amount" in targets:  # the budget is the sales target (docs/kgi.md)
-        budget = budget_for(session, scope, period)
-        if budget is not None:
-            targets["sales_amount"] = budget
+    targets = _targets(session, keys, scope, period)
     figures = {k: _figure(k, series, targets[k]) for k in keys}
     for key, why in why_texts(company_settings(session), "ja").items():
         if key in figures and why:
             figures[key].why = why
     return figures, series
+
+
+def _targets(session: Session, keys: list[str], scope: Any, period: Period) -> dict[str, Any]:
+    """The targets in force, the sales budget standing as the sales target (docs/kgi.md)."""
+    from ..kpi.budgets import budget_for
+    from ..kpi.targets import targets_for
+
+    targets = targets_for(session, keys, scope, period)
+    if "sales_amount" in targets:
+        budget = budget_for(session, scope, period)
+        if budget is not None:
+            targets["sales_amount"] = budget
+    return targets
 
 
 def _gaps(
@@ -441,7 +448,7 @@ def company_report(
     Each branch figure carries its ``weeks``-long trend and its target and achievement.
     """
     from ..kpi import Scope, trend_with_branches
-    from ..kpi.targets import achievement, targets_for
+    from ..kpi.targets import achievement
 
     keys = active_keys(session)
     all_keys = [*keys, *KGI_KEYS, "visit_count"]
@@ -456,7 +463,8 @@ def company_report(
     for branch in session.scalars(select(Branch).order_by(Branch.code)):
         series = by_branch.get(branch.id, [])
         values = series[-1] if series else {}
-        targets = targets_for(session, all_keys, Scope.branch(branch.id), period)
+        # Each branch's sales against its own budget, as on its dashboard.
+        targets = _targets(session, all_keys, Scope.branch(branch.id), period)
         row = {}
         for k in all_keys:
             value = values[k].value if k in values else None
