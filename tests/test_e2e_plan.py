@@ -272,3 +272,36 @@ def test_the_customers_sales_table_fits_a_360_px_phone_in_english(server):
         table = page.locator(".sales-table")
         assert "Last bought" in table.inner_text()
         assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth")
+
+
+@pytest.mark.browser
+def test_todays_follow_up_rows_fit_360_px_and_the_bulk_cancel_asks_first(server):
+    """The Done button stays in its card; a mis-tap on bulk cancel cancels nothing."""
+    with server.app.app_context():
+        rep = db.session.scalars(select(User).where(User.email == "rep@example.jp")).one()
+        customer = db.session.scalars(select(Customer).where(Customer.code == "C2")).one()
+        stale = FollowUp(
+            rep=rep,
+            branch_id=rep.branch_id,
+            customer=customer,
+            action="古いカタログの件",
+            due_on=local_today(TZ) - timedelta(days=90),
+        )
+        db.session.add(stale)
+        db.session.commit()
+        stale_id = stale.id
+        db.session.remove()
+    with phone(server.base) as (_context, page):
+        page.set_viewport_size({"width": 360, "height": 780})
+        page.goto(f"{server.base}/")
+        done = page.locator("section[aria-labelledby=due-head] .button-ok").first
+        assert done.evaluate("b => b.getBoundingClientRect().right <= window.innerWidth")
+        page.locator("details.long-overdue summary").click()
+        asked: list[str] = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.get_by_role("button", name="チェックしたものを取り消す").click()
+        page.wait_for_timeout(500)
+        assert asked and "元に戻せません" in asked[0]
+    with server.app.app_context():
+        assert not db.session.get(FollowUp, stale_id).cancelled
+        db.session.remove()

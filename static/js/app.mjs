@@ -219,6 +219,12 @@ function start() {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   }
+  // The same for one button of a form with several (Today's bulk cancel beside its reschedule).
+  for (const button of document.querySelectorAll("button[data-confirm]")) {
+    button.addEventListener("click", (event) => {
+      if (!window.confirm(button.dataset.confirm)) event.preventDefault();
+    });
+  }
   document.getElementById("update-apply")?.addEventListener("click", applyUpdate);
   setInterval(() => {
     if (document.visibilityState === "visible") sync();
