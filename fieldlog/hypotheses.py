@@ -20,7 +20,14 @@ from . import access, limits
 from .errors import Forbidden, Invalid
 from .kpi import CATALOGUE, KGI_KEYS, Scope, trend
 from .kpi.lead import KPI_CHOICES, LeadResult, lead_analysis
-from .models import HYPOTHESIS_STATUSES, Branch, Hypothesis, Review, User
+from .models import (
+    HYPOTHESIS_STATUSES,
+    Branch,
+    Hypothesis,
+    HypothesisStatusChange,
+    Review,
+    User,
+)
 from .periods import Period
 
 MAX_WEEKS = 26  # weeks shown on each side of the start
@@ -101,13 +108,44 @@ def update(
     form: Mapping[str, Any],
     *,
     today: date | None = None,
+    tz: ZoneInfo | None = None,
 ) -> None:
-    """Change a hypothesis (statement, links, start, status). Flushes."""
+    """Change a hypothesis (statement, links, start, status). Flushes.
+
+    A change of status is recorded with the lead analysis as it stands (``branch_leads``), so
+    the record shows what was known when a person decided; that needs ``today`` and ``tz``.
+    """
     if not can_edit(user, hypothesis):
         raise Forbidden()
+    before = hypothesis.status
     for name, value in _clean(form, today).items():
         setattr(hypothesis, name, value)
+    if hypothesis.status != before:
+        evidence = []
+        if today is not None and tz is not None:
+            evidence = [
+                row.as_dict() for row in branch_leads(session, hypothesis, today=today, tz=tz)
+            ]
+        session.add(
+            HypothesisStatusChange(
+                hypothesis_id=hypothesis.id,
+                old_status=before,
+                new_status=hypothesis.status,
+                evidence=evidence,
+                user_id=user.id,
+            )
+        )
     session.flush()
+
+
+def status_changes(session: Session, hypothesis: Hypothesis) -> list[HypothesisStatusChange]:
+    """The hypothesis's status changes, newest first, each with its evidence."""
+    stmt = (
+        select(HypothesisStatusChange)
+        .where(HypothesisStatusChange.hypothesis_id == hypothesis.id)
+        .order_by(HypothesisStatusChange.changed_at.desc(), HypothesisStatusChange.id.desc())
+    )
+    return list(session.scalars(stmt))
 
 
 def visible(session: Session, user: User) -> list[Hypothesis]:
@@ -191,6 +229,10 @@ class BranchLead:
     def suggested(self) -> str:
         """supported / not_supported / too_early: a suggestion; the status stays a person's."""
         return SUGGESTED[self.result.verdict]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The snapshot kept with a status change: the branch, the suggestion, kpi lead's JSON."""
+        return {"branch": self.branch_code, "suggested": self.suggested, **self.result.as_dict()}
 
 
 def branch_leads(

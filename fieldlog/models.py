@@ -591,6 +591,31 @@ class Hypothesis(db.Model):
         return f"<Hypothesis {self.id} {self.status}>"
 
 
+class HypothesisStatusChange(db.Model):
+    """A person's change of a hypothesis's status, with the evidence shown at that moment.
+
+    ``evidence`` is the lead analysis per branch and KPI as the page showed it (``kpi lead``'s
+    JSON plus the branch and the suggested verdict), so the record says what was known.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hypothesis_id: Mapped[int] = mapped_column(
+        ForeignKey("hypothesis.id", ondelete="CASCADE"), index=True
+    )
+    old_status: Mapped[str] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16))
+    evidence: Mapped[Any] = mapped_column(JSON, default=list)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return (
+            f"<HypothesisStatusChange {self.hypothesis_id} {self.old_status} → {self.new_status}>"
+        )
+
+
 class Review(db.Model):
     """A manager's answer to the three weekly questions for one KPI of one branch-week."""
 

@@ -283,3 +283,36 @@ def test_units_with_only_short_runs_of_weeks_are_too_little_data():
     found = estimate(kpi, kgi)
     assert found.verdict == "too_little_data"
     assert (found.lag, found.effect, found.interval) == (None, None, None)
+
+
+def test_a_status_change_keeps_the_evidence_of_that_moment(runner, app, client, auth):
+    from fieldlog.models import Hypothesis, HypothesisStatusChange
+
+    from .conftest import csrf_from
+
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
+    auth.login("owner@minato.example", "fieldlog-demo")
+    hypothesis = db.session.get(Hypothesis, 1)
+    page = client.get("/hypotheses/1").get_data(as_text=True)
+    assert "ステータスはまだ変更されていません" in page
+    response = client.post(
+        "/hypotheses/1",
+        data={
+            "csrf_token": csrf_from(page),
+            "statement": hypothesis.statement,
+            "kpis": hypothesis.kpis,
+            "kgi": hypothesis.kgi,
+            "started_on": hypothesis.started_on.isoformat(),
+            "status": "supported",
+            "note": hypothesis.note,
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    db.session.expire_all()
+    (change,) = db.session.query(HypothesisStatusChange).all()
+    assert (change.old_status, change.new_status) == ("testing", "supported")
+    nagoya = [e for e in change.evidence if e["branch"] == "NGY" and e["kpi"] == "proposal_count"]
+    assert nagoya[0]["verdict"] == "leads" and nagoya[0]["suggested"] == "supported"
+    assert len(change.evidence) == 6 and all(len(e["by_lag"]) == 13 for e in change.evidence)
+    page = client.get("/hypotheses/1").get_data(as_text=True)
+    assert "ステータスの変更と、その時点の根拠" in page and "NGY · 提案回数: 先行あり" in page

@@ -271,7 +271,9 @@ def hypothesis(hypothesis_id: int):
             abort(403)
         form = _hypothesis_form()
         try:
-            hypotheses.update(db.session, current_user, found, form, today=local_today())
+            hypotheses.update(
+                db.session, current_user, found, form, today=local_today(), tz=company_tz()
+            )
         except Invalid as error:
             db.session.rollback()
             errors = error.errors
@@ -284,6 +286,7 @@ def hypothesis(hypothesis_id: int):
         hypothesis=found,
         evidence=hypotheses.evidence(db.session, found, today=local_today(), tz=company_tz()),
         leads=hypotheses.branch_leads(db.session, found, today=local_today(), tz=company_tz()),
+        changes=hypotheses.status_changes(db.session, found),
         mentions=hypotheses.mentions(db.session, current_user, found),
         editable=hypotheses.can_edit(current_user, found),
         form=form,
