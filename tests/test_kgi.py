@@ -121,6 +121,21 @@ def test_company_and_rep_scopes(runner, shop):
     assert rep["last_year"] == 80_000
 
 
+def test_no_last_year_for_visit_kpis_before_the_visit_record_began(runner, make):
+    branch = make.branch("NGY", "名古屋")
+    rep = make.user("rep", branch, email="new@example.jp")
+    customer = make.customer(branch, rep)
+    make.sale(customer, date(2025, 11, 18), 40_000)  # sales history from the old system
+    make.sale(customer, date(2026, 11, 18), 50_000)
+    make.visit(rep, customer, visited_at="2026-11-18T10:00:00+09:00")  # the first visit stored
+    db.session.commit()
+    kpis = _show(runner, "2026-W47", "branch:NGY")["kpis"]
+    assert kpis["sales_amount"]["last_year"] == 40_000
+    # Not 0 visits and a 100 % dormant rate a year ago: the record had not begun.
+    for key in ("visit_count", "dormant_rate", "pipeline_count", "hearing_rate"):
+        assert "last_year" not in kpis[key], key
+
+
 def test_a_sales_amount_target_stands_in_where_no_budget_is_set(runner, shop):
     set_target(db.session, "sales_amount", Scope.company(), "week", 123_000, date(2026, 1, 5), None)
     db.session.commit()
