@@ -305,3 +305,21 @@ def test_todays_follow_up_rows_fit_360_px_and_the_bulk_cancel_asks_first(server)
     with server.app.app_context():
         assert not db.session.get(FollowUp, stale_id).cancelled
         db.session.remove()
+
+
+@pytest.mark.browser
+def test_a_follow_up_moved_from_today_says_its_new_date(server):
+    with phone(server.base) as (_context, page):
+        page.goto(f"{server.base}/")
+        first = page.locator("form[data-outbox=follow_up_reschedule]").first
+        form = page.locator(
+            f"form[data-outbox=follow_up_reschedule][data-id='{first.get_attribute('data-id')}']"
+        )
+        row = page.locator("section[aria-labelledby=due-head] li", has=form)
+        assert row.locator(".badge-warn").count() == 1
+        target = local_today(TZ) + timedelta(days=9)
+        form.locator("input[type=date]").fill(target.isoformat())
+        form.locator("button").click()
+        moved = f"期日を{target:%Y/%m/%d}に変更しました。"
+        row.locator(".settled-note", has_text=moved).wait_for()
+        assert row.locator(".badge-warn").count() == 0

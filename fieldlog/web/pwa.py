@@ -125,6 +125,7 @@ def js_strings() -> dict[str, object]:
             "needs_fix": _("Not saved: open the outbox to fix or discard it."),
             "retry": _("Try again"),
             "synced": _("Synced."),
+            "moved_to": _("Due date moved to {date}."),
             "still_offline": _(
                 "No connection: what is waiting stays on this phone until you are online."
             ),

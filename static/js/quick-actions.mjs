@@ -47,9 +47,12 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     holder.replaceChildren(note);
     const id = `${kind}:${form.dataset.id}`;
     // Online it is sent at once: say so, rather than leave "will sync when online" standing.
+    // A new date says which date, and the row no longer reads "overdue since …".
+    const moved = body.due_on ? t("moved_to").replace("{date}", body.due_on.replaceAll("-", "/")) : "";
+    if (moved) row?.querySelector(".badge-warn")?.remove();
     const onSent = (sent) => {
       if (sent.detail?.entry?.id !== id) return;
-      note.textContent = t("synced");
+      note.textContent = moved || t("synced");
       window.removeEventListener("fieldlog:sent", onSent);
     };
     window.addEventListener("fieldlog:sent", onSent);
@@ -57,5 +60,6 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     await sync(); // joins the send enqueue started: then say how it went
     const entry = await outbox.get(id);
     if (entry) note.textContent = t(afterSaveMessage(entry));
+    else if (moved) note.textContent = moved;
   });
 }
