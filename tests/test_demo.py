@@ -70,6 +70,10 @@ def test_demo_data_builds_a_believable_company_with_visible_patterns(runner, cli
     assert any("株式会社" in c.name or "㈱" in c.name for c in customers)
     assert any("有限会社" in c.name or "㈲" in c.name for c in customers)
     assert all(c.search_text for c in customers)
+    # Addresses in the branch's prefecture: the customer page shows its map link in the demo.
+    prefectures = {"TKY": "東京都", "OSK": "大阪府", "NGY": "愛知県"}
+    prefecture = {b.id: prefectures[b.code] for b in db.session.scalars(select(Branch))}
+    assert all(c.address.startswith(prefecture[c.branch_id]) for c in customers)
     ranks = defaultdict(int)
     for c in customers:
         ranks[c.rank] += 1

@@ -208,6 +208,22 @@ SHOP_TYPES: tuple[tuple[str, str], ...] = (
     ("板金工場", "バンキンコウジョウ"),
 )
 
+# Each branch's customers lie in these towns; the demo's addresses (住所) put the customer page's
+# map link in view. Numbers come from the customer's position, so no random draw moves.
+TOWNS: dict[str, tuple[str, ...]] = {
+    "TKY": ("東京都大田区蒲田", "東京都品川区大井", "東京都板橋区舟渡", "東京都江東区新木場"),
+    "OSK": ("大阪府東大阪市高井田", "大阪府堺市堺区", "大阪府大阪市西淀川区", "大阪府吹田市江坂町"),
+    "NGY": ("愛知県名古屋市港区", "愛知県春日井市", "愛知県小牧市", "愛知県名古屋市熱田区"),
+}
+
+
+def address(branch: str, index: int) -> str:
+    """A plausible street address (丁目-番-号) in one of the branch's towns."""
+    towns = TOWNS.get(branch) or ("東京都港区",)
+    town = towns[index % len(towns)]
+    return f"{town}{index % 5 + 1}-{index * 7 % 19 + 1}-{index * 3 % 11 + 1}"
+
+
 # (prefix, suffix, weight): the legal forms of Japanese companies as customer ledgers spell them.
 LEGAL_FORMS: tuple[tuple[str, str, int], ...] = (
     ("株式会社", "", 34),

@@ -178,6 +178,7 @@ def _customers(
                 "code": code,
                 "name": name,
                 "name_kana": reading,
+                "address": cat.address(branch, index),
                 "branch_id": company.branches[branch],
                 "rep_id": rep.id,
                 "rank": rank,
