@@ -261,7 +261,7 @@ def test_cli_matches_a_hand_count(world, runner):
             "kind": "implausible_day",
             "rep": "other@example.jp",
             "count": 1,
-            "detail": "11/21: 1 visits within 5 minutes of the one before",
+            "detail": "11/21: 1 visit within 5 minutes of the one before",
         }
     ]
     month = json.loads(

@@ -331,13 +331,26 @@ def describe(flag: Flag) -> str:
         parts = []
         if f.get("entered"):
             on = ", ".join(_day(d) for d, _n in f.get("entered_on", []))
-            parts.append(gettext("%(n)d visits entered on %(days)s", n=f["entered"], days=on))
+            parts.append(
+                ngettext(
+                    "%(num)d visit entered on %(days)s",
+                    "%(num)d visits entered on %(days)s",
+                    f["entered"],
+                    days=on,
+                )
+            )
         if f.get("edited"):
-            parts.append(gettext("%(n)d visits corrected", n=f["edited"]))
+            parts.append(
+                ngettext("%(num)d visit corrected", "%(num)d visits corrected", f["edited"])
+            )
         if f.get("closed"):
-            parts.append(gettext("%(n)d proposals closed", n=f["closed"]))
+            parts.append(
+                ngettext("%(num)d proposal closed", "%(num)d proposals closed", f["closed"])
+            )
         if f.get("follow_up"):
-            parts.append(gettext("%(n)d follow-ups updated", n=f["follow_up"]))
+            parts.append(
+                ngettext("%(num)d follow-up updated", "%(num)d follow-ups updated", f["follow_up"])
+            )
         weeks = ", ".join(w.split("-", 1)[1] for w in f.get("weeks", []))
         return gettext(
             "after the %(weeks)s report went out: %(what)s", weeks=weeks, what=", ".join(parts)
@@ -355,12 +368,13 @@ def describe(flag: Flag) -> str:
         for d in f["days"]:
             bits = []
             if d["visits"] > f["max"]:
-                bits.append(gettext("%(n)d visits", n=d["visits"]))
+                bits.append(ngettext("%(num)d visit", "%(num)d visits", d["visits"]))
             if d["close"]:
                 bits.append(
-                    gettext(
-                        "%(n)d visits within %(gap)d minutes of the one before",
-                        n=d["close"],
+                    ngettext(
+                        "%(num)d visit within %(gap)d minutes of the one before",
+                        "%(num)d visits within %(gap)d minutes of the one before",
+                        d["close"],
                         gap=f["gap"],
                     )
                 )
