@@ -633,6 +633,17 @@ def _planned(session: Session, user: User, customer: Customer, day: date) -> Pla
     ).first()
 
 
+def planned_customer_ids(session: Session, user: User, day: date) -> set[int]:
+    """The customers the user already planned for the day: My week shows them as planned."""
+    return set(
+        session.scalars(
+            select(PlannedVisit.customer_id).where(
+                PlannedVisit.rep_id == user.id, PlannedVisit.planned_on == day
+            )
+        )
+    )
+
+
 def planned_purpose(session: Session, user: User, customer_code: str, day: date) -> str | None:
     """The purpose the user planned for this customer on this day, to pre-fill the visit form."""
     return session.scalar(

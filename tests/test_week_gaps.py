@@ -95,3 +95,6 @@ def test_my_week_offers_one_tap_to_plan_a_visit(make, client, auth):
         date(2026, 11, 24),
         "hearing",
     )
+    # Planned: My week says so instead of offering the same tap again.
+    html = client.get("/me").get_data(as_text=True)
+    assert "の予定に入れる" not in html and "2026/11/24の予定に入れました。" in html

@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access, directory, hypotheses, reviews, week_gaps
+from .. import access, directory, hypotheses, plan, reviews, week_gaps
 from ..defaults import company_settings
 from ..errors import Invalid
 from ..extensions import db
@@ -122,6 +122,7 @@ def my_week():
     )
     labels = data.trend_labels(period, data.TREND_WEEKS)
     day = local_today()
+    plan_day = week_gaps.plan_day(day)
     gaps = week_gaps.gaps(
         db.session,
         current_user,
@@ -137,7 +138,8 @@ def my_week():
         in_progress=period.start <= day <= period.end,
         figures=figures,
         gaps=gaps,
-        plan_day=week_gaps.plan_day(day),
+        plan_day=plan_day,
+        planned=plan.planned_customer_ids(db.session, current_user, plan_day),
         labels=labels,
         why=_why(),
         lint=_lint(),
