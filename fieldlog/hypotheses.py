@@ -236,7 +236,12 @@ class BranchLead:
 
 
 def branch_leads(
-    session: Session, hypothesis: Hypothesis, *, today: date, tz: ZoneInfo
+    session: Session,
+    hypothesis: Hypothesis,
+    *,
+    today: date,
+    tz: ZoneInfo,
+    only_branch: int | None = None,
 ) -> list[BranchLead]:
     """Per branch (the hypothesis's own, or every branch for a company-wide one), per KPI,
     whether the KPI led the KGI over the last complete weeks, the branch's reps as the panel."""
@@ -244,6 +249,8 @@ def branch_leads(
     stmt = select(Branch).order_by(Branch.code)
     if hypothesis.branch_id is not None:
         stmt = stmt.where(Branch.id == hypothesis.branch_id)
+    if only_branch is not None:
+        stmt = stmt.where(Branch.id == only_branch)
     rows = []
     for branch in session.scalars(stmt):
         for kpi in hypothesis.kpis:

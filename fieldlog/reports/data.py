@@ -105,6 +105,8 @@ class BranchReport:
     lint: list[str] = field(default_factory=list)
     # Active customers of the branch: with none, "every customer was visited" would mislead.
     customers_active: int = 0
+    # Per hypothesis under test and linked KPI: this branch's lead analysis (hypotheses.BranchLead)
+    hypothesis_leads: list[tuple[str, Any]] = field(default_factory=list)
     # How far the numbers can be trusted (fieldlog.kpi.health) and the closed weeks that moved
     # after their report went out (fieldlog.kpi.closed_weeks), newest first.
     health: Any = None
@@ -281,6 +283,24 @@ def _gaps(
     return found_by_key
 
 
+def _hypothesis_leads(
+    session: Session, branch: Branch, *, today: date, tz: ZoneInfo
+) -> list[tuple[str, Any]]:
+    """Each hypothesis under test for the branch with its linked KPIs' lead analysis there."""
+    from ..hypotheses import branch_leads
+    from ..models import Hypothesis
+
+    stmt = select(Hypothesis).where(
+        Hypothesis.status == "testing",
+        (Hypothesis.branch_id.is_(None)) | (Hypothesis.branch_id == branch.id),
+    )
+    return [
+        (h.statement, row)
+        for h in session.scalars(stmt.order_by(Hypothesis.started_on, Hypothesis.id))
+        for row in branch_leads(session, h, today=today, tz=tz, only_branch=branch.id)
+    ]
+
+
 def _suggestions(gaps: dict[str, Any]) -> list[str]:
     """The report's one-line suggestions (Japanese, like the rest of the PDF)."""
     from ..kpi import CATALOGUE
@@ -429,6 +449,7 @@ def branch_report(
         or 0,
         pipeline=lists.pipeline(session, branch.id, period, today=today, tz=tz),
         hypotheses=lists.hypotheses_under_test(session, branch.id),
+        hypothesis_leads=_hypothesis_leads(session, branch, today=today, tz=tz),
         lint=kpi_set_lint(session),
         **_trust(session, scope, f"branch:{branch.code}", period, today=today, tz=tz),
         month=kgi.month_to_date(session, scope, as_of, today=today, tz=tz),

@@ -85,6 +85,27 @@ def spark(figure: Figure) -> Markup:
     )
 
 
+def lag_chart(row: Any) -> Markup:
+    """A small lag chart of one hypothesis's lead analysis (effect per lag, 90 % interval)."""
+    result = row.result
+    return Markup(  # noqa: S704 — built with ElementTree, every label escaped
+        charts.lag_chart(
+            [e.lag for e in result.by_lag],
+            [e.effect for e in result.by_lag],
+            [e.interval for e in result.by_lag],
+            title=f"{name_of(row.kpi, 'ja')} → {name_of(result.kgi, 'ja')} 遅れ別の効果と90%区間",
+            chosen=result.lag_weeks,
+            axis_label="何週後（遅れ）",
+            fmt=numbers.axis_percent
+            if unit_of(result.kgi) == "rate"
+            else lambda amount: numbers.compact_yen(amount, "ja"),
+            width=240,
+            height=120,
+            text_size=8,
+        )
+    )
+
+
 def bullet(figure: Figure) -> Markup:
     """Value bar and target tick; the value itself is in the next column."""
     target = numbers.value(figure.target, figure.unit) if figure.target is not None else ""
@@ -183,6 +204,7 @@ def _environment() -> Environment:
         verdict=verdict,
         arrow=trend_arrow,
         spark=spark,
+        lag_chart=lag_chart,
         bullet=bullet,
         rep_chart=rep_chart,
         trend_chart=trend_chart,
