@@ -316,3 +316,16 @@ def test_a_status_change_keeps_the_evidence_of_that_moment(runner, app, client, 
     assert len(change.evidence) == 6 and all(len(e["by_lag"]) == 13 for e in change.evidence)
     page = client.get("/hypotheses/1").get_data(as_text=True)
     assert "ステータスの変更と、その時点の根拠" in page and "NGY · 提案回数: 先行あり" in page
+
+
+def test_weekly_pdf_shows_each_hypothesis_evidence(runner, app, tmp_path):
+    from .test_reports_pdf import pdftotext
+
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
+    out = tmp_path / "ngy.pdf"
+    args = ["report", "weekly", "--branch", "NGY", "--week", "2026-W47", "-o", str(out)]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    text = pdftotext(out.read_bytes(), tmp_path)
+    assert "提案回数 → 売上（直近52週・担当者別）： 4週遅れで先行あり" in text
+    assert "数字が示す判定：支持" in text and "何週後（遅れ）" in text
