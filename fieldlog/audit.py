@@ -62,6 +62,7 @@ class HistoryPage:
     page: int
     pages: int
     total: int
+    names: dict[str, str]  # the people the page's rep targets and budgets name, by email
 
 
 def history(session: Session, user: User, page: int = 1, per_page: int = PER_PAGE) -> HistoryPage:
@@ -76,4 +77,19 @@ def history(session: Session, user: User, page: int = 1, per_page: int = PER_PAG
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return HistoryPage(list(changes), page, pages, total)
+    return HistoryPage(list(changes), page, pages, total, _names(session, changes))
+
+
+def _names(session: Session, changes: list[SettingChange]) -> dict[str, str]:
+    """People read by name, not by the email their change is keyed with."""
+    emails = set()
+    for c in changes:
+        if c.kind == "budget" and " " in c.key:
+            emails.add(c.key.split(" ", 1)[1])
+        elif c.kind == "target":
+            scope = (c.new or c.old or {}).get("scope", "")
+            if scope.startswith("rep:"):
+                emails.add(scope[4:])
+    if not emails:
+        return {}
+    return dict(session.execute(select(User.email, User.name).where(User.email.in_(emails))).all())

@@ -219,7 +219,7 @@ def test_who_sees_the_history(client, auth, world):
     auth.login(world["manager"])  # Tokyo: the company's, Tokyo's and its rep's
     rows = _rows(_history(client))
     assert [r for r in rows if "大阪支店" in r] == [] and len(rows) == 3
-    assert any("sato@example.jp (東京支店)" in r for r in rows)
+    assert any("佐藤 (東京支店)" in r for r in rows)  # the rep by name
     auth.logout()
     auth.login(owner)
     assert len(_rows(_history(client))) == 4
@@ -278,3 +278,16 @@ def test_the_owner_summary_shows_the_target_beside_each_mark(client, auth, world
     cell = next(td for td in tokyo.split("<td") if "課題ヒアリング実施率" in td.split(">", 1)[0])
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell))
     assert "達成" in text and "目標: 5.0%" in text, text
+
+
+def test_a_reps_target_and_budget_read_with_the_reps_name(client, auth, world):
+    auth.login(world["owner"])
+    assert post_target(client, WHEN["future"], "rep:sato@example.jp", "0.5").status_code == 302
+    token = csrf_from(client.get("/settings/targets").get_data(as_text=True))
+    budget = {"csrf_token": token, "month": "2026-12", "branch": "TKY", "rep": "sato@example.jp"}
+    assert client.post("/settings/budgets", data={**budget, "amount": "900000"}).status_code == 302
+    rows = _rows(_history(client))
+    assert len(rows) == 2
+    assert "2026-12 佐藤" in rows[0] and "¥900,000" in rows[0]
+    assert "佐藤" in rows[1] and "50.0%" in rows[1]
+    assert not any("sato@example.jp" in r for r in rows)
