@@ -644,6 +644,23 @@ def planned_customer_ids(session: Session, user: User, day: date) -> set[int]:
     )
 
 
+def upcoming_plans(
+    session: Session, user: User, customer_id: int, today: date
+) -> list[PlannedVisit]:
+    """The user's visits planned for this customer from today on: the customer page lists them."""
+    return list(
+        session.scalars(
+            select(PlannedVisit)
+            .where(
+                PlannedVisit.rep_id == user.id,
+                PlannedVisit.customer_id == customer_id,
+                PlannedVisit.planned_on >= today,
+            )
+            .order_by(PlannedVisit.planned_on)
+        )
+    )
+
+
 def planned_purpose(session: Session, user: User, customer_code: str, day: date) -> str | None:
     """The purpose the user planned for this customer on this day, to pre-fill the visit form."""
     return session.scalar(

@@ -140,6 +140,9 @@ def test_a_planned_visit_prefills_the_planned_purpose(client, auth, world):
     # The planned colleague's customer is in the rep's own plan, marked as planned.
     html = client.get("/").get_data(as_text=True)
     assert "緑川工業" in html[: html.index('id="due-head"')]
+    # The customer page says it is planned (and for what), so it is not planned twice.
+    page = client.get(f"/customers/{planned.customer_id}").get_data(as_text=True)
+    assert f"{TODAY:%Y/%m/%d}の予定に入れました。 関係構築" in page
 
 
 def test_an_inactive_purpose_is_not_prefilled(client, auth, world):

@@ -555,6 +555,7 @@ def customer(customer_id: int):
         if facts.sales
         else None,
         purposes=plan.purpose_labels(db.session, locale),
+        plans=plan.upcoming_plans(db.session, current_user, customer_id, day),
         customer=status.customer,
         visits=list(history),
         proposals=list(proposals_),
