@@ -28,7 +28,7 @@ from ..periods import today as local_today
     help="The last day of the history (default: today in the company timezone).",
 )
 def command(if_empty: bool, reset: bool, seed: int, weeks: int, anchor) -> None:
-    """Create a demo company: 3 branches, ~15 reps, ~600 customers, half a year of visits."""
+    """Create a demo company: 3 branches, ~15 reps, ~600 customers, a year of visits."""
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
     day: date = anchor.date() if anchor else local_today(tz, current_app.config.get("FIELDLOG_NOW"))
     with write_intent():

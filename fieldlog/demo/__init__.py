@@ -1,4 +1,4 @@
-"""The demo company: a Japanese industrial-supplies distributor with half a year of history.
+"""The demo company: a Japanese industrial-supplies distributor with a year of visit history.
 
 Patterns worth showing on the KPI pages are built in on purpose: one rep who visits a lot but
 mostly without a purpose (御用聞き型), one branch whose proposals rise while its sales follow a
