@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from . import plan
+from .database import money_sum
 from .kpi import dormancy
 from .models import Category, CompanySettings, Customer, SalesLine
 from .today import cycle_days
@@ -54,8 +55,8 @@ def sales_by_category(session: Session, customer_id: int, day: date) -> list[Cat
     """The customer's sales per category over the 730 days ending on ``day``, largest first."""
     split = day - timedelta(days=YEAR - 1)  # first day of the last 365
     start = day - timedelta(days=2 * YEAR - 1)
-    recent = func.sum(SalesLine.amount).filter(SalesLine.sold_on >= split)
-    before = func.sum(SalesLine.amount).filter(SalesLine.sold_on < split)
+    recent = money_sum(case((SalesLine.sold_on >= split, SalesLine.amount), else_=None))
+    before = money_sum(case((SalesLine.sold_on < split, SalesLine.amount), else_=None))
     stmt = (
         select(Category.name, recent, before, func.max(SalesLine.sold_on))
         .select_from(SalesLine)

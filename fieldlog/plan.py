@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import access, limits, schemas
+from .database import money_sum
 from .errors import Invalid, NotFound
 from .kpi import dormancy
 from .models import (
@@ -209,7 +210,7 @@ def purchases(session: Session, branch_ids: set[int], window: tuple[date, date])
             Customer.branch_id,
             Customer.rank,
             SalesLine.category_id,
-            func.sum(SalesLine.amount),
+            money_sum(SalesLine.amount),
         )
         .join(Customer, SalesLine.customer_id == Customer.id)
         .where(

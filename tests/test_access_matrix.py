@@ -83,6 +83,8 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "field.plan_add": {"POST": VISIT_LOGGERS},
     "field.proposals": {"GET": ANY_USER},
     "field.proposal_close": {"POST": REPS_RECORD},
+    # Correcting a proposal: its rep (within the correction window), their manager, the owner.
+    "field.proposal_edit": {"GET": REPS_RECORD, "POST": REPS_RECORD},
     "field.customers": {"GET": ANY_USER},
     "field.customer": {"GET": BRANCH_THING},
     "field.customer_search": {"GET": ANY_USER},

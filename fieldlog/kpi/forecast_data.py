@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..database import money_sum
 from ..models import Customer, Proposal, SalesLine
 from .forecast import KINDS, History
 from .scope import Scope
@@ -23,7 +24,7 @@ def load_history(session: Session, scope: Scope, until: date | None = None) -> H
     if scope.kind == "rep":
         raise ValueError("the forecast covers the company or one branch")
     in_scope = [Customer.branch_id == scope.id] if scope.kind == "branch" else []
-    sales = select(SalesLine.sold_on, func.sum(SalesLine.amount)).join(
+    sales = select(SalesLine.sold_on, money_sum(SalesLine.amount)).join(
         Customer, Customer.id == SalesLine.customer_id
     )
     proposals = select(
