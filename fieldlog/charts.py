@@ -47,7 +47,7 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _svg(width: int, height: int, title: str, css_class: str) -> ET.Element:
+def _svg(width: int, height: int, title: str, css_class: str, desc: str = "") -> ET.Element:
     root = ET.Element(
         "svg",
         {
@@ -62,6 +62,8 @@ def _svg(width: int, height: int, title: str, css_class: str) -> ET.Element:
         },
     )
     ET.SubElement(root, "title").text = title
+    if desc:
+        ET.SubElement(root, "desc").text = desc
     return root
 
 
@@ -299,8 +301,11 @@ def line_chart(
     ceiling: float | None = None,
     band: tuple[Sequence[Number], Sequence[Number]] | None = None,
     band_label: str = "",
+    desc: str = "",
 ) -> str:
     """Lines over shared x labels; each series has its own dash and marker, named in a legend.
+
+    ``desc`` is a longer text alternative (an SVG ``<desc>``) for screen readers.
 
     ``band`` (low and high values per x) is shaded behind the lines, e.g. a forecast's
     interval, and named in the legend as ``band_label``.
@@ -309,7 +314,7 @@ def line_chart(
     needs larger text. ``mark`` draws a labelled vertical line at an x index (e.g. a start).
     ``ceiling`` caps the axis (1.0 for rates, so the top label never reads 108%).
     """
-    root = _svg(width, height, title, "chart-line")
+    root = _svg(width, height, title, "chart-line", desc)
     n = len(x_labels)
     all_values = [v for s in series for v in s.values[:n]]
     band_values = [v for side in band for v in side[:n]] if band else []
@@ -526,6 +531,7 @@ def lag_chart(
     title: str,
     chosen: int | None = None,
     axis_label: str = "",
+    unit_label: str = "",
     fmt: Formatter = count,
     width: int = 300,
     height: int = 180,
@@ -533,10 +539,13 @@ def lag_chart(
 ) -> str:
     """Effect per lag with its interval as a whisker, a zero line, and the chosen lag filled.
 
+    ``unit_label`` names the effect axis's unit (the KGI's unit per unit of the KPI), written
+    at the top right and kept in the chart's ``<desc>``.
+
     Intervals that exclude zero are drawn solid, the others dashed, so the reading does not
     depend on colour; a lag that could not be estimated shows a dash.
     """
-    root = _svg(width, height, title, "chart-lag")
+    root = _svg(width, height, title, "chart-lag", unit_label)
     left, right, top, bottom = 8, 8, 16, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     ends = [v for iv in intervals if iv for v in iv] + [float(e) for e in effects if e is not None]
@@ -550,6 +559,17 @@ def lag_chart(
         return top + plot_h * (1 - (v - low) / (high - low))
 
     zero = y_of(0.0)
+    if unit_label:
+        small = _num(text_size * 0.8)
+        _text(
+            root,
+            width - right,
+            top - 4,
+            unit_label,
+            fill=MUTED,
+            size=small,
+            **{"text-anchor": "end"},
+        )
     _line(root, left, zero, width - right, zero, stroke=GRID, **{"stroke-width": "1.5"})
     _text(root, left, top - 4, fmt(high), fill=MUTED, size=_num(text_size * 0.8))
     _text(root, left, top + plot_h - 2, fmt(low), fill=MUTED, size=_num(text_size * 0.8))
@@ -603,3 +623,39 @@ def lag_chart(
             **{"text-anchor": "middle"},
         )
     return _tostring(root)
+
+
+def before_after_chart(
+    x_labels: Sequence[str],
+    tested: Sequence[Number],
+    comparison: Sequence[Number],
+    *,
+    start: int,
+    title: str,
+    desc: str,
+    tested_label: str,
+    comparison_label: str,
+    start_label: str,
+    fmt: Formatter = count,
+    width: int = 480,
+    height: int = 200,
+    text_size: float = 8,
+    ceiling: float | None = None,
+) -> str:
+    """The tested group's weekly line against the comparison group's, the start marked.
+
+    The two lines differ by dash and marker as well as colour; ``desc`` carries the estimate
+    in words for screen readers.
+    """
+    return line_chart(
+        x_labels,
+        [Series(tested_label, tested), Series(comparison_label, comparison)],
+        title=title,
+        desc=desc,
+        fmt=fmt,
+        width=width,
+        height=height,
+        text_size=text_size,
+        mark=(start, start_label) if 0 <= start < len(x_labels) else None,
+        ceiling=ceiling,
+    )

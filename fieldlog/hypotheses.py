@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from . import access, limits
 from .errors import Forbidden, Invalid
 from .kpi import CATALOGUE, KGI_KEYS, Scope, trend
+from .kpi.comparison import HypothesisComparison, UnitComparison, hypothesis_comparison
+from .kpi.did import Comparison
 from .kpi.lead import KPI_CHOICES, LeadResult, lead_analysis
 from .models import (
     HYPOTHESIS_STATUSES,
@@ -212,27 +214,96 @@ def evidence(session: Session, hypothesis: Hypothesis, *, today: date, tz: ZoneI
     )
 
 
+def comparison(
+    session: Session, hypothesis: Hypothesis, *, today: date, tz: ZoneInfo
+) -> HypothesisComparison:
+    """Before vs since the start, the tested branches (or reps) against a comparison group."""
+    return hypothesis_comparison(session, hypothesis, today=today, tz=tz)
+
+
 LEAD_WEEKS = 52  # the history each branch's lead analysis looks at
 SUGGESTED = {"leads": "supported", "no_link": "not_supported", "too_little_data": "too_early"}
 
 
+def suggest(
+    lead: str, kpi: Comparison | None, kgi: Comparison | None, *, better: str = "up"
+) -> str:
+    """The suggested verdict from the lead analysis and the before/after comparison.
+
+    supported / not_supported / too_early (docs/verification.md, "Suggested verdict"): the lead
+    analysis decides when it has a verdict, unless the comparison clearly says the opposite;
+    without one, the KPI must have moved the better way against the comparison and the KGI
+    must have followed (supported) or clearly not (not supported).
+    """
+    kpi_moved = kpi is not None and kpi.verdict == better
+    kgi_up = kgi is not None and kgi.verdict == "up"
+    kgi_down = kgi is not None and kgi.verdict == "down"
+    kgi_flat = kgi is not None and kgi.verdict == "no_change"
+    if lead == "leads":
+        return "too_early" if kgi_down else "supported"
+    if lead == "no_link":
+        return "too_early" if kpi_moved and kgi_up else "not_supported"
+    if kpi_moved and kgi_up:
+        return "supported"
+    if kpi_moved and kgi_flat:
+        return "not_supported"
+    return "too_early"
+
+
 @dataclass
 class BranchLead:
-    """One branch's lead analysis of one linked KPI, and the verdict it suggests."""
+    """One branch's lead analysis of one linked KPI, its before/after comparison, the verdict."""
 
     branch_code: str
     branch_name: str
     kpi: str
     result: LeadResult
+    # The branch's (or, for a branch's hypothesis, its reps') comparison, when it is tested.
+    comparison: UnitComparison | None = None
+
+    @property
+    def kpi_comparison(self) -> Comparison | None:
+        return self.comparison.by_key.get(self.kpi) if self.comparison else None
+
+    @property
+    def kgi_comparison(self) -> Comparison | None:
+        return self.comparison.by_key.get(self.result.kgi) if self.comparison else None
 
     @property
     def suggested(self) -> str:
         """supported / not_supported / too_early: a suggestion; the status stays a person's."""
-        return SUGGESTED[self.result.verdict]
+        better = CATALOGUE[self.kpi].direction or "up"
+        return suggest(self.result.verdict, self.kpi_comparison, self.kgi_comparison, better=better)
 
     def as_dict(self) -> dict[str, Any]:
-        """The snapshot kept with a status change: the branch, the suggestion, kpi lead's JSON."""
-        return {"branch": self.branch_code, "suggested": self.suggested, **self.result.as_dict()}
+        """The snapshot kept with a status change: the branch, the suggestion, kpi lead's JSON
+        and the before/after comparison of the KPI and the KGI (null when not tested)."""
+        compared = None
+        if self.comparison is not None:
+            compared = {
+                key: found.as_dict()
+                for key, found in (
+                    (self.kpi, self.kpi_comparison),
+                    (self.result.kgi, self.kgi_comparison),
+                )
+                if found is not None
+            }
+        return {
+            "branch": self.branch_code,
+            "suggested": self.suggested,
+            **self.result.as_dict(),
+            "comparison": compared,
+        }
+
+
+def overall(leads: list[BranchLead]) -> str | None:
+    """One suggestion for the hypothesis: that of its tested branches' rows (all of them when
+    none is tested), if they agree; too_early when they disagree; None without any row."""
+    tested = [row for row in leads if row.comparison is not None] or leads
+    found = {row.suggested for row in tested}
+    if not found:
+        return None
+    return found.pop() if len(found) == 1 else "too_early"
 
 
 def branch_leads(
@@ -242,10 +313,14 @@ def branch_leads(
     today: date,
     tz: ZoneInfo,
     only_branch: int | None = None,
+    comparison: HypothesisComparison | None = None,
 ) -> list[BranchLead]:
     """Per branch (the hypothesis's own, or every branch for a company-wide one), per KPI,
-    whether the KPI led the KGI over the last complete weeks, the branch's reps as the panel."""
+    whether the KPI led the KGI over the last complete weeks, the branch's reps as the panel,
+    with the branch's before/after comparison (``comparison``: computed when not given)."""
     until = Period.week_of(today).previous()
+    if comparison is None:
+        comparison = hypothesis_comparison(session, hypothesis, today=today, tz=tz)
     stmt = select(Branch).order_by(Branch.code)
     if hypothesis.branch_id is not None:
         stmt = stmt.where(Branch.id == hypothesis.branch_id)
@@ -259,5 +334,10 @@ def branch_leads(
             found = lead_analysis(
                 session, kpi, hypothesis.kgi, Scope.branch(branch.id), LEAD_WEEKS, until, tz=tz
             )
-            rows.append(BranchLead(branch.code, branch.name, kpi, found))
+            compared = (
+                comparison.group()
+                if comparison.level == "rep"
+                else comparison.for_unit(branch.code)
+            )
+            rows.append(BranchLead(branch.code, branch.name, kpi, found, compared))
     return rows

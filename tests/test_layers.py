@@ -20,6 +20,7 @@ PURE_RULES = [
     "fieldlog.periods",
     "fieldlog.text",
     "fieldlog.kpi.catalogue",
+    "fieldlog.kpi.did",
     "fieldlog.present.numbers",
     "fieldlog.charts",
     "fieldlog.io.columns",

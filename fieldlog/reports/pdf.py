@@ -96,6 +96,7 @@ def lag_chart(row: Any) -> Markup:
             title=f"{name_of(row.kpi, 'ja')} → {name_of(result.kgi, 'ja')} 遅れ別の効果と90%区間",
             chosen=result.lag_weeks,
             axis_label="何週後（遅れ）",
+            unit_label=lag_unit(row),
             fmt=numbers.axis_percent
             if unit_of(result.kgi) == "rate"
             else lambda amount: numbers.compact_yen(amount, "ja"),
@@ -104,6 +105,36 @@ def lag_chart(row: Any) -> Markup:
             text_size=8,
         )
     )
+
+
+def did_line(row: Any) -> str:
+    """The branch's before/after comparison of the KPI and the KGI in one Japanese line."""
+    if row.comparison is None:
+        return ""
+    parts = []
+    for key, found in ((row.kpi, row.kpi_comparison), (row.result.kgi, row.kgi_comparison)):
+        if found is None:
+            continue
+        if found.effect is None:
+            parts.append(f"{name_of(key, 'ja')} まだ判断できない（週数不足）")
+            continue
+        unit = unit_of(key)
+        lo, hi = found.interval
+        text = (
+            f"{name_of(key, 'ja')} {numbers.value(found.effect, unit)}"
+            f"（90%区間 {numbers.value(lo, unit)}〜{numbers.value(hi, unit)}）"
+        )
+        if found.verdict == "pre_trend":
+            text += "※開始前から差が拡大、根拠にならない"
+        parts.append(text)
+    return "開始前後の差の差（比較グループ比）：" + "／".join(parts) if parts else ""
+
+
+def lag_unit(row: Any) -> str:
+    """The lag chart's effect unit in Japanese: the KGI's unit per step of the KPI."""
+    unit = "ポイント" if unit_of(row.result.kgi) == "rate" else "円"
+    step = "+10ポイント" if unit_of(row.kpi) == "rate" else "+1"
+    return f"効果の単位：{name_of(row.kpi, 'ja')} {step} あたりの{unit}"
 
 
 def bullet(figure: Figure) -> Markup:
@@ -205,6 +236,7 @@ def _environment() -> Environment:
         arrow=trend_arrow,
         spark=spark,
         lag_chart=lag_chart,
+        did_line=did_line,
         bullet=bullet,
         rep_chart=rep_chart,
         trend_chart=trend_chart,

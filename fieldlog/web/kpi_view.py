@@ -98,6 +98,13 @@ def forecast(mtd: Any) -> Markup:
     )
 
 
+def effect_unit(kpi: str, kgi: str) -> str:
+    """The lead effect's unit: the KGI's unit per unit of the KPI (per 10 points for a rate)."""
+    unit = _("percentage points") if unit_of(kgi) == "rate" else _("yen")
+    step = "+10 pt" if CATALOGUE[kpi].is_rate else "+1"
+    return _("Effect: %(unit)s per %(step)s %(kpi)s", unit=unit, step=step, kpi=kpi_name(kpi))
+
+
 def lag(result: Any, title: str) -> Markup:
     """The lead analysis's effect per lag (0–12 weeks) with its interval; the chosen lag filled."""
     unit = unit_of(result.kgi)
@@ -109,6 +116,7 @@ def lag(result: Any, title: str) -> Markup:
             title=title,
             chosen=result.lag_weeks,
             axis_label=_("weeks later (lag)"),
+            unit_label=effect_unit(result.kpi, result.kgi),
             fmt=_chart_fmt(unit),
             width=LINE_WIDTH,
             height=LINE_HEIGHT,
@@ -117,7 +125,66 @@ def lag(result: Any, title: str) -> Markup:
     )
 
 
+def compared_groups(found: Any) -> tuple[str, str]:
+    """How the tested group and the comparison are named in charts and tables."""
+    tested = "・".join(u.name for u in found.tested[:3]) + ("…" if len(found.tested) > 3 else "")
+    if found.level == "rep":
+        tested = _("Its reps (average)")
+    if found.against == "year":
+        return _("This year: %(who)s", who=tested), _("The same weeks a year earlier")
+    if found.level == "rep":
+        return tested, _("Reps of the other branches (average)")
+    return tested, _("Other branches (average)")
+
+
+def did_text(comparison: Any, unit: str) -> str:
+    """A difference in differences in words: the estimate and its 90 % interval, or why not."""
+    if comparison is None or comparison.effect is None:
+        return _("too early to say")
+    lo, hi = comparison.interval
+    text = _(
+        "%(effect)s more than the comparison (90%% interval %(lo)s to %(hi)s)",
+        effect=fmt(unit, comparison.effect),
+        lo=fmt(unit, lo),
+        hi=fmt(unit, hi),
+    )
+    if comparison.verdict == "pre_trend":
+        text += " " + _("— already pulling apart before the start: not evidence")
+    return text
+
+
+def before_after(found: Any, series: Any) -> Markup:
+    """Tested group vs comparison, week by week around the start, for one KPI or the KGI."""
+    unit = unit_of(series.key)
+    tested, against = compared_groups(found)
+    group = found.group()
+    estimate = group.by_key.get(series.key) if group else None
+    return Markup(  # noqa: S704 — built with ElementTree, every label escaped
+        charts.before_after_chart(
+            found.labels,
+            series.tested,
+            series.comparison,
+            start=found.start_index,
+            title=_(
+                "%(kpi)s before and after the start: tested vs comparison", kpi=kpi_name(series.key)
+            ),
+            desc=did_text(estimate, unit),
+            tested_label=tested,
+            comparison_label=against,
+            start_label=_("Start"),
+            fmt=_chart_fmt(unit),
+            width=LINE_WIDTH,
+            height=LINE_HEIGHT + 20,
+            text_size=LINE_TEXT,
+            ceiling=1.0 if unit == "rate" else None,
+        )
+    )
+
+
 HELPERS = {
+    "chart_before_after": before_after,
+    "did_text": did_text,
+    "compared_groups": compared_groups,
     "chart_lag": lag,
     "catalogue_unit": unit_of,
     "kpi_name": kpi_name,

@@ -283,11 +283,16 @@ def hypothesis(hypothesis_id: int):
             db.session.commit()
             flash(_("The hypothesis was saved."), "success")
             return redirect(url_for(".hypothesis", hypothesis_id=found.id))
+    compared = hypotheses.comparison(db.session, found, today=local_today(), tz=company_tz())
+    leads = hypotheses.branch_leads(
+        db.session, found, today=local_today(), tz=company_tz(), comparison=compared
+    )
     return render_template(
         "manage/hypothesis.html",
         hypothesis=found,
-        evidence=hypotheses.evidence(db.session, found, today=local_today(), tz=company_tz()),
-        leads=hypotheses.branch_leads(db.session, found, today=local_today(), tz=company_tz()),
+        compared=compared,
+        leads=leads,
+        suggestion=hypotheses.overall(leads),
         changes=hypotheses.status_changes(db.session, found),
         mentions=hypotheses.mentions(db.session, current_user, found),
         editable=hypotheses.can_edit(current_user, found),
