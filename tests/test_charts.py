@@ -265,3 +265,61 @@ def test_lag_chart_marks_the_chosen_lag_and_dashes_unclear_intervals():
     ]
     assert len(dashed) == 1  # lag 2's interval contains zero
     assert "—" in svg  # lag 1 could not be estimated
+
+
+def test_lag_chart_names_its_effect_unit():
+    svg = charts.lag_chart(
+        [0, 1],
+        [1.0, 2.0],
+        [(0.5, 1.5), (1.0, 3.0)],
+        title="t",
+        unit_label="効果の単位：提案回数 +1 あたりの円",
+    )
+    root = parse(svg)
+    texts = [t.text for t in root.iter(f"{{{charts.SVG_NS}}}text")]
+    assert "効果の単位：提案回数 +1 あたりの円" in texts
+    assert root.find(f"{{{charts.SVG_NS}}}desc").text == "効果の単位：提案回数 +1 あたりの円"
+
+
+def test_before_after_chart_draws_both_groups_and_marks_the_start():
+    labels = [f"W{n}" for n in range(30, 42)]
+    svg = charts.before_after_chart(
+        labels,
+        [1.0] * 6 + [3.0] * 6,
+        [1.0] * 12,
+        start=6,
+        title="売上 <開始前後>",
+        desc="比較グループ比 +2.0",
+        tested_label="名古屋支店",
+        comparison_label="他の支店（平均）",
+        start_label="開始",
+    )
+    root = parse(svg)
+    ns = f"{{{charts.SVG_NS}}}"
+    assert root.get("aria-label") == "売上 <開始前後>"
+    assert root.find(f"{ns}title").text == "売上 <開始前後>"
+    assert root.find(f"{ns}desc").text == "比較グループ比 +2.0"
+    series = root.findall(f"{ns}g[@class='series']")
+    assert [g.find(f"{ns}title").text for g in series] == ["名古屋支店", "他の支店（平均）"]
+    # The two lines differ by dash pattern, not colour alone.
+    dashes = {p.get("stroke-dasharray") for g in series for p in g.iter(f"{ns}polyline")}
+    assert len(dashes) == 2
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "開始" in texts
+    marks = [n for n in root.iter(f"{ns}line") if n.get("stroke-dasharray") == "2 2"]
+    assert len(marks) == 1  # the start
+
+
+def test_before_after_chart_without_a_start_in_view_draws_no_mark():
+    svg = charts.before_after_chart(
+        ["W1", "W2"],
+        [1.0, 2.0],
+        [None, None],
+        start=5,
+        title="t",
+        desc="d",
+        tested_label="a",
+        comparison_label="b",
+        start_label="開始",
+    )
+    assert "開始" not in svg

@@ -147,7 +147,7 @@ def test_hypothesis_page_compares_the_pilot_with_the_other_branches(runner, app,
     assert "検証：名古屋支店" in page and "他の支店（平均）" in page
     # One before/after chart per linked KPI and the KGI, each with a title and a description.
     assert page.count('class="chart chart-line"') == 3 and page.count("<desc>") >= 3
-    assert "比較グループより" in page and "90%区間" in page
+    assert "比較グループ比 +" in page and "90%区間" in page
     assert "手法： difference in differences" in page
     assert "数字からの提案：" in page
     assert "効果の単位：提案回数 +1 あたりの円" in page  # the lag chart's effect unit

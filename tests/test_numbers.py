@@ -70,6 +70,22 @@ def test_change(delta, unit, text):
 
 
 @pytest.mark.parametrize(
+    ("delta", "unit", "text"),
+    [
+        (None, "count", DASH),
+        (0.097, "rate", "+9.7pt"),
+        (-0.008, "rate", "-0.8pt"),
+        (4747023.4, "yen", "+¥4,747,023"),
+        (-2537693, "yen", "−¥2,537,693"),
+        (0.4, "count", "+0.4"),
+        (-5.94, "count", "-5.9"),
+    ],
+)
+def test_difference(delta, unit, text):
+    assert numbers.difference(delta, unit) == text
+
+
+@pytest.mark.parametrize(
     ("ratio", "text"), [(None, DASH), (0.123, "+12.3%"), (-0.5, "-50.0%"), (0, "+0.0%")]
 )
 def test_relative_change(ratio, text):

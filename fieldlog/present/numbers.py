@@ -71,6 +71,18 @@ def change(delta: float | None, unit: str) -> str:
     return f"{delta:+,.0f}"
 
 
+def difference(delta: float | None, unit: str) -> str:
+    """An estimated difference, signed: points for rates (+9.7pt), yen, counts to one decimal
+    (a difference of weekly means is rarely whole)."""
+    if delta is None:
+        return DASH
+    if unit == "rate":
+        return f"{delta * 100:+.1f}pt"
+    if unit == "yen":
+        return f"{'+' if delta >= 0 else '−'}¥{abs(delta):,.0f}"
+    return f"{delta:+,.1f}"
+
+
 def relative_change(ratio: float | None) -> str:
     """A relative change (0.123 → +12.3%); the dash for None."""
     return DASH if ratio is None else f"{ratio * 100:+.1f}%"

@@ -121,8 +121,8 @@ def did_line(row: Any) -> str:
         unit = unit_of(key)
         lo, hi = found.interval
         text = (
-            f"{name_of(key, 'ja')} {numbers.value(found.effect, unit)}"
-            f"（90%区間 {numbers.value(lo, unit)}〜{numbers.value(hi, unit)}）"
+            f"{name_of(key, 'ja')} {numbers.difference(found.effect, unit)}"
+            f"（90%区間 {numbers.difference(lo, unit)}〜{numbers.difference(hi, unit)}）"
         )
         if found.verdict == "pre_trend":
             text += "※開始前から差が拡大、根拠にならない"

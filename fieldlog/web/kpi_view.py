@@ -143,10 +143,10 @@ def did_text(comparison: Any, unit: str) -> str:
         return _("too early to say")
     lo, hi = comparison.interval
     text = _(
-        "%(effect)s more than the comparison (90%% interval %(lo)s to %(hi)s)",
-        effect=fmt(unit, comparison.effect),
-        lo=fmt(unit, lo),
-        hi=fmt(unit, hi),
+        "%(effect)s against the comparison (90%% interval %(lo)s to %(hi)s)",
+        effect=numbers.difference(comparison.effect, unit),
+        lo=numbers.difference(lo, unit),
+        hi=numbers.difference(hi, unit),
     )
     if comparison.verdict == "pre_trend":
         text += " " + _("— already pulling apart before the start: not evidence")
@@ -184,6 +184,7 @@ def before_after(found: Any, series: Any) -> Markup:
 HELPERS = {
     "chart_before_after": before_after,
     "did_text": did_text,
+    "did_value": lambda unit, delta: numbers.difference(delta, unit),
     "compared_groups": compared_groups,
     "chart_lag": lag,
     "catalogue_unit": unit_of,
