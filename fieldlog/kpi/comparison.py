@@ -48,6 +48,10 @@ class UnitComparison:
     code: str
     group: bool  # the whole tested group, not one unit of it
     by_key: dict[str, did.Comparison]
+    # key → (the unit's or group's weekly values, the comparison's), for a small chart
+    series: dict[str, tuple[list[float | None], list[float | None]]] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    start_index: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"unit": self.code, "by_key": {k: c.as_dict() for k, c in self.by_key.items()}}
@@ -155,17 +159,17 @@ def hypothesis_comparison(
             base = _stack([panel.get(u.id, _empty(len(fetched)))[:n] for u in tested], n)
         else:
             base = _stack([panel.get(u.id, _empty(len(fetched))) for u in others], n)
-        found.series.append(
-            GroupSeries(key, _listed(did.group_mean(now)), _listed(did.group_mean(base)))
-        )
-        group = did.compare(now, base, WEEKS_BEFORE, against=against)
-        _row(found, "", "", True).by_key[key] = group
+        shown = GroupSeries(key, _listed(did.group_mean(now)), _listed(did.group_mean(base)))
+        found.series.append(shown)
+        row = _row(found, "", "", True)
+        row.by_key[key] = did.compare(now, base, WEEKS_BEFORE, against=against)
+        row.series[key] = (shown.tested, shown.comparison)
         if len(tested) > 1:
             for i, unit in enumerate(tested):
                 own = base[i] if against == "year" else base
-                _row(found, unit.name, unit.code, False).by_key[key] = did.compare(
-                    now[i], own, WEEKS_BEFORE, against=against
-                )
+                row = _row(found, unit.name, unit.code, False)
+                row.by_key[key] = did.compare(now[i], own, WEEKS_BEFORE, against=against)
+                row.series[key] = (_listed(now[i]), _listed(did.group_mean(own)))
     if len(tested) == 1 and found.units:
         found.units[0].name, found.units[0].code = tested[0].name, tested[0].code
     return found
@@ -175,7 +179,7 @@ def _row(found: HypothesisComparison, name: str, code: str, group: bool) -> Unit
     for row in found.units:
         if row.code == code and row.group == group:
             return row
-    row = UnitComparison(name, code, group, {})
+    row = UnitComparison(name, code, group, {}, labels=found.labels, start_index=WEEKS_BEFORE)
     found.units.append(row)
     return row
 

@@ -130,6 +130,40 @@ def did_line(row: Any) -> str:
     return "開始前後の差の差（比較グループ比）：" + "／".join(parts) if parts else ""
 
 
+def did_chart(row: Any) -> Markup | str:
+    """A small before/after chart of the branch's KGI against the comparison, start marked."""
+    compared = row.comparison
+    if compared is None or row.result.kgi not in compared.series:
+        return ""
+    tested, against = compared.series[row.result.kgi]
+    unit = unit_of(row.result.kgi)
+    found = row.kgi_comparison
+    desc = (
+        "まだ判断できない"
+        if found is None or found.effect is None
+        else (f"差の差 {numbers.difference(found.effect, unit)}")
+    )
+    return Markup(  # noqa: S704 — built with ElementTree, every label escaped
+        charts.before_after_chart(
+            compared.labels,
+            tested,
+            against,
+            start=compared.start_index,
+            title=f"{name_of(row.result.kgi, 'ja')} 開始前後：{row.branch_name}と比較グループ",
+            desc=desc,
+            tested_label=row.branch_name,
+            comparison_label="比較グループ",
+            start_label="開始",
+            fmt=numbers.axis_percent
+            if unit == "rate"
+            else lambda amount: numbers.compact_yen(amount, "ja"),
+            width=240,
+            height=130,
+            text_size=8,
+        )
+    )
+
+
 def lag_unit(row: Any) -> str:
     """The lag chart's effect unit in Japanese: the KGI's unit per step of the KPI."""
     unit = "ポイント" if unit_of(row.result.kgi) == "rate" else "円"
@@ -237,6 +271,7 @@ def _environment() -> Environment:
         spark=spark,
         lag_chart=lag_chart,
         did_line=did_line,
+        did_chart=did_chart,
         bullet=bullet,
         rep_chart=rep_chart,
         trend_chart=trend_chart,
