@@ -24,10 +24,10 @@ IMPORT = re.compile(r"""(?:import\s[^'"]*|import\()\s*['"](\./[^'"]+)['"]""")
 
 def seeded_client(tmp: Path):
     from fieldlog import create_app
-    from fieldlog.accounts import set_password
-    from fieldlog.defaults import ensure_defaults
-    from fieldlog.extensions import db
+    from fieldlog.app.extensions import db
     from fieldlog.models import Branch, Category, Customer, User
+    from fieldlog.services.accounts import set_password
+    from fieldlog.services.defaults import ensure_defaults
 
     app = create_app(
         {

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fieldlog import create_app
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from tests.forecast_synth import Plan, Score, backtest, history
 
 SYNTHETIC = {

@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kpi_rollup import PG_ADMIN, TODAY, TZ, WEEK, generate, load, summarize
 
 from fieldlog import create_app
-from fieldlog.defaults import ensure_defaults
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import Scope, rollup
 from fieldlog.kpi.health import health
 from fieldlog.models import ReportDelivery, Visit
+from fieldlog.services.defaults import ensure_defaults
 
 PG_NAME = "fieldlog_bench_health"
 VISIT_CREATED_AT = 13  # position of created_at in kpi_rollup's visit tuples

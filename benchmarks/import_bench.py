@@ -93,10 +93,10 @@ def child(argv: list[str]) -> dict[str, float]:
         count = None
     else:
         from fieldlog import create_app
-        from fieldlog.database import write_intent
-        from fieldlog.defaults import ensure_defaults
-        from fieldlog.extensions import db
+        from fieldlog.app.database import write_intent
+        from fieldlog.app.extensions import db
         from fieldlog.io import import_file
+        from fieldlog.services.defaults import ensure_defaults
 
         app = create_app(
             {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "FIELDLOG_SCHEDULER": False}

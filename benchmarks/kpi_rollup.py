@@ -31,11 +31,11 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fieldlog import create_app
-from fieldlog.defaults import company_settings, ensure_defaults
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import KPI_KEYS, Scope, dormancy, rollup, summary, trend_by
 from fieldlog.kpi.rollup import _SOURCES
-from fieldlog.periods import Period
+from fieldlog.rules.periods import Period
+from fieldlog.services.defaults import company_settings, ensure_defaults
 
 TZ = ZoneInfo("Asia/Tokyo")
 WEEK = Period.parse("2026-W47")

@@ -153,10 +153,10 @@ def _time_lead(url: str, kind: str, visits: int, repeat: int) -> None:
     import sqlalchemy as sa
 
     from fieldlog import create_app
-    from fieldlog.extensions import db
+    from fieldlog.app.extensions import db
     from fieldlog.kpi import Scope
     from fieldlog.kpi.lead import KPI_CHOICES, lead_analysis
-    from fieldlog.periods import Period
+    from fieldlog.rules.periods import Period
 
     until = Period.parse("2026-W47")
     periods = until.trailing(104)

@@ -97,9 +97,9 @@ def prepare_database(kind: str, workdir: Path) -> tuple[str, callable]:
 
 def seed(url: str, reps: int, customers_per_rep: int) -> None:
     from fieldlog import create_app
-    from fieldlog.accounts import set_password
-    from fieldlog.extensions import db
+    from fieldlog.app.extensions import db
     from fieldlog.models import Branch, Customer, User
+    from fieldlog.services.accounts import set_password
 
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "FIELDLOG_SCHEDULER": False}

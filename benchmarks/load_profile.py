@@ -134,9 +134,9 @@ def main() -> None:
             with app.app_context():
                 from zoneinfo import ZoneInfo
 
-                from fieldlog.extensions import db
+                from fieldlog.app.extensions import db
                 from fieldlog.models import User
-                from fieldlog.visits import record_visit
+                from fieldlog.services.visits import record_visit
 
                 reps = {u.email: u for u in db.session.query(User).all()}
                 for n in range(args.visits):

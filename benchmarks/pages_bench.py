@@ -25,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kpi_rollup import generate, prepare
 
-from fieldlog import accounts, create_app, demo
-from fieldlog.defaults import ensure_defaults
-from fieldlog.extensions import db
+from fieldlog import create_app, demo
+from fieldlog.app.extensions import db
 from fieldlog.models import Branch, User
+from fieldlog.services import accounts
+from fieldlog.services.defaults import ensure_defaults
 
 TZ = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

@@ -34,10 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kpi_rollup import generate, prepare
 from sqlalchemy import select, update
 
-from fieldlog import access, accounts, create_app, plan
-from fieldlog.defaults import company_settings
-from fieldlog.extensions import db
+from fieldlog import create_app
+from fieldlog.app.extensions import db
 from fieldlog.models import Branch, Customer, PlannedVisit, User
+from fieldlog.services import access, accounts, plan
+from fieldlog.services.defaults import company_settings
 
 TZ = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

@@ -30,10 +30,10 @@ import kpi_rollup
 from sqlalchemy import select
 
 from fieldlog import create_app
-from fieldlog.defaults import ensure_defaults
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Branch
 from fieldlog.reports import data, pdf
+from fieldlog.services.defaults import ensure_defaults
 
 MINIMAL = """<!doctype html><html lang="ja"><body><h1>東京支店 週次KPIレポート</h1>
 <p>目的あり訪問率 62%　課題ヒアリング実施率 45%</p></body></html>"""

@@ -37,13 +37,14 @@ from aiosmtpd.controller import Controller
 from redis import Redis
 from rq import Queue, Worker
 
-from fieldlog import accounts, create_app
-from fieldlog.defaults import ensure_defaults
-from fieldlog.extensions import db
+from fieldlog import create_app
+from fieldlog.app.extensions import db
 from fieldlog.models import Branch, Customer, ReportDelivery, SalesLine, User
-from fieldlog.periods import Period
 from fieldlog.reports import delivery, fanout, pdf
-from fieldlog.visits import record_visit
+from fieldlog.rules.periods import Period
+from fieldlog.services import accounts
+from fieldlog.services.defaults import ensure_defaults
+from fieldlog.services.visits import record_visit
 
 TZ = ZoneInfo("Asia/Tokyo")
 WEEK = Period.parse("2026-W47")

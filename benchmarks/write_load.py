@@ -178,8 +178,8 @@ def demo_database(url: str) -> dict[str, object]:
     from sqlalchemy import select
 
     from fieldlog import create_app
+    from fieldlog.app.extensions import db
     from fieldlog.demo import DEMO_PASSWORD
-    from fieldlog.extensions import db
     from fieldlog.models import Customer, Purpose, User
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
@@ -235,7 +235,7 @@ def post_cpu(url: str, rep_email: str, posts: int) -> dict[str, float]:
     from sqlalchemy import insert, select
 
     from fieldlog import create_app
-    from fieldlog.extensions import db
+    from fieldlog.app.extensions import db
     from fieldlog.kpi import dormancy
     from fieldlog.models import Customer, Purpose, User, Visit
 

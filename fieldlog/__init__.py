@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import config
+from .app import config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,14 +36,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_logging(app: Flask) -> None:
-    from .logs import init_app
+    from .app.logs import init_app
 
     init_app(app)
 
 
 def register_extensions(app: Flask) -> None:
-    from .database import configure_engine
-    from .extensions import babel, csrf, db, login_manager, migrate
+    from .app.database import configure_engine
+    from .app.extensions import babel, csrf, db, login_manager, migrate
     from .kpi import untold
     from .web.i18n import select_locale, select_timezone
 

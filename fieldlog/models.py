@@ -25,9 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
-from .limits import MAX_AMOUNT
-from .text import search_key
+from .app.extensions import db
+from .rules.limits import MAX_AMOUNT
+from .rules.text import search_key
 
 ROLES = ("rep", "manager", "owner")
 RANKS = ("A", "B", "C")
@@ -104,7 +104,7 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         if self.login_session is None:
-            raise RuntimeError("log users in through fieldlog.accounts.start_session")
+            raise RuntimeError("log users in through fieldlog.services.accounts.start_session")
         return self.login_session.token
 
     def __repr__(self) -> str:

@@ -26,8 +26,8 @@ UPDATE_SCREENSHOTS = os.environ.get("FIELDLOG_UPDATE_SCREENSHOTS") == "1"
 def sqlite_app(path: Path, **config: Any) -> Any:
     """The app on its own SQLite file with the schema and the defaults, for a live server."""
     from fieldlog import create_app
-    from fieldlog.defaults import ensure_defaults
-    from fieldlog.extensions import db
+    from fieldlog.app.extensions import db
+    from fieldlog.services.defaults import ensure_defaults
 
     app = create_app(
         {

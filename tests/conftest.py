@@ -22,11 +22,11 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 
 from fieldlog import create_app
-from fieldlog.defaults import ensure_defaults
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import summary
 from fieldlog.models import Branch, Category, Customer, SalesLine, User
-from fieldlog.visits import record_visit
+from fieldlog.services.defaults import ensure_defaults
+from fieldlog.services.visits import record_visit
 
 TZ = ZoneInfo("Asia/Tokyo")
 PG_URL = os.environ.get("FIELDLOG_TEST_DATABASE_URL", "")
@@ -152,7 +152,7 @@ def _compiled_translations() -> None:
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """scrypt costs ~0.1 s a user; the suite checks behaviour, not hash strength."""
-    from fieldlog import accounts
+    from fieldlog.services import accounts
 
     accounts.PASSWORD_METHOD = "pbkdf2:sha256:1000"
     yield
@@ -203,7 +203,7 @@ class Factory:
         password: str = PASSWORD,
         active: bool = True,
     ) -> User:
-        from fieldlog.accounts import set_password
+        from fieldlog.services.accounts import set_password
 
         n = self._n()
         if role != "owner" and branch is None:

@@ -117,7 +117,7 @@ class Score:
 def backtest(full: History, origins: list[date], weeks: int) -> Score:
     """Rolling origins: forecast, then score against what happened (weeks fully known only)."""
     from fieldlog.kpi.forecast import forecast, naive_forecasts, weekly_sales
-    from fieldlog.periods import Period
+    from fieldlog.rules.periods import Period
 
     last_day = int(full.sale_days.max())
     score = Score({"model": [], "last_year": [], "mean_4": []}, [])

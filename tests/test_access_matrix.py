@@ -14,7 +14,7 @@ import pytest
 from flask import Flask, current_app, url_for
 
 from fieldlog import create_app
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io.jobs import JobStore
 from fieldlog.models import Hypothesis, ReportDelivery
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from fieldlog import directory
-from fieldlog.errors import Invalid
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Branch, Category, Customer, LoginSession, Purpose, User
+from fieldlog.services import directory
+from fieldlog.services.errors import Invalid
 
 from .conftest import csrf_from
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Visit
 
 from .conftest import visit_payload

@@ -15,7 +15,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 
 # Examples per operation: 100 in the suite (~700 requests); FIELDLOG_FUZZ_EXAMPLES=1000 for the
 # long run recorded in benchmarks/README.md ("API fuzz").

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import LoginSession
 
 from .conftest import PASSWORD, csrf_from
@@ -229,13 +229,13 @@ def test_a_spread_out_attack_slows_new_addresses_but_not_the_usual_one(app, make
     ],
 )
 def test_password_policy(password, message):
-    from fieldlog.accounts import password_problem
+    from fieldlog.services.accounts import password_problem
 
     assert message in str(password_problem(password))
 
 
 def test_a_password_made_of_the_persons_own_name_is_refused():
-    from fieldlog.accounts import password_problem
+    from fieldlog.services.accounts import password_problem
 
     assert password_problem("yamada.taro", hints=("yamada.taro@example.jp", "山田 太郎"))
     assert password_problem("blue-sky-river-7") is None

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Visit
 
 from .conftest import PG_URL, _pg_admin_url
@@ -80,7 +80,7 @@ def restore_pg_as_readme_says(dump: Path) -> list[str]:
 
 def test_a_failed_postgresql_dump_leaves_the_previous_backup_alone(tmp_path):
     """pg_dump writes as it goes: a dump that fails must not replace last night's file."""
-    from fieldlog.backup import BackupError, backup
+    from fieldlog.services.backup import BackupError, backup
 
     target = tmp_path / "fieldlog.dump"
     target.write_bytes(b"last night's good dump")

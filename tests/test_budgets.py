@@ -7,14 +7,14 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from fieldlog.errors import Invalid
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io import import_file
 from fieldlog.kpi import Scope
 from fieldlog.kpi.budgets import budget_for, budgets_for, set_budget
-from fieldlog.limits import amount_error
 from fieldlog.models import SalesBudget, SalesBudgetChange
-from fieldlog.periods import Period
+from fieldlog.rules.limits import amount_error
+from fieldlog.rules.periods import Period
+from fieldlog.services.errors import Invalid
 from tests.conftest import csrf_from
 from tests.io_files import csv_file, excel_csv, xlsx_file
 
@@ -119,7 +119,7 @@ def test_bad_rows_name_line_and_column_and_write_nothing(team, tmp_path, row, co
     assert not result.ok and not result.written
     assert len(result.errors) == 1
     error = result.errors[0]
-    if isinstance(words, int):  # the amount rule's own message (fieldlog.limits)
+    if isinstance(words, int):  # the amount rule's own message (fieldlog.rules.limits)
         words = str(amount_error(words))
     assert error.where.line == 3 and error.column == column
     assert words in str(error.message)

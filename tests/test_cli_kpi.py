@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import KPI_KEYS
 
 

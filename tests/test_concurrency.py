@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Visit
 
 from .conftest import PASSWORD, csrf_from, visit_payload

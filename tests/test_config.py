@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fieldlog import create_app
-from fieldlog.config import from_environment
-from fieldlog.extensions import db
+from fieldlog.app.config import from_environment
+from fieldlog.app.extensions import db
 
 
 def test_defaults_without_any_variable(tmp_path):
@@ -136,9 +136,9 @@ def test_scheduler_switch_reads_every_usual_off_word(tmp_path, value):
     ],
 )
 def test_a_weak_secret_key_is_named_at_start(tmp_path, capfd, key, weak):
-    from fieldlog.config import weak_secret
+    from fieldlog.app.config import weak_secret
 
     assert (weak_secret(key) is not None) is weak
     create_app({"SECRET_KEY": key, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
-    # The app's log handler writes to stderr (fieldlog.logs), not through the root logger.
+    # The app's log handler writes to stderr (fieldlog.app.logs), not through the root logger.
     assert ("FIELDLOG_SECRET_KEY is weak" in capfd.readouterr().err) is weak

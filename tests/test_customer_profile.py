@@ -6,11 +6,11 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from fieldlog import customer_profile
-from fieldlog.defaults import company_settings
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io import import_file
 from fieldlog.models import Customer, Proposal
+from fieldlog.services import customer_profile
+from fieldlog.services.defaults import company_settings
 
 from .conftest import TZ
 from .io_files import csv_file

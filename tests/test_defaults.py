@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from fieldlog.defaults import (
-    DEFAULT_ACTIVE_KPIS,
-    company_settings,
-    ensure_settings,
-)
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import settings as kpi_settings
 from fieldlog.models import CompanySettings
+from fieldlog.services.defaults import DEFAULT_ACTIVE_KPIS, company_settings, ensure_settings
 
 
 def _rows() -> int:

@@ -9,8 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from fieldlog import demo
-from fieldlog.defaults import company_settings
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import (
     Branch,
     Category,
@@ -25,6 +24,7 @@ from fieldlog.models import (
     User,
     Visit,
 )
+from fieldlog.services.defaults import company_settings
 
 from .conftest import TZ
 

@@ -1,4 +1,4 @@
-"""Production run: gunicorn with fieldlog/gunicorn_conf.py, behind a reverse proxy (ProxyFix)."""
+"""Production run: gunicorn with fieldlog/app/gunicorn_conf.py behind a reverse proxy (ProxyFix)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_gunicorn_with_the_config_file_serves_healthz_and_logs_json(database_url
     log = tmp_path / "gunicorn.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "fieldlog/gunicorn_conf.py"],
+            [str(BIN / "gunicorn"), "-c", "fieldlog/app/gunicorn_conf.py"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -144,7 +144,7 @@ def test_proxy_fix_reads_the_forwarded_headers_of_one_proxy(database_url, tmp_pa
     }
     assert "max-age" in response.headers["Strict-Transport-Security"]
     with app.app_context():
-        from fieldlog.extensions import db
+        from fieldlog.app.extensions import db
 
         db.engine.dispose()
 
@@ -156,7 +156,7 @@ def test_without_proxy_fix_forwarded_headers_are_ignored(database_url, tmp_path)
     assert where == {"remote_addr": "127.0.0.1", "scheme": "http", "host": "localhost"}
     assert "Strict-Transport-Security" not in response.headers
     with app.app_context():
-        from fieldlog.extensions import db
+        from fieldlog.app.extensions import db
 
         db.engine.dispose()
 
@@ -165,7 +165,7 @@ def test_without_proxy_fix_forwarded_headers_are_ignored(database_url, tmp_path)
     ("value", "expected"), [("", 0), ("0", 0), ("1", 1), ("2", 2), ("yes", 1), ("off", 0)]
 )
 def test_proxy_fix_setting(value, expected, tmp_path):
-    from fieldlog.config import from_environment
+    from fieldlog.app.config import from_environment
 
     config = from_environment(str(tmp_path), {"FIELDLOG_PROXY_FIX": value})
     assert config["FIELDLOG_PROXY_FIX"] == expected

@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from fieldlog.accounts import set_password
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Branch, Customer, User, Visit
+from fieldlog.services.accounts import set_password
 
 from .browser import ARGS, CHROMIUM, log_in, require_chromium, sqlite_app, wait_until
 from .conftest import PASSWORD

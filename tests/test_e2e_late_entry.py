@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from fieldlog.entry import days_later, entry_time
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Customer, Visit
+from fieldlog.rules.entry import days_later, entry_time
 
 from .browser import ARGS, CHROMIUM, log_in, require_chromium
 from .conftest import PASSWORD

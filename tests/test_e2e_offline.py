@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from fieldlog.accounts import set_password
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Branch, Category, Customer, FollowUp, Proposal, User, Visit
-from fieldlog.periods import today as local_today
-from fieldlog.visits import record_visit
+from fieldlog.rules.periods import today as local_today
+from fieldlog.services.accounts import set_password
+from fieldlog.services.visits import record_visit
 
 from .browser import ARGS, CHROMIUM, log_in, require_chromium, sqlite_app, wait_until
 from .conftest import PASSWORD

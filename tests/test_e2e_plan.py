@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from fieldlog.accounts import set_password
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import summary
 from fieldlog.models import (
     Branch,
@@ -26,8 +25,9 @@ from fieldlog.models import (
     User,
     Visit,
 )
-from fieldlog.periods import today as local_today
-from fieldlog.visits import record_visit
+from fieldlog.rules.periods import today as local_today
+from fieldlog.services.accounts import set_password
+from fieldlog.services.visits import record_visit
 
 from .browser import screenshot_dir, sqlite_app, wait_until
 from .conftest import PASSWORD

@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlite_utils
 
-from fieldlog import schemas
-from fieldlog.entry import days_later, entry_time, is_late
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io import export
 from fieldlog.io.snapshot import write_snapshot
 from fieldlog.models import Visit
-from fieldlog.visits import record_visit
+from fieldlog.rules.entry import days_later, entry_time, is_late
+from fieldlog.services import schemas
+from fieldlog.services.visits import record_visit
 
 from .conftest import NOW, TZ, visit_payload
 
@@ -215,7 +215,7 @@ def test_exports_and_snapshot_carry_the_entry_facts(world, tmp_path):
 
 
 def test_the_late_entry_setting_is_explained_saved_and_asked_by_the_form(client, auth, make, world):
-    from fieldlog.defaults import company_settings
+    from fieldlog.services.defaults import company_settings
 
     from .conftest import csrf_from
 

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from fieldlog import create_app
-from fieldlog.extensions import db as fdb
+from fieldlog.app.extensions import db as fdb
 
 from .conftest import PASSWORD, PG_URL, csrf_from, visit_payload
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import FollowUp, Proposal, Visit, VisitRevision
 
 from .conftest import NOW, TZ, csrf_from
@@ -100,7 +100,7 @@ def test_every_page_renders_for_reps_and_managers_in_both_locales(
 
 
 def record(world, user, code, **overrides):
-    from fieldlog.visits import record_visit
+    from fieldlog.services.visits import record_visit
 
     from .conftest import visit_payload
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi.forecast import History, TooLittleHistory, forecast, pipeline_expectation
 from fieldlog.models import Proposal
 from tests.forecast_synth import Plan, backtest, history, until

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from fieldlog import gunicorn_conf
-from fieldlog.gunicorn_conf import restart_after
+from fieldlog.app import gunicorn_conf
+from fieldlog.app.gunicorn_conf import restart_after
 
 
 def restarts(workers: int, limit: int, requests: int, rng: random.Random | None) -> list[int]:

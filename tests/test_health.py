@@ -10,14 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import Scope
 from fieldlog.kpi.closed_weeks import week_moves
 from fieldlog.kpi.health import health
 from fieldlog.models import ReportSnapshot, Visit
-from fieldlog.periods import Period
 from fieldlog.reports import delivery
-from fieldlog.visits import record_visit
+from fieldlog.rules.periods import Period
+from fieldlog.services.visits import record_visit
 
 from .conftest import TZ
 from .test_reports_delivery import inbox  # noqa: F401 (a fixture: aiosmtpd on loopback)
@@ -364,7 +364,7 @@ def test_local_days_by_bisection_equal_the_timezone_conversion(zone):
     from zoneinfo import ZoneInfo
 
     from fieldlog.kpi.health import _Days
-    from fieldlog.periods import local_date
+    from fieldlog.rules.periods import local_date
 
     tz = ZoneInfo(zone)
     days = _Days(tz, date(2026, 3, 1))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fieldlog import demo
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import User
 
 from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir

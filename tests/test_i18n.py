@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from babel.messages.pofile import read_po
 
-from fieldlog.i18n import CATALOGUE, duplicate_msgids, missing_translations
+from fieldlog.app.untranslated import CATALOGUE, duplicate_msgids, missing_translations
 
 
 def test_every_string_has_a_japanese_translation():

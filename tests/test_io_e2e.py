@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Visit
 
 from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir

@@ -11,7 +11,7 @@ import sqlite_utils
 from openpyxl import load_workbook
 from sqlalchemy import delete, func, select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io import export, import_file
 from fieldlog.io.snapshot import write_snapshot
 from fieldlog.models import SalesLine

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io import import_file
 from fieldlog.models import Branch, Category, Customer, ImportBatch, SalesLine, User
 from tests.conftest import PASSWORD
@@ -211,7 +211,7 @@ def test_users_roles_branches_and_passwords(team, tmp_path):
     assert (sato.role, sato.branch.code) == ("rep", "T01")
     yamada = db.session.scalars(select(User).where(User.email == "yamada@example.jp")).one()
     assert (yamada.name, yamada.role) == ("山田 太郎", "manager")
-    from fieldlog.accounts import authenticate
+    from fieldlog.services.accounts import authenticate
 
     assert authenticate(db.session, "yamada@example.jp", PASSWORD) is not None
     assert authenticate(db.session, "boss@example.jp", "green-tea-2") is not None

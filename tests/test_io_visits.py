@@ -9,11 +9,11 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io import import_file
 from fieldlog.kpi import dormancy
 from fieldlog.models import Customer, DormancyRun, FollowUp, ImportBatch, Proposal, Visit
-from fieldlog.visits import close_proposal, complete_follow_up, record_visit
+from fieldlog.services.visits import close_proposal, complete_follow_up, record_visit
 from tests.conftest import NOW, TZ, visit_payload
 from tests.io_files import csv_file, excel_csv, xlsx_file
 

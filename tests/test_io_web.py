@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Customer, User, Visit
 from fieldlog.web import io as web_io
 from tests.conftest import csrf_from
@@ -316,7 +316,7 @@ def test_a_name_longer_than_its_column_is_named(site, client, auth):
 
 
 def test_concurrent_imports_per_user_are_bounded(site, client, auth, app):
-    from fieldlog import limits
+    from fieldlog.rules import limits
 
     auth.login(site["owner"])
     store = web_io.jobs()

@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import KPI_KEYS, Scope
 from fieldlog.kpi.budgets import set_budget
 from fieldlog.kpi.targets import set_target
-from fieldlog.periods import Period
+from fieldlog.rules.periods import Period
 from tests.conftest import csrf_from
 
 

@@ -9,8 +9,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from fieldlog.defaults import company_settings
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import (
     KPI_KEYS,
     RATE_KEYS,
@@ -22,7 +21,8 @@ from fieldlog.kpi import (
     trend_with_branches,
 )
 from fieldlog.models import FollowUp, Proposal, Purpose
-from fieldlog.periods import Period
+from fieldlog.rules.periods import Period
+from fieldlog.services.defaults import company_settings
 
 from .conftest import TZ
 

@@ -6,9 +6,7 @@ from datetime import date
 
 import pytest
 
-from fieldlog.defaults import company_settings
-from fieldlog.errors import Invalid
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import CATALOGUE, KPI_KEYS, KpiValue, Scope
 from fieldlog.kpi.gap import suggest
 from fieldlog.kpi.lint import lint
@@ -21,7 +19,9 @@ from fieldlog.kpi.settings import (
     why_texts,
 )
 from fieldlog.kpi.targets import achievement, set_target, target_for, target_history, targets_for
-from fieldlog.periods import Period
+from fieldlog.rules.periods import Period
+from fieldlog.services.defaults import company_settings
+from fieldlog.services.errors import Invalid
 
 GOOD = ["purposeful_visit_rate", "hearing_rate", "next_action_rate", "follow_up_rate"]
 WHY = {key: "because" for key in KPI_KEYS}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fieldlog.extensions import db
-from fieldlog.hypotheses import suggest
+from fieldlog.app.extensions import db
 from fieldlog.kpi.did import Comparison, compare
+from fieldlog.services.hypotheses import suggest
 
 
 def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> np.ndarray:

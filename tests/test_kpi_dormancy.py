@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import delete, select
 
 from fieldlog import demo
-from fieldlog.database import write_intent
-from fieldlog.extensions import db
+from fieldlog.app.database import write_intent
+from fieldlog.app.extensions import db
 from fieldlog.io import import_file
 from fieldlog.kpi import Scope, dormancy, trend
 from fieldlog.kpi import settings as kpi_settings
 from fieldlog.kpi.dormancy import kept_runs
 from fieldlog.models import CompanySettings, Customer, DormancyRun, SalesLine, Visit
-from fieldlog.periods import Period
-from fieldlog.visits import update_visit
+from fieldlog.rules.periods import Period
+from fieldlog.services.visits import update_visit
 from tests.io_files import csv_file
 
 from .conftest import NOW, TZ
@@ -379,7 +379,7 @@ def test_concurrent_visits_to_one_customer_leave_one_set_of_runs(app, make):
 
     def record(i: int) -> None:
         from fieldlog.models import User
-        from fieldlog.visits import record_visit
+        from fieldlog.services.visits import record_visit
 
         from .conftest import visit_payload
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi.leadlag import estimate
-from fieldlog.periods import Period
+from fieldlog.rules.periods import Period
 
 
 def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> np.ndarray:

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import delete, select
 
 from fieldlog import demo
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io import import_file
 from fieldlog.kpi import Scope, dormancy, summary, trend, trend_by
 from fieldlog.kpi.untold import UntoldWriteWarning
 from fieldlog.models import DeepeningRun, SalesLine
-from fieldlog.periods import Period
+from fieldlog.rules.periods import Period
 from tests.io_files import csv_file
 
 from .conftest import TZ

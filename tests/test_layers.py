@@ -17,14 +17,14 @@ PACKAGE = ROOT / "fieldlog"
 
 # The pure rules: no Session, no Flask. Tested with plain tables, usable from anywhere.
 PURE_RULES = [
-    "fieldlog.periods",
-    "fieldlog.text",
-    "fieldlog.kpi.catalogue",
+    "fieldlog.rules.periods",
+    "fieldlog.rules.text",
+    "fieldlog.rules.kpi_catalogue",
     "fieldlog.kpi.did",
     "fieldlog.present.numbers",
     "fieldlog.charts",
     "fieldlog.io.columns",
-    "fieldlog.errors",
+    "fieldlog.services.errors",
 ]
 FRAMEWORKS = {"flask", "flask_babel", "flask_login", "flask_wtf", "flask_sqlalchemy", "werkzeug"}
 DATABASE = {"sqlalchemy", "alembic", "flask_migrate", "psycopg", "sqlite3"}
@@ -77,7 +77,7 @@ def reachable(module: str) -> tuple[set[str], set[str]]:
 
 def test_the_import_reader_sees_real_imports():
     """Guard against a reader that finds nothing: known edges must show."""
-    assert "fieldlog.text" in imports_of("fieldlog.models")
+    assert "fieldlog.rules.text" in imports_of("fieldlog.models")
     assert "sqlalchemy" in reachable("fieldlog.kpi.rollup")[1]
     assert "flask" in reachable("fieldlog.web.field")[1]
 
@@ -102,7 +102,12 @@ def test_nothing_below_the_web_layer_imports_it():
 
 
 def test_models_import_no_service():
-    allowed = {"fieldlog.extensions", "fieldlog.text", "fieldlog.periods", "fieldlog.limits"}
+    allowed = {
+        "fieldlog.app.extensions",
+        "fieldlog.rules.text",
+        "fieldlog.rules.periods",
+        "fieldlog.rules.limits",
+    }
     own = {n for n in imports_of("fieldlog.models") if n.startswith("fieldlog")}
     assert own <= allowed, sorted(own - allowed)
 
@@ -185,7 +190,7 @@ def test_views_do_not_query_or_commit_more_than_today():
 # ---- role logic lives in access ---------------------------------------------------------
 
 # roles_required is the route guard every blueprint uses; it compares the role it was given.
-ROLE_CHECKS_ALLOWED = {"fieldlog.access", "fieldlog.models", "fieldlog.web.common"}
+ROLE_CHECKS_ALLOWED = {"fieldlog.services.access", "fieldlog.models", "fieldlog.web.common"}
 
 
 def _role_names(node: ast.AST) -> bool:
@@ -223,7 +228,7 @@ def test_role_checks_count_what_they_should():
 
 
 def test_role_logic_lives_in_access():
-    """Who may do what is asked of fieldlog.access (is_owner, is_manager_of, …), not re-spelt."""
+    """Who may do what is asked of services.access (is_owner, is_manager_of, …), not re-spelt."""
     offenders = {
         module: n
         for module, path in MODULES.items()

@@ -12,10 +12,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from fieldlog import limits
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io.normalize import CellError, parse_amount, parse_int
 from fieldlog.models import Proposal, Visit
+from fieldlog.rules import limits
 
 from .conftest import csrf_from, visit_payload
 
@@ -285,7 +285,7 @@ def _legacy_rows(world, make) -> None:
 
 
 def _visit_id(world) -> int:
-    from fieldlog.visits import record_visit
+    from fieldlog.services.visits import record_visit
 
     from .conftest import NOW, TZ
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from fieldlog.logs import JsonFormatter
+from fieldlog.app.logs import JsonFormatter
 
 
 def test_json_formatter_keeps_extra_fields():
@@ -32,7 +32,7 @@ def test_requests_are_logged_as_json(database_url, tmp_path, capsys):
         logging.getLogger("fieldlog").handlers.clear()
         logging.getLogger("fieldlog").propagate = True
         with app.app_context():
-            from fieldlog.extensions import db
+            from fieldlog.app.extensions import db
 
             db.engine.dispose()
     lines = [
@@ -50,7 +50,7 @@ def test_gunicorn_follows_the_log_format_of_the_app(monkeypatch, value, json_lin
 
     from gunicorn.config import Config
 
-    from fieldlog import gunicorn_conf
+    from fieldlog.app import gunicorn_conf
 
     monkeypatch.setenv("FIELDLOG_LOG_FORMAT", value)
     logger = gunicorn_conf.JsonLogger(Config())

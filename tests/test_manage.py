@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from fieldlog.defaults import company_settings
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import Scope
 from fieldlog.kpi.targets import set_target
+from fieldlog.services.defaults import company_settings
 
 from .conftest import csrf_from
 
@@ -328,8 +328,8 @@ def test_manager_cannot_edit_a_company_wide_hypothesis(client, auth, world):
 
 
 def test_hypothesis_evidence_compares_equal_spans(app, world):
-    from fieldlog import hypotheses
     from fieldlog.models import Hypothesis
+    from fieldlog.services import hypotheses
 
     from .conftest import TZ
 

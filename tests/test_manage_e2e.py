@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from fieldlog import demo
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Branch, User
 
 from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir

@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 
 from .conftest import PG_URL, _pg_admin_url
 

@@ -1,4 +1,4 @@
-"""Periods (fieldlog/periods.py): the one reading of ?week= and ?month= for every view."""
+"""Periods (fieldlog/rules/periods.py): the one reading of ?week= and ?month= for every view."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from fieldlog.periods import Period, from_query, week_or_none
+from fieldlog.rules.periods import Period, from_query, week_or_none
 
 TODAY = date(2026, 11, 25)  # a Wednesday of 2026-W48
 

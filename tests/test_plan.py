@@ -6,11 +6,11 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from fieldlog import plan
-from fieldlog.defaults import company_settings
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import dormancy
 from fieldlog.models import FollowUp, PlannedVisit, Proposal, Purpose
+from fieldlog.services import plan
+from fieldlog.services.defaults import company_settings
 
 from .conftest import TZ
 

@@ -6,11 +6,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from fieldlog.errors import Forbidden, Invalid
-from fieldlog.extensions import db
-from fieldlog.limits import MAX_AMOUNT
+from fieldlog.app.extensions import db
 from fieldlog.models import ProposalRevision
-from fieldlog.proposals import can_correct, correct_proposal
+from fieldlog.rules.limits import MAX_AMOUNT
+from fieldlog.services.errors import Forbidden, Invalid
+from fieldlog.services.proposals import can_correct, correct_proposal
 
 from .conftest import NOW, csrf_from
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import FollowUp
 
 

@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi.settings import set_active_kpis
 from fieldlog.models import Hypothesis, KpiTarget, Review
-from fieldlog.periods import Period
 from fieldlog.reports import data, lists, pdf
+from fieldlog.rules.periods import Period
 from tests.conftest import TZ
 from tests.test_reports_delivery import inbox  # noqa: F401 — fixture
 

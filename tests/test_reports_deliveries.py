@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import ReportDelivery
 from fieldlog.reports import deliveries, delivery
 from tests.test_concurrency import server  # noqa: F401 — the live-server fixture

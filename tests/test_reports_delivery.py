@@ -17,10 +17,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import ReportDelivery
-from fieldlog.periods import Period
 from fieldlog.reports import delivery
+from fieldlog.rules.periods import Period
 from tests.report_samples import branch_report
 
 WEEK = Period.parse("2026-W47")

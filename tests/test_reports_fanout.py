@@ -22,10 +22,10 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry, SimpleWorker
 from sqlalchemy import select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import ReportDelivery
-from fieldlog.periods import Period
 from fieldlog.reports import delivery, fanout, schedule
+from fieldlog.rules.periods import Period
 from tests.test_reports_delivery import Inbox, free_port, inbox  # noqa: F401 — fixture
 
 REDIS_URL = os.environ.get("FIELDLOG_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from fieldlog import create_app
-from fieldlog.periods import Period
 from fieldlog.reports import schedule
 from fieldlog.reports.schedule import due_week
+from fieldlog.rules.periods import Period
 
 TZ = ZoneInfo("Asia/Tokyo")
 W46, W47 = Period.parse("2026-W46"), Period.parse("2026-W47")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fieldlog.defaults import company_settings
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import KpiTarget
+from fieldlog.services.defaults import company_settings
 
 from .conftest import csrf_from
 
@@ -173,8 +173,8 @@ def test_thresholds_take_effect_in_the_roll_up_and_the_lists(client, owner, make
 
     from fieldlog.kpi import Scope, rollup
     from fieldlog.models import Branch, User
-    from fieldlog.periods import Period
     from fieldlog.reports.lists import customers_at_risk
+    from fieldlog.rules.periods import Period
     from tests.conftest import TZ
 
     tokyo = db.session.scalars(db.select(Branch).where(Branch.code == "TKY")).one()

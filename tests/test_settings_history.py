@@ -8,12 +8,12 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from fieldlog import audit
-from fieldlog.errors import Invalid
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.kpi import Scope
 from fieldlog.kpi.targets import set_target
 from fieldlog.models import KpiTarget, Purpose, SettingChange
+from fieldlog.services import audit
+from fieldlog.services.errors import Invalid
 
 from .conftest import csrf_from
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fieldlog import create_app
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from tests.conftest import Auth
 
 

@@ -29,8 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from fieldlog import create_app
-from fieldlog.database import storage_problem
-from fieldlog.extensions import db
+from fieldlog.app.database import storage_problem
+from fieldlog.app.extensions import db
 from fieldlog.models import Customer, Visit
 
 from .conftest import (

@@ -1,4 +1,4 @@
-"""Text folding (fieldlog/text.py): what forms and imports store, what search matches."""
+"""Text folding (fieldlog/rules/text.py): what forms and imports store, what search matches."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fieldlog import directory, text
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io import normalize
+from fieldlog.rules import text
+from fieldlog.services import directory
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = json.loads((ROOT / "tests" / "js" / "search_key_cases.json").read_text("utf-8"))

@@ -6,10 +6,10 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from fieldlog.defaults import company_settings
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import FollowUp
-from fieldlog.today import due_follow_ups, overdue_customers
+from fieldlog.services.defaults import company_settings
+from fieldlog.services.today import due_follow_ups, overdue_customers
 
 from .conftest import NOW, TZ, visit_payload
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import FollowUp, PlannedVisit, Purpose
 
 from .conftest import csrf_from

@@ -7,7 +7,7 @@ import io
 
 from sqlalchemy import func, select
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import Visit
 
 from .conftest import csrf_from, visit_payload

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from fieldlog.errors import ClientIdReused, Forbidden, Invalid, NotFound
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import FollowUp, Proposal, Purpose, Visit
-from fieldlog.visits import (
+from fieldlog.services.errors import ClientIdReused, Forbidden, Invalid, NotFound
+from fieldlog.services.visits import (
     close_proposal,
     complete_follow_up,
     derive_kind,
@@ -455,7 +455,7 @@ def test_an_edit_keeps_purposeful_as_recorded_unless_the_purpose_changes(world):
 
 def _follow_up_rate_w47():
     from fieldlog.kpi import Scope, rollup
-    from fieldlog.periods import Period
+    from fieldlog.rules.periods import Period
 
     figure = rollup(db.session, Scope.company(), Period.parse("2026-W47"), today=TODAY, tz=TZ)[
         "follow_up_rate"
@@ -554,7 +554,7 @@ def test_a_rep_cannot_tick_off_a_colleagues_follow_up(world, make):
 
 def test_derive_kinds_in_one_query_agrees_with_derive_kind(make):
     """The import's batch form and the app's one-by-one form give the same kind, at the edges."""
-    from fieldlog.visits import derive_kind, derive_kinds
+    from fieldlog.services.visits import derive_kind, derive_kinds
 
     food, drink = make.category("FOOD"), make.category("DRINK")
     a, b = make.customer(), make.customer()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from fieldlog import week_gaps
-from fieldlog.defaults import company_settings
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.models import FollowUp, PlannedVisit
-from fieldlog.periods import Period
+from fieldlog.rules.periods import Period
+from fieldlog.services import week_gaps
+from fieldlog.services.defaults import company_settings
 
 from .conftest import TZ, csrf_from
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 
 PAYLOAD = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 

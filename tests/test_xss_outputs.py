@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from fieldlog.extensions import db
+from fieldlog.app.extensions import db
 from fieldlog.io.export import FORMULA_STARTS, KINDS
 from fieldlog.models import Hypothesis, Review
 

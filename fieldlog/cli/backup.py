@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from ..backup import BackupError, backup
+from ..services.backup import BackupError, backup
 
 
 @click.command("backup")

@@ -10,9 +10,9 @@ import click
 from flask import current_app
 
 from .. import demo
-from ..database import write_intent
-from ..extensions import db
-from ..periods import today as local_today
+from ..app.database import write_intent
+from ..app.extensions import db
+from ..rules.periods import today as local_today
 
 
 @click.command("demo-data")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..i18n import CATALOGUE, missing_translations
+from ..app.untranslated import CATALOGUE, missing_translations
 
 
 @click.group("i18n", help="Translation catalogue tools.")

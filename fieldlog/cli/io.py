@@ -11,11 +11,11 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError
 
 from .. import io as fio
-from ..database import storage_problem, write_intent
-from ..extensions import db
+from ..app.database import storage_problem, write_intent
+from ..app.extensions import db
 from ..io import export as fexport
 from ..io.importer import group_errors
-from ..periods import today
+from ..rules.periods import today
 from .paths import output_file, output_option
 
 

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 from flask import current_app
 
-from ..defaults import company_settings
-from ..extensions import db
+from ..app.extensions import db
 from ..kpi import (
     CATALOGUE,
     KPI_KEYS,
@@ -25,8 +24,9 @@ from ..kpi import (
 )
 from ..kpi.lead import LeadInputError, check_arguments, lead_analysis, parse_until
 from ..models import utcnow
-from ..periods import Period, last_complete_week, today
 from ..present import numbers
+from ..rules.periods import Period, last_complete_week, today
+from ..services.defaults import company_settings
 
 
 @click.group("kpi", help="KPI figures rolled up from the recorded events.")

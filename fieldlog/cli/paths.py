@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from sqlalchemy.engine import make_url
 
-from ..backup import sqlite_files
+from ..services.backup import sqlite_files
 
 
 def database_files(database_url: str) -> set[Path]:

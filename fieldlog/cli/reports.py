@@ -10,9 +10,9 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from ..extensions import db
+from ..app.extensions import db
 from ..models import Branch
-from ..periods import Period, last_complete_week, today
+from ..rules.periods import Period, last_complete_week, today
 from .paths import output_option
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .. import accounts
-from ..database import write_intent
-from ..errors import Invalid
-from ..extensions import db
+from ..app.database import write_intent
+from ..app.extensions import db
+from ..services import accounts
+from ..services.errors import Invalid
 
 
 @click.group("users", help="Manage user accounts.")

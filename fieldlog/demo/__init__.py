@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from .. import accounts
-from ..defaults import DEFAULT_ACTIVE_KPIS, ensure_defaults
-from ..extensions import db
+from ..app.extensions import db
 from ..kpi import dormancy
 from ..models import Branch, Hypothesis, KpiTarget, Review, User
-from ..periods import Period
+from ..rules.periods import Period
+from ..services import accounts
+from ..services.defaults import DEFAULT_ACTIVE_KPIS, ensure_defaults
 from . import catalogue as cat
 from .activity import History
 from .people import Company, build_company

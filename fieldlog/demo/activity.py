@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..kpi import summary as kpi_summary
 from ..models import FollowUp, Proposal, Purpose, SalesLine, Visit
-from ..visits import UPSELL_LOOKBACK_DAYS
+from ..services.visits import UPSELL_LOOKBACK_DAYS
 from . import catalogue as cat
 from .people import PROFILES, Client, Company, insert_rows
 

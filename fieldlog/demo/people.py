@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ..models import Branch, Category, Customer, User
-from ..text import search_key
+from ..rules.text import search_key
 from . import catalogue as cat
 
 # Visiting habits per profile: purposeful-visit rate, hearing rate when purposeful, proposal

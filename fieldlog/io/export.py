@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
-from .. import access
-from ..entry import days_later, entry_time
-from ..limits import clean_text
 from ..models import Branch, Category, Customer, FollowUp, Proposal, Purpose, SalesLine, User, Visit
+from ..rules.entry import days_later, entry_time
+from ..rules.limits import clean_text
+from ..services import access
 from . import headers
 
 KINDS = ("visits", "proposals", "follow-ups", "kpis", "customers", "sales")

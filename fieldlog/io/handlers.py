@@ -11,10 +11,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from .. import accounts, limits
 from ..kpi import budgets as kpi_budgets
 from ..kpi import summary as kpi_summary
-from ..limits import amount_error
 from ..models import (
     Branch,
     Category,
@@ -25,7 +23,10 @@ from ..models import (
     User,
     utcnow,
 )
-from ..text import search_key
+from ..rules import limits
+from ..rules.limits import amount_error
+from ..rules.text import search_key
+from ..services import accounts
 from .normalize import (
     CellError,
     kana,

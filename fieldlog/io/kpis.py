@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import access
 from ..kpi import CATALOGUE, KPI_KEYS, RATE_KEYS, Scope, trend, trend_by
 from ..models import Branch, User
-from ..periods import Period
+from ..rules.periods import Period
+from ..services import access
 from .export import Table
 
 COLUMNS = [

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
-from .. import limits
-from ..periods import MAX_YEAR, MIN_YEAR
-from ..text import clean, reading
+from ..rules import limits
+from ..rules.periods import MAX_YEAR, MIN_YEAR
+from ..rules.text import clean, reading
 
 # First day of each era; year 1 (元年) of an era is the Gregorian year of that day.
 ERAS = {
@@ -67,7 +67,7 @@ def _nfkc(value: Any) -> str:
 
 
 def kana(value: Any) -> str:
-    """A reading cell as stored (``fieldlog.text.reading``), whatever type the cell held."""
+    """A reading cell as stored (``fieldlog.rules.text.reading``), whatever type the cell held."""
     return reading(text(value))
 
 

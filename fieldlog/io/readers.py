@@ -18,7 +18,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from .. import limits
+from ..rules import limits
 
 CHUNK = 1 << 20
 ZIP_MAGIC = b"PK\x03\x04"

@@ -17,7 +17,6 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, select, update
 
-from .. import accounts, limits
 from ..kpi import dormancy
 from ..models import (
     Category,
@@ -31,8 +30,10 @@ from ..models import (
     Visit,
     utcnow,
 )
-from ..periods import local_date
-from ..visits import derive_kinds
+from ..rules import limits
+from ..rules.periods import local_date
+from ..services import accounts
+from ..services.visits import derive_kinds
 from .handlers import IN_CHUNK, Handler, Row
 from .normalize import (
     fold_word,

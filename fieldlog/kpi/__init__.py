@@ -1,6 +1,6 @@
 """The KPI engine: catalogue, roll-up, targets, lint and gap analysis (docs/kpi.md)."""
 
-from .catalogue import CATALOGUE, KGI_KEYS, KPI_KEYS, RATE_KEYS, KpiDef
+from ..rules.kpi_catalogue import CATALOGUE, KGI_KEYS, KPI_KEYS, RATE_KEYS, KpiDef
 from .rollup import KpiValue, rollup, rollup_by, trend, trend_by, trend_with_branches
 from .scope import Scope, parse_scope, scope_label
 

@@ -24,11 +24,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import access, audit
-from ..errors import Invalid
-from ..limits import amount_error
 from ..models import Branch, SalesBudget, SalesBudgetChange, User, utcnow
-from ..periods import Period
+from ..rules.limits import amount_error
+from ..rules.periods import Period
+from ..services import access, audit
+from ..services.errors import Invalid
 from .scope import Scope
 
 

@@ -23,11 +23,11 @@ from sqlalchemy import Engine, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..database import write_intent
+from ..app.database import write_intent
 from ..models import Branch, FollowUp, Proposal, ReportDelivery, ReportSnapshot, Visit
 from ..models import VisitRevision as Revision
-from ..periods import Period, local_date
-from .catalogue import CATALOGUE
+from ..rules.kpi_catalogue import CATALOGUE
+from ..rules.periods import Period, local_date
 from .rollup import KpiValue
 from .scope import Scope
 

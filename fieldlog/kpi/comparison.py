@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Branch, Hypothesis, Review, User
-from ..periods import Period
+from ..rules.kpi_catalogue import CATALOGUE
+from ..rules.periods import Period
 from . import did
-from .catalogue import CATALOGUE
 from .rollup import trend_by
 
 WEEKS_BEFORE = 26  # weeks before the start compared

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..periods import Period
+from ..rules.periods import Period
 
 MIN_WEEKS = 8
 # Regression rows needed before the model is trusted over the plain 4-week mean.

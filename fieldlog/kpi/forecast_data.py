@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..database import money_sum
+from ..app.database import money_sum
 from ..models import Customer, Proposal, SalesLine
 from .forecast import KINDS, History
 from .scope import Scope
@@ -77,8 +77,8 @@ def add_leading_kpis(
     it), and, where the verdict is ``leads``, its weekly values over the whole history go in
     with the lag found; the forecast then keeps it only if it predicts better. Returns the keys.
     """
-    from ..defaults import company_settings
-    from ..periods import Period
+    from ..rules.periods import Period
+    from ..services.defaults import company_settings
     from .lead import lead_analysis
     from .rollup import trend
     from .settings import active_kpis

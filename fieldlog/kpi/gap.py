@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..present.numbers import relative_change
 from ..present.numbers import value as format_value
-from .catalogue import CATALOGUE, unit_of
+from ..rules.kpi_catalogue import CATALOGUE, unit_of
 from .rollup import KpiValue
 from .targets import achievement
 

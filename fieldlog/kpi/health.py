@@ -3,7 +3,7 @@
 Signals, definitions and thresholds are in docs/honest-numbers.md. In short, over the visits of
 the scope whose local visit date lies in the period:
 
-- ``same_day_entry_rate``: visits entered (fieldlog.entry: the trusted phone save time, else
+- ``same_day_entry_rate``: visits entered (fieldlog.rules.entry: the trusted phone save time, else
   the server's receipt) on the visit's own local date / visits; imported history is exempt
   from every entry-time signal and left out of this denominator.
 - ``late_entries``: visits entered more than ``late_entry_days`` local days after the visit.
@@ -29,10 +29,10 @@ from flask_babel import gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..defaults import company_settings
-from ..entry import entry_time, is_late
 from ..models import CompanySettings, User, Visit
-from ..periods import Period, local_date, local_midnight_utc
+from ..rules.entry import entry_time, is_late
+from ..rules.periods import Period, local_date, local_midnight_utc
+from ..services.defaults import company_settings
 from . import closed_weeks
 from .rollup import KpiValue, rate
 from .scope import Scope

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Visit
-from ..periods import Period, local_date
+from ..rules.kpi_catalogue import CATALOGUE, KPI_KEYS
+from ..rules.periods import Period, local_date
 from .budgets import budget_for, rep_budgets
-from .catalogue import CATALOGUE, KPI_KEYS
 from .rollup import KpiValue, trend, trend_by
 from .scope import Scope
 from .targets import targets_for

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..periods import Period
+from ..rules.kpi_catalogue import CATALOGUE, KGI_KEYS, KPI_KEYS
+from ..rules.periods import Period
 from . import leadlag
-from .catalogue import CATALOGUE, KGI_KEYS, KPI_KEYS
 from .rollup import KpiValue, trend, trend_by
 from .scope import Scope, scope_label
 

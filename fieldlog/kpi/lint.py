@@ -9,7 +9,7 @@ from typing import Any
 from flask_babel import LazyString, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
-from .catalogue import CATALOGUE
+from ..rules.kpi_catalogue import CATALOGUE
 
 MIN_ACTIVE = 3
 MAX_ACTIVE = 5

@@ -33,8 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ..database import money_sum
-from ..defaults import company_settings
+from ..app.database import money_sum
 from ..models import (
     Branch,
     CompanySettings,
@@ -48,9 +47,10 @@ from ..models import (
     UTCDateTime,
     Visit,
 )
-from ..periods import Period, local_midnight_utc
+from ..rules.kpi_catalogue import KPI_KEYS
+from ..rules.periods import Period, local_midnight_utc
+from ..services.defaults import company_settings
 from . import dormancy
-from .catalogue import KPI_KEYS
 from .scope import Scope
 
 # Which query feeds which KPI, so a trend of two KPIs runs only the queries it needs.

@@ -8,8 +8,8 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import access
 from ..models import Branch, User
+from ..services import access
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..defaults import ensure_settings
-from ..errors import Invalid
 from ..models import CompanySettings, User
+from ..rules.kpi_catalogue import CATALOGUE, KPI_KEYS
+from ..services import audit
+from ..services.defaults import ensure_settings
+from ..services.errors import Invalid
 from . import dormancy
-from .catalogue import CATALOGUE, KPI_KEYS
 from .lint import Warning, lint
 
 MAX_WHY = 500
@@ -108,7 +108,7 @@ def set_active_kpis(
 ) -> list[Warning]:
     """Choose the active KPIs (order kept); returns the lint for the new set. Flushes.
 
-    A change is kept in the settings history (fieldlog.audit) with the acting user.
+    A change is kept in the settings history (fieldlog.services.audit) with the acting user.
     """
     chosen = list(dict.fromkeys(k.strip() for k in keys if k and k.strip()))
     unknown = [k for k in chosen if k not in CATALOGUE]

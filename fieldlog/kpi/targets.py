@@ -23,11 +23,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
-from .. import access, audit, limits
-from ..errors import Invalid
 from ..models import Branch, KpiTarget, User
-from ..periods import Period
-from .catalogue import CATALOGUE
+from ..rules import limits
+from ..rules.kpi_catalogue import CATALOGUE
+from ..rules.periods import Period
+from ..services import access, audit
+from ..services.errors import Invalid
 from .scope import Scope
 
 Achievement = Literal["ahead", "behind", "on"]
@@ -69,7 +70,7 @@ def set_target(
 
     Only an owner may set a target in force from before the current week (``today``'s ISO
     week), so a past week cannot be turned into 達成 by a target lowered after the fact; the
-    change is kept in the settings history (fieldlog.audit) either way.
+    change is kept in the settings history (fieldlog.services.audit) either way.
     """
     errors: dict[str, list[object]] = {}
     definition = CATALOGUE.get(kpi)

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..defaults import company_settings
 from ..kpi import kgi
-from ..kpi.catalogue import KGI_KEYS
 from ..models import Branch, Customer, Review, User
-from ..periods import Period
+from ..rules.kpi_catalogue import KGI_KEYS
+from ..rules.periods import Period
+from ..services.defaults import company_settings
 from . import lists
 from .lists import CustomerLine, FollowUpLine, Pipeline
 
@@ -287,8 +287,8 @@ def _hypothesis_leads(
     session: Session, branch: Branch, *, today: date, tz: ZoneInfo
 ) -> list[tuple[str, Any]]:
     """Each hypothesis under test for the branch with its linked KPIs' lead analysis there."""
-    from ..hypotheses import branch_leads
     from ..models import Hypothesis
+    from ..services.hypotheses import branch_leads
 
     stmt = select(Hypothesis).where(
         Hypothesis.status == "testing",

@@ -13,9 +13,9 @@ from datetime import date, datetime
 from sqlalchemy import Engine, case, false, func, select
 from sqlalchemy.orm import Session
 
-from .. import access
 from ..models import Branch, ReportDelivery, User
-from ..periods import Period
+from ..rules.periods import Period
+from ..services import access
 from . import delivery
 
 # How many rows the page lists at most, and how many weeks back it looks without a filter.

@@ -23,12 +23,12 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..database import write_intent
+from ..app.database import write_intent
 from ..kpi import closed_weeks
-from ..limits import clean_text
 from ..models import Branch, ReportDelivery, User
-from ..periods import Period
 from ..present import numbers
+from ..rules.limits import clean_text
+from ..rules.periods import Period
 from .data import BranchReport, CompanyReport
 
 NO_RECIPIENTS = "no_recipients"

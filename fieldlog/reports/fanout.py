@@ -30,7 +30,7 @@ from rq.job import JobStatus
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from ..periods import Period
+from ..rules.periods import Period
 from . import delivery
 
 QUEUE = "fieldlog-reports"
@@ -153,7 +153,7 @@ def _app_context() -> Iterator[Flask]:
 
 def run_report_job(week: str, report: str, today: str) -> dict[str, int]:
     """RQ job: build one report and mail it to whoever has not received it; counts by status."""
-    from ..extensions import db
+    from ..app.extensions import db
 
     with _app_context() as app:
         config = app.config
@@ -197,7 +197,7 @@ def run_worker(
     work horse forked per job (fork=True, RQ's Worker) compiles them again each time —
     about twice as slow per report here — in exchange for isolating each job's memory.
     """
-    from ..extensions import db
+    from ..app.extensions import db
     from .pdf import warm_up
 
     if fork:

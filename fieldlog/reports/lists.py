@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..defaults import company_settings
 from ..kpi import Scope, dormancy, trend
 from ..models import (
     Branch,
@@ -23,8 +22,9 @@ from ..models import (
     User,
     Visit,
 )
-from ..periods import Period, local_midnight_utc
-from ..today import is_overdue
+from ..rules.periods import Period, local_midnight_utc
+from ..services.defaults import company_settings
+from ..services.today import is_overdue
 
 WORST = 20
 

@@ -17,9 +17,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from .. import charts
-from ..kpi.catalogue import name_of, unit_of
 from ..kpi.health import FLAG_LABELS_JA
 from ..present import numbers
+from ..rules.kpi_catalogue import name_of, unit_of
 from .data import BranchReport, CompanyReport, Figure
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-from ..periods import Period
+from ..rules.periods import Period
 
 SEND_AT = time(7, 0)
 WAKE_EVERY = timedelta(minutes=5)
@@ -58,7 +58,7 @@ class Scheduler:
 
     def run_once(self, now: datetime | None = None) -> bool:
         """Send what is due; True when everything due has been delivered."""
-        from ..extensions import db
+        from ..app.extensions import db
         from . import delivery
 
         config = self.app.config
@@ -94,7 +94,7 @@ class Scheduler:
     def _fan_out(self, due: Period, today: date) -> bool:
         """Queue mode: enqueue what is outstanding (one process per lock period); True once
         the workers have delivered everything."""
-        from ..extensions import db
+        from ..app.extensions import db
         from . import delivery, fanout
 
         if not delivery.outstanding(db.session, due):

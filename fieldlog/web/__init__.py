@@ -11,10 +11,10 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from .. import accounts
-from ..database import storage_problem
-from ..errors import ServiceError
-from ..extensions import db, login_manager
+from ..app.database import storage_problem
+from ..app.extensions import db, login_manager
+from ..services import accounts
+from ..services.errors import ServiceError
 from . import compress, edge, filters, security
 from .common import STORAGE_MESSAGES, json_error, too_large_message
 

@@ -1,7 +1,7 @@
 """Owner administration: branches, users, customers, purposes and categories.
 
 Thin views: read the form, call the directory service, commit or re-render with the field
-errors next to the fields. The rules live in ``fieldlog.directory``.
+errors next to the fields. The rules live in ``fieldlog.services.directory``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import directory, limits
-from ..errors import Invalid
-from ..extensions import db
+from ..app.extensions import db
 from ..models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
+from ..rules import limits
+from ..services import directory
+from ..services.errors import Invalid
 from .common import roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -12,11 +12,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from .. import access, directory, openapi, plan, plan_text, schemas, visits
-from ..database import end_reads, write_intent
-from ..defaults import company_settings
-from ..extensions import csrf, db
+from ..app import openapi
+from ..app.database import end_reads, write_intent
+from ..app.extensions import csrf, db
 from ..models import FollowUp
+from ..services import access, directory, plan, plan_text, schemas, visits
+from ..services.defaults import company_settings
 from .common import company_tz, json_error, local_today, now
 from .security import reads_first
 from .transaction import unit_of_work

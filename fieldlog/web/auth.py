@@ -20,10 +20,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .. import accounts
-from ..database import write_intent
-from ..extensions import db
+from ..app.database import write_intent
+from ..app.extensions import db
 from ..models import User
+from ..services import accounts
 from .common import now
 from .i18n import LOCALE_COOKIE
 from .security import reads_first

@@ -13,9 +13,9 @@ from flask import abort, current_app, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from .. import limits
 from ..models import utcnow
-from ..periods import Period, from_query, today
+from ..rules import limits
+from ..rules.periods import Period, from_query, today
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,6 +1,6 @@
 """Where request input enters: text cleaned, JSON bounded, ids in range, before any view runs.
 
-The rules themselves live in fieldlog/limits.py (docs/limits.md); this module applies them
+The rules themselves live in fieldlog/rules/limits.py (docs/limits.md); this module applies them
 to every query string, form and JSON body, so no view can forget to.
 """
 
@@ -14,7 +14,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
 from werkzeug.utils import cached_property
 
-from .. import limits
+from ..rules import limits
 
 
 def _cleaned(values: ImmutableMultiDict[str, str]) -> ImmutableMultiDict[str, str]:

@@ -23,15 +23,17 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import access, charts, customer_profile, directory, limits, plan, plan_text, visits
-from .. import proposals as corrections
-from .. import today as today_service
-from ..defaults import company_settings
-from ..errors import ClientIdReused, Invalid
-from ..extensions import db
+from .. import charts
+from ..app.extensions import db
 from ..models import Customer, FollowUp, Proposal, Purpose, Visit
 from ..present import numbers
-from ..text import search_key
+from ..rules import limits
+from ..rules.text import search_key
+from ..services import access, customer_profile, directory, plan, plan_text, visits
+from ..services import proposals as corrections
+from ..services import today as today_service
+from ..services.defaults import company_settings
+from ..services.errors import ClientIdReused, Invalid
 from . import visit_form
 from .auth import _safe_next
 from .common import company_tz, local_today, now, roles_required

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context
 from flask_babel import format_date, format_datetime, get_locale, get_translations
 
-from ..entry import Entry, describe
 from ..present import numbers
+from ..rules.entry import Entry, describe
 from .common import company_tz
 
 

@@ -25,14 +25,15 @@ from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from .. import access, limits
-from ..database import storage_problem, write_intent
-from ..extensions import db
+from ..app.database import storage_problem, write_intent
+from ..app.extensions import db
 from ..io import KINDS, import_file
 from ..io import export as fexport
 from ..io.importer import group_errors
 from ..io.jobs import JobStore
 from ..models import User
+from ..rules import limits
+from ..services import access
 from .common import (
     STORAGE_MESSAGES,
     attachment,

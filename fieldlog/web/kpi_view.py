@@ -11,8 +11,8 @@ from markupsafe import Markup
 
 from .. import charts
 from ..kpi import CATALOGUE
-from ..kpi.catalogue import name_of, unit_of
 from ..present import numbers
+from ..rules.kpi_catalogue import name_of, unit_of
 
 
 def _locale() -> str:

@@ -7,13 +7,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access, directory, hypotheses, plan, reviews, week_gaps
-from ..defaults import company_settings
-from ..errors import Invalid
-from ..extensions import db
+from ..app.extensions import db
 from ..kpi.settings import lint_settings, why_texts
 from ..models import Branch, Hypothesis
 from ..reports import data, deliveries
+from ..services import access, directory, hypotheses, plan, reviews, week_gaps
+from ..services.defaults import company_settings
+from ..services.errors import Invalid
 from .common import chosen_period, company_tz, local_today, roles_required
 from .kpi_view import HELPERS
 

@@ -19,10 +19,10 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access
-from ..extensions import db
-from ..periods import Period, week_or_none
+from ..app.extensions import db
 from ..reports import data, deliveries, delivery, pdf
+from ..rules.periods import Period, week_or_none
+from ..services import access
 from .common import attachment, chosen_period, company_tz, local_today, now, roles_required
 
 bp = Blueprint("reports", __name__)

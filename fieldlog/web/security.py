@@ -9,7 +9,7 @@ from flask import Flask, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from ..database import reset_write_intent, set_write_intent
+from ..app.database import reset_write_intent, set_write_intent
 
 CSP = "; ".join(
     [

@@ -13,17 +13,17 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import access, audit, directory
-from ..defaults import company_settings
-from ..errors import Invalid
-from ..extensions import db
+from ..app.extensions import db
 from ..kpi import CATALOGUE, KGI_KEYS, KPI_KEYS, Scope, parse_scope, scope_label
 from ..kpi import budgets as kpi_budgets
 from ..kpi import settings as kpi_settings
 from ..kpi.targets import set_target, target_history
 from ..models import User
-from ..periods import Period
-from ..plan import purpose_labels
+from ..rules.periods import Period
+from ..services import access, audit, directory
+from ..services.defaults import company_settings
+from ..services.errors import Invalid
+from ..services.plan import purpose_labels
 from .common import local_today, roles_required
 from .kpi_view import HELPERS
 

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
-from ..entry import days_later, is_late
-from ..periods import local_date
-from ..text import nfkc
+from ..rules.entry import days_later, is_late
+from ..rules.periods import local_date
+from ..rules.text import nfkc
 
 # Quick date chips: (value, label); the date is counted from the visit's local date.
 DUE_PRESETS = (

@@ -199,7 +199,7 @@ const CASEFOLD = {
 const FOLDED = new RegExp(`[${Object.keys(CASEFOLD).join("")}]`, "g");
 
 /**
- * The server's search key (fieldlog/text.py search_key): width, kana and case folded, spaces
+ * The server's search key (fieldlog/rules/text.py search_key): width, kana and case folded, spaces
  * dropped. tests/test_text.py checks the two agree on a shared table and whole Unicode blocks.
  */
 export function searchKey(value) {

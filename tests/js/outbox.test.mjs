@@ -206,7 +206,7 @@ test("'sync now' and coming back online skip the backoff wait, never another use
 });
 
 test("the offline search key folds width, kana and case like the server's", () => {
-  // The same table tests/test_text.py checks fieldlog.text.search_key against.
+  // The same table tests/test_text.py checks fieldlog.rules.text.search_key against.
   const cases = JSON.parse(readFileSync(new URL("./search_key_cases.json", import.meta.url)));
   assert.ok(cases.length > 20);
   for (const [input, key] of cases) assert.equal(searchKey(input), key, JSON.stringify(input));

@@ -20,11 +20,9 @@ from sqlalchemy import Select, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import access, limits, schemas
-from .database import money_sum
-from .errors import Invalid, NotFound
-from .kpi import dormancy
-from .models import (
+from ..app.database import money_sum
+from ..kpi import dormancy
+from ..models import (
     Category,
     CompanySettings,
     Customer,
@@ -36,7 +34,10 @@ from .models import (
     User,
     Visit,
 )
-from .periods import local_date, local_midnight_utc
+from ..rules import limits
+from ..rules.periods import local_date, local_midnight_utc
+from . import access, schemas
+from .errors import Invalid, NotFound
 from .today import cycle_days, is_overdue, open_follow_up_booked
 from .visits import UPSELL_LOOKBACK_DAYS
 

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session
 
+from ..kpi import dormancy
+from ..models import CompanySettings, Customer, FollowUp, Proposal, User, Visit
+from ..rules.periods import Period
 from . import plan
-from .kpi import dormancy
-from .models import CompanySettings, Customer, FollowUp, Proposal, User, Visit
-from .periods import Period
 
 # How many customers each list shows (the count says how many there are in all).
 SHOWN = 8

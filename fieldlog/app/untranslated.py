@@ -7,7 +7,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "fieldlog" / "translations" / "ja" / "LC_MESSAGES" / "messages.po"
 KEYWORDS = {
     "_": None,

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from ..app.database import money_sum
+from ..kpi import dormancy
+from ..models import Category, CompanySettings, Customer, SalesLine
 from . import plan
-from .database import money_sum
-from .kpi import dormancy
-from .models import Category, CompanySettings, Customer, SalesLine
 from .today import cycle_days
 
 YEAR = 365

@@ -19,10 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import access, schemas
-from .errors import ClientIdReused, Forbidden, InProgress, Invalid, NotFound
-from .kpi import dormancy
-from .models import (
+from ..kpi import dormancy
+from ..models import (
     Category,
     Customer,
     FollowUp,
@@ -34,7 +32,9 @@ from .models import (
     VisitRevision,
     utcnow,
 )
-from .periods import local_date
+from ..rules.periods import local_date
+from . import access, schemas
+from .errors import ClientIdReused, Forbidden, InProgress, Invalid, NotFound
 
 UPSELL_LOOKBACK_DAYS = 365
 # A follow-up may be moved at most this far ahead (as far as a plan reaches).

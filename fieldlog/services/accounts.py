@@ -11,9 +11,9 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import limits
+from ..models import ROLES, Branch, LoginAttempt, LoginSession, User, utcnow
+from ..rules import limits
 from .errors import Invalid
-from .models import ROLES, Branch, LoginAttempt, LoginSession, User, utcnow
 
 MIN_PASSWORD_LENGTH = limits.MIN_PASSWORD
 # zxcvbn's score 0–4 (its frequency lists: common passwords, words, names, keyboard runs);

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from ..models import SETTING_CHANGE_KINDS, Branch, SettingChange, User, utcnow
 from . import access
-from .models import SETTING_CHANGE_KINDS, Branch, SettingChange, User, utcnow
 
 PER_PAGE = 50
 

@@ -13,10 +13,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from . import access, accounts, audit, limits
+from ..models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
+from ..rules import limits
+from ..rules.text import clean, reading, search_key
+from . import access, accounts, audit
 from .errors import Invalid
-from .models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
-from .text import clean, reading, search_key
 
 CODE = re.compile(r"^\S+$")
 PAGE_SIZE = 50
@@ -25,7 +26,7 @@ Errors = dict[str, list[Any]]
 
 
 def _text(errors: Errors, field: str, value: str | None, *, max_len: int, required=True) -> str:
-    value = clean(value)  # as an import would store it (fieldlog.text)
+    value = clean(value)  # as an import would store it (fieldlog.rules.text)
     if required and not value:
         errors.setdefault(field, []).append(_l("This field is required."))
     elif len(value) > max_len:
@@ -95,7 +96,8 @@ def save_purpose(
 
     The code of an existing purpose never changes (queued offline visits send it), and a new
     ``purposeful`` flag applies to visits recorded from now on: past visits keep their own flag.
-    A change of the flag is kept in the settings history (fieldlog.audit) with the acting user.
+    A change of the flag is kept in the settings history (fieldlog.services.audit) with the acting
+    user.
     """
     errors: Errors = {}
     if purpose is None:

@@ -3,12 +3,12 @@
 Pure (no Flask, no database). Four rules, each used by every path that needs it:
 
 - ``clean_text``: no NUL, control character or lone surrogate, so stored text can always be
-  written to HTML, PDF, CSV, XLSX and headers; ``fieldlog.limits`` applies it at every edge.
+  written to HTML, PDF, CSV, XLSX and headers; ``fieldlog.rules.limits`` applies it at every edge.
 
 - ``clean``: what a typed or imported name is stored as — full-width ASCII and half-width kana
   folded to their usual widths (㈱ and ① are kept), runs of white space made one space, trimmed.
-  The owner's forms (``fieldlog.directory``) and the imports (``fieldlog.io.normalize``) both call
-  it, so a name reads the same however it came in.
+  The owner's forms (``fieldlog.services.directory``) and the imports (``fieldlog.io.normalize``)
+  both call it, so a name reads the same however it came in.
 - ``reading``: a reading (フリガナ) as stored — ``clean``, then hiragana made katakana.
 - ``search_key``: what search matches on — NFKC, katakana made hiragana, case folded, white space
   dropped. The offline customer search mirrors it in ``static/js/outbox-core.mjs`` (``searchKey``);
@@ -61,7 +61,7 @@ def fold_width(value: str) -> str:
 def clean(value: str | None) -> str:
     """Text as stored: widths folded, white space runs made one space, trimmed.
 
-    Control characters and lone surrogates go first (``fieldlog.limits.clean_text``).
+    Control characters and lone surrogates go first (``fieldlog.rules.limits.clean_text``).
     """
     value = value or ""
     if not value.isprintable():

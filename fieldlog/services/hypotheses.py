@@ -16,13 +16,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import access, limits
-from .errors import Forbidden, Invalid
-from .kpi import CATALOGUE, KGI_KEYS, Scope, trend
-from .kpi.comparison import HypothesisComparison, UnitComparison, hypothesis_comparison
-from .kpi.did import Comparison
-from .kpi.lead import KPI_CHOICES, LeadResult, lead_analysis
-from .models import (
+from ..kpi import CATALOGUE, KGI_KEYS, Scope, trend
+from ..kpi.comparison import HypothesisComparison, UnitComparison, hypothesis_comparison
+from ..kpi.did import Comparison
+from ..kpi.lead import KPI_CHOICES, LeadResult, lead_analysis
+from ..models import (
     HYPOTHESIS_STATUSES,
     Branch,
     Hypothesis,
@@ -30,7 +28,10 @@ from .models import (
     Review,
     User,
 )
-from .periods import Period
+from ..rules import limits
+from ..rules.periods import Period
+from . import access
+from .errors import Forbidden, Invalid
 
 MAX_WEEKS = 26  # weeks shown on each side of the start
 

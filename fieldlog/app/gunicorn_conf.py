@@ -1,13 +1,13 @@
 """gunicorn settings for FieldLog, from the environment.
 
-    gunicorn -c fieldlog/gunicorn_conf.py          # serves wsgi:app
+    gunicorn -c fieldlog/app/gunicorn_conf.py          # serves wsgi:app
 
 Every setting comes from a FIELDLOG_* variable (README, "Deployment with gunicorn"): FIELDLOG_BIND,
 FIELDLOG_WORKERS, FIELDLOG_THREADS, FIELDLOG_TIMEOUT, FIELDLOG_GRACEFUL_TIMEOUT,
 FIELDLOG_FORWARDED_ALLOW_IPS, FIELDLOG_MAX_REQUESTS, FIELDLOG_CONTROL_SOCKET, FIELDLOG_ACCESS_LOG.
 
 Both gunicorn's own log and its access log are on stderr in the app's format: JSON lines
-(``fieldlog.logs.JsonFormatter``), or plain lines with FIELDLOG_LOG_FORMAT=text.
+(``fieldlog.app.logs.JsonFormatter``), or plain lines with FIELDLOG_LOG_FORMAT=text.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from fieldlog.logs import formatter
+from fieldlog.app.logs import formatter
 
 
 def _int(name: str, default: int) -> int:

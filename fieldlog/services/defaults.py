@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import CompanySettings, Purpose
+from ..models import CompanySettings, Purpose
 
 # (code, label_ja, label_en, purposeful, sort) — docs/domain.md.
 DEFAULT_PURPOSES: tuple[tuple[str, str, str, bool, int], ...] = (
@@ -34,7 +34,7 @@ def ensure_defaults(session: Session, tz: ZoneInfo | None = None) -> CompanySett
     In a database without visits it also starts the dormancy summary for ``tz`` (default
     Asia/Tokyo, the default ``FIELDLOG_TIMEZONE``), which every later visit keeps in step.
     """
-    from .kpi import dormancy  # the KPI package reads these defaults: import when called
+    from ..kpi import dormancy  # the KPI package reads these defaults: import when called
 
     known = set(session.scalars(select(Purpose.code)))
     for code, label_ja, label_en, purposeful, sort in DEFAULT_PURPOSES:

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
-from . import limits
-from .entry import entry_time
+from ..models import FollowUp, Proposal, Visit
+from ..rules import limits
+from ..rules.entry import entry_time
 from .errors import Invalid
-from .models import FollowUp, Proposal, Visit
 
 PROPOSAL_KINDS = ("upsell", "cross_sell", "other")
 
@@ -155,7 +155,7 @@ def parse_saved_at(value: Any) -> datetime | None:
     """The phone's save time as given, when it is an ISO 8601 instant with an offset; else None.
 
     Never an error: a missing, malformed or offset-less value only means the server's receipt
-    time is the entry time (fieldlog.entry decides whether a valid one is trusted).
+    time is the entry time (fieldlog.rules.entry decides whether a valid one is trusted).
     """
     if not isinstance(value, str):
         return None

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from ..models import CompanySettings, Customer, FollowUp, User, Visit
+from ..rules.periods import local_date
 from . import access
-from .models import CompanySettings, Customer, FollowUp, User, Visit
-from .periods import local_date
 
 
 @dataclass

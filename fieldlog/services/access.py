@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, case, false, select
 from sqlalchemy.orm import Session
 
-from .models import (
+from ..models import (
     Branch,
     Customer,
     FollowUp,

@@ -1,6 +1,6 @@
 """The plan's reasons and suggestions in the reader's language (the API and Today say the same).
 
-``fieldlog.plan`` returns numbers and keys; this module alone turns them into words.
+``fieldlog.services.plan`` returns numbers and keys; this module alone turns them into words.
 """
 
 from __future__ import annotations

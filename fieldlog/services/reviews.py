@@ -13,11 +13,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import limits
+from ..kpi import CATALOGUE
+from ..models import REVIEW_CAUSES, Branch, Hypothesis, Review, User
+from ..rules import limits
+from ..rules.periods import Period
 from .errors import Invalid
-from .kpi import CATALOGUE
-from .models import REVIEW_CAUSES, Branch, Hypothesis, Review, User
-from .periods import Period
 
 
 @dataclass

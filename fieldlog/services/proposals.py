@@ -15,9 +15,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import access, directory, limits, schemas
+from ..models import PROPOSAL_STATUSES, Category, Proposal, ProposalRevision, User
+from ..rules import limits
+from . import access, directory, schemas
 from .errors import Forbidden, Invalid
-from .models import PROPOSAL_STATUSES, Category, Proposal, ProposalRevision, User
 from .visits import EDIT_WINDOW, derive_kind
 
 CORRECTABLE = ("amount", "category", "status", "closed_on")

@@ -1,0 +1,1 @@
+"""Plumbing: configuration, extensions, the database engine, logs, gunicorn, the API description."""
