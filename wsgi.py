@@ -6,8 +6,8 @@ default) and the loud warning when PDF font subsetting would be slow.
 """
 
 from fieldlog import create_app
-from fieldlog.reports.pdf import warn_if_slow_fonts
-from fieldlog.reports.schedule import start_scheduler
+from fieldlog.jobs.schedule import start_scheduler
+from fieldlog.present.pdf import warn_if_slow_fonts
 
 app = create_app()
 warn_if_slow_fonts()

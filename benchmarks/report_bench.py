@@ -32,7 +32,8 @@ from sqlalchemy import select
 from fieldlog import create_app
 from fieldlog.app.extensions import db
 from fieldlog.models import Branch
-from fieldlog.reports import data, pdf
+from fieldlog.present import pdf
+from fieldlog.reports import data
 from fieldlog.services.defaults import ensure_defaults
 
 MINIMAL = """<!doctype html><html lang="ja"><body><h1>東京支店 週次KPIレポート</h1>

@@ -39,8 +39,10 @@ from rq import Queue, Worker
 
 from fieldlog import create_app
 from fieldlog.app.extensions import db
+from fieldlog.jobs import fanout
 from fieldlog.models import Branch, Customer, ReportDelivery, SalesLine, User
-from fieldlog.reports import delivery, fanout, pdf
+from fieldlog.present import pdf
+from fieldlog.reports import delivery
 from fieldlog.rules.periods import Period
 from fieldlog.services import accounts
 from fieldlog.services.defaults import ensure_defaults

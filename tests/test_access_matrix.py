@@ -15,7 +15,7 @@ from flask import Flask, current_app, url_for
 
 from fieldlog import create_app
 from fieldlog.app.extensions import db
-from fieldlog.io.jobs import JobStore
+from fieldlog.jobs.imports import JobStore
 from fieldlog.models import Hypothesis, ReportDelivery
 
 from .conftest import Auth, csrf_from, visit_payload

@@ -6,8 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from fieldlog import charts
-from fieldlog.present import numbers
+from fieldlog.present import charts, numbers
 
 NS = {"svg": charts.SVG_NS}
 EVIL = "<script>alert(1)</script>&"

@@ -347,7 +347,8 @@ def test_a_week_changed_after_its_report_is_counted_and_its_kpis_moved(
     assert moved in summary and "データの信頼性" in summary and "レポート後の変更" in summary
 
     # The next report (W48) shows how far W47 moved since its report went out.
-    from fieldlog.reports import data, pdf
+    from fieldlog.present import pdf
+    from fieldlog.reports import data
 
     from .test_reports_pdf import pdftotext
 

@@ -258,7 +258,7 @@ def test_weekly_pdf_reads_like_a_yojitsu_report(tmp_path):
     from dataclasses import replace
 
     from fieldlog.kpi.kgi import ForecastWeek, MonthToDate, RepKgi
-    from fieldlog.reports import pdf
+    from fieldlog.present import pdf
     from tests.report_samples import branch_report
     from tests.test_reports_pdf import pdftotext
 

@@ -22,7 +22,7 @@ PURE_RULES = [
     "fieldlog.rules.kpi_catalogue",
     "fieldlog.kpi.did",
     "fieldlog.present.numbers",
-    "fieldlog.charts",
+    "fieldlog.present.charts",
     "fieldlog.io.columns",
     "fieldlog.services.errors",
 ]

@@ -119,7 +119,7 @@ def test_every_surface_prints_a_value_alike(app, value, unit):
     from fieldlog.cli.kpi import _format
     from fieldlog.kpi.gap import _fmt_value
     from fieldlog.kpi.rollup import KpiValue
-    from fieldlog.reports import pdf
+    from fieldlog.present import pdf
     from fieldlog.web.kpi_view import fmt
 
     expected = numbers.value(value, unit)

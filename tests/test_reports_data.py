@@ -10,7 +10,8 @@ import pytest
 from fieldlog.app.extensions import db
 from fieldlog.kpi.settings import set_active_kpis
 from fieldlog.models import Hypothesis, KpiTarget, Review
-from fieldlog.reports import data, lists, pdf
+from fieldlog.present import pdf
+from fieldlog.reports import data, lists
 from fieldlog.rules.periods import Period
 from tests.conftest import TZ
 from tests.test_reports_delivery import inbox  # noqa: F401 — fixture

@@ -23,8 +23,9 @@ from rq import Queue, Retry, SimpleWorker
 from sqlalchemy import select
 
 from fieldlog.app.extensions import db
+from fieldlog.jobs import fanout, schedule
 from fieldlog.models import ReportDelivery
-from fieldlog.reports import delivery, fanout, schedule
+from fieldlog.reports import delivery
 from fieldlog.rules.periods import Period
 from tests.test_reports_delivery import Inbox, free_port, inbox  # noqa: F401 — fixture
 
@@ -167,7 +168,7 @@ def flaky_inbox(app):
 
 
 def test_failing_smtp_is_retried_and_sends_once(app, company, queue, flaky_inbox, caplog):
-    caplog.set_level(logging.WARNING, logger="fieldlog.reports.fanout")
+    caplog.set_level(logging.WARNING, logger="fieldlog.jobs.fanout")
     enqueue(queue)
     work(queue)
     assert flaky_inbox.to() == EXPECTED
@@ -179,7 +180,7 @@ def test_failing_smtp_is_retried_and_sends_once(app, company, queue, flaky_inbox
 
 
 def test_a_job_that_keeps_failing_is_visible_and_enqueued_again(app, company, queue, caplog):
-    caplog.set_level(logging.WARNING, logger="fieldlog.reports.fanout")
+    caplog.set_level(logging.WARNING, logger="fieldlog.jobs.fanout")
     app.config["FIELDLOG_SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}?timeout=2"  # down
     jobs = enqueue(queue, retry=Retry(max=1, interval=0))
     work(queue)

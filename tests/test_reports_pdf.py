@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldlog.reports import pdf
+from fieldlog.present import pdf
 from tests.report_samples import branch_report
 
 
@@ -79,7 +79,7 @@ def test_renders_with_no_cjk_system_font(tmp_path):
         listed = subprocess.run(["fc-list"], capture_output=True, text=True).stdout
         assert listed.strip() == "", listed
         from tests.report_samples import branch_report
-        from fieldlog.reports import pdf
+        from fieldlog.present import pdf
         open({str(out)!r}, "wb").write(pdf.render_pdf(branch_report()))
         """
     )

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from fieldlog import create_app
-from fieldlog.reports import schedule
-from fieldlog.reports.schedule import due_week
+from fieldlog.jobs import schedule
+from fieldlog.jobs.schedule import due_week
 from fieldlog.rules.periods import Period
 
 TZ = ZoneInfo("Asia/Tokyo")

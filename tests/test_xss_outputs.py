@@ -192,7 +192,7 @@ def test_every_export_neutralises_formulas(client, auth, hostile, kind):
 
 def test_the_link_check_sees_a_link(tmp_path):
     """The PDF check above would notice an injected link: poppler lists one when there is one."""
-    from fieldlog.reports.pdf import html_to_pdf
+    from fieldlog.present.pdf import html_to_pdf
 
     path = tmp_path / "link.pdf"
     path.write_bytes(html_to_pdf('<p><a href="https://evil.example/">x</a></p>'))
@@ -207,7 +207,7 @@ def test_report_rendering_fetches_nothing_but_shipped_files(tmp_path):
     import http.server
     import threading
 
-    from fieldlog.reports.pdf import _local_fetcher, html_to_pdf
+    from fieldlog.present.pdf import _local_fetcher, html_to_pdf
 
     hits: list[str] = []
 

@@ -46,7 +46,8 @@ def group() -> None:
 @output_option
 def weekly(branch_code: str | None, company: bool, week: str, output: Path) -> None:
     """Write one weekly report as a PDF file."""
-    from ..reports import data, pdf
+    from ..present import pdf
+    from ..reports import data
 
     if bool(branch_code) == company:
         raise click.UsageError("give exactly one of --branch CODE or --company")
@@ -89,7 +90,7 @@ def send(week: str, dry_run: bool, in_process: bool) -> None:
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     if current_app.config["FIELDLOG_REDIS_URL"] and not (dry_run or in_process):
-        from ..reports import fanout
+        from ..jobs import fanout
 
         queue = fanout.report_queue(current_app)
         jobs = fanout.enqueue_week(
@@ -125,7 +126,7 @@ def send(week: str, dry_run: bool, in_process: bool) -> None:
 @click.option("--fork", is_flag=True, help="Run each job in a forked process (RQ's Worker).")
 def worker(burst: bool, queue_name: str | None, name: str | None, fork: bool) -> None:
     """Build and mail the weekly reports enqueued on Redis (FIELDLOG_REDIS_URL)."""
-    from ..reports import fanout
+    from ..jobs import fanout
 
     if not current_app.config["FIELDLOG_REDIS_URL"]:
         raise click.UsageError("FIELDLOG_REDIS_URL is not set")

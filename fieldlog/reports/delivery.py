@@ -197,7 +197,7 @@ def subject(job: Job, period: Period) -> str:
 
 def body(report: BranchReport | CompanyReport, job: Job, recipient: Recipient) -> str:
     """A short Japanese note naming the three biggest changes of the week."""
-    from .pdf import fmt_change
+    from ..present.pdf import fmt_change
 
     lines = [
         f"{recipient.name} 様",
@@ -329,7 +329,8 @@ def _sent_already(session: Session, week: str, report: str) -> set[str]:
 
 def default_builder(session: Session, period: Period, today, tz: ZoneInfo) -> Builder:
     """Build each report from the database with the KPI engine and render its PDF."""
-    from . import data, pdf
+    from ..present import pdf
+    from . import data
 
     def build(job: Job) -> Built:
         if job.branch is not None:

@@ -23,10 +23,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import charts
 from ..app.extensions import db
 from ..models import Customer, FollowUp, Proposal, Purpose, Visit
-from ..present import numbers
+from ..present import charts, numbers
 from ..rules import limits
 from ..rules.text import search_key
 from ..services import access, customer_profile, directory, plan, plan_text, visits

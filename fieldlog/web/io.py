@@ -30,7 +30,7 @@ from ..app.extensions import db
 from ..io import KINDS, import_file
 from ..io import export as fexport
 from ..io.importer import group_errors
-from ..io.jobs import JobStore
+from ..jobs.imports import JobStore
 from ..models import User
 from ..rules import limits
 from ..services import access

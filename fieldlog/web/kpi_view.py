@@ -9,9 +9,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from .. import charts
 from ..kpi import CATALOGUE
-from ..present import numbers
+from ..present import charts, numbers
 from ..rules.kpi_catalogue import name_of, unit_of
 
 

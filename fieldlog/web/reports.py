@@ -20,7 +20,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..app.extensions import db
-from ..reports import data, deliveries, delivery, pdf
+from ..present import pdf
+from ..reports import data, deliveries, delivery
 from ..rules.periods import Period, week_or_none
 from ..services import access
 from .common import attachment, chosen_period, company_tz, local_today, now, roles_required

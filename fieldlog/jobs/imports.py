@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .importer import ImportResult
+from ..io.importer import ImportResult
 
 STATUS = "status.json"
 UPLOAD = "upload"

@@ -30,8 +30,8 @@ from rq.job import JobStatus
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from ..reports import delivery
 from ..rules.periods import Period
-from . import delivery
 
 QUEUE = "fieldlog-reports"
 # RQ retries a failed job after 1, 5 and 30 minutes (then the scheduler's next run re-enqueues).
@@ -198,7 +198,7 @@ def run_worker(
     about twice as slow per report here — in exchange for isolating each job's memory.
     """
     from ..app.extensions import db
-    from .pdf import warm_up
+    from ..present.pdf import warm_up
 
     if fork:
         # A work horse must not reuse the parent's pooled database connections.

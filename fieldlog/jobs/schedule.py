@@ -59,7 +59,7 @@ class Scheduler:
     def run_once(self, now: datetime | None = None) -> bool:
         """Send what is due; True when everything due has been delivered."""
         from ..app.extensions import db
-        from . import delivery
+        from ..reports import delivery
 
         config = self.app.config
         tz = ZoneInfo(config["FIELDLOG_TIMEZONE"])
@@ -95,7 +95,8 @@ class Scheduler:
         """Queue mode: enqueue what is outstanding (one process per lock period); True once
         the workers have delivered everything."""
         from ..app.extensions import db
-        from . import delivery, fanout
+        from ..reports import delivery
+        from . import fanout
 
         if not delivery.outstanding(db.session, due):
             self.last_done = due

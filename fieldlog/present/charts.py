@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .present.numbers import DASH, count
+from .numbers import DASH, count
 
 Number = float | int | None
 Formatter = Callable[[float], str]

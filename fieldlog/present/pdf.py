@@ -16,11 +16,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from .. import charts
 from ..kpi.health import FLAG_LABELS_JA
-from ..present import numbers
+from ..reports.data import BranchReport, CompanyReport, Figure
 from ..rules.kpi_catalogue import name_of, unit_of
-from .data import BranchReport, CompanyReport, Figure
+from . import charts, numbers
 
 ROOT = Path(__file__).resolve().parents[2]
 FONT_PATH = ROOT / "static" / "fonts" / "ipaexg.ttf"
