@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fieldlog import create_app
 from fieldlog.app.extensions import db
-from fieldlog.kpi import KPI_KEYS, Scope, dormancy, rollup, summary, trend_by
+from fieldlog.kpi import KPI_KEYS, Scope, deepening, dormancy, rollup, trend_by
 from fieldlog.kpi.rollup import _SOURCES
 from fieldlog.rules.periods import Period
 from fieldlog.services.defaults import company_settings, ensure_defaults
@@ -475,7 +475,7 @@ def bench(url: str, repeat: int, profile: bool = False) -> list[tuple[str, float
 def summarize(session, label: str) -> None:
     """Build the KPI summaries of bulk-loaded rows: what the app's writers keep in step."""
     start = time.perf_counter()
-    runs = summary.rebuild(session)
+    runs = deepening.rebuild(session)
     kept = dormancy.rebuild(session, company_settings(session), TZ)
     session.commit()
     print(
@@ -516,7 +516,7 @@ def prepare(kind: str, rows, fresh: bool, visits: int, pg_name: str = PG_NAME) -
             start = time.perf_counter()
             load(db.engine, rows())
             print(f"  {kind}: loaded in {time.perf_counter() - start:.1f} s", flush=True)
-        if not reuse or not summary.count(db.session) or dormancy.built_with(db.session) is None:
+        if not reuse or not deepening.count(db.session) or dormancy.built_with(db.session) is None:
             summarize(db.session, kind)
         db.engine.dispose()
     return url

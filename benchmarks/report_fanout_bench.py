@@ -5,7 +5,7 @@ visits in the report week and the week before, a sales line per customer and wee
 PostgreSQL (or SQLite), then sends week 2026-W47 twice, timing from the start of the send to
 the moment the loopback SMTP server (aiosmtpd) holds every mail:
 
-- baseline, in-process: ``delivery.send_week`` in this process, as the built-in scheduler
+- baseline, in-process: ``mailer.send_week`` in this process, as the built-in scheduler
   does without FIELDLOG_REDIS_URL (WeasyPrint warmed up first, as in a running app);
 - RQ: ``fanout.enqueue_week`` here, and W already running ``flask --app fieldlog report
   worker`` processes (default 2, the machine's cores) building and mailing the reports.
@@ -42,7 +42,7 @@ from fieldlog.app.extensions import db
 from fieldlog.jobs import fanout
 from fieldlog.models import Branch, Customer, ReportDelivery, SalesLine, User
 from fieldlog.present import pdf
-from fieldlog.reports import delivery
+from fieldlog.reports import mailer
 from fieldlog.rules.periods import Period
 from fieldlog.services import accounts
 from fieldlog.services.defaults import ensure_defaults
@@ -159,9 +159,9 @@ def build_company(branches: int) -> int:
 def in_process(app, inbox: Inbox, mails: int) -> float:
     with app.app_context():
         started = time.perf_counter()
-        result = delivery.send_week(
+        result = mailer.send_week(
             db.session, db.engine, WEEK,
-            build=delivery.default_builder(db.session, WEEK, TODAY, TZ),
+            build=mailer.default_builder(db.session, WEEK, TODAY, TZ),
             smtp_url=app.config["FIELDLOG_SMTP_URL"], mail_from="fieldlog@example.jp",
         )  # fmt: skip
         inbox.wait_for(mails)

@@ -45,7 +45,7 @@ def register_extensions(app: Flask) -> None:
     from .app.database import configure_engine
     from .app.extensions import babel, csrf, db, login_manager, migrate
     from .kpi import untold
-    from .web.i18n import select_locale, select_timezone
+    from .web.locale import select_locale, select_timezone
 
     db.init_app(app)
     untold.guard()  # a visit or sales line written without its summary step is repaired

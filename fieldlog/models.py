@@ -455,7 +455,7 @@ class DeepeningRun(db.Model):
     For every day E in ``starts_on``..``ends_on`` (inclusive) the customer had sales in the 365
     days before the 365-day window ending at E (the denominator), and ``grew`` says whether it
     bought more distinct categories in that window than in those previous 365 days (the
-    numerator). Never edited: ``fieldlog.kpi.summary`` keeps it in step and rebuilds it.
+    numerator). Never edited: ``fieldlog.kpi.deepening`` keeps it in step and rebuilds it.
     """
 
     __table_args__ = (

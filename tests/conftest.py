@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 
 from fieldlog import create_app
 from fieldlog.app.extensions import db
-from fieldlog.kpi import summary
+from fieldlog.kpi import deepening
 from fieldlog.models import Branch, Category, Customer, SalesLine, User
 from fieldlog.services.defaults import ensure_defaults
 from fieldlog.services.visits import record_visit
@@ -274,7 +274,7 @@ class Factory:
         )
         db.session.add(line)
         db.session.flush()
-        summary.sales_lines_changed(db.session, {customer.id: [sold_on]})
+        deepening.sales_lines_changed(db.session, {customer.id: [sold_on]})
         return line
 
     def visit(self, user: User, customer: Customer, **overrides: Any):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 
 from fieldlog.app.extensions import db
-from fieldlog.kpi import settings as kpi_settings
+from fieldlog.kpi import choices
 from fieldlog.models import CompanySettings
 from fieldlog.services.defaults import DEFAULT_ACTIVE_KPIS, company_settings, ensure_settings
 
@@ -34,6 +34,6 @@ def test_reading_settings_returns_the_row(app):
 
 def test_a_writer_of_settings_creates_the_row_when_missing(app):
     db.session.execute(delete(CompanySettings))
-    kpi_settings.set_rank_cycles(db.session, 7, 21, 42)
+    choices.set_rank_cycles(db.session, 7, 21, 42)
     assert _rows() == 1
     assert company_settings(db.session).cycle_days("A") == 7

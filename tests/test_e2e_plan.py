@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fieldlog.app.extensions import db
-from fieldlog.kpi import summary
+from fieldlog.kpi import deepening
 from fieldlog.models import (
     Branch,
     Category,
@@ -104,7 +104,7 @@ def server(tmp_path: Path):
                         )
                     )
         db.session.flush()
-        summary.sales_changed(db.session, [c.id for c in customers])
+        deepening.sales_changed(db.session, [c.id for c in customers])
         db.session.add(
             PlannedVisit(
                 rep=rep,

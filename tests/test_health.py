@@ -15,7 +15,7 @@ from fieldlog.kpi import Scope
 from fieldlog.kpi.closed_weeks import week_moves
 from fieldlog.kpi.health import health
 from fieldlog.models import ReportSnapshot, Visit
-from fieldlog.reports import delivery
+from fieldlog.reports import mailer
 from fieldlog.rules.periods import Period
 from fieldlog.services.visits import record_visit
 
@@ -294,8 +294,8 @@ def test_a_week_changed_after_its_report_is_counted_and_its_kpis_moved(
         log(rep, c[i], at, at + timedelta(minutes=5), purpose=purpose)
     db.session.commit()
     today = date(2026, 11, 23)
-    result = delivery.send_week(
-        db.session, db.engine, W47, build=delivery.default_builder(db.session, W47, today, TZ),
+    result = mailer.send_week(
+        db.session, db.engine, W47, build=mailer.default_builder(db.session, W47, today, TZ),
         smtp_url=inbox.url, mail_from="fieldlog@example.jp",
     )  # fmt: skip
     assert not result.failed and "boss@example.jp" in inbox.to()

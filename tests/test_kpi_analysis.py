@@ -8,9 +8,7 @@ import pytest
 
 from fieldlog.app.extensions import db
 from fieldlog.kpi import CATALOGUE, KPI_KEYS, KpiValue, Scope
-from fieldlog.kpi.gap import suggest
-from fieldlog.kpi.lint import lint
-from fieldlog.kpi.settings import (
+from fieldlog.kpi.choices import (
     lint_settings,
     set_active_kpis,
     set_dormancy,
@@ -18,6 +16,8 @@ from fieldlog.kpi.settings import (
     set_rank_cycles,
     why_texts,
 )
+from fieldlog.kpi.gap import suggest
+from fieldlog.kpi.lint import lint
 from fieldlog.kpi.targets import achievement, set_target, target_for, target_history, targets_for
 from fieldlog.rules.periods import Period
 from fieldlog.services.defaults import company_settings

@@ -16,8 +16,7 @@ from fieldlog import demo
 from fieldlog.app.database import write_intent
 from fieldlog.app.extensions import db
 from fieldlog.io import import_file
-from fieldlog.kpi import Scope, dormancy, trend
-from fieldlog.kpi import settings as kpi_settings
+from fieldlog.kpi import Scope, choices, dormancy, trend
 from fieldlog.kpi.dormancy import kept_runs
 from fieldlog.models import CompanySettings, Customer, DormancyRun, SalesLine, Visit
 from fieldlog.rules.periods import Period
@@ -205,7 +204,7 @@ def test_another_timezone_reads_the_events(history):
 
 
 def test_new_thresholds_rebuild_the_summary(history):
-    kpi_settings.set_dormancy(db.session, "30", "45")
+    choices.set_dormancy(db.session, "30", "45")
     db.session.commit()
     settings = db.session.get(CompanySettings, 1)
     assert dormancy.built_with(db.session) == {"visit_days": 30, "sales_days": 45, "tz": TZ.key}

@@ -12,7 +12,8 @@ from sqlalchemy import delete, select
 from fieldlog import demo
 from fieldlog.app.extensions import db
 from fieldlog.io import import_file
-from fieldlog.kpi import Scope, dormancy, summary, trend, trend_by
+from fieldlog.kpi import Scope, dormancy, trend, trend_by
+from fieldlog.kpi import deepening as summary
 from fieldlog.kpi.untold import UntoldWriteWarning
 from fieldlog.models import DeepeningRun, SalesLine
 from fieldlog.rules.periods import Period

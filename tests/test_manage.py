@@ -450,7 +450,7 @@ def test_dashboard_list_cells_are_labelled_for_phones(client, auth, world, make)
 
 def test_review_keeps_no_untouched_suggestion_as_an_answer(client, auth, world, make):
     """Saving an answer for one KPI wrote the pre-filled causes of the others as answers."""
-    from fieldlog.kpi.settings import set_active_kpis
+    from fieldlog.kpi.choices import set_active_kpis
     from fieldlog.models import Review
 
     set_active_kpis(db.session, ["purposeful_visit_rate", "hearing_rate", "next_action_rate"])

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from fieldlog.app.extensions import db
-from fieldlog.kpi.settings import set_active_kpis
+from fieldlog.kpi.choices import set_active_kpis
 from fieldlog.models import Hypothesis, KpiTarget, Review
 from fieldlog.present import pdf
 from fieldlog.reports import data, lists

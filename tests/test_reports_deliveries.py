@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from fieldlog.app.extensions import db
 from fieldlog.models import ReportDelivery
-from fieldlog.reports import deliveries, delivery
+from fieldlog.reports import mail_log, mailer
 from tests.test_concurrency import server  # noqa: F401 — the live-server fixture
 from tests.test_reports_delivery import WEEK, fake_build, free_port, inbox  # noqa: F401
 
@@ -46,7 +46,7 @@ def add(week, report, recipient, status, error="", attempts=1):
 
 def failed_run() -> None:
     """Week 47 sent while the mail server was down: every mail failed (a real refused connect)."""
-    delivery.send_week(
+    mailer.send_week(
         db.session, db.engine, WEEK, build=fake_build,
         smtp_url=f"smtp://127.0.0.1:{free_port()}?timeout=2", mail_from="fieldlog@example.jp",
     )  # fmt: skip
@@ -120,7 +120,7 @@ def test_page_in_english_with_waiting_and_no_recipients(client, auth, world):
     stale = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # 1 h before NOW: the sender died
     row = add("2026-W47", "branch:TKY", "m1@example.jp", "sending")
     row.updated_at = stale
-    add("2026-W47", "branch:OSK", "", delivery.NO_RECIPIENTS)
+    add("2026-W47", "branch:OSK", "", mailer.NO_RECIPIENTS)
     db.session.commit()
     auth.login(world["owner"])
     token = csrf_from(client.get(PAGE).get_data(as_text=True))
@@ -164,7 +164,7 @@ def test_resend_mails_the_one_recipient_once_through_smtp(app, client, auth, wor
 
     # Sent now: a second press (an old tab) and the weekly run both leave it alone.
     resend(client, m1.id)
-    delivery.send_week(
+    mailer.send_week(
         db.session, db.engine, WEEK, build=fake_build, smtp_url=inbox.url,
         mail_from="fieldlog@example.jp",
     )  # fmt: skip
@@ -240,7 +240,7 @@ def test_resend_without_mail_settings_sends_nothing(app, client, auth, world):
     ],
 )
 def test_error_kind(error, kind):
-    assert deliveries.error_kind(error) == kind
+    assert mail_log.error_kind(error) == kind
 
 
 def test_summary_and_branch_dashboard_warn_while_a_mail_has_failed(client, auth, world):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from fieldlog.app.extensions import db
 from fieldlog.models import ReportDelivery
-from fieldlog.reports import delivery
+from fieldlog.reports import mailer
 from fieldlog.rules.periods import Period
 from tests.report_samples import branch_report
 
@@ -80,7 +80,7 @@ def fake_build(job):
 
 def run(url: str, dry_run: bool = False, build=fake_build):
     lines: list[str] = []
-    result = delivery.send_week(
+    result = mailer.send_week(
         db.session, db.engine, WEEK, build=build, smtp_url=url,
         mail_from="FieldLog <fieldlog@example.jp>", dry_run=dry_run, echo=lines.append,
     )  # fmt: skip
@@ -111,12 +111,12 @@ def test_sends_each_report_to_the_right_people_once(app, company, inbox):
     recorded = rows()
     assert recorded[("branch:TKY", "m1@example.jp")].status == "sent"
     assert recorded[("branch:TKY", "m1@example.jp")].sent_at is not None
-    assert recorded[("branch:OSK", "")].status == delivery.NO_RECIPIENTS
+    assert recorded[("branch:OSK", "")].status == mailer.NO_RECIPIENTS
     assert any("branch:OSK" in line and "NO RECIPIENTS" in line for line in lines)
 
     again, _ = run(inbox.url)
     assert len(inbox.messages) == 3
-    assert {o.status for o in again.outcomes} == {"skipped", delivery.NO_RECIPIENTS}
+    assert {o.status for o in again.outcomes} == {"skipped", mailer.NO_RECIPIENTS}
 
 
 def test_failed_send_is_retried_on_the_next_run(app, company, inbox):
@@ -136,7 +136,7 @@ def test_dry_run_sends_and_writes_nothing(app, company, inbox):
     result, lines = run(inbox.url, dry_run=True)
     assert inbox.messages == [] and rows() == {}
     assert "would send 週次KPIレポート 東京支店 2026-W47 to m1@example.jp" in lines
-    assert {o.status for o in result.outcomes} == {"would_send", delivery.NO_RECIPIENTS}
+    assert {o.status for o in result.outcomes} == {"would_send", mailer.NO_RECIPIENTS}
 
 
 def test_build_failure_is_recorded_not_sent(app, company, inbox):
@@ -181,14 +181,14 @@ def test_two_concurrent_senders_send_once(app, company, inbox):
     ],
 )
 def test_smtp_url(url, expected):
-    s = delivery.SmtpSettings.parse(url)
+    s = mailer.SmtpSettings.parse(url)
     assert (s.host, s.port, s.security, s.user, s.password, s.verify) == expected
 
 
 @pytest.mark.parametrize("url", ["http://mx", "smtp://", "mx:25"])
 def test_smtp_url_rejects(url):
     with pytest.raises(ValueError, match="FIELDLOG_SMTP_URL"):
-        delivery.SmtpSettings.parse(url)
+        mailer.SmtpSettings.parse(url)
 
 
 @pytest.fixture
@@ -235,7 +235,7 @@ def test_plain_server_refuses_when_starttls_required(app, company, tls_inbox):
         ("pending", 0, True),
         ("sending", 1, False),  # another sender is on it
         ("sending", 60, True),  # that sender died mid-send
-        (delivery.NO_RECIPIENTS, 0, False),
+        (mailer.NO_RECIPIENTS, 0, False),
     ],
 )
 def test_claim(app, status, age_minutes, claimed):
@@ -246,7 +246,7 @@ def test_claim(app, status, age_minutes, claimed):
         db.session.add(ReportDelivery(week="2026-W47", report="company", recipient="o@x.jp",
                                       status=status, attempts=1, updated_at=when))  # fmt: skip
         db.session.commit()
-    assert delivery.claim(db.engine, "2026-W47", "company", "o@x.jp") is claimed
+    assert mailer.claim(db.engine, "2026-W47", "company", "o@x.jp") is claimed
     row = rows()[("company", "o@x.jp")]
     assert row.status == ("sending" if claimed else status)
     assert row.attempts == (2 if claimed and status else 1)
@@ -268,4 +268,4 @@ def test_readme_smtp_examples_with_a_password_are_encrypted():
     examples = re.findall(r"`(smtps?(?:\+starttls)?://[^`\s]*:[^`\s]*@[^`\s]+)`", readme)
     assert len(examples) >= 2
     for url in examples:
-        assert delivery.SmtpSettings.parse(url).security in {"starttls", "ssl"}, url
+        assert mailer.SmtpSettings.parse(url).security in {"starttls", "ssl"}, url

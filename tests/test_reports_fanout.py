@@ -25,7 +25,7 @@ from sqlalchemy import select
 from fieldlog.app.extensions import db
 from fieldlog.jobs import fanout, schedule
 from fieldlog.models import ReportDelivery
-from fieldlog.reports import delivery
+from fieldlog.reports import mailer
 from fieldlog.rules.periods import Period
 from tests.test_reports_delivery import Inbox, free_port, inbox  # noqa: F401 — fixture
 
@@ -109,7 +109,7 @@ def test_one_job_per_report_and_each_person_mailed_once(app, company, queue, inb
     jobs = enqueue(queue, lines=lines)
     assert len(jobs) == 3 and queue.count == 3  # company (the longest) first, OSK, TKY
     assert [queue.fetch_job(j).args[1] for j in jobs] == ["company", "branch:OSK", "branch:TKY"]
-    assert rows()[("branch:NGY", "")].status == delivery.NO_RECIPIENTS
+    assert rows()[("branch:NGY", "")].status == mailer.NO_RECIPIENTS
     assert any("branch:NGY" in line and "NO RECIPIENTS" in line for line in lines)
     assert inbox.messages == []  # nothing is built or sent by the enqueuing process
 
@@ -119,12 +119,12 @@ def test_one_job_per_report_and_each_person_mailed_once(app, company, queue, inb
     assert by_to["m3@example.jp"]["Subject"] == "週次KPIレポート 大阪支店 2026-W47"
     pdf = next(by_to["m1@example.jp"].iter_attachments()).get_content()
     assert pdf.startswith(b"%PDF")  # a real report, rendered by the worker
-    assert {r.status for r in rows().values()} == {"sent", delivery.NO_RECIPIENTS}
+    assert {r.status for r in rows().values()} == {"sent", mailer.NO_RECIPIENTS}
     assert queue.finished_job_registry.count == 3
     assert queue.fetch_job(jobs[2]).return_value() == {"sent": 2}
 
     assert enqueue(queue) == []  # the week is done: nothing outstanding
-    assert delivery.outstanding(db.session, WEEK) == []
+    assert mailer.outstanding(db.session, WEEK) == []
 
 
 def test_enqueuing_twice_does_not_double_send(app, company, queue, inbox):  # noqa: F811 — fixture
@@ -247,7 +247,7 @@ def test_the_week_lock_is_released_when_enqueueing_fails(app, company, queue, mo
     def broken(session, period):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(delivery, "outstanding", broken)
+    monkeypatch.setattr(mailer, "outstanding", broken)
     with pytest.raises(RuntimeError):
         fanout.enqueue_once(db.session, db.engine, queue, WEEK, TODAY)
     monkeypatch.undo()

@@ -75,12 +75,12 @@ def test_run_once_sends_due_week_then_stops(app, make, monkeypatch):
 
     def fake_send(session, engine, period, **kwargs):
         calls.append(period)
-        from fieldlog.reports.delivery import RunResult
+        from fieldlog.reports.mailer import RunResult
 
         return RunResult(period.label)
 
-    monkeypatch.setattr("fieldlog.reports.delivery.send_week", fake_send)
-    monkeypatch.setattr("fieldlog.reports.delivery.default_builder", lambda *a: None)
+    monkeypatch.setattr("fieldlog.reports.mailer.send_week", fake_send)
+    monkeypatch.setattr("fieldlog.reports.mailer.default_builder", lambda *a: None)
     scheduler = schedule.Scheduler(app)
     assert scheduler.run_once(jst(2026, 11, 23, 7, 1)) is True
     assert scheduler.run_once(jst(2026, 11, 23, 7, 6)) is True
@@ -88,13 +88,13 @@ def test_run_once_sends_due_week_then_stops(app, make, monkeypatch):
 
 
 def test_run_once_keeps_retrying_after_failures(app, monkeypatch):
-    from fieldlog.reports.delivery import Outcome, RunResult
+    from fieldlog.reports.mailer import Outcome, RunResult
 
     def failing(session, engine, period, **kwargs):
         return RunResult(period.label, [Outcome("company", "o@example.jp", "failed", "down")])
 
-    monkeypatch.setattr("fieldlog.reports.delivery.send_week", failing)
-    monkeypatch.setattr("fieldlog.reports.delivery.default_builder", lambda *a: None)
+    monkeypatch.setattr("fieldlog.reports.mailer.send_week", failing)
+    monkeypatch.setattr("fieldlog.reports.mailer.default_builder", lambda *a: None)
     scheduler = schedule.Scheduler(app)
     assert scheduler.run_once(jst(2026, 11, 23, 7, 1)) is False
     assert scheduler.last_done is None  # due again on the next wake

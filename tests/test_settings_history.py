@@ -257,9 +257,9 @@ def test_the_owner_summary_shows_the_target_beside_each_mark(client, auth, world
     make.visit(rep, customer, visited_at="2026-11-17T10:00:00+09:00", hearing_done=False)
     make.visit(rep, customer, visited_at="2026-11-18T10:00:00+09:00")
     company = ["hearing_rate", "purposeful_visit_rate", "next_action_rate"]
-    from fieldlog.kpi import settings as kpi_settings
+    from fieldlog.kpi import choices
 
-    kpi_settings.set_active_kpis(db.session, company)
+    choices.set_active_kpis(db.session, company)
     # A 5 % target set afterwards from months back makes W47's 50 % hearing rate 達成.
     set_target(
         db.session,

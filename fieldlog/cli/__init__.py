@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 MODULES = (
     "backup",
     "demo",
-    "i18n",
+    "translations",
     "io",
     "kpi",
     "reports",

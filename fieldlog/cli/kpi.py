@@ -15,12 +15,12 @@ from ..kpi import (
     KPI_KEYS,
     KpiValue,
     Scope,
+    deepening,
     dormancy,
     kgi,
     parse_scope,
     rollup,
     scope_label,
-    summary,
 )
 from ..kpi.lead import LeadInputError, check_arguments, lead_analysis, parse_until
 from ..models import utcnow
@@ -153,7 +153,7 @@ def health_command(period_text: str, scope_text: str, as_json: bool, lang: str) 
 def rebuild_summary(check: bool) -> None:
     """Rebuild the deepening_rate and dormant_rate summaries (safe to run again)."""
     if check:
-        stale = summary.differences(db.session)
+        stale = deepening.differences(db.session)
         click.echo(f"{stale} deepening runs differ from the sales lines.")
         tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
         current = dormancy.usable(db.session, company_settings(db.session), tz)
@@ -165,7 +165,7 @@ def rebuild_summary(check: bool) -> None:
         if stale or dormant or not current:
             raise SystemExit(1)
         return
-    runs = summary.rebuild(db.session)
+    runs = deepening.rebuild(db.session)
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
     kept = dormancy.rebuild(db.session, company_settings(db.session), tz)
     db.session.commit()

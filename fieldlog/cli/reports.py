@@ -77,7 +77,7 @@ def send(week: str, dry_run: bool, in_process: bool) -> None:
     """Email each branch's report to its managers and the company report to the owners.
 
     With FIELDLOG_REDIS_URL set, enqueue one job per report for `flask report worker`."""
-    from ..reports import delivery
+    from ..reports import mailer
 
     period = _week(week)
     tz, now = _clock()
@@ -86,7 +86,7 @@ def send(week: str, dry_run: bool, in_process: bool) -> None:
         raise click.UsageError("FIELDLOG_SMTP_URL is not set")
     if not dry_run:
         try:
-            delivery.SmtpSettings.parse(smtp_url)
+            mailer.SmtpSettings.parse(smtp_url)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     if current_app.config["FIELDLOG_REDIS_URL"] and not (dry_run or in_process):
@@ -101,11 +101,11 @@ def send(week: str, dry_run: bool, in_process: bool) -> None:
             "`flask --app fieldlog report worker` delivers them"
         )
         return
-    result = delivery.send_week(
+    result = mailer.send_week(
         db.session,
         db.engine,
         period,
-        build=delivery.default_builder(db.session, period, today(tz, now), tz),
+        build=mailer.default_builder(db.session, period, today(tz, now), tz),
         smtp_url=smtp_url,
         mail_from=current_app.config["FIELDLOG_MAIL_FROM"],
         dry_run=dry_run,

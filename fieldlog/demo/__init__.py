@@ -23,7 +23,7 @@ from ..models import Branch, Hypothesis, KpiTarget, Review, User
 from ..rules.periods import Period
 from ..services import accounts
 from ..services.defaults import DEFAULT_ACTIVE_KPIS, ensure_defaults
-from . import catalogue as cat
+from . import vocabulary as cat
 from .activity import History
 from .people import Company, build_company
 

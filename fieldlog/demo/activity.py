@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ..kpi import summary as kpi_summary
+from ..kpi import deepening
 from ..models import FollowUp, Proposal, Purpose, SalesLine, Visit
 from ..services.visits import UPSELL_LOOKBACK_DAYS
-from . import catalogue as cat
+from . import vocabulary as cat
 from .people import PROFILES, Client, Company, insert_rows
 
 PURPOSEFUL_MIX = (("hearing", 35), ("proposal", 25), ("follow_up", 25), ("relationship", 15))
@@ -296,7 +296,7 @@ class History:
         for dates in (d for by_cat in self.bought.values() for d in by_cat.values()):
             dates.sort()
         self.session.execute(insert(SalesLine), rows)
-        kpi_summary.sales_changed(self.session, self.bought)
+        deepening.sales_changed(self.session, self.bought)
         self.counts["sales_lines"] = len(rows)
 
     def finish_proposals(self, proposals: list[dict]) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Branch, Category, Customer, User
 from ..rules.text import search_key
-from . import catalogue as cat
+from . import vocabulary as cat
 
 # Visiting habits per profile: purposeful-visit rate, hearing rate when purposeful, proposal
 # factor, next-action rate, share of follow-ups done on time, win rate, visit interval factor.

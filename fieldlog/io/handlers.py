@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..kpi import budgets as kpi_budgets
-from ..kpi import summary as kpi_summary
+from ..kpi import deepening
 from ..models import (
     Branch,
     Category,
@@ -406,7 +406,7 @@ class SalesHandler(Handler):
             self.session.execute(update(SalesLine), updates)
 
     def finish(self) -> None:
-        kpi_summary.sales_changed(self.session, self.touched)
+        deepening.sales_changed(self.session, self.touched)
 
 
 class BudgetHandler(Handler):

@@ -1,7 +1,7 @@
 """The weekly send fanned out on an RQ queue when FIELDLOG_REDIS_URL is set.
 
 One job per report (each branch, and the company): a worker (``flask --app fieldlog report
-worker``) builds that report's PDF and mails it through ``delivery.send_report``, i.e. through
+worker``) builds that report's PDF and mails it through ``reports.mailer.send_report``, i.e. through
 the same claim rows as the in-process send. So a job that runs twice, is enqueued twice or is
 retried after some of its mails went out still mails each person once; a failed mail is
 recorded on its row, logged, and the job raises so that RQ retries it with back-off.
@@ -30,7 +30,7 @@ from rq.job import JobStatus
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from ..reports import delivery
+from ..reports import mailer
 from ..rules.periods import Period
 
 QUEUE = "fieldlog-reports"
@@ -84,9 +84,9 @@ def enqueue_week(
     """
     enqueued = []
     # The company report takes longest (~5× a branch's): first, so it never runs alone at the end.
-    for job in sorted(delivery.outstanding(session, period), key=lambda j: j.branch is not None):
+    for job in sorted(mailer.outstanding(session, period), key=lambda j: j.branch is not None):
         if not job.recipients:
-            delivery.no_recipients(session, engine, period, job, echo=echo)
+            mailer.no_recipients(session, engine, period, job, echo=echo)
             continue
         jid = job_id(queue, period.label, job.report)
         existing = queue.fetch_job(jid)
@@ -160,17 +160,17 @@ def run_report_job(week: str, report: str, today: str) -> dict[str, int]:
         period = Period.parse(week)
         tz = ZoneInfo(config["FIELDLOG_TIMEZONE"])
         try:
-            job = delivery.plan_report(db.session, report)
+            job = mailer.plan_report(db.session, report)
             if job is None:
                 log.warning("weekly report %s %s: no such branch any more", report, week)
                 return {}
-            outcomes = delivery.send_report(
+            outcomes = mailer.send_report(
                 db.session,
                 db.engine,
                 period,
                 job,
-                build=delivery.default_builder(db.session, period, date.fromisoformat(today), tz),
-                smtp=delivery.SmtpSettings.parse(config["FIELDLOG_SMTP_URL"]),
+                build=mailer.default_builder(db.session, period, date.fromisoformat(today), tz),
+                smtp=mailer.SmtpSettings.parse(config["FIELDLOG_SMTP_URL"]),
                 mail_from=config["FIELDLOG_MAIL_FROM"],
                 echo=log.info,
             )

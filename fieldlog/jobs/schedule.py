@@ -1,7 +1,7 @@
 """Monday 07:00 delivery without cron: a small background thread in each app process.
 
 The decision is the pure function ``due_week``; the thread only wakes, asks it and calls
-``delivery.send_week``, which claims one row per recipient, so any number of processes or
+``reports.mailer.send_week``, which claims one row per recipient, so any number of processes or
 hosts may run this loop at once and each report still goes out once. With
 FIELDLOG_REDIS_URL set it enqueues one job per report instead (``fanout.py``): one process
 takes the week's Redis lock and enqueues, the workers deliver through the same claim rows,
@@ -59,7 +59,7 @@ class Scheduler:
     def run_once(self, now: datetime | None = None) -> bool:
         """Send what is due; True when everything due has been delivered."""
         from ..app.extensions import db
-        from ..reports import delivery
+        from ..reports import mailer
 
         config = self.app.config
         tz = ZoneInfo(config["FIELDLOG_TIMEZONE"])
@@ -74,11 +74,11 @@ class Scheduler:
                 finally:
                     db.session.remove()
             try:
-                result = delivery.send_week(
+                result = mailer.send_week(
                     db.session,
                     db.engine,
                     due,
-                    build=delivery.default_builder(db.session, due, now.astimezone(tz).date(), tz),
+                    build=mailer.default_builder(db.session, due, now.astimezone(tz).date(), tz),
                     smtp_url=config["FIELDLOG_SMTP_URL"],
                     mail_from=config["FIELDLOG_MAIL_FROM"],
                     echo=log.info,
@@ -95,10 +95,10 @@ class Scheduler:
         """Queue mode: enqueue what is outstanding (one process per lock period); True once
         the workers have delivered everything."""
         from ..app.extensions import db
-        from ..reports import delivery
+        from ..reports import mailer
         from . import fanout
 
-        if not delivery.outstanding(db.session, due):
+        if not mailer.outstanding(db.session, due):
             self.last_done = due
             return True
         queue = fanout.report_queue(self.app)

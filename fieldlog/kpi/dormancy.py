@@ -11,10 +11,10 @@ in scope minus those are the dormant ones. Exact for any day, so weeks and month
 The runs depend on the two thresholds and on the company timezone (a visit's local date), so
 ``SummaryState`` ("dormancy") records what they were built with; the roll-up uses them only when
 that matches the current settings and reads the events otherwise. Changing a threshold rebuilds
-them (``fieldlog.kpi.settings``). Every writer of visits or sales lines says what it wrote, as a
+them (``fieldlog.kpi.choices``). Every writer of visits or sales lines says what it wrote, as a
 named step of its own: ``visit_added`` (``record_visit``: reads only the sales around the new
 day and the runs it touches), ``visits_changed`` (a visit moved or deleted: recomputes the 60
-days after each date it left or reached), ``fieldlog.kpi.summary.sales_lines_changed`` (single
+days after each date it left or reached), ``fieldlog.kpi.deepening.sales_lines_changed`` (single
 sales lines) and ``customers_changed`` (bulk writers: the sales import, the demo data, which
 recompute each touched customer whole). None of them reads a customer's whole history
 (``fieldlog.kpi.runs``), so a visit costs the same for a customer with 10 visits or 2,000.

@@ -79,9 +79,9 @@ def add_leading_kpis(
     """
     from ..rules.periods import Period
     from ..services.defaults import company_settings
+    from .choices import active_kpis
     from .lead import lead_analysis
     from .rollup import trend
-    from .settings import active_kpis
 
     last = Period.week_of(until) if until.weekday() == 6 else Period.week_of(until).previous()
     found = []

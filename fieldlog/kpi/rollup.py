@@ -577,7 +577,7 @@ class _Engine:
     def _at_ends(self, R: Any, *where: Any) -> tuple[dict[Any, list[int]], dict[Any, list[int]]]:
         """Per group, how many runs of ``R`` contain each period end, and how many flagged ones.
 
-        Runs are disjoint spans of days per customer (``kpi.summary``, ``kpi.dormancy``), so a
+        Runs are disjoint spans of days per customer (``kpi.deepening``, ``kpi.dormancy``), so a
         customer counts at an end when one of its runs contains it. Only runs overlapping the
         ends are read (one covering index); each is reduced to the range of ends it contains,
         [first, stop), and counted per range, so the sums per end are a few hundred additions
@@ -623,7 +623,7 @@ class _Engine:
         return sorted({p.end for p in self.periods})
 
     def _deepening(self) -> list[tuple[int, int | None, dict[str, int]]]:
-        """deepening_rate for every period from the per-customer runs (``kpi.summary``).
+        """deepening_rate for every period from the per-customer runs (``kpi.deepening``).
 
         A customer's runs are the days on which it counts in the denominator, each flagged with
         whether it also counts in the numerator.

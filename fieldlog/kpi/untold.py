@@ -1,7 +1,7 @@
 """The safety net for ORM writes of visits or sales lines that no summary step was told about.
 
 Every writer says what it writes (``fieldlog.kpi.dormancy.visit_added``, ``visits_changed``,
-``fieldlog.kpi.summary.sales_lines_changed``, ``sales_changed``), and each of those steps calls
+``fieldlog.kpi.deepening.sales_lines_changed``, ``sales_changed``), and each of those steps calls
 ``told``. A flush that wrote visits or sales lines (inserted, deleted, or moved in time,
 customer or category) that no step then claimed is found at commit: those customers are
 recomputed whole, so the summaries stay exact, and ``UntoldWriteWarning`` says which writer
@@ -73,10 +73,10 @@ def _before_commit(session: Session) -> None:
     pending = session.info.pop(_UNTOLD, None)
     if not pending or not (pending[Visit] or pending[SalesLine]):
         return
-    from . import dormancy, summary
+    from . import deepening, dormancy
 
     sales, visits = pending[SalesLine], pending[Visit] - pending[SalesLine]
-    summary.sales_changed(session, sales)  # the dormancy runs of these customers too
+    deepening.sales_changed(session, sales)  # the dormancy runs of these customers too
     dormancy.customers_changed(session, visits)
     message = (
         f"visits of customers {sorted(visits)} or sales lines of {sorted(sales)} were written "

@@ -214,7 +214,7 @@ def _scope_figures(
     if series is None:
         # Only the KPIs shown: the costly customer-based ones run only when they are active.
         series = trend(session, scope, period.trailing(weeks), keys=keys, today=today, tz=tz)
-    from ..kpi.settings import why_texts
+    from ..kpi.choices import why_texts
 
     targets = _targets(session, keys, scope, period)
     figures = {k: _figure(k, series, targets[k]) for k in keys}
@@ -375,7 +375,7 @@ def _trust(
 
 def active_keys(session: Session) -> list[str]:
     """The company's active KPIs, in their chosen order."""
-    from ..kpi.settings import active_kpis
+    from ..kpi.choices import active_kpis
 
     return active_kpis(company_settings(session))
 
@@ -384,7 +384,7 @@ def kpi_set_lint(session: Session) -> list[str]:
     """The lint of the company's KPI set in Japanese (the reports' language); empty when fine."""
     from flask_babel import force_locale
 
-    from ..kpi.settings import lint_settings
+    from ..kpi.choices import lint_settings
 
     with force_locale("ja"):
         return [str(w) for w in lint_settings(company_settings(session), "ja")]

@@ -25,7 +25,7 @@ from ..app.extensions import db
 from ..models import User
 from ..services import accounts
 from .common import now
-from .i18n import LOCALE_COOKIE
+from .locale import LOCALE_COOKIE
 from .security import reads_first
 
 bp = Blueprint("auth", __name__)

@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..app.extensions import db
-from ..kpi.settings import lint_settings, why_texts
+from ..kpi.choices import lint_settings, why_texts
 from ..models import Branch, Hypothesis
-from ..reports import data, deliveries
+from ..reports import data, mail_log
 from ..services import access, directory, hypotheses, plan, reviews, week_gaps
 from ..services.defaults import company_settings
 from ..services.errors import Invalid
@@ -83,7 +83,7 @@ def branch(code: str):
         report=report,
         why=_why(),
         lint=_lint(),
-        failed_mails=deliveries.failed_count(
+        failed_mails=mail_log.failed_count(
             db.session, current_user, today, report=f"branch:{found.code}"
         ),
     )
@@ -104,7 +104,7 @@ def summary():
         report=report,
         lint=_lint(),
         hypotheses=board,
-        failed_mails=deliveries.failed_count(db.session, current_user, local_today()),
+        failed_mails=mail_log.failed_count(db.session, current_user, local_today()),
     )
 
 

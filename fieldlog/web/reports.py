@@ -21,7 +21,7 @@ from flask_login import current_user
 
 from ..app.extensions import db
 from ..present import pdf
-from ..reports import data, deliveries, delivery
+from ..reports import data, mail_log, mailer
 from ..rules.periods import Period, week_or_none
 from ..services import access
 from .common import attachment, chosen_period, company_tz, local_today, now, roles_required
@@ -62,7 +62,7 @@ def _status_labels() -> dict[str, str]:
         "failed": _("Failed"),
         "waiting": _("Waiting to retry"),
         "sending": _("Sending"),
-        delivery.NO_RECIPIENTS: _("No recipients"),
+        mailer.NO_RECIPIENTS: _("No recipients"),
     }
 
 
@@ -102,13 +102,13 @@ def deliveries_page():
     week = _week_arg(request.args.get("week"))
     if request.args.get("week") and week is None:
         abort(400)
-    rows = deliveries.recent(db.session, current_user, now(), week=week, today=local_today())
+    rows = mail_log.recent(db.session, current_user, now(), week=week, today=local_today())
     return render_template(
         "reports/deliveries.html",
         rows=rows,
         week=week,
-        weeks=deliveries.weeks(db.session, current_user),
-        recent_weeks=deliveries.RECENT_WEEKS,
+        weeks=mail_log.weeks(db.session, current_user),
+        recent_weeks=mail_log.RECENT_WEEKS,
         status_labels=_status_labels(),
         error_texts=_error_texts(),
         failed=sum(1 for r in rows if r.status == "failed"),
@@ -120,13 +120,13 @@ def deliveries_page():
 @roles_required("manager", "owner")
 def delivery_resend(delivery_id: int):
     """Send one failed report mail again, through the same claim rows as the weekly run."""
-    row = deliveries.resendable(db.session, current_user, delivery_id)
+    row = mail_log.resendable(db.session, current_user, delivery_id)
     if row is None:
         abort(404)
     back = redirect(url_for(".deliveries_page", week=_week_arg(request.form.get("week"))))
     config = current_app.config
     try:
-        smtp = delivery.SmtpSettings.parse(config["FIELDLOG_SMTP_URL"])
+        smtp = mailer.SmtpSettings.parse(config["FIELDLOG_SMTP_URL"])
     except ValueError:
         flash(
             _("Mail is not set up on the server (FIELDLOG_SMTP_URL), so nothing was sent."), "error"
@@ -138,15 +138,15 @@ def delivery_resend(delivery_id: int):
     try:
         # The mail and its PDF are Japanese throughout, as in the weekly run.
         with force_locale("ja"):
-            outcome = deliveries.resend(
+            outcome = mail_log.resend(
                 db.session,
                 db.engine,
                 row,
-                build=delivery.default_builder(db.session, period, local_today(), tz),
+                build=mailer.default_builder(db.session, period, local_today(), tz),
                 smtp=smtp,
                 mail_from=config["FIELDLOG_MAIL_FROM"],
             )
-    except deliveries.ResendRefused as refused:
+    except mail_log.ResendRefused as refused:
         db.session.rollback()
         messages = {
             "not_failed": _("Only a failed mail can be sent again; this one was not resent."),
@@ -162,7 +162,7 @@ def delivery_resend(delivery_id: int):
             "success",
         )
     elif outcome.status == "failed":
-        kind = _error_texts()[deliveries.error_kind(outcome.error)]
+        kind = _error_texts()[mail_log.error_kind(outcome.error)]
         flash(
             _("Sending to %(email)s failed again: %(reason)s", email=recipient, reason=kind),
             "error",

@@ -1,6 +1,6 @@
 """Settings: the active KPIs and their "why", targets, dormancy and visit-cycle thresholds.
 
-Every rule lives in ``fieldlog.kpi.settings`` / ``fieldlog.kpi.targets``; these views only parse,
+Every rule lives in ``fieldlog.kpi.choices`` / ``fieldlog.kpi.targets``; these views only parse,
 call, commit and render.
 """
 
@@ -16,7 +16,7 @@ from flask_login import current_user
 from ..app.extensions import db
 from ..kpi import CATALOGUE, KGI_KEYS, KPI_KEYS, Scope, parse_scope, scope_label
 from ..kpi import budgets as kpi_budgets
-from ..kpi import settings as kpi_settings
+from ..kpi import choices as kpi_choices
 from ..kpi.targets import set_target, target_history
 from ..models import User
 from ..rules.periods import Period
@@ -49,8 +49,8 @@ def kpis():
         chosen = [k for k in request.form.getlist("active") if k]
         texts = {key: request.form.get(f"why-{key}", "") for key in KPI_KEYS}
         try:
-            kpi_settings.set_kpi_why(db.session, texts)
-            kpi_settings.set_active_kpis(db.session, chosen, user=current_user)
+            kpi_choices.set_kpi_why(db.session, texts)
+            kpi_choices.set_active_kpis(db.session, chosen, user=current_user)
         except Invalid as error:
             db.session.rollback()
             errors = error.errors
@@ -64,9 +64,9 @@ def kpis():
         errors,
         keys=[k for k in KPI_KEYS if k not in KGI_KEYS],
         catalogue=CATALOGUE,
-        active=request.form.getlist("active") if errors else kpi_settings.active_kpis(settings),
+        active=request.form.getlist("active") if errors else kpi_choices.active_kpis(settings),
         own_why={k: request.form.get(f"why-{k}", "") for k in KPI_KEYS} if errors else own,
-        lint=kpi_settings.lint_settings(settings, str(get_locale())),
+        lint=kpi_choices.lint_settings(settings, str(get_locale())),
     )
 
 
@@ -244,25 +244,25 @@ def thresholds():
         "cycle_days_a": settings.cycle_days_a,
         "cycle_days_b": settings.cycle_days_b,
         "cycle_days_c": settings.cycle_days_c,
-        **{t.name: getattr(settings, t.name) for t in kpi_settings.HEALTH_THRESHOLDS},
+        **{t.name: getattr(settings, t.name) for t in kpi_choices.HEALTH_THRESHOLDS},
     }
     if request.method == "POST":
         form = request.form.to_dict()
         for call in (
-            lambda: kpi_settings.set_dormancy(
+            lambda: kpi_choices.set_dormancy(
                 db.session,
                 form.get("dormant_visit_days"),
                 form.get("dormant_sales_days"),
                 user=current_user,
             ),
-            lambda: kpi_settings.set_rank_cycles(
+            lambda: kpi_choices.set_rank_cycles(
                 db.session,
                 form.get("cycle_days_a"),
                 form.get("cycle_days_b"),
                 form.get("cycle_days_c"),
                 user=current_user,
             ),
-            lambda: kpi_settings.set_health_thresholds(db.session, form, user=current_user),
+            lambda: kpi_choices.set_health_thresholds(db.session, form, user=current_user),
         ):
             try:
                 call()
@@ -278,7 +278,7 @@ def thresholds():
         "settings/thresholds.html",
         errors,
         form=form,
-        health_thresholds=kpi_settings.HEALTH_THRESHOLDS,
+        health_thresholds=kpi_choices.HEALTH_THRESHOLDS,
     )
 
 
@@ -287,7 +287,7 @@ def _threshold_labels() -> dict[str, str]:
     labels = {
         "dormant_visit_days": _("Days without a visit"),
         "dormant_sales_days": _("Days without sales"),
-        **{t.name: str(t.label) for t in kpi_settings.HEALTH_THRESHOLDS},
+        **{t.name: str(t.label) for t in kpi_choices.HEALTH_THRESHOLDS},
     }
     for rank in ("a", "b", "c"):
         labels[f"cycle_days_{rank}"] = (

@@ -39,7 +39,7 @@ def upgrade():
     # `flask kpi rebuild-summary` runs. (Same code as that command; empty databases skip it.)
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT 1 FROM sales_line LIMIT 1")).first() is not None:
-        from fieldlog.kpi.summary import rebuild
+        from fieldlog.kpi.deepening import rebuild
 
         rebuild(Session(bind=bind))
 

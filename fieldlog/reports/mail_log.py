@@ -1,6 +1,6 @@
 """What happened to the weekly report mails: the list an owner or manager reads, and "send again".
 
-The rows are the ``ReportDelivery`` claim rows that ``delivery.send_report`` writes. A resend goes
+The rows are the ``ReportDelivery`` claim rows that ``mailer.send_report`` writes. A resend goes
 through that same function, for one recipient, so the claim rules still hold: only a failed
 row is taken again, and a row another sender has meanwhile sent or claimed is left alone.
 """
@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 from ..models import Branch, ReportDelivery, User
 from ..rules.periods import Period
 from ..services import access
-from . import delivery
+from . import mailer
 
 # How many rows the page lists at most, and how many weeks back it looks without a filter.
 LIMIT = 300
 RECENT_WEEKS = 12
 
 # The order a reader needs: what went wrong first, what went out last.
-_RANK = {"failed": 0, delivery.NO_RECIPIENTS: 1, "pending": 2, "sending": 3, "sent": 4}
+_RANK = {"failed": 0, mailer.NO_RECIPIENTS: 1, "pending": 2, "sending": 3, "sent": 4}
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def resendable(session: Session, user: User, delivery_id: int) -> ReportDelivery
 def display_status(row: ReportDelivery, now: datetime) -> str:
     """sent | failed | no_recipients | waiting (to be tried again) | sending (right now)."""
     if row.status == "sending":
-        return "waiting" if row.updated_at < now - delivery.STALE_CLAIM else "sending"
+        return "waiting" if row.updated_at < now - mailer.STALE_CLAIM else "sending"
     if row.status == "pending":
         return "waiting"
     return row.status
@@ -193,7 +193,7 @@ def recent(
         for r in found
     ]
     # A stale "sending" claim is waiting to be retried: after the failures, with the waiting.
-    order = {"failed": 0, delivery.NO_RECIPIENTS: 1, "waiting": 2, "sending": 3, "sent": 4}
+    order = {"failed": 0, mailer.NO_RECIPIENTS: 1, "waiting": 2, "sending": 3, "sent": 4}
     return sorted(rows, key=lambda row: order.get(row.status, 5))
 
 
@@ -210,11 +210,11 @@ def resend(
     engine: Engine,
     row: ReportDelivery,
     *,
-    build: delivery.Builder,
-    smtp: delivery.SmtpSettings,
+    build: mailer.Builder,
+    smtp: mailer.SmtpSettings,
     mail_from: str,
-) -> delivery.Outcome:
-    """Send a failed delivery once more, through ``delivery.send_report`` for its one recipient.
+) -> mailer.Outcome:
+    """Send a failed delivery once more, through ``mailer.send_report`` for its one recipient.
 
     Refused (``ResendRefused``) when the row is not failed, or when its recipient no longer
     receives that report (deactivated, moved, or the branch is gone). The outcome is "sent",
@@ -222,13 +222,13 @@ def resend(
     """
     if row.status != "failed":
         raise ResendRefused("not_failed")
-    job = delivery.plan_report(session, row.report)
+    job = mailer.plan_report(session, row.report)
     people = [] if job is None else [r for r in job.recipients if r.email == row.recipient]
     if job is None or not people:
         raise ResendRefused("not_a_recipient")
     job.recipients = people
     period = Period.parse(row.week)
-    outcomes = delivery.send_report(
+    outcomes = mailer.send_report(
         session, engine, period, job, build=build, smtp=smtp, mail_from=mail_from
     )
     return outcomes[0]
