@@ -101,9 +101,9 @@ def app(database_url: str, tmp_path) -> Iterator[Flask]:
     app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with app.app_context():
         yield app
-        from fieldlog.web import io as io_views
+        from fieldlog.jobs import imports as import_jobs
 
-        for thread in list(io_views._threads.values()):
+        for thread in list(import_jobs._threads.values()):
             # Background import jobs finish before the database goes away: a job still holding a
             # pooled connection at engine.dispose() leaks it (psycopg warns when it is collected).
             thread.join(120)

@@ -9,6 +9,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from fieldlog.app.extensions import db
+from fieldlog.jobs import imports as import_jobs
 from fieldlog.models import Customer, User, Visit
 from fieldlog.web import io as web_io
 from tests.conftest import csrf_from
@@ -120,7 +121,7 @@ def test_background_validation_reports_progress(site, client, auth, app):
     ]
     job_id = location.rsplit("/", 1)[1]
     running = client.get(location).get_data(as_text=True)
-    web_io._threads.pop(job_id).join(timeout=60)
+    import_jobs._threads.pop(job_id).join(timeout=60)
     status = client.get(f"/import/{job_id}/status").get_json()
     assert status == {"state": "validated", "progress": 1.0}
     assert "import-progress" in running or "12000" in client.get(location).get_data(as_text=True)
@@ -130,18 +131,18 @@ def test_finished_import_threads_do_not_pile_up(site, client, auth, app):
     """One thread per web import job; finished ones leave the registry (next start, status read)."""
     app.config["FIELDLOG_IMPORT_INLINE"] = False
     auth.login(site["owner"])
-    before = set(web_io._threads)
+    before = set(import_jobs._threads)
     started = []
     for n in range(4):
         location = upload(client, "customers", f"code,name,branch\nC{n},顧客{n},T01\n".encode())
         job_id = location.headers["Location"].rsplit("/", 1)[1]
         started.append(job_id)
         # Earlier jobs have finished: only this one (maybe still running) is kept.
-        assert set(web_io._threads) - before == {job_id}
-        web_io._threads[job_id].join(timeout=60)
+        assert set(import_jobs._threads) - before == {job_id}
+        import_jobs._threads[job_id].join(timeout=60)
     status = client.get(f"/import/{started[-1]}/status").get_json()
     assert status["state"] == "validated"
-    assert set(web_io._threads) - before == set()
+    assert set(import_jobs._threads) - before == set()
 
 
 @pytest.mark.parametrize("role", ["owner", "manager", "rep"])

@@ -124,7 +124,7 @@ VIEW_ALLOWLIST: dict[str, dict[str, int]] = {
     "auth.py": {"commit": 4, "rollback": 1},
     "field.py": {"select": 1, "scalars": 9},
     "health.py": {"execute": 1, "rollback": 1},
-    "io.py": {"commit": 2, "rollback": 2},
+    "io.py": {"commit": 1},
     "manage.py": {"commit": 3, "rollback": 3},
     "reports.py": {"rollback": 1},
     "settings.py": {"commit": 4, "rollback": 4},

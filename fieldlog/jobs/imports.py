@@ -1,7 +1,8 @@
-"""Upload jobs kept as small files (instance/imports/<id>/), so any worker can report progress.
+"""Upload jobs: kept as small files (instance/imports/<id>/), run on a thread of their own.
 
 A job holds the uploaded file and a status.json: state (validating, validated, importing, done,
-failed), progress 0–1, the counts and the rendered error report.
+failed), progress 0–1, the counts and the rendered error report, so any worker can report
+progress. ``start`` runs one (the upload page calls it once the request has committed).
 """
 
 from __future__ import annotations
@@ -10,11 +11,24 @@ import json
 import os
 import secrets
 import shutil
+import threading
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import Flask
+from flask_babel import force_locale
+
+from ..app.database import storage_problem, write_intent
+from ..app.extensions import db
+from ..io import import_file
 from ..io.importer import ImportResult
+from ..models import User
+from ..services import access
 
 STATUS = "status.json"
 UPLOAD = "upload"
@@ -114,3 +128,100 @@ class JobStore:
         for folder in self.root.iterdir():
             if folder.is_dir() and folder.stat().st_mtime < limit:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+# Background import jobs still running or not yet looked at: tests join them before teardown.
+# Finished ones are dropped when the next job starts or when their status is read.
+_threads: dict[str, threading.Thread] = {}
+_threads_lock = threading.Lock()
+
+
+def prune_threads() -> None:
+    """Forget the import threads that have finished, so the registry does not grow forever."""
+    with _threads_lock:
+        for job_id, thread in list(_threads.items()):
+            if not thread.is_alive():
+                del _threads[job_id]
+
+
+def run(
+    app: Flask,
+    root: Path,
+    job_id: str,
+    dry_run: bool,
+    *,
+    tz: Callable[[], ZoneInfo],
+    now: Callable[[], datetime],
+) -> None:
+    """Validate (dry run) or import one uploaded file, writing progress as it goes.
+
+    ``tz`` and ``now`` are the edge's clock, asked inside the job's app context.
+    """
+    store = JobStore(root)
+    status = store.read(job_id) or {}
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        if time.monotonic() - last[0] > 0.5:
+            last[0] = time.monotonic()
+            store.update(job_id, progress=round(fraction, 3))
+
+    with app.app_context(), force_locale(status.get("locale", "ja")):
+        user = db.session.get(User, status["user_id"])
+        limit = None if access.is_owner(user) else user.branch_id
+        try:
+            with write_intent() if not dry_run else nullcontext():
+                result = import_file(
+                    db.session,
+                    status["kind"],
+                    store.path(job_id),
+                    filename=status["filename"],
+                    dry_run=dry_run,
+                    user=user,
+                    limit_branch_id=limit,
+                    progress=progress,
+                    tz=tz(),
+                    now=now(),
+                )
+                if result.written:
+                    db.session.commit()
+                else:
+                    db.session.rollback()
+            state = "done" if result.written else ("validated" if result.ok else "invalid")
+            store.record(job_id, result, state)
+        except Exception as exc:
+            db.session.rollback()
+            problem = storage_problem(exc)
+            if problem is None:
+                app.logger.exception("import job %s failed", job_id)
+                store.update(job_id, state="failed")
+            else:
+                app.logger.error("import job %s: database refused (%s): %s", job_id, problem, exc)
+                # Nothing was written (one transaction): the checked file can be imported again
+                # once the disk is fixed.
+                state = "failed" if dry_run else "validated"
+                store.update(job_id, state=state, progress=1.0, problem=problem)
+        finally:
+            db.session.remove()
+
+
+def start(
+    app: Flask,
+    root: Path,
+    job_id: str,
+    dry_run: bool,
+    *,
+    tz: Callable[[], ZoneInfo],
+    now: Callable[[], datetime],
+) -> None:
+    """Run the job on a thread of its own (inline when FIELDLOG_IMPORT_INLINE is set)."""
+    if app.config.get("FIELDLOG_IMPORT_INLINE"):
+        run(app, root, job_id, dry_run, tz=tz, now=now)
+        return
+    prune_threads()
+    thread = threading.Thread(
+        target=run, args=(app, root, job_id, dry_run), kwargs={"tz": tz, "now": now}, daemon=True
+    )
+    with _threads_lock:
+        _threads[job_id] = thread
+    thread.start()

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import tempfile
-import threading
-import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
     current_app,
@@ -21,15 +17,15 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from ..app.database import storage_problem, write_intent
 from ..app.extensions import db
-from ..io import KINDS, import_file
+from ..io import KINDS
 from ..io import export as fexport
 from ..io.importer import group_errors
+from ..jobs import imports
 from ..jobs.imports import JobStore
 from ..models import User
 from ..rules import limits
@@ -64,18 +60,6 @@ EXPORT_LABELS = {
     "sales": _l("Sales lines"),
 }
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Background import jobs still running or not yet looked at: tests join them before teardown.
-# Finished ones are dropped when the next job starts or when their status is read.
-_threads: dict[str, threading.Thread] = {}
-_threads_lock = threading.Lock()
-
-
-def _prune_threads() -> None:
-    """Forget the import threads that have finished, so the registry does not grow forever."""
-    with _threads_lock:
-        for job_id, thread in list(_threads.items()):
-            if not thread.is_alive():
-                del _threads[job_id]
 
 
 def jobs() -> JobStore:
@@ -88,69 +72,11 @@ def allowed_kinds(user: User) -> tuple[str, ...]:
     return KINDS if access.is_owner(user) else ("customers", "visits")
 
 
-def _run(app: Flask, root: Path, job_id: str, dry_run: bool) -> None:
-    """Validate (dry run) or import one uploaded file, writing progress as it goes."""
-    store = JobStore(root)
-    status = store.read(job_id) or {}
-    last = [0.0]
-
-    def progress(fraction: float) -> None:
-        if time.monotonic() - last[0] > 0.5:
-            last[0] = time.monotonic()
-            store.update(job_id, progress=round(fraction, 3))
-
-    with app.app_context(), force_locale(status.get("locale", "ja")):
-        user = db.session.get(User, status["user_id"])
-        limit = None if access.is_owner(user) else user.branch_id
-        try:
-            with write_intent() if not dry_run else nullcontext():
-                result = import_file(
-                    db.session,
-                    status["kind"],
-                    store.path(job_id),
-                    filename=status["filename"],
-                    dry_run=dry_run,
-                    user=user,
-                    limit_branch_id=limit,
-                    progress=progress,
-                    tz=company_tz(),
-                    now=now(),
-                )
-                if result.written:
-                    db.session.commit()
-                else:
-                    db.session.rollback()
-            state = "done" if result.written else ("validated" if result.ok else "invalid")
-            store.record(job_id, result, state)
-        except Exception as exc:
-            db.session.rollback()
-            problem = storage_problem(exc)
-            if problem is None:
-                app.logger.exception("import job %s failed", job_id)
-                store.update(job_id, state="failed")
-            else:
-                app.logger.error("import job %s: database refused (%s): %s", job_id, problem, exc)
-                # Nothing was written (one transaction): the checked file can be imported again
-                # once the disk is fixed.
-                state = "failed" if dry_run else "validated"
-                store.update(job_id, state=state, progress=1.0, problem=problem)
-        finally:
-            db.session.remove()
-
-
 def _start(job_id: str, dry_run: bool) -> None:
     # End this request's transaction first: the job writes from its own session.
     db.session.commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    root = jobs().root
-    if app.config.get("FIELDLOG_IMPORT_INLINE"):
-        _run(app, root, job_id, dry_run)
-        return
-    _prune_threads()
-    thread = threading.Thread(target=_run, args=(app, root, job_id, dry_run), daemon=True)
-    with _threads_lock:
-        _threads[job_id] = thread
-    thread.start()
+    imports.start(app, jobs().root, job_id, dry_run, tz=company_tz, now=now)
 
 
 def _job(job_id: str) -> dict[str, Any]:
@@ -234,7 +160,7 @@ def job(job_id: str):
 @roles_required("owner", "manager")
 def job_status(job_id: str):
     status = _job(job_id)
-    _prune_threads()
+    imports.prune_threads()
     return jsonify({"state": status["state"], "progress": status.get("progress", 0)})
 
 
