@@ -45,6 +45,8 @@ BRANCH_THING = _policy(other_manager=DENIED)
 BRANCH_MANAGEMENT = _policy(rep=DENIED, other_rep=DENIED, other_manager=DENIED)
 # Logging a visit for a customer of the rep's branch: people of that branch.
 VISIT_LOGGERS = _policy(other_manager=DENIED, owner=DENIED)
+# Planning a visit: only to one's own customers (docs/contract.md, POST /api/v1/plan).
+OWN_CUSTOMER = _policy(other_rep=DENIED, manager=DENIED, other_manager=DENIED, owner=DENIED)
 OWNER_ONLY = _policy(rep=DENIED, other_rep=DENIED, manager=DENIED, other_manager=DENIED)
 MANAGERS_AND_OWNER = _policy(rep=DENIED, other_rep=DENIED)
 # The visit form: anyone with a branch (owners have none).
@@ -67,9 +69,10 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "api.follow_up_done": {"POST": REPS_RECORD},
     "api.proposal_close": {"POST": REPS_RECORD},
     "api.follow_up_reschedule": {"POST": REPS_RECORD},
-    # Anyone's plan is their own (an owner's is empty); planning a visit: people of the branch.
+    "api.follow_up_cancel": {"POST": REPS_RECORD},
+    # Anyone's plan is their own (an owner's is empty); planning a visit: one's own customers.
     "api.plan_of_day": {"GET": ANY_USER},
-    "api.plan_add": {"POST": VISIT_LOGGERS},
+    "api.plan_add": {"POST": OWN_CUSTOMER},
     "field.today": {"GET": ANY_USER},
     "field.new_visit": {"GET": VISIT_FORM, "POST": VISIT_FORM},
     "field.visits": {"GET": ANY_USER},
@@ -80,7 +83,7 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "field.follow_up_reschedule": {"POST": REPS_RECORD},
     # Without ticked follow-ups the form only says so; each ticked one is checked like cancel.
     "field.follow_ups_bulk": {"POST": ANY_USER},
-    "field.plan_add": {"POST": VISIT_LOGGERS},
+    "field.plan_add": {"POST": OWN_CUSTOMER},
     "field.proposals": {"GET": ANY_USER},
     "field.proposal_close": {"POST": REPS_RECORD},
     # Correcting a proposal: its rep (within the correction window), their manager, the owner.

@@ -52,7 +52,7 @@ def credentials(app, client, auth, make):
 def test_api_conforms_to_its_openapi_document(app, credentials):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7
+    assert len(operations) == 8
 
     for operation in operations:
 
@@ -73,6 +73,7 @@ def test_openapi_document_is_served(client):
         "/api/v1/visits",
         "/api/v1/follow-ups/{id}/done",
         "/api/v1/follow-ups/{id}/reschedule",
+        "/api/v1/follow-ups/{id}/cancel",
         "/api/v1/plan",
         "/api/v1/proposals/{id}/close",
     }

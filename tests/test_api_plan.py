@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fieldlog.app.extensions import db
-from fieldlog.models import PlannedVisit
+from fieldlog.models import FollowUp, PlannedVisit
 
 from .conftest import visit_payload
 from .test_api import post
@@ -87,13 +87,73 @@ def test_planning_twice_is_one_plan(client, auth, world):
     assert day["items"][0]["suggested_purpose"] == "proposal"
 
 
-def test_planning_a_colleagues_customer_of_the_branch(client, auth, world):
+# Who plans, which customer: only the planner's own customers may be planned (the plan shows
+# only those, docs/contract.md); anything else is the API's out-of-scope answer, 404 not_found.
+@pytest.mark.parametrize(
+    "who,code,status",
+    [
+        ("rep", "C-1", 201),  # their own
+        ("rep", "C-2", 404),  # a colleague's customer of the branch
+        ("rep", "C-9", 404),  # another branch's
+        ("colleague", "C-2", 201),
+        ("colleague", "C-1", 404),
+        ("manager", "C-3", 201),  # a manager's own customer
+        ("manager", "C-1", 404),  # one of their reps' customers
+    ],
+)
+def test_only_the_planners_own_customers_can_be_planned(
+    client, auth, world, make, who, code, status
+):
+    manager = make.user("manager", world["branch"], email="manager@example.jp")
+    make.customer(world["branch"], manager, code="C-3")
+    db.session.commit()
+    auth.login({"rep": world["rep"], "colleague": world["colleague"], "manager": manager}[who])
+    answer = post(
+        client, "/api/v1/plan", {"date": "2026-11-23", "customer_code": code}, auth.csrf()
+    )
+    assert answer.status_code == status
+    plan_codes = [i["customer_code"] for i in client.get("/api/v1/plan").get_json()["items"]]
+    if status == 201:
+        assert planned_rows() == 1 and code in plan_codes
+    else:
+        body = answer.get_json()
+        assert body["error"] == "not_found" and body["message"]
+        assert planned_rows() == 0 and code not in plan_codes
+
+
+def test_a_colleagues_customer_is_refused_by_name_in_both_languages(client, auth, world):
     auth.login(world["rep"])
     token = auth.csrf()
-    answer = post(client, "/api/v1/plan", {"date": "2026-11-23", "customer_code": "C-2"}, token)
-    assert answer.status_code == 201
+    body = {"date": "2026-11-23", "customer_code": "C-2"}
+    ja = post(client, "/api/v1/plan", body, token).get_json()["message"]
+    assert "C-2" in ja and "担当顧客" in ja
+    client.set_cookie("fieldlog_lang", "en")
+    en = post(client, "/api/v1/plan", body, token).get_json()["message"]
+    assert en == "C-2 is not one of your customers: you can plan visits only to your own."
+
+
+def test_a_plan_whose_customer_moved_to_a_colleague_drops_out(client, auth, world):
+    auth.login(world["rep"])
+    assert post(client, "/api/v1/plan", {"customer_code": "C-1"}, auth.csrf()).status_code == 201
+    world["mine"].rep = world["colleague"]
+    db.session.commit()
     codes = [i["customer_code"] for i in client.get("/api/v1/plan").get_json()["items"]]
-    assert "C-2" in codes
+    assert codes == []
+
+
+def test_a_planned_customer_visited_that_day_stays_marked_visited(client, auth, world):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    post(client, "/api/v1/plan", {"customer_code": "C-1", "purpose": "proposal"}, token)
+    before = client.get("/api/v1/plan").get_json()["items"]
+    assert [(i["customer_code"], i["visited"]) for i in before] == [("C-1", False)]
+    post(client, "/api/v1/visits", visit_payload("C-1"), token)
+    after = client.get("/api/v1/plan").get_json()["items"]
+    assert [(i["customer_code"], i["visited"]) for i in after] == [("C-1", True)]
+    assert after[0]["reasons"][0]["code"] == "planned"
+    # The next day's plan does not count today's visit as that day's.
+    tomorrow = client.get("/api/v1/plan?date=2026-11-24").get_json()["items"]
+    assert all(not i["visited"] for i in tomorrow)
 
 
 @pytest.mark.parametrize(
@@ -183,3 +243,87 @@ def test_a_done_follow_up_is_not_rescheduled(client, auth, world):
     post(client, f"/api/v1/follow-ups/{fu}/done", {"done_on": "2026-11-22"}, token)
     answer = post(client, f"/api/v1/follow-ups/{fu}/reschedule", {"due_on": "2026-12-01"}, token)
     assert answer.status_code == 422 and "due_on" in answer.get_json()["errors"]
+
+
+def test_reschedule_refusals_name_due_on_in_both_languages(client, auth, world):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    path = f"/api/v1/follow-ups/{_follow_up_id(client, token)}/reschedule"
+    early = post(client, path, {"due_on": "2026-11-19"}, token).get_json()["errors"]["due_on"]
+    assert early == [
+        "新しい期日（due_on）：フォローを設定した訪問の日（2026/11/20）より前にはできません。"
+    ]
+    client.set_cookie("fieldlog_lang", "en")
+    cases = {
+        "soon": "New due date (due_on): give it as YYYY-MM-DD, e.g. 2026-12-06.",
+        "2026-11-19": "New due date (due_on): it cannot be before the visit that set the "
+        "follow-up (2026/11/20).",
+        "2027-11-24": "New due date (due_on): it must be within a year of today "
+        "(2027/11/23 at the latest).",
+    }
+    for due_on, message in cases.items():
+        answer = post(client, path, {"due_on": due_on}, token)
+        assert answer.get_json()["errors"] == {"due_on": [message]}
+
+
+# ---- cancel ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "who,status",
+    [
+        ("rep", 200),
+        ("colleague", 404),  # same scope as done: another rep's follow-up is not found
+        ("manager", 200),  # the branch's manager may, as with done
+        ("other_manager", 404),
+    ],
+)
+def test_cancel_has_the_scope_of_done(client, auth, world, make, who, status):
+    auth.login(world["rep"])
+    fu = _follow_up_id(client, auth.csrf())
+    auth.logout()
+    users = {
+        "rep": world["rep"],
+        "colleague": world["colleague"],
+        "manager": make.user("manager", world["branch"]),
+        "other_manager": make.user("manager", world["other"]),
+    }
+    db.session.commit()
+    auth.login(users[who])
+    path = f"/api/v1/follow-ups/{fu}/cancel"
+    answer = post(client, path, {}, auth.csrf())
+    assert answer.status_code == status
+    stored = db.session.get(FollowUp, fu)
+    db.session.refresh(stored)
+    if status == 200:
+        assert answer.get_json()["cancelled"] is True and stored.cancelled
+        # Again (an outbox replay): harmless, the same answer.
+        assert post(client, path, {}, auth.csrf()).get_json() == answer.get_json()
+    else:
+        assert answer.get_json()["error"] == "not_found" and not stored.cancelled
+
+
+def test_cancel_refuses_a_done_follow_up_and_an_unknown_id(client, auth, world):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    fu = _follow_up_id(client, token)
+    post(client, f"/api/v1/follow-ups/{fu}/done", {"done_on": "2026-11-22"}, token)
+    answer = post(client, f"/api/v1/follow-ups/{fu}/cancel", {}, token)
+    assert answer.status_code == 422 and "done_on" in answer.get_json()["errors"]
+    assert not db.session.get(FollowUp, fu).cancelled
+    assert post(client, "/api/v1/follow-ups/99999/cancel", {}, token).status_code == 404
+    # A cancelled follow-up leaves the plan's follow_up_due.
+    fu2 = _follow_up_id(client, token, visited_at="2026-11-21T10:00:00+09:00")
+    post(client, f"/api/v1/follow-ups/{fu2}/cancel", {}, token)
+    reasons = [
+        r["code"] for i in client.get("/api/v1/plan").get_json()["items"] for r in i["reasons"]
+    ]
+    assert "follow_up_due" not in reasons
+
+
+def test_cancel_checks_login_then_csrf(client, auth, world):
+    path = "/api/v1/follow-ups/1/cancel"
+    assert client.post(path, json={}).status_code == 401
+    auth.login(world["rep"])
+    forged = client.post(path, json={}, headers={"X-CSRFToken": "forged"})
+    assert (forged.status_code, forged.get_json()["error"]) == (400, "csrf_failed")

@@ -323,3 +323,85 @@ def test_a_follow_up_moved_from_today_says_its_new_date(server):
         moved = f"期日を{target:%Y/%m/%d}に変更しました。"
         row.locator(".settled-note", has_text=moved).wait_for()
         assert row.locator(".badge-warn").count() == 0
+
+
+def _stale_follow_ups(app, n: int) -> list[int]:
+    """n follow-ups of the rep overdue for 40+ days: Today's collapsed long-overdue group."""
+    with app.app_context():
+        rep = db.session.scalars(select(User).where(User.email == "rep@example.jp")).one()
+        customers = db.session.scalars(select(Customer).where(Customer.rep_id == rep.id)).all()
+        stale = [
+            FollowUp(
+                rep=rep,
+                branch_id=rep.branch_id,
+                customer=customers[i],
+                action=f"古い宿題{i}",
+                due_on=local_today(TZ) - timedelta(days=40 + i),
+            )
+            for i in range(n)
+        ]
+        db.session.add_all(stale)
+        db.session.commit()
+        ids = [f.id for f in stale]
+        db.session.remove()
+        return ids
+
+
+@pytest.mark.browser
+def test_bulk_reschedule_and_cancel_wait_offline_and_replay_once_online(server):
+    """Offline, two stale follow-ups moved and one cancelled from Today's long-overdue group:
+    one outbox entry each, dates shown as 2026/12/06, and the server right once online."""
+    moved_ids = _stale_follow_ups(server.app, 3)
+    cancelled_id = moved_ids.pop()
+    base = server.base
+    target = local_today(TZ) + timedelta(days=12)
+    with phone(base) as (context, page):
+        page.goto(f"{base}/")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+        wait_until(
+            page,
+            "caches.open('fieldlog-pages').then(c => c.match('/')).then(r => !!r)",
+            "Today in the page cache",
+        )
+        server.stop()
+        context.set_offline(True)
+        page.goto(f"{base}/")
+        group = page.locator("details.long-overdue")
+        group.locator("summary").click()
+        group.locator(f"input[name=ids][value='{cancelled_id}']").uncheck()
+        group.locator("input[name=due_on]").fill(target.isoformat())
+        group.get_by_role("button", name="チェックしたものの期日を変更").click()
+        wait_until(
+            page,
+            "document.querySelectorAll('.long-overdue .settled-note').length === 2",
+            "two rows settled",
+        )
+        page.goto(f"{base}/")  # the cached Today again, still offline
+        group.locator("summary").click()
+        for box in group.locator("input[name=ids]").all():
+            box.set_checked(box.get_attribute("value") == str(cancelled_id))
+        page.once("dialog", lambda d: d.accept())
+        group.get_by_role("button", name="チェックしたものを取り消す").click()
+        group.locator(".settled-note").wait_for()
+        page.goto(f"{base}/outbox")
+        wait_until(page, "document.querySelectorAll('.outbox-entry').length === 3", "three entries")
+        waiting = page.locator("#outbox-list").inner_text()
+        assert waiting.count(f"{target:%Y/%m/%d}") == 2 and target.isoformat() not in waiting
+        assert "古い宿題2" in waiting
+        with server.app.app_context():
+            stored = [db.session.get(FollowUp, i) for i in [*moved_ids, cancelled_id]]
+            assert all(f.due_on < local_today(TZ) and not f.cancelled for f in stored)
+            db.session.remove()
+
+        server.start()
+        context.set_offline(False)
+        page.locator("button.button-primary[data-sync-now]").click()
+        page.wait_for_function(
+            "document.querySelectorAll('.outbox-entry').length === 0", timeout=20000
+        )
+    with server.app.app_context():
+        for follow_up_id in moved_ids:
+            moved = db.session.get(FollowUp, follow_up_id)
+            assert (moved.due_on, moved.cancelled) == (target, False)
+        assert db.session.get(FollowUp, cancelled_id).cancelled
+        db.session.remove()

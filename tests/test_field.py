@@ -490,3 +490,15 @@ def test_the_history_shows_labels_and_an_untouched_time_is_no_change(client, aut
 def test_anonymous_users_are_sent_to_the_login_page(client, world, path):
     response = client.get(path)
     assert response.status_code == 302 and "/login" in response.location
+
+
+def test_the_visit_page_gives_the_late_reason_after_a_full_width_colon(client, auth, world):
+    """STYLE: a Japanese label takes the full-width colon (遅れて入力した理由：…)."""
+    visited_at = (NOW - timedelta(days=10)).astimezone(TZ).isoformat()
+    visit = record(world, world["rep"], "C001", visited_at=visited_at, late_reason="紙のメモ")
+    auth.login(world["rep"])
+    html = client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "遅れて入力した理由：紙のメモ" in html and "理由: " not in html
+    client.set_cookie("fieldlog_lang", "en")
+    html = client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "Reason for the late entry: 紙のメモ" in html

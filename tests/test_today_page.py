@@ -129,20 +129,33 @@ def test_a_planned_visit_prefills_the_planned_purpose(client, auth, world):
     token = csrf_from(client.get("/").get_data(as_text=True))
     client.post(
         "/plan",
-        data={"csrf_token": token, "customer_code": "C002", "purpose": "relationship"},
+        data={"csrf_token": token, "customer_code": "C001", "purpose": "relationship"},
     )
     planned = db.session.query(PlannedVisit).one()
     assert (planned.planned_on, planned.purpose.code) == (TODAY, "relationship")
-    form = client.get("/visits/new?customer=C002").get_data(as_text=True)
+    form = client.get("/visits/new?customer=C001").get_data(as_text=True)
     assert 'value="relationship" checked' in form
-    unplanned = client.get("/visits/new?customer=C001").get_data(as_text=True)
+    unplanned = client.get("/visits/new?customer=C002").get_data(as_text=True)
     assert 'value="relationship" checked' not in unplanned
-    # The planned colleague's customer is in the rep's own plan, marked as planned.
+    # The planned customer leads the rep's own plan, planned for its purpose.
     html = client.get("/").get_data(as_text=True)
-    assert "緑川工業" in html[: html.index('id="due-head"')]
+    plan_part = html[html.index('id="plan-head"') : html.index('id="due-head"')]
+    assert "予定：関係構築" in plan_part
     # The customer page says it is planned (and for what), so it is not planned twice.
     page = client.get(f"/customers/{planned.customer_id}").get_data(as_text=True)
     assert f"{TODAY:%Y/%m/%d}の予定に入れました。 関係構築" in page
+
+
+def test_a_colleagues_customer_cannot_be_planned_and_offers_no_plan_form(client, auth, world):
+    auth.login(world["rep"])
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    refused = client.post("/plan", data={"csrf_token": token, "customer_code": "C002"})
+    assert refused.status_code == 404
+    assert db.session.query(PlannedVisit).count() == 0
+    theirs = client.get(f"/customers/{world['theirs'].id}").get_data(as_text=True)
+    assert 'class="plan-form"' not in theirs
+    mine = client.get(f"/customers/{world['mine'].id}").get_data(as_text=True)
+    assert 'class="plan-form"' in mine
 
 
 def test_an_inactive_purpose_is_not_prefilled(client, auth, world):

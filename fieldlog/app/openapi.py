@@ -173,6 +173,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "customer_code": {"type": "string"},
             "customer_name": {"type": "string"},
+            "visited": {
+                "type": "boolean",
+                "description": "a visit to the customer is logged on the plan's date",
+            },
             "reasons": {
                 "type": "array",
                 "items": {
@@ -303,6 +307,17 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/follow-ups/{id}/cancel": {
+                "post": {
+                    "summary": "Cancel an open follow-up (again: harmless; a done one: 422)",
+                    "security": [{"session": [], "csrf": []}],
+                    "parameters": [id_param],
+                    "responses": {
+                        "200": _json("FollowUp", "cancelled"),
+                        **_pick("400", "401", "404", "422"),
+                    },
+                }
+            },
             "/api/v1/plan": {
                 "get": {
                     "summary": "The user's customers worth a visit on a date, most urgent first",
@@ -320,6 +335,8 @@ def document() -> dict[str, Any]:
                 },
                 "post": {
                     "summary": "Plan a visit to a customer on a date (again: the same plan)",
+                    "description": "Only the user's own customers: an unknown code, one of "
+                    "another branch or a colleague's customer is 404 not_found.",
                     "security": [{"session": [], "csrf": []}],
                     "requestBody": _body(
                         {

@@ -87,6 +87,8 @@ class PlanItem:
     suggested_purpose: str | None
     suggestion: Reason | None
     planned: PlannedVisit | None = None
+    # A visit to the customer is already logged on the plan's day (docs/decisions.md).
+    visited: bool = False
 
     @property
     def urgency(self) -> int:
@@ -387,14 +389,8 @@ def build_plan(
         PlannedVisit.rep_id == user.id, PlannedVisit.planned_on == day
     )
     facts = customer_facts(session, scope, day, tz)
-    planned_rows = session.scalars(planned_q).all()
-    planned = {p.customer_id: p for p in planned_rows}
-    # A customer the user planned stays in their plan even when it is a colleague's.
-    missing = [p.customer_id for p in planned_rows if p.customer_id not in facts]
-    if missing and only is None:
-        facts.update(
-            customer_facts(session, select(Customer).where(Customer.id.in_(missing)), day, tz)
-        )
+    # A plan made before its customer moved to a colleague is not shown: only the user's own.
+    planned = {p.customer_id: p for p in session.scalars(planned_q)}
     ids = list(facts)
     if not ids:
         return []
@@ -431,8 +427,18 @@ def build_plan(
         if not reasons:
             continue
         purpose, suggestion = suggest(reasons, set(purposes.values()))
-        items.append(PlanItem(customer, reasons, purpose, suggestion, planned.get(customer_id)))
-    items.sort(key=lambda i: (-i.urgency, i.customer.code))
+        items.append(
+            PlanItem(
+                customer,
+                reasons,
+                purpose,
+                suggestion,
+                planned.get(customer_id),
+                visited=fact.last_visit == day,
+            )
+        )
+    # Visited ones last: what is left to do on the day comes first.
+    items.sort(key=lambda i: (i.visited, -i.urgency, i.customer.code))
     return items
 
 
@@ -584,6 +590,15 @@ def plan_visit(
         ).first()
     if customer is None or not access.can_visit(user, customer):
         raise NotFound(_l("No such customer."))
+    if customer.rep_id != user.id:
+        # The plan holds only the user's own customers (docs/contract.md): one planned for a
+        # colleague's would never show in it. Out of scope, as a colleague's follow-up is.
+        raise NotFound(
+            _l(
+                "%(code)s is not one of your customers: you can plan visits only to your own.",
+                code=customer.code,
+            )
+        )
     errors = schemas.Errors()
     if not customer.active:
         errors.add("customer_code", _l("This customer is no longer active."))

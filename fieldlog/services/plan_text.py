@@ -162,4 +162,5 @@ def item_to_dict(item: PlanItem, purposes: dict[str, str]) -> dict[str, Any]:
         "reasons": [{"code": r.code, "detail": detail(r, purposes)} for r in item.reasons],
         "suggested_purpose": item.suggested_purpose,
         "suggestion": suggestion(item.suggestion, purposes),
+        "visited": item.visited,
     }

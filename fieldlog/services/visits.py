@@ -354,24 +354,75 @@ def reschedule_follow_up(
     if follow_up is None:
         raise NotFound(_l("No such follow-up."))
     day = schemas.parse_date(due_on)
+    # Each refusal names the field (due_on) as well as the words on the form: the outbox shows
+    # the API's message as it is (docs/contract.md).
     if day is None:
-        raise Invalid(errors={"due_on": [_l("Give the date as YYYY-MM-DD.")]})
+        raise Invalid(
+            errors={
+                "due_on": [_l("New due date (due_on): give it as YYYY-MM-DD, e.g. 2026-12-06.")]
+            }
+        )
     if follow_up.cancelled or follow_up.done_on is not None:
-        raise Invalid(errors={"due_on": [_l("Only an open follow-up can be rescheduled.")]})
-    if follow_up.visit is not None and day < local_date(follow_up.visit.visited_at, tz):
-        raise Invalid(errors={"due_on": [_l("The next action cannot be due before the visit.")]})
-    if day > today + timedelta(days=RESCHEDULE_MAX_DAYS):
-        raise Invalid(errors={"due_on": [_l("The date must be within a year of today.")]})
+        raise Invalid(
+            errors={
+                "due_on": [
+                    _l(
+                        "New due date (due_on): this follow-up is already done or cancelled, "
+                        "so it cannot be moved."
+                    )
+                ]
+            }
+        )
+    visit_day = local_date(follow_up.visit.visited_at, tz) if follow_up.visit else None
+    if visit_day is not None and day < visit_day:
+        raise Invalid(
+            errors={
+                "due_on": [
+                    _l(
+                        "New due date (due_on): it cannot be before the visit that set the "
+                        "follow-up (%(date)s).",
+                        date=f"{visit_day:%Y/%m/%d}",
+                    )
+                ]
+            }
+        )
+    latest = today + timedelta(days=RESCHEDULE_MAX_DAYS)
+    if day > latest:
+        raise Invalid(
+            errors={
+                "due_on": [
+                    _l(
+                        "New due date (due_on): it must be within a year of today "
+                        "(%(date)s at the latest).",
+                        date=f"{latest:%Y/%m/%d}",
+                    )
+                ]
+            }
+        )
     follow_up.due_on = day
     session.flush()
     return follow_up
 
 
 def cancel_follow_up(session: Session, user: User, follow_up_id: int) -> FollowUp:
-    """Cancel a follow-up that is no longer needed (it stops counting as due)."""
+    """Cancel a follow-up that is no longer needed (it stops counting as due).
+
+    Cancelling again is harmless (an outbox may replay it); a follow-up already done stays done.
+    """
     follow_up = access.get(session, access.follow_ups(user), FollowUp, follow_up_id)
     if follow_up is None:
         raise NotFound(_l("No such follow-up."))
+    if follow_up.done_on is not None:
+        raise Invalid(
+            errors={
+                "done_on": [
+                    _l(
+                        "This follow-up was done on %(date)s; only an open one can be cancelled.",
+                        date=f"{follow_up.done_on:%Y/%m/%d}",
+                    )
+                ]
+            }
+        )
     follow_up.cancelled = True
     session.flush()
     return follow_up

@@ -120,6 +120,16 @@ def follow_up_reschedule(follow_up_id: int):
     return jsonify(answer)
 
 
+@bp.post("/follow-ups/<int:follow_up_id>/cancel")
+@api_view
+def follow_up_cancel(follow_up_id: int):
+    """Cancel an open follow-up (Today's bulk cancel sends one per follow-up, offline too)."""
+    with unit_of_work():
+        follow_up = visits.cancel_follow_up(db.session, current_user, follow_up_id)
+        answer = schemas.follow_up_to_dict(follow_up)
+    return jsonify(answer)
+
+
 @bp.get("/plan")
 @api_view
 def plan_of_day():

@@ -135,6 +135,8 @@ def js_strings() -> dict[str, object]:
             "kind_follow_up_done": _("Follow-up done"),
             "kind_proposal_close": _("Proposal result"),
             "kind_follow_up_reschedule": _("Follow-up moved"),
+            "kind_follow_up_cancel": _("Follow-up cancelled"),
+            "cancelled": _("Cancelled."),
             "draft_restored": _("The visit you had not saved was restored."),
             "fix": _("Fix"),
             "discard": _("Discard"),

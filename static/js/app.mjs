@@ -176,7 +176,7 @@ function start() {
   document.documentElement.classList.add("js");
   showPendingToast();
   if (document.getElementById("visit-form")) import("./visit-offline.mjs");
-  if (document.querySelector("form[data-outbox]")) import("./quick-actions.mjs");
+  if (document.querySelector("form[data-outbox], form[data-outbox-bulk]")) import("./quick-actions.mjs");
   registerWorker();
   refreshBadges();
   showInstallHint();

@@ -46,6 +46,15 @@ export function parseAmount(raw) {
   return /^-?\d+$/.test(ascii) ? Number(ascii) : value;
 }
 
+/**
+ * A day as the pages print it (Babel's short Japanese date): 2026-12-06 → 2026/12/06.
+ * Anything that does not start with an ISO day is returned as it is; a time after it is kept.
+ */
+export function formatDay(value) {
+  const text = (value ?? "").toString();
+  return text.replace(/^(\d{4})-(\d{2})-(\d{2})(?=$|[T ])/, "$1/$2/$3");
+}
+
 /** An ISO 8601 instant with the device's offset, e.g. 2026-11-23T10:05:00+09:00. */
 export function isoWithOffset(date) {
   const pad = (n) => String(Math.abs(Math.trunc(n))).padStart(2, "0");

@@ -1,6 +1,6 @@
 // The outbox page: what is waiting, what needs attention, fix or discard.
 import { currentUser, sync, t } from "./app.mjs";
-import { retryNow, SERVER_ERROR_LIMIT } from "./outbox-core.mjs";
+import { formatDay, retryNow, SERVER_ERROR_LIMIT } from "./outbox-core.mjs";
 import { outbox } from "./outbox-store.mjs";
 
 const list = document.getElementById("outbox-list");
@@ -17,7 +17,7 @@ function describe(entry) {
   if (entry.kind === "visit") {
     // The label is the customer as the form showed it ("name (code)"); older entries have none.
     const who = entry.label || body.customer_code;
-    const when = (body.visited_at || "").slice(0, 16).replace("T", " ");
+    const when = formatDay((body.visited_at || "").slice(0, 16).replace("T", " "));
     return [t("kind_visit"), who, when].filter(Boolean).join(" · ");
   }
   return `${t(`kind_${entry.kind}`)} · ${entry.label || ""}`;

@@ -1,8 +1,8 @@
-// One-tap "done", "won/lost" and a follow-up's new date go through the outbox too, so they
-// work without signal.
+// One-tap "done", "won/lost", a follow-up's new date and Today's bulk reschedule / cancel go
+// through the outbox too, so they work without signal.
 // The row shows the result at once; the last tap on the same item wins.
 import { enqueue, sync, t } from "./app.mjs";
-import { afterSaveMessage } from "./outbox-core.mjs";
+import { afterSaveMessage, formatDay } from "./outbox-core.mjs";
 import { outbox } from "./outbox-store.mjs";
 
 function today() {
@@ -33,7 +33,7 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     // The outbox shows the button the rep tapped ("受注"), not the API's "won".
     const outcome = body.status
       ? event.submitter?.textContent.trim() || body.status
-      : body.due_on || "";
+      : formatDay(body.due_on || "");
     const label = [form.dataset.label, outcome].filter(Boolean).join(" · ");
     for (const button of form.querySelectorAll("button")) button.disabled = true;
     const row = form.closest("li") || form.parentElement;
@@ -48,7 +48,7 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     const id = `${kind}:${form.dataset.id}`;
     // Online it is sent at once: say so, rather than leave "will sync when online" standing.
     // A new date says which date, and the row no longer reads "overdue since …".
-    const moved = body.due_on ? t("moved_to").replace("{date}", body.due_on.replaceAll("-", "/")) : "";
+    const moved = body.due_on ? t("moved_to").replace("{date}", formatDay(body.due_on)) : "";
     if (moved) row?.querySelector(".badge-warn")?.remove();
     const onSent = (sent) => {
       if (sent.detail?.entry?.id !== id) return;
@@ -61,5 +61,59 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     const entry = await outbox.get(id);
     if (entry) note.textContent = t(afterSaveMessage(entry));
     else if (moved) note.textContent = moved;
+  });
+}
+
+// Today's long-overdue group: one outbox entry per ticked follow-up (the same calls as one
+// row's Move, and the API's cancel), so the bulk actions wait for signal like the rest.
+// Each entry is sent on its own: one refused (done meanwhile) leaves the others to go.
+for (const form of document.querySelectorAll("form[data-outbox-bulk]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const action = event.submitter?.value;
+    const boxes = [...form.querySelectorAll("input[name=ids]:checked")];
+    if (!boxes.length || (action !== "reschedule" && action !== "cancel")) return;
+    const dueOn = form.elements.due_on?.value;
+    if (action === "reschedule" && !dueOn) {
+      form.elements.due_on.reportValidity?.();
+      return;
+    }
+    const kind = action === "cancel" ? "follow_up_cancel" : "follow_up_reschedule";
+    const outcome = action === "cancel" ? event.submitter.textContent.trim() : formatDay(dueOn);
+    const settled = action === "cancel" ? t("cancelled") : t("moved_to").replace("{date}", formatDay(dueOn));
+    for (const button of form.querySelectorAll("button")) button.disabled = true;
+    const ids = [];
+    for (const box of boxes) {
+      const id = box.value;
+      const entryId = `${kind}:${id}`;
+      ids.push(entryId);
+      const url = `/api/v1/follow-ups/${id}/${action}`;
+      const body = action === "cancel" ? {} : { due_on: dueOn };
+      const label = [box.dataset.label, outcome].filter(Boolean).join(" · ");
+      const row = box.closest("li");
+      row?.classList.add("is-settled");
+      const note = document.createElement("span");
+      note.className = "settled-note";
+      note.setAttribute("role", "status");
+      note.textContent = t("saved_sending");
+      note.dataset.entryId = entryId;
+      box.disabled = true;
+      box.closest("label")?.append(note);
+      // The same follow-up moved and then cancelled: only the last tap is sent.
+      await outbox.remove(`${kind === "follow_up_cancel" ? "follow_up_reschedule" : "follow_up_cancel"}:${id}`);
+      await enqueue(kind, entryId, url, body, label);
+    }
+    // Kept for the page's life: offline, the entries go when the signal comes back.
+    const onSent = (sent) => {
+      const note = form.querySelector(`.settled-note[data-entry-id="${sent.detail?.entry?.id}"]`);
+      if (note) note.textContent = settled;
+    };
+    window.addEventListener("fieldlog:sent", onSent);
+    await sync();
+    for (const entryId of ids) {
+      const note = form.querySelector(`.settled-note[data-entry-id="${entryId}"]`);
+      const entry = await outbox.get(entryId);
+      if (note) note.textContent = entry ? t(afterSaveMessage(entry)) : settled;
+    }
   });
 }

@@ -12,6 +12,7 @@ import {
   CSRF,
   DONE,
   dueEntries,
+  formatDay,
   isoWithOffset,
   makeEntry,
   matchCustomers,
@@ -226,4 +227,12 @@ test("the offline picker matches code, name or reading, in the copy's order", ()
   assert.deepEqual(codes(matchCustomers(customers, "x3")), ["X3"]);
   assert.deepEqual(codes(matchCustomers(customers, "青", 1)), ["C1"]);
   assert.deepEqual(matchCustomers(customers, "該当なし"), []);
+});
+
+test("days read as the pages print them: 2026/12/06", () => {
+  assert.equal(formatDay("2026-12-06"), "2026/12/06");
+  assert.equal(formatDay("2026-12-06 10:05"), "2026/12/06 10:05");
+  assert.equal(formatDay("2026-12-06T10:05"), "2026/12/06T10:05");
+  for (const other of ["", "tomorrow", "12-06", "x2026-12-06"]) assert.equal(formatDay(other), other);
+  assert.equal(formatDay(undefined), "");
 });
