@@ -45,6 +45,68 @@ def test_sales_by_category_split_into_the_last_year_and_the_year_before(make):
 
 
 @pytest.mark.parametrize(
+    "day,first,last",
+    [
+        (date(2026, 11, 23), date(2024, 12, 1), date(2026, 11, 1)),
+        (date(2026, 1, 1), date(2024, 2, 1), date(2026, 1, 1)),
+        (date(2026, 12, 31), date(2025, 1, 1), date(2026, 12, 1)),
+    ],
+)
+def test_the_monthly_series_is_24_calendar_months_ending_with_the_days_month(day, first, last):
+    months = customer_profile.months_back(day)
+    assert (len(months), months[0], months[-1]) == (24, first, last)
+    assert all(m.day == 1 for m in months) and months == sorted(set(months))
+
+
+def test_sales_per_category_and_month_with_the_small_ones_summed(make):
+    customer = make.customer()
+    names = ["潤滑油", "切削工具", "保護手袋", "梱包材", "清掃用品", "文具"]
+    cats = [make.category(f"K{i}", name) for i, name in enumerate(names)]
+    make.sale(customer, TODAY, 1000, cats[0])
+    make.sale(customer, TODAY.replace(day=1), 500, cats[0])  # the same month: summed
+    make.sale(customer, date(2026, 10, 31), 700, cats[1])
+    make.sale(customer, date(2024, 12, 1), 300, cats[2])  # first day of the 24 months
+    make.sale(customer, date(2024, 11, 30), 99999, cats[2])  # before them
+    make.sale(customer, TODAY + timedelta(days=1), 99999, cats[0])  # after the day
+    make.sale(customer, date(2025, 6, 15), 200, cats[3])
+    make.sale(customer, date(2025, 6, 16), 20, cats[4])
+    make.sale(customer, date(2025, 7, 1), 10, cats[5])
+    make.sale(customer, date(2025, 7, 2), 5)  # no category
+    monthly = _profile(customer).monthly
+    assert len(monthly.months) == 24
+    by_month = {
+        (line.name, line.others): {monthly.months[i]: a for i, a in enumerate(line.amounts) if a}
+        for line in monthly.lines
+    }
+    assert by_month == {
+        ("潤滑油", False): {date(2026, 11, 1): 1500},
+        ("切削工具", False): {date(2026, 10, 1): 700},
+        ("保護手袋", False): {date(2024, 12, 1): 300},
+        ("梱包材", False): {date(2025, 6, 1): 200},
+        # The fifth and smaller: one "others" line (no category counts among them).
+        ("", True): {date(2025, 6, 1): 20, date(2025, 7, 1): 15},
+    }
+    assert sum(monthly.totals) == 1500 + 700 + 300 + 200 + 20 + 15
+
+
+def test_the_customer_page_draws_the_monthly_series_and_its_table(make, client, auth):
+    rep = make.user("rep")
+    customer = make.customer(rep=rep)
+    oil = make.category("OIL", "潤滑油")
+    make.sale(customer, TODAY, 120000, oil)
+    make.sale(customer, date(2025, 1, 10), 30000, oil)
+    db.session.commit()
+    auth.login(rep)
+    html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "カテゴリ別の月別売上（直近24か月）" in html and "chart-line" in html
+    table = html[html.index('class="months-table"') :]
+    table = table[: table.index("</table>")]
+    assert table.count("<tr>") == 25  # the header and 24 months, newest first
+    assert table.index("2026/11") < table.index("2025/01") and "2024/12" in table
+    assert "12万" in table and "3万" in table
+
+
+@pytest.mark.parametrize(
     "visit_days_ago,sale_days_ago,dormant,dormant_from",
     [
         (None, None, True, None),

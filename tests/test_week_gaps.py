@@ -98,3 +98,35 @@ def test_my_week_offers_one_tap_to_plan_a_visit(make, client, auth):
     # Planned: My week says so instead of offering the same tap again.
     html = client.get("/me").get_data(as_text=True)
     assert "の予定に入れる" not in html and "2026/11/24の予定に入れました。" in html
+
+
+def test_every_customer_behind_a_gap_is_reachable_and_only_own_ones_are_planned(make, client, auth):
+    """11 customers behind a gap: 8 shown, "ほか3社を表示" opens the other 3 in place, each with
+    its link and plan button; a colleague's customer the rep visited is named, not planned."""
+    rep = make.user("rep")
+    colleague = make.user("rep", rep.branch, name="鈴木")
+    codes = [f"R{i:02d}" for i in range(11)]
+    for code in codes:
+        make.visit(rep, make.customer(rep=rep, code=code), purpose="routine", hearing_done=False)
+    make.visit(rep, make.customer(rep=colleague, code="THEIRS"), purpose="routine")
+    db.session.commit()
+    found = week_gaps.gaps(
+        db.session,
+        rep,
+        WEEK,
+        ["purposeful_visit_rate"],
+        today=TODAY,
+        tz=TZ,
+        settings=company_settings(db.session),
+    )["purposeful_visit_rate"]
+    assert found.total == 12 and len(found.customers) == week_gaps.SHOWN
+    assert [c.code for c in found.customers + found.more] == [*codes, "THEIRS"]
+    auth.login(rep)
+    html = client.get("/me").get_data(as_text=True)
+    more = html[html.index('class="gap-more"') :]
+    assert "ほか4社を表示" in more
+    for code in [*codes[week_gaps.SHOWN :], "THEIRS"]:
+        assert f'<span class="muted">{code}</span>' in more
+    forms = more[: more.index("</details>")].count('name="customer_code"')
+    assert forms == 3  # the colleague's customer has no plan button
+    assert "担当：鈴木" in more

@@ -7,7 +7,7 @@ customer without an additional proposal; a follow-up missed; an own customer dor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -35,12 +35,14 @@ PURPOSE_FOR = {
 
 @dataclass
 class Gap:
-    """The customers behind one KPI's gap: the first SHOWN of them and how many in all."""
+    """The customers behind one KPI's gap: the first SHOWN of them, the rest, how many in all."""
 
     key: str
     customers: list[Customer]
     total: int
     purpose: str
+    # The ones after the first SHOWN: the page opens them in place ("and 10 more").
+    more: list[Customer] = field(default_factory=list)
 
 
 def _visits(user: User, period: Period, tz: ZoneInfo) -> Select[tuple[int]]:
@@ -123,7 +125,7 @@ def gaps(
         ]
         found["dormant_rate"] = sorted(dormant, key=lambda c: c.code)
     return {
-        key: Gap(key, customers[:SHOWN], len(customers), PURPOSE_FOR[key])
+        key: Gap(key, customers[:SHOWN], len(customers), PURPOSE_FOR[key], customers[SHOWN:])
         for key, customers in found.items()
         if customers
     }

@@ -497,6 +497,28 @@ def _short(name: str, size: int = 5) -> str:
     return name if len(name) <= size else name[: size - 1] + "…"
 
 
+def _line_name(line: customer_profile.CategoryMonths, size: int = 7) -> str:
+    """A line of the monthly series by name: its category, "others" or "no category"."""
+    if line.others:
+        return str(_l("Others"))
+    return _short(line.name, size) if line.name else str(_l("No category"))
+
+
+def _monthly_chart(monthly: customer_profile.MonthlySales | None, locale: str) -> str | None:
+    """The customer's sales per category and month as one small line chart (docs/kpi.md)."""
+    if monthly is None or not monthly.lines:
+        return None
+    return charts.line_chart(
+        [format_date(m, "yy/MM") for m in monthly.months],
+        [charts.Series(_line_name(line), line.amounts) for line in monthly.lines],
+        title=str(_l("Sales by category per month, last 24 months")),
+        fmt=lambda v: numbers.compact_yen(v, locale),
+        width=360,
+        height=230,
+        text_size=9,
+    )
+
+
 @bp.get("/customers/<int:customer_id>")
 @login_required
 def customer(customer_id: int):
@@ -545,16 +567,9 @@ def customer(customer_id: int):
         status=status,
         today=day,
         profile=facts,
-        sales_chart=charts.bar_chart(
-            [_short(s.name) if s.name else str(_l("No category")) for s in facts.sales],
-            [s.total for s in facts.sales],
-            title=str(_l("Sales by category, last 24 months")),
-            fmt=lambda v: numbers.compact_yen(v, locale),
-            width=360,
-            height=170,
-        )
-        if facts.sales
-        else None,
+        sales_chart=_monthly_chart(facts.monthly, locale) if facts.sales else None,
+        line_name=_line_name,
+        compact=lambda v: numbers.compact_yen(v, locale) if v else numbers.DASH,
         purposes=plan.purpose_labels(db.session, locale),
         plans=plan.upcoming_plans(db.session, current_user, customer_id, day),
         customer=status.customer,
