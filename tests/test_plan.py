@@ -177,6 +177,52 @@ def test_most_urgent_first_and_purposes_suggested(make):
     ]
 
 
+@pytest.mark.parametrize(
+    "late,stale,weight",
+    [(0, False, 500), (30, False, 530), (31, True, 90), (200, True, 90)],
+)
+def test_a_follow_up_over_30_days_late_stays_a_reason_but_no_longer_leads(
+    make, late, stale, weight
+):
+    rep = make.user("rep")
+    customer = make.customer(rep=rep, code="FU")
+    make.visit(rep, customer, visited_at=_at(late + 1))
+    _follow_up(rep, customer, -late)
+    db.session.flush()
+    (item,) = plan.build_plan(db.session, rep, TODAY, tz=TZ, settings=company_settings(db.session))
+    reason = next(r for r in item.reasons if r.code == "follow_up_due")
+    assert (reason.params["stale"], reason.weight) == (stale, weight)
+
+
+def test_stale_follow_ups_come_after_the_live_reasons_and_suggest_nothing_else_has(make):
+    """The day's first screen goes to what is live; a months-old follow-up is still listed."""
+    rep = make.user("rep")
+    stale_only = make.customer(rep=rep, code="A-STALE")
+    make.visit(rep, stale_only, visited_at=_at(20))
+    _follow_up(rep, stale_only, -45)
+    stale_and_proposal = make.customer(rep=rep, code="B-STALE-PROPOSAL")
+    make.visit(rep, stale_and_proposal, visited_at=_at(20))
+    _follow_up(rep, stale_and_proposal, -90)
+    _proposal(rep, stale_and_proposal)
+    proposal = make.customer(rep=rep, code="C-PROPOSAL")
+    make.visit(rep, proposal, visited_at=_at(20))
+    _proposal(rep, proposal)
+    fresh = make.customer(rep=rep, code="D-FRESH")
+    make.visit(rep, fresh, visited_at=_at(20))
+    _follow_up(rep, fresh, -3)
+    db.session.flush()
+    items = plan.build_plan(db.session, rep, TODAY, tz=TZ, settings=company_settings(db.session))
+    assert [(i.customer.code, i.suggested_purpose) for i in items] == [
+        ("D-FRESH", "follow_up"),
+        ("B-STALE-PROPOSAL", "proposal"),  # the open proposal, not the 90-day-old follow-up
+        ("C-PROPOSAL", "proposal"),
+        ("A-STALE", "follow_up"),  # nothing else: the follow-up is still what to go for
+    ]
+    assert all(
+        "follow_up_due" in [r.code for r in i.reasons] for i in items if "STALE" in i.customer.code
+    )
+
+
 def test_dormant_date_agrees_with_the_dormant_rule():
     """turns_dormant_on is the first day dormant_on holds, on either side of the rule."""
     for last_visit, last_sale in [

@@ -38,7 +38,7 @@ from ..rules import limits
 from ..rules.periods import local_date, local_midnight_utc
 from . import access, schemas
 from .errors import Invalid, NotFound
-from .today import cycle_days, is_overdue, open_follow_up_booked
+from .today import LONG_OVERDUE_DAYS, cycle_days, is_overdue, open_follow_up_booked
 from .visits import UPSELL_LOOKBACK_DAYS
 
 # A plan may be asked for, or made, at most this many days before or after today.
@@ -49,6 +49,10 @@ DORMANT_SOON_DAYS = 14
 # and branch), and there are at least this many peers to say so.
 CROSS_SELL_MIN_SHARE = 0.5
 CROSS_SELL_MIN_PEERS = 3
+
+# follow_up_due whose latest follow-up is over LONG_OVERDUE_DAYS late weighs less than an open
+# proposal: Today groups such follow-ups apart, and the plan's first screen goes to the live ones.
+STALE_FOLLOW_UP_WEIGHT = 90
 
 REASON_CODES = (
     "planned",
@@ -473,11 +477,15 @@ def reasons_for(
         )
     if follow_ups is not None:
         late = (day - follow_ups.due_on).days
+        # Even the customer's latest due follow-up is long overdue: still a reason (the
+        # contract's follow_up_due), but no longer what leads the day (docs/decisions.md).
+        stale = late > LONG_OVERDUE_DAYS
         reasons.append(
             Reason(
                 "follow_up_due",
-                500 + min(late, 60),
+                STALE_FOLLOW_UP_WEIGHT if stale else 500 + min(late, LONG_OVERDUE_DAYS),
                 {
+                    "stale": stale,
                     "count": follow_ups.count,
                     "action": follow_ups.action,
                     "due_on": follow_ups.due_on,
@@ -558,6 +566,8 @@ def suggest(reasons: list[Reason], known: set[str]) -> tuple[str | None, Reason 
         reason = by_code.get(code)
         if reason is None:
             continue
+        if reason.params.get("stale") and len(reasons) > 1:
+            continue  # a months-old follow-up is not what to go for when there is more
         if code == "planned":
             if reason.params.get("purpose"):
                 return reason.params["purpose"], reason
