@@ -175,3 +175,30 @@ def test_offline_copy_carries_todays_plan(client, auth, world):
     data = client.get("/api/v1/offline-data").get_json()
     assert data["plan"]["date"] == "2026-11-23"
     assert [i["customer_code"] for i in data["plan"]["items"]] == ["C001"]
+
+
+def test_a_customer_visited_today_stays_in_the_plan_marked_and_last(client, auth, world, make):
+    rep = world["rep"]
+    other = make.customer(world["branch"], rep, code="C003", name="白石製作所")
+    db.session.add(PlannedVisit(rep=rep, customer=world["mine"], planned_on=TODAY))
+    db.session.add(PlannedVisit(rep=rep, customer=other, planned_on=TODAY))
+    db.session.commit()
+    auth.login(rep)
+
+    def plan_rows() -> list[str]:
+        html = client.get("/").get_data(as_text=True)
+        part = html[html.index('id="plan-head"') : html.index('id="due-head"')]
+        return part.split('<li class="plan-item')[1:]
+
+    before = plan_rows()
+    assert [("青空商店" in r, "本日訪問済み" in r) for r in before] == [
+        (True, False),
+        (False, False),
+    ]
+    make.visit(rep, world["mine"])  # today, 09:00
+    db.session.commit()
+    after = plan_rows()
+    # Still in the plan, marked, and after the customer still to visit.
+    assert "白石製作所" in after[0] and "本日訪問済み" not in after[0]
+    assert "青空商店" in after[1] and after[1].startswith(' is-visited"')
+    assert "本日訪問済み" in after[1]
