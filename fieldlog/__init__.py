@@ -44,11 +44,12 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from .app.database import configure_engine
     from .app.extensions import babel, csrf, db, login_manager, migrate
-    from .kpi import untold
+    from .kpi import lead_cache, untold
     from .web.locale import select_locale, select_timezone
 
     db.init_app(app)
     untold.guard()  # a visit or sales line written without its summary step is repaired
+    lead_cache.guard()  # new data in a kept lead analysis's weeks forget it
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

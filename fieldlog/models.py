@@ -766,3 +766,67 @@ class SettingChange(db.Model):
 
     def __repr__(self) -> str:
         return f"<SettingChange {self.kind} {self.key} {self.old!r} → {self.new!r}>"
+
+
+LEAD_RANKING_STATES = ("running", "done", "failed")
+
+
+class LeadRanking(db.Model):
+    """The ranking of the candidate KPIs by how they led the KGI (docs/verification.md).
+
+    One row per last week analysed (``until``, an ISO week label), window and KGI: the
+    background job's progress while ``running``, then ``done`` with its results in
+    ``LeadCache``. New data dated on or before ``window_end`` delete it (``kpi.lead_cache``).
+    """
+
+    __table_args__ = (
+        CheckConstraint(_in("state", LEAD_RANKING_STATES), name="state"),
+        UniqueConstraint("until", "weeks", "kgi", name="uq_lead_ranking_until_weeks_kgi"),
+        Index("ix_lead_ranking_window_end", "window_end"),
+        Index("ix_lead_ranking_window_until", "window_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    until: Mapped[str] = mapped_column(String(10))
+    weeks: Mapped[int] = mapped_column(Integer)
+    kgi: Mapped[str] = mapped_column(String(40))
+    window_end: Mapped[date] = mapped_column(Date)
+    # The instant the window ends (local midnight after window_end), for visits' times.
+    window_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(12), default="running")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<LeadRanking {self.until} {self.weeks}w {self.kgi} {self.state}>"
+
+
+class LeadCache(db.Model):
+    """One lead analysis kept for reuse: ``kpi lead``'s JSON for a KPI, KGI, scope and window.
+
+    ``scope`` is ``company`` or ``branch:<id>``. Deleted with the weeks it covers: any new or
+    changed data dated on or before ``window_end`` (``kpi.lead_cache``).
+    """
+
+    __table_args__ = (
+        UniqueConstraint("until", "weeks", "kgi", "scope", "kpi", name="uq_lead_cache_key"),
+        Index("ix_lead_cache_window_end", "window_end"),
+        Index("ix_lead_cache_window_until", "window_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    until: Mapped[str] = mapped_column(String(10))
+    weeks: Mapped[int] = mapped_column(Integer)
+    kgi: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[str] = mapped_column(String(40))
+    kpi: Mapped[str] = mapped_column(String(40))
+    window_end: Mapped[date] = mapped_column(Date)
+    window_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<LeadCache {self.until} {self.scope} {self.kpi}→{self.kgi}>"

@@ -353,3 +353,12 @@ def _no_cached_forecasts() -> Iterator[None]:
     kgi._FORECASTS.clear()
     yield
     kgi._FORECASTS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _ranking_jobs_finish() -> Iterator[None]:
+    """A page that started the KPI ranking in the background: its thread ends with the test."""
+    yield
+    from fieldlog.jobs import lead_ranking as lead_jobs
+
+    lead_jobs.join_all()

@@ -80,14 +80,14 @@ def add_leading_kpis(
     from ..rules.periods import Period
     from ..services.defaults import company_settings
     from .choices import active_kpis
-    from .lead import lead_analysis
+    from .lead_cache import cached_lead
     from .rollup import trend
 
     last = Period.week_of(until) if until.weekday() == 6 else Period.week_of(until).previous()
     found = []
     for key in active_kpis(company_settings(session)):
         try:
-            result = lead_analysis(session, key, "sales_amount", scope, LEAD_WEEKS, last, tz=tz)
+            result = cached_lead(session, key, "sales_amount", scope, LEAD_WEEKS, last, tz=tz)
         except ValueError:  # too few units or weeks for the analysis: no lead known
             continue
         if result.verdict != "leads" or result.lag_weeks is None:

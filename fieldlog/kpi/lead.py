@@ -7,6 +7,7 @@ number of queries whatever the weeks), then hands the panel to ``leadlag.estimat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,8 +18,9 @@ from sqlalchemy.orm import Session
 from ..rules.kpi_catalogue import CATALOGUE, KGI_KEYS, KPI_KEYS
 from ..rules.periods import Period
 from . import leadlag
-from .rollup import KpiValue, trend, trend_by
+from .rollup import KpiValue, trend
 from .scope import Scope, scope_label
+from .series import weekly_series
 
 KPI_CHOICES = tuple(k for k in KPI_KEYS if k not in KGI_KEYS)
 MIN_WEEKS, MAX_WEEKS = 8, 260
@@ -128,17 +130,24 @@ def lead_analysis(
     if until.kind != "week":
         raise LeadInputError("until", f"{until.label!r} is not an ISO week like 2026-W47")
     periods = until.trailing(weeks)
-    x, y, units = load_panel(session, kpi, kgi, scope, periods, tz=tz)
+    x, y, _units = load_panel(session, kpi, kgi, scope, periods, tz=tz)
+    return analyse(kpi, kgi, x, y, scope=scope_label(session, scope), periods=periods)
+
+
+def analyse(
+    kpi: str, kgi: str, x: np.ndarray, y: np.ndarray, *, scope: str, periods: Sequence[Period]
+) -> LeadResult:
+    """The lead analysis of a loaded panel (units × weeks arrays, as ``load_panel`` gives)."""
     definition = CATALOGUE[kpi]
     per = RATE_STEP if definition.is_rate else 1.0
     found = leadlag.estimate(x, y, per=per, better=definition.direction or "up")
     return LeadResult(
         kpi=kpi,
         kgi=kgi,
-        scope=scope_label(session, scope),
+        scope=scope,
         start=periods[0],
-        until=until,
-        weeks=weeks,
+        until=periods[-1],
+        weeks=len(periods),
         verdict=found.verdict,
         lag_weeks=found.lag,
         effect=found.effect,
@@ -146,7 +155,7 @@ def lead_analysis(
         n=found.n,
         by_lag=found.by_lag,
         method=found.method,
-        units=units,
+        units=int(x.shape[0]),
     )
 
 
@@ -165,25 +174,27 @@ def load_panel(
     today = periods[-1].end
     keys = [kpi, kgi]
     if scope.kind == "rep":
-        series = {scope.id: trend(session, scope, periods, keys=keys, today=today, tz=tz)}
-    elif scope.kind == "branch":
-        series = trend_by(
-            session, "rep", periods, branch_id=scope.id, keys=keys, today=today, tz=tz
-        )
-    else:
-        series = trend_by(session, "branch", periods, keys=keys, today=today, tz=tz)
-    rows = list(series.values())
-    x = np.array([[_number(week[kpi]) for week in row] for row in rows], dtype=float)
-    y = np.array([[_number(week[kgi]) for week in row] for row in rows], dtype=float)
-    if not rows:
-        x = y = np.empty((0, len(periods)))
-    x, y = x.reshape(len(rows), len(periods)), y.reshape(len(rows), len(periods))
-    # A count is 0 in the weeks before a unit's history starts (a new rep, visits logged from
-    # a later date): those weeks are unknown, not a KPI that jumped from nothing.
+        one = trend(session, scope, periods, keys=keys, today=today, tz=tz)
+        x = np.array([[_number(week[kpi]) for week in one]], dtype=float)
+        y = np.array([[_number(week[kgi]) for week in one]], dtype=float)
+        return unknown_before_start(x), y, 1
+    group, branch_id = ("rep", scope.id) if scope.kind == "branch" else ("branch", None)
+    series = weekly_series(
+        session, group, periods, keys=keys, branch_id=branch_id, today=today, tz=tz
+    )
+    return unknown_before_start(series.panel(kpi)), series.panel(kgi), len(series.units)
+
+
+def unknown_before_start(x: np.ndarray) -> np.ndarray:
+    """``x`` with each unit's weeks before its first non-zero value set to NaN, in place.
+
+    A count is 0 in the weeks before a unit's history starts (a new rep, visits logged from
+    a later date): those weeks are unknown, not a KPI that jumped from nothing.
+    """
     for row in x:
         started = np.flatnonzero(~np.isnan(row) & (row != 0))
         row[: started[0] if started.size else len(row)] = np.nan
-    return x, y, len(rows)
+    return x
 
 
 def _number(figure: KpiValue) -> float:

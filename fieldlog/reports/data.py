@@ -252,14 +252,14 @@ def _gaps(
     """
     from ..kpi import CATALOGUE
     from ..kpi.gap import suggest
-    from ..kpi.lead import lead_analysis
+    from ..kpi.lead_cache import cached_lead
     from ..kpi.targets import targets_for
 
     until = period if period.end < today else period.previous()
 
     def lead(key: str) -> Any:
         def run() -> tuple[str, int]:
-            found = lead_analysis(session, key, "sales_amount", scope, LEAD_WEEKS, until, tz=tz)
+            found = cached_lead(session, key, "sales_amount", scope, LEAD_WEEKS, until, tz=tz)
             return found.verdict, LEAD_WEEKS
 
         return run

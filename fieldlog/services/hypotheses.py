@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from ..kpi import CATALOGUE, KGI_KEYS, Scope, trend
 from ..kpi.comparison import HypothesisComparison, UnitComparison, hypothesis_comparison
 from ..kpi.did import Comparison
-from ..kpi.lead import KPI_CHOICES, LeadResult, lead_analysis
+from ..kpi.lead import KPI_CHOICES, LeadResult
+from ..kpi.lead_cache import cached_lead
 from ..models import (
     HYPOTHESIS_STATUSES,
     Branch,
@@ -332,7 +333,7 @@ def branch_leads(
         for kpi in hypothesis.kpis:
             if kpi not in KPI_CHOICES:
                 continue
-            found = lead_analysis(
+            found = cached_lead(
                 session, kpi, hypothesis.kgi, Scope.branch(branch.id), LEAD_WEEKS, until, tz=tz
             )
             compared = (

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..app.extensions import db
-from ..kpi import CATALOGUE, KGI_KEYS, KPI_KEYS, Scope, parse_scope, scope_label
+from ..jobs import lead_ranking
+from ..kpi import CATALOGUE, KGI_KEYS, KPI_KEYS, Scope, lead_cache, parse_scope, scope_label
 from ..kpi import budgets as kpi_budgets
 from ..kpi import choices as kpi_choices
 from ..kpi.targets import set_target, target_history
@@ -24,7 +35,7 @@ from ..services import access, audit, directory
 from ..services.defaults import company_settings
 from ..services.errors import Invalid
 from ..services.plan import purpose_labels
-from .common import local_today, roles_required
+from .common import company_tz, local_today, roles_required
 from .kpi_view import HELPERS
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -67,7 +78,44 @@ def kpis():
         active=request.form.getlist("active") if errors else kpi_choices.active_kpis(settings),
         own_why={k: request.form.get(f"why-{k}", "") for k in KPI_KEYS} if errors else own,
         lint=kpi_choices.lint_settings(settings, str(get_locale())),
+        **_ranking_context(),
     )
+
+
+def _ranking_context() -> dict:
+    """The evidence panel: the kept ranking (its job started in the background if missing)."""
+    until = lead_cache.last_complete_week(local_today())
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    ranking = lead_ranking.ranking_for_page(app, db.session, until, tz=company_tz())
+    scopes = [("company", _("Whole company"))] + [
+        (key, f"{code} {name}") for key, code, name in lead_cache.ranking_branches(db.session)
+    ]
+    chosen = request.args.get("lead", "company")
+    scope = chosen if chosen in dict(scopes) else "company"
+    return {
+        "ranking": ranking,
+        "scopes": scopes,
+        "scope": scope,
+        "scope_label": dict(scopes)[scope],
+        "branch_leads": lead_cache.branches_leading(ranking),
+        "branch_count": len(scopes) - 1,
+        "active_now": kpi_choices.active_kpis(company_settings(db.session)),
+    }
+
+
+@bp.get("/kpis/ranking")
+@roles_required("owner")
+def ranking_panel():
+    """The evidence panel alone, for the page's script to swap in when the job is done."""
+    return render_template("settings/_lead_ranking.html", **_ranking_context())
+
+
+@bp.get("/kpis/ranking/status")
+@roles_required("owner")
+def ranking_status():
+    until = lead_cache.last_complete_week(local_today())
+    ranking = lead_cache.ranking_view(db.session, until)
+    return jsonify({"state": ranking.state, "done": ranking.done, "total": ranking.total})
 
 
 def _scopes() -> list[tuple[str, str]]:

@@ -1,0 +1,121 @@
+"""The KPI ranking's background job: a thread per process, like the import jobs.
+
+The settings page calls ``start_ranking`` when no ranking is kept for last week; the thread
+claims the job's row (one per week, window and KGI, so two processes never both compute),
+reads the data, records its progress for the page to poll, and keeps the results
+(``kpi.lead_cache``). The thread owns its transactions: it commits the claim, each progress
+step and the results, and rolls back on failure. See docs/verification.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..app.database import end_reads, write_intent
+from ..app.extensions import db
+from ..kpi import lead_cache
+from ..rules.periods import Period
+
+log = logging.getLogger(__name__)
+
+# Ranking threads started by this process and maybe still running: tests join them.
+_threads: list[threading.Thread] = []
+_lock = threading.Lock()
+PROGRESS_EVERY = 0.5  # seconds between two progress commits
+
+
+def start_ranking(app: Flask, until: Period, *, weeks: int, kgi: str, tz: ZoneInfo) -> None:
+    """Compute the ranking for ``until`` in the background (inline when the app says so)."""
+    if app.config.get("FIELDLOG_LEAD_INLINE"):
+        run_ranking(app, until, weeks=weeks, kgi=kgi, tz=tz)
+        return
+    thread = threading.Thread(
+        target=run_ranking,
+        args=(app, until),
+        kwargs={"weeks": weeks, "kgi": kgi, "tz": tz},
+        name="fieldlog-lead-ranking",
+        daemon=True,
+    )
+    with _lock:
+        _threads[:] = [t for t in _threads if t.is_alive()]
+        _threads.append(thread)
+    thread.start()
+
+
+def ranking_for_page(
+    app: Flask,
+    session: Session,
+    until: Period,
+    *,
+    tz: ZoneInfo,
+    weeks: int = lead_cache.RANKING_WEEKS,
+    kgi: str = lead_cache.RANKING_KGI,
+) -> lead_cache.RankingView:
+    """The kept ranking, or its job's progress; a missing one is started in the background."""
+    view = lead_cache.ranking_view(session, until, weeks=weeks, kgi=kgi)
+    if view.state != "missing":
+        return view
+    end_reads(session)  # the job's rows become visible to this session's next read
+    start_ranking(app, until, weeks=weeks, kgi=kgi, tz=tz)
+    view = lead_cache.ranking_view(session, until, weeks=weeks, kgi=kgi)
+    if view.state == "missing":  # the thread has not claimed it yet: it is about to
+        return lead_cache.RankingView("running", 0, 0, until, weeks, kgi, {})
+    return view
+
+
+def join_all(timeout: float | None = None) -> None:
+    """Wait for this process's ranking threads (tests, before the database goes)."""
+    with _lock:
+        running = list(_threads)
+    for thread in running:
+        thread.join(timeout)
+
+
+def run_ranking(app: Flask, until: Period, *, weeks: int, kgi: str, tz: ZoneInfo) -> bool:
+    """Claim, compute and keep the ranking; True when this call kept one."""
+    with app.app_context():
+        session = db.session
+        try:
+            try:
+                with write_intent():
+                    job_id = lead_cache.claim(session, until, weeks=weeks, kgi=kgi, tz=tz)
+                    session.commit()
+            except IntegrityError:  # another process claimed it a moment ago
+                session.rollback()
+                return False
+            if job_id is None:
+                return False
+            last = [0.0]
+
+            def progress(done: int, total: int) -> None:
+                if 0 < done < total and time.monotonic() - last[0] < PROGRESS_EVERY:
+                    return
+                last[0] = time.monotonic()
+                with write_intent(), db.engine.begin() as conn:
+                    lead_cache.set_progress(conn, job_id, done, total)
+
+            try:
+                results = lead_cache.compute_ranking(
+                    session, kgi, weeks, until, tz=tz, progress=progress
+                )
+                end_reads(session)
+                with write_intent():
+                    kept = lead_cache.finish(session, job_id, results)
+                    session.commit()
+                return kept
+            except Exception:
+                session.rollback()
+                log.exception("KPI ranking for %s failed", until.label)
+                with write_intent():
+                    lead_cache.fail(session, job_id)
+                    session.commit()
+                return False
+        finally:
+            db.session.remove()
