@@ -118,6 +118,8 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "manage.hypothesis": {"GET": BRANCH_MANAGEMENT, "POST": BRANCH_MANAGEMENT},
     "manage.my_week": {"GET": _policy(owner=DENIED)},
     "settings.kpis": {"GET": OWNER_ONLY, "POST": OWNER_ONLY},
+    "settings.ranking_panel": {"GET": OWNER_ONLY},
+    "settings.ranking_status": {"GET": OWNER_ONLY},
     # Managers set their own branch's targets (the form refuses other scopes: a test in
     # test_settings.py); reps never.
     "settings.targets": {"GET": MANAGERS_AND_OWNER, "POST": MANAGERS_AND_OWNER},

@@ -199,6 +199,7 @@ def compute_ranking(
     *,
     tz: ZoneInfo,
     progress: Callable[[int, int], None] | None = None,
+    branches: bool = True,
 ) -> dict[str, list[LeadResult]]:
     """Every candidate KPI's lead analysis for the company and each branch, by scope key.
 
@@ -209,8 +210,10 @@ def compute_ranking(
     periods = until.trailing(weeks)
     today = periods[-1].end
     keys = (*KPI_CHOICES, kgi)
-    branches = session.execute(select(Branch.id, Branch.code).order_by(Branch.code)).all()
-    total = len(KPI_CHOICES) * (1 + len(branches))
+    codes = session.execute(select(Branch.id, Branch.code).order_by(Branch.code)).all()
+    if not branches:
+        codes = []
+    total = len(KPI_CHOICES) * (1 + len(codes))
     done = 0
 
     def step() -> None:
@@ -229,11 +232,13 @@ def compute_ranking(
         x = unknown_before_start(by_branch.panel(kpi))
         out["company"].append(analyse(kpi, kgi, x, y, scope="company", periods=periods))
         step()
+    if not codes:
+        return out
     by_rep = weekly_series(session, "rep", periods, keys=keys, today=today, tz=tz)
     homes = dict(
         session.execute(select(User.id, User.branch_id).where(User.id.in_(by_rep.units))).all()
     )
-    for branch_id, code in branches:
+    for branch_id, code in codes:
         members = [unit for unit in by_rep.units if homes.get(unit) == branch_id]
         y = by_rep.panel(kgi, members)
         key = f"branch:{branch_id}"
