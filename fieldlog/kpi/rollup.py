@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -511,8 +511,7 @@ class _Engine:
         ends = sorted({p.end for p in self.periods})
 
         def bucket(column: Any) -> Any:
-            whens = [(column <= e, literal_column(str(j), Integer)) for j, e in enumerate(ends)]
-            return case(*whens, else_=None)
+            return self._first_end_from(column, ends, else_=None)
 
         settled = case((R.closed_on > R.proposed_on, R.closed_on), else_=R.proposed_on)
         inner = (
@@ -590,10 +589,8 @@ class _Engine:
         def index(j: int) -> Any:
             return literal_column(str(j), Integer)
 
-        first = case(*[(R.starts_on <= e, index(j)) for j, e in enumerate(ends)], else_=index(m))
-        stop = case(
-            *[(R.ends_on >= ends[j], index(j + 1)) for j in reversed(range(m))], else_=index(0)
-        )
+        first = self._first_end_from(R.starts_on, ends, else_=index(m))
+        stop = self._ends_through(R.ends_on, ends)
         flag = R.grew if hasattr(R, "grew") else literal_column("0", Integer)
         keys = [key.label("g")] if key is not None else []
         runs = select(first.label("first"), stop.label("stop"), flag.label("flag"), *keys).where(
@@ -617,6 +614,42 @@ class _Engine:
                 if on:
                     flags[j] += n
         return counted, flagged
+
+    # Period ends as indexes. Weekly ends (7 days apart, the trends of every page and the lead
+    # analysis) are counted by arithmetic on the day number; other ends by one CASE branch per
+    # end (the first true one wins), which costs a comparison per end and row.
+    def _weekly(self, ends: list[date]) -> bool:
+        return len(ends) > 2 and all((b - a).days == 7 for a, b in pairwise(ends))
+
+    def _days_after(self, column: Any, day: date) -> Any:
+        """Whole days from ``day`` to the date ``column`` (negative before it)."""
+        if self.pg:
+            return column - cast(literal(day, Date), Date)
+        return cast(func.julianday(column) - func.julianday(literal(day.isoformat())), Integer)
+
+    def _first_end_from(self, column: Any, ends: list[date], else_: Any) -> Any:
+        """The index of the first end on or after ``column``; ``else_`` after the last."""
+        if not self._weekly(ends):
+            whens = [(column <= e, literal_column(str(j), Integer)) for j, e in enumerate(ends)]
+            return case(*whens, else_=else_)
+        zero = literal_column("0", Integer)
+        weeks = (self._days_after(column, ends[0]) + 6) // 7
+        return case((column <= ends[0], zero), (column <= ends[-1], weeks), else_=else_)
+
+    def _ends_through(self, column: Any, ends: list[date]) -> Any:
+        """How many ends fall on or before ``column`` (0 to all of them)."""
+        m = len(ends)
+        if not self._weekly(ends):
+            whens = [
+                (column >= ends[j], literal_column(str(j + 1), Integer)) for j in reversed(range(m))
+            ]
+            return case(*whens, else_=literal_column("0", Integer))
+        weeks = self._days_after(column, ends[0]) // 7 + 1
+        return case(
+            (column >= ends[-1], literal_column(str(m), Integer)),
+            (column >= ends[0], weeks),
+            else_=literal_column("0", Integer),
+        )
 
     @property
     def _ends(self) -> list[date]:
