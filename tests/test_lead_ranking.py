@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import numpy as np
@@ -400,3 +401,17 @@ def test_panel_in_chromium_swaps_in_when_ready(app, pilot, make, server, tmp_pat
         finally:
             browser.close()
     assert errors == []
+
+
+def test_kpi_lead_reads_the_kept_analysis_with_the_same_answer(pilot, app, runner):
+    args = ["kpi", "lead", "--kpi", "proposal_count", "--scope", "branch:NGY"]
+    args += ["--weeks", str(WEEKS), "--json"]
+    fresh = runner.invoke(args=args)
+    assert fresh.exit_code == 0, fresh.output
+    assert lead_jobs.run_ranking(app, UNTIL, weeks=WEEKS, kgi="sales_amount", tz=TZ)
+    db.session.commit()
+    assert db.session.query(LeadCache).filter_by(kpi="proposal_count").count() == 3
+    kept = runner.invoke(args=args)
+    assert kept.exit_code == 0, kept.output
+    assert kept.output == fresh.output
+    assert json.loads(kept.output)["verdict"] == "leads"

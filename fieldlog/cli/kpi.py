@@ -22,7 +22,8 @@ from ..kpi import (
     rollup,
     scope_label,
 )
-from ..kpi.lead import LeadInputError, check_arguments, lead_analysis, parse_until
+from ..kpi.lead import LeadInputError, check_arguments, parse_until
+from ..kpi.lead_cache import cached_lead
 from ..models import utcnow
 from ..present import numbers
 from ..rules.periods import Period, last_complete_week, today
@@ -272,7 +273,8 @@ def lead(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--until") from None
     scope = _scope(scope_text)
-    result = lead_analysis(db.session, kpi, kgi, scope, weeks, until, tz=tz)
+    # The settings page's ranking keeps last week's analyses (docs/verification.md).
+    result = cached_lead(db.session, kpi, kgi, scope, weeks, until, tz=tz)
     body = result.as_dict()
     if as_json:
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))

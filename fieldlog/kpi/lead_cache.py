@@ -408,7 +408,7 @@ _DATED: dict[type, tuple[str, ...]] = {
 _WHOLE: dict[type, tuple[str, ...]] = {
     Customer: ("branch_id", "rep_id", "active"),
     User: ("branch_id", "role"),
-    Branch: (),
+    Branch: ("code",),  # kept results name the branch by its code
     CompanySettings: ("dormant_visit_days", "dormant_sales_days"),
 }
 
