@@ -153,6 +153,12 @@ def cached_lead(
     key = scope_key(scope)
     if key is not None:
         check_arguments(kpi, kgi, weeks)
+        done = select(LeadRanking.id).where(
+            LeadRanking.until == LeadCache.until,
+            LeadRanking.weeks == LeadCache.weeks,
+            LeadRanking.kgi == LeadCache.kgi,
+            LeadRanking.state == "done",
+        )
         data = session.scalar(
             select(LeadCache.result).where(
                 LeadCache.until == until.label,
@@ -160,6 +166,7 @@ def cached_lead(
                 LeadCache.kgi == kgi,
                 LeadCache.scope == key,
                 LeadCache.kpi == kpi,
+                done.exists(),
             )
         )
         if data is not None:
@@ -358,7 +365,13 @@ def finish(session: Session, job_id: int, results: dict[str, list[LeadResult]]) 
     New data in the window deleted the job's row while it ran; its results may be stale, so
     they are dropped and the next reader starts again.
     """
-    job = session.get(LeadRanking, job_id, populate_existing=True)
+    # Locked, so a write forgetting it waits for this transaction, or this one sees it gone.
+    job = session.scalar(
+        select(LeadRanking)
+        .where(LeadRanking.id == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if job is None:
         return False
     until = Period.parse(job.until)
