@@ -20,8 +20,10 @@ from sqlalchemy import (
     DateTime,
     Integer,
     and_,
+    bindparam,
     case,
     cast,
+    column,
     distinct,
     exists,
     func,
@@ -29,7 +31,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    union_all,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -313,25 +315,32 @@ class _Engine:
         self.P = self._periods_table(periods, tz)
 
     # The periods as a derived table: idx, local date bounds, UTC instant bounds.
-    def _lit(self, value: Any, type_: Any) -> Any:
-        # PostgreSQL cannot type a bare parameter inside a UNION; SQLite must not CAST to DATE.
-        return cast(literal(value, type_), type_) if self.pg else literal(value, type_)
-
     def _periods_table(self, periods: Sequence[Period], tz: ZoneInfo) -> Any:
-        rows = []
+        # Written as text with bound values: SQLAlchemy's UNION of 104 selects took ~0.3 s to
+        # build (its column proxies), more than the queries over a year of visits.
+        types = {"idx": Integer(), "d_start": Date(), "d_end": Date()}
+        types |= {"u_start": DateTime(), "u_end": DateTime()}
+        sql = {"idx": "INTEGER", "d_start": "DATE", "d_end": "DATE"}
+        sql |= {"u_start": "TIMESTAMP WITHOUT TIME ZONE", "u_end": "TIMESTAMP WITHOUT TIME ZONE"}
+        rows, params = [], []
         for i, p in enumerate(periods):
             u_start, u_end = p.utc_bounds(tz)
-            rows.append(
-                select(
-                    self._lit(i, Integer).label("idx"),
-                    self._lit(p.start, Date).label("d_start"),
-                    self._lit(p.end, Date).label("d_end"),
-                    self._lit(_naive(u_start), DateTime).label("u_start"),
-                    self._lit(_naive(u_end), DateTime).label("u_end"),
+            values = {"idx": i, "d_start": p.start, "d_end": p.end}
+            values |= {"u_start": _naive(u_start), "u_end": _naive(u_end)}
+            columns = []
+            for name, value in values.items():
+                params.append(bindparam(f"{name}_{i}", value, type_=types[name]))
+                slot = f":{name}_{i}"
+                # PostgreSQL cannot type a bare parameter inside a UNION; SQLite must not CAST
+                # to DATE.
+                columns.append(
+                    f"CAST({slot} AS {sql[name]}) AS {name}" if self.pg else f"{slot} AS {name}"
                 )
-            )
-        table = rows[0] if len(rows) == 1 else union_all(*rows)
-        return table.subquery("periods")
+            rows.append("SELECT " + ", ".join(columns))
+        table = text(" UNION ALL ".join(rows)).bindparams(*params)
+        return table.columns(*[column(name, type_) for name, type_ in types.items()]).subquery(
+            "periods"
+        )
 
     def run(self, total: bool = False) -> dict[tuple[int, int | None], dict[str, int]]:
         """Raw sums per (period index, group); with ``total``, also the company's (group None)."""
