@@ -72,12 +72,13 @@ def timed(fn: Callable[[], object], repeat: int, label: str = "") -> float:
 def run(url: str, kind: str, repeat: int, old: bool) -> None:
     import sqlalchemy as sa
 
-    from fieldlog import create_app, lead_jobs
-    from fieldlog.extensions import db
+    from fieldlog import create_app
+    from fieldlog.app.extensions import db
+    from fieldlog.jobs import lead_ranking as lead_jobs
     from fieldlog.kpi import Scope, lead_cache
     from fieldlog.kpi.lead import KPI_CHOICES, lead_analysis
     from fieldlog.models import LeadCache, LeadRanking
-    from fieldlog.periods import Period
+    from fieldlog.rules.periods import Period
 
     until = Period.parse(UNTIL)
     periods = until.trailing(104)
