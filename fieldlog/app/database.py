@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, event
+from sqlalchemy import BigInteger, Engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, scoped_session
@@ -59,6 +59,46 @@ def end_reads(session: Session | scoped_session) -> None:
         session.commit()
     finally:
         session.expire_on_commit = keep
+
+
+class Work:
+    """What a unit of work's block may say: keep its writes (the default) or discard them."""
+
+    def __init__(self) -> None:
+        self.kept = True
+
+    def discard(self) -> None:
+        """Roll back at the end of the block instead of committing (a dry run, a refused file)."""
+        self.kept = False
+
+
+@contextmanager
+def unit_of_work(session: Session | scoped_session) -> Iterator[Work]:
+    """The one transaction boundary (docs/architecture.md): services flush, this commits.
+
+    Commits what the block's service calls flushed, or rolls all of it back if the block raises
+    or called ``work.discard()``; views (through web/transaction), jobs and commands use it.
+    """
+    work = Work()
+    try:
+        yield work
+        if work.kept:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def discard(session: Session | scoped_session) -> None:
+    """Roll back whatever the session began: after an error, or reads that must not go on."""
+    session.rollback()
+
+
+def ping(session: Session | scoped_session) -> None:
+    """Ask the database for nothing; raises when it cannot answer (the health check)."""
+    session.execute(text("SELECT 1"))
 
 
 def configure_engine(engine: Engine) -> None:

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 
 from .. import demo
-from ..app.database import write_intent
+from ..app.database import unit_of_work, write_intent
 from ..app.extensions import db
 from ..rules.periods import today as local_today
 
@@ -31,19 +31,18 @@ def command(if_empty: bool, reset: bool, seed: int, weeks: int, anchor) -> None:
     """Create a demo company: 3 branches, ~15 reps, ~600 customers, a year of visits."""
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
     day: date = anchor.date() if anchor else local_today(tz, current_app.config.get("FIELDLOG_NOW"))
-    with write_intent():
+    with write_intent(), unit_of_work(db.session) as work:
         if reset:
             demo.wipe(db.session)
         elif demo.has_data(db.session):
-            db.session.rollback()
             if if_empty:
+                work.discard()
                 click.echo("demo-data: the database already has data; nothing to do.")
                 return
             raise click.ClickException(
                 "the database already has data; use --reset to replace it, or --if-empty"
             )
         result = demo.build(db.session, today=day, tz=tz, weeks=weeks, seed=seed)
-        db.session.commit()
     counts = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in result.counts.items())
     click.echo(f"{result.company}: {counts} (history to {day}, {result.seconds:.1f} s)")
     click.echo("")

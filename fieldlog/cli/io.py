@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError
 
 from .. import io as fio
-from ..app.database import storage_problem, write_intent
+from ..app.database import storage_problem, unit_of_work, write_intent
 from ..app.extensions import db
 from ..io import export as fexport
 from ..io.importer import group_errors
@@ -47,24 +47,22 @@ def _import_command(kind: str) -> click.Command:
                     done[0] += step
 
             try:
-                result = fio.import_file(
-                    db.session,
-                    kind,
-                    file,
-                    dry_run=dry_run,
-                    progress=progress,
-                    tz=ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"]),
-                    now=current_app.config.get("FIELDLOG_NOW"),
-                )
-                if result.written:
-                    db.session.commit()
-                else:
-                    db.session.rollback()
+                with unit_of_work(db.session) as work:
+                    result = fio.import_file(
+                        db.session,
+                        kind,
+                        file,
+                        dry_run=dry_run,
+                        progress=progress,
+                        tz=ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"]),
+                        now=current_app.config.get("FIELDLOG_NOW"),
+                    )
+                    if not result.written:
+                        work.discard()
             except DBAPIError as exc:
                 problem = storage_problem(exc)
                 if problem is None:
                     raise
-                db.session.rollback()
                 click.echo(f"\nThe database refused the write ({problem}: {exc.orig}).", err=True)
                 click.echo(
                     "Nothing was imported; fix the disk and run the command again.", err=True

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 from flask import current_app
 
+from ..app.database import unit_of_work
 from ..app.extensions import db
 from ..kpi import (
     CATALOGUE,
@@ -166,10 +167,10 @@ def rebuild_summary(check: bool) -> None:
         if stale or dormant or not current:
             raise SystemExit(1)
         return
-    runs = deepening.rebuild(db.session)
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
-    kept = dormancy.rebuild(db.session, company_settings(db.session), tz)
-    db.session.commit()
+    with unit_of_work(db.session):
+        runs = deepening.rebuild(db.session)
+        kept = dormancy.rebuild(db.session, company_settings(db.session), tz)
     click.echo(f"Rebuilt the deepening summary: {runs:,} runs.")
     click.echo(f"Rebuilt the dormancy summary ({tz.key}): {kept:,} runs.")
 

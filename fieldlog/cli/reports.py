@@ -8,11 +8,10 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
-from sqlalchemy import select
 
 from ..app.extensions import db
-from ..models import Branch
 from ..rules.periods import Period, last_complete_week, today
+from ..services import directory
 from .paths import output_option
 
 
@@ -56,7 +55,7 @@ def weekly(branch_code: str | None, company: bool, week: str, output: Path) -> N
     if company:
         report = data.company_report(db.session, period, today=today(tz, now), tz=tz)
     else:
-        branch = db.session.scalar(select(Branch).where(Branch.code == branch_code))
+        branch = directory.branch_by_code(db.session, branch_code)
         if branch is None:
             raise click.BadParameter(f"no branch {branch_code!r}", param_hint="--branch")
         report = data.branch_report(db.session, branch, period, today=today(tz, now), tz=tz)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..app.database import write_intent
+from ..app.database import unit_of_work, write_intent
 from ..app.extensions import db
 from ..services import accounts
 from ..services.errors import Invalid
@@ -23,16 +23,14 @@ def group() -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create(email: str, name: str, role: str, branch: str | None, password: str) -> None:
     """Create a user who can log in."""
-    with write_intent():
-        try:
+    try:
+        with write_intent(), unit_of_work(db.session):
             user = accounts.create_user(
                 db.session, email=email, name=name, role=role, branch_code=branch, password=password
             )
-        except Invalid as exc:
-            db.session.rollback()
-            for field, messages in exc.errors.items():
-                for message in messages:
-                    click.echo(f"{field}: {message}", err=True)
-            raise SystemExit(1) from None
-        db.session.commit()
+    except Invalid as exc:
+        for field, messages in exc.errors.items():
+            for message in messages:
+                click.echo(f"{field}: {message}", err=True)
+        raise SystemExit(1) from None
     click.echo(f"created {user.role} {user.email}")

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_babel import force_locale
 
-from ..app.database import storage_problem, write_intent
+from ..app.database import discard, storage_problem, unit_of_work, write_intent
 from ..app.extensions import db
 from ..io import import_file
 from ..io.importer import ImportResult
@@ -170,7 +170,7 @@ def run(
         user = db.session.get(User, status["user_id"])
         limit = None if access.is_owner(user) else user.branch_id
         try:
-            with write_intent() if not dry_run else nullcontext():
+            with write_intent() if not dry_run else nullcontext(), unit_of_work(db.session) as work:
                 result = import_file(
                     db.session,
                     status["kind"],
@@ -183,14 +183,12 @@ def run(
                     tz=tz(),
                     now=now(),
                 )
-                if result.written:
-                    db.session.commit()
-                else:
-                    db.session.rollback()
+                if not result.written:
+                    work.discard()
             state = "done" if result.written else ("validated" if result.ok else "invalid")
             store.record(job_id, result, state)
         except Exception as exc:
-            db.session.rollback()
+            discard(db.session)
             problem = storage_problem(exc)
             if problem is None:
                 app.logger.exception("import job %s failed", job_id)

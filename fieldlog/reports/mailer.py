@@ -29,6 +29,7 @@ from ..models import Branch, ReportDelivery, User
 from ..present import numbers
 from ..rules.limits import clean_text
 from ..rules.periods import Period
+from ..services import directory
 from .data import BranchReport, CompanyReport
 
 NO_RECIPIENTS = "no_recipients"
@@ -172,7 +173,7 @@ def plan_report(session: Session, report: str) -> Job | None:
     if report == "company":
         return _company_job(session)
     code = report.removeprefix("branch:")
-    branch = session.scalar(select(Branch).where(Branch.code == code))
+    branch = directory.branch_by_code(session, code)
     return None if branch is None else _branch_job(session, branch)
 
 

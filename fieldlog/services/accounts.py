@@ -157,6 +157,12 @@ def record_attempt(session: Session, email: str, ip: str, *, succeeded: bool) ->
     session.flush()
 
 
+def set_locale(user: User, locale: str) -> None:
+    """The language the user's pages and mails are in (one of FIELDLOG_LOCALES, checked by the
+    caller)."""
+    user.locale = locale
+
+
 def start_session(session: Session, user: User, user_agent: str = "") -> LoginSession:
     """A new server-side session with a fresh token (never reuses one: no fixation)."""
     login = LoginSession(token=secrets.token_urlsafe(32), user=user, user_agent=user_agent[:300])

@@ -271,6 +271,11 @@ def visible_person(session: Session, user: User, email: str) -> User | None:
 # ---- the owner's lists (/admin) ------------------------------------------------------------
 
 
+def branch_by_code(session: Session, code: str) -> Branch | None:
+    """The branch with this code, whoever asks (the command line and jobs)."""
+    return session.scalar(select(Branch).where(Branch.code == code))
+
+
 def branches(session: Session) -> list[Branch]:
     """Every branch, by code."""
     return list(session.scalars(select(Branch).order_by(Branch.code)))

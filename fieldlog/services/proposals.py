@@ -7,13 +7,13 @@ Flushes, never commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..models import PROPOSAL_STATUSES, Category, Proposal, ProposalRevision, User
 from ..rules import limits
@@ -123,3 +123,34 @@ def _plain(value: Any) -> Any:
 def categories(session: Session) -> list[Category]:
     """The categories a correction may choose, in the catalogue's order."""
     return directory.offered_categories(session)
+
+
+def for_customer(session: Session, user: User, customer_id: int) -> list[Proposal]:
+    """A customer's proposals the user may see, latest proposed first."""
+    stmt = (
+        access.proposals(user)
+        .where(Proposal.customer_id == customer_id)
+        .order_by(Proposal.proposed_on.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def open_and_closed(
+    session: Session, user: User, where: Sequence[Any], *, closed_limit: int
+) -> tuple[list[Proposal], list[Proposal]]:
+    """The user's proposals matching ``where``: every open one (latest proposed first) and the
+    latest ``closed_limit`` closed ones (latest closed first)."""
+    base = (
+        access.proposals(user)
+        .where(*where)
+        .options(joinedload(Proposal.customer), joinedload(Proposal.category))
+    )
+    open_ = session.scalars(
+        base.where(Proposal.status == "open").order_by(Proposal.proposed_on.desc(), Proposal.id)
+    )
+    closed = session.scalars(
+        base.where(Proposal.status != "open")
+        .order_by(Proposal.closed_on.desc(), Proposal.id.desc())
+        .limit(closed_limit)
+    )
+    return list(open_), list(closed)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, case, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import CompanySettings, Customer, FollowUp, User, Visit
@@ -164,5 +164,62 @@ def recent_visits(session: Session, user: User, limit: int = 5) -> list[Visit]:
         .options(joinedload(Visit.customer), joinedload(Visit.purpose), joinedload(Visit.rep))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
         .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def active_customers(
+    session: Session, user: User, *, search: str = "", limit: int | None = None
+) -> list[Customer]:
+    """The active customers the user may see (own first), those whose search text holds
+    ``search`` (already folded by ``text.search_key``) when given, at most ``limit``."""
+    stmt = access.customers(user).where(Customer.active.is_(True))
+    if search:
+        stmt = stmt.where(Customer.search_text.contains(search, autoescape=True))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def visible_customer(session: Session, user: User, code: str) -> Customer | None:
+    """The customer with this code, if the user may see it."""
+    return session.scalars(access.customers(user).where(Customer.code == code)).first()
+
+
+def all_open_follow_ups(session: Session, user: User) -> list[FollowUp]:
+    """Every open follow-up the user may see, soonest due first (for the offline copy)."""
+    stmt = (
+        access.follow_ups(user)
+        .where(FollowUp.done_on.is_(None), FollowUp.cancelled.is_(False))
+        .order_by(FollowUp.due_on)
+    )
+    return list(session.scalars(stmt))
+
+
+def customer_visits(session: Session, user: User, customer_id: int, limit: int = 50) -> list[Visit]:
+    """A customer's latest visits the user may see, newest first."""
+    stmt = (
+        access.visits(user)
+        .where(Visit.customer_id == customer_id)
+        .options(joinedload(Visit.purpose), joinedload(Visit.rep))
+        .order_by(Visit.visited_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def customer_follow_ups(session: Session, user: User, customer_id: int) -> list[FollowUp]:
+    """A customer's follow-ups: open ones first, soonest due on top (what the rep acts on),
+    then the done and cancelled ones, latest due first."""
+    is_closed = or_(FollowUp.cancelled.is_(True), FollowUp.done_on.is_not(None))
+    stmt = (
+        access.follow_ups(user)
+        .where(FollowUp.customer_id == customer_id)
+        .order_by(
+            is_closed,
+            case((is_closed, None), else_=FollowUp.due_on),
+            FollowUp.due_on.desc(),
+            FollowUp.id.desc(),
+        )
     )
     return list(session.scalars(stmt))

@@ -17,6 +17,7 @@ from ..services import accounts
 from ..services.errors import ServiceError
 from . import compress, edge, filters, security
 from .common import STORAGE_MESSAGES, json_error, too_large_message
+from .transaction import discard
 
 
 def _wants_json() -> bool:
@@ -45,7 +46,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError):
-        db.session.rollback()
+        discard()
         if _wants_json():
             return json_error("csrf_failed", 400, error.description)
         message = _l("The form expired or was sent twice. Please try again.")
@@ -53,14 +54,14 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):
-        db.session.rollback()
+        discard()
         if _wants_json():
             return json_error(error.code, error.status, error.message, error.errors)
         return render_template("error.html", code=error.status, message=error.message), error.status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        db.session.rollback()
+        discard()
         codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "too_large"}
         code = error.code or 500
         message = too_large_message() if code == 413 else None
@@ -76,7 +77,7 @@ def _register_errors(app: Flask) -> None:
         if problem is None:
             return server_error(error)
         try:
-            db.session.rollback()
+            discard()
         except DBAPIError:
             db.session.invalidate()
         app.logger.error(
@@ -90,7 +91,7 @@ def _register_errors(app: Flask) -> None:
         try:  # the answer's language comes from the user, who may not be loaded yet
             current_user._get_current_object()
         except DBAPIError:  # the database cannot even be read: answer as to a visitor
-            db.session.rollback()
+            discard()
             g._login_user = login_manager.anonymous_user()
         message = STORAGE_MESSAGES[problem]
         if _wants_json():
@@ -103,7 +104,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):
-        db.session.rollback()
+        discard()
         if app.testing:
             raise error
         app.logger.exception("unhandled error on %s %s", request.method, request.path)

@@ -20,6 +20,7 @@ from ..rules import limits
 from ..services import directory
 from ..services.errors import Invalid
 from .common import roles_required
+from .transaction import unit_of_work
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -85,13 +86,12 @@ def _form_page(
         try:
             if errors:
                 raise Invalid(errors=errors)
-            save(parsed, errors)
+            with unit_of_work():
+                save(parsed, errors)
         except Invalid as exc:
-            db.session.rollback()
             errors = {**errors, **exc.errors}
             values = posted
         else:
-            db.session.commit()
             flash(_l("Saved."), "info")
             return redirect(back)
     return render_template(

@@ -15,8 +15,8 @@ from flask_wtf.csrf import generate_csrf
 from ..app import openapi
 from ..app.database import end_reads, write_intent
 from ..app.extensions import csrf, db
-from ..models import FollowUp
-from ..services import access, directory, plan, plan_text, schemas, visits
+from ..services import directory, plan, plan_text, schemas, visits
+from ..services import today as today_service
 from ..services.defaults import company_settings
 from .common import company_tz, json_error, local_today, now
 from .security import reads_first
@@ -96,10 +96,10 @@ def create_visit():
 @api_view
 def follow_up_done(follow_up_id: int):
     body = _json_object()
-    follow_up = visits.complete_follow_up(
-        db.session, current_user, follow_up_id, body.get("done_on"), today=local_today()
-    )
-    db.session.commit()
+    with unit_of_work():
+        follow_up = visits.complete_follow_up(
+            db.session, current_user, follow_up_id, body.get("done_on"), today=local_today()
+        )
     return jsonify(schemas.follow_up_to_dict(follow_up))
 
 
@@ -107,16 +107,16 @@ def follow_up_done(follow_up_id: int):
 @api_view
 def follow_up_reschedule(follow_up_id: int):
     body = _json_object()
-    follow_up = visits.reschedule_follow_up(
-        db.session,
-        current_user,
-        follow_up_id,
-        body.get("due_on"),
-        tz=company_tz(),
-        today=local_today(),
-    )
-    answer = schemas.follow_up_to_dict(follow_up)
-    db.session.commit()
+    with unit_of_work():
+        follow_up = visits.reschedule_follow_up(
+            db.session,
+            current_user,
+            follow_up_id,
+            body.get("due_on"),
+            tz=company_tz(),
+            today=local_today(),
+        )
+        answer = schemas.follow_up_to_dict(follow_up)
     return jsonify(answer)
 
 
@@ -151,23 +151,23 @@ def plan_add():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return json_error("invalid", 422, errors={"_": [_l("Send a JSON object.")]})
-    planned, created = plan.plan_visit(db.session, current_user, body, today=local_today())
-    items = plan.build_plan(
-        db.session,
-        current_user,
-        planned.planned_on,
-        tz=company_tz(),
-        settings=company_settings(db.session),
-        only=planned.customer_id,
-    )
-    labels = plan.purpose_labels(db.session, str(get_locale()))
-    answer = {
-        "date": planned.planned_on.isoformat(),
-        **plan_text.item_to_dict(items[0], labels),
-        "purpose": planned.purpose.code if planned.purpose else None,
-        "note": planned.note,
-    }
-    db.session.commit()
+    with unit_of_work():
+        planned, created = plan.plan_visit(db.session, current_user, body, today=local_today())
+        items = plan.build_plan(
+            db.session,
+            current_user,
+            planned.planned_on,
+            tz=company_tz(),
+            settings=company_settings(db.session),
+            only=planned.customer_id,
+        )
+        labels = plan.purpose_labels(db.session, str(get_locale()))
+        answer = {
+            "date": planned.planned_on.isoformat(),
+            **plan_text.item_to_dict(items[0], labels),
+            "purpose": planned.purpose.code if planned.purpose else None,
+            "note": planned.note,
+        }
     return jsonify(answer), 201 if created else 200
 
 
@@ -175,15 +175,15 @@ def plan_add():
 @api_view
 def proposal_close(proposal_id: int):
     body = _json_object()
-    proposal = visits.close_proposal(
-        db.session,
-        current_user,
-        proposal_id,
-        body.get("status"),
-        body.get("closed_on"),
-        today=local_today(),
-    )
-    db.session.commit()
+    with unit_of_work():
+        proposal = visits.close_proposal(
+            db.session,
+            current_user,
+            proposal_id,
+            body.get("status"),
+            body.get("closed_on"),
+            today=local_today(),
+        )
     return jsonify(schemas.proposal_to_dict(proposal))
 
 
@@ -197,12 +197,8 @@ def offline_data():
     day = local_today()
     labels = plan.purpose_labels(db.session, str(get_locale()))
     todays_plan = plan.build_plan(db.session, user, day, tz=company_tz(), settings=settings)
-    customers = db.session.scalars(access.customers(user)).all()
-    follow_ups = db.session.scalars(
-        access.follow_ups(user)
-        .where(FollowUp.done_on.is_(None), FollowUp.cancelled.is_(False))
-        .order_by(FollowUp.due_on)
-    ).all()
+    customers = today_service.active_customers(db.session, user)
+    follow_ups = today_service.all_open_follow_ups(db.session, user)
     open_by_customer: dict[int, list[dict[str, Any]]] = {}
     for follow_up in follow_ups:
         open_by_customer.setdefault(follow_up.customer_id, []).append(
@@ -225,7 +221,6 @@ def offline_data():
                     "open_follow_ups": open_by_customer.get(c.id, []),
                 }
                 for c in customers
-                if c.active
             ],
             "purposes": [
                 {

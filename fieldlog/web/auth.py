@@ -27,6 +27,7 @@ from ..services import accounts
 from .common import now
 from .locale import LOCALE_COOKIE
 from .security import reads_first
+from .transaction import discard, unit_of_work
 
 bp = Blueprint("auth", __name__)
 
@@ -75,17 +76,14 @@ def login():
             user_id = user.id if user is not None else None
             # The password check (scrypt) ran in a read transaction; the writes take the lock
             # only now, so a burst of logins does not queue behind each other's hashing.
-            db.session.rollback()
-            with write_intent():
+            discard()
+            with write_intent(), unit_of_work():
                 accounts.record_attempt(db.session, form.email.data, ip, succeeded=user is not None)
-                if user_id is None:
-                    db.session.commit()
-                else:
+                if user_id is not None:
                     user = db.session.get(User, user_id)
                     # A fresh session on every login: nothing planted before login survives it.
                     session.clear()
                     accounts.start_session(db.session, user, request.user_agent.string or "")
-                    db.session.commit()
             if user_id is None:
                 error = _l("The email or password is not correct.")
             else:
@@ -100,8 +98,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    accounts.revoke_session(db.session, current_user.login_session)
-    db.session.commit()
+    with unit_of_work():
+        accounts.revoke_session(db.session, current_user.login_session)
     logout_user()
     session.clear()
     flash(_l("You have logged out."), "info")
@@ -114,8 +112,8 @@ def set_locale():
     if lang not in current_app.config["FIELDLOG_LOCALES"]:
         lang = current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user.is_authenticated:
-        current_user.locale = lang
-        db.session.commit()
+        with unit_of_work():
+            accounts.set_locale(current_user, lang)
     target = _safe_next(request.form.get("next")) or url_for("field.today")
     response = redirect(target)
     response.set_cookie(LOCALE_COOKIE, lang, max_age=3600 * 24 * 365, samesite="Lax", httponly=True)

@@ -20,11 +20,10 @@ from flask import (
 from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import case, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..app.extensions import db
-from ..models import Customer, FollowUp, Proposal, Purpose, Visit
+from ..models import Customer, Proposal, Visit
 from ..present import charts, numbers
 from ..rules import limits
 from ..rules.text import search_key
@@ -100,8 +99,7 @@ def _picker_customers() -> tuple[list[Customer], list[Customer]]:
     for follow_up in today_service.due_follow_ups(db.session, current_user, today=day):
         if follow_up.customer not in due:
             due.append(follow_up.customer)
-    everyone = db.session.scalars(access.customers(current_user).where(Customer.active.is_(True)))
-    return due, list(everyone)
+    return due, today_service.active_customers(db.session, current_user)
 
 
 def _render_form(values: dict[str, Any], errors: dict[str, list[str]], status: int = 200):
@@ -173,10 +171,7 @@ def new_visit():
 def customer_search():
     """JSON for the picker: active customers matching code, name or reading (kana-insensitive)."""
     key = search_key(request.args.get("q", ""))
-    stmt = access.customers(current_user).where(Customer.active.is_(True))
-    if key:
-        stmt = stmt.where(Customer.search_text.contains(key, autoescape=True))
-    found = db.session.scalars(stmt.limit(SEARCH_LIMIT))
+    found = today_service.active_customers(db.session, current_user, search=key, limit=SEARCH_LIMIT)
     return jsonify([{"code": c.code, "name": c.name, "name_kana": c.name_kana} for c in found])
 
 
@@ -184,9 +179,7 @@ def customer_search():
 @login_required
 def customer_open_follow_ups(code: str):
     """JSON for the form: the chosen customer's open follow-ups the user may tick off."""
-    customer = db.session.scalars(
-        access.customers(current_user).where(Customer.code == code)
-    ).first()
+    customer = today_service.visible_customer(db.session, current_user, code)
     if customer is None:
         abort(404)
     items = today_service.open_follow_ups(db.session, current_user, customer)
@@ -240,7 +233,7 @@ def _visit_or_404(visit_id: int) -> Visit:
 @login_required
 def visit(visit_id: int):
     item = _visit_or_404(visit_id)
-    purposes = db.session.scalars(select(Purpose))
+    purposes = directory.purposes(db.session)
     return render_template(
         "field/visit.html",
         visit=item,
@@ -397,18 +390,8 @@ def follow_up_cancel(follow_up_id: int):
 @login_required
 def proposals():
     where, args = _list_filters(Proposal)
-    base = (
-        access.proposals(current_user)
-        .where(*where)
-        .options(joinedload(Proposal.customer), joinedload(Proposal.category))
-    )
-    open_ = db.session.scalars(
-        base.where(Proposal.status == "open").order_by(Proposal.proposed_on.desc(), Proposal.id)
-    )
-    closed = db.session.scalars(
-        base.where(Proposal.status != "open")
-        .order_by(Proposal.closed_on.desc(), Proposal.id.desc())
-        .limit(PAGE_SIZE)
+    open_, closed = corrections.open_and_closed(
+        db.session, current_user, where, closed_limit=PAGE_SIZE
     )
     clock = now()
     return render_template(
@@ -533,30 +516,9 @@ def customer(customer_id: int):
     if not statuses:
         abort(404)
     status = statuses[0]
-    history = db.session.scalars(
-        access.visits(current_user)
-        .where(Visit.customer_id == customer_id)
-        .options(joinedload(Visit.purpose), joinedload(Visit.rep))
-        .order_by(Visit.visited_at.desc())
-        .limit(50)
-    )
-    proposals_ = db.session.scalars(
-        access.proposals(current_user)
-        .where(Proposal.customer_id == customer_id)
-        .order_by(Proposal.proposed_on.desc())
-    )
-    # Open follow-ups first (soonest due on top): they are what the rep acts on here.
-    is_closed = or_(FollowUp.cancelled.is_(True), FollowUp.done_on.is_not(None))
-    follow_ups = db.session.scalars(
-        access.follow_ups(current_user)
-        .where(FollowUp.customer_id == customer_id)
-        .order_by(
-            is_closed,
-            case((is_closed, None), else_=FollowUp.due_on),
-            FollowUp.due_on.desc(),
-            FollowUp.id.desc(),
-        )
-    )
+    history = today_service.customer_visits(db.session, current_user, customer_id)
+    proposals_ = corrections.for_customer(db.session, current_user, customer_id)
+    follow_ups = today_service.customer_follow_ups(db.session, current_user, customer_id)
     day = local_today()
     facts = customer_profile.profile(
         db.session, status.customer, day=day, tz=company_tz(), settings=company_settings(db.session)

@@ -21,6 +21,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from ..app.database import end_reads
 from ..app.extensions import db
 from ..io import KINDS
 from ..io import export as fexport
@@ -74,7 +75,7 @@ def allowed_kinds(user: User) -> tuple[str, ...]:
 
 def _start(job_id: str, dry_run: bool) -> None:
     # End this request's transaction first: the job writes from its own session.
-    db.session.commit()
+    end_reads(db.session)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     imports.start(app, jobs().root, job_id, dry_run, tz=company_tz, now=now)
 

@@ -16,6 +16,7 @@ from ..services.defaults import company_settings
 from ..services.errors import Invalid
 from .common import chosen_period, company_tz, local_today, roles_required
 from .kpi_view import HELPERS
+from .transaction import unit_of_work
 
 bp = Blueprint("manage", __name__)
 SUMMARY_WEEKS = 13
@@ -175,20 +176,19 @@ def review(code: str):
     if request.method == "POST":
         answers = _review_answers(keys)
         try:
-            reviews.save(
-                db.session,
-                current_user,
-                found,
-                period,
-                answers,
-                allowed_hypotheses={h.id for h in linkable},
-                suggested={key: gap.cause for key, gap in report.gaps.items()},
-            )
+            with unit_of_work():
+                reviews.save(
+                    db.session,
+                    current_user,
+                    found,
+                    period,
+                    answers,
+                    allowed_hypotheses={h.id for h in linkable},
+                    suggested={key: gap.cause for key, gap in report.gaps.items()},
+                )
         except Invalid as error:
-            db.session.rollback()
             errors = error.errors
         else:
-            db.session.commit()
             flash(_("The review for %(week)s was saved.", week=period.label), "success")
             return redirect(url_for(".review", code=found.code, week=period.label))
     saved = reviews.for_week(db.session, found.id, period)
@@ -239,12 +239,11 @@ def hypothesis_new():
     if request.method == "POST":
         form = _hypothesis_form()
         try:
-            created = hypotheses.create(db.session, current_user, form, today=local_today())
+            with unit_of_work():
+                created = hypotheses.create(db.session, current_user, form, today=local_today())
         except Invalid as error:
-            db.session.rollback()
             errors = error.errors
         else:
-            db.session.commit()
             flash(_("The hypothesis was saved."), "success")
             return redirect(url_for(".hypothesis", hypothesis_id=created.id))
     return render_template(
@@ -273,14 +272,13 @@ def hypothesis(hypothesis_id: int):
             abort(403)
         form = _hypothesis_form()
         try:
-            hypotheses.update(
-                db.session, current_user, found, form, today=local_today(), tz=company_tz()
-            )
+            with unit_of_work():
+                hypotheses.update(
+                    db.session, current_user, found, form, today=local_today(), tz=company_tz()
+                )
         except Invalid as error:
-            db.session.rollback()
             errors = error.errors
         else:
-            db.session.commit()
             flash(_("The hypothesis was saved."), "success")
             return redirect(url_for(".hypothesis", hypothesis_id=found.id))
     compared = hypotheses.comparison(db.session, found, today=local_today(), tz=company_tz())

@@ -25,6 +25,7 @@ from ..reports import data, mail_log, mailer
 from ..rules.periods import Period, week_or_none
 from ..services import access
 from .common import attachment, chosen_period, company_tz, local_today, now, roles_required
+from .transaction import discard
 
 bp = Blueprint("reports", __name__)
 
@@ -147,7 +148,7 @@ def delivery_resend(delivery_id: int):
                 mail_from=config["FIELDLOG_MAIL_FROM"],
             )
     except mail_log.ResendRefused as refused:
-        db.session.rollback()
+        discard()
         messages = {
             "not_failed": _("Only a failed mail can be sent again; this one was not resent."),
             "not_a_recipient": _(

@@ -37,6 +37,7 @@ from ..services.errors import Invalid
 from ..services.plan import purpose_labels
 from .common import company_tz, local_today, roles_required
 from .kpi_view import HELPERS
+from .transaction import unit_of_work
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -60,13 +61,12 @@ def kpis():
         chosen = [k for k in request.form.getlist("active") if k]
         texts = {key: request.form.get(f"why-{key}", "") for key in KPI_KEYS}
         try:
-            kpi_choices.set_kpi_why(db.session, texts)
-            kpi_choices.set_active_kpis(db.session, chosen, user=current_user)
+            with unit_of_work():
+                kpi_choices.set_kpi_why(db.session, texts)
+                kpi_choices.set_active_kpis(db.session, chosen, user=current_user)
         except Invalid as error:
-            db.session.rollback()
             errors = error.errors
         else:
-            db.session.commit()
             flash(_("The KPI settings were saved."), "success")
             return redirect(url_for(".kpis"))
     own = settings.kpi_why or {}
@@ -173,21 +173,20 @@ def targets():
             effective = None
         if not errors:
             try:
-                set_target(
-                    db.session,
-                    form.get("kpi", ""),
-                    scope,
-                    form.get("period_kind", ""),
-                    form.get("value", "").strip(),  # type: ignore[arg-type]
-                    effective,  # type: ignore[arg-type]
-                    current_user,
-                    today=local_today(),
-                )
+                with unit_of_work():
+                    set_target(
+                        db.session,
+                        form.get("kpi", ""),
+                        scope,
+                        form.get("period_kind", ""),
+                        form.get("value", "").strip(),  # type: ignore[arg-type]
+                        effective,  # type: ignore[arg-type]
+                        current_user,
+                        today=local_today(),
+                    )
             except Invalid as error:
-                db.session.rollback()
                 errors = error.errors
             else:
-                db.session.commit()
                 flash(_("The target was saved."), "success")
                 return redirect(url_for(".targets"))
     return _targets_page(errors, form)
@@ -241,14 +240,13 @@ def budgets():
             rep_id = person.id
     if not errors:
         try:
-            kpi_budgets.set_budget(
-                db.session, current_user, month.start, branch.id, rep_id, form.get("amount", "")
-            )
+            with unit_of_work():
+                kpi_budgets.set_budget(
+                    db.session, current_user, month.start, branch.id, rep_id, form.get("amount", "")
+                )
         except Invalid as error:
-            db.session.rollback()
             errors = error.errors
         else:
-            db.session.commit()
             flash(_("The budget was saved."), "success")
             return redirect(url_for(".targets") + "#budgets")
     form_defaults = {
@@ -296,30 +294,31 @@ def thresholds():
     }
     if request.method == "POST":
         form = request.form.to_dict()
-        for call in (
-            lambda: kpi_choices.set_dormancy(
-                db.session,
-                form.get("dormant_visit_days"),
-                form.get("dormant_sales_days"),
-                user=current_user,
-            ),
-            lambda: kpi_choices.set_rank_cycles(
-                db.session,
-                form.get("cycle_days_a"),
-                form.get("cycle_days_b"),
-                form.get("cycle_days_c"),
-                user=current_user,
-            ),
-            lambda: kpi_choices.set_health_thresholds(db.session, form, user=current_user),
-        ):
-            try:
-                call()
-            except Invalid as error:
-                errors.update(error.errors)
-        if errors:
-            db.session.rollback()
-        else:
-            db.session.commit()
+        # Every problem is shown at once: each setter runs, and none is kept if one refused.
+        with unit_of_work() as work:
+            for call in (
+                lambda: kpi_choices.set_dormancy(
+                    db.session,
+                    form.get("dormant_visit_days"),
+                    form.get("dormant_sales_days"),
+                    user=current_user,
+                ),
+                lambda: kpi_choices.set_rank_cycles(
+                    db.session,
+                    form.get("cycle_days_a"),
+                    form.get("cycle_days_b"),
+                    form.get("cycle_days_c"),
+                    user=current_user,
+                ),
+                lambda: kpi_choices.set_health_thresholds(db.session, form, user=current_user),
+            ):
+                try:
+                    call()
+                except Invalid as error:
+                    errors.update(error.errors)
+            if errors:
+                work.discard()
+        if not errors:
             flash(_("The thresholds were saved."), "success")
             return redirect(url_for(".thresholds"))
     return _render(
