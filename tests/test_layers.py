@@ -251,34 +251,42 @@ def test_only_the_boundary_commits():
 
 # ---- role logic lives in access ---------------------------------------------------------
 
-# roles_required is the route guard every blueprint uses; it compares the role it was given.
-ROLE_CHECKS_ALLOWED = {"fieldlog.services.access", "fieldlog.models", "fieldlog.web.common"}
+# Only access compares roles; the route guard (web.common.roles_required) asks access.has_role.
+ROLE_CHECKS_ALLOWED = {"fieldlog.services.access"}
+ROLE_NAMES = {"rep", "manager", "owner"}
 
 
-def _role_names(node: ast.AST) -> bool:
-    """A role spelt out: "owner", or a tuple/list/set of such strings."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    return isinstance(node, ast.Tuple | ast.List | ast.Set) and all(
-        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+def _a_role(node: ast.AST) -> bool:
+    """A role value: a user's ``.role`` (not the ``User.role`` column in a query) or ``role``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "role" and not (
+            isinstance(node.value, ast.Name) and node.value.id == "User"
+        )
+    return isinstance(node, ast.Name) and node.id == "role"
+
+
+def _role_literal(node: ast.AST, names: set[str] | None = None) -> bool:
+    """Strings spelt out ("owner"), or a tuple/list/set of them; only ``names`` when given."""
+    elements = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return all(
+        isinstance(e, ast.Constant)
+        and isinstance(e.value, str)
+        and (names is None or e.value in names)
+        for e in elements
     )
 
 
 def role_checks(source: str) -> int:
-    """A user's ``.role`` compared with role names (not the ``User.role`` column in a query)."""
+    """A role (a user's ``.role``, or a ``role`` value) compared with role names."""
     found = 0
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Compare):
             continue
         sides = [node.left, *node.comparators]
-        users = [
-            s
-            for s in sides
-            if isinstance(s, ast.Attribute)
-            and s.attr == "role"
-            and not (isinstance(s.value, ast.Name) and s.value.id == "User")
-        ]
-        if users and any(_role_names(s) for s in sides):
+        roles = [s for s in sides if _a_role(s)]
+        # A user's .role against any string; a bare ``role`` value against the role names.
+        names = None if any(isinstance(s, ast.Attribute) for s in roles) else ROLE_NAMES
+        if roles and any(_role_literal(s, names) for s in sides):
             found += 1
     return found
 
@@ -287,6 +295,8 @@ def test_role_checks_count_what_they_should():
     assert role_checks('user.role == "owner" or current_user.role in ("a", "b")') == 2
     assert role_checks('select(User).where(User.role != "owner")') == 0
     assert role_checks("changed = role != user.role") == 0  # a value, not a permission
+    assert role_checks('if role == "owner" and branch_id: pass') == 1  # a form's role, too
+    assert role_checks('role in ("rep", "manager")') == 1
 
 
 def test_role_logic_lives_in_access():

@@ -6,6 +6,7 @@ first); manager: everything of their branch; owner: everything.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, case, false, select
@@ -41,6 +42,16 @@ def is_manager(user: User) -> bool:
 def is_rep(user: User) -> bool:
     """A rep (営業担当): their own visits, proposals and follow-ups."""
     return user.role == "rep"
+
+
+def has_role(user: User, roles: Collection[str]) -> bool:
+    """Whether the user's role is one of ``roles`` (the route guard web.common.roles_required)."""
+    return user.role in roles
+
+
+def belongs_to_a_branch(role: str) -> bool:
+    """Reps and managers work in one branch; an owner sees the company and belongs to none."""
+    return role != "owner"
 
 
 def runs_a_branch(user: User) -> bool:

@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..models import ROLES, Branch, LoginAttempt, LoginSession, User, utcnow
 from ..rules import limits
+from . import access
 from .errors import Invalid
 
 MIN_PASSWORD_LENGTH = limits.MIN_PASSWORD
@@ -79,7 +80,7 @@ def create_user(
     if role not in ROLES:
         errors["role"] = [_l("Role must be rep, manager or owner.")]
     branch = None
-    if role == "owner":
+    if not access.belongs_to_a_branch(role):
         if branch_code:
             errors["branch"] = [_l("Owners do not belong to a branch.")]
     elif not branch_code:

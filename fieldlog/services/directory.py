@@ -140,9 +140,9 @@ def save_user(
     if role not in ROLES:
         errors["role"] = [_l("Role must be rep, manager or owner.")]
     branch = session.get(Branch, branch_id) if branch_id else None
-    if role == "owner" and branch_id:
+    if not access.belongs_to_a_branch(role) and branch_id:
         errors["branch"] = [_l("Owners do not belong to a branch.")]
-    elif role in ("rep", "manager") and branch is None:
+    elif role in ROLES and access.belongs_to_a_branch(role) and branch is None:
         errors["branch"] = [_l("Reps and managers need a branch.")]
     if user is None and not password:
         errors["password"] = [_l("This field is required.")]
@@ -150,7 +150,7 @@ def save_user(
         errors["active" if not active else "role"] = [
             _l("You cannot deactivate your own account or change your own role.")
         ]
-    if user is not None and (role == "owner" or branch_id != user.branch_id):
+    if user is not None and (not access.belongs_to_a_branch(role) or branch_id != user.branch_id):
         kept = session.scalar(
             select(func.count(Customer.id)).where(
                 Customer.rep_id == user.id, Customer.branch_id != (branch_id or -1)
@@ -166,7 +166,7 @@ def save_user(
     revoke = user is not None and ((user.active and not active) or bool(password))
     user = user or User()
     user.email, user.name, user.role, user.active = email, name, role, active
-    user.branch = branch if role != "owner" else None
+    user.branch = branch if access.belongs_to_a_branch(role) else None
     if password:
         accounts.set_password(user, password)
     session.add(user)

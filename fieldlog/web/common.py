@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from ..models import utcnow
 from ..rules import limits
 from ..rules.periods import Period, from_query, today
+from ..services import access
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,7 +93,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         @wraps(view)
         @login_required
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
+            if not access.has_role(current_user, roles):
                 abort(403)
             return view(*args, **kwargs)
 
