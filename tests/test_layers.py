@@ -181,6 +181,14 @@ def test_nothing_below_the_web_layer_imports_it():
     assert {m: names for m, names in offenders.items() if names} == {}
 
 
+def test_the_forecast_knows_the_proposal_kinds_of_the_model():
+    """kpi.forecast is pure, so it spells the proposal kinds itself: the same as the model's."""
+    from fieldlog.kpi.forecast import KINDS
+    from fieldlog.models import PROPOSAL_KINDS
+
+    assert KINDS == PROPOSAL_KINDS
+
+
 def test_models_import_no_service():
     allowed = {
         "fieldlog.app.extensions",

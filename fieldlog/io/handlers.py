@@ -252,7 +252,6 @@ class UserHandler(Handler):
 
 
 # The length of Customer.address.
-ADDRESS_MAX = 500
 
 
 class CustomerHandler(Handler):
@@ -308,8 +307,8 @@ class CustomerHandler(Handler):
             record["visit_cycle_days"] = row.get("visit_cycle_days", parse_int)
         if row.has("address"):
             record["address"] = row.get("address")
-            if len(record["address"]) > ADDRESS_MAX:
-                row.fail("address", _l("At most %(n)s characters.", n=ADDRESS_MAX))
+            if len(record["address"]) > limits.MAX_ADDRESS:
+                row.fail("address", _l("At most %(n)s characters.", n=limits.MAX_ADDRESS))
         return record
 
     def write(self, records: list[dict[str, Any]], batch: ImportBatch) -> None:

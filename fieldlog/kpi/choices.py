@@ -10,14 +10,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from ..models import CompanySettings, User
+from ..rules import limits
 from ..rules.kpi_catalogue import CATALOGUE, KPI_KEYS
 from ..services import audit
 from ..services.defaults import ensure_settings
 from ..services.errors import Invalid
 from . import dormancy
 from .lint import Warning, lint
-
-MAX_WHY = 500
 
 
 @dataclass(frozen=True)
@@ -127,8 +126,8 @@ def set_kpi_why(session: Session, texts: Mapping[str, str | None]) -> CompanySet
     for key, text in texts.items():
         if key not in CATALOGUE:
             errors[f"why.{key}"] = [_l("Unknown KPI: %(key)s.", key=key)]
-        elif len((text or "").strip()) > MAX_WHY:
-            errors[f"why.{key}"] = [_l("At most %(n)d characters.", n=MAX_WHY)]
+        elif len((text or "").strip()) > limits.MAX_WHY:
+            errors[f"why.{key}"] = [_l("At most %(n)d characters.", n=limits.MAX_WHY)]
     if errors:
         raise Invalid(errors=errors)
     settings = ensure_settings(session)

@@ -41,6 +41,8 @@ MIN_WEEKS = 8
 # Regression rows needed before the model is trusted over the plain 4-week mean.
 MIN_ROWS = 30
 SEASON = 52
+# models.PROPOSAL_KINDS, spelt here because this module stays pure (no SQLAlchemy);
+# tests/test_layers.py checks the two are equal.
 KINDS = ("upsell", "cross_sell", "other")
 COVERAGE = (0.07, 0.93)
 # The newest share of past origins whose out-of-sample errors set the interval.

@@ -65,7 +65,6 @@ def load_history(session: Session, scope: Scope, until: date | None = None) -> H
 
 
 # Weeks the lead analysis looks back over for the forecast (docs/kgi.md).
-LEAD_WEEKS = 52
 
 
 def add_leading_kpis(
@@ -80,6 +79,7 @@ def add_leading_kpis(
     from ..rules.periods import Period
     from ..services.defaults import company_settings
     from .choices import active_kpis
+    from .lead import LEAD_WEEKS
     from .lead_cache import cached_lead
     from .rollup import trend
 

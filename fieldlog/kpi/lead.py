@@ -24,6 +24,8 @@ from .series import weekly_series
 
 KPI_CHOICES = tuple(k for k in KPI_KEYS if k not in KGI_KEYS)
 MIN_WEEKS, MAX_WEEKS = 8, 260
+# Weeks of history every lead analysis of a page, a report or a forecast looks at.
+LEAD_WEEKS = 52
 RATE_STEP = 0.1  # a rate's effect is given per 10 points
 
 

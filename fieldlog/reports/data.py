@@ -24,7 +24,6 @@ from . import lists
 from .lists import CustomerLine, FollowUpLine, Pipeline
 
 TREND_WEEKS = 8
-LEAD_WEEKS = 52  # weeks of history the design question asks the lead analysis about
 CAUSE_JA = {"quantity": "母数", "quality": "質", "design": "設計"}
 
 
@@ -252,6 +251,7 @@ def _gaps(
     """
     from ..kpi import CATALOGUE
     from ..kpi.gap import suggest
+    from ..kpi.lead import LEAD_WEEKS
     from ..kpi.lead_cache import cached_lead
     from ..kpi.targets import targets_for
 

@@ -19,6 +19,12 @@ __all__ = ["clean_text"]  # the text rule lives with the other pure text rules
 MAX_TEXT = 2000
 # One-line names (customer, branch, user, category): the columns' String(200).
 MAX_NAME = 200
+# A visit purpose's label, each language: the columns' String(100).
+MAX_LABEL = 100
+# A customer's street address: the column's String(500).
+MAX_ADDRESS = 500
+# The company's own "why" for one KPI (settings).
+MAX_WHY = 500
 # Whole yen, either sign for sales lines (returns), 0 and up for proposals and budgets.
 MAX_AMOUNT = 99_999_999_999
 # A customer's visit cycle in days.
@@ -30,6 +36,8 @@ EARLIEST_DAY = date(2000, 1, 1)
 VISIT_AHEAD = timedelta(hours=24)
 # Due dates, plan dates and hypothesis starts: within this many days of the visit or today.
 PLAN_DAYS = 3 * 366
+# A planned visit, or a follow-up moved to a new date: within a year of today.
+MAX_DAYS_AWAY = 365
 # JSON bodies: nesting depth and items in any one array.
 MAX_JSON_DEPTH = 16
 MAX_JSON_ITEMS = 1000

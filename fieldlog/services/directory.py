@@ -56,7 +56,7 @@ def save_branch(session: Session, branch: Branch | None, *, code: str, name: str
     """Create a branch (branch=None) or update one."""
     errors: Errors = {}
     code = _code(session, errors, Branch, code, branch, 32)
-    name = _text(errors, "name", name, max_len=200)
+    name = _text(errors, "name", name, max_len=limits.MAX_NAME)
     _check(errors)
     branch = branch or Branch()
     branch.code, branch.name = code, name
@@ -71,7 +71,7 @@ def save_category(
     """Create or update a product category."""
     errors: Errors = {}
     code = _code(session, errors, Category, code, category, 32)
-    name = _text(errors, "name", name, max_len=200)
+    name = _text(errors, "name", name, max_len=limits.MAX_NAME)
     _check(errors)
     category = category or Category()
     category.code, category.name, category.sort, category.active = code, name, sort, active
@@ -102,8 +102,8 @@ def save_purpose(
     errors: Errors = {}
     if purpose is None:
         code = _code(session, errors, Purpose, code, None, 32)
-    label_ja = _text(errors, "label_ja", label_ja, max_len=100)
-    label_en = _text(errors, "label_en", label_en, max_len=100)
+    label_ja = _text(errors, "label_ja", label_ja, max_len=limits.MAX_LABEL)
+    label_en = _text(errors, "label_en", label_en, max_len=limits.MAX_LABEL)
     _check(errors)
     old_flag = purpose.purposeful if purpose is not None else None
     purpose = purpose or Purpose(code=code)
@@ -136,7 +136,7 @@ def save_user(
         clash = session.scalar(select(User.id).where(func.lower(User.email) == email))
         if clash is not None and (user is None or clash != user.id):
             errors["email"] = [_l("A user with this email already exists.")]
-    name = _text(errors, "name", name, max_len=200)
+    name = _text(errors, "name", name, max_len=limits.MAX_NAME)
     if role not in ROLES:
         errors["role"] = [_l("Role must be rep, manager or owner.")]
     branch = session.get(Branch, branch_id) if branch_id else None
@@ -192,8 +192,10 @@ def save_customer(
     """Create or update a customer; its rep must belong to its branch (blank cycle: rank's)."""
     errors: Errors = {}
     code = _code(session, errors, Customer, code, customer, 64)
-    name = _text(errors, "name", name, max_len=200)
-    name_kana = _text(errors, "name_kana", reading(name_kana), max_len=200, required=False)
+    name = _text(errors, "name", name, max_len=limits.MAX_NAME)
+    name_kana = _text(
+        errors, "name_kana", reading(name_kana), max_len=limits.MAX_NAME, required=False
+    )
     branch = session.get(Branch, branch_id) if branch_id else None
     if branch is None:
         errors["branch"] = [_l("Choose a branch.")]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..kpi import CATALOGUE, KGI_KEYS, Scope, trend
 from ..kpi.comparison import HypothesisComparison, UnitComparison, hypothesis_comparison
 from ..kpi.did import Comparison
-from ..kpi.lead import KPI_CHOICES, LeadResult
+from ..kpi.lead import KPI_CHOICES, LEAD_WEEKS, LeadResult
 from ..kpi.lead_cache import cached_lead
 from ..models import (
     HYPOTHESIS_STATUSES,
@@ -223,7 +223,6 @@ def comparison(
     return hypothesis_comparison(session, hypothesis, today=today, tz=tz)
 
 
-LEAD_WEEKS = 52  # the history each branch's lead analysis looks at
 SUGGESTED = {"leads": "supported", "no_link": "not_supported", "too_little_data": "too_early"}
 
 

@@ -41,8 +41,6 @@ from .errors import Invalid, NotFound
 from .today import LONG_OVERDUE_DAYS, cycle_days, is_overdue, open_follow_up_booked
 from .visits import UPSELL_LOOKBACK_DAYS
 
-# A plan may be asked for, or made, at most this many days before or after today.
-MAX_DAYS_AWAY = 365
 # dormant_risk also warns of customers that turn dormant within this many days.
 DORMANT_SOON_DAYS = 14
 # A cross-sell candidate: bought by at least this share of the customer's peers (same rank
@@ -118,7 +116,7 @@ def parse_day(value: Any, *, today: date, name: str = "date") -> date:
     day = schemas.parse_date(value)
     if day is None:
         raise Invalid(errors={name: [_l("Give the date as YYYY-MM-DD.")]})
-    if abs((day - today).days) > MAX_DAYS_AWAY:
+    if abs((day - today).days) > limits.MAX_DAYS_AWAY:
         raise Invalid(errors={name: [_l("The date must be within a year of today.")]})
     return day
 

@@ -13,12 +13,10 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
-from ..models import FollowUp, Proposal, Visit
+from ..models import PROPOSAL_KINDS, FollowUp, Proposal, Visit
 from ..rules import limits
 from ..rules.entry import entry_time
 from .errors import Invalid
-
-PROPOSAL_KINDS = ("upsell", "cross_sell", "other")
 
 _TOP_KEYS = (
     "customer_code",

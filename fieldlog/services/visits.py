@@ -32,13 +32,12 @@ from ..models import (
     VisitRevision,
     utcnow,
 )
+from ..rules import limits
 from ..rules.periods import local_date
 from . import access, schemas
 from .errors import ClientIdReused, Forbidden, InProgress, Invalid, NotFound
 
 UPSELL_LOOKBACK_DAYS = 365
-# A follow-up may be moved at most this far ahead (as far as a plan reaches).
-RESCHEDULE_MAX_DAYS = 365
 
 
 @dataclass
@@ -386,7 +385,7 @@ def reschedule_follow_up(
                 ]
             }
         )
-    latest = today + timedelta(days=RESCHEDULE_MAX_DAYS)
+    latest = today + timedelta(days=limits.MAX_DAYS_AWAY)
     if day > latest:
         raise Invalid(
             errors={

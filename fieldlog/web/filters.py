@@ -9,6 +9,7 @@ from flask import Flask, current_app, g, has_app_context
 from flask_babel import format_date, format_datetime, get_locale, get_translations
 
 from ..present import numbers
+from ..rules import limits
 from ..rules.entry import Entry, describe
 from .common import company_tz
 
@@ -85,3 +86,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(numbers.percent, "rate")
     app.add_template_global(lambda: str(get_locale()), "current_locale")
     app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")
+    # Form fields say their bounds (maxlength) from the one home of the limits.
+    app.add_template_global(limits, "limits")
