@@ -21,7 +21,6 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,9 +30,9 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kpi_rollup import PG_ADMIN, TODAY, TZ, WEEK, generate, load, summarize
+from datasets import PG_ADMIN, bench_app, database
+from kpi_rollup import TODAY, TZ, WEEK, generate, load, summarize
 
-from fieldlog import create_app
 from fieldlog.app.extensions import db
 from fieldlog.kpi import Scope, rollup
 from fieldlog.kpi.health import health
@@ -71,29 +70,10 @@ def plant(rows: dict[str, list[tuple]], seed: int = 19) -> dict[str, list[tuple]
 
 def prepare(kind: str, visits: int, fresh: bool) -> str:
     """The data set's database URL: generated, planted and loaded, or reused when asked."""
-    if kind == "sqlite":
-        path = Path(tempfile.gettempdir()) / f"fieldlog_health_bench_{visits}.db"
-        url = f"sqlite:///{path}"
-        reuse = not fresh and path.exists()
-        if not reuse:
-            path.unlink(missing_ok=True)
-    else:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            exists = conn.exec_driver_sql(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (PG_NAME,)
-            ).first()
-            reuse = not fresh and exists is not None
-            if not reuse:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
-                conn.exec_driver_sql(f'CREATE DATABASE "{PG_NAME}"')
-        admin.dispose()
-        url = sa.make_url(PG_ADMIN).set(database=PG_NAME).render_as_string(False)
+    url, reuse = database(kind, f"fieldlog_health_bench_{visits}.db", PG_NAME, fresh)
     if reuse:
         return url
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "FIELDLOG_SCHEDULER": False, "SECRET_KEY": "bench"}
-    )
+    app = bench_app(url)
     with app.app_context():
         db.create_all()
         ensure_defaults(db.session)
@@ -139,9 +119,7 @@ def timed(call, repeat: int) -> tuple[float, float, object]:
 
 
 def bench(url: str, repeat: int) -> None:
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "FIELDLOG_SCHEDULER": False, "SECRET_KEY": "bench"}
-    )
+    app = bench_app(url)
     with app.app_context():
         scope = Scope.company()
         r_wall, r_cpu, _ = timed(

@@ -19,7 +19,6 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -29,8 +28,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fieldlog import create_app
+from datasets import PG_ADMIN, bench_app, database
+
 from fieldlog.app.extensions import db
 from fieldlog.kpi import KPI_KEYS, Scope, deepening, dormancy, rollup, trend_by
 from fieldlog.kpi.rollup import _SOURCES
@@ -42,7 +43,6 @@ WEEK = Period.parse("2026-W47")
 TODAY = date(2026, 11, 23)
 FIRST_DAY = WEEK.end - timedelta(days=5 * 365 - 1)
 BRANCHES, REPS, CUSTOMERS_PER_REP, CATEGORIES = 20, 200, 50, 12
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_NAME = "fieldlog_bench_kpi"
 
 
@@ -402,9 +402,7 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 
 
 def bench(url: str, repeat: int, profile: bool = False) -> list[tuple[str, float, float]]:
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "FIELDLOG_SCHEDULER": False, "SECRET_KEY": "bench"}
-    )
+    app = bench_app(url)
     results = []
     with app.app_context():
         session = db.session
@@ -487,27 +485,8 @@ def summarize(session, label: str) -> None:
 
 def prepare(kind: str, rows, fresh: bool, visits: int, pg_name: str = PG_NAME) -> str:
     """The data set's database URL: generated and loaded, or reused when asked and present."""
-    if kind == "sqlite":
-        path = Path(tempfile.gettempdir()) / f"fieldlog_kpi_rollup_{visits}.db"
-        url = f"sqlite:///{path}"
-        reuse = not fresh and path.exists()
-        if not reuse:
-            path.unlink(missing_ok=True)
-    else:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            exists = conn.exec_driver_sql(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (pg_name,)
-            ).first()
-            reuse = not fresh and exists is not None
-            if not reuse:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-                conn.exec_driver_sql(f'CREATE DATABASE "{pg_name}"')
-        admin.dispose()
-        url = sa.make_url(PG_ADMIN).set(database=pg_name).render_as_string(False)
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "FIELDLOG_SCHEDULER": False, "SECRET_KEY": "bench"}
-    )
+    url, reuse = database(kind, f"fieldlog_kpi_rollup_{visits}.db", pg_name, fresh)
+    app = bench_app(url)
     with app.app_context():
         db.create_all()  # on a reused database: adds the tables that are newer than it
         if not reuse:

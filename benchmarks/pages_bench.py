@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from datasets import bench_app
 from kpi_rollup import generate, prepare
 
-from fieldlog import create_app, demo
+from fieldlog import demo
 from fieldlog.app.extensions import db
 from fieldlog.models import Branch, User
 from fieldlog.services import accounts
@@ -39,15 +40,7 @@ MONTH = "2026-11"  # 13 months of trend instead of 13 weeks: ~4x the events
 
 
 def _app(url: str):
-    return create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "bench",
-            "FIELDLOG_SCHEDULER": False,
-            "FIELDLOG_NOW": NOW,
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
+    return bench_app(url, FIELDLOG_NOW=NOW, WTF_CSRF_ENABLED=False)
 
 
 def _people(app) -> tuple[str, str, str]:

@@ -31,10 +31,10 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from datasets import bench_app
 from kpi_rollup import generate, prepare
 from sqlalchemy import select, update
 
-from fieldlog import create_app
 from fieldlog.app.extensions import db
 from fieldlog.models import Branch, Customer, PlannedVisit, User
 from fieldlog.services import access, accounts, plan
@@ -48,15 +48,7 @@ CUSTOMERS = 300
 
 
 def _app(url: str):
-    return create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "bench",
-            "FIELDLOG_SCHEDULER": False,
-            "FIELDLOG_NOW": NOW,
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
+    return bench_app(url, FIELDLOG_NOW=NOW, WTF_CSRF_ENABLED=False)
 
 
 def _rep_with_300_customers(app) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
 
 from ..app.database import unit_of_work
 from ..app.extensions import db
@@ -25,10 +23,10 @@ from ..kpi import (
 )
 from ..kpi.lead import LeadInputError, check_arguments, parse_until
 from ..kpi.lead_cache import cached_lead
-from ..models import utcnow
 from ..present import numbers
 from ..rules.periods import Period, last_complete_week, today
 from ..services.defaults import company_settings
+from .options import clock, json_option, period_option, scope_option
 
 
 @click.group("kpi", help="KPI figures rolled up from the recorded events.")
@@ -60,21 +58,14 @@ def _format(key: str, figure: KpiValue) -> str:
 
 
 @group.command("show")
-@click.option("--period", "period_text", required=True, help="ISO week 2026-W47 or month 2026-11.")
-@click.option(
-    "--scope",
-    "scope_text",
-    default="company",
-    show_default=True,
-    help="company, branch:CODE or rep:EMAIL.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/contract.md).")
+@period_option
+@scope_option()
+@json_option
 def show(period_text: str, scope_text: str, as_json: bool) -> None:
     """Print every KPI of one scope and period, with numerators and denominators."""
     period = _period(period_text)
     scope = _scope(scope_text)
-    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
-    now = current_app.config.get("FIELDLOG_NOW") or utcnow()
+    tz, now = clock()
     label = scope_label(db.session, scope)
     if as_json:
         readings = kgi.read(db.session, scope, period, today=today(tz, now), tz=tz)
@@ -98,15 +89,9 @@ def show(period_text: str, scope_text: str, as_json: bool) -> None:
 
 
 @group.command("health")
-@click.option("--period", "period_text", required=True, help="ISO week 2026-W47 or month 2026-11.")
-@click.option(
-    "--scope",
-    "scope_text",
-    default="company",
-    show_default=True,
-    help="company, branch:CODE or rep:EMAIL.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/contract.md).")
+@period_option
+@scope_option()
+@json_option
 @click.option(
     "--lang",
     type=click.Choice(["ja", "en"]),
@@ -126,7 +111,7 @@ def health_command(period_text: str, scope_text: str, as_json: bool, lang: str) 
 
     period = _period(period_text)
     scope = _scope(scope_text)
-    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+    tz, _now = clock()
     with force_locale(lang):
         found = health(db.session, scope, period, tz=tz, scope_label=scope_label(db.session, scope))
         body = found.as_dict()
@@ -157,7 +142,7 @@ def rebuild_summary(check: bool) -> None:
     if check:
         stale = deepening.differences(db.session)
         click.echo(f"{stale} deepening runs differ from the sales lines.")
-        tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+        tz, _now = clock()
         current = dormancy.usable(db.session, company_settings(db.session), tz)
         dormant = dormancy.differences(db.session) if current else 0
         if current:
@@ -167,7 +152,7 @@ def rebuild_summary(check: bool) -> None:
         if stale or dormant or not current:
             raise SystemExit(1)
         return
-    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
+    tz, _now = clock()
     with unit_of_work(db.session):
         runs = deepening.rebuild(db.session)
         kept = dormancy.rebuild(db.session, company_settings(db.session), tz)
@@ -176,13 +161,7 @@ def rebuild_summary(check: bool) -> None:
 
 
 @group.command("forecast")
-@click.option(
-    "--scope",
-    "scope_text",
-    default="company",
-    show_default=True,
-    help="company or branch:CODE.",
-)
+@scope_option("company or branch:CODE.")
 @click.option("--weeks", type=click.IntRange(1, 26), default=8, show_default=True)
 @click.option(
     "--as-of",
@@ -191,7 +170,7 @@ def rebuild_summary(check: bool) -> None:
     default=None,
     help="Use only data on or before this date (default: today); for backtests.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/contract.md).")
+@json_option
 def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> None:
     """Weekly sales for the weeks after the one containing --as-of, with 80% intervals."""
     from ..kpi.forecast import TooLittleHistory, forecast
@@ -200,8 +179,8 @@ def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> 
     scope = _scope(scope_text)
     if scope.kind == "rep":
         raise click.BadParameter("use company or branch:CODE", param_hint="--scope")
-    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
-    day = as_of.date() if as_of is not None else today(tz, current_app.config.get("FIELDLOG_NOW"))
+    tz, now = clock()
+    day = as_of.date() if as_of is not None else today(tz, now)
     try:
         history = load_history(db.session, scope, day)
         add_leading_kpis(db.session, history, scope, day, tz=tz)
@@ -239,13 +218,7 @@ def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> 
     show_default=True,
     help="sales_amount or gross_margin_rate.",
 )
-@click.option(
-    "--scope",
-    "scope_text",
-    default="company",
-    show_default=True,
-    help="company, branch:CODE or rep:EMAIL.",
-)
+@scope_option()
 @click.option(
     "--weeks", type=int, default=104, show_default=True, help="Complete weeks to analyse (8–260)."
 )
@@ -255,7 +228,7 @@ def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> 
     default=None,
     help="Last ISO week analysed (default: the last complete week).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/contract.md).")
+@json_option
 def lead(
     kpi: str, kgi: str, scope_text: str, weeks: int, until_text: str | None, as_json: bool
 ) -> None:
@@ -264,8 +237,7 @@ def lead(
         check_arguments(kpi, kgi, weeks)
     except LeadInputError as exc:
         raise click.BadParameter(str(exc), param_hint="--" + exc.field) from None
-    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
-    now = current_app.config.get("FIELDLOG_NOW") or utcnow()
+    tz, now = clock()
     last = last_complete_week(tz, now)
     until = last
     if until_text is not None:

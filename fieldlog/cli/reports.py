@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -12,16 +10,12 @@ from flask import current_app
 from ..app.extensions import db
 from ..rules.periods import Period, last_complete_week, today
 from ..services import directory
+from .options import clock
 from .paths import output_option
 
 
-def _clock() -> tuple[ZoneInfo, datetime]:
-    tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
-    return tz, current_app.config.get("FIELDLOG_NOW") or datetime.now(UTC)
-
-
 def _week(text: str) -> Period:
-    tz, now = _clock()
+    tz, now = clock()
     if text == "last":
         return last_complete_week(tz, now)
     try:
@@ -51,7 +45,7 @@ def weekly(branch_code: str | None, company: bool, week: str, output: Path) -> N
     if bool(branch_code) == company:
         raise click.UsageError("give exactly one of --branch CODE or --company")
     period = _week(week)
-    tz, now = _clock()
+    tz, now = clock()
     if company:
         report = data.company_report(db.session, period, today=today(tz, now), tz=tz)
     else:
@@ -79,7 +73,7 @@ def send(week: str, dry_run: bool, in_process: bool) -> None:
     from ..reports import mailer
 
     period = _week(week)
-    tz, now = _clock()
+    tz, now = clock()
     smtp_url = current_app.config["FIELDLOG_SMTP_URL"]
     if not smtp_url and not dry_run:
         raise click.UsageError("FIELDLOG_SMTP_URL is not set")

@@ -6,6 +6,11 @@ import re
 import unicodedata
 from typing import Any
 
+# Headers that name the same thing in several kinds of file.
+_REP = ("rep", "rep_email", "担当者", "担当者メール", "担当者メールアドレス", "担当", "営業担当")
+_CUSTOMER = ("customer", "customer_code", "顧客コード", "得意先コード", "取引先コード", "顧客")
+_BRANCH = ("branch", "branch_code", "支店", "支店コード")
+
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "branches": {
         "code": ("code", "branch_code", "支店コード", "支店cd", "支店番号", "コード"),
@@ -34,7 +39,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "email": ("email", "e-mail", "mail", "メールアドレス", "メール", "ログインid"),
         "name": ("name", "氏名", "名前", "社員名", "担当者名"),
         "role": ("role", "役割", "権限", "役職"),
-        "branch": ("branch", "branch_code", "支店", "支店コード", "所属", "所属支店"),
+        "branch": (*_BRANCH, "所属", "所属支店"),
         "password": ("password", "パスワード", "初期パスワード"),
     },
     "customers": {
@@ -59,17 +64,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "ヨミ",
             "よみがな",
         ),
-        "branch": ("branch", "branch_code", "支店", "支店コード", "担当支店"),
-        "rep": (
-            "rep",
-            "rep_email",
-            "担当者",
-            "担当者メール",
-            "担当者メールアドレス",
-            "担当",
-            "営業担当",
-            "担当営業",
-        ),
+        "branch": (*_BRANCH, "担当支店"),
+        "rep": (*_REP, "担当営業"),
         "rank": ("rank", "ランク", "顧客ランク"),
         "visit_cycle_days": (
             "visit_cycle_days",
@@ -82,14 +78,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "sales": {
         "sold_on": ("sold_on", "date", "売上日", "日付", "販売日", "計上日", "伝票日付", "納品日"),
-        "customer": (
-            "customer",
-            "customer_code",
-            "顧客コード",
-            "得意先コード",
-            "取引先コード",
-            "顧客",
-        ),
+        "customer": _CUSTOMER,
         "category": (
             "category",
             "category_code",
@@ -105,38 +94,14 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "budgets": {
         "month": ("month", "年月", "月", "対象月", "計上月", "予算月"),
-        "branch": ("branch", "branch_code", "支店", "支店コード", "所属支店"),
-        "rep": (
-            "rep",
-            "rep_email",
-            "担当者",
-            "担当者メール",
-            "担当者メールアドレス",
-            "担当",
-            "営業担当",
-        ),
+        "branch": (*_BRANCH, "所属支店"),
+        "rep": _REP,
         "amount": ("amount", "予算", "金額", "予算金額", "売上予算", "予算額"),
     },
     "visits": {
         "visited_at": ("visited_at", "訪問日時", "訪問日", "日時", "日付", "訪問日付"),
-        "rep": (
-            "rep",
-            "rep_email",
-            "担当者",
-            "担当者メール",
-            "担当者メールアドレス",
-            "担当",
-            "営業担当",
-            "訪問者",
-        ),
-        "customer": (
-            "customer",
-            "customer_code",
-            "顧客コード",
-            "得意先コード",
-            "取引先コード",
-            "顧客",
-        ),
+        "rep": (*_REP, "訪問者"),
+        "customer": _CUSTOMER,
         "purpose": ("purpose", "目的", "訪問目的"),
         "hearing_done": (
             "hearing_done",

@@ -179,36 +179,27 @@ def changes(session: Session, scope: Scope, period: Period, *, tz: ZoneInfo) -> 
     for rep_id in edited.values():
         out.counts[(rep_id, "edited")] += 1
 
-    proposals = _scoped(
-        select(Proposal.rep_id, Proposal.branch_id, Proposal.closed_on, Proposal.updated_at).where(
-            Proposal.closed_on >= period.start,
-            Proposal.closed_on <= period.end,
-            Proposal.updated_at > earliest,
-            or_(Proposal.visit_id.is_(None), Proposal.visit_id.not_in(sorted(entered) or [-1])),
-        ),
-        Proposal,
-        scope,
-    )
-    for rep_id, branch_id, closed_on, updated_at in session.execute(proposals):
-        at = closed(closed_on, branch_id)
-        if at is not None and updated_at > at:
-            out.counts[(rep_id, "closed")] += 1
-
-    # Only follow-ups due in the period count in follow_up_rate, whenever they were done.
-    follow_ups = _scoped(
-        select(FollowUp.rep_id, FollowUp.branch_id, FollowUp.due_on, FollowUp.updated_at).where(
-            FollowUp.due_on >= period.start,
-            FollowUp.due_on <= period.end,
-            FollowUp.updated_at > earliest,
-            or_(FollowUp.visit_id.is_(None), FollowUp.visit_id.not_in(sorted(entered) or [-1])),
-        ),
-        FollowUp,
-        scope,
-    )
-    for rep_id, branch_id, due_on, updated_at in session.execute(follow_ups):
-        at = closed(due_on, branch_id)
-        if at is not None and updated_at > at:
-            out.counts[(rep_id, "follow_up")] += 1
+    # A proposal counts by the day it closed; a follow-up by the day it was due (only those due
+    # in the period count in follow_up_rate, whenever they were done).
+    not_entered = sorted(entered) or [-1]
+    for model, day_column, kind in (
+        (Proposal, Proposal.closed_on, "closed"),
+        (FollowUp, FollowUp.due_on, "follow_up"),
+    ):
+        rows = _scoped(
+            select(model.rep_id, model.branch_id, day_column, model.updated_at).where(
+                day_column >= period.start,
+                day_column <= period.end,
+                model.updated_at > earliest,
+                or_(model.visit_id.is_(None), model.visit_id.not_in(not_entered)),
+            ),
+            model,
+            scope,
+        )
+        for rep_id, branch_id, day, updated_at in session.execute(rows):
+            at = closed(day, branch_id)
+            if at is not None and updated_at > at:
+                out.counts[(rep_id, kind)] += 1
     return out
 
 
