@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..app.database import end_reads, write_intent
+from ..app.database import discard, end_reads, unit_of_work, write_intent
 from ..app.extensions import db
 from ..kpi import lead_cache
 from ..rules.periods import Period
@@ -84,11 +84,9 @@ def run_ranking(app: Flask, until: Period, *, weeks: int, kgi: str, tz: ZoneInfo
         session = db.session
         try:
             try:
-                with write_intent():
+                with write_intent(), unit_of_work(session):
                     job_id = lead_cache.claim(session, until, weeks=weeks, kgi=kgi, tz=tz)
-                    session.commit()
-            except IntegrityError:  # another process claimed it a moment ago
-                session.rollback()
+            except IntegrityError:  # another process claimed it a moment ago (rolled back)
                 return False
             if job_id is None:
                 return False
@@ -106,16 +104,14 @@ def run_ranking(app: Flask, until: Period, *, weeks: int, kgi: str, tz: ZoneInfo
                     session, kgi, weeks, until, tz=tz, progress=progress
                 )
                 end_reads(session)
-                with write_intent():
+                with write_intent(), unit_of_work(session):
                     kept = lead_cache.finish(session, job_id, results)
-                    session.commit()
                 return kept
             except Exception:
-                session.rollback()
+                discard(session)
                 log.exception("KPI ranking for %s failed", until.label)
-                with write_intent():
+                with write_intent(), unit_of_work(session):
                     lead_cache.fail(session, job_id)
-                    session.commit()
                 return False
         finally:
             db.session.remove()
