@@ -713,29 +713,6 @@ class SalesBudget(db.Model):
         return f"<SalesBudget {self.month:%Y-%m} branch={self.branch_id} rep={self.rep_id}>"
 
 
-class SalesBudgetChange(db.Model):
-    """One change of a sales budget (who, when, old → new, by the form or an import)."""
-
-    __table_args__ = (
-        CheckConstraint(_in("source", ("form", "import")), name="source"),
-        Index("ix_sales_budget_change_budget", "budget_id", "changed_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    budget_id: Mapped[int] = mapped_column(ForeignKey("sales_budget.id"))
-    old_amount: Mapped[int | None] = mapped_column(BigInteger)
-    new_amount: Mapped[int] = mapped_column(BigInteger)
-    source: Mapped[str] = mapped_column(String(8))
-    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    budget: Mapped[SalesBudget] = relationship()
-    changed_by: Mapped[User | None] = relationship()
-
-    def __repr__(self) -> str:
-        return f"<SalesBudgetChange {self.budget_id} {self.old_amount} → {self.new_amount}>"
-
-
 SETTING_CHANGE_KINDS = ("target", "active_kpis", "threshold", "budget", "purpose")
 
 

@@ -11,7 +11,7 @@ from fieldlog.app.extensions import db
 from fieldlog.io import import_file
 from fieldlog.kpi import Scope
 from fieldlog.kpi.budgets import budget_for, budgets_for, set_budget
-from fieldlog.models import SalesBudget, SalesBudgetChange
+from fieldlog.models import SalesBudget, SettingChange
 from fieldlog.rules.limits import amount_error
 from fieldlog.rules.periods import Period
 from fieldlog.services.errors import Invalid
@@ -79,7 +79,7 @@ def test_import_in_each_format(team, tmp_path, how):
         ("2026-12", t, team["rep"].id): 3_000_000,
         ("2026-11", o, team["other"].id): 2_000_000,
     }
-    assert count(SalesBudgetChange) == 3
+    assert count(SettingChange) == 3
 
 
 def test_reimport_updates_and_keeps_the_change(team, tmp_path):
@@ -91,12 +91,12 @@ def test_reimport_updates_and_keeps_the_change(team, tmp_path):
     result = import_file(db.session, "budgets", again, user=team["owner"])
     assert (result.created, result.updated) == (0, 1)
     assert amounts() == {("2026-11", team["tokyo"].id, None): 250}
-    changes = db.session.scalars(select(SalesBudgetChange).order_by(SalesBudgetChange.id)).all()
-    assert [(c.old_amount, c.new_amount, c.source) for c in changes] == [
-        (None, 100, "import"),
-        (100, 250, "import"),
+    changes = db.session.scalars(select(SettingChange).order_by(SettingChange.id)).all()
+    assert [(c.kind, c.key, c.branch_id, c.old, c.new) for c in changes] == [
+        ("budget", "2026-11", team["tokyo"].id, None, 100),
+        ("budget", "2026-11", team["tokyo"].id, 100, 250),
     ]
-    assert changes[1].changed_by_id == team["owner"].id
+    assert changes[1].user_id == team["owner"].id
 
 
 @pytest.mark.parametrize(

@@ -485,7 +485,6 @@ class BudgetHandler(Handler):
                 r["rep_id"],
                 r["amount"],
                 user,
-                "import",
                 existing=self.rows.get(r["key"]),
             )
 

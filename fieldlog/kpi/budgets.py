@@ -9,7 +9,7 @@ Reading a budget for a scope and a period (docs/kgi.md):
   of its month's budget, so a week across two months takes a share of each. A period any of
   whose months has no budget at all has no budget (None), never a partial one.
 
-Changes are kept (who, when, old → new, by the form or an import) in ``SalesBudgetChange``.
+Changes are kept (who, when, old → new) in the settings history (``audit.record_change``).
 Services flush; the caller commits.
 """
 
@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Branch, SalesBudget, SalesBudgetChange, User, utcnow
+from ..models import Branch, SalesBudget, SettingChange, User, utcnow
 from ..rules.limits import amount_error
 from ..rules.periods import Period
 from ..services import access, audit
@@ -68,7 +68,6 @@ def record(
     rep_id: int | None,
     amount: int,
     user: User | None,
-    source: str,
     existing: SalesBudget | None = None,
 ) -> SalesBudget:
     """Insert or update one budget row and keep the change; already-checked values."""
@@ -93,16 +92,6 @@ def record(
     existing.amount = amount
     existing.updated_by_id = user.id if user is not None else None
     existing.updated_at = utcnow()
-    session.flush()
-    session.add(
-        SalesBudgetChange(
-            budget_id=existing.id,
-            old_amount=old,
-            new_amount=amount,
-            source=source,
-            changed_by_id=user.id if user is not None else None,
-        )
-    )
     session.flush()
     return existing
 
@@ -134,7 +123,7 @@ def set_budget(
             errors["rep"] = [_l("This rep does not belong to the branch.")]
     if errors:
         raise Invalid(errors=errors)
-    return record(session, month_start(month), branch_id, rep_id, number, user, "form")
+    return record(session, month_start(month), branch_id, rep_id, number, user)
 
 
 @dataclass(frozen=True)
@@ -222,16 +211,17 @@ def budget_table(
 
 def budget_changes(
     session: Session, branch_id: int | None = None, limit: int = 50
-) -> list[SalesBudgetChange]:
-    """The latest budget changes, newest first (optionally one branch's)."""
+) -> list[SettingChange]:
+    """The latest budget changes of the settings history, newest first (optionally one
+    branch's): the same rows /settings/history lists."""
     stmt = (
-        select(SalesBudgetChange)
-        .join(SalesBudget, SalesBudget.id == SalesBudgetChange.budget_id)
-        .order_by(SalesBudgetChange.changed_at.desc(), SalesBudgetChange.id.desc())
+        select(SettingChange)
+        .where(SettingChange.kind == "budget")
+        .order_by(SettingChange.changed_at.desc(), SettingChange.id.desc())
         .limit(limit)
     )
     if branch_id is not None:
-        stmt = stmt.where(SalesBudget.branch_id == branch_id)
+        stmt = stmt.where(SettingChange.branch_id == branch_id)
     return list(session.scalars(stmt))
 
 

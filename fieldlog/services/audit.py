@@ -77,10 +77,10 @@ def history(session: Session, user: User, page: int = 1, per_page: int = PER_PAG
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return HistoryPage(list(changes), page, pages, total, _names(session, changes))
+    return HistoryPage(list(changes), page, pages, total, named_people(session, changes))
 
 
-def _names(session: Session, changes: list[SettingChange]) -> dict[str, str]:
+def named_people(session: Session, changes: list[SettingChange]) -> dict[str, str]:
     """People read by name, not by the email their change is keyed with."""
     emails = set()
     for c in changes:

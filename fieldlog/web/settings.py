@@ -197,6 +197,7 @@ def _targets_page(errors: dict, form: dict, budget_errors: dict | None = None, b
     this_month = kpi_budgets.month_start(local_today())
     months = [Period.month_of(this_month).shift(i).start for i in range(-1, 4)]
     branch_id = None if access.is_owner(current_user) else current_user.branch_id
+    budget_changes = kpi_budgets.budget_changes(db.session, branch_id)
     body = render_template(
         "settings/targets.html",
         errors=errors,
@@ -209,7 +210,8 @@ def _targets_page(errors: dict, form: dict, budget_errors: dict | None = None, b
         or {"month": f"{this_month:%Y-%m}", "branch": "", "rep": "", "amount": ""},
         budget_errors=budget_errors or {},
         budgets=kpi_budgets.budget_table(db.session, months, branch_id),
-        budget_changes=kpi_budgets.budget_changes(db.session, branch_id),
+        budget_changes=budget_changes,
+        budget_change_names=audit.named_people(db.session, budget_changes),
         budget_branches=directory.visible_branches(db.session, current_user),
         budget_reps=directory.people(db.session, current_user),
     )
