@@ -51,6 +51,12 @@ HOLDOUT = 0.3
 HALF_LIFE = 26
 # The same for the errors that set the interval: recent misses say most about the next ones.
 INTERVAL_HALF_LIFE = 26
+# Origins with a year of history behind them needed before the season is fitted.
+SEASON_ORIGINS = 52
+# Weeks after which a held-out origin weighs half as much in choosing the blend.
+BLEND_HALF_LIFE = 26
+# The blend of the model and the naive forecasts is chosen on a grid of 1/BLEND_STEPS.
+BLEND_STEPS = 4
 # At least this many proposals at risk before a kind's own win share is used (else all kinds).
 MIN_AT_RISK = 5
 # Days since proposal the win shares look at; a proposal open longer counts as not converting.
@@ -111,6 +117,13 @@ def _monday(day: date) -> date:
 def _label(monday: date) -> str:
     year, week, _ = monday.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def _first_week(history: History, known: np.ndarray) -> date:
+    """The Monday of the first week of sales; a history that starts on a Wednesday or later
+    starts with the next week (a part week would read as a slump)."""
+    day = date.fromordinal(int(history.sale_days[known].min()))
+    return _monday(day) + timedelta(weeks=1 if day.weekday() >= 2 else 0)
 
 
 def weekly_sales(history: History, first: date, last: date) -> np.ndarray:
@@ -329,7 +342,7 @@ def forecast(history: History, as_of: date, weeks: int) -> Forecast:
     known = history.sale_days <= as_of.toordinal()
     if not known.any():
         raise TooLittleHistory(0)
-    first = _monday(date.fromordinal(int(history.sale_days[known].min())))
+    first = _first_week(history, known)
     # The last complete week: as_of's own if as_of is a Sunday.
     last = _monday(as_of) if as_of.weekday() == 6 else _monday(as_of) - timedelta(weeks=1)
     n = (last - first).days // 7 + 1
@@ -340,7 +353,9 @@ def forecast(history: History, as_of: date, weeks: int) -> Forecast:
     offset = 0 if as_of.weekday() == 6 else 1  # the partial week of as_of is not forecast
     days_after = (as_of - last).days - 6
     horizons = range(1 + offset, weeks + offset + 1)
-    seasonal = n >= SEASON + 13 + 8
+    # A season only once enough origins have a year behind them to fit it: fewer rows would
+    # let it swallow the noise (and drop the rows without a year of history).
+    seasonal = n >= SEASON + 13 + SEASON_ORIGINS
     names = ["level_4", "level_13", "trend"] + (["this_week"] if days_after else [])
     names += ["season"] if seasonal else []
     if seasonal:
@@ -398,10 +413,26 @@ def forecast(history: History, as_of: date, weeks: int) -> Forecast:
             best = (score, used, residual)
     assert best is not None  # the level alone always qualifies
     _score, used, residual = best
+    # Shrink towards the naive forecasts: the model, the same week last year and the means of
+    # the last 4 and 13 weeks, weighted as their blend would have done best on the held-out
+    # origins (all before as_of). The interval then comes from the blend's own held-out errors.
+    held = ~older
+    candidates = _naive_columns(y, X, design.names, origins, horizon)
+    if np.isnan(candidates["last_year"][held]).any():  # not a year behind every held-out row
+        del candidates["last_year"]
+    model_held = target[held] - residual * scale[held]
+    recency = 0.5 ** ((origins[held].max() - origins[held]) / INTERVAL_HALF_LIFE)
+    fresh = 0.5 ** ((origins[held].max() - origins[held]) / BLEND_HALF_LIFE)
+    weights = _blend_weights(
+        [model_held, *(c[held] for c in candidates.values())], target[held], scale[held], fresh
+    )
+    blended = weights[0] * model_held + sum(
+        w * c[held] for w, c in zip(weights[1:], candidates.values(), strict=True)
+    )
+    residual = (target[held] - blended) / scale[held]
     # Errors per unit of the 13-week level and of √horizon, the newest weighing most.
     held_h = horizon[~older]
     spread = residual / np.sqrt(held_h)
-    recency = 0.5 ** ((origins[~older].max() - origins[~older]) / INTERVAL_HALF_LIFE)
     fit = _ols(sm, X[:, used], target, origins.max() - origins)
     out = []
     for h, monday in zip(horizons, targets, strict=True):
@@ -417,7 +448,9 @@ def forecast(history: History, as_of: date, weeks: int) -> Forecast:
         )
         assert got is not None
         row, level = got
-        value = float(_predict(fit, np.array([[row[j] for j in used]]))[0])
+        value = weights[0] * float(_predict(fit, np.array([[row[j] for j in used]]))[0])
+        naive = _naive_row(y, row, design.names, origin, h)
+        value += sum(w * naive[k] for w, k in zip(weights[1:], candidates, strict=True))
         # The errors at this horizon when there are enough; else all, per √horizon.
         mine = held_h == h
         if mine.sum() >= MIN_ROWS:
@@ -436,6 +469,54 @@ def forecast(history: History, as_of: date, weeks: int) -> Forecast:
         "weighing most (7th–93rd percentiles), scaled by the 13-week level and √horizon"
     )
     return Forecast(as_of, out, method, n)
+
+
+def _naive_columns(
+    y: np.ndarray, X: np.ndarray, names: list[str], origins: np.ndarray, horizon: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The simple forecasts at each design row: the mean of the last 4 weeks, that mean carried
+    along the 13-week trend, and the same week last year (NaN without a year behind)."""
+    l4 = X[:, names.index("level_4")]
+    trend = X[:, names.index("trend")]
+    out = {"mean_4": l4, "line_4": l4 + trend * (horizon + 1.5) / (horizon + 6)}
+    t = origins + horizon - SEASON
+    out["last_year"] = np.where(t >= 0, y[np.maximum(t, 0)], np.nan)
+    return out
+
+
+def _naive_row(y: np.ndarray, row: list[float], names: list[str], i: int, h: int) -> dict:
+    """The naive forecasts for origin ``i`` and horizon ``h`` (as ``_naive_columns``)."""
+    l4, l13 = row[names.index("level_4")], row[names.index("level_13")]
+    trend = row[names.index("trend")]
+    out = {"mean_4": l4, "line_4": l4 + trend * (h + 1.5) / (h + 6)}
+    t = i + h - SEASON
+    out["last_year"] = float(y[t]) if 0 <= t < len(y) else l13
+    return out
+
+
+def _blend_weights(
+    forecasts: list[np.ndarray], target: np.ndarray, scale: np.ndarray, recency: np.ndarray
+) -> list[float]:
+    """Non-negative weights summing to 1 (a grid of tenths) whose blend of the forecasts had
+    the smallest recency-weighted absolute error per unit of level."""
+    k = len(forecasts)
+    stacked = np.array(forecasts)
+    best: tuple[float, list[float]] | None = None
+    for combo in _simplex(k, BLEND_STEPS):
+        weights = np.array(combo) / BLEND_STEPS
+        error = np.abs(weights @ stacked - target) / scale
+        score = float((error * recency).sum())
+        if best is None or score < best[0] - 1e-12:
+            best = (score, list(weights))
+    assert best is not None
+    return best[1]
+
+
+def _simplex(k: int, total: int) -> list[tuple[int, ...]]:
+    """Every k non-negative integers summing to ``total``, the first forecast's share first."""
+    if k == 1:
+        return [(total,)]
+    return [(a, *rest) for a in range(total, -1, -1) for rest in _simplex(k - 1, total - a)]
 
 
 def _candidates(names: list[str]) -> list[list[int]]:
