@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -300,3 +300,47 @@ def test_weekly_pdf_reads_like_a_yojitsu_report(tmp_path):
         "113.1%",
     ):
         assert snippet in text, snippet
+
+
+def test_a_past_weeks_pdf_reads_as_at_that_weeks_end(make, tmp_path):
+    """The report of 2026-W47 made on 6 December: follow-up ages to Sunday 22 November, a
+    follow-up done later still overdue then, the forecast blind to sales after the week."""
+    from zoneinfo import ZoneInfo
+
+    from fieldlog.models import FollowUp
+    from fieldlog.reports import data, pdf
+    from tests.test_reports_pdf import pdftotext
+
+    branch = make.branch("TKY", "東京")
+    rep = make.user("rep", branch, email="rep@example.jp", name="佐藤 健太")
+    customer = make.customer(branch, rep, name="港商店")
+    for k in range(30):  # weekly sales from June: enough history for a forecast
+        make.sale(customer, date(2026, 5, 4) + timedelta(weeks=k), 100_000 + 1_000 * (k % 3))
+    db.session.add(
+        FollowUp(
+            rep_id=rep.id,
+            branch_id=branch.id,
+            customer_id=customer.id,
+            action="見積を再送",
+            due_on=date(2026, 11, 10),
+            done_on=date(2026, 11, 25),
+        )
+    )
+    db.session.commit()
+    week = Period.parse("2026-W47")
+    tz = ZoneInfo("Asia/Tokyo")
+
+    def text() -> str:
+        report = data.branch_report(db.session, branch, week, today=date(2026, 12, 6), tz=tz)
+        return pdftotext(pdf.render_pdf(report), tmp_path)
+
+    before = text()
+    assert "予実（2026年11月・11月22日まで）" in before
+    assert "見積を再送" in before and "12日" in before  # 22 − 10 November, not 26 days
+    landing = before[before.index("着地見込み＝") :].split("\n")[0]
+    assert "80% の範囲はおよそ ¥" in landing
+    # A huge sale after the week changes nothing in that week's report.
+    make.sale(customer, date(2026, 11, 26), 90_000_000)
+    db.session.commit()
+    after = text()
+    assert after[after.index("着地見込み＝") :].split("\n")[0] == landing

@@ -422,12 +422,11 @@ def branch_report(
         rep_figures = {k: _figure(k, rep_series, targets[k]) for k in keys}
         if visits or any(f.value for f in rep_figures.values() if f.unit != "rate"):
             reps.append(RepRow(names[rep_id], rep_figures, int(visits)))
-    follow_ups, follow_ups_total = lists.overdue_follow_ups(session, branch, today)
-    customers, customers_total = lists.customers_at_risk(
-        session, branch, min(today, period.end), tz
-    )
-    gaps = _gaps(session, scope, period, keys, series, today=today, tz=tz)
+    # The report of a past week reads as at that week's end (docs/kgi.md).
     as_of = min(today, period.end)
+    follow_ups, follow_ups_total = lists.overdue_follow_ups(session, branch, as_of, tz)
+    customers, customers_total = lists.customers_at_risk(session, branch, as_of, tz)
+    gaps = _gaps(session, scope, period, keys, series, today=today, tz=tz)
     rep_kgi = kgi.reps_kgi(session, branch.id, period, as_of, today=today, tz=tz)
     return BranchReport(
         branch_code=branch.code,

@@ -58,13 +58,17 @@ class Pipeline:
     open_amount: int = 0
 
 
-def overdue_follow_ups(session: Session, branch: Branch, today: date):
-    """The worst (oldest) overdue follow-ups of a branch, and how many there are in all."""
+def overdue_follow_ups(session: Session, branch: Branch, as_of: date, tz: ZoneInfo):
+    """The worst (oldest) overdue follow-ups of a branch at the end of ``as_of``, and how many
+    there are in all; ages are counted to ``as_of``, so a past week's report reads as it did
+    then (docs/kgi.md). A follow-up done after ``as_of`` was still open then; one cancelled
+    later (its last change after ``as_of``) too."""
+    after = local_midnight_utc(as_of + timedelta(days=1), tz)
     overdue = (
         FollowUp.branch_id == branch.id,
-        FollowUp.done_on.is_(None),
-        FollowUp.cancelled.is_(False),
-        FollowUp.due_on < today,
+        or_(FollowUp.done_on.is_(None), FollowUp.done_on > as_of),
+        or_(FollowUp.cancelled.is_(False), FollowUp.updated_at >= after),
+        FollowUp.due_on < as_of,
     )
     # Only the lines shown are read: a branch with years of history has thousands overdue.
     total = session.scalar(select(func.count(FollowUp.id)).where(*overdue)) or 0
@@ -77,7 +81,7 @@ def overdue_follow_ups(session: Session, branch: Branch, today: date):
         .limit(WORST)
     )
     lines = [
-        FollowUpLine(customer, rep, action, due_on, (today - due_on).days)
+        FollowUpLine(customer, rep, action, due_on, (as_of - due_on).days)
         for customer, rep, action, due_on in session.execute(stmt)
     ]
     return lines, total
