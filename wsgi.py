@@ -7,8 +7,10 @@ default) and the loud warning when PDF font subsetting would be slow.
 
 from fieldlog import create_app
 from fieldlog.jobs.schedule import start_scheduler
+from fieldlog.jobs.warm import warm_at_start
 from fieldlog.present.pdf import warn_if_slow_fonts
 
 app = create_app()
 warn_if_slow_fonts()
 start_scheduler(app)
+warm_at_start(app)

@@ -344,3 +344,34 @@ def test_a_past_weeks_pdf_reads_as_at_that_weeks_end(make, tmp_path):
     db.session.commit()
     after = text()
     assert after[after.index("着地見込み＝") :].split("\n")[0] == landing
+
+
+def test_a_cold_forecast_shows_a_placeholder_then_the_chart(app, make, client, auth):
+    """A page never waits for a fit: the first view says 予測を計算中… with a progress bar
+    that polls the job; once it is done the page shows the chart (docs/kgi.md)."""
+    import time
+
+    from fieldlog.reports import warm
+
+    branch = make.branch("TKY", "東京")
+    customer = make.customer(branch)
+    for k in range(20):
+        make.sale(customer, date(2026, 7, 6) + timedelta(weeks=k), 100_000 + 5_000 * (k % 4))
+    db.session.commit()
+    app.config["FIELDLOG_FORECAST_BACKGROUND"] = True
+    auth.login(make.user("owner", email="boss@example.jp"))
+    first = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    assert "予測を計算中…" in first and 'class="forecast-chart"' not in first
+    assert "js/forecast-progress.js" in first
+    url = first.split('data-status-url="')[1].split('"')[0]
+    for _ in range(600):  # the worker thread fits it; wait for it, whatever the machine
+        status = client.get(url).get_json()
+        assert 0 <= status["progress"] <= 1
+        if status["done"]:
+            break
+        time.sleep(0.1)
+    assert status == {"progress": 1.0, "done": True, "failed": False}
+    again = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    assert 'class="forecast-chart"' in again and "予測を計算中…" not in again
+    assert client.get("/forecast-jobs/unknown").status_code == 404
+    assert warm.status("unknown") is None

@@ -29,6 +29,7 @@ from ..io import import_file
 from ..io.importer import ImportResult
 from ..models import User
 from ..services import access
+from . import warm
 
 STATUS = "status.json"
 UPLOAD = "upload"
@@ -187,6 +188,8 @@ def run(
                     work.discard()
             state = "done" if result.written else ("validated" if result.ok else "invalid")
             store.record(job_id, result, state)
+            if result.written and status["kind"] in ("sales", "budgets"):
+                warm.warm_all(app)  # the pages' forecasts read the new data (docs/kgi.md)
         except Exception as exc:
             discard(db.session)
             problem = storage_problem(exc)

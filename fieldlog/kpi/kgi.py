@@ -10,6 +10,8 @@ usually reaches further back than the visits do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -121,6 +123,8 @@ class MonthToDate:
     forecast: list[ForecastWeek] | None = None
     history: list[tuple[str, int]] | None = None
     forecast_note: str | None = None
+    # While the forecast is computed in the background: the job to poll (docs/kgi.md).
+    forecast_job: str | None = None
 
 
 def _same_day_last_year(day: date) -> date:
@@ -140,8 +144,13 @@ def month_to_date(
     tz: ZoneInfo,
     forecast_weeks: int = 8,
     history_weeks: int = 13,
+    cold: Callable[[Scope, date, int], tuple[str, str]] | None = None,
 ) -> MonthToDate:
-    """予実 for the month containing ``as_of``, counting sales up to ``as_of`` (see the class)."""
+    """予実 for the month containing ``as_of``, counting sales up to ``as_of`` (see the class).
+
+    With ``cold``, a forecast not computed yet is not waited for: ``cold(scope, as_of, weeks)``
+    starts it in the background and returns (the job's id, "computing" or "failed"), which
+    the figures carry instead of the landing estimate (a page then shows a placeholder)."""
     from .forecast import TooLittleHistory
 
     month = Period.month_of(as_of)
@@ -165,6 +174,9 @@ def month_to_date(
     )
     if scope.kind == "rep" or forecast_weeks < 1:
         return figures
+    if cold is not None and cached_forecast(session, scope, as_of, forecast_weeks) is None:
+        job, state = cold(scope, as_of, forecast_weeks)
+        return MonthToDate(**{**figures.__dict__, "forecast_note": state, "forecast_job": job})
     try:
         result = _cached_forecast(session, scope, as_of, forecast_weeks, tz=tz)
     except TooLittleHistory as exc:
@@ -203,15 +215,10 @@ _FORECASTS: dict[tuple[Any, ...], Any] = {}
 _FORECASTS_KEPT = 64
 
 
-def _cached_forecast(
-    session: Session, scope: Scope, as_of: date, weeks: int, *, tz: ZoneInfo
-) -> Any:
-    """``forecast.forecast`` for a scope, refitted only when sales, imports or proposals changed."""
-    from sqlalchemy import func, select
-
+def _forecast_key(session: Session, scope: Scope, as_of: date, weeks: int) -> tuple[Any, ...]:
+    """What a forecast depends on: the scope, day and horizon, and the data's version (the
+    newest sales line, import and proposal change)."""
     from ..models import ImportBatch, Proposal, SalesLine
-    from .forecast import forecast
-    from .forecast_data import add_leading_kpis, load_history
 
     marks = session.execute(
         select(
@@ -221,20 +228,65 @@ def _cached_forecast(
             select(func.max(Proposal.updated_at)).scalar_subquery(),
         )
     ).one()
-    key = (session.get_bind().url.render_as_string(), scope, as_of, weeks, *marks)
+    return (session.get_bind().url.render_as_string(), scope, as_of, weeks, *marks)
+
+
+def cached_forecast(session: Session, scope: Scope, as_of: date, weeks: int) -> Any:
+    """The forecast (or its TooLittleHistory) if computed for this version of the data, else
+    None; never computes."""
+    return _FORECASTS.get(_forecast_key(session, scope, as_of, weeks))
+
+
+def _cached_forecast(
+    session: Session,
+    scope: Scope,
+    as_of: date,
+    weeks: int,
+    *,
+    tz: ZoneInfo,
+    progress: Callable[[float], None] | None = None,
+) -> Any:
+    """``forecast.forecast`` for a scope, refitted only when sales, imports or proposals changed.
+
+    ``progress`` hears the share done (history read, leading KPIs found, fitted)."""
+    from .forecast import forecast
+    from .forecast_data import add_leading_kpis, load_history
+
+    key = _forecast_key(session, scope, as_of, weeks)
     if key not in _FORECASTS:
-        if len(_FORECASTS) >= _FORECASTS_KEPT:
-            _FORECASTS.pop(next(iter(_FORECASTS)))
+        step = progress or (lambda share: None)
         try:
             history = load_history(session, scope, as_of)
+            step(0.1)
             add_leading_kpis(session, history, scope, as_of, tz=tz)
-            _FORECASTS[key] = forecast(history, as_of, weeks)
+            step(0.6)
+            found: Any = forecast(history, as_of, weeks)
         except ValueError as exc:  # TooLittleHistory: kept too, and raised again
-            _FORECASTS[key] = exc
+            found = exc
+        if len(_FORECASTS) >= _FORECASTS_KEPT:
+            _FORECASTS.pop(next(iter(_FORECASTS)))
+        _FORECASTS[key] = found
+        step(1.0)
     found = _FORECASTS[key]
     if isinstance(found, Exception):
         raise found
     return found
+
+
+def warm_forecast(
+    session: Session,
+    scope: Scope,
+    as_of: date,
+    weeks: int,
+    *,
+    tz: ZoneInfo,
+    progress: Callable[[float], None] | None = None,
+) -> None:
+    """Compute and keep the forecast a page will ask for (too little history is kept too)."""
+    from .forecast import TooLittleHistory
+
+    with suppress(TooLittleHistory):
+        _cached_forecast(session, scope, as_of, weeks, tz=tz, progress=progress)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import statsmodels.api as sm
-from scipy import stats
 
 Verdict = Literal["leads", "no_link", "too_little_data"]
 
@@ -149,6 +147,10 @@ def _fit_lag(
     alpha: float,
 ) -> LagEstimate:
     """β_L with its simultaneous interval, on the weeks every lag shares (t ≥ max_lag)."""
+    # Imported here: ~1 s of start-up that only a lead analysis needs.
+    import statsmodels.api as sm
+    from scipy import stats
+
     units, steps = dx.shape
     if steps - max_lag < MIN_WEEKS_PER_LAG:
         return LagEstimate(lag, None, None, 0)

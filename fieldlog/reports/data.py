@@ -7,6 +7,7 @@ Nothing in this module renders or formats for a page beyond plain values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -391,9 +392,15 @@ def kpi_set_lint(session: Session) -> list[str]:
 
 
 def branch_report(
-    session: Session, branch: Branch, period: Period, *, today: date, tz: ZoneInfo
+    session: Session,
+    branch: Branch,
+    period: Period,
+    *,
+    today: date,
+    tz: ZoneInfo,
+    cold: Callable[..., tuple[str, str]] | None = None,
 ) -> BranchReport:
-    """The weekly report of one branch."""
+    """The weekly report of one branch (``cold``: see ``kgi.month_to_date``)."""
     from ..kpi import Scope, trend_by
     from ..kpi.targets import targets_for
 
@@ -451,7 +458,7 @@ def branch_report(
         hypothesis_leads=_hypothesis_leads(session, branch, today=today, tz=tz),
         lint=kpi_set_lint(session),
         **_trust(session, scope, f"branch:{branch.code}", period, today=today, tz=tz),
-        month=kgi.month_to_date(session, scope, as_of, today=today, tz=tz),
+        month=kgi.month_to_date(session, scope, as_of, today=today, tz=tz, cold=cold),
         rep_kgi=[
             (names.get(rep_id) or "", row)
             for rep_id, row in sorted(rep_kgi.items(), key=lambda item: names.get(item[0]) or "")
@@ -461,7 +468,13 @@ def branch_report(
 
 
 def company_report(
-    session: Session, period: Period, *, today: date, tz: ZoneInfo, weeks: int = TREND_WEEKS
+    session: Session,
+    period: Period,
+    *,
+    today: date,
+    tz: ZoneInfo,
+    weeks: int = TREND_WEEKS,
+    cold: Callable[..., tuple[str, str]] | None = None,
 ) -> CompanyReport:
     """The owners' weekly report: company figures and every branch side by side.
 
@@ -510,7 +523,7 @@ def company_report(
         hypotheses=lists.hypotheses_under_test(session, None),
         lint=kpi_set_lint(session),
         **_trust(session, Scope.company(), "company", period, today=today, tz=tz),
-        month=kgi.month_to_date(session, Scope.company(), as_of, today=today, tz=tz),
+        month=kgi.month_to_date(session, Scope.company(), as_of, today=today, tz=tz, cold=cold),
         branch_months=[
             (
                 b.name,

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,6 +20,7 @@ from flask_login import current_user
 from ..app.extensions import db
 from ..kpi.choices import lint_settings, why_texts
 from ..models import Branch, Hypothesis
+from ..jobs import warm
 from ..reports import data, mail_log
 from ..services import access, directory, hypotheses, plan, reviews, week_gaps
 from ..services.defaults import company_settings
@@ -76,7 +87,14 @@ def branch(code: str):
     found = branch_or_404(code)
     period = chosen_period()
     today = local_today()
-    report = data.branch_report(db.session, found, period, today=today, tz=company_tz())
+    report = data.branch_report(
+        db.session,
+        found,
+        period,
+        today=today,
+        tz=company_tz(),
+        cold=warm.for_pages(current_app._get_current_object()),
+    )
     return render_template(
         "manage/branch.html",
         branch=found,
@@ -96,7 +114,12 @@ def summary():
     """The owner's one page: company KGI and KPIs, branch by branch, trends and hypotheses."""
     period = chosen_period()
     report = data.company_report(
-        db.session, period, today=local_today(), tz=company_tz(), weeks=SUMMARY_WEEKS
+        db.session,
+        period,
+        today=local_today(),
+        tz=company_tz(),
+        weeks=SUMMARY_WEEKS,
+        cold=warm.for_pages(current_app._get_current_object()),
     )
     board = hypotheses.visible(db.session, current_user)
     return render_template(
@@ -107,6 +130,16 @@ def summary():
         hypotheses=board,
         failed_mails=mail_log.failed_count(db.session, current_user, local_today()),
     )
+
+
+@bp.get("/forecast-jobs/<token>")
+@roles_required("manager", "owner")
+def forecast_job(token: str):
+    """A background forecast's progress, polled by the placeholder of the 予実 card."""
+    found = warm.status(token)
+    if found is None:
+        abort(404)
+    return jsonify(found)
 
 
 @bp.get("/me")

@@ -1,0 +1,139 @@
+"""Forecasts computed in the background, so a page never waits for a fit (docs/kgi.md).
+
+A page whose forecast is not computed yet for the current data asks ``request`` for it and
+shows a placeholder that polls ``status``; one worker thread per process fits the forecasts
+one at a time and keeps them in ``kpi.kgi``'s cache. ``warm_all`` computes the forecasts the
+pages open on (company and each branch, as of the end of the last complete week) at start-up
+and after an import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from sqlalchemy import select
+
+from ..app.extensions import db
+from ..kpi import Scope, kgi
+from ..models import Branch
+from ..rules.periods import last_complete_week
+
+log = logging.getLogger("fieldlog")
+
+# The forecast horizon the pages show (weeks after the week of as_of).
+PAGE_WEEKS = 8
+# Jobs remembered for status polls (the oldest finished ones are forgotten first).
+JOBS_KEPT = 256
+
+
+@dataclass
+class Job:
+    progress: float = 0.0
+    done: bool = False
+    failed: bool = False
+
+
+_lock = threading.Lock()
+_jobs: dict[str, Job] = {}
+_by_key: dict[tuple[Any, ...], str] = {}
+_executor: ThreadPoolExecutor | None = None
+_pid = 0
+
+
+def _pool() -> ThreadPoolExecutor:
+    """This process's worker (a forked process makes its own: threads do not survive a fork)."""
+    global _executor, _pid
+    if _executor is None or _pid != os.getpid():
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldlog-forecast")
+        _pid = os.getpid()
+    return _executor
+
+
+def request(app: Flask, scope: Scope, as_of: date, weeks: int) -> tuple[str, str]:
+    """Start computing a forecast unless it is under way; (job id, "computing" | "failed")."""
+    key = (scope, as_of, weeks)
+    with _lock:
+        token = _by_key.get(key)
+        job = _jobs.get(token) if token else None
+        if job is not None and (not job.done or job.failed):
+            return token, "failed" if job.failed else "computing"  # type: ignore[return-value]
+        token = secrets.token_urlsafe(12)
+        if len(_jobs) >= JOBS_KEPT:
+            for old in [t for t, j in _jobs.items() if j.done][: JOBS_KEPT // 2]:
+                del _jobs[old]
+        _jobs[token] = Job()
+        _by_key[key] = token
+    _pool().submit(_run, app, _jobs[token], scope, as_of, weeks)
+    return token, "computing"
+
+
+def _run(app: Flask, job: Job, scope: Scope, as_of: date, weeks: int) -> None:
+    with app.app_context():
+        try:
+            tz = ZoneInfo(app.config["FIELDLOG_TIMEZONE"])
+
+            def progress(share: float) -> None:
+                job.progress = share
+
+            kgi.warm_forecast(db.session, scope, as_of, weeks, tz=tz, progress=progress)
+        except Exception:
+            job.failed = True
+            log.exception("forecast for %s as of %s failed", scope, as_of)
+        finally:
+            job.progress = 1.0
+            job.done = True
+            db.session.remove()
+
+
+def status(token: str) -> dict[str, Any] | None:
+    """A job's progress (0–1) and whether it is done; None for an unknown job."""
+    job = _jobs.get(token)
+    if job is None:
+        return None
+    return {"progress": round(job.progress, 2), "done": job.done, "failed": job.failed}
+
+
+def for_pages(app: Flask):
+    """The ``cold`` callback of ``kgi.month_to_date`` for pages: start it, do not wait. None
+    (wait) when FIELDLOG_FORECAST_BACKGROUND is off (by default under tests)."""
+    if not app.config.get("FIELDLOG_FORECAST_BACKGROUND", not app.testing):
+        return None
+
+    def cold(scope: Scope, as_of: date, weeks: int) -> tuple[str, str]:
+        return request(app, scope, as_of, weeks)
+
+    return cold
+
+
+def warm_all(app: Flask) -> None:
+    """Queue the forecasts the pages open on: company and each branch, as of the end of the
+    last complete week (the default week of /summary and the branch dashboard)."""
+    with app.app_context():
+        tz = ZoneInfo(app.config["FIELDLOG_TIMEZONE"])
+        as_of = last_complete_week(tz).end
+        try:
+            branches = list(db.session.scalars(select(Branch.id).order_by(Branch.code)))
+        except Exception:  # no schema yet (before the first migration): nothing to warm
+            log.warning("forecasts not warmed: the database is not ready")
+            return
+        finally:
+            db.session.remove()
+    for scope in [Scope.company(), *(Scope.branch(b) for b in branches)]:
+        request(app, scope, as_of, PAGE_WEEKS)
+
+
+def warm_at_start(app: Flask) -> None:
+    """Warm the pages' forecasts in this process and in every worker forked from it."""
+    if app.testing or not app.config.get("FIELDLOG_WARM_FORECASTS", True):
+        return
+    os.register_at_fork(after_in_child=lambda: warm_all(app))
+    warm_all(app)
