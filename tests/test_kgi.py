@@ -375,3 +375,24 @@ def test_a_cold_forecast_shows_a_placeholder_then_the_chart(app, make, client, a
     assert 'class="forecast-chart"' in again and "予測を計算中…" not in again
     assert client.get("/forecast-jobs/unknown").status_code == 404
     assert warm.status("unknown") is None
+
+
+def test_company_pdf_carries_the_month_and_each_branchs_yojitsu(shop, tmp_path):
+    """The owners' weekly PDF reads like a 予実 report too: the company's month and a row per
+    branch with its budget, progress against the calendar and last year."""
+    from zoneinfo import ZoneInfo
+
+    from fieldlog.reports import data, pdf
+    from tests.test_reports_pdf import pdftotext
+
+    report = data.company_report(
+        db.session, Period.parse("2026-W47"), today=date(2026, 11, 30), tz=ZoneInfo("Asia/Tokyo")
+    )
+    text = pdftotext(pdf.render_pdf(report), tmp_path)
+    assert "予実（2026年11月・11月22日まで）" in text
+    assert "月間予算" in text and "進捗率" in text and "経過率" in text and "前年比" in text
+    section = text[text.index("支店別の予実") :].split("▲＝")[0]
+    rows = {line.split()[0]: line.split()[1:] for line in section.splitlines()[2:] if line.strip()}
+    # Tokyo: 150,000 against 30,000,000 (0.5 %, behind 73.3 % of the month); last year 87,000.
+    assert rows["東京"] == ["¥150,000", "¥30,000,000", "0.5%", "▼", "¥87,000", "172.4%"]
+    assert rows["大阪"][:2] == ["¥5,000,000", "予算未設定"]
