@@ -78,6 +78,7 @@ def test_upgrade_on_empty_database_gives_the_models_schema(tmp_path):
             admin, name = cleanup
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()  # its pooled connection would be closed by the garbage collector
             admin.dispose()
 
 
@@ -153,6 +154,7 @@ def test_budget_changes_move_into_the_settings_history(tmp_path):
             admin, name = cleanup
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()  # its pooled connection would be closed by the garbage collector
 
 
 def _json(value):
