@@ -116,7 +116,10 @@ def for_pages(app: Flask):
 
 def warm_all(app: Flask) -> None:
     """Queue the forecasts the pages open on: company and each branch, as of the end of the
-    last complete week (the default week of /summary and the branch dashboard)."""
+    last complete week (the default week of /summary and the branch dashboard). Nothing
+    when the pages wait for their forecasts (FIELDLOG_FORECAST_BACKGROUND off, as under tests)."""
+    if for_pages(app) is None:
+        return
     with app.app_context():
         tz = ZoneInfo(app.config["FIELDLOG_TIMEZONE"])
         as_of = last_complete_week(tz).end
@@ -133,7 +136,7 @@ def warm_all(app: Flask) -> None:
 
 def warm_at_start(app: Flask) -> None:
     """Warm the pages' forecasts in this process and in every worker forked from it."""
-    if app.testing or not app.config.get("FIELDLOG_WARM_FORECASTS", True):
+    if not app.config.get("FIELDLOG_WARM_FORECASTS", True):
         return
     os.register_at_fork(after_in_child=lambda: warm_all(app))
     warm_all(app)
