@@ -111,6 +111,7 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "manage.branch_home": {"GET": MANAGERS_AND_OWNER},
     "manage.branch": {"GET": BRANCH_MANAGEMENT},
     "manage.summary": {"GET": OWNER_ONLY},
+    "manage.forecast_job": {"GET": MANAGERS_AND_OWNER},
     "manage.review": {"GET": BRANCH_MANAGEMENT, "POST": BRANCH_MANAGEMENT},
     "manage.hypotheses_list": {"GET": MANAGERS_AND_OWNER},
     "manage.hypothesis_new": {"GET": MANAGERS_AND_OWNER, "POST": MANAGERS_AND_OWNER},
@@ -151,6 +152,8 @@ BODIES: dict[str, object] = {
 # URL parameters that mean something else on one route (a customer's code, not a branch's).
 OVERRIDES: dict[str, dict[str, object]] = {
     "field.customer_open_follow_ups": {"code": "C-1"},
+    # Any job id: an unknown one reads as done (the page then asks again).
+    "manage.forecast_job": {"token": "no-such-job"},
 }
 
 

@@ -135,11 +135,11 @@ def summary():
 @bp.get("/forecast-jobs/<token>")
 @roles_required("manager", "owner")
 def forecast_job(token: str):
-    """A background forecast's progress, polled by the placeholder of the 予実 card."""
+    """A background forecast's progress, polled by the placeholder of the 予実 card. A job
+    this process does not know (forgotten, or another worker's) reads as done: the page
+    reloads and asks again."""
     found = warm.status(token)
-    if found is None:
-        abort(404)
-    return jsonify(found)
+    return jsonify(found or {"progress": 1.0, "done": True, "failed": False})
 
 
 @bp.get("/me")

@@ -11,9 +11,6 @@ async function poll() {
         window.location.reload();
         return;
       }
-    } else if (response.status === 404) {
-      window.location.reload(); // the job is forgotten (a restart): the page asks again
-      return;
     }
   } catch (error) {
     // A dropped poll is retried.
