@@ -77,7 +77,7 @@ def build(folder: str) -> str:
     from click.testing import CliRunner
 
     from fieldlog import create_app
-    from fieldlog.extensions import db
+    from fieldlog.app.extensions import db
 
     url = f"sqlite:///{folder}/demo.db"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "b" * 40})

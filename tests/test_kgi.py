@@ -308,7 +308,8 @@ def test_a_past_weeks_pdf_reads_as_at_that_weeks_end(make, tmp_path):
     from zoneinfo import ZoneInfo
 
     from fieldlog.models import FollowUp
-    from fieldlog.reports import data, pdf
+    from fieldlog.present import pdf
+    from fieldlog.reports import data
     from tests.test_reports_pdf import pdftotext
 
     branch = make.branch("TKY", "東京")
@@ -351,7 +352,7 @@ def test_a_cold_forecast_shows_a_placeholder_then_the_chart(app, make, client, a
     that polls the job; once it is done the page shows the chart (docs/kgi.md)."""
     import time
 
-    from fieldlog.reports import warm
+    from fieldlog.jobs import warm
 
     branch = make.branch("TKY", "東京")
     customer = make.customer(branch)
@@ -382,7 +383,8 @@ def test_company_pdf_carries_the_month_and_each_branchs_yojitsu(shop, tmp_path):
     branch with its budget, progress against the calendar and last year."""
     from zoneinfo import ZoneInfo
 
-    from fieldlog.reports import data, pdf
+    from fieldlog.present import pdf
+    from fieldlog.reports import data
     from tests.test_reports_pdf import pdftotext
 
     report = data.company_report(

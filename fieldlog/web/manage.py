@@ -18,9 +18,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..app.extensions import db
+from ..jobs import warm
 from ..kpi.choices import lint_settings, why_texts
 from ..models import Branch, Hypothesis
-from ..jobs import warm
 from ..reports import data, mail_log
 from ..services import access, directory, hypotheses, plan, reviews, week_gaps
 from ..services.defaults import company_settings
