@@ -2,7 +2,7 @@
 setting_change (kind 'budget') where the settings history does not have them yet.
 
 Revision ID: 5e1a7c2b9d40
-Revises: 37b0071cb108
+Revises: c25e1a26d303
 Create Date: 2026-12-06 05:20:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "5e1a7c2b9d40"
-down_revision = "37b0071cb108"
+down_revision = "c25e1a26d303"
 branch_labels = None
 depends_on = None
 
