@@ -472,6 +472,39 @@ class DeepeningRun(db.Model):
         return f"<DeepeningRun {self.customer_id} {self.starts_on}..{self.ends_on} {self.grew}>"
 
 
+class CategoryBuyerRun(db.Model):
+    """Days on which a customer counts as a buyer of a category (derived from sales lines).
+
+    For every day E in ``starts_on``..``ends_on`` (inclusive) the customer has a sales line of
+    the category in the 365 days before E (E − 365 … E − 1, the window of the plan's cross-sell
+    candidates). The plan counts a branch's buyers per rank and category on a day from these
+    runs instead of reading the branch's year of sales lines (docs/kpi.md).
+    ``fieldlog.kpi.buyers`` keeps it in step with the other summaries and rebuilds it.
+    """
+
+    __table_args__ = (
+        # A customer's runs that reach a day, read from the index alone.
+        Index(
+            "ix_category_buyer_run_customer_ends",
+            "customer_id",
+            "ends_on",
+            "starts_on",
+            "category_id",
+        ),
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), primary_key=True)
+    starts_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    ends_on: Mapped[date] = mapped_column(Date)
+
+    def __repr__(self) -> str:
+        return (
+            f"<CategoryBuyerRun {self.customer_id} {self.category_id} "
+            f"{self.starts_on}..{self.ends_on}>"
+        )
+
+
 class DormancyRun(db.Model):
     """Days on which a customer is *not* dormant (a summary derived from visits and sales lines).
 

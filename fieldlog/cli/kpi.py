@@ -14,6 +14,7 @@ from ..kpi import (
     KPI_KEYS,
     KpiValue,
     Scope,
+    buyers,
     deepening,
     dormancy,
     kgi,
@@ -138,10 +139,13 @@ def health_command(period_text: str, scope_text: str, as_json: bool, lang: str) 
     help="Only compare the summaries with the visits and sales lines; exit 1 if stale.",
 )
 def rebuild_summary(check: bool) -> None:
-    """Rebuild the deepening_rate and dormant_rate summaries (safe to run again)."""
+    """Rebuild the deepening_rate, dormant_rate and category buyer summaries (safe to run again)."""
     if check:
         stale = deepening.differences(db.session)
         click.echo(f"{stale} deepening runs differ from the sales lines.")
+        stale_buyers = buyers.differences(db.session)
+        click.echo(f"{stale_buyers} category buyer runs differ from the sales lines.")
+        stale += stale_buyers
         tz, _now = clock()
         current = dormancy.usable(db.session, company_settings(db.session), tz)
         dormant = dormancy.differences(db.session) if current else 0

@@ -11,8 +11,9 @@ any day — ISO weeks, calendar months, any 365-day window — not only for week
 Every path that writes sales lines says so as a step of its own: ``sales_lines_changed`` for a
 few lines (it recomputes only the two years after each line's day, ``fieldlog.kpi.runs``), or
 ``sales_changed`` for bulk writers (the import and the demo data) that recompute each touched
-customer whole. Both keep the dormancy summary in step too. ``rebuild`` recomputes it all from
-the sales lines (``flask kpi rebuild-summary``), idempotently.
+customer whole. Both keep the dormancy summary and the category buyers (``fieldlog.kpi.buyers``,
+the plan's cross-sell shares) in step too. ``rebuild`` recomputes it all from the sales lines
+(``flask kpi rebuild-summary``), idempotently.
 An ORM write that tells no step is repaired at commit and reported (``fieldlog.kpi.untold``).
 """
 
@@ -26,8 +27,8 @@ from itertools import groupby, pairwise
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from ..models import DeepeningRun, SalesLine
-from . import dormancy, untold
+from ..models import CategoryBuyerRun, DeepeningRun, SalesLine
+from . import buyers, dormancy, untold
 from . import runs as stored_runs
 
 Run = tuple[date, date, bool]
@@ -112,6 +113,7 @@ def sales_changed(session: Session, customer_ids: Iterable[int | None]) -> int:
         if rows:
             conn.execute(insert(DeepeningRun), rows)
         written += len(rows)
+        buyers.customers_changed(conn, chunk)  # the plan's cross-sell shares
     dormancy.customers_changed(session, ids)  # a sale can end or start a dormant spell too
     untold.told(session, SalesLine, ids)
     return written
@@ -143,6 +145,7 @@ def sales_lines_changed(session: Session, days_by_customer: Mapping[int, Iterabl
             ).all()
             fresh = deepening_runs((day, category) for day, category in lines)
             stored_runs.splice(conn, DeepeningRun, customer_id, lo, hi, lambda _old, f=fresh: f)
+        buyers.days_changed(conn, customer_id, days)
         dormancy.sale_days_changed(session, customer_id, days)
     untold.told(session, SalesLine, days_by_customer)
 
@@ -151,6 +154,7 @@ def rebuild(session: Session) -> int:
     """Recompute every customer's runs from scratch (idempotent); returns the number of runs."""
     session.flush()
     session.connection().execute(delete(DeepeningRun))
+    session.connection().execute(delete(CategoryBuyerRun))
     customers = session.scalars(select(SalesLine.customer_id).distinct()).all()
     return sales_changed(session, customers)
 

@@ -179,8 +179,7 @@ def profile(
     )
     if fact.last_visit is not None:
         out.next_visit_by = fact.last_visit + timedelta(days=cycle_days(customer, settings))
-    window = plan.lookback(day)
-    bought = plan.purchases(session, {customer.branch_id}, window)
+    bought = plan.purchases(session, {customer.branch_id}, day, [customer.id])
     categories = {
         c.id: c for c in session.scalars(select(Category).where(Category.active.is_(True)))
     }
