@@ -149,9 +149,15 @@ def test_the_plan_fills_the_first_screen_with_reasons_and_purposes(server, tmp_p
         assert "提案・商談" in items.nth(0).inner_text()
         assert "他人の顧客" not in text
         assert "すべて表示" in text
-        # The rest opens in place, without a page load.
+        # Only the handful is in the page; the rest is fetched and opens in place, without a
+        # page load.
+        assert page.locator(".plan-more li.plan-item").count() == 0
+        url = page.url
         page.locator(".plan-more summary").click()
-        assert page.locator(".plan-more li.plan-item").first.is_visible()
+        page.locator(".plan-more li.plan-item").first.wait_for(state="visible", timeout=10000)
+        assert page.url == url
+        rest = page.locator(".plan-more li.plan-item").count()
+        assert rest > 0 and f"（{5 + rest}件）" in page.locator(".plan-more summary").inner_text()
 
 
 @pytest.mark.browser

@@ -202,3 +202,31 @@ def test_a_customer_visited_today_stays_in_the_plan_marked_and_last(client, auth
     assert "白石製作所" in after[0] and "本日訪問済み" not in after[0]
     assert "青空商店" in after[1] and after[1].startswith(' is-visited"')
     assert "本日訪問済み" in after[1]
+
+
+def test_only_the_handful_is_rendered_and_the_rest_comes_on_demand(client, auth, world, make):
+    rep, branch = world["rep"], world["branch"]
+    for k in range(7):  # never visited: each is overdue for its cycle
+        make.customer(branch, rep, code=f"N{k:02d}", name=f"新規{k}")
+    db.session.commit()
+    auth.login(rep)
+    html = client.get("/").get_data(as_text=True)
+    plan_part = html[html.index('id="plan-head"') : html.index('id="due-head"')]
+    assert plan_part.count('class="plan-item"') == 5
+    assert "すべて表示（8件）" in plan_part
+    assert 'data-rest-url="/plan/rest"' in plan_part
+    rest = client.get("/plan/rest").get_data(as_text=True)
+    assert rest.count('class="plan-item"') == 3
+    shown = {n for n in ["青空商店", *[f"新規{k}" for k in range(7)]] if n in plan_part}
+    assert shown.isdisjoint(n for n in ["青空商店", *[f"新規{k}" for k in range(7)]] if n in rest)
+    # Without JavaScript (or offline, from the page cache): the whole plan as a page.
+    everything = client.get("/?plan=all").get_data(as_text=True)
+    assert everything.count('class="plan-item"') == 8
+    # The rest of the branch's plan when the rep asked for the branch.
+    branch_html = client.get("/?scope=branch").get_data(as_text=True)
+    assert 'data-rest-url="/plan/rest?scope=branch"' in branch_html
+    assert "緑川工業" in branch_html + client.get("/plan/rest?scope=branch").get_data(as_text=True)
+
+
+def test_the_rest_of_the_plan_needs_a_login(client):
+    assert client.get("/plan/rest").status_code in (302, 401)

@@ -9,9 +9,10 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from flask_babel import format_date, get_locale, gettext
+from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
 
+from ..present.words import gettext
 from .plan import PlanItem, Reason
 
 REASON_LABELS = {

@@ -49,6 +49,17 @@ def _back(default: str = "field.today") -> Any:
     return redirect(_safe_next(request.form.get("next")) or url_for(default))
 
 
+def _plan_items(branch: bool) -> list[plan.PlanItem]:
+    return plan.build_plan(
+        db.session,
+        current_user,
+        local_today(),
+        tz=company_tz(),
+        settings=company_settings(db.session),
+        branch=branch,
+    )
+
+
 @bp.get("/")
 @login_required
 def today():
@@ -58,14 +69,10 @@ def today():
         return render_template("field/owner_home.html")
     day = local_today()
     branch = request.args.get("scope") == "branch"
-    items = plan.build_plan(
-        db.session,
-        current_user,
-        day,
-        tz=company_tz(),
-        settings=company_settings(db.session),
-        branch=branch,
-    )
+    items = _plan_items(branch)
+    # Only the handful is worded and rendered; "show all" fetches the rest (plan_rest), or
+    # ?plan=all renders it here (no JavaScript, or offline from the page cache).
+    shown = items if request.args.get("plan") == "all" else items[:PLAN_HANDFUL]
     labels = plan.purpose_labels(db.session, str(get_locale()))
     due, long_overdue = today_service.split_long_overdue(
         today_service.due_follow_ups(db.session, current_user, today=day), today=day
@@ -75,7 +82,8 @@ def today():
         today=day,
         next_week=day + timedelta(days=7),
         branch=branch,
-        plan=[(item, plan_text.item_to_dict(item, labels)) for item in items],
+        plan=[(item, plan_text.item_to_dict(item, labels)) for item in shown],
+        plan_count=len(items),
         handful=PLAN_HANDFUL,
         purpose_labels=labels,
         reason_label=plan_text.label,
@@ -83,6 +91,20 @@ def today():
         long_overdue=long_overdue,
         long_overdue_days=today_service.LONG_OVERDUE_DAYS,
         recent=today_service.recent_visits(db.session, current_user),
+    )
+
+
+@bp.get("/plan/rest")
+@login_required
+def plan_rest():
+    """The plan's rows after Today's handful, as list items for "show all"."""
+    items = _plan_items(request.args.get("scope") == "branch")[PLAN_HANDFUL:]
+    labels = plan.purpose_labels(db.session, str(get_locale()))
+    return render_template(
+        "field/plan_rest.html",
+        rows=[(item, plan_text.item_to_dict(item, labels)) for item in items],
+        purpose_labels=labels,
+        reason_label=plan_text.label,
     )
 
 

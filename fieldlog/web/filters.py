@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
-from flask import Flask, current_app, g, has_app_context
-from flask_babel import format_date, format_datetime, get_locale, get_translations
+from flask import Flask, current_app
+from flask_babel import format_date, format_datetime, get_locale
 
 from ..present import numbers
+from ..present.words import translations
 from ..rules import limits
 from ..rules.entry import Entry, describe
 from .common import company_tz
@@ -31,6 +33,12 @@ def localdate(value: date | datetime | None, fmt: str = "medium") -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(company_tz()).date()
+    return _localdate(value, fmt, str(get_locale()))
+
+
+@lru_cache(maxsize=4096)
+def _localdate(value: date, fmt: str, locale: str) -> str:
+    """Babel's date, once per date, format and locale: Today lists dozens of due dates."""
     return format_date(value, fmt)
 
 
@@ -46,32 +54,14 @@ def flag_detail(flag: Any) -> str:
     return describe_flag(flag)
 
 
-def _translations() -> Any:
-    """Flask-Babel's translations for the current locale, looked up once per request and locale.
-
-    Flask-Babel resolves context, domain and locale again on every ``_()`` in a template
-    (~20 µs); a page listing a branch's 100 customers calls it a few hundred times. The cache
-    is keyed on the locale object, so ``force_locale`` blocks still get their own language.
-    """
-    if not has_app_context():
-        return get_translations()
-    locale = get_locale()
-    cached = g.get("_fieldlog_translations")
-    if cached is not None and cached[0] is locale:
-        return cached[1]
-    translations = get_translations()
-    g._fieldlog_translations = (locale, translations)
-    return translations
-
-
 def _install_gettext(app: Flask) -> None:
     """The callables Flask-Babel installs, on the cached translations (same strings)."""
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: _translations().ugettext(s),
-        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
         newstyle=True,
-        pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
     )
 
 

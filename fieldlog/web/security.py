@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -69,7 +71,28 @@ def _headers(response: Response) -> Response:
     return response
 
 
+class DailyRefreshSession(SecureCookieSessionInterface):
+    """The permanent session cookie re-signed when it changed or once a day, not every request.
+
+    Flask re-signs it on every response to slide its expiry (SESSION_REFRESH_EACH_REQUEST):
+    serializing and signing on each visit post, page and API call. A day's granularity keeps
+    the 180-day sliding lifetime; a changed session is still saved at once.
+    """
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        if session.modified:
+            return True
+        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
+            return False
+        today = datetime.now(UTC).date().isoformat()
+        if session.get("_refreshed_on") == today:
+            return False
+        session["_refreshed_on"] = today
+        return True
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = DailyRefreshSession()
     proxies = int(app.config.get("FIELDLOG_PROXY_FIX") or 0)
     if proxies:
         # Behind nginx: the client's address (login throttling, logs), https (HSTS, secure
