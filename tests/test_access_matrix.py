@@ -74,6 +74,7 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "api.plan_of_day": {"GET": ANY_USER},
     "api.plan_add": {"POST": OWN_CUSTOMER},
     "field.today": {"GET": ANY_USER},
+    "field.plan_rest": {"GET": ANY_USER},
     "field.new_visit": {"GET": VISIT_FORM, "POST": VISIT_FORM},
     "field.visits": {"GET": ANY_USER},
     "field.visit": {"GET": REPS_RECORD},
