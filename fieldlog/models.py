@@ -294,6 +294,16 @@ class Proposal(db.Model):
         Index("ix_proposal_rep_on", "rep_id", "proposed_on"),
         # additional_proposal_rate looks up a visited customer's proposals within a period.
         Index("ix_proposal_customer_on", "customer_id", "proposed_on"),
+        # The plan's open proposals per customer, read from the index alone (not every proposal
+        # the customer ever had: 6,000 rows → 1,200 for a rep with 300 customers at 1M visits).
+        Index(
+            "ix_proposal_customer_status_on",
+            "customer_id",
+            "status",
+            "proposed_on",
+            "category_id",
+            "amount",
+        ),
         # cross_sell_rate selects by closed_on; the pipeline needs proposals open at a date.
         Index("ix_proposal_closed_on", "closed_on"),
     )
@@ -417,9 +427,15 @@ class ImportBatch(db.Model):
 class SalesLine(db.Model):
     __table_args__ = (
         # Covering for sales_amount / gross_margin_rate per customer in scope (SQLite reads the
-        # customers, then each one's lines of the periods from this index alone).
+        # customers, then each one's lines of the periods from this index alone), and for what
+        # each customer bought by category (the plan, the customer page).
         Index(
-            "ix_sales_line_customer_on_amounts", "customer_id", "sold_on", "amount", "gross_profit"
+            "ix_sales_line_customer_on_category_amounts",
+            "customer_id",
+            "sold_on",
+            "category_id",
+            "amount",
+            "gross_profit",
         ),
         # Covering for the KPI windows (sales_amount, gross_margin_rate, dormant_rate from the
         # events, deepening's rebuild): a range of sold_on read without touching the table.

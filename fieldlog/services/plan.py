@@ -138,7 +138,7 @@ def customer_facts(
     session: Session, scope: Select[tuple[Customer]], day: date, tz: ZoneInfo
 ) -> dict[int, tuple[Customer, Facts]]:
     """Each customer's last visit and last sale up to ``day`` and whether a follow-up is booked."""
-    # One seek each in ix_visit_customer_at and ix_sales_line_customer_on_amounts.
+    # One seek each in ix_visit_customer_at and ix_sales_line_customer_on_category_amounts.
     last_at = (
         select(func.max(Visit.visited_at))
         .where(
