@@ -55,3 +55,57 @@ def test_post_fork_sets_the_worker_limit(monkeypatch):
     worker = SimpleNamespace(age=2, max_requests=2100)
     gunicorn_conf.post_fork(SimpleNamespace(num_workers=2), worker)
     assert worker.max_requests == 3000
+
+
+class _Worker(SimpleNamespace):
+    """What the hooks see of a gunicorn worker: its age, requests served and limit."""
+
+    def serve(self) -> bool:
+        """One request as gunicorn's worker loop runs it; True when the worker then stops."""
+        gunicorn_conf.pre_request(self, None)
+        self.nr += 1
+        return self.nr >= self.max_requests
+
+
+def _spawn(age: int) -> _Worker:
+    worker = _Worker(age=age, nr=0, max_requests=0)
+    gunicorn_conf.post_fork(SimpleNamespace(num_workers=2), worker)
+    return worker
+
+
+@pytest.fixture
+def hooks(monkeypatch):
+    monkeypatch.setattr(gunicorn_conf, "max_requests", 100)
+    monkeypatch.setattr(gunicorn_conf._replacing, "value", 0)
+    monkeypatch.setattr(gunicorn_conf._replacing_since, "value", 0.0)
+
+
+def test_a_worker_at_its_limit_waits_while_the_other_is_being_replaced(hooks):
+    """Measured: a replacement took 7 s to load the app; the other worker, serving alone
+    meanwhile, reached its limit and both were down. Now it waits for the replacement."""
+    a, b = _spawn(1), _spawn(2)  # limits 100 and 150
+    gunicorn_conf.post_worker_init(a)
+    gunicorn_conf.post_worker_init(b)
+    for _ in range(99):
+        assert not a.serve()
+    b.nr = 99
+    assert a.serve()  # a reaches its limit and stops
+    replacement = _spawn(3)  # loading the app: b answers everything meanwhile
+    for _ in range(200):
+        assert not b.serve()  # past its limit of 150, still answering
+    gunicorn_conf.post_worker_init(replacement)  # ready
+    assert b.serve()  # now b goes
+    assert gunicorn_conf._replacing.value == 1  # until its own replacement is ready
+    gunicorn_conf.post_worker_init(_spawn(4))
+    assert gunicorn_conf._replacing.value == 0
+
+
+def test_a_replacement_that_never_reports_holds_the_others_only_so_long(hooks, monkeypatch):
+    a, b = _spawn(1), _spawn(2)
+    a.nr = 99
+    assert a.serve()  # its replacement is killed while loading: never ready
+    b.nr = 149
+    assert not b.serve()
+    clock = gunicorn_conf.time.monotonic() + gunicorn_conf.REPLACEMENT_WAIT + 1
+    monkeypatch.setattr(gunicorn_conf.time, "monotonic", lambda: clock)
+    assert b.serve()
