@@ -141,7 +141,8 @@ def start_gunicorn(
         stderr=subprocess.STDOUT,
     )
     probe = "/ping" if "baseline" in app_spec else "/healthz"
-    deadline = time.monotonic() + 30
+    # Loading the app took over 30 s per worker with the shared machine at load 20.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=1)
