@@ -8,9 +8,9 @@ from datetime import date, timedelta
 from itertools import pairwise
 
 import pytest
-from fieldlog.extensions import db
 from sqlalchemy import delete
 
+from fieldlog.app.extensions import db
 from fieldlog.kpi import buyers, deepening
 from fieldlog.kpi.untold import UntoldWriteWarning
 from fieldlog.models import CategoryBuyerRun, SalesLine
