@@ -2,7 +2,7 @@
 days) and covering indexes for the plan's open proposals and purchases by category
 
 Revision ID: 69f00166b5ae
-Revises: c25e1a26d303
+Revises: 8c3d5f1e7a62
 Create Date: 2026-12-06 04:48:12.331406
 
 """
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 # revision identifiers, used by Alembic.
 revision = "69f00166b5ae"
-down_revision = "c25e1a26d303"
+down_revision = "8c3d5f1e7a62"
 branch_labels = None
 depends_on = None
 
