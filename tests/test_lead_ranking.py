@@ -336,6 +336,8 @@ def test_panel_orders_by_verdict_and_shows_lag_effect_interval(app, pilot, make,
     assert verdicts[0] == "leads" and "提案回数" in top and "先行あり" in top
     assert "週" in top and "¥" in top and "1あたり" in top and " – " in top
     assert "NGY" in table  # the caption names the branch
+    n = len(KPI_CHOICES)
+    assert f"ここでは{n}個のKPIを同時に調べています" in page  # many KPIs: a chance lead is likely
     company = client.get("/settings/kpis").get_data(as_text=True)
     assert "先行ありの支店" in company and "/ 2</td>" in company
     bogus = client.get("/settings/kpis?lead=branch:999").get_data(as_text=True)
@@ -361,6 +363,7 @@ def test_english_panel(app, pilot, make, client, auth):
         page = client.get("/settings/kpis").get_data(as_text=True)
     assert "Choosing KPIs from evidence" in page and "A lead is not proof of cause." in page
     assert "Branches where it leads" in page and "Leads" in page
+    assert f"{len(KPI_CHOICES)} KPIs are checked here at once" in page
 
 
 @pytest.mark.browser
