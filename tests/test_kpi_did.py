@@ -148,7 +148,8 @@ def test_hypothesis_page_compares_the_pilot_with_the_other_branches(runner, app,
     # One before/after chart per linked KPI and the KGI, each with a title and a description.
     assert page.count('class="chart chart-line"') == 3 and page.count("<desc>") >= 3
     assert "比較グループ比 +" in page and "90%区間" in page
-    assert "手法： difference in differences" in page
+    assert "手法： 差の差分析：週ごとの差（検証側 − 比較グループ）" in page
+    assert "difference in differences" not in page  # the method line is translated too
     assert "数字からの提案：" in page
     assert "効果の単位：提案回数 +1 あたりの円" in page  # the lag chart's effect unit
     # The Tokyo hypothesis started 4 weeks ago: too early for a before/after estimate.
