@@ -113,6 +113,7 @@ def test_pure_rules_import_neither_flask_nor_the_database(module):
 def test_the_rules_folder_holds_the_rules():
     assert {"fieldlog.rules.periods", "fieldlog.rules.text", "fieldlog.rules.limits"} <= set(RULES)
     assert {"fieldlog.rules.kpi_catalogue", "fieldlog.rules.entry"} <= set(RULES)
+    assert "fieldlog.rules.cadence" in RULES
 
 
 @pytest.mark.parametrize("module", RULES)

@@ -22,9 +22,9 @@ from ..models import (
     User,
     Visit,
 )
+from ..rules import cadence
 from ..rules.periods import Period, local_midnight_utc
 from ..services.defaults import company_settings
-from ..services.today import is_overdue
 
 WORST = 20
 
@@ -137,13 +137,12 @@ def customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInf
     lines = []
     for code, name, rank, cycle_days, rep, last, sold, booked in session.execute(stmt):
         last_day = _as_instant(last).astimezone(tz).date() if last else None
-        days = (as_of - last_day).days if last_day else None
-        limit = cycle_days or settings.cycle_days(rank)  # the customer's own, else its rank's
-        overdue = is_overdue(days, limit, bool(booked))
+        cycle = cadence.cycle_days(cycle_days, settings.cycle_days(rank))
+        due = cadence.cadence(last_day, cycle, as_of, booked=bool(booked))
         dormant = dormancy.dormant_on(
             as_of, last_day, sold, settings.dormant_visit_days, settings.dormant_sales_days
         )
-        if not (overdue or dormant):
+        if not (due.overdue or dormant):
             continue
         lines.append(
             CustomerLine(
@@ -152,7 +151,7 @@ def customers_at_risk(session: Session, branch: Branch, as_of: date, tz: ZoneInf
                 rep or "",
                 rank or "B",
                 last_day,
-                days,
+                due.days_since,
                 "dormant" if dormant else "cycle",
             )
         )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..app.database import money_sum
 from ..kpi import dormancy
 from ..models import Category, CompanySettings, Customer, SalesLine
+from ..rules import cadence
 from . import plan
 from .today import cycle_days
 
@@ -177,8 +178,9 @@ def profile(
     out.dormant_from = dormancy.turns_dormant_on(
         fact.last_visit, fact.last_sale, visit_limit, sales_limit
     )
-    if fact.last_visit is not None:
-        out.next_visit_by = fact.last_visit + timedelta(days=cycle_days(customer, settings))
+    out.next_visit_by = cadence.cadence(
+        fact.last_visit, cycle_days(customer, settings), day
+    ).next_due
     bought = plan.purchases(session, {customer.branch_id}, day, [customer.id])
     categories = {
         c.id: c for c in session.scalars(select(Category).where(Category.active.is_(True)))

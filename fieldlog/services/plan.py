@@ -1,7 +1,7 @@
 """The rep's plan for a day: the customers worth a visit, why, and what to go for.
 
 Route sales decides the purpose before going (docs/contract.md, ``/api/v1/plan``). Each reason
-asks the rule that already has a home: the visit cycle (``today.is_overdue``), dormancy
+asks the rule that already has a home: the visit cycle (``rules.cadence``), dormancy
 (``kpi.dormancy.dormant_on``), the upsell/cross-sell window of ``visits.derive_kind``.
 Plain functions over a session, the acting user and the date; numbers and keys only — the
 words are said by ``schemas.plan_item_to_dict``.
@@ -34,11 +34,11 @@ from ..models import (
     User,
     Visit,
 )
-from ..rules import limits
+from ..rules import cadence, limits
 from ..rules.periods import local_date, local_midnight_utc
 from . import access, schemas
 from .errors import Invalid, NotFound
-from .today import LONG_OVERDUE_DAYS, cycle_days, is_overdue, open_follow_up_booked
+from .today import LONG_OVERDUE_DAYS, cycle_days, open_follow_up_booked
 from .visits import UPSELL_LOOKBACK_DAYS
 
 # dormant_risk also warns of customers that turn dormant within this many days.
@@ -515,12 +515,15 @@ def reasons_for(
                 },
             )
         )
-    cycle = cycle_days(customer, settings)
-    since = (day - fact.last_visit).days if fact.last_visit is not None else None
-    if is_overdue(since, cycle, fact.booked):
-        over = cycle if since is None else since - cycle
+    due = cadence.cadence(fact.last_visit, cycle_days(customer, settings), day, booked=fact.booked)
+    if due.overdue:
+        over = due.cycle if due.days_overdue is None else due.days_overdue  # never visited: a cycle
         reasons.append(
-            Reason("overdue_cycle", 200 + min(over, 100), {"days_since": since, "cycle": cycle})
+            Reason(
+                "overdue_cycle",
+                200 + min(over, 100),
+                {"days_since": due.days_since, "cycle": due.cycle},
+            )
         )
     if proposals is not None:
         age = (day - proposals.oldest_on).days

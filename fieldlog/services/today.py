@@ -14,6 +14,7 @@ from sqlalchemy import Select, case, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import CompanySettings, Customer, FollowUp, User, Visit
+from ..rules import cadence
 from ..rules.periods import local_date
 from . import access
 
@@ -29,22 +30,13 @@ class CustomerStatus:
     days_since: int | None
     has_open_follow_up: bool
     overdue: bool
+    # Days past the last day of its cycle when overdue (None: never visited, or not overdue).
+    days_overdue: int | None = None
 
 
 def cycle_days(customer: Customer, settings: CompanySettings) -> int:
-    """The customer's own visit cycle, or its rank's default from the company settings."""
-    return customer.visit_cycle_days or settings.cycle_days(customer.rank)
-
-
-def is_overdue(days_since: int | None, cycle: int, booked: bool) -> bool:
-    """Overdue (docs/domain.md): more days than the cycle since the last visit, none booked.
-
-    Never visited counts as overdue.
-
-    The one statement of the rule; Today, the plan, the customer page and the weekly report's
-    customers at risk all ask it.
-    """
-    return not booked and (days_since is None or days_since > cycle)
+    """The customer's own visit cycle, or its rank's default (``rules.cadence.cycle_days``)."""
+    return cadence.cycle_days(customer.visit_cycle_days, settings.cycle_days(customer.rank))
 
 
 def open_follow_up_booked(today: date):
@@ -83,11 +75,20 @@ def customer_statuses(
     )
     out = []
     for customer, last_at, booked in session.execute(stmt):
-        cycle = cycle_days(customer, settings)
         last_on = local_date(last_at, tz) if last_at is not None else None
-        since = (today - last_on).days if last_on is not None else None
-        overdue = is_overdue(since, cycle, bool(booked))
-        out.append(CustomerStatus(customer, last_at, last_on, cycle, since, bool(booked), overdue))
+        due = cadence.cadence(last_on, cycle_days(customer, settings), today, booked=bool(booked))
+        out.append(
+            CustomerStatus(
+                customer,
+                last_at,
+                last_on,
+                due.cycle,
+                due.days_since,
+                bool(booked),
+                due.overdue,
+                due.days_overdue,
+            )
+        )
     return out
 
 
@@ -109,7 +110,7 @@ def overdue_customers(
 
     def order(s: CustomerStatus) -> tuple[int, int, str]:
         own = 0 if s.customer.rep_id == user.id else 1
-        gap = never if s.days_since is None else s.days_since - s.cycle_days
+        gap = never if s.days_overdue is None else s.days_overdue
         return (own, -gap, s.customer.code)
 
     return sorted(rows, key=order)

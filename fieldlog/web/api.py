@@ -216,7 +216,7 @@ def offline_data():
                     "name_kana": c.name_kana,
                     "search": c.search_text,
                     "rank": c.rank,
-                    "visit_cycle_days": c.visit_cycle_days or settings.cycle_days(c.rank),
+                    "visit_cycle_days": today_service.cycle_days(c, settings),
                     "own": c.rep_id == user.id,
                     "open_follow_ups": open_by_customer.get(c.id, []),
                 }
