@@ -426,6 +426,9 @@ def test_visits_list_is_paged_newest_first(client, auth, world):
     assert first.count('href="/visits/') - first.count('href="/visits/new') == 20
     second = client.get("/visits?page=2").get_data(as_text=True)
     assert second.count('href="/visits/') - second.count('href="/visits/new') == 2
+    assert 'href="/visits?page=2"' in first and 'href="/visits?page=1"' in second
+    assert client.get("/visits?page=3").status_code == 404  # past the last page
+    assert client.get("/customers?page=99").status_code == 404
 
 
 def test_visits_and_proposals_filter_by_customer_and_a_manager_by_their_own(client, auth, world):

@@ -207,10 +207,29 @@ def test_models_import_no_service():
 # (select, execute, scalar(s)) or commits or rolls back by hand: the one transaction boundary is
 # database.unit_of_work (web/transaction.unit_of_work for views), see docs/architecture.md.
 SESSION_CALLS = {"execute", "scalar", "scalars", "commit", "rollback"}
+# Building or running a query some other way: narrowing or ordering a statement, the legacy
+# Query API, Flask-SQLAlchemy's pagers and lookups, and a session's get by primary key.
+QUERY_CALLS = {
+    "where",
+    "filter",
+    "filter_by",
+    "order_by",
+    "group_by",
+    "having",
+    "options",
+    "with_only_columns",
+    "outerjoin",
+    "query",
+    "paginate",
+    "get_or_404",
+    "first_or_404",
+    "one_or_404",
+}
 
 
 def session_work(source: str) -> Counter[str]:
-    """Calls of select(...) and of .execute/.scalar/.scalars/.commit/.rollback in a module."""
+    """Calls that query or end a transaction: select(...), .execute/.scalar/.scalars,
+    .commit/.rollback, the query builders of QUERY_CALLS and ``db.session.get(…)``."""
     found: Counter[str] = Counter()
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Call):
@@ -218,8 +237,17 @@ def session_work(source: str) -> Counter[str]:
         func = node.func
         if isinstance(func, ast.Name) and func.id == "select":
             found["select"] += 1
-        elif isinstance(func, ast.Attribute) and func.attr in SESSION_CALLS | {"select"}:
+        elif isinstance(func, ast.Attribute) and func.attr in SESSION_CALLS | QUERY_CALLS | {
+            "select"
+        }:
             found[func.attr] += 1
+        elif (  # db.session.get(Model, id); a bare ``session`` in a view is Flask's cookie
+            isinstance(func, ast.Attribute)
+            and func.attr == "get"
+            and isinstance(func.value, ast.Attribute)
+            and func.value.attr == "session"
+        ):
+            found["session.get"] += 1
     return found
 
 
@@ -231,6 +259,12 @@ def session_work(source: str) -> Counter[str]:
         ("sa.select(User); s.execute(q); s.scalar(q); s.rollback()", {
             "select": 1, "execute": 1, "scalar": 1, "rollback": 1}),
         ("services.record_visit(db.session, user)", {}),
+        ("db.paginate(access.visits(user).where(x).order_by(y), page=2)", {
+            "paginate": 1, "where": 1, "order_by": 1}),
+        ("db.session.query(Branch).filter_by(code=c).count()", {"query": 1, "filter_by": 1}),
+        ("db.get_or_404(User, 1); db.session.get(User, 2); session.get('_fresh')", {
+            "get_or_404": 1, "session.get": 1}),
+        ("request.args.get('q'); form.get('x'); ', '.join(names)", {}),
     ],
 )  # fmt: skip
 def test_session_work_counts_what_it_should(source, expected):

@@ -172,6 +172,29 @@ def kpi_targets(user: User) -> Select[tuple[KpiTarget]]:
     )
 
 
+def may_set_target(session: Session, user: User, kind: str, scope_id: int | None) -> bool:
+    """Owners set targets anywhere; a manager for their branch and the people in it."""
+    if is_owner(user):
+        return True
+    if kind == "branch":
+        return is_manager_of(user, scope_id)
+    if kind == "rep" and scope_id is not None:
+        person = session.get(User, scope_id)
+        return person is not None and is_manager_of(user, person.branch_id)
+    return False
+
+
+def sees_target(session: Session, user: User, target: KpiTarget) -> bool:
+    """A manager sees the targets that apply in their branch: the company's, the branch's and
+    its people's; the owner sees all."""
+    if is_owner(user) or target.scope_kind == "company":
+        return True
+    if target.scope_kind == "branch":
+        return target.branch_id == user.branch_id
+    person = session.get(User, target.user_id)
+    return person is not None and person.branch_id == user.branch_id
+
+
 def setting_changes(user: User) -> Select[tuple[SettingChange]]:
     """Owners see every settings change; a manager their branch's and the company-wide ones
     (those decide their branch's targets too); a rep none."""

@@ -182,6 +182,11 @@ _LIVE_SESSION = (
 )
 
 
+def user_by_id(session: Session, user_id: int) -> User | None:
+    """The user with this id (a login, once its password was checked), or None."""
+    return session.get(User, user_id)
+
+
 def load_session(session: Session, token: str) -> User | None:
     """The user of a live session token; None when revoked, unknown or the account is inactive."""
     login = session.scalars(_LIVE_SESSION, {"token": token}).first()

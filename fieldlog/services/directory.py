@@ -7,7 +7,7 @@ errors (nothing written) when a rule is broken. The caller commits.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
@@ -17,12 +17,13 @@ from ..models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
 from ..rules import limits
 from ..rules.text import clean, reading, search_key
 from . import access, accounts, audit
-from .errors import Invalid
+from .errors import Invalid, NotFound
 
 CODE = re.compile(r"^\S+$")
 PAGE_SIZE = 50
 
 Errors = dict[str, list[Any]]
+Entry = TypeVar("Entry", Branch, Category, Customer, Purpose, User)
 
 
 def _text(errors: Errors, field: str, value: str | None, *, max_len: int, required=True) -> str:
@@ -322,3 +323,27 @@ def offered_categories(session: Session) -> list[Category]:
     """The categories a proposal may name: the active ones, in the catalogue's order."""
     stmt = select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.code)
     return list(session.scalars(stmt))
+
+
+def entry(session: Session, model: type[Entry], entry_id: int) -> Entry:
+    """One branch, user, customer, purpose or category of the directory by id (the owner's
+    pages; access is the route's), or ``errors.NotFound``."""
+    found = session.get(model, entry_id)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many branches, users, customers, purposes and categories there are."""
+    tables = {
+        "branches": Branch,
+        "users": User,
+        "customers": Customer,
+        "purposes": Purpose,
+        "categories": Category,
+    }
+    return {
+        name: session.scalar(select(func.count()).select_from(model)) or 0
+        for name, model in tables.items()
+    }

@@ -108,14 +108,7 @@ def _checked(parsed: dict[str, Any], name: str) -> bool:
 
 @bp.get("/")
 def index():
-    counts = {
-        "branches": db.session.query(Branch).count(),
-        "users": db.session.query(User).count(),
-        "customers": db.session.query(Customer).count(),
-        "purposes": db.session.query(Purpose).count(),
-        "categories": db.session.query(Category).count(),
-    }
-    return render_template("admin/index.html", counts=counts)
+    return render_template("admin/index.html", counts=directory.counts(db.session))
 
 
 # ---- branches ------------------------------------------------------------------------------
@@ -136,7 +129,7 @@ def _branch_fields() -> list[Field]:
 @bp.route("/branches/new", methods=["GET", "POST"])
 @bp.route("/branches/<int:branch_id>", methods=["GET", "POST"])
 def branch_edit(branch_id: int | None = None):
-    branch = db.get_or_404(Branch, branch_id) if branch_id else None
+    branch = directory.entry(db.session, Branch, branch_id) if branch_id else None
     return _form_page(
         title=_l("Edit branch") if branch else _l("New branch"),
         fields=_branch_fields(),
@@ -158,7 +151,7 @@ def users():
 @bp.route("/users/new", methods=["GET", "POST"])
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 def user_edit(user_id: int | None = None):
-    user = db.get_or_404(User, user_id) if user_id else None
+    user = directory.entry(db.session, User, user_id) if user_id else None
     fields = [
         Field("email", _l("Email"), "email", required=True),
         Field("name", _l("Name"), required=True),
@@ -241,7 +234,7 @@ def customers():
 @bp.route("/customers/new", methods=["GET", "POST"])
 @bp.route("/customers/<int:customer_id>", methods=["GET", "POST"])
 def customer_edit(customer_id: int | None = None):
-    customer = db.get_or_404(Customer, customer_id) if customer_id else None
+    customer = directory.entry(db.session, Customer, customer_id) if customer_id else None
     people = directory.assignable_reps(db.session, customer)
     rep_options = [("", _l("(not assigned)"))] + [
         (str(u.id), f"{u.name} ({u.branch.code if u.branch else ''})") for u in people
@@ -315,7 +308,7 @@ def purposes():
 @bp.route("/purposes/new", methods=["GET", "POST"])
 @bp.route("/purposes/<int:purpose_id>", methods=["GET", "POST"])
 def purpose_edit(purpose_id: int | None = None):
-    purpose = db.get_or_404(Purpose, purpose_id) if purpose_id else None
+    purpose = directory.entry(db.session, Purpose, purpose_id) if purpose_id else None
     fields = [
         Field(
             "code",
@@ -377,7 +370,7 @@ def categories():
 @bp.route("/categories/new", methods=["GET", "POST"])
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
 def category_edit(category_id: int | None = None):
-    category = db.get_or_404(Category, category_id) if category_id else None
+    category = directory.entry(db.session, Category, category_id) if category_id else None
     fields = [
         Field("code", _l("Code"), required=True),
         Field("name", _l("Name"), required=True),

@@ -22,7 +22,6 @@ from wtforms.validators import DataRequired, Length
 
 from ..app.database import write_intent
 from ..app.extensions import db
-from ..models import User
 from ..services import accounts
 from .common import now
 from .locale import LOCALE_COOKIE
@@ -80,7 +79,7 @@ def login():
             with write_intent(), unit_of_work():
                 accounts.record_attempt(db.session, form.email.data, ip, succeeded=user is not None)
                 if user_id is not None:
-                    user = db.session.get(User, user_id)
+                    user = accounts.user_by_id(db.session, user_id)
                     # A fresh session on every login: nothing planted before login survives it.
                     session.clear()
                     accounts.start_session(db.session, user, request.user_agent.string or "")

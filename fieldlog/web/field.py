@@ -20,14 +20,13 @@ from flask import (
 from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload
 
 from ..app.extensions import db
 from ..models import Customer, Proposal, Visit
 from ..present import charts, numbers
 from ..rules import limits
 from ..rules.text import search_key
-from ..services import access, customer_profile, directory, plan, plan_text, visits
+from ..services import access, browse, customer_profile, directory, plan, plan_text, visits
 from ..services import proposals as corrections
 from ..services import today as today_service
 from ..services.defaults import company_settings
@@ -213,34 +212,25 @@ def customer_open_follow_ups(code: str):
 # ---- visits ------------------------------------------------------------------------------
 
 
-def _list_filters(model: type[Visit] | type[Proposal]) -> tuple[list[Any], dict[str, str]]:
+def _list_filter() -> tuple[browse.ListFilter, dict[str, str]]:
     """?q= (a customer's code, name or reading, kana-insensitive) and, for managers, ?mine=1."""
     q = request.args.get("q", "").strip()
     mine = not access.is_rep(current_user) and request.args.get("mine") == "1"
-    where: list[Any] = []
-    key = search_key(q)
-    if key:
-        matching = access.customers(current_user).where(
-            Customer.search_text.contains(key, autoescape=True)
-        )
-        where.append(model.customer_id.in_(matching.with_only_columns(Customer.id).order_by(None)))
-    if mine:
-        where.append(model.rep_id == current_user.id)
     args = {k: v for k, v in (("q", q), ("mine", "1" if mine else "")) if v}
-    return where, args
+    return browse.ListFilter(search_key(q), mine), args
 
 
 @bp.get("/visits", endpoint="visits")
 @login_required
 def visits_list():
-    where, args = _list_filters(Visit)
-    stmt = (
-        access.visits(current_user)
-        .where(*where)
-        .options(joinedload(Visit.customer), joinedload(Visit.purpose), joinedload(Visit.rep))
-        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+    chosen, args = _list_filter()
+    page = browse.visits_page(
+        db.session,
+        current_user,
+        chosen,
+        page=limits.page_number(request.args.get("page")),
+        per_page=PAGE_SIZE,
     )
-    page = db.paginate(stmt, page=limits.page_number(request.args.get("page")), per_page=PAGE_SIZE)
     return render_template("field/visits.html", page=page, args=args)
 
 
@@ -411,10 +401,8 @@ def follow_up_cancel(follow_up_id: int):
 @bp.get("/proposals")
 @login_required
 def proposals():
-    where, args = _list_filters(Proposal)
-    open_, closed = corrections.open_and_closed(
-        db.session, current_user, where, closed_limit=PAGE_SIZE
-    )
+    chosen, args = _list_filter()
+    open_, closed = browse.proposals(db.session, current_user, chosen, closed_limit=PAGE_SIZE)
     clock = now()
     return render_template(
         "field/proposals.html",
@@ -489,11 +477,13 @@ def proposal_edit(proposal_id: int):
 @login_required
 def customers():
     q = request.args.get("q", "").strip()
-    stmt = access.customers(current_user).options(joinedload(Customer.rep))
-    key = search_key(q)
-    if key:
-        stmt = stmt.where(Customer.search_text.contains(key, autoescape=True))
-    page = db.paginate(stmt, page=limits.page_number(request.args.get("page")), per_page=PAGE_SIZE)
+    page = browse.customers_page(
+        db.session,
+        current_user,
+        search_key(q),
+        page=limits.page_number(request.args.get("page")),
+        per_page=PAGE_SIZE,
+    )
     return render_template("field/customers.html", page=page, q=q)
 
 
@@ -527,17 +517,16 @@ def _monthly_chart(monthly: customer_profile.MonthlySales | None, locale: str) -
 @bp.get("/customers/<int:customer_id>")
 @login_required
 def customer(customer_id: int):
-    scope = access.customers(current_user).where(Customer.id == customer_id)
-    statuses = today_service.customer_statuses(
+    status = browse.customer_status(
         db.session,
-        scope,
+        current_user,
+        customer_id,
         today=local_today(),
         tz=company_tz(),
         settings=company_settings(db.session),
     )
-    if not statuses:
+    if status is None:
         abort(404)
-    status = statuses[0]
     history = today_service.customer_visits(db.session, current_user, customer_id)
     proposals_ = corrections.for_customer(db.session, current_user, customer_id)
     follow_ups = today_service.customer_follow_ups(db.session, current_user, customer_id)

@@ -29,7 +29,6 @@ from ..kpi import CATALOGUE, KGI_KEYS, KPI_KEYS, Scope, lead_cache, parse_scope,
 from ..kpi import budgets as kpi_budgets
 from ..kpi import choices as kpi_choices
 from ..kpi.targets import set_target, target_history
-from ..models import User
 from ..rules.periods import Period
 from ..services import access, audit, directory
 from ..services.defaults import company_settings
@@ -131,18 +130,6 @@ def _scopes() -> list[tuple[str, str]]:
     return choices
 
 
-def _may_set(scope: Scope) -> bool:
-    """Owners set targets anywhere; a manager for their branch and the people in it."""
-    if access.is_owner(current_user):
-        return True
-    if scope.kind == "branch":
-        return access.is_manager_of(current_user, scope.id)
-    if scope.kind == "rep":
-        person = db.session.get(User, scope.id)
-        return person is not None and access.is_manager_of(current_user, person.branch_id)
-    return False
-
-
 @bp.route("/targets", methods=["GET", "POST"])
 @roles_required("owner", "manager")
 def targets():
@@ -165,7 +152,7 @@ def targets():
         except ValueError:
             errors["scope"] = [_("Choose a scope from the list.")]
         else:
-            if not _may_set(scope):
+            if not access.may_set_target(db.session, current_user, scope.kind, scope.id):
                 errors["scope"] = [_("You can set targets for your own branch and its people.")]
         try:
             effective = date.fromisoformat(form.get("effective_from", "").strip())
@@ -193,7 +180,9 @@ def targets():
 
 
 def _targets_page(errors: dict, form: dict, budget_errors: dict | None = None, budget_form=None):
-    history = [t for t in target_history(db.session) if _shown(t)]
+    history = [
+        t for t in target_history(db.session) if access.sees_target(db.session, current_user, t)
+    ]
     this_month = kpi_budgets.month_start(local_today())
     months = [Period.month_of(this_month).shift(i).start for i in range(-1, 4)]
     branch_id = None if access.is_owner(current_user) else current_user.branch_id
@@ -257,17 +246,6 @@ def budgets():
         "effective_from": local_today().isoformat(),
     }
     return _targets_page({}, form_defaults, errors, form)
-
-
-def _shown(target) -> bool:
-    """A manager sees the targets that apply in their branch: the company's, the branch's and
-    its people's; the owner sees all."""
-    if access.is_owner(current_user) or target.scope_kind == "company":
-        return True
-    if target.scope_kind == "branch":
-        return target.branch_id == current_user.branch_id
-    person = db.session.get(User, target.user_id)
-    return person is not None and person.branch_id == current_user.branch_id
 
 
 def _target_scope(target) -> str:
