@@ -12,7 +12,7 @@ from fieldlog.io import import_file
 from fieldlog.kpi import Scope
 from fieldlog.kpi.budgets import budget_for, budgets_for, set_budget
 from fieldlog.models import SalesBudget, SettingChange
-from fieldlog.rules.limits import amount_error
+from fieldlog.present.limit_messages import amount_error
 from fieldlog.rules.periods import Period
 from fieldlog.services.errors import Invalid
 from tests.conftest import csrf_from

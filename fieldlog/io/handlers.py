@@ -23,8 +23,9 @@ from ..models import (
     User,
     utcnow,
 )
+from ..present import limit_messages
+from ..present.limit_messages import amount_error
 from ..rules import limits
-from ..rules.limits import amount_error
 from ..rules.text import search_key
 from ..services import accounts
 from .normalize import (
@@ -112,7 +113,7 @@ class Handler:
             if not isinstance(value, str) or name not in columns:
                 continue
             most = getattr(columns[name].type, "length", None)
-            if most and (message := limits.text_error(value, limit=most)):
+            if most and (message := limit_messages.text_error(value, limit=most)):
                 row.fail(name, message)
 
     def check(self, record: dict[str, Any], row: Row) -> None:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
+from ..present import limit_messages
 from ..rules import limits
 from ..rules.periods import MAX_YEAR, MIN_YEAR
 from ..rules.text import clean, reading
@@ -118,7 +119,7 @@ def parse_amount(value: Any, *, required: bool = True) -> int | None:
     """Whole yen within ±limits.MAX_AMOUNT; the sign is the caller's rule (returns may be < 0)."""
     number = _amount(value, required=required)
     if number is not None and abs(number) > limits.MAX_AMOUNT:
-        raise CellError(limits.amount_error(abs(number)))
+        raise CellError(limit_messages.amount_error(abs(number)))
     return number
 
 
@@ -132,7 +133,7 @@ def _amount(value: Any, *, required: bool) -> int | None:
         return int(value)
     raw = _nfkc(value)
     if len(raw) > 40:  # longer than any amount in range, however written: never int() it
-        raise CellError(limits.amount_error(limits.MAX_AMOUNT + 1))
+        raise CellError(limit_messages.amount_error(limits.MAX_AMOUNT + 1))
     if raw.isascii() and (raw.isdigit() or (raw[:1] == "-" and raw[1:].isdigit())):
         return int(raw)
     if not raw:
@@ -153,7 +154,7 @@ def _amount(value: Any, *, required: bool) -> int | None:
     if number.is_nan():
         raise CellError(_l("Not an amount (use digits, e.g. 12,000 or △500)."))
     if not number.is_finite() or abs(number) > limits.MAX_AMOUNT:
-        raise CellError(limits.amount_error(limits.MAX_AMOUNT + 1))
+        raise CellError(limit_messages.amount_error(limits.MAX_AMOUNT + 1))
     if number != number.to_integral_value():
         raise CellError(_l("Use a whole number of yen."))
     return -int(number) if negative else int(number)

@@ -30,7 +30,7 @@ from ..models import (
     Visit,
     utcnow,
 )
-from ..rules import limits
+from ..present import limit_messages
 from ..rules.periods import local_date
 from ..services import accounts
 from ..services.visits import derive_kinds
@@ -103,7 +103,7 @@ class VisitHandler(Handler):
         if visited_at is not None and visited_at > self.clock + FUTURE_SLACK:
             row.fail("visited_at", _l("The visit cannot be in the future."))
         elif visited_at is not None and (
-            message := limits.visit_time_error(visited_at, now=self.clock)
+            message := limit_messages.visit_time_error(visited_at, now=self.clock)
         ):
             row.fail("visited_at", message)
         record["visited_at"] = visited_at
@@ -129,7 +129,7 @@ class VisitHandler(Handler):
 
     def _text(self, row: Row, name: str) -> str:
         value = row.get(name) if row.has(name) else ""
-        if message := limits.text_error(value):
+        if message := limit_messages.text_error(value):
             row.fail(name, message)
         return value
 
@@ -187,7 +187,7 @@ class VisitHandler(Handler):
             row.fail(name, _l("This date is before the visit."))
         elif past_only and value > self.today + timedelta(days=1):
             row.fail(name, _l("The date cannot be in the future."))
-        elif message := limits.plan_day_error(value, around=day or self.today):
+        elif message := limit_messages.plan_day_error(value, around=day or self.today):
             row.fail(name, message)
         return value
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Branch, SalesBudget, SettingChange, User, utcnow
-from ..rules.limits import amount_error
+from ..present.limit_messages import amount_error
 from ..rules.periods import Period
 from ..services import access, audit
 from ..services.errors import Invalid

@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from ..models import Branch, KpiTarget, User
+from ..present import limit_messages
 from ..rules import limits
 from ..rules.kpi_catalogue import CATALOGUE
 from ..rules.periods import Period
@@ -82,7 +83,7 @@ def set_target(
     if not math.isfinite(number) or number < 0:
         errors["value"] = [_l("Enter a number of zero or more.")]
     elif number > limits.MAX_AMOUNT:
-        errors["value"] = [limits.amount_error(int(limits.MAX_AMOUNT) + 1)]
+        errors["value"] = [limit_messages.amount_error(int(limits.MAX_AMOUNT) + 1)]
     elif definition is not None and definition.unit == "rate" and number > 1:
         errors["value"] = [_l("A rate target is a fraction between 0 and 1.")]
     elif definition is not None and definition.unit != "rate" and not number.is_integer():

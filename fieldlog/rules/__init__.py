@@ -1,5 +1,6 @@
-"""Pure rules: no Session, no Flask app — periods, text folding, limits, the KPI catalogue.
+"""Pure rules: no Session, no Flask app — periods, text folding, limits, the KPI catalogue,
+the entry rule and the visit cycle.
 
 Each module here imports only the standard library and other modules of this folder
-(docs/architecture.md); ``limits`` words its messages with ``lazy_gettext``, which needs no app.
+(docs/architecture.md); the limits' error messages are worded in ``present/limit_messages``.
 """

@@ -1,15 +1,14 @@
 """One rule per kind of value: the ranges every entry point (API, forms, imports, admin) applies.
 
-docs/limits.md lists each limit with its error. Text is cleaned here once, so whatever is
-stored can be written to HTML, PDF, CSV, XLSX and mail headers.
+docs/limits.md lists each limit with its error; the errors' words are said by
+``fieldlog/present/limit_messages.py`` (rules import neither Flask nor Babel). Text is cleaned
+here once, so whatever is stored can be written to HTML, PDF, CSV, XLSX and mail headers.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
-
-from flask_babel import lazy_gettext as _l
 
 from .text import clean_text
 
@@ -62,36 +61,33 @@ def clean_any(value: Any) -> Any:
     return clean_text(value) if isinstance(value, str) else value
 
 
-def text_error(value: str, *, limit: int = MAX_TEXT) -> Any:
-    """The message for text over its limit, or None."""
-    if len(value) > limit:
-        return _l("At most %(n)s characters.", n=format(limit, ","))
-    return None
+def text_too_long(value: str, *, limit: int = MAX_TEXT) -> bool:
+    """Text over its limit of characters (fieldlog/present/limit_messages.py words it)."""
+    return len(value) > limit
 
 
-def amount_error(value: int, *, negative: bool = False) -> Any:
-    """The message for an amount of yen out of range, or None."""
+def amount_problem(value: int, *, negative: bool = False) -> str | None:
+    """An amount of yen out of range: "negative" (where returns are not allowed), "too_large"
+    (beyond ±MAX_AMOUNT), or None."""
     if value < 0 and not negative:
-        return _l("The amount cannot be negative.")
+        return "negative"
     if abs(value) > MAX_AMOUNT:
-        return _l("The amount is at most %(n)s yen.", n=format(MAX_AMOUNT, ","))
+        return "too_large"
     return None
 
 
-def visit_time_error(value: datetime, *, now: datetime) -> Any:
-    """The message for a visit time outside the window (2000 … now + 24 h), or None."""
+def visit_time_problem(value: datetime, *, now: datetime) -> str | None:
+    """A visit time outside the window 2000 … now + 24 h: "ahead", "too_early", or None."""
     if value > now + VISIT_AHEAD:
-        return _l("The visit time is more than a day in the future.")
+        return "ahead"
     if value.date() < EARLIEST_DAY:
-        return _l("The visit time is too far in the past.")
+        return "too_early"
     return None
 
 
-def plan_day_error(value: date, *, around: date) -> Any:
-    """The message for a due or start date more than PLAN_DAYS from ``around``, or None."""
-    if abs((value - around).days) > PLAN_DAYS:
-        return _l("The date must lie within three years of %(day)s.", day=around.isoformat())
-    return None
+def plan_day_too_far(value: date, *, around: date) -> bool:
+    """A due or start date more than PLAN_DAYS from ``around``."""
+    return abs((value - around).days) > PLAN_DAYS
 
 
 def id_in_range(value: Any) -> bool:

@@ -29,6 +29,7 @@ from ..models import (
     Review,
     User,
 )
+from ..present import limit_messages
 from ..rules import limits
 from ..rules.periods import Period
 from . import access
@@ -47,7 +48,7 @@ def _clean(form: Mapping[str, Any], today: date | None) -> dict[str, Any]:
     statement = limits.clean_text(str(form.get("statement") or "")).strip()
     if not statement:
         errors["statement"] = [_l("Write the hypothesis.")]
-    elif message := limits.text_error(statement):
+    elif message := limit_messages.text_error(statement):
         errors["statement"] = [message]
     kpis = list(dict.fromkeys(form.get("kpis") or []))
     if not kpis:
@@ -65,13 +66,13 @@ def _clean(form: Mapping[str, Any], today: date | None) -> dict[str, Any]:
             started_on = None
     if not isinstance(started_on, date):
         errors["started_on"] = [_l("Enter a date like 2026-11-02.")]
-    elif message := limits.plan_day_error(started_on, around=today or started_on):
+    elif message := limit_messages.plan_day_error(started_on, around=today or started_on):
         errors["started_on"] = [message]
     status = str(form.get("status") or "testing")
     if status not in HYPOTHESIS_STATUSES:
         errors["status"] = [_l("Choose a status from the list.")]
     note = limits.clean_text(str(form.get("note") or "")).strip()
-    if message := limits.text_error(note):
+    if message := limit_messages.text_error(note):
         errors["note"] = [message]
     if errors:
         raise Invalid(errors=errors)

@@ -34,6 +34,7 @@ from ..models import (
     User,
     Visit,
 )
+from ..present import limit_messages
 from ..rules import cadence, limits
 from ..rules.periods import local_date, local_midnight_utc
 from . import access, schemas
@@ -620,7 +621,7 @@ def plan_visit(
     note = payload.get("note")
     if note is not None and not isinstance(note, str):
         errors.add("note", _l("Must be text."))
-    elif note is not None and (message := limits.text_error(note)):
+    elif note is not None and (message := limit_messages.text_error(note)):
         errors.add("note", message)
     if errors:
         raise Invalid(errors=dict(errors))

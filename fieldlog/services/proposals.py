@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import PROPOSAL_STATUSES, Category, Proposal, ProposalRevision, User
-from ..rules import limits
+from ..present import limit_messages
 from . import access, directory, schemas
 from .errors import Forbidden, Invalid
 from .visits import EDIT_WINDOW, derive_kind
@@ -37,7 +37,7 @@ def _amount(errors: schemas.Errors, raw: Any) -> int | None:
     if isinstance(raw, bool) or not isinstance(raw, int):
         errors.add("amount", _l("The amount must be a whole number of yen."))
         return None
-    if message := limits.amount_error(raw):
+    if message := limit_messages.amount_error(raw):
         errors.add("amount", message)
         return None
     return raw

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..kpi import CATALOGUE
 from ..models import REVIEW_CAUSES, Branch, Hypothesis, Review, User
-from ..rules import limits
+from ..present import limit_messages
 from ..rules.periods import Period
 from .errors import Invalid
 
@@ -54,7 +54,7 @@ def validate(
         if answer.cause not in (None, *REVIEW_CAUSES):
             errors[f"cause.{key}"] = [_l("Choose quantity, quality or design.")]
         for name in ("why", "next_change"):
-            if message := limits.text_error(getattr(answer, name)):
+            if message := limit_messages.text_error(getattr(answer, name)):
                 errors[f"{name}.{key}"] = [message]
         if answer.hypothesis_id is not None and answer.hypothesis_id not in allowed_hypotheses:
             errors[f"hypothesis.{key}"] = [_l("Choose a hypothesis from the list.")]

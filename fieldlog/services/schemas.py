@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 
 from ..models import PROPOSAL_KINDS, FollowUp, Proposal, Visit
+from ..present import limit_messages
 from ..rules import limits
 from ..rules.entry import entry_time
 from .errors import Invalid
@@ -175,7 +176,7 @@ def _text(errors: Errors, name: str, value: Any, *, required: bool = False) -> s
     value = limits.clean_text(value).strip()
     if required and not value:
         errors.add(name, _l("This field is required."))
-    if message := limits.text_error(value):
+    if message := limit_messages.text_error(value):
         errors.add(name, message)
     return value
 
@@ -219,7 +220,7 @@ def parse_visit(payload: Mapping[str, Any], *, now: datetime, client_id: str) ->
             if visited_at.tzinfo is None:
                 errors.add("visited_at", _l("The time needs a UTC offset, such as +09:00."))
                 visited_at = visited_at.replace(tzinfo=UTC)
-            elif message := limits.visit_time_error(visited_at, now=now):
+            elif message := limit_messages.visit_time_error(visited_at, now=now):
                 errors.add("visited_at", message)
 
     purpose = payload.get("purpose")
@@ -264,7 +265,7 @@ def parse_visit(payload: Mapping[str, Any], *, now: datetime, client_id: str) ->
             due_on = parse_date(next_action.get("due_on"))
             if due_on is None:
                 errors.add("next_action.due_on", _l("Give the date as YYYY-MM-DD."))
-            elif message := limits.plan_day_error(due_on, around=visited_at.date()):
+            elif message := limit_messages.plan_day_error(due_on, around=visited_at.date()):
                 errors.add("next_action.due_on", message)
             else:
                 visit.next_action = NextActionIn(action=action, due_on=due_on)
@@ -308,7 +309,7 @@ def _parse_proposal(errors: Errors, raw: Mapping[str, Any]) -> ProposalIn:
         whole = _whole_number(amount)
         if whole is None:
             errors.add("proposal.amount", _l("The amount must be a whole number of yen."))
-        elif message := limits.amount_error(whole):
+        elif message := limit_messages.amount_error(whole):
             errors.add("proposal.amount", message)
         else:
             proposal.amount = whole
