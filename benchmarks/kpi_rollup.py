@@ -34,7 +34,7 @@ from datasets import PG_ADMIN, bench_app, database
 
 from fieldlog.app.extensions import db
 from fieldlog.kpi import KPI_KEYS, Scope, deepening, dormancy, rollup, trend_by
-from fieldlog.kpi.rollup import _SOURCES
+from fieldlog.kpi.rollup_engine import _SOURCES
 from fieldlog.rules.periods import Period
 from fieldlog.services.defaults import company_settings, ensure_defaults
 
