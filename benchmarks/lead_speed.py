@@ -9,7 +9,7 @@ On ``kpi_rollup.py``'s data set (20 branches, 200 reps, 5 years), in one process
   analyses, ``--old``), and the batched one (``kpi.series``: every KPI of every branch in one
   pass, then 12 estimates), beside a baseline query fetching the company panel's series;
 - the settings page's whole ranking job (company and every branch, 52 weeks, 252 analyses),
-  and reading it back from the cache (``lead_cache.ranking_view``), the page's cost.
+  and reading it back from the cache (``ranking.ranking_view``), the page's cost.
 
     .venv/bin/python benchmarks/lead_speed.py --reuse [--db postgresql] [--old]
 """
@@ -75,7 +75,7 @@ def run(url: str, kind: str, repeat: int, old: bool) -> None:
     from fieldlog import create_app
     from fieldlog.app.extensions import db
     from fieldlog.jobs import lead_ranking as lead_jobs
-    from fieldlog.kpi import Scope, lead_cache
+    from fieldlog.kpi import Scope, lead_cache, ranking
     from fieldlog.kpi.lead import KPI_CHOICES, lead_analysis
     from fieldlog.models import LeadCache, LeadRanking
     from fieldlog.rules.periods import Period
@@ -98,7 +98,7 @@ def run(url: str, kind: str, repeat: int, old: bool) -> None:
             )
 
         def company_batched():
-            return lead_cache.compute_ranking(
+            return ranking.compute_ranking(
                 session, "sales_amount", 104, until, tz=TZ, branches=False
             )
 
@@ -120,16 +120,16 @@ def run(url: str, kind: str, repeat: int, old: bool) -> None:
         for model in (LeadCache, LeadRanking):
             session.execute(sa.delete(model))
         session.commit()
-        weeks = lead_cache.RANKING_WEEKS
+        weeks = ranking.RANKING_WEEKS
         t_job = timed(
             lambda: lead_jobs.run_ranking(app, until, weeks=weeks, kgi="sales_amount", tz=TZ),
             1,
             "job",
         )
-        kept = lead_cache.ranking_view(session, until, weeks=weeks).state == "done"
+        kept = ranking.ranking_view(session, until, weeks=weeks).state == "done"
         session.commit()
-        t_read = timed(lambda: lead_cache.ranking_view(session, until, weeks=weeks), repeat, "read")
-        view = lead_cache.ranking_view(session, until, weeks=weeks)
+        t_read = timed(lambda: ranking.ranking_view(session, until, weeks=weeks), repeat, "read")
+        view = ranking.ranking_view(session, until, weeks=weeks)
         t_cached_one = timed(
             lambda: lead_cache.cached_lead(
                 session, "proposal_count", "sales_amount", Scope.branch(1), weeks, until, tz=TZ

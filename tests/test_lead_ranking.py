@@ -10,7 +10,7 @@ import pytest
 
 from fieldlog.app.extensions import db
 from fieldlog.jobs import lead_ranking as lead_jobs
-from fieldlog.kpi import KPI_KEYS, Scope, lead_cache, rollup
+from fieldlog.kpi import KPI_KEYS, Scope, lead_cache, ranking, rollup
 from fieldlog.kpi.lead import KPI_CHOICES, lead_analysis
 from fieldlog.kpi.series import weekly_series
 from fieldlog.models import Customer, FollowUp, LeadCache, LeadRanking, Proposal, User
@@ -77,7 +77,7 @@ def _same(a, b) -> None:
 
 
 def test_ranking_equals_one_lead_analysis_per_kpi_and_scope(pilot):
-    found = lead_cache.compute_ranking(db.session, "sales_amount", WEEKS, UNTIL, tz=TZ)
+    found = ranking.compute_ranking(db.session, "sales_amount", WEEKS, UNTIL, tz=TZ)
     ngy, tky = pilot["NGY"], pilot["TKY"]
     assert set(found) == {"company", f"branch:{ngy.id}", f"branch:{tky.id}"}
     for key, scope in (
@@ -91,7 +91,7 @@ def test_ranking_equals_one_lead_analysis_per_kpi_and_scope(pilot):
                 db.session, result.kpi, "sales_amount", scope, WEEKS, UNTIL, tz=TZ
             )
             _same(result, alone)
-    ranked = lead_cache.ranked(found[f"branch:{ngy.id}"])
+    ranked = ranking.ranked(found[f"branch:{ngy.id}"])
     assert ranked[0].kpi == "proposal_count" and ranked[0].verdict == "leads"
     assert abs(ranked[0].lag_weeks - LAG) <= 1
     tky_proposals = next(r for r in found[f"branch:{tky.id}"] if r.kpi == "proposal_count")
@@ -123,7 +123,7 @@ def test_ranked_puts_verdict_first_then_the_interval_farthest_from_zero():
         result("cross_sell_rate", "too_little_data", None),
         result("dormant_rate", "leads", (-5.0, -3.0)),  # better down: 3 half-widths below zero
     ]
-    order = [r.kpi for r in lead_cache.ranked(rows)]
+    order = [r.kpi for r in ranking.ranked(rows)]
     assert order == [
         "dormant_rate",
         "proposal_count",
@@ -147,7 +147,7 @@ def test_kept_results_equal_fresh_ones_and_are_read_back(pilot, app, monkeypatch
         db.session, "proposal_count", "sales_amount", ngy, WEEKS, UNTIL, tz=TZ
     )
     _same(kept, fresh)
-    view = lead_cache.ranking_view(db.session, UNTIL, weeks=WEEKS)
+    view = ranking.ranking_view(db.session, UNTIL, weeks=WEEKS)
     assert view.state == "done" and view.done == view.total == len(KPI_CHOICES) * 3
     assert len(view.rows) == 3
     # Another week, or a rep's scope, is not kept: computed (here: refused by the patch).
@@ -167,7 +167,7 @@ def _kept() -> int:
 def test_new_data_in_a_covered_week_forget_the_ranking_later_data_do_not(pilot, app, make):
     assert lead_jobs.run_ranking(app, UNTIL, weeks=WEEKS, kgi="sales_amount", tz=TZ)
     db.session.commit()
-    before = lead_cache.ranking_view(db.session, UNTIL, weeks=WEEKS)
+    before = ranking.ranking_view(db.session, UNTIL, weeks=WEEKS)
     kept = _kept()
     assert kept == len(KPI_CHOICES) * 3 + 1
     rep = db.session.query(User).filter_by(email="ngy0@example.jp").one()
@@ -192,10 +192,10 @@ def test_new_data_in_a_covered_week_forget_the_ranking_later_data_do_not(pilot, 
     )
     db.session.commit()
     assert _kept() == 0
-    assert lead_cache.ranking_view(db.session, UNTIL, weeks=WEEKS).state == "missing"
+    assert ranking.ranking_view(db.session, UNTIL, weeks=WEEKS).state == "missing"
     assert lead_jobs.run_ranking(app, UNTIL, weeks=WEEKS, kgi="sales_amount", tz=TZ)
     db.session.commit()
-    after = lead_cache.ranking_view(db.session, UNTIL, weeks=WEEKS)
+    after = ranking.ranking_view(db.session, UNTIL, weeks=WEEKS)
     key = f"branch:{pilot['NGY'].id}"
     n_before = {r.kpi: r for r in before.rows[key]}["proposal_count"]
     n_after = {r.kpi: r for r in after.rows[key]}["proposal_count"]
@@ -214,7 +214,7 @@ def test_new_data_in_a_covered_week_forget_the_ranking_later_data_do_not(pilot, 
 
 def test_a_write_while_the_job_runs_drops_its_results(pilot, app, make, monkeypatch):
     """New data arriving between the job's reads and its keeping: nothing stale is kept."""
-    real = lead_cache.compute_ranking
+    real = ranking.compute_ranking
     customer_id = db.session.query(Customer.id).order_by(Customer.id).first()[0]
 
     def compute_then_a_late_entry(session, *args, **kwargs):
@@ -224,7 +224,7 @@ def test_a_write_while_the_job_runs_drops_its_results(pilot, app, make, monkeypa
             db.session.commit()
         return found
 
-    monkeypatch.setattr(lead_cache, "compute_ranking", compute_then_a_late_entry)
+    monkeypatch.setattr(ranking, "compute_ranking", compute_then_a_late_entry)
     assert lead_jobs.run_ranking(app, UNTIL, weeks=WEEKS, kgi="sales_amount", tz=TZ) is False
     assert _kept() == 0
 

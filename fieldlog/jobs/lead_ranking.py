@@ -3,8 +3,8 @@
 The settings page calls ``start_ranking`` when no ranking is kept for last week; the thread
 claims the job's row (one per week, window and KGI, so two processes never both compute),
 reads the data, records its progress for the page to poll, and keeps the results
-(``kpi.lead_cache``). The thread owns its transactions: it commits the claim, each progress
-step and the results, and rolls back on failure. See docs/verification.md.
+(``kpi.ranking`` into ``kpi.lead_cache``). The thread owns its transactions: it commits the
+claim, each progress step and the results, and rolls back on failure. See docs/verification.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..app.database import discard, end_reads, unit_of_work, write_intent
 from ..app.extensions import db
-from ..kpi import lead_cache
+from ..kpi import ranking
 from ..rules.periods import Period
 
 log = logging.getLogger(__name__)
@@ -55,18 +55,18 @@ def ranking_for_page(
     until: Period,
     *,
     tz: ZoneInfo,
-    weeks: int = lead_cache.RANKING_WEEKS,
-    kgi: str = lead_cache.RANKING_KGI,
-) -> lead_cache.RankingView:
+    weeks: int = ranking.RANKING_WEEKS,
+    kgi: str = ranking.RANKING_KGI,
+) -> ranking.RankingView:
     """The kept ranking, or its job's progress; a missing one is started in the background."""
-    view = lead_cache.ranking_view(session, until, weeks=weeks, kgi=kgi)
+    view = ranking.ranking_view(session, until, weeks=weeks, kgi=kgi)
     if view.state != "missing":
         return view
     end_reads(session)  # the job's rows become visible to this session's next read
     start_ranking(app, until, weeks=weeks, kgi=kgi, tz=tz)
-    view = lead_cache.ranking_view(session, until, weeks=weeks, kgi=kgi)
+    view = ranking.ranking_view(session, until, weeks=weeks, kgi=kgi)
     if view.state == "missing":  # the thread has not claimed it yet: it is about to
-        return lead_cache.RankingView("running", 0, 0, until, weeks, kgi, {})
+        return ranking.RankingView("running", 0, 0, until, weeks, kgi, {})
     return view
 
 
@@ -85,7 +85,7 @@ def run_ranking(app: Flask, until: Period, *, weeks: int, kgi: str, tz: ZoneInfo
         try:
             try:
                 with write_intent(), unit_of_work(session):
-                    job_id = lead_cache.claim(session, until, weeks=weeks, kgi=kgi, tz=tz)
+                    job_id = ranking.claim(session, until, weeks=weeks, kgi=kgi, tz=tz)
             except IntegrityError:  # another process claimed it a moment ago (rolled back)
                 return False
             if job_id is None:
@@ -97,21 +97,21 @@ def run_ranking(app: Flask, until: Period, *, weeks: int, kgi: str, tz: ZoneInfo
                     return
                 last[0] = time.monotonic()
                 with write_intent(), db.engine.begin() as conn:
-                    lead_cache.set_progress(conn, job_id, done, total)
+                    ranking.set_progress(conn, job_id, done, total)
 
             try:
-                results = lead_cache.compute_ranking(
+                results = ranking.compute_ranking(
                     session, kgi, weeks, until, tz=tz, progress=progress
                 )
                 end_reads(session)
                 with write_intent(), unit_of_work(session):
-                    kept = lead_cache.finish(session, job_id, results)
+                    kept = ranking.finish(session, job_id, results)
                 return kept
             except Exception:
                 discard(session)
                 log.exception("KPI ranking for %s failed", until.label)
                 with write_intent(), unit_of_work(session):
-                    lead_cache.fail(session, job_id)
+                    ranking.fail(session, job_id)
                 return False
         finally:
             db.session.remove()

@@ -25,9 +25,10 @@ from flask_login import current_user
 
 from ..app.extensions import db
 from ..jobs import lead_ranking
-from ..kpi import CATALOGUE, KGI_KEYS, KPI_KEYS, Scope, lead_cache, parse_scope, scope_label
+from ..kpi import CATALOGUE, KGI_KEYS, KPI_KEYS, Scope, parse_scope, scope_label
 from ..kpi import budgets as kpi_budgets
 from ..kpi import choices as kpi_choices
+from ..kpi import ranking as kpi_ranking
 from ..kpi.targets import set_target, target_history
 from ..rules.periods import Period
 from ..services import access, audit, directory
@@ -83,11 +84,11 @@ def kpis():
 
 def _ranking_context() -> dict:
     """The evidence panel: the kept ranking (its job started in the background if missing)."""
-    until = lead_cache.last_complete_week(local_today())
+    until = kpi_ranking.last_complete_week(local_today())
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     ranking = lead_ranking.ranking_for_page(app, db.session, until, tz=company_tz())
     scopes = [("company", _("Whole company"))] + [
-        (key, f"{code} {name}") for key, code, name in lead_cache.ranking_branches(db.session)
+        (key, f"{code} {name}") for key, code, name in kpi_ranking.ranking_branches(db.session)
     ]
     chosen = request.args.get("lead", "company")
     scope = chosen if chosen in dict(scopes) else "company"
@@ -96,7 +97,7 @@ def _ranking_context() -> dict:
         "scopes": scopes,
         "scope": scope,
         "scope_label": dict(scopes)[scope],
-        "branch_leads": lead_cache.branches_leading(ranking),
+        "branch_leads": kpi_ranking.branches_leading(ranking),
         "branch_count": len(scopes) - 1,
         "active_now": kpi_choices.active_kpis(company_settings(db.session)),
     }
@@ -112,8 +113,8 @@ def ranking_panel():
 @bp.get("/kpis/ranking/status")
 @roles_required("owner")
 def ranking_status():
-    until = lead_cache.last_complete_week(local_today())
-    ranking = lead_cache.ranking_view(db.session, until)
+    until = kpi_ranking.last_complete_week(local_today())
+    ranking = kpi_ranking.ranking_view(db.session, until)
     return jsonify({"state": ranking.state, "done": ranking.done, "total": ranking.total})
 
 
