@@ -24,15 +24,24 @@ from sqlalchemy.orm import Session
 
 from ..models import ImportBatch, User
 from . import columns as cols
-from .handlers import HANDLERS as _BASE_HANDLERS
-from .handlers import Handler, Row, SalesHandler
+from .directory_handlers import BranchHandler, CategoryHandler, CustomerHandler, UserHandler
+from .handlers import Handler, Row
 from .readers import Progress, UnreadableFile, Where, iter_rows, sha256
+from .sales_handlers import BudgetHandler, SalesHandler
 from .visit_history import VisitHandler
 
 __all__ = ["HANDLERS", "KINDS", "ImportResult", "RowError", "SalesHandler", "import_file"]
 
 KINDS = ("branches", "categories", "users", "customers", "sales", "budgets", "visits")
-HANDLERS: dict[str, type[Handler]] = {**_BASE_HANDLERS, "visits": VisitHandler}
+HANDLERS: dict[str, type[Handler]] = {
+    "branches": BranchHandler,
+    "categories": CategoryHandler,
+    "users": UserHandler,
+    "customers": CustomerHandler,
+    "sales": SalesHandler,
+    "budgets": BudgetHandler,
+    "visits": VisitHandler,
+}
 # Files whose rows without a ref would be counted twice: the same file again is refused.
 ONCE_ONLY = {
     "sales": _l("This sales file was already imported; refused so sales are not counted twice."),

@@ -11,20 +11,17 @@ for the customers touched).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 
 from ..kpi import dormancy
 from ..models import (
     Category,
     Customer,
-    FollowUp,
     ImportBatch,
-    Proposal,
-    ProposalRevision,
     Purpose,
     User,
     Visit,
@@ -33,7 +30,7 @@ from ..models import (
 from ..present import limit_messages
 from ..rules.periods import local_date
 from ..services import accounts
-from ..services.visits import derive_kinds
+from . import visit_rows
 from .handlers import IN_CHUNK, Handler, Row
 from .normalize import (
     fold_word,
@@ -292,8 +289,8 @@ class VisitHandler(Handler):
                     values["purposeful"] = r["purposeful"]
                 updates.append(values)
             s.execute(update(Visit), updates)
-        self._write_proposals(records, bool(old), now)
-        self._write_follow_ups(records, bool(old), now)
+        visit_rows.write_proposals(s, records, bool(old), now)
+        visit_rows.write_follow_ups(s, records, bool(old), now)
 
     def _visit_values(self, r: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -306,127 +303,6 @@ class VisitHandler(Handler):
             "hearing_note": r["hearing_note"],
             "note": r["note"],
         }
-
-    def _owned(self, r: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "visit_id": r["visit_id"],
-            "rep_id": r["rep_id"],
-            "branch_id": r["branch_id"],
-            "customer_id": r["customer_id"],
-        }
-
-    def _write_proposals(self, records: list[dict[str, Any]], any_old: bool, now: datetime) -> None:
-        """Each row's proposal: inserted, updated in place, or removed when the row has none."""
-        s = self.session
-        stored: dict[int, tuple[int, int, int | None, str, date]] = {}
-        if any_old:
-            for proposal_id, visit_id, customer_id, category_id, kind, proposed_on in s.execute(
-                select(
-                    Proposal.id,
-                    Proposal.visit_id,
-                    Proposal.customer_id,
-                    Proposal.category_id,
-                    Proposal.kind,
-                    Proposal.proposed_on,
-                )
-                .where(Proposal.visit_id.in_([r["visit_id"] for r in records]))
-                .order_by(Proposal.id)
-            ):
-                stored.setdefault(
-                    visit_id, (proposal_id, customer_id, category_id, kind, proposed_on)
-                )
-        kinds = self._kinds(records, stored)
-        inserts, updates, gone = [], [], []
-        for r in records:
-            p, known = r["proposal"], stored.get(r["visit_id"])
-            if p is None:
-                if known is not None:
-                    gone.append(r["visit_id"])
-                continue
-            kind = p["kind"] or kinds[r["visit_id"]]
-            values = {
-                **self._owned(r),
-                "category_id": p["category_id"],
-                "kind": kind,
-                "amount": p["amount"],
-                "status": p["status"],
-                "closed_on": p["closed_on"],
-                "proposed_on": r["day"],
-                "updated_at": now,
-            }
-            if known is None:
-                inserts.append({**values, "note": "", "created_at": now})
-            else:
-                updates.append({"id": known[0], **values})
-        if gone:
-            dropped = select(Proposal.id).where(Proposal.visit_id.in_(gone))
-            s.execute(delete(ProposalRevision).where(ProposalRevision.proposal_id.in_(dropped)))
-            s.execute(delete(Proposal).where(Proposal.visit_id.in_(gone)))
-        if inserts:
-            s.execute(insert(Proposal), inserts)
-        if updates:
-            s.execute(update(Proposal), updates)
-
-    def _kinds(
-        self,
-        records: list[dict[str, Any]],
-        stored: dict[int, tuple[int, int, int | None, str, date]],
-    ) -> dict[int, str]:
-        """The kind of each row's proposal that has none given, by visit id (one query).
-
-        Derived once, when recorded (docs/domain.md): a stored kind is kept unless what it
-        rests on — the customer, the category or the day — moved.
-        """
-        kinds: dict[int, str] = {}
-        derive = []
-        for r in records:
-            p, known = r["proposal"], stored.get(r["visit_id"])
-            if p is None or p["kind"] is not None:
-                continue
-            if known is not None and (known[1], known[2], known[4]) == (
-                r["customer_id"],
-                p["category_id"],
-                r["day"],
-            ):
-                kinds[r["visit_id"]] = known[3]
-            else:
-                derive.append(r)
-        wanted = [(r["customer_id"], r["proposal"]["category_id"], r["day"]) for r in derive]
-        for r, kind in zip(derive, derive_kinds(self.session, wanted), strict=True):
-            kinds[r["visit_id"]] = kind
-        return kinds
-
-    def _write_follow_ups(
-        self, records: list[dict[str, Any]], any_old: bool, now: datetime
-    ) -> None:
-        """Each row's next action: inserted, updated in place, or removed when the row has none."""
-        s = self.session
-        stored: dict[int, int] = {}
-        if any_old:
-            for follow_up_id, visit_id in s.execute(
-                select(FollowUp.id, FollowUp.visit_id)
-                .where(FollowUp.visit_id.in_([r["visit_id"] for r in records]))
-                .order_by(FollowUp.id)
-            ):
-                stored.setdefault(visit_id, follow_up_id)
-        inserts, updates, gone = [], [], []
-        for r in records:
-            f, known = r["follow_up"], stored.get(r["visit_id"])
-            if f is None:
-                if known is not None:
-                    gone.append(r["visit_id"])
-                continue
-            values = {**self._owned(r), **f, "updated_at": now}
-            if known is None:
-                inserts.append({**values, "cancelled": False, "created_at": now})
-            else:
-                updates.append({"id": known, **values})
-        if gone:
-            s.execute(delete(FollowUp).where(FollowUp.visit_id.in_(gone)))
-        if inserts:
-            s.execute(insert(FollowUp), inserts)
-        if updates:
-            s.execute(update(FollowUp), updates)
 
     def finish(self) -> None:
         # The step record_visit's flush takes for a new or moved visit (docs/kpi.md, dormancy).
