@@ -6,11 +6,9 @@ errors next to the fields. The rules live in ``fieldlog.services.directory``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -18,25 +16,12 @@ from ..app.extensions import db
 from ..models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
 from ..rules import limits
 from ..services import directory
-from ..services.errors import Invalid
+from .admin_form import Field, checked, form_page
 from .common import roles_required
-from .transaction import unit_of_work
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 ROLE_LABELS = {"rep": _l("Rep"), "manager": _l("Manager"), "owner": _l("Owner")}
-
-
-@dataclass
-class Field:
-    """One input of an admin form."""
-
-    name: str
-    label: Any
-    kind: str = "text"  # text, email, password, number, select, checkbox, readonly
-    options: list[tuple[str, Any]] = field(default_factory=list)
-    help: Any = ""
-    required: bool = False
 
 
 @bp.before_request
@@ -48,59 +33,6 @@ def _owner_only() -> None:
 def _branch_options(blank: Any) -> list[tuple[str, Any]]:
     options = [(str(b.id), f"{b.code} {b.name}") for b in directory.branches(db.session)]
     return [("", blank), *options]
-
-
-def _int(values: dict[str, str], errors: dict[str, list[Any]], name: str) -> int | None:
-    raw = (values.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        number = int(raw) if len(raw) <= 12 else None
-    except ValueError:
-        number = None
-    if number is None or abs(number) > limits.MAX_ID:
-        errors.setdefault(name, []).append(_l("Enter a whole number."))
-        return None
-    return number
-
-
-def _form_page(
-    *,
-    title: Any,
-    fields: list[Field],
-    values: dict[str, Any],
-    save: Callable[[dict[str, str], dict[str, list[Any]]], Any],
-    back: str,
-    numbers: tuple[str, ...] = (),
-):
-    """GET shows the form; POST parses, saves through the service, commits and goes back."""
-    errors: dict[str, list[Any]] = {}
-    if request.method == "POST":
-        posted = {f.name: request.form.get(f.name, "") for f in fields}
-        for f in fields:
-            if f.kind == "checkbox":
-                posted[f.name] = "y" if request.form.get(f.name) else ""
-        parsed: dict[str, Any] = dict(posted)
-        for name in numbers:
-            parsed[name] = _int(posted, errors, name)
-        try:
-            if errors:
-                raise Invalid(errors=errors)
-            with unit_of_work():
-                save(parsed, errors)
-        except Invalid as exc:
-            errors = {**errors, **exc.errors}
-            values = posted
-        else:
-            flash(_l("Saved."), "info")
-            return redirect(back)
-    return render_template(
-        "admin/form.html", title=title, fields=fields, values=values, errors=errors, back=back
-    )
-
-
-def _checked(parsed: dict[str, Any], name: str) -> bool:
-    return bool(parsed.get(name))
 
 
 # ---- index ---------------------------------------------------------------------------------
@@ -130,7 +62,7 @@ def _branch_fields() -> list[Field]:
 @bp.route("/branches/<int:branch_id>", methods=["GET", "POST"])
 def branch_edit(branch_id: int | None = None):
     branch = directory.entry(db.session, Branch, branch_id) if branch_id else None
-    return _form_page(
+    return form_page(
         title=_l("Edit branch") if branch else _l("New branch"),
         fields=_branch_fields(),
         values={"code": branch.code, "name": branch.name} if branch else {},
@@ -193,11 +125,11 @@ def user_edit(user_id: int | None = None):
             name=p["name"],
             role=p["role"],
             branch_id=p["branch"],
-            active=_checked(p, "active"),
+            active=checked(p, "active"),
             password=p["password"],
         )
 
-    return _form_page(
+    return form_page(
         title=_l("Edit user") if user else _l("New user"),
         fields=fields,
         values=values,
@@ -284,10 +216,10 @@ def customer_edit(customer_id: int | None = None):
             rep_id=p["rep"],
             rank=p["rank"],
             visit_cycle_days=p["visit_cycle_days"],
-            active=_checked(p, "active"),
+            active=checked(p, "active"),
         )
 
-    return _form_page(
+    return form_page(
         title=_l("Edit customer") if customer else _l("New customer"),
         fields=fields,
         values=values,
@@ -346,13 +278,13 @@ def purpose_edit(purpose_id: int | None = None):
             code=p["code"],
             label_ja=p["label_ja"],
             label_en=p["label_en"],
-            purposeful=_checked(p, "purposeful"),
+            purposeful=checked(p, "purposeful"),
             sort=p["sort"] or 0,
-            active=_checked(p, "active"),
+            active=checked(p, "active"),
             user=current_user,
         )
 
-    return _form_page(
+    return form_page(
         title=_l("Edit purpose") if purpose else _l("New purpose"),
         fields=fields,
         values=values,
@@ -393,10 +325,10 @@ def category_edit(category_id: int | None = None):
             code=p["code"],
             name=p["name"],
             sort=p["sort"] or 0,
-            active=_checked(p, "active"),
+            active=checked(p, "active"),
         )
 
-    return _form_page(
+    return form_page(
         title=_l("Edit category") if category else _l("New category"),
         fields=fields,
         values=values,
