@@ -26,15 +26,12 @@ import statsmodels.api as sm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fieldlog.kpi.did import compare, group_mean
+from tests.panels import ar1
 
 
 def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> np.ndarray:
-    shocks = rng.normal(0.0, 1.0, shape)
-    out = np.empty(shape)
-    out[:, 0] = shocks[:, 0] / np.sqrt(1 - phi**2)
-    for t in range(1, shape[1]):
-        out[:, t] = phi * out[:, t - 1] + shocks[:, t]
-    return out * np.sqrt(1 - phi**2)
+    """AR(1) noise scaled to unit innovations' variance (tests.panels.ar1 × sqrt(1 − phi²))."""
+    return ar1(rng, shape, phi) * np.sqrt(1 - phi**2)
 
 
 def design(rng: np.random.Generator, effect: float) -> tuple[np.ndarray, np.ndarray, int]:

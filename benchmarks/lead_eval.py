@@ -30,20 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fieldlog.kpi.leadlag import estimate
+from tests.panels import ar1
 
 TZ = ZoneInfo("Asia/Tokyo")
 
 
 # ---- part 1: planted leads and planted nulls ---------------------------------------------
-
-
-def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> np.ndarray:
-    shocks = rng.normal(0.0, 1.0, shape)
-    out = np.empty(shape)
-    out[:, 0] = shocks[:, 0] / np.sqrt(1 - phi**2)
-    for t in range(1, shape[1]):
-        out[:, t] = phi * out[:, t - 1] + shocks[:, t]
-    return out
 
 
 def panel(
@@ -54,12 +46,12 @@ def panel(
     t = np.arange(span)
     season = np.sin(2 * np.pi * (t + rng.integers(0, 52)) / 52)
     phi_x, phi_y = rng.uniform(0.3, 0.8), rng.uniform(0.2, 0.7)
-    kpi = 10 + rng.normal(0, 2, (units, 1)) + _ar1(rng, (units, span), phi_x)
-    kgi = 100 + rng.normal(0, 10, (units, 1)) + _ar1(rng, (units, span), phi_y)
+    kpi = 10 + rng.normal(0, 2, (units, 1)) + ar1(rng, (units, span), phi_x)
+    kgi = 100 + rng.normal(0, 10, (units, 1)) + ar1(rng, (units, span), phi_y)
     kpi += rng.normal(0, 0.03) * t  # trends, shared by every unit
     kgi += rng.normal(0, 0.08) * t
     if shared:
-        common = _ar1(rng, (1, span), 0.7)
+        common = ar1(rng, (1, span), 0.7)
         kpi += season + common
         kgi += 3 * season + 2 * np.roll(common, 3, axis=1)
     if effect:

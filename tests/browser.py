@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,37 @@ def require_chromium() -> None:
     """Fail, never skip: browser tests are part of the suite; `.ci/setup --test` installs it."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Chromium is missing at {CHROMIUM}: run `bash .ci/setup --test` to install it")
+
+
+@contextmanager
+def launch_chromium() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, headless with ARGS; closed when the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def phone(base: str, email: str = "rep@example.jp", password: str | None = None) -> Iterator[Any]:
+    """A phone-sized (390×844, Japanese) Chromium context and page, logged in by the form."""
+    from .conftest import PASSWORD
+
+    with launch_chromium() as browser:
+        # Playwright's wait_for_function evaluates strings, which the app's CSP forbids;
+        # the CSP itself is checked by the other browser test.
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, locale="ja-JP", bypass_csp=True
+        )
+        page = context.new_page()
+        log_in(page, base, email, password or PASSWORD)
+        page.wait_for_url(f"{base}/")
+        yield context, page
 
 
 def screenshot_dir(tmp_path: Path) -> Path:

@@ -27,7 +27,12 @@ from fieldlog.app.extensions import db
 from fieldlog.models import Branch, Customer, User, Visit
 from fieldlog.services.accounts import set_password
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium, sqlite_app, wait_until
+from .browser import (
+    launch_chromium,
+    log_in,
+    sqlite_app,
+    wait_until,
+)
 from .conftest import PASSWORD
 
 # The server always runs on its own SQLite file: the PostgreSQL pass deselects this module.
@@ -102,13 +107,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    require_chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def make_rep(app: Any, name: str) -> str:

@@ -12,7 +12,7 @@ from fieldlog.app.extensions import db
 from fieldlog.models import Customer, Visit
 from fieldlog.rules.entry import days_later, entry_time
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium
+from .browser import launch_chromium, log_in, require_chromium
 from .conftest import PASSWORD
 from .test_e2e_visit import TZ, live_app, logged_in_page  # noqa: F401 (live_app is a fixture)
 
@@ -66,32 +66,27 @@ def test_a_late_visit_asks_for_a_reason_and_is_saved_with_it(live_app):  # noqa:
 def test_without_javascript_the_reason_is_offered_and_posted(live_app):  # noqa: F811
     app, base = live_app
     require_chromium()
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            context = browser.new_context(
-                viewport={"width": 390, "height": 844},
-                is_mobile=True,
-                has_touch=True,
-                locale="ja-JP",
-                java_script_enabled=False,
-            )
-            page = context.new_page()
-            log_in(page, base, "sato@example.jp", PASSWORD)
-            page.goto(f"{base}/visits/new?customer=C100")
-            assert page.locator("#late-reason").is_visible()
-            assert _fits_the_phone(page)
-            page.fill("#visited_at", _local_input(6))
-            page.fill("#late_reason", "紙の日報から転記")
-            page.locator("label.chip", has_text="定期巡回").click()
-            page.locator("label.chip", has_text="いいえ").click()
-            page.locator("button[type=submit]").click()
-            page.wait_for_load_state("networkidle")
-            assert page.url == f"{base}/"
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            is_mobile=True,
+            has_touch=True,
+            locale="ja-JP",
+            java_script_enabled=False,
+        )
+        page = context.new_page()
+        log_in(page, base, "sato@example.jp", PASSWORD)
+        page.goto(f"{base}/visits/new?customer=C100")
+        assert page.locator("#late-reason").is_visible()
+        assert _fits_the_phone(page)
+        page.fill("#visited_at", _local_input(6))
+        page.fill("#late_reason", "紙の日報から転記")
+        page.locator("label.chip", has_text="定期巡回").click()
+        page.locator("label.chip", has_text="いいえ").click()
+        page.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        assert page.url == f"{base}/"
     with app.app_context():
         visit = db.session.scalars(
             select(Visit).join(Customer).where(Customer.code == "C100")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,16 @@ from fieldlog.rules.periods import today as local_today
 from fieldlog.services.accounts import set_password
 from fieldlog.services.visits import record_visit
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium, sqlite_app, wait_until
+from .browser import (
+    ARGS,
+    CHROMIUM,
+    launch_chromium,
+    log_in,
+    phone,
+    require_chromium,
+    sqlite_app,
+    wait_until,
+)
 from .conftest import PASSWORD
 
 
@@ -108,28 +116,6 @@ def _stored_client_ids(app) -> list[str]:
         ids = list(db.session.scalars(select(Visit.client_id)))
         db.session.remove()
         return ids
-
-
-@contextmanager
-def phone(base: str):
-    """A logged-in phone-sized Chromium context and page."""
-    from playwright.sync_api import sync_playwright
-
-    require_chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            # Playwright's wait_for_function evaluates strings, which the app's CSP forbids;
-            # the CSP itself is checked by the other browser test.
-            context = browser.new_context(
-                viewport={"width": 390, "height": 844}, locale="ja-JP", bypass_csp=True
-            )
-            page = context.new_page()
-            log_in(page, base, "rep@example.jp", PASSWORD)
-            page.wait_for_url(f"{base}/")
-            yield context, page
-        finally:
-            browser.close()
 
 
 def _open_controlled(page: Any, url: str, kept: tuple[str, ...]) -> None:
@@ -248,28 +234,23 @@ def test_customer_search_and_follow_ups_work_offline_from_the_cached_copy(server
 def test_first_page_after_login_is_controlled_without_waiting_for_the_pages(server):
     """The worker takes control once the static shell is cached; the pages it keeps for
     offline use, which the server renders, never hold that back. Here they never answer."""
-    from playwright.sync_api import sync_playwright
 
     base = server.base
     require_chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
-            held: list[str] = []
-            # Not answered, not failed: the requests stay pending, like a server that hangs.
-            context.route(re.compile(r"/(visits/new|outbox|offline)$"), lambda r: held.append(r))
-            page = context.new_page()
-            log_in(page, base, "rep@example.jp", PASSWORD)
-            page.wait_for_url(f"{base}/")
-            page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
-            for _ in range(150):  # the pages were asked for, and are still unanswered
-                if held:
-                    break
-                page.wait_for_timeout(100)
-            assert held, "the worker did not ask for the pages to keep"
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+        held: list[str] = []
+        # Not answered, not failed: the requests stay pending, like a server that hangs.
+        context.route(re.compile(r"/(visits/new|outbox|offline)$"), lambda r: held.append(r))
+        page = context.new_page()
+        log_in(page, base, "rep@example.jp", PASSWORD)
+        page.wait_for_url(f"{base}/")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+        for _ in range(150):  # the pages were asked for, and are still unanswered
+            if held:
+                break
+            page.wait_for_timeout(100)
+        assert held, "the worker did not ask for the pages to keep"
 
 
 def offline_on_proposals(server, context, page) -> None:

@@ -29,9 +29,9 @@ from fieldlog.rules.periods import today as local_today
 from fieldlog.services.accounts import set_password
 from fieldlog.services.visits import record_visit
 
-from .browser import screenshot_dir, sqlite_app, wait_until
+from .browser import phone, screenshot_dir, sqlite_app, wait_until
 from .conftest import PASSWORD
-from .test_e2e_offline import Server, phone
+from .test_e2e_offline import Server
 
 TZ = ZoneInfo("Asia/Tokyo")
 

@@ -22,8 +22,7 @@ from fieldlog.services.accounts import set_password
 from fieldlog.services.visits import record_visit
 
 from .browser import (
-    ARGS,
-    CHROMIUM,
+    launch_chromium,
     log_in,
     require_chromium,
     screenshot_dir,
@@ -95,44 +94,39 @@ def live_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
 def logged_in_page(base: str) -> Iterator[tuple[Any, list[str]]]:
     """A phone-sized Chromium page logged in as the rep, and the problems it reports."""
     require_chromium()
-    from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            context = browser.new_context(
-                viewport={"width": 390, "height": 844},
-                device_scale_factor=2,
-                is_mobile=True,
-                has_touch=True,
-                locale="ja-JP",
-                timezone_id="Asia/Tokyo",
-            )
-            page = context.new_page()
-            # CSP violations and script errors show up here; failed loads are checked below.
-            page.on(
-                "console",
-                lambda m: (
-                    m.type == "error"
-                    and not m.text.startswith("Failed to load resource")
-                    and problems.append(m.text)
-                ),
-            )
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on(
-                "response",
-                lambda r: (
-                    r.status >= 400
-                    and not r.url.endswith("/favicon.ico")
-                    and problems.append(f"{r.status} {r.url}")
-                ),
-            )
-            log_in(page, base, "sato@example.jp", PASSWORD)
-            page.wait_for_url(f"{base}/")
-            yield page, problems
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            locale="ja-JP",
+            timezone_id="Asia/Tokyo",
+        )
+        page = context.new_page()
+        # CSP violations and script errors show up here; failed loads are checked below.
+        page.on(
+            "console",
+            lambda m: (
+                m.type == "error"
+                and not m.text.startswith("Failed to load resource")
+                and problems.append(m.text)
+            ),
+        )
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on(
+            "response",
+            lambda r: (
+                r.status >= 400
+                and not r.url.endswith("/favicon.ico")
+                and problems.append(f"{r.status} {r.url}")
+            ),
+        )
+        log_in(page, base, "sato@example.jp", PASSWORD)
+        page.wait_for_url(f"{base}/")
+        yield page, problems
 
 
 @pytest.mark.browser

@@ -9,7 +9,7 @@ from fieldlog import demo
 from fieldlog.app.extensions import db
 from fieldlog.models import User
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir
+from .browser import launch_chromium, log_in, require_chromium, screenshot_dir
 from .conftest import NOW, TZ
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
 from .test_manage_e2e import assert_chart_text_readable
@@ -29,33 +29,28 @@ def test_hypothesis_page_shows_both_charts(app, demo_year, server, tmp_path):  #
     owner = db.session.query(User).filter_by(role="owner").first()
     errors: list[str] = []
     shots.mkdir(parents=True, exist_ok=True)
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1024, "height": 1600}, locale="ja-JP")
-            page = context.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            log_in(page, server, owner.email, demo.DEMO_PASSWORD)
-            page.goto(f"{server}/hypotheses/1")
-            assert page.locator("h1").first.inner_text() == "追加提案を増やせば売上が上がる"
-            assert "数字からの提案" in page.locator(".suggested-verdict").inner_text()
-            before_after = page.locator("#ev-h + * ~ .kgi-tiles svg.chart-line")
-            assert before_after.count() == 3  # two linked KPIs and the KGI
-            first = before_after.first
-            assert "検証グループと比較グループ" in first.get_attribute("aria-label")
-            legend = first.text_content()
-            assert "名古屋支店" in legend and "他の支店（平均）" in legend and "開始" in legend
-            lag = page.locator("svg.chart-lag")
-            assert lag.count() == 6 and "効果の単位" in lag.first.text_content()
-            for chart in (first, lag.first):  # drawn with a size, not collapsed
-                box = chart.bounding_box()
-                assert box is not None and box["width"] > 200 and box["height"] > 100
-            assert_chart_text_readable(page)
-            page.locator("#ev-h").scroll_into_view_if_needed()
-            page.screenshot(path=str(shots / "hypothesis.png"), full_page=True)
-            context.close()
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1024, "height": 1600}, locale="ja-JP")
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        log_in(page, server, owner.email, demo.DEMO_PASSWORD)
+        page.goto(f"{server}/hypotheses/1")
+        assert page.locator("h1").first.inner_text() == "追加提案を増やせば売上が上がる"
+        assert "数字からの提案" in page.locator(".suggested-verdict").inner_text()
+        before_after = page.locator("#ev-h + * ~ .kgi-tiles svg.chart-line")
+        assert before_after.count() == 3  # two linked KPIs and the KGI
+        first = before_after.first
+        assert "検証グループと比較グループ" in first.get_attribute("aria-label")
+        legend = first.text_content()
+        assert "名古屋支店" in legend and "他の支店（平均）" in legend and "開始" in legend
+        lag = page.locator("svg.chart-lag")
+        assert lag.count() == 6 and "効果の単位" in lag.first.text_content()
+        for chart in (first, lag.first):  # drawn with a size, not collapsed
+            box = chart.bounding_box()
+            assert box is not None and box["width"] > 200 and box["height"] > 100
+        assert_chart_text_readable(page)
+        page.locator("#ev-h").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "hypothesis.png"), full_page=True)
+        context.close()
     assert [e for e in errors if "Content Security Policy" in e] == []

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from fieldlog.app.extensions import db
 from fieldlog.models import Visit
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir
+from .browser import launch_chromium, log_in, require_chromium, screenshot_dir
 from .conftest import PASSWORD
 from .io_files import xlsx_file
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
@@ -72,39 +72,34 @@ def test_visit_history_workbook_through_the_import_page(app, make, server, tmp_p
         ],
     )
     errors: list[str] = []
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1024, "height": 1200}, locale="ja-JP")
-            page = context.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            log_in(page, server, owner.email, PASSWORD)
+    with launch_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1024, "height": 1200}, locale="ja-JP")
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        log_in(page, server, owner.email, PASSWORD)
 
-            page.goto(f"{server}/import")
-            page.click("details.import-columns summary")
-            assert "訪問日時" in page.locator("details.import-columns").inner_text()
-            page.select_option("select[name=kind]", "visits")
-            page.set_input_files("input[name=file]", str(bad))
-            page.click("button[type=submit]")
-            page.wait_for_selector(".import-job[data-state=invalid]", timeout=30_000)
-            row = page.locator("table.import-errors tbody tr").first.inner_text()
-            assert "目的" in row and "見学" in row, row
+        page.goto(f"{server}/import")
+        page.click("details.import-columns summary")
+        assert "訪問日時" in page.locator("details.import-columns").inner_text()
+        page.select_option("select[name=kind]", "visits")
+        page.set_input_files("input[name=file]", str(bad))
+        page.click("button[type=submit]")
+        page.wait_for_selector(".import-job[data-state=invalid]", timeout=30_000)
+        row = page.locator("table.import-errors tbody tr").first.inner_text()
+        assert "目的" in row and "見学" in row, row
 
-            page.goto(f"{server}/import")
-            page.select_option("select[name=kind]", "visits")
-            page.set_input_files("input[name=file]", str(good))
-            page.click("button[type=submit]")
-            page.wait_for_selector(".import-job[data-state=validated]", timeout=30_000)
-            assert "訪問履歴(日報)" in page.locator("h1").inner_text()
-            page.screenshot(path=str(shots / "import-visits.png"))
-            page.click("button:has-text('取り込みを実行')")
-            page.wait_for_selector(".import-job[data-state=done]", timeout=30_000)
-            assert "2" in page.locator(".flash").inner_text()
-            context.close()
-        finally:
-            browser.close()
+        page.goto(f"{server}/import")
+        page.select_option("select[name=kind]", "visits")
+        page.set_input_files("input[name=file]", str(good))
+        page.click("button[type=submit]")
+        page.wait_for_selector(".import-job[data-state=validated]", timeout=30_000)
+        assert "訪問履歴(日報)" in page.locator("h1").inner_text()
+        page.screenshot(path=str(shots / "import-visits.png"))
+        page.click("button:has-text('取り込みを実行')")
+        page.wait_for_selector(".import-job[data-state=done]", timeout=30_000)
+        assert "2" in page.locator(".flash").inner_text()
+        context.close()
     db.session.rollback()
     stored = db.session.scalars(select(Visit).order_by(Visit.ref)).all()
     assert [(v.ref, v.source, len(v.proposals)) for v in stored] == [

@@ -10,14 +10,7 @@ from fieldlog.app.extensions import db
 from fieldlog.kpi.did import Comparison, compare
 from fieldlog.services.hypotheses import suggest
 
-
-def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> np.ndarray:
-    shocks = rng.normal(0.0, 1.0, shape)
-    out = np.empty(shape)
-    out[:, 0] = shocks[:, 0] / np.sqrt(1 - phi**2)
-    for t in range(1, shape[1]):
-        out[:, t] = phi * out[:, t - 1] + shocks[:, t]
-    return out
+from .panels import ar1
 
 
 def groups(
@@ -36,7 +29,7 @@ def groups(
     weeks = before + after
     t = np.arange(weeks)
     shared = 3 * np.sin(2 * np.pi * t / 52) + np.cumsum(rng.normal(0, 0.5, weeks))
-    noise = _ar1(rng, (tested + others, weeks), phi) * np.sqrt(1 - phi**2)
+    noise = ar1(rng, (tested + others, weeks), phi) * np.sqrt(1 - phi**2)
     levels = rng.normal(20, 5, (tested + others, 1))
     panel = levels + shared + noise
     panel[:tested, before:] += effect

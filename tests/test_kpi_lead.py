@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -12,14 +11,7 @@ from fieldlog.app.extensions import db
 from fieldlog.kpi.leadlag import estimate
 from fieldlog.rules.periods import Period
 
-
-def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> np.ndarray:
-    shocks = rng.normal(0.0, 1.0, shape)
-    out = np.empty(shape)
-    out[:, 0] = shocks[:, 0] / np.sqrt(1 - phi**2)
-    for t in range(1, shape[1]):
-        out[:, t] = phi * out[:, t - 1] + shocks[:, t]
-    return out
+from .panels import ar1, rep_with_weekly_proposals
 
 
 def panel(
@@ -30,12 +22,12 @@ def panel(
     span = weeks + 12
     t = np.arange(span)
     season = np.sin(2 * np.pi * t / 52)
-    kpi = 10 + rng.normal(0, 2, (units, 1)) + _ar1(rng, (units, span), 0.6) + 0.02 * t
-    kgi = 100 + rng.normal(0, 10, (units, 1)) + _ar1(rng, (units, span), 0.5) + 0.05 * t
+    kpi = 10 + rng.normal(0, 2, (units, 1)) + ar1(rng, (units, span), 0.6) + 0.02 * t
+    kgi = 100 + rng.normal(0, 10, (units, 1)) + ar1(rng, (units, span), 0.5) + 0.05 * t
     if shared:
         # A company-wide swing in the KPI followed 3 weeks later by one in the KGI: shared by
         # every unit, so it is the season or a campaign, not evidence that the KPI leads.
-        common = _ar1(rng, (1, span), 0.7)
+        common = ar1(rng, (1, span), 0.7)
         kpi = kpi + season + common
         kgi = kgi + 3 * season + 2 * np.roll(common, 3, axis=1)
     if effect:
@@ -136,22 +128,7 @@ def pilot(make):
     rng = np.random.default_rng(42)
     periods = UNTIL.trailing(WEEKS)
     for r in range(4):
-        rep = make.user("rep", branch, email=f"rep{r}@example.jp")
-        customers = [make.customer(branch, rep) for _ in range(3)]
-        proposals = rng.integers(0, 5, WEEKS)
-        for w, period in enumerate(periods):
-            for k in range(int(proposals[w])):
-                day = period.start + timedelta(days=k % 5)
-                make.visit(
-                    rep,
-                    customers[k % 3],
-                    visited_at=f"{day.isoformat()}T10:{k:02d}:00+09:00",
-                    purpose="proposal",
-                    proposal={"amount": 50000},
-                )
-            earlier = int(proposals[w - LAG]) if w >= LAG else 2
-            amount = 200_000 + 60_000 * earlier + int(rng.normal(0, 20_000))
-            make.sale(customers[w % 3], period.start + timedelta(days=2), amount=amount)
+        rep_with_weekly_proposals(make, branch, f"rep{r}@example.jp", periods, rng, lag=LAG)
     db.session.commit()
     return branch
 

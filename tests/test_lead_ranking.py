@@ -17,6 +17,7 @@ from fieldlog.models import Customer, FollowUp, LeadCache, LeadRanking, Proposal
 from fieldlog.rules.periods import Period
 
 from .conftest import PASSWORD, TZ
+from .panels import rep_with_weekly_proposals
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
 
 UNTIL = Period.parse("2026-W47")  # the last complete week at the tests' clock
@@ -33,24 +34,10 @@ def pilot(make):
     for code, lead in (("NGY", True), ("TKY", False)):
         branch = branches[code] = make.branch(code)
         for r in range(4):
-            rep = make.user("rep", branch, email=f"{code.lower()}{r}@example.jp")
-            customers = [make.customer(branch, rep) for _ in range(3)]
-            proposals = rng.integers(0, 5, WEEKS)
-            for w, period in enumerate(periods):
-                for k in range(int(proposals[w])):
-                    day = period.start + timedelta(days=k % 5)
-                    make.visit(
-                        rep,
-                        customers[k % 3],
-                        visited_at=f"{day.isoformat()}T10:{k:02d}:00+09:00",
-                        purpose="proposal",
-                        hearing_done=bool(k % 2),
-                        proposal={"amount": 50000},
-                    )
-                earlier = int(proposals[w - LAG]) if w >= LAG else 2
-                push = 60_000 * earlier if lead else 0
-                amount = 200_000 + push + int(rng.normal(0, 20_000))
-                make.sale(customers[w % 3], period.start + timedelta(days=2), amount=amount)
+            email = f"{code.lower()}{r}@example.jp"
+            rep_with_weekly_proposals(
+                make, branch, email, periods, rng, lag=LAG, lead=lead, alternate_hearing=True
+            )
     db.session.commit()
     return branches
 
@@ -370,39 +357,40 @@ def test_english_panel(app, pilot, make, client, auth):
 def test_panel_in_chromium_swaps_in_when_ready(app, pilot, make, server, tmp_path):  # noqa: F811
     """Cold cache in a real browser: 計算中… with a progress bar, then the ranking appears
     without a reload (what was typed in the KPI form stays)."""
-    from playwright.sync_api import sync_playwright
 
-    from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir, wait_until
+    from .browser import (
+        launch_chromium,
+        log_in,
+        require_chromium,
+        screenshot_dir,
+        wait_until,
+    )
 
     require_chromium()
     make.user("owner", email="owner@example.jp")
     db.session.commit()
     shots = screenshot_dir(tmp_path)
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1024, "height": 1366}, locale="ja-JP")
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            log_in(page, server, "owner@example.jp", PASSWORD)
-            page.goto(f"{server}/settings/kpis")
-            panel = page.locator("#lead-ranking")
-            assert "計算中…" in panel.inner_text()
-            assert page.locator("progress.lead-progress").count() == 1
-            page.fill("#why-proposal_count", "提案が売上を生むかを確かめる")
-            wait_until(page, "!!document.querySelector('.lead-ranking-table')", "the ranking")
-            text = page.locator("#lead-ranking").inner_text()
-            assert "先行は因果の証明ではありません。" in text and "計算中" not in text
-            assert page.locator(".lead-ranking-table tbody tr").count() == len(KPI_CHOICES)
-            assert page.input_value("#why-proposal_count") == "提案が売上を生むかを確かめる"
-            page.select_option("#lead-scope", f"branch:{pilot['NGY'].id}")
-            page.click(".lead-scope button")
-            page.wait_for_load_state("networkidle")
-            first = page.locator(".lead-ranking-table tbody tr").first.inner_text()
-            assert "提案回数" in first and "先行あり" in first
-            page.locator("#lead-ranking").screenshot(path=str(shots / "kpi-ranking.png"))
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1024, "height": 1366}, locale="ja-JP")
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        log_in(page, server, "owner@example.jp", PASSWORD)
+        page.goto(f"{server}/settings/kpis")
+        panel = page.locator("#lead-ranking")
+        assert "計算中…" in panel.inner_text()
+        assert page.locator("progress.lead-progress").count() == 1
+        page.fill("#why-proposal_count", "提案が売上を生むかを確かめる")
+        wait_until(page, "!!document.querySelector('.lead-ranking-table')", "the ranking")
+        text = page.locator("#lead-ranking").inner_text()
+        assert "先行は因果の証明ではありません。" in text and "計算中" not in text
+        assert page.locator(".lead-ranking-table tbody tr").count() == len(KPI_CHOICES)
+        assert page.input_value("#why-proposal_count") == "提案が売上を生むかを確かめる"
+        page.select_option("#lead-scope", f"branch:{pilot['NGY'].id}")
+        page.click(".lead-scope button")
+        page.wait_for_load_state("networkidle")
+        first = page.locator(".lead-ranking-table tbody tr").first.inner_text()
+        assert "提案回数" in first and "先行あり" in first
+        page.locator("#lead-ranking").screenshot(path=str(shots / "kpi-ranking.png"))
     assert errors == []
 
 

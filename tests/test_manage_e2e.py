@@ -11,7 +11,7 @@ from fieldlog import demo
 from fieldlog.app.extensions import db
 from fieldlog.models import Branch, User
 
-from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir
+from .browser import launch_chromium, log_in, require_chromium, screenshot_dir
 from .conftest import NOW, TZ
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
 
@@ -58,51 +58,45 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
     branch = db.session.get(Branch, manager.branch_id)
     errors: list[str] = []
     SHOTS.mkdir(parents=True, exist_ok=True)
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1024, "height": 1366}, locale="ja-JP")
-            page = context.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            log_in(page, server, owner.email, demo.DEMO_PASSWORD)
-            page.goto(f"{server}/summary?week=2026-W47")
-            assert page.locator("h1").first.inner_text().startswith("全社サマリー")
-            assert page.locator("table.kpi-matrix tbody tr").count() >= 2
-            assert page.locator("svg.chart").count() > 5
-            assert_chart_text_readable(page)
-            assert_fits_a_tablet(page)
-            page.screenshot(path=str(SHOTS / "summary.png"), full_page=False)
-            # On a phone the table scrolls sideways; its header stays one line, not a tall
-            # blank band of wrapped column names scrolled out of view.
-            page.set_viewport_size({"width": 390, "height": 844})
-            header = page.locator("table.kpi-matrix thead tr").first.bounding_box()
-            assert header is not None and header["height"] <= 48, header
-            context.close()
+    with launch_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1024, "height": 1366}, locale="ja-JP")
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        log_in(page, server, owner.email, demo.DEMO_PASSWORD)
+        page.goto(f"{server}/summary?week=2026-W47")
+        assert page.locator("h1").first.inner_text().startswith("全社サマリー")
+        assert page.locator("table.kpi-matrix tbody tr").count() >= 2
+        assert page.locator("svg.chart").count() > 5
+        assert_chart_text_readable(page)
+        assert_fits_a_tablet(page)
+        page.screenshot(path=str(SHOTS / "summary.png"), full_page=False)
+        # On a phone the table scrolls sideways; its header stays one line, not a tall
+        # blank band of wrapped column names scrolled out of view.
+        page.set_viewport_size({"width": 390, "height": 844})
+        header = page.locator("table.kpi-matrix thead tr").first.bounding_box()
+        assert header is not None and header["height"] <= 48, header
+        context.close()
 
-            context = browser.new_context(viewport={"width": 900, "height": 1400}, locale="ja-JP")
-            page = context.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            log_in(page, server, manager.email, demo.DEMO_PASSWORD)
-            page.goto(f"{server}/branch")
-            assert page.url.endswith(f"/branches/{branch.code}")
-            assert branch.name in page.locator("h1").first.inner_text()
-            assert page.locator("a[href*='report.pdf']").count() == 1
-            page.set_viewport_size({"width": 1024, "height": 1400})
-            assert_fits_a_tablet(page)
-            page.set_viewport_size({"width": 900, "height": 1400})
-            page.screenshot(path=str(SHOTS / "branch.png"), full_page=False)
-            context.close()
-        finally:
-            browser.close()
+        context = browser.new_context(viewport={"width": 900, "height": 1400}, locale="ja-JP")
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        log_in(page, server, manager.email, demo.DEMO_PASSWORD)
+        page.goto(f"{server}/branch")
+        assert page.url.endswith(f"/branches/{branch.code}")
+        assert branch.name in page.locator("h1").first.inner_text()
+        assert page.locator("a[href*='report.pdf']").count() == 1
+        page.set_viewport_size({"width": 1024, "height": 1400})
+        assert_fits_a_tablet(page)
+        page.set_viewport_size({"width": 900, "height": 1400})
+        page.screenshot(path=str(SHOTS / "branch.png"), full_page=False)
+        context.close()
     # The strict CSP would report any inline script or style as a console error.
     assert [e for e in errors if "Content Security Policy" in e] == []
 
 
 def test_every_tab_fits_a_360px_phone_in_both_languages(app, demo_company, server):  # noqa: F811
     """The bottom tab bar shows every tab of each role whole, the outbox's count included."""
-    from playwright.sync_api import sync_playwright
 
     require_chromium()
     people = [
@@ -110,35 +104,31 @@ def test_every_tab_fits_a_360px_phone_in_both_languages(app, demo_company, serve
         for role in ("rep", "manager", "owner")
     ]
     seen = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            for email in people:
-                for lang in ("ja", "en"):
-                    context = browser.new_context(viewport={"width": 360, "height": 740})
-                    context.add_cookies([{"name": "fieldlog_lang", "value": lang, "url": server}])
-                    page = context.new_page()
-                    log_in(page, server, email, demo.DEMO_PASSWORD)
-                    page.evaluate(
-                        "for (const b of document.querySelectorAll('[data-outbox-count]'))"
-                        " { b.hidden = false; b.textContent = '12'; }"
-                    )
-                    bar = page.evaluate(
-                        """(() => {
-                             const nav = document.querySelector('nav.tabbar');
-                             const tabs = [...nav.querySelectorAll('.tab')];
-                             return {overflow: nav.scrollWidth > nav.clientWidth,
-                                     cut: tabs.filter(a => a.scrollWidth > a.clientWidth
-                                                        || a.getBoundingClientRect().right > 360)
-                                              .map(a => a.innerText),
-                                     labels: tabs.map(a => a.innerText.replace(/\\s*12$/, ''))};
-                           })()"""
-                    )
-                    assert not bar["overflow"] and bar["cut"] == [], (email, lang, bar)
-                    seen[(email, lang)] = bar["labels"]
-                    context.close()
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        for email in people:
+            for lang in ("ja", "en"):
+                context = browser.new_context(viewport={"width": 360, "height": 740})
+                context.add_cookies([{"name": "fieldlog_lang", "value": lang, "url": server}])
+                page = context.new_page()
+                log_in(page, server, email, demo.DEMO_PASSWORD)
+                page.evaluate(
+                    "for (const b of document.querySelectorAll('[data-outbox-count]'))"
+                    " { b.hidden = false; b.textContent = '12'; }"
+                )
+                bar = page.evaluate(
+                    """(() => {
+                         const nav = document.querySelector('nav.tabbar');
+                         const tabs = [...nav.querySelectorAll('.tab')];
+                         return {overflow: nav.scrollWidth > nav.clientWidth,
+                                 cut: tabs.filter(a => a.scrollWidth > a.clientWidth
+                                                    || a.getBoundingClientRect().right > 360)
+                                          .map(a => a.innerText),
+                                 labels: tabs.map(a => a.innerText.replace(/\\s*12$/, ''))};
+                       })()"""
+                )
+                assert not bar["overflow"] and bar["cut"] == [], (email, lang, bar)
+                seen[(email, lang)] = bar["labels"]
+                context.close()
     rep, manager, owner = people
     assert seen[(rep, "ja")] == ["今日", "記録", "訪問", "提案", "顧客", "今週", "送信"]
     assert seen[(manager, "en")] == [

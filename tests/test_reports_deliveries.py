@@ -262,34 +262,29 @@ def test_summary_and_branch_dashboard_warn_while_a_mail_has_failed(client, auth,
 @pytest.mark.browser
 def test_phone_width_page_and_resend_in_chromium(app, world, server, inbox, tmp_path):  # noqa: F811
     """At 390 px: no sideways scrolling, a thumb-sized button, and the resend goes out."""
-    from playwright.sync_api import sync_playwright
 
-    from .browser import ARGS, CHROMIUM, log_in, require_chromium, screenshot_dir
+    from .browser import launch_chromium, log_in, require_chromium, screenshot_dir
 
     require_chromium()
     failed_run()
     app.config["FIELDLOG_SMTP_URL"] = inbox.url
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP")
-            page = context.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            log_in(page, server, "m1@example.jp", PASSWORD)
-            page.goto(f"{server}{PAGE}")
-            assert page.locator("h1").inner_text() == "レポート配信"
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390
-            buttons = page.locator("form.delivery-resend button")
-            assert buttons.count() == 2  # Tokyo's two managers; not the company report
-            assert buttons.first.bounding_box()["height"] >= 44
-            page.screenshot(path=str(screenshot_dir(tmp_path) / "deliveries-phone.png"))
-            buttons.first.click()
-            page.wait_for_selector(".flash-success")
-            assert "再送しました" in page.locator(".flash-success").inner_text()
-            assert page.locator("form.delivery-resend button").count() == 1
-            context.close()
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP")
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        log_in(page, server, "m1@example.jp", PASSWORD)
+        page.goto(f"{server}{PAGE}")
+        assert page.locator("h1").inner_text() == "レポート配信"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        buttons = page.locator("form.delivery-resend button")
+        assert buttons.count() == 2  # Tokyo's two managers; not the company report
+        assert buttons.first.bounding_box()["height"] >= 44
+        page.screenshot(path=str(screenshot_dir(tmp_path) / "deliveries-phone.png"))
+        buttons.first.click()
+        page.wait_for_selector(".flash-success")
+        assert "再送しました" in page.locator(".flash-success").inner_text()
+        assert page.locator("form.delivery-resend button").count() == 1
+        context.close()
     assert len(inbox.messages) == 1
     assert [e for e in errors if "Content Security Policy" in e] == []
