@@ -183,7 +183,7 @@ def test_ids_beyond_the_column_are_404(client, auth, world, path):
         ("rep", "/visits?page=99999999999999999999", 404),
         ("rep", "/visits?page=-3", 200),
         ("rep", "/customers?page=abc&q=%00%25_", 200),
-        ("rep", "/proposals?page=9223372036854775808", 200),
+        ("rep", "/proposals?page=9223372036854775808", 404),  # past the last page, as /visits
         ("owner", "/admin/customers?page=99999999999999999999&branch=99999999999999", 200),
         ("owner", "/admin/customers?q=%25", 200),
         ("owner", "/admin/users/99999999999999999999", 404),

@@ -12,7 +12,7 @@ from fieldlog.rules.limits import MAX_AMOUNT
 from fieldlog.services.errors import Forbidden, Invalid
 from fieldlog.services.proposals import can_correct, correct_proposal
 
-from .conftest import NOW, csrf_from
+from .conftest import NOW, TZ, csrf_from
 
 TODAY = date(2026, 11, 23)
 
@@ -125,3 +125,27 @@ def test_correction_page(client, auth, world):
     auth.logout()
     auth.login(world["colleague"])
     assert client.get(f"/proposals/{proposal_id}/edit").status_code == 404
+
+
+def test_open_proposals_are_paged_newest_first(client, auth, make):
+    """A branch with hundreds of open proposals gets pages of 20, not one endless page."""
+    branch = make.branch("TKY", "東京支店")
+    rep = make.user("rep", branch)
+    customer = make.customer(branch, rep, code="C-1")
+    make.category("OIL", "潤滑油")
+    for day in range(25):
+        when = (NOW - timedelta(days=day, hours=1)).astimezone(TZ).isoformat()
+        make.visit(rep, customer, visited_at=when, proposal={"category": "OIL", "amount": day + 1})
+    closed = make.visit(rep, customer, proposal={"category": "OIL", "amount": 777})
+    closed.proposals[0].status, closed.proposals[0].closed_on = "won", TODAY
+    db.session.commit()
+    auth.login(rep)
+    first = client.get("/proposals").get_data(as_text=True)
+    assert '<span class="count">25</span>' in first
+    assert first.count('data-outbox="proposal_close" data-id=') == 20 + 1  # 20 open, 1 closed
+    assert "¥1 ·" in first and "¥21 ·" not in first  # newest proposed first
+    assert "1 / 2 ページ" in first and "?page=2" in first
+    second = client.get("/proposals?page=2").get_data(as_text=True)
+    assert second.count('data-outbox="proposal_close" data-id=') == 5
+    assert "¥25 ·" in second and "¥777" not in second  # closed ones only on the first page
+    assert client.get("/proposals?page=3").status_code == 404

@@ -104,11 +104,14 @@ def visits_page(
 
 
 def proposals(
-    session: Session, user: User, chosen: ListFilter, *, closed_limit: int
-) -> tuple[list[Proposal], list[Proposal]]:
-    """Every open proposal matching the filter, and the latest ``closed_limit`` closed ones."""
+    session: Session, user: User, chosen: ListFilter, *, page: int, per_page: int
+) -> tuple[Page[Proposal], list[Proposal]]:
+    """One page of the open proposals matching the filter (latest proposed first) and, on the
+    first page, the latest ``per_page`` closed ones (latest closed first)."""
     where = _where(user, Proposal, chosen)
-    return corrections.open_and_closed(session, user, where, closed_limit=closed_limit)
+    open_ = paged(session, corrections.open_proposals(user, where), page, per_page)
+    closed = corrections.recently_closed(session, user, where, limit=per_page) if page == 1 else []
+    return open_, closed
 
 
 def customers_page(

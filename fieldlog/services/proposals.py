@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import PROPOSAL_STATUSES, Category, Proposal, ProposalRevision, User
@@ -135,22 +135,31 @@ def for_customer(session: Session, user: User, customer_id: int) -> list[Proposa
     return list(session.scalars(stmt))
 
 
-def open_and_closed(
-    session: Session, user: User, where: Sequence[Any], *, closed_limit: int
-) -> tuple[list[Proposal], list[Proposal]]:
-    """The user's proposals matching ``where``: every open one (latest proposed first) and the
-    latest ``closed_limit`` closed ones (latest closed first)."""
-    base = (
+def _listed(user: User, where: Sequence[Any]) -> Select[tuple[Proposal]]:
+    return (
         access.proposals(user)
         .where(*where)
         .options(joinedload(Proposal.customer), joinedload(Proposal.category))
     )
-    open_ = session.scalars(
-        base.where(Proposal.status == "open").order_by(Proposal.proposed_on.desc(), Proposal.id)
+
+
+def open_proposals(user: User, where: Sequence[Any]) -> Select[tuple[Proposal]]:
+    """The user's open proposals matching ``where``, latest proposed first (a statement to page)."""
+    return (
+        _listed(user, where)
+        .where(Proposal.status == "open")
+        .order_by(Proposal.proposed_on.desc(), Proposal.id)
     )
-    closed = session.scalars(
-        base.where(Proposal.status != "open")
+
+
+def recently_closed(
+    session: Session, user: User, where: Sequence[Any], *, limit: int
+) -> list[Proposal]:
+    """The user's latest ``limit`` closed proposals matching ``where``, latest closed first."""
+    stmt = (
+        _listed(user, where)
+        .where(Proposal.status != "open")
         .order_by(Proposal.closed_on.desc(), Proposal.id.desc())
-        .limit(closed_limit)
+        .limit(limit)
     )
-    return list(open_), list(closed)
+    return list(session.scalars(stmt))

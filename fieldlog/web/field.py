@@ -402,12 +402,18 @@ def follow_up_cancel(follow_up_id: int):
 @login_required
 def proposals():
     chosen, args = _list_filter()
-    open_, closed = browse.proposals(db.session, current_user, chosen, closed_limit=PAGE_SIZE)
+    open_, closed = browse.proposals(
+        db.session,
+        current_user,
+        chosen,
+        page=limits.page_number(request.args.get("page")),
+        per_page=PAGE_SIZE,
+    )
     clock = now()
     return render_template(
         "field/proposals.html",
-        open=list(open_),
-        closed=list(closed),
+        page=open_,
+        closed=closed,
         args=args,
         can_correct=lambda p: corrections.can_correct(current_user, p, now=clock),
     )
