@@ -191,3 +191,29 @@ def test_customers_import_takes_an_address(make, tmp_path):
     result = import_file(db.session, "customers", csv_file(tmp_path, "d.csv", too_long))
     assert not result.ok
     assert any("address" in str(e) for e in result.errors)
+
+
+def test_a_long_history_shows_the_first_rows_open_ones_first_with_a_link_to_all(make, client, auth):
+    """A customer visited for years: the page stays bounded and the open proposal stays on it."""
+    rep = make.user("rep")
+    customer = make.customer(rep=rep)
+    make.category("OIL", "潤滑油")
+    made = [
+        make.visit(
+            rep, customer, visited_at=_at(days), proposal={"category": "OIL", "amount": days}
+        )
+        for days in range(51, 0, -1)
+    ]
+    for visit in made[1:]:  # all but the oldest are closed
+        visit.proposals[0].status, visit.proposals[0].closed_on = "won", TODAY
+    db.session.commit()
+    auth.login(rep)
+    html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    proposals = html[html.index("<h2>提案</h2>") : html.index("<h2>訪問</h2>")]
+    assert proposals.count('class="row"') == 50
+    assert "¥51 ·" in proposals.split('class="row"')[1]  # the oldest, still open, comes first
+    assert (
+        f"/proposals?q={customer.code}" in proposals and "この顧客の提案をすべて見る" in proposals
+    )
+    visits = html[html.index("<h2>訪問</h2>") :]
+    assert visits.count("row row-link") == 50 and "この顧客の訪問をすべて見る" in visits

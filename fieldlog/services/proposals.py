@@ -125,12 +125,14 @@ def categories(session: Session) -> list[Category]:
     return directory.offered_categories(session)
 
 
-def for_customer(session: Session, user: User, customer_id: int) -> list[Proposal]:
-    """A customer's proposals the user may see, latest proposed first."""
+def for_customer(session: Session, user: User, customer_id: int, limit: int = 50) -> list[Proposal]:
+    """A customer's first ``limit`` proposals the user may see: open ones first, then by the day
+    proposed, latest first."""
     stmt = (
         access.proposals(user)
         .where(Proposal.customer_id == customer_id)
-        .order_by(Proposal.proposed_on.desc())
+        .order_by(Proposal.status != "open", Proposal.proposed_on.desc(), Proposal.id.desc())
+        .limit(limit)
     )
     return list(session.scalars(stmt))
 

@@ -209,9 +209,11 @@ def customer_visits(session: Session, user: User, customer_id: int, limit: int =
     return list(session.scalars(stmt))
 
 
-def customer_follow_ups(session: Session, user: User, customer_id: int) -> list[FollowUp]:
-    """A customer's follow-ups: open ones first, soonest due on top (what the rep acts on),
-    then the done and cancelled ones, latest due first."""
+def customer_follow_ups(
+    session: Session, user: User, customer_id: int, limit: int = 50
+) -> list[FollowUp]:
+    """A customer's first ``limit`` follow-ups: open ones first, soonest due on top (what the
+    rep acts on), then the done and cancelled ones, latest due first."""
     is_closed = or_(FollowUp.cancelled.is_(True), FollowUp.done_on.is_not(None))
     stmt = (
         access.follow_ups(user)
@@ -222,5 +224,6 @@ def customer_follow_ups(session: Session, user: User, customer_id: int) -> list[
             FollowUp.due_on.desc(),
             FollowUp.id.desc(),
         )
+        .limit(limit)
     )
     return list(session.scalars(stmt))

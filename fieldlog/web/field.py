@@ -39,6 +39,7 @@ from .transaction import unit_of_work
 bp = Blueprint("field", __name__)
 
 PAGE_SIZE = 20
+CUSTOMER_ROWS = 50  # visits, proposals and follow-ups on a customer's page, each
 # How many of the plan's customers Today shows before "show all" (the phone's first screen).
 PLAN_HANDFUL = 5
 SEARCH_LIMIT = 20
@@ -533,9 +534,10 @@ def customer(customer_id: int):
     )
     if status is None:
         abort(404)
-    history = today_service.customer_visits(db.session, current_user, customer_id)
-    proposals_ = corrections.for_customer(db.session, current_user, customer_id)
-    follow_ups = today_service.customer_follow_ups(db.session, current_user, customer_id)
+    shown = CUSTOMER_ROWS
+    history = today_service.customer_visits(db.session, current_user, customer_id, shown)
+    proposals_ = corrections.for_customer(db.session, current_user, customer_id, shown)
+    follow_ups = today_service.customer_follow_ups(db.session, current_user, customer_id, shown)
     day = local_today()
     facts = customer_profile.profile(
         db.session, status.customer, day=day, tz=company_tz(), settings=company_settings(db.session)
@@ -555,5 +557,6 @@ def customer(customer_id: int):
         visits=list(history),
         proposals=list(proposals_),
         follow_ups=list(follow_ups),
+        shown=shown,
         can_visit=access.can_visit(current_user, status.customer),
     )
