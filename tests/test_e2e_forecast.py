@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
