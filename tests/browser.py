@@ -83,6 +83,24 @@ def phone(base: str, email: str = "rep@example.jp", password: str | None = None)
         yield context, page
 
 
+def desktop_page(
+    browser: Any,
+    base: str,
+    email: str,
+    password: str,
+    errors: list[str],
+    *,
+    width: int = 1024,
+    height: int = 1366,
+) -> Any:
+    """A Japanese page of its own context (close it with ``page.context.close()``), logged in
+    by the form, whose console errors are appended to ``errors`` (CSP violations show there)."""
+    page = browser.new_page(viewport={"width": width, "height": height}, locale="ja-JP")
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    log_in(page, base, email, password)
+    return page
+
+
 def screenshot_dir(tmp_path: Path) -> Path:
     return README_SHOTS if UPDATE_SCREENSHOTS else tmp_path
 

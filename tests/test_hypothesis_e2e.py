@@ -9,7 +9,7 @@ from fieldlog import demo
 from fieldlog.app.extensions import db
 from fieldlog.models import User
 
-from .browser import launch_chromium, log_in, require_chromium, screenshot_dir
+from .browser import desktop_page, launch_chromium, require_chromium, screenshot_dir
 from .conftest import NOW, TZ
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
 from .test_manage_e2e import assert_chart_text_readable
@@ -31,10 +31,9 @@ def test_hypothesis_page_shows_both_charts(app, demo_year, server, tmp_path):  #
     shots.mkdir(parents=True, exist_ok=True)
 
     with launch_chromium() as browser:
-        context = browser.new_context(viewport={"width": 1024, "height": 1600}, locale="ja-JP")
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        log_in(page, server, owner.email, demo.DEMO_PASSWORD)
+        page = desktop_page(
+            browser, server, owner.email, demo.DEMO_PASSWORD, errors, width=1024, height=1600
+        )
         page.goto(f"{server}/hypotheses/1")
         assert page.locator("h1").first.inner_text() == "追加提案を増やせば売上が上がる"
         assert "数字からの提案" in page.locator(".suggested-verdict").inner_text()
@@ -52,5 +51,5 @@ def test_hypothesis_page_shows_both_charts(app, demo_year, server, tmp_path):  #
         assert_chart_text_readable(page)
         page.locator("#ev-h").scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "hypothesis.png"), full_page=True)
-        context.close()
+        page.context.close()
     assert [e for e in errors if "Content Security Policy" in e] == []

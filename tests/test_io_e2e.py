@@ -10,7 +10,7 @@ from sqlalchemy import select
 from fieldlog.app.extensions import db
 from fieldlog.models import Visit
 
-from .browser import launch_chromium, log_in, require_chromium, screenshot_dir
+from .browser import desktop_page, launch_chromium, require_chromium, screenshot_dir
 from .conftest import PASSWORD
 from .io_files import xlsx_file
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
@@ -74,10 +74,7 @@ def test_visit_history_workbook_through_the_import_page(app, make, server, tmp_p
     errors: list[str] = []
 
     with launch_chromium() as browser:
-        context = browser.new_context(viewport={"width": 1024, "height": 1200}, locale="ja-JP")
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        log_in(page, server, owner.email, PASSWORD)
+        page = desktop_page(browser, server, owner.email, PASSWORD, errors, width=1024, height=1200)
 
         page.goto(f"{server}/import")
         page.click("details.import-columns summary")
@@ -99,7 +96,7 @@ def test_visit_history_workbook_through_the_import_page(app, make, server, tmp_p
         page.click("button:has-text('取り込みを実行')")
         page.wait_for_selector(".import-job[data-state=done]", timeout=30_000)
         assert "2" in page.locator(".flash").inner_text()
-        context.close()
+        page.context.close()
     db.session.rollback()
     stored = db.session.scalars(select(Visit).order_by(Visit.ref)).all()
     assert [(v.ref, v.source, len(v.proposals)) for v in stored] == [

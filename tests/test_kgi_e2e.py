@@ -8,7 +8,7 @@ from fieldlog import demo
 from fieldlog.app.extensions import db
 from fieldlog.models import User
 
-from .browser import launch_chromium, log_in, require_chromium, screenshot_dir
+from .browser import desktop_page, launch_chromium, require_chromium, screenshot_dir
 from .conftest import NOW, TZ
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
 from .test_manage_e2e import assert_chart_text_readable
@@ -27,9 +27,9 @@ def test_yojitsu_and_forecast_in_chromium(app, server, tmp_path):  # noqa: F811
     errors: list[str] = []
 
     with launch_chromium() as browser:
-        page = browser.new_page(viewport={"width": 1024, "height": 1366}, locale="ja-JP")
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        log_in(page, server, owner.email, demo.DEMO_PASSWORD)
+        page = desktop_page(
+            browser, server, owner.email, demo.DEMO_PASSWORD, errors, width=1024, height=1366
+        )
         page.goto(f"{server}/summary?week=2026-W47")
         card = page.locator("section:has(#yojitsu-h)")
         text = card.inner_text()

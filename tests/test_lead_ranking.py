@@ -358,13 +358,7 @@ def test_panel_in_chromium_swaps_in_when_ready(app, pilot, make, server, tmp_pat
     """Cold cache in a real browser: 計算中… with a progress bar, then the ranking appears
     without a reload (what was typed in the KPI form stays)."""
 
-    from .browser import (
-        launch_chromium,
-        log_in,
-        require_chromium,
-        screenshot_dir,
-        wait_until,
-    )
+    from .browser import desktop_page, launch_chromium, require_chromium, screenshot_dir, wait_until
 
     require_chromium()
     make.user("owner", email="owner@example.jp")
@@ -372,9 +366,9 @@ def test_panel_in_chromium_swaps_in_when_ready(app, pilot, make, server, tmp_pat
     shots = screenshot_dir(tmp_path)
     errors: list[str] = []
     with launch_chromium() as browser:
-        page = browser.new_page(viewport={"width": 1024, "height": 1366}, locale="ja-JP")
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        log_in(page, server, "owner@example.jp", PASSWORD)
+        page = desktop_page(
+            browser, server, "owner@example.jp", PASSWORD, errors, width=1024, height=1366
+        )
         page.goto(f"{server}/settings/kpis")
         panel = page.locator("#lead-ranking")
         assert "計算中…" in panel.inner_text()

@@ -11,7 +11,7 @@ from fieldlog import demo
 from fieldlog.app.extensions import db
 from fieldlog.models import Branch, User
 
-from .browser import launch_chromium, log_in, require_chromium, screenshot_dir
+from .browser import desktop_page, launch_chromium, log_in, require_chromium, screenshot_dir
 from .conftest import NOW, TZ
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
 
@@ -60,10 +60,9 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     with launch_chromium() as browser:
-        context = browser.new_context(viewport={"width": 1024, "height": 1366}, locale="ja-JP")
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        log_in(page, server, owner.email, demo.DEMO_PASSWORD)
+        page = desktop_page(
+            browser, server, owner.email, demo.DEMO_PASSWORD, errors, width=1024, height=1366
+        )
         page.goto(f"{server}/summary?week=2026-W47")
         assert page.locator("h1").first.inner_text().startswith("全社サマリー")
         assert page.locator("table.kpi-matrix tbody tr").count() >= 2
@@ -76,12 +75,11 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
         page.set_viewport_size({"width": 390, "height": 844})
         header = page.locator("table.kpi-matrix thead tr").first.bounding_box()
         assert header is not None and header["height"] <= 48, header
-        context.close()
+        page.context.close()
 
-        context = browser.new_context(viewport={"width": 900, "height": 1400}, locale="ja-JP")
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        log_in(page, server, manager.email, demo.DEMO_PASSWORD)
+        page = desktop_page(
+            browser, server, manager.email, demo.DEMO_PASSWORD, errors, width=900, height=1400
+        )
         page.goto(f"{server}/branch")
         assert page.url.endswith(f"/branches/{branch.code}")
         assert branch.name in page.locator("h1").first.inner_text()
@@ -90,7 +88,7 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
         assert_fits_a_tablet(page)
         page.set_viewport_size({"width": 900, "height": 1400})
         page.screenshot(path=str(SHOTS / "branch.png"), full_page=False)
-        context.close()
+        page.context.close()
     # The strict CSP would report any inline script or style as a console error.
     assert [e for e in errors if "Content Security Policy" in e] == []
 

@@ -263,17 +263,16 @@ def test_summary_and_branch_dashboard_warn_while_a_mail_has_failed(client, auth,
 def test_phone_width_page_and_resend_in_chromium(app, world, server, inbox, tmp_path):  # noqa: F811
     """At 390 px: no sideways scrolling, a thumb-sized button, and the resend goes out."""
 
-    from .browser import launch_chromium, log_in, require_chromium, screenshot_dir
+    from .browser import desktop_page, launch_chromium, require_chromium, screenshot_dir
 
     require_chromium()
     failed_run()
     app.config["FIELDLOG_SMTP_URL"] = inbox.url
     errors: list[str] = []
     with launch_chromium() as browser:
-        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP")
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        log_in(page, server, "m1@example.jp", PASSWORD)
+        page = desktop_page(
+            browser, server, "m1@example.jp", PASSWORD, errors, width=390, height=844
+        )
         page.goto(f"{server}{PAGE}")
         assert page.locator("h1").inner_text() == "レポート配信"
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -285,6 +284,6 @@ def test_phone_width_page_and_resend_in_chromium(app, world, server, inbox, tmp_
         page.wait_for_selector(".flash-success")
         assert "再送しました" in page.locator(".flash-success").inner_text()
         assert page.locator("form.delivery-resend button").count() == 1
-        context.close()
+        page.context.close()
     assert len(inbox.messages) == 1
     assert [e for e in errors if "Content Security Policy" in e] == []
