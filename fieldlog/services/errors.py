@@ -6,10 +6,14 @@ from typing import Any
 
 
 class ServiceError(Exception):
-    """A refusal with a stable error code and an HTTP status."""
+    """A refusal with a stable error code and an HTTP status (each kind below sets both).
 
-    code = "invalid"
-    status = 422
+    ``errors`` holds field errors, keyed by field name (nested fields with dots:
+    ``proposal.amount``); the message defaults to the code.
+    """
+
+    code: str
+    status: int
 
     def __init__(self, message: Any = "", errors: dict[str, list[Any]] | None = None):
         super().__init__(str(message) if message else self.code)
@@ -18,8 +22,6 @@ class ServiceError(Exception):
 
 
 class Invalid(ServiceError):
-    """Field errors, keyed by field name (nested fields with dots: ``proposal.amount``)."""
-
     code = "invalid"
     status = 422
 
