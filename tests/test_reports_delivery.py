@@ -246,7 +246,7 @@ def test_claim(app, status, age_minutes, claimed):
         db.session.add(ReportDelivery(week="2026-W47", report="company", recipient="o@x.jp",
                                       status=status, attempts=1, updated_at=when))  # fmt: skip
         db.session.commit()
-    assert mailer.claim(db.engine, "2026-W47", "company", "o@x.jp") is claimed
+    assert mailer.claim(db.session, "2026-W47", "company", "o@x.jp") is claimed
     row = rows()[("company", "o@x.jp")]
     assert row.status == ("sending" if claimed else status)
     assert row.attempts == (2 if claimed and status else 1)
@@ -269,3 +269,42 @@ def test_readme_smtp_examples_with_a_password_are_encrypted():
     assert len(examples) >= 2
     for url in examples:
         assert mailer.SmtpSettings.parse(url).security in {"starttls", "ssl"}, url
+
+
+def test_a_failed_send_records_the_failure_and_keeps_nothing_half_written(app, company, inbox):
+    """The build only reads: what it wrote before the mail failed is rolled back, while the
+    failure is committed on the delivery row (no sent time, no snapshot of sent figures)."""
+    from fieldlog.models import Branch, ReportSnapshot
+
+    def writes_then_builds(job):
+        db.session.add(Branch(code="HALF", name="書きかけ支店"))
+        db.session.flush()
+        return fake_build(job)
+
+    down = f"smtp://127.0.0.1:{free_port()}?timeout=2"
+    result, _ = run(down, build=writes_then_builds)
+    assert len(result.failed) == 3 and inbox.messages == []
+    recorded = rows()
+    for key in [("branch:TKY", "m1@example.jp"), ("branch:TKY", "m2@example.jp")]:
+        row = recorded[key]
+        assert (row.status, row.attempts, row.sent_at) == ("failed", 1, None)
+        assert "ConnectionRefusedError" in row.error
+    assert recorded[("branch:OSK", "")].status == mailer.NO_RECIPIENTS
+    assert db.session.scalars(select(Branch).where(Branch.code == "HALF")).all() == []
+    assert db.session.scalars(select(ReportSnapshot)).all() == []
+
+    def fails_after_writing(job):
+        writes_then_builds(job)
+        raise RuntimeError("half way")
+
+    again, _ = run(inbox.url, build=fails_after_writing)
+    assert len(again.failed) == 3 and inbox.messages == []
+    row = rows()[("company", "owner@example.jp")]
+    assert (row.status, row.attempts, row.sent_at) == ("failed", 2, None)
+    assert row.error == "RuntimeError: half way"
+    assert db.session.scalars(select(Branch).where(Branch.code == "HALF")).all() == []
+
+    run(inbox.url)
+    assert inbox.to() == ["m1@example.jp", "m2@example.jp", "owner@example.jp"]
+    assert {r.status for r in rows().values()} == {"sent", mailer.NO_RECIPIENTS}
+    assert len(db.session.scalars(select(ReportSnapshot)).all()) == 2

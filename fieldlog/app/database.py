@@ -91,6 +91,27 @@ def unit_of_work(session: Session | scoped_session) -> Iterator[Work]:
         raise
 
 
+@contextmanager
+def read_only(session: Session | scoped_session) -> Iterator[None]:
+    """A block that only reads, ended with its transaction when the block ends (or raises).
+
+    Rolled back, so nothing it wrote by accident is kept, and the session's next transaction
+    begins afresh: a write after it takes its lock when it begins (BEGIN IMMEDIATE on SQLite).
+    """
+    with unit_of_work(session) as work:
+        work.discard()
+        yield
+
+
+@contextmanager
+def write_unit(session: Session | scoped_session) -> Iterator[Work]:
+    """A unit of work in a transaction of its own that writes: a read the session left open
+    ends first (``end_reads``), so on SQLite the write takes its lock when it begins."""
+    end_reads(session)
+    with write_intent(), unit_of_work(session) as work:
+        yield work
+
+
 def discard(session: Session | scoped_session) -> None:
     """Roll back whatever the session began: after an error, or reads that must not go on."""
     session.rollback()

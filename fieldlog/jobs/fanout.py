@@ -30,6 +30,7 @@ from rq.job import JobStatus
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from ..app.database import read_only
 from ..reports import mailer
 from ..rules.periods import Period
 
@@ -83,8 +84,10 @@ def enqueue_week(
     already waiting or running is left to that job.
     """
     enqueued = []
+    with read_only(session):
+        outstanding = mailer.outstanding(session, period)
     # The company report takes longest (~5× a branch's): first, so it never runs alone at the end.
-    for job in sorted(mailer.outstanding(session, period), key=lambda j: j.branch is not None):
+    for job in sorted(outstanding, key=lambda j: j.branch is not None):
         if not job.recipients:
             mailer.no_recipients(session, engine, period, job, echo=echo)
             continue
@@ -106,7 +109,6 @@ def enqueue_week(
         )
         echo(f"enqueued: {job.report} ({len(job.recipients)} recipients) as {jid}")
         enqueued.append(jid)
-    session.rollback()
     return enqueued
 
 

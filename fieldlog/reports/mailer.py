@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..app.database import write_intent
+from ..app.database import read_only, write_unit
 from ..kpi import closed_weeks
 from ..models import Branch, ReportDelivery, User
 from ..present import numbers
@@ -256,8 +257,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _row(week: str, report: str, recipient: str) -> Any:
+    """The delivery row of (week, report, recipient), as a where clause."""
+    return (
+        (ReportDelivery.week == week)
+        & (ReportDelivery.report == report)
+        & (ReportDelivery.recipient == recipient)
+    )
+
+
 def claim(
-    engine: Engine, week: str, report: str, recipient: str, *, status: str = "sending"
+    session: Session, week: str, report: str, recipient: str, *, status: str = "sending"
 ) -> bool:
     """Take (week, report, recipient) for this sender, in its own committed transaction.
 
@@ -266,37 +276,30 @@ def claim(
     """
     now = _now()
     row = {"week": week, "report": report, "recipient": recipient}
-    with write_intent():
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    insert(ReportDelivery).values(
-                        **row, status=status, attempts=1, error="", created_at=now, updated_at=now
-                    )
-                )
-            return True
-        except IntegrityError:
-            pass
-        key = (
-            (ReportDelivery.week == week)
-            & (ReportDelivery.report == report)
-            & (ReportDelivery.recipient == recipient)
-        )
-        retryable = ReportDelivery.status.in_(["failed", "pending"]) | (
-            (ReportDelivery.status == "sending") & (ReportDelivery.updated_at < now - STALE_CLAIM)
-        )
-        with engine.begin() as conn:
-            taken = conn.execute(
-                update(ReportDelivery)
-                .where(key, retryable)
-                .values(
-                    status=status, attempts=ReportDelivery.attempts + 1, error="", updated_at=now
+    try:
+        with write_unit(session):
+            session.execute(
+                insert(ReportDelivery).values(
+                    **row, status=status, attempts=1, error="", created_at=now, updated_at=now
                 )
             )
-            return taken.rowcount == 1
+        return True
+    except IntegrityError:
+        pass
+    retryable = ReportDelivery.status.in_(["failed", "pending"]) | (
+        (ReportDelivery.status == "sending") & (ReportDelivery.updated_at < now - STALE_CLAIM)
+    )
+    with write_unit(session):
+        taken = session.execute(
+            update(ReportDelivery)
+            .where(_row(week, report, recipient), retryable)
+            .values(status=status, attempts=ReportDelivery.attempts + 1, error="", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return taken.rowcount == 1
 
 
-def finish(engine: Engine, week: str, report: str, recipient: str, error: str | None) -> None:
+def finish(session: Session, week: str, report: str, recipient: str, error: str | None) -> None:
     """Mark a claimed row sent (error None) or failed, in its own transaction."""
     now = _now()
     values = (
@@ -304,15 +307,12 @@ def finish(engine: Engine, week: str, report: str, recipient: str, error: str | 
         if error is None
         else {"status": "failed", "error": error[:2000], "updated_at": now}
     )
-    with write_intent(), engine.begin() as conn:
-        conn.execute(
+    with write_unit(session):
+        session.execute(
             update(ReportDelivery)
-            .where(
-                ReportDelivery.week == week,
-                ReportDelivery.report == report,
-                ReportDelivery.recipient == recipient,
-            )
+            .where(_row(week, report, recipient))
             .values(**values)
+            .execution_options(synchronize_session=False)
         )
 
 
@@ -358,8 +358,7 @@ def no_recipients(
     who = "owner" if job.branch is None else "manager"
     echo(f"{job.report}: NO RECIPIENTS (no active {who}) — report not sent")
     if record:
-        session.rollback()
-        claim(engine, period.label, job.report, "", status=NO_RECIPIENTS)
+        claim(session, period.label, job.report, "", status=NO_RECIPIENTS)
     return Outcome(job.report, "", NO_RECIPIENTS)
 
 
@@ -378,7 +377,8 @@ def send_report(
     dry_run = smtp is None
     if not job.recipients:
         return [no_recipients(session, engine, period, job, record=not dry_run, echo=echo)]
-    done = _sent_already(session, period.label, job.report)
+    with read_only(session):
+        done = _sent_already(session, period.label, job.report)
     outcomes = [Outcome(job.report, r.email, "skipped") for r in job.recipients if r.email in done]
     pending = [r for r in job.recipients if r.email not in done]
     if dry_run:
@@ -388,21 +388,22 @@ def send_report(
         return outcomes
     built: Built | None = None
     for r in pending:
-        # The session only reads here; end its transaction so an SQLite reader never
-        # holds the lock a claim needs to commit.
-        session.rollback()
-        if not claim(engine, period.label, job.report, r.email):
+        # Each claim, and each sent or failed mark, commits in a transaction of its own
+        # (app.database.write_unit); the build only reads, and whatever it might have written
+        # is rolled back with its transaction, whether it succeeds or fails.
+        if not claim(session, period.label, job.report, r.email):
             outcomes.append(Outcome(job.report, r.email, "skipped"))
             continue
         error = None
         try:
-            built = built or build(job)
+            if built is None:
+                with read_only(session):
+                    built = build(job)
             with smtp.connect() as conn:
                 conn.send_message(message(job, period, built, r, mail_from))
         except Exception as exc:  # any failure is recorded on the row and retried next run
             error = f"{type(exc).__name__}: {exc}"
-        session.rollback()  # end the builder's read transaction before writing
-        finish(engine, period.label, job.report, r.email, error)
+        finish(session, period.label, job.report, r.email, error)
         if error is None and built is not None:
             # The figures as they went out, kept once per week and report: later roll-ups say
             # how far the closed week moved since (fieldlog.kpi.closed_weeks).
