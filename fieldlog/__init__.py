@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_logging(app)
     config.warn_if_weak_secret(app)
     register_extensions(app)
+    register_templates(app)
     register_web(app)
     register_cli(app)
     return app
@@ -56,6 +57,12 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+
+def register_templates(app: Flask) -> None:
+    from .present.pdf import init_app
+
+    init_app(app)
 
 
 def register_web(app: Flask) -> None:

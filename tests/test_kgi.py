@@ -254,7 +254,7 @@ def test_a_short_history_gets_a_message_not_a_chart(make, client, auth):
     assert 'class="forecast-chart"' not in html
 
 
-def test_weekly_pdf_reads_like_a_yojitsu_report(tmp_path):
+def test_weekly_pdf_reads_like_a_yojitsu_report(app, tmp_path):
     from dataclasses import replace
 
     from fieldlog.kpi.kgi import ForecastWeek, MonthToDate, RepKgi

@@ -125,7 +125,7 @@ def test_every_surface_prints_a_value_alike(app, value, unit):
     expected = numbers.value(value, unit)
     key = {"rate": "hearing_rate", "yen": "sales_amount", "count": "proposal_count"}[unit]
     assert fmt(unit, value) == expected
-    assert pdf._environment().filters["value"](value, unit) == expected
+    assert pdf.environment().filters["value"](value, unit) == expected
     assert _fmt_value(key, value) == expected
     assert _format(key, KpiValue(value, value or 0, None)) == expected
     if unit == "rate":

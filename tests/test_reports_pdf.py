@@ -48,7 +48,7 @@ def pdftotext(data: bytes, tmp_path: Path) -> str:
         (0, ["東京支店", "この週の訪問記録はありません", "1 / 1"], ["担当者別", "重点KPIと目標"]),
     ],
 )
-def test_pdf_text_reads_back(tmp_path, visits, present, absent):
+def test_pdf_text_reads_back(app, tmp_path, visits, present, absent):
     data = pdf.render_pdf(branch_report(visits=visits))
     assert data.startswith(b"%PDF") and len(data) < pdf.MAX_BYTES
     text = pdftotext(data, tmp_path)
@@ -58,7 +58,7 @@ def test_pdf_text_reads_back(tmp_path, visits, present, absent):
         assert snippet not in text, snippet
 
 
-def test_html_escapes_user_text():
+def test_html_escapes_user_text(app):
     report = branch_report()
     report.customers[0].name = "有限会社<script>高橋</script>"
     html = pdf.render_html(report)
@@ -79,8 +79,11 @@ def test_renders_with_no_cjk_system_font(tmp_path):
         listed = subprocess.run(["fc-list"], capture_output=True, text=True).stdout
         assert listed.strip() == "", listed
         from tests.report_samples import branch_report
+        from fieldlog import create_app
         from fieldlog.present import pdf
-        open({str(out)!r}, "wb").write(pdf.render_pdf(branch_report()))
+        app = create_app({{"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 32}})
+        with app.app_context():
+            open({str(out)!r}, "wb").write(pdf.render_pdf(branch_report()))
         """
     )
     env = {"FONTCONFIG_FILE": str(conf), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ctypes.util
 import logging
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from flask import Flask, current_app
+from jinja2 import Environment
 from markupsafe import Markup
 
 from ..kpi.health import FLAG_LABELS_JA
@@ -255,16 +255,11 @@ def forecast_chart(month: Any) -> Markup:
     )
 
 
-@cache
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(ROOT / "templates")),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(value=numbers.value, change=fmt_change, fraction=fmt_fraction)
-    env.globals.update(
+def init_app(app: Flask) -> None:
+    """The report's filters and helpers on the app's Jinja environment: the one environment
+    that renders every template, the pages and the report's HTML on its way to PDF."""
+    app.jinja_env.filters.update(value=numbers.value, change=fmt_change, fraction=fmt_fraction)
+    app.jinja_env.globals.update(
         verdict=verdict,
         arrow=trend_arrow,
         spark=spark,
@@ -281,14 +276,18 @@ def _environment() -> Environment:
         kpi_ja=lambda key: name_of(key, "ja"),
         unit_of=unit_of,
     )
-    return env
+
+
+def environment() -> Environment:
+    """The Jinja environment that renders templates/reports/: the current app's."""
+    return current_app.jinja_env
 
 
 def render_html(report: BranchReport | CompanyReport, *, company_name: str = "") -> str:
-    """The report as a standalone HTML document (no request context needed)."""
+    """The report as a standalone HTML document (an app context, no request, needed)."""
     name = "weekly.html" if isinstance(report, BranchReport) else "company.html"
     return (
-        _environment()
+        environment()
         .get_template(f"reports/{name}")
         .render(report=report, company_name=company_name)
     )
@@ -344,5 +343,6 @@ def render_pdf(report: BranchReport | CompanyReport, *, company_name: str = "") 
 def warm_up() -> None:
     """Load WeasyPrint, the templates and the shipped font once, e.g. in a queue worker
     before it forks, so that each forked job does not pay for them again."""
-    _environment()
+    environment().get_template("reports/weekly.html")
+    environment().get_template("reports/company.html")
     html_to_pdf('<html lang="ja"><body><p>週次KPIレポート</p></body></html>')
