@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from fieldlog.kpi import CATALOGUE
+from fieldlog.kpi.gap import Suggestion
 from fieldlog.reports.data import (
     BranchReport,
     CustomerLine,
@@ -18,32 +18,32 @@ from fieldlog.reports.data import (
 LABELS = ["W40", "W41", "W42", "W43", "W44", "W45", "W46", "W47"]
 
 
-def figure(key, name, unit, value, previous=None, target=None, direction="up", num=None, den=None):
+def figure(key, unit, value, previous=None, target=None, direction="up", num=None, den=None):
+    """A figure as the KPI engine gives it; the report names it and says why from its key."""
     wiggle = (0.82, 0.9, 0.86, 0.95, 0.88, 0.97, 0.93)
     trend = [None if value is None else value * w for w in wiggle] + [value]
-    why = CATALOGUE[key].why("ja") if key in CATALOGUE else "理由の説明"
     met = None if value is None or target is None else ("ahead" if value >= target else "behind")
-    return Figure(key, name, unit, direction, value, num, den, previous, target, met, trend, why)
+    return Figure(key, unit, direction, value, num, den, previous, target, met, trend)
 
 
 def rep_row(name: str, visits: int, purposeful: float, hearing: float) -> RepRow:
     figures = {
-        "purposeful_visit_rate": figure("p", "目的あり訪問率", "rate", purposeful, target=0.7),
-        "hearing_rate": figure("h", "課題ヒアリング実施率", "rate", hearing, target=0.4),
-        "next_action_rate": figure("n", "次回アクション設定率", "rate", None),
+        "purposeful_visit_rate": figure("purposeful_visit_rate", "rate", purposeful, target=0.7),
+        "hearing_rate": figure("hearing_rate", "rate", hearing, target=0.4),
+        "next_action_rate": figure("next_action_rate", "rate", None),
     }
     return RepRow(name, figures, visits)
 
 
 def branch_report(visits: int = 42, name: str = "東京支店") -> BranchReport:
     kpis = [
-        figure("purposeful_visit_rate", "目的あり訪問率", "rate", 0.62, 0.55, 0.7, num=26, den=42),
-        figure("hearing_rate", "課題ヒアリング実施率", "rate", 0.45, 0.5, 0.4, num=19, den=42),
-        figure("next_action_rate", "次回アクション設定率", "rate", None, 0.3, 0.6, num=0, den=0),
+        figure("purposeful_visit_rate", "rate", 0.62, 0.55, 0.7, num=26, den=42),
+        figure("hearing_rate", "rate", 0.45, 0.5, 0.4, num=19, den=42),
+        figure("next_action_rate", "rate", None, 0.3, 0.6, num=0, den=0),
     ]
     kgi = [
-        figure("sales_amount", "売上", "yen", 12_345_000, 11_000_000),
-        figure("gross_margin_rate", "粗利率", "rate", 0.243, 0.25),
+        figure("sales_amount", "yen", 12_345_000, 11_000_000),
+        figure("gross_margin_rate", "rate", 0.243, 0.25),
     ]
     reps = [
         rep_row("佐藤 一郎", 20, 0.8, 0.3),
@@ -59,12 +59,22 @@ def branch_report(visits: int = 42, name: str = "東京支店") -> BranchReport:
         trend_labels=LABELS,
         kpis=kpis,
         kgi=kgi,
-        visit_count=figure("visit_count", "訪問件数 (参考)", "count", visits, 38, direction=None),
+        visit_count=figure("visit_count", "count", visits, 38, direction=None),
         reps=reps,
-        suggestions=["目的あり訪問率の未達は母数ではなく質の問題の可能性があります。"],
+        gaps={
+            "purposeful_visit_rate": Suggestion(
+                "purposeful_visit_rate",
+                "quality",
+                {"base_now": 42, "base_before": 40.5, "value": 0.62, "target": 0.7},
+            )
+        },
         reviews=[
             ReviewLine(
-                "目的あり訪問率", "定期巡回が多かった", "質", "訪問前に目的を1つ決める", kpis[0]
+                "purposeful_visit_rate",
+                "定期巡回が多かった",
+                "quality",
+                "訪問前に目的を1つ決める",
+                kpis[0],
             )
         ],
         follow_ups=[

@@ -6,6 +6,7 @@ import subprocess
 from datetime import date
 
 import pytest
+from flask_babel import force_locale
 
 from fieldlog.app.extensions import db
 from fieldlog.kpi.choices import set_active_kpis
@@ -86,7 +87,6 @@ def by_key(figures):
         ("kpi.purposeful_visit_rate.previous", 0.0),
         ("kpi.purposeful_visit_rate.target", 0.8),
         ("kpi.purposeful_visit_rate.achievement", "behind"),
-        ("kpi.purposeful_visit_rate.name", "目的あり訪問率"),
         ("kpi.hearing_rate.value", 0.75),
         ("kpi.next_action_rate.value", 0.25),
         ("kpi.hearing_rate.target", None),
@@ -124,10 +124,17 @@ def test_branch_report_lists(report):
     assert report.follow_ups[0].action == "見積書を再提出" and report.follow_ups[0].days_late == 2
     assert [(c.code, c.reason, c.last_visit) for c in report.customers] == [("C3", "dormant", None)]
     review = report.reviews[0]
-    assert (review.next_change, review.cause) == ("訪問前に目的を決める", "質")
+    assert (review.kpi, review.next_change, review.cause) == (
+        "purposeful_visit_rate", "訪問前に目的を決める", "quality"
+    )  # fmt: skip
     assert review.result.value == 0.75
-    assert any(s.startswith("目的あり訪問率") for s in report.suggestions)
+    assert "purposeful_visit_rate" in report.gaps
     assert report.biggest_changes()[0].key in {"sales_amount", "purposeful_visit_rate"}
+    # The report says the facts in Japanese: names, the review's cause, the suggestions.
+    html = pdf.render_html(report)
+    assert '<td class="kpi-name">目的あり訪問率</td>' in html
+    assert "定期巡回が多かった（質）" in html
+    assert "<li>目的あり訪問率（" in html
 
 
 def test_branch_without_activity(tokyo):
@@ -276,14 +283,16 @@ def test_reports_carry_the_kpi_set_lint(tokyo, active, expected):
         db.session.commit()
     branch = data.branch_report(db.session, tokyo[0], W47, today=TODAY, tz=TZ)
     company = data.company_report(db.session, W47, today=TODAY, tz=TZ)
-    assert branch.lint == company.lint
+    assert [w.code for w in branch.lint] == [w.code for w in company.lint]
     assert len(branch.lint) == (2 if expected else 0)
-    text = " ".join(branch.lint)
+    with force_locale("ja"):
+        lines = [str(w) for w in branch.lint]
+    text = " ".join(lines)
     assert all(word in text for word in expected), text
     for report in (branch, company):
         html = pdf.render_html(report)
         assert ("KPI設定の確認" in html) is bool(expected)
-        assert all(line in html for line in branch.lint)
+        assert all(line in html for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -118,8 +118,8 @@ def test_harfbuzz_warning(monkeypatch, caplog):
 def test_change_and_arrow(unit, value, previous, change, arrow):
     from fieldlog.reports.data import Figure
 
-    f = Figure("k", "名前", unit, "up", value, previous=previous)
+    f = Figure("k", unit, "up", value, previous=previous)
     assert (pdf.fmt_change(f), pdf.trend_arrow(f)) == (change, arrow)
-    down = Figure("k", "名前", unit, "down", value, previous=previous)
+    down = Figure("k", unit, "down", value, previous=previous)
     if "▲" in arrow:
         assert pdf.trend_arrow(down) == "▲ 悪化"

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import force_locale
 from jinja2 import Environment
 from markupsafe import Markup
 
 from ..kpi.health import FLAG_LABELS_JA
 from ..reports.data import BranchReport, CompanyReport, Figure
-from ..rules.kpi_catalogue import name_of, unit_of
-from . import charts, numbers
+from ..rules.kpi_catalogue import unit_of
+from . import charts, numbers, report_text
+from .report_text import kpi_name
 
 ROOT = Path(__file__).resolve().parents[2]
 FONT_PATH = ROOT / "static" / "fonts" / "ipaexg.ttf"
@@ -80,7 +82,11 @@ def trend_arrow(figure: Figure) -> str:
 
 def spark(figure: Figure) -> Markup:
     return Markup(  # noqa: S704 — built with ElementTree, every label escaped
-        charts.sparkline(figure.trend, title=f"{figure.name} 8週間の推移", target=figure.target)
+        charts.sparkline(
+            figure.trend,
+            title=f"{kpi_name(figure.key)} 8週間の推移",
+            target=figure.target,
+        )
     )
 
 
@@ -92,7 +98,7 @@ def lag_chart(row: Any) -> Markup:
             [e.lag for e in result.by_lag],
             [e.effect for e in result.by_lag],
             [e.interval for e in result.by_lag],
-            title=f"{name_of(row.kpi, 'ja')} → {name_of(result.kgi, 'ja')} 遅れ別の効果と90%区間",
+            title=f"{kpi_name(row.kpi)} → {kpi_name(result.kgi)} 遅れ別の効果と90%区間",
             chosen=result.lag_weeks,
             axis_label="何週後（遅れ）",
             unit_label=lag_unit(row),
@@ -115,12 +121,12 @@ def did_line(row: Any) -> str:
         if found is None:
             continue
         if found.effect is None:
-            parts.append(f"{name_of(key, 'ja')} まだ判断できない（週数不足）")
+            parts.append(f"{kpi_name(key)} まだ判断できない（週数不足）")
             continue
         unit = unit_of(key)
         lo, hi = found.interval
         text = (
-            f"{name_of(key, 'ja')} {numbers.difference(found.effect, unit)}"
+            f"{kpi_name(key)} {numbers.difference(found.effect, unit)}"
             f"（90%区間 {numbers.difference(lo, unit)}〜{numbers.difference(hi, unit)}）"
         )
         if found.verdict == "pre_trend":
@@ -148,7 +154,7 @@ def did_chart(row: Any) -> Markup | str:
             tested,
             against,
             start=compared.start_index,
-            title=f"{name_of(row.result.kgi, 'ja')} 開始前後：{row.branch_name}と比較グループ",
+            title=f"{kpi_name(row.result.kgi)} 開始前後：{row.branch_name}と比較グループ",
             desc=desc,
             tested_label=row.branch_name,
             comparison_label="比較グループ",
@@ -167,7 +173,7 @@ def lag_unit(row: Any) -> str:
     """The lag chart's effect unit in Japanese: the KGI's unit per step of the KPI."""
     unit = "ポイント" if unit_of(row.result.kgi) == "rate" else "円"
     step = "+10ポイント" if unit_of(row.kpi) == "rate" else "+1"
-    return f"効果の単位：{name_of(row.kpi, 'ja')} {step} あたりの{unit}"
+    return f"効果の単位：{kpi_name(row.kpi)} {step} あたりの{unit}"
 
 
 def bullet(figure: Figure) -> Markup:
@@ -177,7 +183,7 @@ def bullet(figure: Figure) -> Markup:
         charts.bullet(
             figure.value,
             figure.target,
-            title=f"{figure.name} 目標比",
+            title=f"{kpi_name(figure.key)} 目標比",
             value_text=f"目標 {target}" if target else "目標なし",
             maximum=1.0 if figure.unit == "rate" else None,
         )
@@ -199,7 +205,7 @@ def rep_chart(report: BranchReport, key: str) -> Markup:
         charts.bar_chart(
             [r.name for r in rows],
             [r.figures[key].value for r in rows],
-            title=f"担当者別 {first.name}",
+            title=f"担当者別 {kpi_name(key)}",
             target=branch_fig.target,
             target_label="目標",
             fmt=fmt,
@@ -215,7 +221,7 @@ def trend_chart(report: BranchReport | CompanyReport) -> Markup:
     return Markup(  # noqa: S704 — built with ElementTree, every label escaped
         charts.line_chart(
             report.trend_labels,
-            [charts.Series(f.name, f.trend) for f in rates],
+            [charts.Series(kpi_name(f.key), f.trend) for f in rates],
             title="重点KPIの8週間の推移",
             fmt=numbers.axis_percent,
             ceiling=1.0,
@@ -273,8 +279,13 @@ def init_app(app: Flask) -> None:
         company_name="",
         flag_detail=flag_detail,
         flag_label=FLAG_LABELS_JA.get,
-        kpi_ja=lambda key: name_of(key, "ja"),
+        kpi_ja=kpi_name,
         unit_of=unit_of,
+        review_subject=report_text.review_subject,
+        kpi_cause=report_text.cause,
+        kpi_why=report_text.why,
+        gap_lines=report_text.suggestions,
+        lint_lines=report_text.lint_lines,
     )
 
 
@@ -284,13 +295,12 @@ def environment() -> Environment:
 
 
 def render_html(report: BranchReport | CompanyReport, *, company_name: str = "") -> str:
-    """The report as a standalone HTML document (an app context, no request, needed)."""
+    """The report as a standalone HTML document, in Japanese whatever the reader's language
+    (an app context, no request, needed)."""
     name = "weekly.html" if isinstance(report, BranchReport) else "company.html"
-    return (
-        environment()
-        .get_template(f"reports/{name}")
-        .render(report=report, company_name=company_name)
-    )
+    template = environment().get_template(f"reports/{name}")
+    with force_locale(report_text.LOCALE):
+        return template.render(report=report, company_name=company_name)
 
 
 def _local_fetcher() -> Any:

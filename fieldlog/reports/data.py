@@ -25,15 +25,16 @@ from . import lists
 from .lists import CustomerLine, FollowUpLine, Pipeline
 
 TREND_WEEKS = 8
-CAUSE_JA = {"quantity": "母数", "quality": "質", "design": "設計"}
 
 
 @dataclass
 class Figure:
-    """One KPI in one scope and week, with what a reader needs to check and judge it."""
+    """One KPI in one scope and week, with what a reader needs to check and judge it.
+
+    Facts only: present/ names the KPI from its key (fieldlog.present.report_text).
+    """
 
     key: str
-    name: str
     unit: str  # "rate" | "count" | "yen"
     direction: str | None  # "up" | "down" | None
     value: float | None
@@ -43,7 +44,7 @@ class Figure:
     target: float | None = None
     achievement: str | None = None  # "ahead" | "on" | "behind" (None: no target or value)
     trend: list[float | None] = field(default_factory=list)
-    why: str = ""
+    why: str = ""  # the company's own "why" for this KPI; empty: the catalogue's
 
     @property
     def change(self) -> float | None:
@@ -69,9 +70,11 @@ class RepRow:
 
 @dataclass
 class ReviewLine:
-    kpi: str
+    """Last week's review answer for one KPI (``kpi`` None: the whole) and this week's result."""
+
+    kpi: str | None
     why: str
-    cause: str
+    cause: str | None  # models.REVIEW_CAUSES
     next_change: str
     result: Figure | None
 
@@ -91,7 +94,6 @@ class BranchReport:
     kgi: list[Figure]
     visit_count: Figure
     reps: list[RepRow]
-    suggestions: list[str]
     reviews: list[ReviewLine]
     follow_ups: list[FollowUpLine]
     follow_ups_total: int
@@ -99,10 +101,10 @@ class BranchReport:
     customers_total: int
     pipeline: Pipeline
     hypotheses: list[str]
-    # The gap analysis behind ``suggestions``, per KPI key (pages translate it when read).
+    # The gap analysis's suggestion (kpi.gap.Suggestion) per KPI key, translated when read.
     gaps: dict[str, Any] = field(default_factory=dict)
-    # The KPI-set lint (Japanese, like the PDF): shown wherever the KPI set is shown.
-    lint: list[str] = field(default_factory=list)
+    # The KPI-set lint (kpi.lint.Warning, translated when read): wherever the KPI set is shown.
+    lint: list[Any] = field(default_factory=list)
     # Active customers of the branch: with none, "every customer was visited" would mislead.
     customers_active: int = 0
     # Per hypothesis under test and linked KPI: this branch's lead analysis (hypotheses.BranchLead)
@@ -153,10 +155,10 @@ class CompanyReport:
     visit_count: Figure
     branches: list[BranchSummary]
     hypotheses: list[str]
-    # The gap analysis behind ``suggestions``, per KPI key (pages translate it when read).
+    # The gap analysis's suggestion (kpi.gap.Suggestion) per KPI key, translated when read.
     gaps: dict[str, Any] = field(default_factory=dict)
-    # The KPI-set lint (Japanese, like the PDF): shown wherever the KPI set is shown.
-    lint: list[str] = field(default_factory=list)
+    # The KPI-set lint (kpi.lint.Warning, translated when read): wherever the KPI set is shown.
+    lint: list[Any] = field(default_factory=list)
     health: Any = None
     moves: list[Any] = field(default_factory=list)
     # 予実 of the company (with the forecast) and of each branch (name, MonthToDate).
@@ -180,8 +182,6 @@ def _figure(key: str, series: list[dict[str, Any]], target: float | None) -> Fig
     previous = series[-2][key].value if len(series) > 1 else None
     return Figure(
         key=key,
-        name=kdef.name("ja"),
-        why=kdef.why("ja"),
         unit=kdef.unit,
         direction=kdef.direction,
         value=now.value,
@@ -214,13 +214,11 @@ def _scope_figures(
     if series is None:
         # Only the KPIs shown: the costly customer-based ones run only when they are active.
         series = trend(session, scope, period.trailing(weeks), keys=keys, today=today, tz=tz)
-    from ..kpi.choices import why_texts
-
     targets = _targets(session, keys, scope, period)
     figures = {k: _figure(k, series, targets[k]) for k in keys}
-    for key, why in why_texts(company_settings(session), "ja").items():
-        if key in figures and why:
-            figures[key].why = why
+    for key, why in (company_settings(session).kpi_why or {}).items():
+        if key in figures and (why or "").strip():
+            figures[key].why = why.strip()
     return figures, series
 
 
@@ -302,38 +300,25 @@ def _hypothesis_leads(
     ]
 
 
-def _suggestions(gaps: dict[str, Any]) -> list[str]:
-    """The report's one-line suggestions (Japanese, like the rest of the PDF)."""
-    from ..kpi import CATALOGUE
-
-    return [
-        f"{CATALOGUE[key].name('ja')}（{CAUSE_JA[found.cause]}）：{found.explanation}"
-        for key, found in gaps.items()
-    ]
-
-
-def _reviews(session: Session, branch: Branch, period: Period, figures: dict[str, Figure]):
+def _reviews(
+    session: Session, branch: Branch, period: Period, figures: dict[str, Figure]
+) -> list[ReviewLine]:
     """Last week's answers ("what we said we'd change") beside this week's result."""
-    from ..kpi import CATALOGUE
-
     stmt = (
         select(Review)
         .where(Review.branch_id == branch.id, Review.week == period.previous().label)
         .order_by(Review.id)
     )
-    lines = []
-    for review in session.scalars(stmt):
-        name = CATALOGUE[review.kpi].name("ja") if review.kpi in CATALOGUE else "全体"
-        lines.append(
-            ReviewLine(
-                name,
-                review.why,
-                CAUSE_JA.get(review.cause or "", ""),
-                review.next_change,
-                figures.get(review.kpi or ""),
-            )
+    return [
+        ReviewLine(
+            review.kpi,
+            review.why,
+            review.cause,
+            review.next_change,
+            figures.get(review.kpi or ""),
         )
-    return lines
+        for review in session.scalars(stmt)
+    ]
 
 
 def trend_labels(period: Period, n: int) -> list[str]:
@@ -381,14 +366,11 @@ def active_keys(session: Session) -> list[str]:
     return active_kpis(company_settings(session))
 
 
-def kpi_set_lint(session: Session) -> list[str]:
-    """The lint of the company's KPI set in Japanese (the reports' language); empty when fine."""
-    from flask_babel import force_locale
-
+def kpi_set_lint(session: Session) -> list[Any]:
+    """The lint of the company's KPI set (kpi.lint.Warning, each translated when read)."""
     from ..kpi.choices import lint_settings
 
-    with force_locale("ja"):
-        return [str(w) for w in lint_settings(company_settings(session), "ja")]
+    return lint_settings(company_settings(session))
 
 
 def branch_report(
@@ -440,7 +422,6 @@ def branch_report(
         branch_name=branch.name,
         **_common(period, today, figures, keys),
         reps=reps,
-        suggestions=_suggestions(gaps),
         gaps=gaps,
         reviews=_reviews(session, branch, period, figures),
         follow_ups=follow_ups,
@@ -503,7 +484,6 @@ def company_report(
             value = values[k].value if k in values else None
             row[k] = Figure(
                 k,
-                figures[k].name,
                 figures[k].unit,
                 figures[k].direction,
                 value,

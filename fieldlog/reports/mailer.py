@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -27,8 +25,7 @@ from sqlalchemy.orm import Session
 from ..app.database import read_only, write_unit
 from ..kpi import closed_weeks
 from ..models import Branch, ReportDelivery, User
-from ..present import numbers
-from ..rules.limits import clean_text
+from ..present.mail import message, subject
 from ..rules.periods import Period
 from ..services import directory
 from .data import BranchReport, CompanyReport
@@ -191,63 +188,6 @@ def outstanding(session: Session, period: Period) -> list[Job]:
         if any((job.report, r.email) not in done for r in job.recipients)
         or (not job.recipients and (job.report, "") not in done)
     ]
-
-
-def subject(job: Job, period: Period) -> str:
-    return f"週次KPIレポート {job.title} {period.label}"
-
-
-def body(report: BranchReport | CompanyReport, job: Job, recipient: Recipient) -> str:
-    """A short Japanese note naming the three biggest changes of the week."""
-    from ..present.pdf import fmt_change
-
-    lines = [
-        f"{recipient.name} 様",
-        "",
-        f"{job.title}の週次KPIレポート（{report.week}：{report.start:%m/%d}〜{report.end:%m/%d}）"
-        "をお送りします。",
-        "",
-    ]
-    if not report.has_activity:
-        lines.append("この週の訪問記録はありません。記録漏れがないかご確認ください。")
-    else:
-        changes = report.biggest_changes()
-        lines.append("今週の大きな変化:" if changes else "先週から大きく動いた指標はありません。")
-        for f in changes:
-            before, now = numbers.value(f.previous, f.unit), numbers.value(f.value, f.unit)
-            lines.append(f"・{f.name}: {before} → {now}（{fmt_change(f)}）")
-    lines += [
-        "",
-        "詳細は添付のPDFをご覧ください。振り返りでは「なぜ達成／未達か」「原因は母数・質・設計の"
-        "どれか」「来週何を変えるか」の3点を話し合いましょう。",
-        "",
-        "FieldLog",
-    ]
-    return "\n".join(lines)
-
-
-def message(
-    job: Job, period: Period, built: Built, recipient: Recipient, mail_from: str
-) -> EmailMessage:
-    report, pdf = built
-    msg = EmailMessage()
-    # A header is one line whatever names were stored before limits.clean_text guarded them.
-    msg["Subject"] = clean_text(subject(job, period), multiline=False)
-    msg["From"] = mail_from
-    msg["To"] = formataddr((clean_text(recipient.name, multiline=False), recipient.email))
-    # RFC 5322 requires Date; smtplib adds neither it nor a Message-ID, and relays may not.
-    msg["Date"] = formatdate(localtime=True)
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
-    msg["Message-ID"] = make_msgid(domain=domain)
-    msg.set_content(body(report, job, recipient))
-    code = job.report.replace("branch:", "")
-    msg.add_attachment(
-        pdf,
-        maintype="application",
-        subtype="pdf",
-        filename=clean_text(f"report-{code}-{period.label}.pdf", multiline=False),
-    )
-    return msg
 
 
 # ---- claim rows ---------------------------------------------------------------------------
