@@ -1,8 +1,9 @@
 """Weekly report data: a pure function of (session, branch, ISO week, today, tz) → dataclasses.
 
-The KPI figures come from the KPI engine (``fieldlog.kpi``); the lists (overdue follow-ups,
-customers overdue for their cycle, pipeline, reviews, hypotheses) are read here directly.
-Nothing in this module renders or formats for a page beyond plain values.
+The KPI figures come from the KPI engine (``fieldlog.kpi``) through ``figures``, the gap and
+lead analyses through ``analysis``, the lists (overdue follow-ups, customers overdue for their
+cycle, pipeline, hypotheses) through ``lists``; the reviews are read here. Facts only: keys,
+codes and numbers, which present/ words (fieldlog.present.report_text).
 """
 
 from __future__ import annotations
@@ -21,44 +22,17 @@ from ..models import Branch, Customer, Review, User
 from ..rules.kpi_catalogue import KGI_KEYS
 from ..rules.periods import Period
 from ..services.defaults import company_settings
-from . import lists
+from . import analysis, lists
+from .figures import (
+    TREND_WEEKS,
+    Figure,
+    active_keys,
+    figure_of,
+    scope_figures,
+    targets_in_force,
+    trend_labels,
+)
 from .lists import CustomerLine, FollowUpLine, Pipeline
-
-TREND_WEEKS = 8
-
-
-@dataclass
-class Figure:
-    """One KPI in one scope and week, with what a reader needs to check and judge it.
-
-    Facts only: present/ names the KPI from its key (fieldlog.present.report_text).
-    """
-
-    key: str
-    unit: str  # "rate" | "count" | "yen"
-    direction: str | None  # "up" | "down" | None
-    value: float | None
-    numerator: float | None = None
-    denominator: float | None = None
-    previous: float | None = None
-    target: float | None = None
-    achievement: str | None = None  # "ahead" | "on" | "behind" (None: no target or value)
-    trend: list[float | None] = field(default_factory=list)
-    why: str = ""  # the company's own "why" for this KPI; empty: the catalogue's
-
-    @property
-    def change(self) -> float | None:
-        """This week minus last week (None when either is missing)."""
-        if self.value is None or self.previous is None:
-            return None
-        return self.value - self.previous
-
-    @property
-    def on_target(self) -> bool | None:
-        """Whether the target is met in the KPI's better direction (None: no target/value)."""
-        if self.achievement is None:
-            return None
-        return self.achievement != "behind"
 
 
 @dataclass
@@ -172,134 +146,6 @@ class CompanyReport:
     biggest_changes = BranchReport.biggest_changes
 
 
-def _figure(key: str, series: list[dict[str, Any]], target: float | None) -> Figure:
-    """One KPI from a trend (oldest first, this week last) and its target."""
-    from ..kpi import CATALOGUE
-    from ..kpi.targets import achievement
-
-    kdef = CATALOGUE[key]
-    now = series[-1][key]
-    previous = series[-2][key].value if len(series) > 1 else None
-    return Figure(
-        key=key,
-        unit=kdef.unit,
-        direction=kdef.direction,
-        value=now.value,
-        numerator=now.numerator,
-        denominator=now.denominator,
-        previous=previous,
-        target=target,
-        achievement=achievement(now.value, target, kdef.direction),
-        trend=[week[key].value for week in series],
-    )
-
-
-def _scope_figures(
-    session: Session,
-    scope: Any,
-    period: Period,
-    keys: list[str],
-    *,
-    today: date,
-    tz: ZoneInfo,
-    weeks: int = TREND_WEEKS,
-    series: list[dict[str, Any]] | None = None,
-) -> tuple[dict[str, Figure], list[dict[str, Any]]]:
-    """KPI figures of one scope with last week and the ``weeks``-long trend (one roll-up).
-
-    ``series`` is that trend when the caller already has it.
-    """
-    from ..kpi import trend
-
-    if series is None:
-        # Only the KPIs shown: the costly customer-based ones run only when they are active.
-        series = trend(session, scope, period.trailing(weeks), keys=keys, today=today, tz=tz)
-    targets = _targets(session, keys, scope, period)
-    figures = {k: _figure(k, series, targets[k]) for k in keys}
-    for key, why in (company_settings(session).kpi_why or {}).items():
-        if key in figures and (why or "").strip():
-            figures[key].why = why.strip()
-    return figures, series
-
-
-def _targets(session: Session, keys: list[str], scope: Any, period: Period) -> dict[str, Any]:
-    """The targets in force, the sales budget standing as the sales target (docs/kgi.md)."""
-    from ..kpi.budgets import budget_for
-    from ..kpi.targets import targets_for
-
-    targets = targets_for(session, keys, scope, period)
-    if "sales_amount" in targets:
-        budget = budget_for(session, scope, period)
-        if budget is not None:
-            targets["sales_amount"] = budget
-    return targets
-
-
-def _gaps(
-    session: Session,
-    scope: Any,
-    period: Period,
-    keys: list[str],
-    series: list[dict[str, Any]],
-    *,
-    today: date,
-    tz: ZoneInfo,
-) -> dict[str, Any]:
-    """The gap analysis's suggested cause (a ``Suggestion``) per active KPI that missed, and
-    the design question for a KPI met 4 weeks running that the lead analysis finds no link for.
-    """
-    from ..kpi import CATALOGUE
-    from ..kpi.gap import suggest
-    from ..kpi.lead import LEAD_WEEKS
-    from ..kpi.lead_cache import cached_lead
-    from ..kpi.targets import targets_for
-
-    until = period if period.end < today else period.previous()
-
-    def lead(key: str) -> Any:
-        def run() -> tuple[str, int]:
-            found = cached_lead(session, key, "sales_amount", scope, LEAD_WEEKS, until, tz=tz)
-            return found.verdict, LEAD_WEEKS
-
-        return run
-
-    periods = period.trailing(TREND_WEEKS)
-    per_period = [targets_for(session, keys, scope, p) for p in periods]
-    found_by_key = {}
-    for key in keys:
-        found = suggest(
-            key,
-            [week[key] for week in series],
-            [t[key] for t in per_period],
-            [week["sales_amount"] for week in series],
-            base=[week["visit_count"].value for week in series]
-            if CATALOGUE[key].unit != "rate"
-            else None,
-            lead=lead(key) if key not in KGI_KEYS else None,
-        )
-        if found is not None:
-            found_by_key[key] = found
-    return found_by_key
-
-
-def _hypothesis_leads(
-    session: Session, branch: Branch, *, today: date, tz: ZoneInfo
-) -> list[tuple[str, Any]]:
-    """Each hypothesis under test for the branch with its linked KPIs' lead analysis there."""
-    from ..models import Hypothesis
-    from ..services.hypotheses import branch_leads
-
-    stmt = select(Hypothesis).where(
-        Hypothesis.status == "testing",
-        (Hypothesis.branch_id.is_(None)) | (Hypothesis.branch_id == branch.id),
-    )
-    return [
-        (h.statement, row)
-        for h in session.scalars(stmt.order_by(Hypothesis.started_on, Hypothesis.id))
-        for row in branch_leads(session, h, today=today, tz=tz, only_branch=branch.id)
-    ]
-
-
 def _reviews(
     session: Session, branch: Branch, period: Period, figures: dict[str, Figure]
 ) -> list[ReviewLine]:
@@ -319,11 +165,6 @@ def _reviews(
         )
         for review in session.scalars(stmt)
     ]
-
-
-def trend_labels(period: Period, n: int) -> list[str]:
-    """Short axis labels of the n periods ending with ``period``: "W47", or "26-11" for months."""
-    return [p.label[-3:] if p.kind == "week" else p.label[2:] for p in period.trailing(n)]
 
 
 def _common(
@@ -359,13 +200,6 @@ def _trust(
     }
 
 
-def active_keys(session: Session) -> list[str]:
-    """The company's active KPIs, in their chosen order."""
-    from ..kpi.choices import active_kpis
-
-    return active_kpis(company_settings(session))
-
-
 def kpi_set_lint(session: Session) -> list[Any]:
     """The lint of the company's KPI set (kpi.lint.Warning, each translated when read)."""
     from ..kpi.choices import lint_settings
@@ -388,7 +222,7 @@ def branch_report(
 
     keys = active_keys(session)
     scope = Scope.branch(branch.id)
-    figures, series = _scope_figures(
+    figures, series = scope_figures(
         session, scope, period, [*keys, *KGI_KEYS, "visit_count"], today=today, tz=tz
     )
     by_rep = trend_by(
@@ -408,14 +242,14 @@ def branch_report(
         visits = rep_series[-1]["visit_count"].value or 0
         rep_scope = Scope.rep(rep_id)
         targets = targets_for(session, keys, rep_scope, period)
-        rep_figures = {k: _figure(k, rep_series, targets[k]) for k in keys}
+        rep_figures = {k: figure_of(k, rep_series, targets[k]) for k in keys}
         if visits or any(f.value for f in rep_figures.values() if f.unit != "rate"):
             reps.append(RepRow(names[rep_id], rep_figures, int(visits)))
     # The report of a past week reads as at that week's end (docs/kgi.md).
     as_of = min(today, period.end)
     follow_ups, follow_ups_total = lists.overdue_follow_ups(session, branch, as_of, tz)
     customers, customers_total = lists.customers_at_risk(session, branch, as_of, tz)
-    gaps = _gaps(session, scope, period, keys, series, today=today, tz=tz)
+    gaps = analysis.gaps(session, scope, period, keys, series, today=today, tz=tz)
     rep_kgi = kgi.reps_kgi(session, branch.id, period, as_of, today=today, tz=tz)
     return BranchReport(
         branch_code=branch.code,
@@ -436,7 +270,7 @@ def branch_report(
         or 0,
         pipeline=lists.pipeline(session, branch.id, period, today=today, tz=tz),
         hypotheses=lists.hypotheses_under_test(session, branch.id),
-        hypothesis_leads=_hypothesis_leads(session, branch, today=today, tz=tz),
+        hypothesis_leads=analysis.hypothesis_leads(session, branch, today=today, tz=tz),
         lint=kpi_set_lint(session),
         **_trust(session, scope, f"branch:{branch.code}", period, today=today, tz=tz),
         month=kgi.month_to_date(session, scope, as_of, today=today, tz=tz, cold=cold),
@@ -470,7 +304,7 @@ def company_report(
     company, by_branch = trend_with_branches(
         session, period.trailing(weeks), keys=all_keys, today=today, tz=tz
     )
-    figures, _ = _scope_figures(
+    figures, _ = scope_figures(
         session, Scope.company(), period, all_keys, today=today, tz=tz, series=company
     )
     branches = []
@@ -478,7 +312,7 @@ def company_report(
         series = by_branch.get(branch.id, [])
         values = series[-1] if series else {}
         # Each branch's sales against its own budget, as on its dashboard.
-        targets = _targets(session, all_keys, Scope.branch(branch.id), period)
+        targets = targets_in_force(session, all_keys, Scope.branch(branch.id), period)
         row = {}
         for k in all_keys:
             value = values[k].value if k in values else None
@@ -523,5 +357,5 @@ def rep_figures(
     from ..kpi import Scope
 
     keys = active_keys(session)
-    figures, _ = _scope_figures(session, Scope.rep(rep_id), period, keys, today=today, tz=tz)
+    figures, _ = scope_figures(session, Scope.rep(rep_id), period, keys, today=today, tz=tz)
     return [figures[k] for k in keys]
