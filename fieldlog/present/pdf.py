@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes.util
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,13 @@ def spark(figure: Figure) -> Markup:
     )
 
 
+def _axis(unit: str) -> Callable[[float], str]:
+    """A chart axis label of a KGI: whole percents for a rate, else yen in 万."""
+    if unit == "rate":
+        return numbers.axis_percent
+    return lambda amount: numbers.compact_yen(amount, report_text.LOCALE)
+
+
 def lag_chart(row: Any) -> Markup:
     """A small lag chart of one hypothesis's lead analysis (effect per lag, 90 % interval)."""
     result = row.result
@@ -102,9 +110,7 @@ def lag_chart(row: Any) -> Markup:
             chosen=result.lag_weeks,
             axis_label="何週後（遅れ）",
             unit_label=lag_unit(row),
-            fmt=numbers.axis_percent
-            if unit_of(result.kgi) == "rate"
-            else lambda amount: numbers.compact_yen(amount, "ja"),
+            fmt=_axis(unit_of(result.kgi)),
             width=240,
             height=120,
             text_size=8,
@@ -159,9 +165,7 @@ def did_chart(row: Any) -> Markup | str:
             tested_label=row.branch_name,
             comparison_label="比較グループ",
             start_label="開始",
-            fmt=numbers.axis_percent
-            if unit == "rate"
-            else lambda amount: numbers.compact_yen(amount, "ja"),
+            fmt=_axis(unit),
             width=240,
             height=130,
             text_size=8,
@@ -254,7 +258,7 @@ def forecast_chart(month: Any) -> Markup:
             actual_label="実績",
             forecast_label="予測",
             band_label="80% 区間",
-            fmt=lambda amount: numbers.compact_yen(amount, "ja"),
+            fmt=_axis("yen"),
             width=520,
             height=190,
         )

@@ -53,12 +53,11 @@ class ReviewLine:
     result: Figure | None
 
 
-@dataclass
-class BranchReport:
-    """Everything the weekly branch report shows."""
+@dataclass(kw_only=True)
+class WeekReport:
+    """What the branch and the company reports share: the week, its KPIs and KGI with their
+    trend, the analyses, how far the numbers can be trusted, and the month's 予実."""
 
-    branch_code: str
-    branch_name: str
     week: str
     start: date
     end: date
@@ -67,29 +66,17 @@ class BranchReport:
     kpis: list[Figure]
     kgi: list[Figure]
     visit_count: Figure
-    reps: list[RepRow]
-    reviews: list[ReviewLine]
-    follow_ups: list[FollowUpLine]
-    follow_ups_total: int
-    customers: list[CustomerLine]
-    customers_total: int
-    pipeline: Pipeline
     hypotheses: list[str]
     # The gap analysis's suggestion (kpi.gap.Suggestion) per KPI key, translated when read.
     gaps: dict[str, Any] = field(default_factory=dict)
     # The KPI-set lint (kpi.lint.Warning, translated when read): wherever the KPI set is shown.
     lint: list[Any] = field(default_factory=list)
-    # Active customers of the branch: with none, "every customer was visited" would mislead.
-    customers_active: int = 0
-    # Per hypothesis under test and linked KPI: this branch's lead analysis (hypotheses.BranchLead)
-    hypothesis_leads: list[tuple[str, Any]] = field(default_factory=list)
     # How far the numbers can be trusted (fieldlog.kpi.health) and the closed weeks that moved
     # after their report went out (fieldlog.kpi.closed_weeks), newest first.
     health: Any = None
     moves: list[Any] = field(default_factory=list)
     # 予実: the month so far against the budget and last year, with the landing estimate.
     month: Any = None
-    rep_kgi: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def has_activity(self) -> bool:
@@ -107,6 +94,27 @@ class BranchReport:
         return sorted(moved, key=size, reverse=True)[:n]
 
 
+@dataclass(kw_only=True)
+class BranchReport(WeekReport):
+    """Everything the weekly branch report shows."""
+
+    branch_code: str
+    branch_name: str
+    reps: list[RepRow]
+    reviews: list[ReviewLine]
+    follow_ups: list[FollowUpLine]
+    follow_ups_total: int
+    customers: list[CustomerLine]
+    customers_total: int
+    pipeline: Pipeline
+    # Active customers of the branch: with none, "every customer was visited" would mislead.
+    customers_active: int = 0
+    # Per hypothesis under test and linked KPI: this branch's lead analysis (hypotheses.BranchLead)
+    hypothesis_leads: list[tuple[str, Any]] = field(default_factory=list)
+    # Each rep's sales, budget and last year this month (name, kgi.RepKgi).
+    rep_kgi: list[tuple[str, Any]] = field(default_factory=list)
+
+
 @dataclass
 class BranchSummary:
     code: str
@@ -115,35 +123,13 @@ class BranchSummary:
     visits: int
 
 
-@dataclass
-class CompanyReport:
+@dataclass(kw_only=True)
+class CompanyReport(WeekReport):
     """The owners' report: the company's KPIs and KGI, then every branch side by side."""
 
-    week: str
-    start: date
-    end: date
-    today: date
-    trend_labels: list[str]
-    kpis: list[Figure]
-    kgi: list[Figure]
-    visit_count: Figure
     branches: list[BranchSummary]
-    hypotheses: list[str]
-    # The gap analysis's suggestion (kpi.gap.Suggestion) per KPI key, translated when read.
-    gaps: dict[str, Any] = field(default_factory=dict)
-    # The KPI-set lint (kpi.lint.Warning, translated when read): wherever the KPI set is shown.
-    lint: list[Any] = field(default_factory=list)
-    health: Any = None
-    moves: list[Any] = field(default_factory=list)
-    # 予実 of the company (with the forecast) and of each branch (name, MonthToDate).
-    month: Any = None
+    # 予実 of each branch (name, MonthToDate); the company's own is ``month``, with the forecast.
     branch_months: list[tuple[str, Any]] = field(default_factory=list)
-
-    @property
-    def has_activity(self) -> bool:
-        return bool(self.visit_count.value)
-
-    biggest_changes = BranchReport.biggest_changes
 
 
 def _reviews(
