@@ -346,6 +346,17 @@ def test_only_the_boundary_commits():
     assert committing == {"fieldlog.app.database"}
 
 
+def test_only_the_boundary_rolls_back():
+    """A failed or read-only block ends through app.database (unit_of_work, read_only,
+    discard), never by a hand-written rollback (the weekly mails and their queue included)."""
+    rolling_back = {
+        module
+        for module, path in MODULES.items()
+        if session_work(path.read_text("utf-8"))["rollback"]
+    }
+    assert rolling_back == {"fieldlog.app.database"}
+
+
 # ---- role logic lives in access ---------------------------------------------------------
 
 # Only access compares roles; the route guard (web.common.roles_required) asks access.has_role.
