@@ -13,7 +13,9 @@ from fieldlog.app.extensions import db
 from fieldlog.io import import_file
 from fieldlog.kpi import dormancy
 from fieldlog.models import Customer, DormancyRun, FollowUp, ImportBatch, Proposal, Visit
-from fieldlog.services.visits import close_proposal, complete_follow_up, record_visit
+from fieldlog.services.follow_ups import complete_follow_up
+from fieldlog.services.proposals import close_proposal
+from fieldlog.services.visits import record_visit
 from tests.conftest import NOW, TZ, visit_payload
 from tests.io_files import csv_file, excel_csv, xlsx_file
 

@@ -20,7 +20,7 @@ from fieldlog.kpi import Scope, choices, dormancy, trend
 from fieldlog.kpi.dormancy import kept_runs
 from fieldlog.models import CompanySettings, Customer, DormancyRun, SalesLine, Visit
 from fieldlog.rules.periods import Period
-from fieldlog.services.visits import update_visit
+from fieldlog.services.visit_edits import update_visit
 from tests.io_files import csv_file
 
 from .conftest import NOW, TZ

@@ -11,13 +11,10 @@ from sqlalchemy import func, select
 from fieldlog.app.extensions import db
 from fieldlog.models import FollowUp, Proposal, Purpose, Visit
 from fieldlog.services.errors import ClientIdReused, Forbidden, Invalid, NotFound
-from fieldlog.services.visits import (
-    close_proposal,
-    complete_follow_up,
-    derive_kind,
-    record_visit,
-    update_visit,
-)
+from fieldlog.services.follow_ups import complete_follow_up
+from fieldlog.services.proposals import close_proposal
+from fieldlog.services.visit_edits import update_visit
+from fieldlog.services.visits import derive_kind, record_visit
 
 from .conftest import NOW, TZ, visit_payload
 

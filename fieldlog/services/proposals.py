@@ -1,7 +1,8 @@
-"""Correcting a proposal after the fact: amount, category and status, with every change kept.
+"""Closing a proposal (won or lost), and correcting its amount, category and status after the
+fact, with every change kept.
 
 A manager or owner corrects any proposal in their scope; a rep corrects their own within the
-visit correction window (visits.EDIT_WINDOW, counted from when the proposal was recorded).
+visit correction window (visit_edits.EDIT_WINDOW, counted from when the proposal was recorded).
 Flushes, never commits.
 """
 
@@ -18,10 +19,29 @@ from sqlalchemy.orm import Session, joinedload
 from ..models import PROPOSAL_STATUSES, Category, Proposal, ProposalRevision, User
 from ..present import limit_messages
 from . import access, directory, schemas
-from .errors import Forbidden, Invalid
-from .visits import EDIT_WINDOW, derive_kind
+from .errors import Forbidden, Invalid, NotFound
+from .visit_edits import EDIT_WINDOW
+from .visits import derive_kind
 
 CORRECTABLE = ("amount", "category", "status", "closed_on")
+
+
+def close_proposal(
+    session: Session, user: User, proposal_id: int, status: Any, closed_on: Any, *, today: date
+) -> Proposal:
+    """Mark a proposal won or lost; the last call wins, so a rep may correct won to lost."""
+    proposal = access.get(session, access.proposals(user), Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound(_l("No such proposal."))
+    if status not in ("won", "lost"):
+        raise Invalid(errors={"status": [_l("Status must be won or lost.")]})
+    day = schemas.past_date("closed_on", closed_on, today=today)
+    if day < proposal.proposed_on:
+        raise Invalid(errors={"closed_on": [_l("A proposal cannot close before it was made.")]})
+    proposal.status = status
+    proposal.closed_on = day
+    session.flush()
+    return proposal
 
 
 def can_correct(user: User, proposal: Proposal, *, now: datetime) -> bool:

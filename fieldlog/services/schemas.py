@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -191,6 +191,16 @@ def parse_date(value: Any) -> date | None:
         except ValueError:
             return None
     return None
+
+
+def past_date(name: str, value: Any, *, today: date) -> date:
+    """A YYYY-MM-DD date no later than tomorrow (a done or closed day), or Invalid on ``name``."""
+    day = parse_date(value)
+    if day is None:
+        raise Invalid(errors={name: [_l("Give the date as YYYY-MM-DD.")]})
+    if day > today + timedelta(days=1):
+        raise Invalid(errors={name: [_l("The date cannot be in the future.")]})
+    return day
 
 
 def _whole_number(value: Any) -> int | None:

@@ -15,7 +15,7 @@ from flask_wtf.csrf import generate_csrf
 from ..app import openapi
 from ..app.database import end_reads, write_intent
 from ..app.extensions import csrf, db
-from ..services import directory, plan, plan_text, schemas, visits
+from ..services import directory, follow_ups, plan, plan_text, proposals, schemas, visits
 from ..services import today as today_service
 from ..services.defaults import company_settings
 from .common import company_tz, json_error, local_today, now
@@ -97,7 +97,7 @@ def create_visit():
 def follow_up_done(follow_up_id: int):
     body = _json_object()
     with unit_of_work():
-        follow_up = visits.complete_follow_up(
+        follow_up = follow_ups.complete_follow_up(
             db.session, current_user, follow_up_id, body.get("done_on"), today=local_today()
         )
     return jsonify(schemas.follow_up_to_dict(follow_up))
@@ -108,7 +108,7 @@ def follow_up_done(follow_up_id: int):
 def follow_up_reschedule(follow_up_id: int):
     body = _json_object()
     with unit_of_work():
-        follow_up = visits.reschedule_follow_up(
+        follow_up = follow_ups.reschedule_follow_up(
             db.session,
             current_user,
             follow_up_id,
@@ -125,7 +125,7 @@ def follow_up_reschedule(follow_up_id: int):
 def follow_up_cancel(follow_up_id: int):
     """Cancel an open follow-up (Today's bulk cancel sends one per follow-up, offline too)."""
     with unit_of_work():
-        follow_up = visits.cancel_follow_up(db.session, current_user, follow_up_id)
+        follow_up = follow_ups.cancel_follow_up(db.session, current_user, follow_up_id)
         answer = schemas.follow_up_to_dict(follow_up)
     return jsonify(answer)
 
@@ -176,7 +176,7 @@ def plan_add():
 def proposal_close(proposal_id: int):
     body = _json_object()
     with unit_of_work():
-        proposal = visits.close_proposal(
+        proposal = proposals.close_proposal(
             db.session,
             current_user,
             proposal_id,

@@ -26,7 +26,17 @@ from ..models import Customer, Proposal, Visit
 from ..present import charts, numbers
 from ..rules import limits
 from ..rules.text import search_key
-from ..services import access, browse, customer_profile, directory, plan, plan_text, visits
+from ..services import (
+    access,
+    browse,
+    customer_profile,
+    directory,
+    plan,
+    plan_text,
+    visit_edits,
+    visits,
+)
+from ..services import follow_ups as follow_up_service
 from ..services import proposals as corrections
 from ..services import today as today_service
 from ..services.defaults import company_settings
@@ -250,7 +260,7 @@ def visit(visit_id: int):
     return render_template(
         "field/visit.html",
         visit=item,
-        can_edit=visits.can_edit(current_user, item, now=now()),
+        can_edit=visit_edits.can_edit(current_user, item, now=now()),
         purpose_labels={p.code: p.label(str(get_locale())) for p in purposes},
     )
 
@@ -259,7 +269,7 @@ def visit(visit_id: int):
 @login_required
 def edit_visit(visit_id: int):
     item = _visit_or_404(visit_id)
-    if not visits.can_edit(current_user, item, now=now()):
+    if not visit_edits.can_edit(current_user, item, now=now()):
         abort(403)
     tz = company_tz()
     errors: dict[str, list[str]] = {}
@@ -277,7 +287,7 @@ def edit_visit(visit_id: int):
             changes["visited_at"] = visit_form.parse_local(raw_time, tz)
         try:
             with unit_of_work():
-                visits.update_visit(db.session, current_user, item, changes, now=now(), tz=tz)
+                visit_edits.update_visit(db.session, current_user, item, changes, now=now(), tz=tz)
         except Invalid as error:
             errors = visit_form.form_errors(error.errors)
         else:
@@ -313,7 +323,7 @@ def _flash_errors(error: Invalid) -> None:
 def follow_up_done(follow_up_id: int):
     day = local_today()
     with unit_of_work():
-        visits.complete_follow_up(
+        follow_up_service.complete_follow_up(
             db.session, current_user, follow_up_id, day.isoformat(), today=day
         )
     flash(_l("Follow-up marked done."), "success")
@@ -325,7 +335,7 @@ def follow_up_done(follow_up_id: int):
 def follow_up_reschedule(follow_up_id: int):
     try:
         with unit_of_work():
-            visits.reschedule_follow_up(
+            follow_up_service.reschedule_follow_up(
                 db.session,
                 current_user,
                 follow_up_id,
@@ -349,7 +359,7 @@ def follow_ups_bulk():
     action = request.form.get("action", "")
     try:
         with unit_of_work():
-            count = visits.bulk_follow_ups(
+            count = follow_up_service.bulk_follow_ups(
                 db.session,
                 current_user,
                 ids,
@@ -394,7 +404,7 @@ def plan_add():
 @login_required
 def follow_up_cancel(follow_up_id: int):
     with unit_of_work():
-        visits.cancel_follow_up(db.session, current_user, follow_up_id)
+        follow_up_service.cancel_follow_up(db.session, current_user, follow_up_id)
     flash(_l("Follow-up cancelled."), "success")
     return _back()
 
@@ -428,7 +438,9 @@ def proposal_close(proposal_id: int):
     # A correction from the closed list sends the day it closed; a first result is today's.
     closed_on = request.form.get("closed_on") or day.isoformat()
     with unit_of_work():
-        visits.close_proposal(db.session, current_user, proposal_id, status, closed_on, today=day)
+        corrections.close_proposal(
+            db.session, current_user, proposal_id, status, closed_on, today=day
+        )
     flash(_l("Marked as won.") if status == "won" else _l("Marked as lost."), "success")
     return _back("field.proposals")
 
