@@ -232,6 +232,14 @@ def forget_from(session: Session, day: date | None, instant: datetime | None = N
             conn.execute(delete(model).where(or_(*touched)))
 
 
+def visits_written(session: Session, instants: Iterable[datetime]) -> None:
+    """Visits at these instants were written without the ORM's flush (one Core insert): forget
+    what the flush hook below would have forgotten for them."""
+    moments = [_naive(at) for at in instants]
+    if moments:
+        forget_from(session, None, min(moments))
+
+
 _PENDING = "fieldlog.lead_cache.from"
 
 

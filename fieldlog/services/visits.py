@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..kpi import dormancy
+from ..kpi import dormancy, lead_cache
 from ..models import (
     Category,
     Customer,
@@ -218,35 +218,41 @@ def store_visit(session: Session, user: User, checked: Checked, *, now: datetime
     The answer's collections are set from the rows written here, so reading it loads nothing.
     """
     data, customer, visit_day = checked.data, checked.customer, checked.visit_day
-    visit = Visit(
-        client_id=checked.client_id,
-        payload_hash=checked.digest,
-        rep=user,
-        branch=user.branch,
-        customer=customer,
-        visited_at=data.visited_at,
-        purpose=checked.purpose,
-        purposeful=checked.purpose.purposeful,
-        purpose_note=data.purpose_note,
-        hearing_done=data.hearing_done,
-        hearing_note=data.hearing_note,
-        note=data.note,
-        created_at=now,
-        updated_at=now,
-        source="app",
-        saved_at=data.saved_at,
-        late_reason=data.late_reason,
-    )
-    try:
-        with session.begin_nested():
-            session.add(visit)
-            session.flush()
-    except IntegrityError:
+    values = {
+        "client_id": checked.client_id,
+        "payload_hash": checked.digest,
+        "rep_id": user.id,
+        "branch_id": user.branch_id,
+        "customer_id": customer.id,
+        "visited_at": data.visited_at,
+        "purpose_id": checked.purpose.id,
+        "purposeful": checked.purpose.purposeful,
+        "purpose_note": data.purpose_note,
+        "hearing_done": data.hearing_done,
+        "hearing_note": data.hearing_note,
+        "note": data.note,
+        "created_at": now,
+        "updated_at": now,
+        "source": "app",
+        "saved_at": data.saved_at,
+        "late_reason": data.late_reason,
+        "ref": None,
+    }
+    visit = _insert_visit(session, values)
+    if visit is None:
         # A concurrent request with the same client_id committed first: answer as its replay.
         existing = _find(session, user, checked.client_id)
         if existing is None:
             raise InProgress(_l("This visit is still being saved; try again.")) from None
         return _replay(existing, checked.digest)
+    for name, value in (
+        ("rep", user),
+        ("branch", user.branch),
+        ("customer", customer),
+        ("purpose", checked.purpose),
+    ):
+        set_committed_value(visit, name, value)
+    lead_cache.visits_written(session, [visit.visited_at])
 
     proposals: list[Proposal] = []
     follow_ups: list[FollowUp] = []
@@ -280,13 +286,44 @@ def store_visit(session: Session, user: User, checked: Checked, *, now: datetime
     for follow_up in completed:
         follow_up.done_on = visit_day
         follow_up.done_visit_id = visit.id
-    session.flush()
+    session.flush()  # nothing to write for a visit alone: no statement, no hook
     dormancy.visit_added(session, customer.id, visit.visited_at)
     # What the answer lists is what was just written: no query reads it back.
     set_committed_value(visit, "proposals", proposals)
     set_committed_value(visit, "follow_ups", follow_ups)
     set_committed_value(visit, "completed_follow_ups", sorted(completed, key=lambda f: f.id))
     return Recorded(visit, created=True)
+
+
+def _insert_statement(dialect: Any) -> Any:
+    """INSERT … ON CONFLICT (rep_id, client_id) DO NOTHING RETURNING id: a client_id that
+    another request stored meanwhile returns no row (on PostgreSQL after waiting for it)."""
+    stmt = dialect.insert(Visit.__table__).on_conflict_do_nothing(
+        index_elements=["rep_id", "client_id"]
+    )
+    return stmt.returning(Visit.__table__.c.id)
+
+
+# Built once per dialect: every visit post runs one.
+_INSERT = {"sqlite": _insert_statement(sqlite), "postgresql": _insert_statement(postgresql)}
+
+
+def _insert_visit(session: Session, values: dict[str, Any]) -> Visit | None:
+    """The visit row by one Core statement, as a clean persistent Visit; None on a known
+    client_id.
+
+    The ORM unit of work (a savepoint, the flush's bookkeeping and hooks) cost ~1.5 ms of the
+    post's ~5 ms of CPU for one row whose every value is in hand; the object returned is what
+    a flush then a load would give, without either.
+    """
+    conn = session.connection()
+    visit_id = conn.execute(_INSERT[conn.dialect.name], values).scalar()
+    if visit_id is None:
+        return None
+    visit = Visit(id=visit_id, **values)
+    make_transient_to_detached(visit)  # as if loaded: no pending change, nothing to flush
+    session.add(visit)
+    return visit
 
 
 def _customer_for(session: Session, user: User, code: Any) -> Customer:
