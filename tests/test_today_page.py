@@ -230,3 +230,35 @@ def test_only_the_handful_is_rendered_and_the_rest_comes_on_demand(client, auth,
 
 def test_the_rest_of_the_plan_needs_a_login(client):
     assert client.get("/plan/rest").status_code in (302, 401)
+
+
+def test_a_long_overdue_pile_lists_its_oldest_first_and_the_rest_on_asking(client, auth, world):
+    """25 stale follow-ups: the group counts all 25, lists the 20 oldest, links to the rest;
+    ?overdue=all lists every one, the group open."""
+    rep, customer = world["rep"], world["mine"]
+    for k in range(24):  # with world's 31-day-old one: 25 older than 30 days
+        db.session.add(
+            FollowUp(
+                rep=rep,
+                branch_id=rep.branch_id,
+                customer=customer,
+                action=f"古い宿題{k:02d}",
+                due_on=TODAY - timedelta(days=32 + k),
+            )
+        )
+    db.session.commit()
+    auth.login(rep)
+    html = client.get("/").get_data(as_text=True)
+    group = html[html.index('class="section long-overdue"') :]
+    assert group.startswith('class="section long-overdue">\n  <summary>')  # still closed
+    assert "30日以上期日を過ぎたフォロー 25件" in group
+    assert group.count('name="ids"') == 20
+    assert "古い宿題23" in group and "古い宿題04" in group  # the oldest twenty
+    assert "古い宿題03" not in group and "六月の宿題" not in group
+    assert "/?overdue=all#long-overdue" in group and "すべて表示（25件）" in group
+    every = client.get("/?overdue=all").get_data(as_text=True)
+    start = every.index('class="section long-overdue"')
+    group = every[start : every.index("</details>", start)]
+    assert group.startswith('class="section long-overdue" open>')
+    assert group.count('name="ids"') == 25 and "六月の宿題" in group
+    assert "overdue=all" not in group

@@ -7,7 +7,7 @@ every list starts from an ``access`` scope.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, exists, func, or_, select
@@ -133,15 +133,38 @@ def due_follow_ups(session: Session, user: User, *, today: date) -> list[FollowU
 
 # Follow-ups later than this are grouped and collapsed on Today, for bulk reschedule or cancel.
 LONG_OVERDUE_DAYS = 30
+# How many of them Today lists before "show all" (the demo's first rep had 72: rendered on
+# every view of the rep's home page, behind a closed <details>).
+LONG_OVERDUE_SHOWN = 20
 
 
-def split_long_overdue(
-    follow_ups: list[FollowUp], *, today: date
-) -> tuple[list[FollowUp], list[FollowUp]]:
-    """Due follow-ups split into those due today or late up to 30 days, and the older ones."""
-    recent = [f for f in follow_ups if (today - f.due_on).days <= LONG_OVERDUE_DAYS]
-    old = [f for f in follow_ups if (today - f.due_on).days > LONG_OVERDUE_DAYS]
-    return recent, old
+@dataclass
+class DueToday:
+    """Today's follow-ups: those due today or late up to 30 days, and the first of the older
+    ones (oldest first) with how many there are."""
+
+    due: list[FollowUp]
+    long_overdue: list[FollowUp]
+    long_overdue_count: int
+
+
+def due_today(session: Session, user: User, *, today: date, shown: int | None) -> DueToday:
+    """``due_follow_ups`` split as Today shows it, reading at most ``shown`` of the long-overdue
+    ones (None: all of them); bounded by the recent ones however many old ones pile up."""
+    cutoff = today - timedelta(days=LONG_OVERDUE_DAYS)
+    open_ = access.follow_ups(user).where(FollowUp.done_on.is_(None), FollowUp.cancelled.is_(False))
+    ordered = open_.options(joinedload(FollowUp.customer)).order_by(FollowUp.due_on, FollowUp.id)
+    due = list(session.scalars(ordered.where(FollowUp.due_on >= cutoff, FollowUp.due_on <= today)))
+    old = ordered.where(FollowUp.due_on < cutoff)
+    long_overdue = list(session.scalars(old if shown is None else old.limit(shown)))
+    count = len(long_overdue)
+    if shown is not None and count == shown:
+        count = session.scalar(
+            open_.where(FollowUp.due_on < cutoff)
+            .with_only_columns(func.count(FollowUp.id))
+            .order_by(None)
+        )
+    return DueToday(due, long_overdue, count or 0)
 
 
 def open_follow_ups(session: Session, user: User, customer: Customer) -> list[FollowUp]:

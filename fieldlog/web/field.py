@@ -84,8 +84,13 @@ def today():
     # ?plan=all renders it here (no JavaScript, or offline from the page cache).
     shown = items if request.args.get("plan") == "all" else items[:PLAN_HANDFUL]
     labels = plan.purpose_labels(db.session, str(get_locale()))
-    due, long_overdue = today_service.split_long_overdue(
-        today_service.due_follow_ups(db.session, current_user, today=day), today=day
+    # The long-overdue group lists its first rows; ?overdue=all lists every one (its link).
+    every_old = request.args.get("overdue") == "all"
+    due = today_service.due_today(
+        db.session,
+        current_user,
+        today=day,
+        shown=None if every_old else today_service.LONG_OVERDUE_SHOWN,
     )
     return render_template(
         "field/today.html",
@@ -97,8 +102,10 @@ def today():
         handful=PLAN_HANDFUL,
         purpose_labels=labels,
         reason_label=plan_text.label,
-        due=due,
-        long_overdue=long_overdue,
+        due=due.due,
+        long_overdue=due.long_overdue,
+        long_overdue_count=due.long_overdue_count,
+        long_overdue_open=every_old,
         long_overdue_days=today_service.LONG_OVERDUE_DAYS,
         recent=today_service.recent_visits(db.session, current_user),
     )
