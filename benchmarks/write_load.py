@@ -11,7 +11,8 @@ For each database (SQLite, PostgreSQL) it builds the demo company, starts gunico
 
 It prints req/s, p50/p99, errors and the ratios, the 1-minute load average beside each figure
 (the machine is shared), and then the POST's CPU time in-process for a customer with 10 past
-visits and one with 2,000 (median of --cpu-posts posts each, alternating), with
+visits and one with 2,000 (median of --cpu-posts posts each, alternating), the CPU of the bare
+endpoint and of Today in process (ratios that do not move with the machine's load), with
 ``flask kpi rebuild-summary --check``'s verdict after the load.
 
     .venv/bin/python benchmarks/write_load.py [--db sqlite|postgresql|both] [--seconds 15]
@@ -305,6 +306,38 @@ def post_cpu(url: str, rep_email: str, posts: int) -> dict[str, float]:
     return {label: statistics.median(values) for label, values in times.items()}
 
 
+def request_cpu(url: str, rep_email: str, requests: int) -> dict[str, float]:
+    """CPU ms per request in process (test client, median): the bare ``GET /ping`` and the
+    rep's Today, beside the POST's, so the ratios can be read without the machine's load."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from baseline_app import app as bare
+
+    from fieldlog import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+    app.config["WTF_CSRF_ENABLED"] = False
+    logging.disable(logging.INFO)
+    out = {}
+    for label, client, path in (("ping", bare.test_client(), "/ping"), ("today", None, "/")):
+        if client is None:
+            client = app.test_client()
+            client.post("/login", data={"email": rep_email, "password": "fieldlog-demo"})
+        times = []
+        for k in range(requests + 10):
+            started = time.process_time()
+            answer = client.get(path)
+            spent = time.process_time() - started
+            assert answer.status_code == 200, answer.status_code
+            if k >= 10:  # warm-up
+                times.append(spent * 1000)
+        out[label] = statistics.median(times)
+    with app.app_context():
+        from fieldlog.app.extensions import db
+
+        db.engine.dispose()
+    return out
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -411,6 +444,13 @@ def main() -> None:
                     f"POST CPU ms (median of {args.cpu_posts}): customer with 10 past visits "
                     f"{cpu['10']:.2f}, with 2,000 {cpu['2000']:.2f} "
                     f"(×{cpu['2000'] / cpu['10']:.2f}); load {os.getloadavg()[0]:.1f}"
+                )
+                pages = request_cpu(url, str(demo["email"]), args.cpu_posts)
+                print(
+                    f"GET CPU ms in process (median of {args.cpu_posts}): bare /ping "
+                    f"{pages['ping']:.3f}, Today {pages['today']:.2f}; CPU ratios to the bare "
+                    f"endpoint: POST {pages['ping'] / cpu['10']:.3f}×, Today "
+                    f"{pages['ping'] / pages['today']:.3f}×"
                 )
                 print(uptime())
             finally:
