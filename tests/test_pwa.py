@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 
 from fieldlog.app.extensions import db
 from fieldlog.models import FollowUp
+
+from .conftest import csrf_from
 
 
 def test_manifest_is_installable(client):
@@ -116,3 +119,20 @@ def test_offline_data_requires_login(client):
     response = client.get("/api/v1/offline-data")
     assert response.status_code == 401
     assert response.get_json()["error"] == "unauthorized"
+
+
+def _script_strings(html: str) -> dict:
+    found = re.search(r'<script type="application/json" id="fieldlog-i18n">(.*?)</script>', html)
+    return json.loads(found.group(1))
+
+
+def test_the_scripts_strings_follow_the_language_of_each_page(client):
+    """Kept per language once said: a page in English after one in Japanese, and back."""
+    japanese = client.get("/login").get_data(as_text=True)
+    assert _script_strings(japanese)["retry"] == "再送する"
+    client.post("/locale", data={"lang": "en", "next": "/login", "csrf_token": csrf_from(japanese)})
+    english = client.get("/login").get_data(as_text=True)
+    assert _script_strings(english)["retry"] == "Try again"
+    client.post("/locale", data={"lang": "ja", "next": "/login", "csrf_token": csrf_from(english)})
+    again = client.get("/login").get_data(as_text=True)
+    assert _script_strings(again) == _script_strings(japanese)

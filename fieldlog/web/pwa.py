@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import weakref
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+
+from ..present import words
 
 bp = Blueprint("pwa", __name__)
 
@@ -107,68 +111,83 @@ def outbox():
     return render_template("pwa/outbox.html")
 
 
+# The scripts' strings per translations object (one per locale and app, loaded once): every
+# page embeds them, and saying ~50 strings through Flask-Babel cost ~1 ms a page. Weak keys:
+# an app that goes (tests make hundreds) takes its entries with it.
+_SAID: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
 @bp.app_context_processor
 def js_strings() -> dict[str, object]:
     """Strings the scripts show, translated here: JS never hard-codes user-visible text."""
 
     def strings() -> dict[str, str]:
-        return {
-            "pending": _("{n} waiting to sync"),
-            "needs_attention": _("{n} need your attention"),
-            "saved_offline": _("Saved — will sync when online."),
-            "saved_synced": _("Saved and synced."),
-            "saved_sending": _("Saved on this phone; sending…"),
-            "server_retry": _(
-                "Saved on this phone, but the server answered with an error. It will try again, "
-                "then ask you to fix or discard it."
-            ),
-            "needs_fix": _("Not saved: open the outbox to fix or discard it."),
-            "retry": _("Try again"),
-            "synced": _("Synced."),
-            "moved_to": _("Due date moved to {date}."),
-            "still_offline": _(
-                "No connection: what is waiting stays on this phone until you are online."
-            ),
-            "discard_confirm": _("Discard this entry? It will not be sent."),
-            "empty": _("Nothing waiting. Every entry has been sent."),
-            "kind_visit": _("Visit"),
-            "kind_follow_up_done": _("Follow-up done"),
-            "kind_proposal_close": _("Proposal result"),
-            "kind_follow_up_reschedule": _("Follow-up moved"),
-            "kind_follow_up_cancel": _("Follow-up cancelled"),
-            "cancelled": _("Cancelled."),
-            "draft_restored": _("The visit you had not saved was restored."),
-            "fix": _("Fix"),
-            "discard": _("Discard"),
-            "waiting": _("Waiting to sync"),
-            "attention": _("Needs attention"),
-            "attempts": _("Attempts"),
-            "no_results": _("No customer found."),
-            "open_follow_ups": _("Open follow-ups: tick what this visit completed"),
-            # Checked on the phone before a visit is queued, with record_visit's own messages.
-            "need.customer_code": _("Choose a customer."),
-            "need.purpose": _("Choose the purpose of the visit."),
-            "need.hearing_done": _(
-                "Say whether problems or needs were heard: yes (true) or no (false)."
-            ),
-            "need.due_on": _("The next action cannot be due before the visit."),
-            "need.action": _("Write or choose the next action, or clear its date."),
-            "need.due_date": _("Choose by when, or clear the next action."),
-            # The outbox names a rejected entry's fields as the form does, not by their API keys.
-            "field.customer_code": _("Customer"),
-            "field.visited_at": _("Visit time"),
-            "field.purpose": _("Purpose"),
-            "field.purpose_note": _("Note on the purpose"),
-            "field.hearing_done": _("Hearing"),
-            "field.hearing_note": _("What you heard"),
-            "field.note": _("Note"),
-            "field.proposal.category": _("Category"),
-            "field.proposal.kind": _("Kind"),
-            "field.proposal.amount": _("Amount (yen, optional)"),
-            "field.proposal.note": _("Proposal note (optional)"),
-            "field.next_action.action": _("Next action"),
-            "field.next_action.due_on": _("Due date"),
-            "field.completes_follow_ups": _("Follow-ups"),
-        }
+        translations = words.translations()
+        said = _SAID.get(translations)
+        if said is None:
+            said = _SAID[translations] = _script_strings()
+        return said
 
     return {"js_strings": strings}
+
+
+def _script_strings() -> dict[str, str]:
+    """The scripts' strings in the current locale."""
+    return {
+        "pending": _("{n} waiting to sync"),
+        "needs_attention": _("{n} need your attention"),
+        "saved_offline": _("Saved — will sync when online."),
+        "saved_synced": _("Saved and synced."),
+        "saved_sending": _("Saved on this phone; sending…"),
+        "server_retry": _(
+            "Saved on this phone, but the server answered with an error. It will try again, "
+            "then ask you to fix or discard it."
+        ),
+        "needs_fix": _("Not saved: open the outbox to fix or discard it."),
+        "retry": _("Try again"),
+        "synced": _("Synced."),
+        "moved_to": _("Due date moved to {date}."),
+        "still_offline": _(
+            "No connection: what is waiting stays on this phone until you are online."
+        ),
+        "discard_confirm": _("Discard this entry? It will not be sent."),
+        "empty": _("Nothing waiting. Every entry has been sent."),
+        "kind_visit": _("Visit"),
+        "kind_follow_up_done": _("Follow-up done"),
+        "kind_proposal_close": _("Proposal result"),
+        "kind_follow_up_reschedule": _("Follow-up moved"),
+        "kind_follow_up_cancel": _("Follow-up cancelled"),
+        "cancelled": _("Cancelled."),
+        "draft_restored": _("The visit you had not saved was restored."),
+        "fix": _("Fix"),
+        "discard": _("Discard"),
+        "waiting": _("Waiting to sync"),
+        "attention": _("Needs attention"),
+        "attempts": _("Attempts"),
+        "no_results": _("No customer found."),
+        "open_follow_ups": _("Open follow-ups: tick what this visit completed"),
+        # Checked on the phone before a visit is queued, with record_visit's own messages.
+        "need.customer_code": _("Choose a customer."),
+        "need.purpose": _("Choose the purpose of the visit."),
+        "need.hearing_done": _(
+            "Say whether problems or needs were heard: yes (true) or no (false)."
+        ),
+        "need.due_on": _("The next action cannot be due before the visit."),
+        "need.action": _("Write or choose the next action, or clear its date."),
+        "need.due_date": _("Choose by when, or clear the next action."),
+        # The outbox names a rejected entry's fields as the form does, not by their API keys.
+        "field.customer_code": _("Customer"),
+        "field.visited_at": _("Visit time"),
+        "field.purpose": _("Purpose"),
+        "field.purpose_note": _("Note on the purpose"),
+        "field.hearing_done": _("Hearing"),
+        "field.hearing_note": _("What you heard"),
+        "field.note": _("Note"),
+        "field.proposal.category": _("Category"),
+        "field.proposal.kind": _("Kind"),
+        "field.proposal.amount": _("Amount (yen, optional)"),
+        "field.proposal.note": _("Proposal note (optional)"),
+        "field.next_action.action": _("Next action"),
+        "field.next_action.due_on": _("Due date"),
+        "field.completes_follow_ups": _("Follow-ups"),
+    }
