@@ -2,7 +2,7 @@
 it turns dormant and when the next visit is due.
 
 Each fact asks the rule's one home: dormancy (``kpi.dormancy``), the visit cycle
-(``today``), the cross-sell candidates of the plan (``plan``).
+(``today``), the cross-sell candidates of the plan (``cross_sell``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from ..app.database import money_sum
 from ..kpi import dormancy
 from ..models import Category, CompanySettings, Customer, SalesLine
 from ..rules import cadence
-from . import plan
+from . import cross_sell
+from .plan_facts import as_date, customer_facts
 from .today import cycle_days
 
 YEAR = 365
@@ -97,7 +98,7 @@ def monthly_sales(session: Session, customer_id: int, day: date) -> MonthlySales
     )
     by_name: dict[str, list[int]] = {}
     for name, sold_on, amount in session.execute(stmt):
-        on = plan.as_date(sold_on)
+        on = as_date(sold_on)
         by_name.setdefault(name or "", [0] * len(months))[slot[(on.year, on.month)]] += int(
             amount or 0
         )
@@ -119,7 +120,7 @@ class Profile:
     day: date
     sales: list[CategorySales] = field(default_factory=list)
     monthly: MonthlySales | None = None
-    candidates: list[plan.CrossSell] = field(default_factory=list)
+    candidates: list[cross_sell.CrossSell] = field(default_factory=list)
     dormant: bool = False
     # The day it turned, or will turn, dormant if nothing new happens (None: never visited).
     dormant_from: date | None = None
@@ -145,9 +146,7 @@ def sales_by_category(session: Session, customer_id: int, day: date) -> list[Cat
         .group_by(Category.name)
     )
     rows = [
-        CategorySales(
-            name or "", int(last or 0), int(prev or 0), plan.as_date(sold) if sold else None
-        )
+        CategorySales(name or "", int(last or 0), int(prev or 0), as_date(sold) if sold else None)
         for name, last, prev, sold in session.execute(stmt)
     ]
     return sorted(rows, key=lambda r: (-r.total, r.name))
@@ -167,9 +166,7 @@ def profile(
         sales=sales_by_category(session, customer.id, day),
         monthly=monthly_sales(session, customer.id, day),
     )
-    facts = plan.customer_facts(
-        session, select(Customer).where(Customer.id == customer.id), day, tz
-    )
+    facts = customer_facts(session, select(Customer).where(Customer.id == customer.id), day, tz)
     fact = facts[customer.id][1]
     visit_limit, sales_limit = settings.dormant_visit_days, settings.dormant_sales_days
     out.dormant = dormancy.dormant_on(
@@ -181,10 +178,10 @@ def profile(
     out.next_visit_by = cadence.cadence(
         fact.last_visit, cycle_days(customer, settings), day
     ).next_due
-    bought = plan.purchases(session, {customer.branch_id}, day, [customer.id])
+    bought = cross_sell.purchases(session, {customer.branch_id}, day, [customer.id])
     categories = {
         c.id: c for c in session.scalars(select(Category).where(Category.active.is_(True)))
     }
     if customer.active:  # an inactive one is in no peer group (the counts are of active ones)
-        out.candidates = plan.cross_sell_candidates(customer, bought, categories)
+        out.candidates = cross_sell.cross_sell_candidates(customer, bought, categories)
     return out

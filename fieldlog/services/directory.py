@@ -294,6 +294,11 @@ def purposes(session: Session) -> list[Purpose]:
     return list(session.scalars(select(Purpose).order_by(Purpose.sort, Purpose.code)))
 
 
+def purpose_labels(session: Session, locale: str) -> dict[str, str]:
+    """Every purpose's label in the reader's language, by code."""
+    return {p.code: p.label(locale) for p in session.scalars(select(Purpose))}
+
+
 def categories(session: Session) -> list[Category]:
     """Every product category, in the order the form offers them."""
     return list(session.scalars(select(Category).order_by(Category.sort, Category.code)))

@@ -1,6 +1,6 @@
 """The plan's reasons and suggestions in the reader's language (the API and Today say the same).
 
-``fieldlog.services.plan`` returns numbers and keys; this module alone turns them into words.
+``plan`` and ``plan_reasons`` return numbers and keys; this module alone turns them into words.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
 
 from ..present.words import gettext
-from .plan import PlanItem, Reason
+from .plan import PlanItem
+from .plan_reasons import Reason
 
 REASON_LABELS = {
     "planned": _l("Planned"),

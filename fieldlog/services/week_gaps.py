@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..kpi import dormancy
 from ..models import CompanySettings, Customer, FollowUp, Proposal, User, Visit
 from ..rules.periods import Period
-from . import plan
+from . import plan, plan_facts
 
 # How many customers each list shows (the count says how many there are in all).
 SHOWN = 8
@@ -111,7 +111,7 @@ def gaps(
     if "dormant_rate" in keys:
         as_of = min(period.end, today)
         own = plan.plan_scope(user)
-        facts = plan.customer_facts(session, own, as_of, tz)
+        facts = plan_facts.customer_facts(session, own, as_of, tz)
         dormant = [
             customer
             for customer, fact in facts.values()

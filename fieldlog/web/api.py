@@ -15,7 +15,16 @@ from flask_wtf.csrf import generate_csrf
 from ..app import openapi
 from ..app.database import end_reads, write_intent
 from ..app.extensions import csrf, db
-from ..services import directory, follow_ups, plan, plan_text, proposals, schemas, visits
+from ..services import (
+    directory,
+    follow_ups,
+    plan,
+    plan_text,
+    planned_visits,
+    proposals,
+    schemas,
+    visits,
+)
 from ..services import today as today_service
 from ..services.defaults import company_settings
 from .common import company_tz, json_error, local_today, now
@@ -138,7 +147,7 @@ def plan_of_day():
     items = plan.build_plan(
         db.session, current_user, day, tz=company_tz(), settings=company_settings(db.session)
     )
-    labels = plan.purpose_labels(db.session, str(get_locale()))
+    labels = directory.purpose_labels(db.session, str(get_locale()))
     return jsonify(
         {"date": day.isoformat(), "items": [plan_text.item_to_dict(i, labels) for i in items]}
     )
@@ -152,7 +161,9 @@ def plan_add():
     if not isinstance(body, dict):
         return json_error("invalid", 422, errors={"_": [_l("Send a JSON object.")]})
     with unit_of_work():
-        planned, created = plan.plan_visit(db.session, current_user, body, today=local_today())
+        planned, created = planned_visits.plan_visit(
+            db.session, current_user, body, today=local_today()
+        )
         items = plan.build_plan(
             db.session,
             current_user,
@@ -161,7 +172,7 @@ def plan_add():
             settings=company_settings(db.session),
             only=planned.customer_id,
         )
-        labels = plan.purpose_labels(db.session, str(get_locale()))
+        labels = directory.purpose_labels(db.session, str(get_locale()))
         answer = {
             "date": planned.planned_on.isoformat(),
             **plan_text.item_to_dict(items[0], labels),
@@ -195,7 +206,7 @@ def offline_data():
     user = current_user
     settings = company_settings(db.session)
     day = local_today()
-    labels = plan.purpose_labels(db.session, str(get_locale()))
+    labels = directory.purpose_labels(db.session, str(get_locale()))
     todays_plan = plan.build_plan(db.session, user, day, tz=company_tz(), settings=settings)
     customers = today_service.active_customers(db.session, user)
     follow_ups = today_service.all_open_follow_ups(db.session, user)

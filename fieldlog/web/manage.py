@@ -22,7 +22,7 @@ from ..jobs import warm
 from ..kpi.choices import lint_settings, why_texts
 from ..models import Branch, Hypothesis
 from ..reports import data, mail_log
-from ..services import access, directory, hypotheses, plan, reviews, week_gaps
+from ..services import access, directory, hypotheses, planned_visits, reviews, week_gaps
 from ..services.defaults import company_settings
 from ..services.errors import Invalid
 from .common import chosen_period, company_tz, local_today, roles_required
@@ -173,7 +173,7 @@ def my_week():
         figures=figures,
         gaps=gaps,
         plan_day=plan_day,
-        planned=plan.planned_customer_ids(db.session, current_user, plan_day),
+        planned=planned_visits.planned_customer_ids(db.session, current_user, plan_day),
         labels=labels,
         why=_why(),
         lint=_lint(),

@@ -34,7 +34,6 @@ from ..rules.periods import Period
 from ..services import access, audit, directory
 from ..services.defaults import company_settings
 from ..services.errors import Invalid
-from ..services.plan import purpose_labels
 from .common import company_tz, local_today, roles_required
 from .kpi_view import HELPERS
 from .transaction import unit_of_work
@@ -340,5 +339,5 @@ def history():
         history=page,
         catalogue=CATALOGUE,
         thresholds=_threshold_labels(),
-        purposes=purpose_labels(db.session, str(get_locale())),
+        purposes=directory.purpose_labels(db.session, str(get_locale())),
     )

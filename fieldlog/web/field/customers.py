@@ -11,7 +11,7 @@ from ...app.extensions import db
 from ...present import charts, numbers
 from ...rules import limits
 from ...rules.text import search_key
-from ...services import access, browse, customer_profile, plan
+from ...services import access, browse, customer_profile, directory, planned_visits
 from ...services import proposals as corrections
 from ...services import today as today_service
 from ...services.defaults import company_settings
@@ -90,8 +90,8 @@ def customer(customer_id: int):
         sales_chart=_monthly_chart(facts.monthly, locale) if facts.sales else None,
         line_name=_line_name,
         compact=lambda v: numbers.compact_yen(v, locale) if v else numbers.DASH,
-        purposes=plan.purpose_labels(db.session, locale),
-        plans=plan.upcoming_plans(db.session, current_user, customer_id, day),
+        purposes=directory.purpose_labels(db.session, locale),
+        plans=planned_visits.upcoming_plans(db.session, current_user, customer_id, day),
         customer=status.customer,
         visits=list(history),
         proposals=list(proposals_),

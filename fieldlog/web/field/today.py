@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ...app.extensions import db
-from ...services import access, plan, plan_text
+from ...services import access, directory, plan, plan_text, planned_visits
 from ...services import today as today_service
 from ...services.defaults import company_settings
 from ...services.errors import Invalid
@@ -43,7 +43,7 @@ def today():
     # Only the handful is worded and rendered; "show all" fetches the rest (plan_rest), or
     # ?plan=all renders it here (no JavaScript, or offline from the page cache).
     shown = items if request.args.get("plan") == "all" else items[:PLAN_HANDFUL]
-    labels = plan.purpose_labels(db.session, str(get_locale()))
+    labels = directory.purpose_labels(db.session, str(get_locale()))
     # The long-overdue group lists its first rows; ?overdue=all lists every one (its link).
     every_old = request.args.get("overdue") == "all"
     due = today_service.due_today(
@@ -76,7 +76,7 @@ def today():
 def plan_rest():
     """The plan's rows after Today's handful, as list items for "show all"."""
     items = _plan_items(request.args.get("scope") == "branch")[PLAN_HANDFUL:]
-    labels = plan.purpose_labels(db.session, str(get_locale()))
+    labels = directory.purpose_labels(db.session, str(get_locale()))
     return render_template(
         "field/plan_rest.html",
         rows=[(item, plan_text.item_to_dict(item, labels)) for item in items],
@@ -97,7 +97,7 @@ def plan_add():
     }
     try:
         with unit_of_work():
-            planned, _created = plan.plan_visit(
+            planned, _created = planned_visits.plan_visit(
                 db.session, current_user, payload, today=local_today()
             )
     except Invalid as error:

@@ -14,7 +14,7 @@ from ...app.extensions import db
 from ...models import Customer, Visit
 from ...rules import limits
 from ...rules.text import search_key
-from ...services import access, browse, directory, plan, visit_edits, visits
+from ...services import access, browse, directory, planned_visits, visit_edits, visits
 from ...services import today as today_service
 from ...services.defaults import company_settings
 from ...services.errors import ClientIdReused, Invalid
@@ -81,7 +81,7 @@ def new_visit():
             # A follow-up row of Today opens the form with that follow-up ticked.
             "completes_follow_ups": request.args.getlist("follow_up"),
             # A planned customer's visit starts from the purpose decided before going.
-            "purpose": plan.planned_purpose(db.session, current_user, code, local_today())
+            "purpose": planned_visits.planned_purpose(db.session, current_user, code, local_today())
             if code
             else None,
         }
