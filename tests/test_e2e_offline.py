@@ -130,6 +130,20 @@ def _open_controlled(page: Any, url: str, kept: tuple[str, ...]) -> None:
         )
 
 
+def outbox_entries(page: Any, field: str = "id") -> list[Any]:
+    """One field of each entry waiting in the outbox (IndexedDB), whoever they belong to."""
+    return page.evaluate(
+        """(field) => new Promise((resolve) => {
+            const open = indexedDB.open('fieldlog');
+            open.onsuccess = () => {
+                const all = open.result.transaction('outbox').objectStore('outbox').getAll();
+                all.onsuccess = () => resolve(all.result.map((e) => e[field]));
+            };
+        })""",
+        field,
+    )
+
+
 @pytest.mark.browser
 def test_visits_logged_offline_sync_exactly_once(server):
     base = server.base
@@ -158,15 +172,7 @@ def test_visits_logged_offline_sync_exactly_once(server):
             "document.querySelectorAll('.outbox-entry').length === 3", timeout=15000
         )
         assert len(_stored_client_ids(server.app)) == 1  # only the seeded visit
-        waiting = page.evaluate(
-            """() => new Promise((resolve) => {
-                const open = indexedDB.open('fieldlog');
-                open.onsuccess = () => {
-                    const all = open.result.transaction('outbox').objectStore('outbox').getAll();
-                    all.onsuccess = () => resolve(all.result.map((e) => e.id));
-                };
-            })"""
-        )
+        waiting = outbox_entries(page)
         assert len(set(waiting)) == 3
         # "Sync now" without a connection says so, and keeps everything.
         page.locator("button.button-primary[data-sync-now]").click()
@@ -314,6 +320,52 @@ def test_one_tap_results_say_what_the_rep_tapped_and_when_it_was_sent(server):
     with server.app.app_context():
         assert db.session.scalars(select(Proposal.status)).one() == "lost"
         assert db.session.scalars(select(FollowUp.done_on)).one() is not None
+        db.session.remove()
+
+
+@pytest.mark.browser
+def test_a_follow_up_cancelled_on_the_customer_page_waits_offline_and_is_sent_once(server):
+    """The customer page's Cancel goes through the outbox like Today's: asked first, kept
+    while the server is down, sent once when it is back."""
+    with server.app.app_context():
+        follow_up = db.session.scalars(select(FollowUp)).one()
+        follow_up_id, customer_id = follow_up.id, follow_up.customer_id
+        db.session.remove()
+    base = server.base
+    with phone(base) as (context, page):
+        page.goto(f"{base}/customers/{customer_id}")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+        form = f"form[data-outbox=follow_up_cancel][data-id='{follow_up_id}']"
+        cancel = page.locator(f"{form} button")
+        # A mis-tap answered "no" queues nothing and leaves the buttons.
+        page.once("dialog", lambda d: d.dismiss())
+        cancel.click()
+        page.wait_for_timeout(500)
+        assert cancel.is_visible() and outbox_entries(page) == []
+
+        server.stop()
+        context.set_offline(True)
+        page.once("dialog", lambda d: d.accept())
+        cancel.click()
+        page.wait_for_selector(".settled-note")
+        assert outbox_entries(page) == [f"follow_up_cancel:{follow_up_id}"]
+        assert "電話フォロー" in outbox_entries(page, "label")[0]
+        with server.app.app_context():
+            assert not db.session.get(FollowUp, follow_up_id).cancelled
+            db.session.remove()
+
+        server.start()
+        context.set_offline(False)
+        page.goto(f"{base}/outbox")  # coming back online may have sent it already
+        page.locator("button.button-primary[data-sync-now]").click()
+        page.wait_for_function(
+            "document.querySelectorAll('.outbox-entry').length === 0", timeout=20000
+        )
+        page.locator("button.button-primary[data-sync-now]").click()  # a replay changes nothing
+        page.wait_for_timeout(500)
+    with server.app.app_context():
+        stored = db.session.get(FollowUp, follow_up_id)
+        assert stored.cancelled and stored.done_on is None
         db.session.remove()
 
 

@@ -1,5 +1,5 @@
-// One-tap "done", "won/lost", a follow-up's new date and Today's bulk reschedule / cancel go
-// through the outbox too, so they work without signal.
+// One-tap "done", "won/lost", a follow-up's new date or cancel (the customer page) and Today's
+// bulk reschedule / cancel go through the outbox too, so they work without signal.
 // The row shows the result at once; the last tap on the same item wins.
 import { enqueue, sync, t } from "./app.mjs";
 import { afterSaveMessage, formatDay } from "./outbox-core.mjs";
@@ -19,21 +19,34 @@ function requestFor(form, submitter) {
   if (form.dataset.outbox === "follow_up_reschedule") {
     return { url: `/api/v1/follow-ups/${id}/reschedule`, body: { due_on: form.elements.due_on.value } };
   }
+  if (form.dataset.outbox === "follow_up_cancel") {
+    return { url: `/api/v1/follow-ups/${id}/cancel`, body: {} };
+  }
   const status = submitter?.value || "won";
   // A correction keeps the day the proposal closed; a first result closes it today.
   const closedOn = form.dataset.closedOn || today();
   return { url: `/api/v1/proposals/${id}/close`, body: { status, closed_on: closedOn } };
 }
 
+// The same follow-up moved and then cancelled (or the other way round): only the last tap is sent.
+const OVERRULES = { follow_up_cancel: "follow_up_reschedule", follow_up_reschedule: "follow_up_cancel" };
+
+async function overrule(kind, id) {
+  if (OVERRULES[kind]) await outbox.remove(`${OVERRULES[kind]}:${id}`);
+}
+
 for (const form of document.querySelectorAll("form[data-outbox]")) {
   form.addEventListener("submit", async (event) => {
+    if (event.defaultPrevented) return; // the rep said no to "Cancel this follow-up?"
     event.preventDefault();
     const kind = form.dataset.outbox;
+    const cancel = kind === "follow_up_cancel";
     const { url, body } = requestFor(form, event.submitter);
-    // The outbox shows the button the rep tapped ("受注"), not the API's "won".
-    const outcome = body.status
-      ? event.submitter?.textContent.trim() || body.status
-      : formatDay(body.due_on || "");
+    // The outbox shows the button the rep tapped ("受注", "取り消す"), not the API's "won".
+    const outcome =
+      body.status || cancel
+        ? event.submitter?.textContent.trim() || body.status || ""
+        : formatDay(body.due_on || "");
     const label = [form.dataset.label, outcome].filter(Boolean).join(" · ");
     for (const button of form.querySelectorAll("button")) button.disabled = true;
     const row = form.closest("li") || form.parentElement;
@@ -50,17 +63,19 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     // A new date says which date, and the row no longer reads "overdue since …".
     const moved = body.due_on ? t("moved_to").replace("{date}", formatDay(body.due_on)) : "";
     if (moved) row?.querySelector(".badge-warn")?.remove();
+    const settled = moved || (cancel ? t("cancelled") : "");
     const onSent = (sent) => {
       if (sent.detail?.entry?.id !== id) return;
-      note.textContent = moved || t("synced");
+      note.textContent = settled || t("synced");
       window.removeEventListener("fieldlog:sent", onSent);
     };
     window.addEventListener("fieldlog:sent", onSent);
+    await overrule(kind, form.dataset.id);
     await enqueue(kind, id, url, body, label);
     await sync(); // joins the send enqueue started: then say how it went
     const entry = await outbox.get(id);
     if (entry) note.textContent = t(afterSaveMessage(entry));
-    else if (moved) note.textContent = moved;
+    else if (settled) note.textContent = settled;
   });
 }
 
@@ -99,8 +114,7 @@ for (const form of document.querySelectorAll("form[data-outbox-bulk]")) {
       note.dataset.entryId = entryId;
       box.disabled = true;
       box.closest("label")?.append(note);
-      // The same follow-up moved and then cancelled: only the last tap is sent.
-      await outbox.remove(`${kind === "follow_up_cancel" ? "follow_up_reschedule" : "follow_up_cancel"}:${id}`);
+      await overrule(kind, id);
       await enqueue(kind, entryId, url, body, label);
     }
     // Kept for the page's life: offline, the entries go when the signal comes back.
