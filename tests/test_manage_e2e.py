@@ -1,4 +1,5 @@
-"""End to end in headless Chromium: the owner's summary and a manager's dashboard on demo data.
+"""End to end in headless Chromium on demo data: the owner's summary, a manager's dashboard and
+a rep's My week.
 
 Screenshots go to static/img/screenshots/ (the README's) with FIELDLOG_UPDATE_SCREENSHOTS=1.
 """
@@ -11,7 +12,7 @@ from fieldlog import demo
 from fieldlog.app.extensions import db
 from fieldlog.models import Branch, User
 
-from .browser import desktop_page, launch_chromium, log_in, require_chromium, screenshot_dir
+from .browser import desktop_page, launch_chromium, log_in, phone, require_chromium, screenshot_dir
 from .conftest import NOW, TZ
 from .test_concurrency import server  # noqa: F401 — the live-server fixture
 
@@ -91,6 +92,24 @@ def test_summary_and_dashboard_in_chromium(app, demo_company, server, tmp_path):
         page.context.close()
     # The strict CSP would report any inline script or style as a console error.
     assert [e for e in errors if "Content Security Policy" in e] == []
+
+
+def test_my_week_names_the_customers_behind_each_gap(app, demo_company, server, tmp_path):  # noqa: F811
+    """A demo rep's last week on a phone: under a KPI behind target, the customers behind its
+    gap, each one tap from tomorrow's plan; a planned one says so (the README's screenshot)."""
+    shots = screenshot_dir(tmp_path)
+    with phone(server, "sato.kenta@minato.example", demo.DEMO_PASSWORD) as (_context, page):
+        page.goto(f"{server}/me?week=2026-W47")
+        gap = page.locator(".gap-customers").first
+        gap.locator("> summary").click()
+        assert gap.locator("li.row").count() >= 3
+        gap.locator("form.row-action button").first.click()  # tomorrow's plan
+        page.wait_for_load_state("networkidle")
+        gap.locator("> summary").click()
+        assert "予定" in gap.locator("li.row .badge").first.inner_text()
+        # A whole-page picture: the tab bar, fixed to the phone's bottom, goes to the end.
+        page.add_style_tag(content=".tabbar { position: static; }")
+        page.screenshot(path=str(shots / "my-week.png"), full_page=True)
 
 
 def test_every_tab_fits_a_360px_phone_in_both_languages(app, demo_company, server):  # noqa: F811
