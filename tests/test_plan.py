@@ -9,7 +9,7 @@ import pytest
 from fieldlog.app.extensions import db
 from fieldlog.kpi import dormancy
 from fieldlog.models import FollowUp, PlannedVisit, Proposal, Purpose
-from fieldlog.services import plan
+from fieldlog.services import plan, plan_facts
 from fieldlog.services.defaults import company_settings
 
 from .conftest import TZ
@@ -221,6 +221,41 @@ def test_stale_follow_ups_come_after_the_live_reasons_and_suggest_nothing_else_h
     assert all(
         "follow_up_due" in [r.code for r in i.reasons] for i in items if "STALE" in i.customer.code
     )
+
+
+def test_open_proposals_are_summed_up_per_customer(make):
+    """How many are open, the oldest's day and category (the first made that day), the sum;
+    closed ones and ones made after the day do not count."""
+    rep = make.user("rep")
+    customer = make.customer(rep=rep, code="C-PROP")
+    make.visit(rep, customer, visited_at=_at(3))
+    oil, tools = make.category("OIL", "潤滑油"), make.category("CUT", "切削工具")
+    for days_ago, category, amount, status in [
+        (30, tools, 20000, "open"),
+        (30, oil, None, "open"),  # made the same day, after it: not the oldest
+        (10, oil, 5000, "open"),
+        (60, oil, 90000, "won"),
+        (-1, oil, 70000, "open"),  # tomorrow's
+    ]:
+        db.session.add(
+            Proposal(
+                rep=rep,
+                branch_id=rep.branch_id,
+                customer=customer,
+                category=category,
+                kind="other",
+                amount=amount,
+                proposed_on=TODAY - timedelta(days=days_ago),
+                status=status,
+                closed_on=TODAY - timedelta(days=1) if status != "open" else None,
+            )
+        )
+    db.session.flush()
+    found = plan_facts.open_proposals(db.session, [customer.id], TODAY)
+    assert found == {
+        customer.id: plan_facts.OpenProposals(3, TODAY - timedelta(days=30), "切削工具", 25000)
+    }
+    assert plan_facts.open_proposals(db.session, [customer.id], TODAY - timedelta(days=31)) == {}
 
 
 def test_dormant_date_agrees_with_the_dormant_rule():

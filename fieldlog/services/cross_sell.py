@@ -91,6 +91,37 @@ class CrossSell:
     peers: int
 
 
+def ranking(
+    bought: Purchases,
+    categories: dict[int, Category],
+    branch_id: int,
+    rank: str,
+    active: bool,
+) -> list[CrossSell]:
+    """The categories at least CROSS_SELL_MIN_SHARE of a peer group buy, best first.
+
+    The same for every customer of the group (branch, rank, and whether it is active, which
+    decides whether it counts among its own peers): the plan ranks each group once and each
+    customer skips what it bought (ranking per customer took ~10 ms for 300 at 1M visits).
+    """
+    size = bought.sizes.get((branch_id, rank), 0)
+    peers = size - 1 if active else size
+    if peers < CROSS_SELL_MIN_PEERS:
+        return []
+    found = []
+    for category_id, category in categories.items():
+        n = bought.counts.get((branch_id, rank, category_id), 0)
+        share = n / peers
+        if share >= CROSS_SELL_MIN_SHARE:
+            found.append(CrossSell(category, share, n, peers))
+    return sorted(found, key=lambda c: (-c.share, c.category.sort, c.category.code))
+
+
+def not_bought(ranked: list[CrossSell], own: dict[int, int]) -> list[CrossSell]:
+    """The ranked candidates a customer has not bought (``own``: its categories of the window)."""
+    return [c for c in ranked if c.category.id not in own]
+
+
 def cross_sell_candidates(
     customer: Customer,
     bought: Purchases,
@@ -101,17 +132,5 @@ def cross_sell_candidates(
     Peers are the other active customers of the same branch and rank; the customer itself is
     never counted (it did not buy the category, so it is in neither count).
     """
-    size = bought.sizes.get((customer.branch_id, customer.rank), 0)
-    own = bought.bought.get(customer.id, {})
-    peers = size - 1 if customer.active else size
-    if peers < CROSS_SELL_MIN_PEERS:
-        return []
-    found = []
-    for category_id, category in categories.items():
-        if category_id in own:
-            continue
-        n = bought.counts.get((customer.branch_id, customer.rank, category_id), 0)
-        share = n / peers
-        if share >= CROSS_SELL_MIN_SHARE:
-            found.append(CrossSell(category, share, n, peers))
-    return sorted(found, key=lambda c: (-c.share, c.category.sort, c.category.code))
+    ranked = ranking(bought, categories, customer.branch_id, customer.rank, customer.active)
+    return not_bought(ranked, bought.bought.get(customer.id, {}))

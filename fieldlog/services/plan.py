@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..models import Category, CompanySettings, Customer, PlannedVisit, Purpose, User
 from ..rules import limits
 from . import access, schemas
-from .cross_sell import cross_sell_candidates, purchases
+from .cross_sell import CrossSell, not_bought, purchases, ranking
 from .errors import Invalid
 from .plan_facts import customer_facts, due_follow_ups, open_proposals
 from .plan_reasons import Reason, reasons_for, suggest
@@ -104,8 +104,13 @@ def build_plan(
     }
 
     items = []
+    ranked: dict[tuple[int, str, bool], list[CrossSell]] = {}
     for customer_id, (customer, fact) in facts.items():
-        candidates = cross_sell_candidates(customer, bought, categories)
+        group = (customer.branch_id, customer.rank, customer.active)
+        if group not in ranked:
+            ranked[group] = ranking(bought, categories, *group)
+        own = bought.bought.get(customer_id, {})
+        candidates = not_bought(ranked[group], own)
         reasons = reasons_for(
             customer,
             fact,
@@ -114,11 +119,10 @@ def build_plan(
             follow_ups=due.get(customer_id),
             proposals=open_.get(customer_id),
             cross_sell=candidates[0] if candidates else None,
-            bought=[
-                categories[c]
-                for c in _by_amount(bought.bought.get(customer_id, {}))
-                if c in categories
-            ],
+            # What it bought most is said only beside a cross-sell candidate.
+            bought=[categories[c] for c in _by_amount(own) if c in categories]
+            if candidates
+            else [],
             planned=planned.get(customer_id),
         )
         if not reasons:
