@@ -148,9 +148,7 @@ def plan_of_day():
         db.session, current_user, day, tz=company_tz(), settings=company_settings(db.session)
     )
     labels = directory.purpose_labels(db.session, str(get_locale()))
-    return jsonify(
-        {"date": day.isoformat(), "items": [plan_text.item_to_dict(i, labels) for i in items]}
-    )
+    return jsonify({"date": day.isoformat(), "items": plan_text.items_to_dicts(items, labels)})
 
 
 @bp.post("/plan")
@@ -245,7 +243,7 @@ def offline_data():
             "categories": [{"code": c.code, "name": c.name} for c in categories],
             "plan": {
                 "date": day.isoformat(),
-                "items": [plan_text.item_to_dict(i, labels) for i in todays_plan],
+                "items": plan_text.items_to_dicts(todays_plan, labels),
             },
         }
     )

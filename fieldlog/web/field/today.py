@@ -79,7 +79,7 @@ def plan_rest():
     labels = directory.purpose_labels(db.session, str(get_locale()))
     return render_template(
         "field/plan_rest.html",
-        rows=[(item, plan_text.item_to_dict(item, labels)) for item in items],
+        rows=list(zip(items, plan_text.items_to_dicts(items, labels), strict=True)),
         purpose_labels=labels,
         reason_label=plan_text.label,
     )
