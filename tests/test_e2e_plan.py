@@ -133,6 +133,16 @@ def test_the_plan_fills_the_first_screen_with_reasons_and_purposes(server, tmp_p
     with phone(server.base) as (_context, page):
         page.goto(f"{server.base}/")
         page.screenshot(path=str(screenshot_dir(tmp_path) / "today.png"))
+        # The handful is on the first screen, each with why and what to go for: no scrolling.
+        rows = page.locator(".plan-list .plan-item")
+        assert rows.count() == 5
+        for i in range(5):
+            row = rows.nth(i)
+            assert row.locator(".plan-why").inner_text().strip()
+            assert row.locator(".reason").count() >= 1
+        bottom = rows.nth(4).evaluate("r => r.getBoundingClientRect().bottom")
+        tabbar = page.locator("nav.tabbar").evaluate("n => n.getBoundingClientRect().top")
+        assert bottom <= tabbar <= page.viewport_size["height"], (bottom, tabbar)
         items = page.locator(".plan-list").first.locator("li.plan-item")
         assert items.count() == 5
         tabbar_top = page.locator(".tabbar").bounding_box()["y"]
