@@ -302,6 +302,32 @@ def test_weekly_pdf_reads_like_a_yojitsu_report(app, tmp_path):
         assert snippet in text, snippet
 
 
+def test_the_sales_tile_reads_value_budget_and_last_year(shop, tmp_path):
+    """The KGI tile of the weekly PDF reads as a KPI target does: value, target, last year."""
+    from zoneinfo import ZoneInfo
+
+    from fieldlog.models import Branch
+    from fieldlog.present import pdf
+    from fieldlog.reports import data
+    from tests.test_reports_pdf import pdftotext
+
+    tokyo = db.session.get(Branch, shop.branch_id)
+    report = data.branch_report(
+        db.session,
+        tokyo,
+        Period.parse("2026-W47"),
+        today=date(2026, 11, 30),
+        tz=ZoneInfo("Asia/Tokyo"),
+    )
+    sales = report.kgi[0]
+    # 100,000 + 50,000 this week; 7 days of the 30,000,000 budget; 2025-W47 had 80,000.
+    assert (sales.value, sales.target, sales.last_year) == (150_000, 7_000_000, 80_000)
+    text = pdftotext(pdf.render_pdf(report), tmp_path)
+    tiles = text[text.index("KGI") : text.index("予実（")]  # three tiles side by side
+    assert "¥150,000" in tiles and "目標" in tiles and "¥7,000,000 × 未達" in tiles
+    assert "前年同週 ¥80,000（前年比 187.5%）" in tiles
+
+
 def test_a_past_weeks_pdf_reads_as_at_that_weeks_end(make, tmp_path):
     """The report of 2026-W47 made on 6 December: follow-up ages to Sunday 22 November, a
     follow-up done later still overdue then, the forecast blind to sales after the week."""

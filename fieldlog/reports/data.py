@@ -27,6 +27,7 @@ from .figures import (
     TREND_WEEKS,
     Figure,
     active_keys,
+    add_kgi_last_year,
     figure_of,
     scope_figures,
     targets_in_force,
@@ -211,6 +212,7 @@ def branch_report(
     figures, series = scope_figures(
         session, scope, period, [*keys, *KGI_KEYS, "visit_count"], today=today, tz=tz
     )
+    add_kgi_last_year(session, scope, period, figures, today=today, tz=tz)
     by_rep = trend_by(
         session,
         "rep",
@@ -293,6 +295,7 @@ def company_report(
     figures, _ = scope_figures(
         session, Scope.company(), period, all_keys, today=today, tz=tz, series=company
     )
+    add_kgi_last_year(session, Scope.company(), period, figures, today=today, tz=tz)
     branches = []
     for branch in session.scalars(select(Branch).order_by(Branch.code)):
         series = by_branch.get(branch.id, [])

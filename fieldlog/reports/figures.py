@@ -37,6 +37,8 @@ class Figure:
     achievement: str | None = None  # "ahead" | "on" | "behind" (None: no target or value)
     trend: list[float | None] = field(default_factory=list)
     why: str = ""  # the company's own "why" for this KPI; empty: the catalogue's
+    # The same ISO week a year earlier (docs/kgi.md); filled for the KGI only.
+    last_year: float | None = None
 
     @property
     def change(self) -> float | None:
@@ -101,6 +103,25 @@ def scope_figures(
         if key in figures and (why or "").strip():
             figures[key].why = why.strip()
     return figures, series
+
+
+def add_kgi_last_year(
+    session: Session,
+    scope: Any,
+    period: Period,
+    figures: dict[str, Figure],
+    *,
+    today: date,
+    tz: ZoneInfo,
+) -> None:
+    """Give the KGI figures last year's value, so the sales tile reads as a KPI does: value,
+    target (the budget), last year (one roll-up of the sales KPIs)."""
+    from ..kpi import trend
+    from ..rules.kpi_catalogue import KGI_KEYS
+
+    (before,) = trend(session, scope, [period.last_year()], keys=list(KGI_KEYS), today=today, tz=tz)
+    for key in KGI_KEYS:
+        figures[key].last_year = before[key].value
 
 
 def targets_in_force(
