@@ -424,3 +424,75 @@ def test_company_pdf_carries_the_month_and_each_branchs_yojitsu(shop, tmp_path):
     # Tokyo: 150,000 against 30,000,000 (0.5 %, behind 73.3 % of the month); last year 87,000.
     assert rows["東京"] == ["¥150,000", "¥30,000,000", "0.5%", "▼", "¥87,000", "172.4%"]
     assert rows["大阪"][:2] == ["¥5,000,000", "予算未設定"]
+
+
+# ---- 前年比: the same dates a year earlier --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("as_of", "start", "end"),
+    [
+        ("2026-11-22", "2025-11-01", "2025-11-22"),
+        ("2026-11-30", "2025-11-01", "2025-11-30"),  # the month's end: the whole month
+        ("2026-12-01", "2025-12-01", "2025-12-01"),
+        ("2028-02-29", "2027-02-01", "2027-02-28"),  # a leap day: last year's 28th
+        ("2029-02-28", "2028-02-01", "2028-02-29"),  # the end of February takes in the 29th
+        ("2028-02-28", "2027-02-01", "2027-02-28"),
+        ("2027-01-03", "2026-01-01", "2026-01-03"),  # inside ISO week 2026-W53
+        ("2026-12-31", "2025-12-01", "2025-12-31"),
+    ],
+)
+def test_same_dates_last_year(as_of, start, end):
+    from fieldlog.kpi.kgi import same_dates_last_year
+
+    window = same_dates_last_year(date.fromisoformat(as_of))
+    assert (window.start, window.end) == (date.fromisoformat(start), date.fromisoformat(end))
+
+
+@pytest.mark.parametrize(
+    ("sales", "as_of", "actual", "last_year"),
+    [
+        # A branch that grew as the demo's 名古屋 does (about 2.3 times its sales a year ago).
+        (
+            [("2026-11-02", 2_330_000), ("2025-11-03", 1_000_000)],
+            "2026-11-22",
+            2_330_000,
+            1_000_000,
+        ),
+        # The day after the window, either year, does not count.
+        ([("2026-11-23", 5_000), ("2025-11-23", 7_000)], "2026-11-22", 0, 0),
+        # 29 February 2028 counts when last year's February ends on the 28th … the 28th itself.
+        ([("2029-02-28", 3_000), ("2028-02-29", 2_000)], "2029-02-28", 3_000, 2_000),
+        # Week 53: 1–3 January 2027 against 1–3 January 2026, not the ISO week's December days.
+        (
+            [("2027-01-02", 4_000), ("2026-01-02", 1_000), ("2025-12-31", 9_000)],
+            "2027-01-03",
+            4_000,
+            1_000,
+        ),
+        # A customer moved here from another branch: its sales of both years follow it.
+        ([("2026-11-10", 6_000), ("2025-11-10", 3_000, "moved")], "2026-11-22", 6_000, 3_000),
+    ],
+)
+def test_month_to_date_against_last_year(make, sales, as_of, actual, last_year):
+    from zoneinfo import ZoneInfo
+
+    from fieldlog.kpi.kgi import month_to_date
+
+    here, there = make.branch("NGY"), make.branch("OSK")
+    customer = make.customer(here)
+    moved = make.customer(there)
+    for day, amount, *who in sales:
+        make.sale(moved if who else customer, date.fromisoformat(day), amount)
+    moved.branch_id = here.id  # moved after the sales: the sales KPIs follow the customer
+    db.session.commit()
+    m = month_to_date(
+        db.session,
+        Scope.branch(here.id),
+        date.fromisoformat(as_of),
+        today=date(2029, 12, 31),
+        tz=ZoneInfo("Asia/Tokyo"),
+        forecast_weeks=0,
+    )
+    assert (m.actual, m.last_year) == (actual, last_year)
+    assert m.yoy == (actual / last_year if last_year else None)

@@ -135,6 +135,15 @@ def _same_day_last_year(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
+def same_dates_last_year(as_of: date) -> Period:
+    """The month to date of ``as_of`` a year earlier: from the 1st to the same date, and to
+    the month's end when ``as_of`` is its last day (28 February then takes in the 29th)."""
+    month = Period.month_of(as_of)
+    before = Period.month_of(_same_day_last_year(month.start))
+    end = before.end if as_of == month.end else _same_day_last_year(as_of)
+    return Period(before.start, end, "month")
+
+
 def month_to_date(
     session: Session,
     scope: Scope,
@@ -155,7 +164,7 @@ def month_to_date(
 
     month = Period.month_of(as_of)
     so_far = Period(month.start, as_of, "month")
-    before = Period(_same_day_last_year(month.start), _same_day_last_year(as_of), "month")
+    before = same_dates_last_year(as_of)
     keys = ["sales_amount", "gross_margin_rate"]
     now, last = trend(session, scope, [so_far, before], keys=keys, today=today, tz=tz)
     actual = int(now["sales_amount"].value or 0)
@@ -310,7 +319,7 @@ def reps_kgi(
     the month-to-date against the rep's budget and last year (as ``month_to_date``)."""
     month = Period.month_of(as_of)
     so_far = Period(month.start, as_of, "month")
-    before = Period(_same_day_last_year(month.start), _same_day_last_year(as_of), "month")
+    before = same_dates_last_year(as_of)
     keys = ["sales_amount", "gross_margin_rate"]
     by_rep = trend_by(
         session, "rep", [period, so_far, before], branch_id=branch_id, keys=keys, today=today, tz=tz
