@@ -237,7 +237,12 @@ def _forecast_key(session: Session, scope: Scope, as_of: date, weeks: int) -> tu
             select(func.max(Proposal.updated_at)).scalar_subquery(),
         )
     ).one()
-    return (session.get_bind().url.render_as_string(), scope, as_of, weeks, *marks)
+    # The fits are kept per process, and a process may serve several databases (tests,
+    # benchmarks): the database's URL (password masked) tells their ids apart. A session bound
+    # to a connection names its engine's.
+    bind = session.get_bind()
+    url = getattr(bind, "engine", bind).url.render_as_string(hide_password=True)
+    return (url, scope, as_of, weeks, *marks)
 
 
 def cached_forecast(session: Session, scope: Scope, as_of: date, weeks: int) -> Any:
