@@ -32,6 +32,8 @@ class Plan:
     pipeline_growth: float = 0.0
     # Campaigns: proposals per week swing by this share over a 13-week cycle.
     campaign: float = 0.0
+    # False: a planted null, proposals are won (and recorded so) but bring no sales.
+    converts: bool = True
 
 
 def history(plan: Plan, start: date = date(2023, 11, 27), seed: int = 1) -> History:
@@ -56,7 +58,8 @@ def history(plan: Plan, start: date = date(2023, 11, 27), seed: int = 1) -> Hist
             kind = rng.randrange(len(KINDS))
             if rng.random() < plan.win_rate:
                 end = born + timedelta(weeks=rng.randint(*plan.lag_weeks), days=rng.randrange(5))
-                days[end.toordinal()] = days.get(end.toordinal(), 0.0) + amount
+                if plan.converts:
+                    days[end.toordinal()] = days.get(end.toordinal(), 0.0) + amount
                 outcome = True
             else:
                 end = born + timedelta(days=rng.randint(3, 40))
@@ -112,6 +115,20 @@ class Score:
     @property
     def coverage(self) -> float:
         return float(np.mean(self.covered))
+
+
+def without_proposals(full: History) -> History:
+    """The same sales with no proposal at all: what the forecast knows without a pipeline."""
+    empty = np.array([], dtype=np.int64)
+    return History(
+        sale_days=full.sale_days,
+        sale_amounts=full.sale_amounts,
+        proposed=empty,
+        closed=empty,
+        won=np.array([], dtype=bool),
+        kinds=empty,
+        amounts=np.array([]),
+    )
 
 
 def backtest(full: History, origins: list[date], weeks: int) -> Score:

@@ -11,7 +11,7 @@ import pytest
 from fieldlog.app.extensions import db
 from fieldlog.kpi.forecast import History, TooLittleHistory, forecast, pipeline_expectation
 from fieldlog.models import Proposal
-from tests.forecast_synth import Plan, backtest, history, until
+from tests.forecast_synth import Plan, backtest, history, until, without_proposals
 
 S = date(2026, 6, 1).toordinal()
 
@@ -58,7 +58,7 @@ def _end(plan: Plan) -> date:
     ("plan", "margin"),
     [
         (Plan(), 0.95),  # season, trend and a steady pipeline
-        (Plan(campaign=0.8, proposals=30), 0.75),  # campaigns: the pipeline sees them coming
+        (Plan(campaign=0.8, proposals=30), 0.85),  # campaigns: the pipeline sees them coming
     ],
 )
 def test_beats_both_naive_forecasts_on_a_known_future(plan, margin):
@@ -68,6 +68,23 @@ def test_beats_both_naive_forecasts_on_a_known_future(plan, margin):
     assert len(score.covered) >= 40
     assert score.mape("model") < margin * min(score.mape("last_year"), score.mape("mean_4"))
     assert 0.6 <= score.coverage <= 0.97
+
+
+@pytest.mark.parametrize(
+    ("plan", "low", "high"),
+    [
+        # Planted effect: campaigns swing the proposals, and their wins arrive 3–6 weeks later.
+        (Plan(campaign=0.8, proposals=30, season=0.0, trend=0.0), 0.0, 0.9),
+        # Planted null: as many proposals "won", none of them ever sold.
+        (Plan(campaign=0.8, proposals=30, season=0.0, trend=0.0, converts=False), 0.95, 1.05),
+    ],
+)
+def test_the_pipeline_helps_only_when_it_converts(plan, low, high):
+    full = history(plan, seed=5)
+    origins = [_end(plan) - timedelta(weeks=k, days=3) for k in range(30, 4, -2)]
+    with_pipeline = backtest(full, origins, 4).mape("model")
+    without = backtest(without_proposals(full), origins, 4).mape("model")
+    assert low <= with_pipeline / without <= high
 
 
 def test_uses_nothing_after_as_of():
@@ -155,8 +172,9 @@ def test_command_refuses_too_little_history_and_reps(runner, branch_sales):
     assert rep.exit_code == 2 and "company or branch" in rep.output
 
 
-def _led_history(with_lead: bool, seed: int = 4) -> History:
-    """Weekly sales = 10M + 3M × a KPI three weeks earlier + noise; the KPI is white noise."""
+def _led_history(with_lead: bool, seed: int = 4, effect: float = 3e6) -> History:
+    """Weekly sales = 10M + ``effect`` × a KPI three weeks earlier + noise; the KPI is white
+    noise (``effect`` 0: a planted null, a KPI handed in as leading that leads nothing)."""
     rng = np.random.default_rng(seed)
     start = date(2024, 1, 1)  # a Monday
     weeks = 120
@@ -165,7 +183,7 @@ def _led_history(with_lead: bool, seed: int = 4) -> History:
     for w in range(weeks):
         monday = start + timedelta(weeks=w)
         leading[monday.toordinal()] = float(kpi[w])
-        value = 10e6 + (3e6 * kpi[w - 3] if w >= 3 else 0) + rng.normal(0, 3e5)
+        value = 10e6 + (effect * kpi[w - 3] if w >= 3 else 0) + rng.normal(0, 3e5)
         days.append(monday.toordinal() + 2)
         amounts.append(value)
     empty = np.array([], dtype=np.int64)
@@ -188,3 +206,10 @@ def test_a_leading_kpi_found_by_the_lead_analysis_is_used():
     assert led.mape("model") < 0.5 * plain.mape("model")
     method = forecast(_led_history(True), origins[-1], 2).method
     assert "lead:proposal_count" in method
+
+
+def test_a_kpi_that_leads_nothing_does_not_hurt():
+    origins = [date(2024, 1, 1) + timedelta(weeks=k, days=6) for k in range(90, 114, 2)]
+    plain = backtest(_led_history(False, effect=0), origins, 2).mape("model")
+    led = backtest(_led_history(True, effect=0), origins, 2).mape("model")
+    assert led <= 1.05 * plain

@@ -56,6 +56,9 @@ PURE_ELSEWHERE = [
     "fieldlog.services.errors",
     "fieldlog.kpi.leadlag",
     "fieldlog.kpi.forecast",
+    "fieldlog.kpi.forecast_combine",
+    "fieldlog.kpi.forecast_history",
+    "fieldlog.kpi.forecast_pipeline",
     "fieldlog.kpi.did",
 ]
 
