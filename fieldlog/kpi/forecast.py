@@ -38,6 +38,7 @@ import numpy as np
 
 from ..rules.periods import Period
 from .forecast_combine import (
+    Arrays,
     Level,
     Table,
     blend,
@@ -224,7 +225,7 @@ def forecast(history: History, as_of: date, weeks: int) -> Forecast:
     return Forecast(as_of, out, method, n)
 
 
-def _honest_errors(rows, past: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _honest_errors(rows: Arrays, past: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The blend's errors (per unit of level) at past origins, each blend weighted on the rows
     whose outcome was known at that origin only; with the origins and horizons they belong to."""
     residual, at, horizon = [], [], []
