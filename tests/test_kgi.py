@@ -221,6 +221,8 @@ def test_pages_show_budget_last_year_and_landing(shop, make, client, auth):
     assert "予実" in html and "月間予算" in html and "¥30,000,000" in html
     assert "前年同期" in html and "¥87,000" in html
     assert "今月の着地見込み" in html and 'class="forecast-chart"' in html
+    # The method is told in the reader's language (the CLI's JSON keeps the exact string).
+    assert "いくつかの単純な予測" in html and "blend of simple forecasts" not in html
     branch = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
     assert "担当者別の売上" in branch and "¥150,000" in branch
     token = csrf_from(html)
