@@ -2,7 +2,7 @@
 // done put the finished card in place of this one (the rest of the page, and where the reader
 // has scrolled to, stay as they are). If the card cannot be swapped, the page is reloaded.
 
-const POLL_MS = 700;
+import { pollStatus } from "./poll-status.js";
 
 async function swapCard(section) {
   const heading = section.getAttribute("aria-labelledby");
@@ -20,29 +20,21 @@ function watch(root) {
   const bar = root.querySelector(".forecast-progress[data-status-url]");
   if (!bar) return;
   const section = bar.closest("section[aria-labelledby]");
-
-  async function poll() {
-    try {
-      const response = await fetch(bar.dataset.statusUrl, { credentials: "same-origin" });
-      if (response.ok) {
-        const status = await response.json();
-        bar.value = status.progress;
-        if (status.done) {
-          try {
-            if (!section) throw new Error("no card");
-            await swapCard(section);
-          } catch (error) {
-            window.location.reload();
-          }
-          return;
-        }
+  pollStatus(
+    bar.dataset.statusUrl,
+    async (status) => {
+      bar.value = status.progress;
+      if (!status.done) return false;
+      try {
+        if (!section) throw new Error("no card");
+        await swapCard(section);
+      } catch (error) {
+        window.location.reload();
       }
-    } catch (error) {
-      // A dropped poll is retried.
-    }
-    setTimeout(poll, POLL_MS);
-  }
-  setTimeout(poll, 300);
+      return true;
+    },
+    { first: 300, every: 700 },
+  );
 }
 
 watch(document);
