@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from fieldlog.app.extensions import db
 from fieldlog.models import Visit
@@ -213,6 +213,36 @@ def test_customer_is_checked_before_the_fields(client, auth, world):
     unknown = post(client, "/api/v1/visits", visit_payload("NOPE", hearing_done="yes"), token)
     assert unknown.status_code == 422
     assert set(unknown.get_json()["errors"]) == {"customer_code"}
+
+
+def test_a_visit_post_writes_in_one_short_transaction_after_its_reads(client, auth, world):
+    """The checks read without SQLite's write lock; BEGIN IMMEDIATE comes just before the
+    insert (which is the idempotency check: no client_id lookup), and one COMMIT ends it."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    auth.login(world["rep"])
+    token = auth.csrf()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement.split()[0] + " " + statement.split()[1])
+
+    db.session.close()  # the test's reads share the request's session: end them first
+    event.listen(db.engine, "before_cursor_execute", seen)
+    commits: list[int] = []
+    event.listen(db.engine, "commit", lambda _conn: commits.append(len(statements)))
+    try:
+        created = post(client, "/api/v1/visits", visit_payload("C-1"), token)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert created.status_code == 201
+    begins = [i for i, s in enumerate(statements) if s.startswith("BEGIN")]
+    assert [statements[i] for i in begins] == ["BEGIN IMMEDIATE"]
+    assert statements[begins[0] + 1].startswith("INSERT INTO")
+    assert all(s.startswith("SELECT") for s in statements[: begins[0]])
+    assert not any("visit.client_id" in s for s in statements)
+    assert len(commits) == 1
+    assert visits_stored() == 1
 
 
 def test_replay_comes_before_every_other_rule(client, auth, world):

@@ -6,7 +6,8 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -23,6 +24,11 @@ SQLITE_BUSY_TIMEOUT_MS = 15000
 # BEGIN IMMEDIATE: a read-then-write transaction that started deferred fails with
 # "database is locked" under concurrent writers whatever the busy timeout (docs/decisions.md).
 _write_intent: ContextVar[bool] = ContextVar("fieldlog_write_intent", default=False)
+# Set for requests that read before they write (``web.security.reads_first``): on SQLite their
+# transaction reads without a BEGIN (each statement sees the last commit and holds no lock)
+# until ``begin_writes`` takes the write lock, so reads and writes share one connection, one
+# transaction of the session and one commit.
+_reads_then_writes: ContextVar[bool] = ContextVar("fieldlog_reads_then_writes", default=False)
 
 
 def set_write_intent(value: bool) -> object:
@@ -43,6 +49,40 @@ def write_intent() -> Iterator[None]:
         yield
     finally:
         _write_intent.reset(token)
+
+
+def set_reads_then_writes(value: bool) -> object:
+    """Mark the current context as one that reads before it writes (``begin_writes``)."""
+    return _reads_then_writes.set(value)
+
+
+def reset_reads_then_writes(token: Any) -> None:
+    """Undo set_reads_then_writes."""
+    _reads_then_writes.reset(token)
+
+
+def begin_writes(session: Session | scoped_session) -> None:
+    """From here on the session's transaction writes: on SQLite, take the write lock now.
+
+    In a reads-then-writes context the reads so far ran without a BEGIN, so this emits BEGIN
+    IMMEDIATE on the same connection: the writes that follow (and only they) hold the lock,
+    in one short write transaction ended by the caller's commit. A transaction that began
+    otherwise (a deferred BEGIN that read: it could not take the lock safely) is ended first
+    and a write transaction begun, as ``end_reads`` then ``write_intent`` would. On PostgreSQL
+    nothing changes: its writers do not wait for each other's reads.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    conn = session.connection()
+    take = _WRITE_LOCKS.get(conn.engine)
+    if take is None or _HOLDS_WRITER in conn.info:
+        return
+    if conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        end_reads(session)
+        with write_intent():
+            session.connection()  # begins with BEGIN IMMEDIATE
+        return
+    take(conn)
 
 
 def end_reads(session: Session | scoped_session) -> None:
@@ -160,11 +200,9 @@ def configure_engine(engine: Engine) -> None:
     writer = threading.Lock()
     between = _ProcessLock(engine.url.database)
 
-    @event.listens_for(engine, "begin")
-    def _sqlite_begin(connection: Any) -> None:
-        if not _write_intent.get():
-            connection.exec_driver_sql("BEGIN")
-            return
+    def take(connection: Any) -> None:
+        """Queue for the write lock (this process's threads, then the other processes), then
+        BEGIN IMMEDIATE."""
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
         if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
             raise OperationalError("BEGIN IMMEDIATE", None, _busy())
@@ -177,6 +215,16 @@ def configure_engine(engine: Engine) -> None:
         except BaseException:
             _release_writer(connection)
             raise
+
+    _WRITE_LOCKS[engine] = take
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection: Any) -> None:
+        if _write_intent.get():
+            take(connection)
+        elif not _reads_then_writes.get():
+            connection.exec_driver_sql("BEGIN")
+        # else: reads in autocommit until begin_writes
 
     for name in ("commit", "rollback"):
         event.listen(engine, name, _release_writer)
@@ -230,6 +278,8 @@ class _ProcessLock:
 
 
 _HOLDS_WRITER = "fieldlog_writer_lock"
+# Per SQLite engine: take its write lock and BEGIN IMMEDIATE on a connection (begin_writes).
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, Callable[[Any], None]] = weakref.WeakKeyDictionary()
 
 
 def _busy() -> Exception:

@@ -73,8 +73,12 @@ def derive_kind(session: Session, customer_id: int, category_id: int | None, on:
 _BY_CLIENT_ID = select(Visit).where(
     Visit.rep_id == bindparam("rep_id"), Visit.client_id == bindparam("client_id")
 )
-_CUSTOMER_BY_CODE = select(Customer).where(Customer.code == bindparam("code"))
-_PURPOSE_BY_CODE = select(Purpose).where(Purpose.code == bindparam("code"))
+# The customer and the purpose in one statement (one round trip, one result to load).
+_CUSTOMER_AND_PURPOSE = (
+    select(Customer, Purpose)
+    .outerjoin(Purpose, Purpose.code == bindparam("purpose"))
+    .where(Customer.code == bindparam("code"))
+)
 
 
 def derive_kinds(session: Session, wanted: Sequence[tuple[int, int | None, date]]) -> list[str]:
@@ -163,27 +167,49 @@ def record_visit(
 def check_visit(
     session: Session, user: User, payload: Mapping[str, Any], *, tz: ZoneInfo, now: datetime
 ) -> Recorded | Checked:
-    """The reads of ``record_visit``: the replay of a known client_id, or the checked visit.
+    """The reads of ``record_visit``: the checked visit, or the replay of a known client_id
+    whose request no longer passes the checks.
 
     Writes nothing, so a caller may run it in a read transaction and ``store_visit`` in a
-    short write transaction of its own (the sync API: SQLite has one writer at a time).
+    short write transaction of its own (the sync API: SQLite has one writer at a time). The
+    client_id is looked up only when a check fails: a valid request's replay is found by
+    ``store_visit``'s insert, which writes nothing for a known client_id, so a new visit costs
+    no lookup and the idempotency check sits in the write transaction (docs/architecture.md).
     """
     if not isinstance(payload, Mapping):
         raise Invalid(errors={"_": [_l("The request body must be a JSON object.")]})
     client_id = schemas.parse_client_id(payload)
     digest = schemas.payload_digest(payload)
-    existing = _find(session, user, client_id)
-    if existing is not None:
-        return _replay(existing, digest)
+    try:
+        return _checked(session, user, payload, client_id, digest, tz=tz, now=now)
+    except (Invalid, Forbidden):
+        # The contract answers a known client_id with its stored visit before any check.
+        existing = _find(session, user, client_id)
+        if existing is not None:
+            return _replay(existing, digest)
+        raise
 
+
+def _checked(
+    session: Session,
+    user: User,
+    payload: Mapping[str, Any],
+    client_id: str,
+    digest: str,
+    *,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Checked:
     if not access.can_log_visits(user):
         raise Forbidden(_l("Only reps and managers with a branch log visits."))
-    customer = _customer_for(session, user, payload.get("customer_code"))
+    code = payload.get("purpose")
+    customer, purpose = _customer_for(
+        session, user, payload.get("customer_code"), code.strip() if isinstance(code, str) else ""
+    )
     data = schemas.parse_visit(payload, now=now, client_id=client_id)
     visit_day = local_date(data.visited_at, tz)
 
     errors = schemas.Errors()
-    purpose = session.scalars(_PURPOSE_BY_CODE, {"code": data.purpose}).first()
     if purpose is None:
         errors.add("purpose", _l("Unknown purpose."))
     category = None
@@ -326,17 +352,21 @@ def _insert_visit(session: Session, values: dict[str, Any]) -> Visit | None:
     return visit
 
 
-def _customer_for(session: Session, user: User, code: Any) -> Customer:
+def _customer_for(
+    session: Session, user: User, code: Any, purpose: str
+) -> tuple[Customer, Purpose | None]:
+    """The customer the user may visit, with the purpose of this code (None if unknown)."""
     if not isinstance(code, str) or not code.strip():
         raise Invalid(errors={"customer_code": [_l("Choose a customer.")]})
-    customer = session.scalars(_CUSTOMER_BY_CODE, {"code": code.strip()}).first()
-    if customer is None:
+    row = session.execute(_CUSTOMER_AND_PURPOSE, {"code": code.strip(), "purpose": purpose}).first()
+    if row is None:
         raise Invalid(errors={"customer_code": [_l("Unknown customer.")]})
+    customer, purpose_found = row
     if not access.can_visit(user, customer):
         raise Forbidden(_l("This customer belongs to another branch."))
     if not customer.active:
         raise Invalid(errors={"customer_code": [_l("This customer is no longer active.")]})
-    return customer
+    return customer, purpose_found
 
 
 def _follow_ups_to_complete(

@@ -13,7 +13,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from ..app import openapi
-from ..app.database import end_reads, write_intent
+from ..app.database import begin_writes
 from ..app.extensions import csrf, db
 from ..services import (
     directory,
@@ -87,13 +87,13 @@ def create_visit():
     if not isinstance(body, dict):
         return json_error("invalid", 422, errors={"_": [_l("Send a JSON object.")]})
     tz, user = company_tz(), current_user._get_current_object()
-    # The checks read in a transaction of their own; only the writes hold SQLite's one write
-    # lock (with two workers the lock, not the CPU, was what the posts queued for).
+    # The checks only read and hold no lock; the writes (the insert that is the idempotency
+    # check, the summary steps) hold SQLite's one write lock from begin_writes to the commit.
     checked = visits.check_visit(db.session, user, body, tz=tz, now=now())
-    if isinstance(checked, visits.Recorded):  # a replay: nothing to write
+    if isinstance(checked, visits.Recorded):  # a replay of a request that fails the checks
         return jsonify(schemas.visit_to_dict(checked.visit, tz)), 200
-    end_reads(db.session)
-    with write_intent(), unit_of_work():
+    with unit_of_work():
+        begin_writes(db.session)
         result = visits.store_visit(db.session, user, checked, now=now())
         # The answer is built before the commit, from the objects in hand: after it, every one
         # would be expired and reloaded.

@@ -11,7 +11,12 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from ..app.database import reset_write_intent, set_write_intent
+from ..app.database import (
+    reset_reads_then_writes,
+    reset_write_intent,
+    set_reads_then_writes,
+    set_write_intent,
+)
 
 CSP = "; ".join(
     [
@@ -34,10 +39,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def reads_first(view: F) -> F:
-    """Mark a POST view that does slow reads (a password hash) before it writes.
+    """Mark a POST view that reads (checks, a password hash) before it writes.
 
-    Its transaction starts deferred, so it does not hold SQLite's write lock while it reads; the
-    view ends the read transaction and wraps its writes in ``database.write_intent()``.
+    On SQLite its reads run without a BEGIN, so they hold no write lock; the view takes the lock
+    for its writes with ``database.begin_writes`` (one transaction, one commit), or ends the
+    reads and wraps its writes in ``database.write_intent()``.
     """
     view._fieldlog_reads_first = True  # type: ignore[attr-defined]
     return view
@@ -46,7 +52,11 @@ def reads_first(view: F) -> F:
 def _begin_request() -> None:
     # Requests that change data take SQLite's write lock when their transaction begins.
     view = current_app.view_functions.get(request.endpoint or "")
-    if request.method not in SAFE_METHODS and not getattr(view, "_fieldlog_reads_first", False):
+    if request.method in SAFE_METHODS:
+        return
+    if getattr(view, "_fieldlog_reads_first", False):
+        g.reads_then_writes_token = set_reads_then_writes(True)
+    else:
         g.write_intent_token = set_write_intent(True)
 
 
@@ -54,6 +64,9 @@ def _end_request(exc: BaseException | None) -> None:
     token = g.pop("write_intent_token", None)
     if token is not None:
         reset_write_intent(token)
+    token = g.pop("reads_then_writes_token", None)
+    if token is not None:
+        reset_reads_then_writes(token)
 
 
 def _headers(response: Response) -> Response:
