@@ -360,7 +360,11 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
-    options = ["-w", str(args.workers), "-k", args.worker_class, "--graceful-timeout", "5"]
+    # FieldLog's own gunicorn settings (fieldlog/app/gunicorn_conf.py: its hooks, the GC freeze
+    # after loading) for both apps, with the worker count and class of the command line and no
+    # periodic restarts (FIELDLOG_MAX_REQUESTS=0 below) within a 15 s run.
+    options = ["-c", str(ROOT / "fieldlog" / "app" / "gunicorn_conf.py")]
+    options += ["-w", str(args.workers), "-k", args.worker_class, "--graceful-timeout", "5"]
     options += ["--access-logfile", "/dev/null", "--max-requests", "0"]
     if args.worker_class == "gthread":
         options += ["--threads", str(args.threads)]
@@ -377,7 +381,7 @@ def main() -> None:
                 demo = demo_database(url)
                 print(f"\n[{kind}] demo company built in {time.monotonic() - started:.0f} s")
                 print(header + f"{'load':>6}")
-                base_env = {**os.environ}
+                base_env = {**os.environ, "FIELDLOG_MAX_REQUESTS": "0"}
                 port = free_port()
                 server = start_gunicorn(
                     "benchmarks.baseline_app:app", options, base_env, port, work / "base.log"
@@ -394,6 +398,7 @@ def main() -> None:
                     "FIELDLOG_SECRET_KEY": BENCH_KEY,
                     "FIELDLOG_SCHEDULER": "off",
                     "FIELDLOG_ACCESS_LOG": "off",
+                    "FIELDLOG_MAX_REQUESTS": "0",
                 }
                 port = free_port()
                 log = work / f"{kind}.log"

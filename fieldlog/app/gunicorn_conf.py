@@ -12,6 +12,7 @@ Both gunicorn's own log and its access log are on stderr in the app's format: JS
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -136,7 +137,15 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """A worker is ready to answer: a restart it replaces is over."""
+    """A worker is ready to answer: a restart it replaces is over.
+
+    What loading the app made (modules, the app, mappers, compiled statements: some hundred
+    thousand objects that live as long as the worker) leaves the garbage collector's view: its
+    full collections, which walked all of them, paused a request for ~130 ms now and then
+    under write load; now they walk only what requests made.
+    """
+    gc.collect()
+    gc.freeze()
     if worker.age > worker.fieldlog_workers:
         with _replacing.get_lock():
             _replacing.value = max(_replacing.value - 1, 0)
