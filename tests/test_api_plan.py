@@ -134,7 +134,8 @@ def test_a_colleagues_customer_is_refused_by_name_in_both_languages(client, auth
 
 def test_a_plan_whose_customer_moved_to_a_colleague_drops_out(client, auth, world):
     auth.login(world["rep"])
-    assert post(client, "/api/v1/plan", {"customer_code": "C-1"}, auth.csrf()).status_code == 201
+    body = {"date": "2026-11-23", "customer_code": "C-1"}
+    assert post(client, "/api/v1/plan", body, auth.csrf()).status_code == 201
     world["mine"].rep = world["colleague"]
     db.session.commit()
     codes = [i["customer_code"] for i in client.get("/api/v1/plan").get_json()["items"]]
@@ -144,7 +145,8 @@ def test_a_plan_whose_customer_moved_to_a_colleague_drops_out(client, auth, worl
 def test_a_planned_customer_visited_that_day_stays_marked_visited(client, auth, world):
     auth.login(world["rep"])
     token = auth.csrf()
-    post(client, "/api/v1/plan", {"customer_code": "C-1", "purpose": "proposal"}, token)
+    body = {"date": "2026-11-23", "customer_code": "C-1", "purpose": "proposal"}
+    post(client, "/api/v1/plan", body, token)
     before = client.get("/api/v1/plan").get_json()["items"]
     assert [(i["customer_code"], i["visited"]) for i in before] == [("C-1", False)]
     post(client, "/api/v1/visits", visit_payload("C-1"), token)
@@ -161,7 +163,7 @@ def test_a_planned_customer_visited_that_day_stays_marked_visited(client, auth, 
     [
         ({"date": "2026-11-23", "customer_code": "NOPE"}, 404, None),
         ({"date": "2026-11-23", "customer_code": "C-9"}, 404, None),
-        ({"date": "2026-11-23"}, 404, None),
+        ({"date": "2026-11-23"}, 422, "customer_code"),
         ({"date": "2028-01-01", "customer_code": "C-1"}, 422, "date"),
         ({"date": "23/11/2026", "customer_code": "C-1"}, 422, "date"),
         ({"date": "2026-11-23", "customer_code": "C-1", "purpose": "nap"}, 422, "purpose"),

@@ -33,13 +33,8 @@ def plan_visit(
     Returns the planned visit and whether it was created. A purpose or note given again
     replaces the earlier one (the rep changed their mind); one left out keeps it.
     """
-    day = parse_day(payload.get("date"), today=today)
-    code = payload.get("customer_code")
-    customer = None
-    if isinstance(code, str) and code.strip():
-        customer = session.scalars(
-            access.customers(user).where(Customer.code == code.strip())
-        ).first()
+    day, code = _required(payload, today)
+    customer = session.scalars(access.customers(user).where(Customer.code == code)).first()
     if customer is None or not access.can_visit(user, customer):
         raise NotFound(_l("No such customer."))
     if customer.rep_id != user.id:
@@ -90,6 +85,26 @@ def plan_visit(
         existing.note = note.strip()
     session.flush()
     return existing, created
+
+
+def _required(payload: dict[str, Any], today: date) -> tuple[date, str]:
+    """The plan's day and customer code, both required (422 naming each missing or bad one,
+    before the customer is looked up: an absent code is invalid, not an unknown customer)."""
+    errors = schemas.Errors()
+    day = None
+    if payload.get("date") in (None, ""):
+        errors.add("date", _l("This field is required."))
+    else:
+        try:
+            day = parse_day(payload.get("date"), today=today)
+        except Invalid as exc:
+            errors.update(exc.errors)
+    code = payload.get("customer_code")
+    if not isinstance(code, str) or not code.strip():
+        errors.add("customer_code", _l("Choose a customer."))
+    if errors or day is None:
+        raise Invalid(errors=dict(errors))
+    return day, code.strip()
 
 
 def _planned(session: Session, user: User, customer: Customer, day: date) -> PlannedVisit | None:

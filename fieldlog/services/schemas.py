@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -181,11 +182,16 @@ def _text(errors: Errors, name: str, value: Any, *, required: bool = False) -> s
     return value
 
 
+# Exactly YYYY-MM-DD: date.fromisoformat also reads 20261123, 2026-W48 and 2026-W48-1, which the
+# contract's date fields are not.
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def parse_date(value: Any) -> date | None:
     """A YYYY-MM-DD string (or a date) as a date; None when it is not one."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and _DATE_TEXT.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:

@@ -1,0 +1,92 @@
+"""Black-box checks of the interface contract that an audit found the code to disagree with.
+
+Each test names the contract rule it holds (docs/contract.md); the world is the one of
+tests/test_api_plan.py: a rep with customer C-1, a colleague with C-2, another branch's C-9.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from fieldlog.app.extensions import db
+from fieldlog.models import FollowUp, PlannedVisit, Proposal, Visit
+
+from .conftest import visit_payload
+from .test_api import post
+from .test_api_plan import world as _plan_world
+
+world = _plan_world  # the same fixture: a rep with C-1, a colleague with C-2, C-9 elsewhere
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count(model.id)))
+
+
+# Dates are "YYYY-MM-DD": Python's date.fromisoformat also reads the ISO basic and week forms,
+# which a client sending them would have taken for accepted dates of another meaning.
+NOT_YYYY_MM_DD = ["20261125", "2026-W48", "2026-W48-3", "2026-330", " 2026-11-2 "]
+
+
+@pytest.mark.parametrize("text", NOT_YYYY_MM_DD)
+def test_plan_date_is_exactly_yyyy_mm_dd(client, auth, world, text):
+    auth.login(world["rep"])
+    answer = client.get("/api/v1/plan", query_string={"date": text})
+    assert answer.status_code == 422
+    assert answer.get_json()["error"] == "invalid" and "date" in answer.get_json()["errors"]
+    planned = post(client, "/api/v1/plan", {"date": text, "customer_code": "C-1"}, auth.csrf())
+    assert planned.status_code == 422 and "date" in planned.get_json()["errors"]
+    assert count(PlannedVisit) == 0
+
+
+@pytest.mark.parametrize("text", NOT_YYYY_MM_DD)
+def test_api_dates_are_exactly_yyyy_mm_dd(client, auth, world, make, text):
+    make.category("OIL", "潤滑油")
+    auth.login(world["rep"])
+    token = auth.csrf()
+    payload = visit_payload(
+        "C-1",
+        proposal={"category": "OIL", "amount": 1000},
+        next_action={"action": "電話", "due_on": text},
+    )
+    refused = post(client, "/api/v1/visits", payload, token)
+    assert refused.status_code == 422
+    assert "next_action.due_on" in refused.get_json()["errors"]
+    assert count(Visit) == 0
+    payload["next_action"]["due_on"] = "2026-11-25"
+    visit = post(client, "/api/v1/visits", payload, token).get_json()
+    follow_up, proposal = visit["follow_up"]["id"], visit["proposal"]["id"]
+    for path, body, field in [
+        (f"/api/v1/follow-ups/{follow_up}/reschedule", {"due_on": text}, "due_on"),
+        (f"/api/v1/follow-ups/{follow_up}/done", {"done_on": text}, "done_on"),
+        (f"/api/v1/proposals/{proposal}/close", {"status": "won", "closed_on": text}, "closed_on"),
+    ]:
+        answer = post(client, path, body, token)
+        assert answer.status_code == 422, path
+        assert field in answer.get_json()["errors"]
+    db.session.expire_all()
+    assert db.session.get(FollowUp, follow_up).due_on.isoformat() == "2026-11-25"
+    assert db.session.get(FollowUp, follow_up).done_on is None
+    assert db.session.get(Proposal, proposal).status == "open"
+
+
+# POST /api/v1/plan {"date", "customer_code", "purpose"?, "note"?}: date and customer_code are
+# required, so a missing one is invalid input naming it (422), not an unknown customer (404).
+@pytest.mark.parametrize(
+    "body,fields",
+    [
+        ({"customer_code": "C-1"}, {"date"}),
+        ({"date": "2026-11-25"}, {"customer_code"}),
+        ({"date": "2026-11-25", "customer_code": "  "}, {"customer_code"}),
+        ({"date": "2026-11-25", "customer_code": 1}, {"customer_code"}),
+        ({}, {"date", "customer_code"}),
+        ({"date": "2030-01-01"}, {"date", "customer_code"}),
+    ],
+)
+def test_plan_post_names_each_missing_field(client, auth, world, body, fields):
+    auth.login(world["rep"])
+    answer = post(client, "/api/v1/plan", body, auth.csrf())
+    assert answer.status_code == 422
+    error = answer.get_json()
+    assert error["error"] == "invalid" and set(error["errors"]) == fields
+    assert count(PlannedVisit) == 0
