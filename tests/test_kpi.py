@@ -598,3 +598,51 @@ def test_every_kpi_over_calendar_months_and_a_rep_moving_branch(
     assert [fig(key, a, p) for p in (OCT, NOV)] == [october, november]
     assert [fig(key, a1, p) for p in (OCT, NOV)] == [october, november]
     assert [fig(key, b, p) for p in (OCT, NOV)] == before_b
+
+
+def test_open_at_one_rule_for_the_rollup_the_forecast_and_plain_rows(world):
+    """The pipeline KPIs (SQL, kpi.rollup_ends), the forecast's open proposals (numpy,
+    kpi.forecast_pipeline) and rules.proposals.open_at on the rows count the same proposals."""
+    import random
+
+    from fieldlog.kpi.forecast_data import load_history
+    from fieldlog.kpi.forecast_pipeline import _Cohort
+    from fieldlog.rules.proposals import NEVER, open_at
+
+    rng = random.Random(15)
+    start = date(2026, 8, 3)
+    rows = []
+    for n in range(120):
+        proposed = date.fromordinal(start.toordinal() + rng.randrange(0, 100))
+        shape = n % 5
+        if shape == 0:
+            closed = None  # still open
+        elif shape == 1:
+            closed = proposed  # closed the day it was made
+        elif shape == 2:
+            closed = date.fromordinal(proposed.toordinal() - 1)  # a correction: never open
+        else:
+            closed = date.fromordinal(proposed.toordinal() + rng.randrange(0, 40))
+        amount = None if n % 7 == 0 else rng.randrange(1, 50) * 1000
+        status = "open" if closed is None else rng.choice(["won", "lost"])
+        rep, customer = (world.a1, world.ca) if n % 2 else (world.b1, world.cb)
+        proposal(rep, customer, proposed, status=status, closed_on=closed, amount=amount)
+        rows.append((proposed, closed or NEVER, amount or 0))
+    weeks = [Period.parse(f"2026-W{n}") for n in range(32, 50)]
+    series = trend(
+        db.session,
+        Scope.company(),
+        weeks,
+        today=TODAY,
+        tz=TZ,
+        keys=["pipeline_count", "pipeline_amount"],
+    )
+    assert max(s["pipeline_count"].value for s in series) > 10  # not an empty agreement
+    for week, figures in zip(weeks, series, strict=True):
+        end = week.end
+        by_rule = [a for p, c, a in rows if open_at(p, c, end)]
+        history = load_history(db.session, Scope.company(), until=end)
+        cohort = _Cohort(history, end.toordinal())
+        assert figures["pipeline_count"].value == len(by_rule) == int(cohort.open_now.sum())
+        forecast_amount = sum(cohort.open_by_kind_and_age(end.toordinal()).values())
+        assert figures["pipeline_amount"].value == sum(by_rule) == forecast_amount

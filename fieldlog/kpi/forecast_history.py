@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..rules.proposals import NEVER_ORDINAL
+
 # models.PROPOSAL_KINDS, spelt here because this module stays pure (no SQLAlchemy);
 # tests/test_layers.py checks the two are equal.
 KINDS = ("upsell", "cross_sell", "other")
@@ -24,7 +26,7 @@ class History:
     sale_days: np.ndarray
     sale_amounts: np.ndarray
     proposed: np.ndarray
-    closed: np.ndarray  # a huge number when never closed
+    closed: np.ndarray  # NEVER_ORDINAL when not closed (rules.proposals)
     won: np.ndarray  # bool: closed as won (only trusted when closed <= as_of)
     kinds: np.ndarray  # index into KINDS
     amounts: np.ndarray
@@ -40,7 +42,7 @@ class History:
 
     @staticmethod
     def never() -> int:
-        return date.max.toordinal()
+        return NEVER_ORDINAL
 
 
 def monday_of(day: date) -> date:

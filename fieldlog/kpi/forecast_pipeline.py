@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..rules.proposals import open_at
 from .forecast_history import KINDS, History
 
 # At least this many proposals at risk before a kind's own win share is used (else all kinds).
@@ -32,7 +33,10 @@ class _Cohort:
         known = (history.proposed <= snapshot) & (history.proposed > snapshot - COHORT_DAYS)
         proposed = history.proposed[known]
         closed = history.closed[known]
-        self.settled = closed <= snapshot
+        # Open at the snapshot as the pipeline KPIs count it (rules.proposals); the rest of
+        # the proposals known then had settled.
+        self.open_now = open_at(proposed, closed, snapshot)
+        self.settled = ~self.open_now
         self.kinds = history.kinds[known]
         self.amounts = history.amounts[known]
         self.proposed = proposed
@@ -59,7 +63,7 @@ class _Cohort:
     def open_by_kind_and_age(self, snapshot: int) -> dict[tuple[int, int], float]:
         """Amounts of the proposals open at the snapshot by kind and age (weeks, as mid-days)."""
         if self._open is None:
-            open_now = ~self.settled
+            open_now = self.open_now
             ages = (snapshot - self.proposed[open_now]) // 7
             keys = self.kinds[open_now] * 10_000 + ages
             found, index = np.unique(keys, return_inverse=True)

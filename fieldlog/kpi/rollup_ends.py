@@ -44,10 +44,12 @@ class AtPeriodEnds:
     def _pipeline(self) -> list[tuple[int, int | None, dict[str, int]]]:
         """Open proposals at each period end, in one pass over the proposals.
 
-        A proposal is open at E when proposed_on <= E and not closed_on <= E. Each proposal is
-        bucketed once by the first period end at or after its proposed_on ("opens") and at or
-        after max(proposed_on, closed_on) ("closes"); the open count at the k-th end is then
-        opens − closes summed over buckets <= k, a sum over at most (periods + 1)² rows a group.
+        A proposal is open at E as ``rules.proposals.open_at`` says: proposed_on <= E and not
+        closed_on <= E (the forecast applies the same rule to its arrays; tests/test_kpi.py
+        checks that the three agree). Each proposal is bucketed once by the first period end
+        at or after its proposed_on ("opens") and at or after max(proposed_on, closed_on)
+        ("closes"); the open count at the k-th end is then opens − closes summed over buckets
+        <= k, a sum over at most (periods + 1)² rows a group.
         """
         R = Proposal
         conds, key = self.dim.events(R)
