@@ -132,3 +132,16 @@ def test_every_surface_prints_a_value_alike(app, value, unit):
         assert app.jinja_env.filters["rate"](value) == expected
     if unit == "yen":
         assert app.jinja_env.filters["yen"](value) == expected
+
+
+@pytest.mark.parametrize(
+    ("unit", "locale", "value", "text"),
+    [
+        ("rate", "ja", 0.345, "34%"),
+        ("yen", "ja", 68_440_000, "6,844万"),
+        ("yen", "en", 68_440_000, "¥68.4M"),
+        ("count", "ja", 1234, "1,234"),
+    ],
+)
+def test_one_axis_format_for_pages_and_pdf(unit, locale, value, text):
+    assert numbers.axis(unit, locale)(value) == text

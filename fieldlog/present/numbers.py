@@ -7,6 +7,8 @@ thousands separators (one decimal only when the count is an average).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 DASH = "—"
 """An undefined figure (a rate whose denominator is 0, a missing previous week)."""
 
@@ -102,3 +104,13 @@ def compact_yen(amount: float, locale: str) -> str:
 def axis_percent(fraction_value: float) -> str:
     """A chart axis tick for a 0–1 rate: whole percents (20%), ticks need no decimals."""
     return percent(fraction_value, 0)
+
+
+def axis(unit: str, locale: str) -> Callable[[float], str]:
+    """A chart axis's tick labels for a unit, pages and PDF alike: whole percents for a rate,
+    yen in 万 (ja) or k/M (en), else a count."""
+    if unit == "rate":
+        return axis_percent
+    if unit == "yen":
+        return lambda amount: compact_yen(amount, locale)
+    return count

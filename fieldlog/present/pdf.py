@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes.util
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +90,6 @@ def spark(figure: Figure) -> Markup:
     )
 
 
-def _axis(unit: str) -> Callable[[float], str]:
-    """A chart axis label of a KGI: whole percents for a rate, else yen in 万."""
-    if unit == "rate":
-        return numbers.axis_percent
-    return lambda amount: numbers.compact_yen(amount, report_text.LOCALE)
-
-
 def lag_chart(row: Any) -> Markup:
     """A small lag chart of one hypothesis's lead analysis (effect per lag, 90 % interval)."""
     result = row.result
@@ -110,7 +102,7 @@ def lag_chart(row: Any) -> Markup:
             chosen=result.lag_weeks,
             axis_label="何週後（遅れ）",
             unit_label=lag_unit(row),
-            fmt=_axis(unit_of(result.kgi)),
+            fmt=numbers.axis(unit_of(result.kgi), report_text.LOCALE),
             width=240,
             height=120,
             text_size=8,
@@ -165,7 +157,7 @@ def did_chart(row: Any) -> Markup | str:
             tested_label=row.branch_name,
             comparison_label="比較グループ",
             start_label="開始",
-            fmt=_axis(unit),
+            fmt=numbers.axis(unit, report_text.LOCALE),
             width=240,
             height=130,
             text_size=8,
@@ -258,7 +250,7 @@ def forecast_chart(month: Any) -> Markup:
             actual_label="実績",
             forecast_label="予測",
             band_label="80% 区間",
-            fmt=_axis("yen"),
+            fmt=numbers.axis("yen", report_text.LOCALE),
             width=520,
             height=190,
         )

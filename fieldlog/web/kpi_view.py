@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import get_locale
@@ -29,15 +29,6 @@ def kpi_why(key: str) -> str:
 def fmt(unit: str, value: Any) -> str:
     """A KPI value as the reader sees it (``present.numbers.value``; the argument order of old)."""
     return numbers.value(value, unit)
-
-
-def _chart_fmt(unit: str) -> Callable[[float], str]:
-    if unit == "rate":
-        return numbers.axis_percent
-    if unit == "yen":
-        locale = _locale()
-        return lambda amount: numbers.compact_yen(amount, locale)
-    return numbers.count
 
 
 def spark(values: Sequence[Any], title: str, target: Any = None) -> Markup:
@@ -69,7 +60,7 @@ def line(
             title=title,
             target=target,
             target_label=target_label,
-            fmt=_chart_fmt(unit),
+            fmt=numbers.axis(unit, _locale()),
             width=LINE_WIDTH,
             height=LINE_HEIGHT,
             text_size=LINE_TEXT,
@@ -89,7 +80,7 @@ def forecast(mtd: Any) -> Markup:
             actual_label=_("Actual"),
             forecast_label=_("Forecast"),
             band_label=_("Interval (80%)"),
-            fmt=_chart_fmt("yen"),
+            fmt=numbers.axis("yen", _locale()),
             width=LINE_WIDTH,
             height=LINE_HEIGHT,
             text_size=LINE_TEXT,
@@ -116,7 +107,7 @@ def lag(result: Any, title: str) -> Markup:
             chosen=result.lag_weeks,
             axis_label=_("weeks later (lag)"),
             unit_label=effect_unit(result.kpi, result.kgi),
-            fmt=_chart_fmt(unit),
+            fmt=numbers.axis(unit, _locale()),
             width=LINE_WIDTH,
             height=LINE_HEIGHT,
             text_size=LINE_TEXT,
@@ -171,7 +162,7 @@ def before_after(found: Any, series: Any) -> Markup:
             tested_label=tested,
             comparison_label=against,
             start_label=_("Start"),
-            fmt=_chart_fmt(unit),
+            fmt=numbers.axis(unit, _locale()),
             width=LINE_WIDTH,
             height=LINE_HEIGHT + 20,
             text_size=LINE_TEXT,
