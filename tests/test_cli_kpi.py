@@ -35,8 +35,13 @@ def test_show_json_shape(runner, data, scope):
         assert {"value", "numerator", "denominator"} <= set(figure)
         assert set(figure) <= {"value", "numerator", "denominator", "target", "last_year"}
     assert body["kpis"]["hearing_rate"] == {"value": 0.5, "numerator": 1, "denominator": 2}
-    # No visit was stored a year earlier: no last_year, not 0 (docs/kgi.md).
-    assert body["kpis"]["visit_count"] == {"value": 2, "numerator": 2, "denominator": None}
+    # No visit a year earlier: last year's visit_count is 0 (the same KPI a year earlier).
+    assert body["kpis"]["visit_count"] == {
+        "value": 2,
+        "numerator": 2,
+        "denominator": None,
+        "last_year": 0,
+    }
     assert body["kpis"]["cross_sell_rate"] == {"value": None, "numerator": 0, "denominator": 0}
 
 

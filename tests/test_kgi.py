@@ -121,7 +121,7 @@ def test_company_and_rep_scopes(runner, shop):
     assert rep["last_year"] == 80_000
 
 
-def test_no_last_year_for_visit_kpis_before_the_visit_record_began(runner, make):
+def test_last_year_is_read_as_defined_before_the_visit_record_began(runner, make):
     branch = make.branch("NGY", "名古屋")
     rep = make.user("rep", branch, email="new@example.jp")
     customer = make.customer(branch, rep)
@@ -131,9 +131,13 @@ def test_no_last_year_for_visit_kpis_before_the_visit_record_began(runner, make)
     db.session.commit()
     kpis = _show(runner, "2026-W47", "branch:NGY")["kpis"]
     assert kpis["sales_amount"]["last_year"] == 40_000
-    # Not 0 visits and a 100 % dormant rate a year ago: the record had not begun.
-    for key in ("visit_count", "dormant_rate", "pipeline_count", "hearing_rate"):
-        assert "last_year" not in kpis[key], key
+    # The same KPI a year earlier (docs/contract.md), also before the first stored visit: no
+    # visits and no open proposals then, and the one active customer was dormant (sales, none
+    # in the 90 days before, no visit in 60). A rate with nothing to count has no last year.
+    assert kpis["visit_count"]["last_year"] == 0
+    assert kpis["pipeline_count"]["last_year"] == 0
+    assert kpis["dormant_rate"]["last_year"] == 1.0
+    assert "last_year" not in kpis["hearing_rate"]
 
 
 def test_a_sales_amount_target_stands_in_where_no_budget_is_set(runner, shop):

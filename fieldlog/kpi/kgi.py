@@ -3,9 +3,9 @@
 ``target`` is the KPI's target in force (``kpi.targets``); for ``sales_amount`` it is the sales
 budget of the period and scope (``kpi.budgets``), and the ``sales_amount`` KPI target only where
 no budget is set. ``last_year`` is the same KPI, scope and kind of period a year earlier
-(``Period.last_year``: the same month, or the same ISO week of the previous ISO year). A KPI
-fed by visits has no ``last_year`` when the visit record had not begun by then; sales history
-usually reaches further back than the visits do.
+(``Period.last_year``: the same month, or the same ISO week of the previous ISO year), read as
+the contract defines it: 0 visits a year ago is last year's ``visit_count`` even where the
+visit record began later (docs/kgi.md).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Visit
 from ..rules.kpi_catalogue import CATALOGUE, KPI_KEYS
-from ..rules.periods import Period, local_date
+from ..rules.periods import Period
 from .budgets import budget_for, rep_budgets
 from .rollup import KpiValue, trend, trend_by
 from .scope import Scope
@@ -57,26 +56,9 @@ def read(
     budget = budget_for(session, scope, period)
     if budget is not None:
         targets["sales_amount"] = budget
-    recorded = _visits_recorded_by(session, last, tz)
     return {
-        key: Reading(
-            now[key],
-            _whole(key, targets[key]),
-            before[key].value if recorded or key in SALES_KEYS else None,
-        )
-        for key in KPI_KEYS
+        key: Reading(now[key], _whole(key, targets[key]), before[key].value) for key in KPI_KEYS
     }
-
-
-# KPIs read from the sales lines alone: their history is older than the visit record.
-SALES_KEYS = frozenset({"sales_amount", "gross_margin_rate", "deepening_rate"})
-
-
-def _visits_recorded_by(session: Session, period: Period, tz: ZoneInfo) -> bool:
-    """Whether the visit record had begun by the period's end: before it, 0 visits or a 100 %
-    dormant rate would be an artefact of the missing record, not last year's figure."""
-    first = session.scalar(select(func.min(Visit.visited_at)))
-    return first is not None and local_date(first, tz) <= period.end
 
 
 def _whole(key: str, value: float | None) -> float | int | None:
