@@ -316,3 +316,26 @@ def test_every_state_changing_route_refuses_a_missing_csrf_token(
         response = client.post(path, data={"email": "x@example.jp", "password": "x"})
     assert response.status_code == 400, f"{role} POST {path}: {response.status_code}"
     db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("role", "flags"),
+    [
+        ("rep", {"member", "in_the_field"}),
+        (
+            "manager",
+            {"member", "in_the_field", "sees_colleagues", "runs_a_branch", "manages_one_branch"},
+        ),
+        ("owner", {"member", "sees_colleagues", "runs_a_branch", "runs_the_company"}),
+    ],
+)
+def test_templates_read_page_flags_from_access(make, role, flags):
+    """What each role's pages show comes from access.viewer (tests/test_layers.py checks that
+    no template compares a role); an anonymous visitor has none."""
+    from dataclasses import asdict
+
+    from fieldlog.services import access
+
+    user = make.user(role, None if role == "owner" else make.branch("A"))
+    assert {k for k, v in asdict(access.viewer(user)).items() if v} == flags
+    assert not any(asdict(access.viewer(None)).values())

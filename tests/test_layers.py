@@ -7,6 +7,7 @@ happens to be installed or imported first.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -408,6 +409,29 @@ def test_role_checks_count_what_they_should():
     assert role_checks("changed = role != user.role") == 0  # a value, not a permission
     assert role_checks('if role == "owner" and branch_id: pass') == 1  # a form's role, too
     assert role_checks('role in ("rep", "manager")') == 1
+
+
+TEMPLATE_ROLE_CHECK = re.compile(r"\.role\s*(?:==|!=|\bnot\s+in\b|\bin\b)|\brole\s+(?:not\s+)?in\b")
+
+
+def test_template_role_checks_are_found():
+    found = TEMPLATE_ROLE_CHECK.search
+    assert found("{% if current_user.role == 'owner' %}") and found("{% if u.role != 'rep' %}")
+    assert found("{% if current_user.role in roles %}") and found("{% if role in ('rep',) %}")
+    assert not found('<form role="search">') and not found("{{ role_labels[u.role] }}")
+    assert not found("{% for endpoint, roles in items %}")
+
+
+def test_no_template_compares_roles():
+    """Templates word and show what services.access.viewer says (the ``viewer`` flags)."""
+    templates = ROOT / "templates"
+    offenders = [
+        f"{path.relative_to(templates)}:{n}"
+        for path in sorted(templates.rglob("*.html"))
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if TEMPLATE_ROLE_CHECK.search(line)
+    ]
+    assert offenders == []
 
 
 def test_role_logic_lives_in_access():

@@ -7,12 +7,14 @@ first); manager: everything of their branch; owner: everything.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, case, false, select
 from sqlalchemy.orm import Session
 
 from ..models import (
+    ROLES,
     Branch,
     Customer,
     FollowUp,
@@ -75,6 +77,33 @@ def managed_branch(session: Session, user: User, code: str) -> Branch | None:
 def can_log_visits(user: User) -> bool:
     """Reps, and managers on joint visits; owners have no branch and log none."""
     return user.role in ("rep", "manager") and user.branch_id is not None
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What a user's pages show and how they word it, as flags: the templates read these (the
+    template global ``viewer``, web/filters.py) and never compare a role themselves."""
+
+    member: bool = False  # any role: Today, the visits, proposals and customers lists
+    in_the_field: bool = False  # reps and managers: log visits, My week, the outbox
+    sees_colleagues: bool = False  # managers and owners: others' records in the lists
+    runs_a_branch: bool = False  # managers and owners: the branch pages, imports
+    manages_one_branch: bool = False  # managers: "your branch" wording
+    runs_the_company: bool = False  # owners: summary, admin, every setting, budgets
+
+
+def viewer(user: Any) -> Viewer:
+    """The page flags of a signed-in user; none for anyone else (or no request)."""
+    if not getattr(user, "is_authenticated", False):
+        return Viewer()
+    return Viewer(
+        member=has_role(user, ROLES),
+        in_the_field=has_role(user, ("rep", "manager")),
+        sees_colleagues=not is_rep(user),
+        runs_a_branch=runs_a_branch(user),
+        manages_one_branch=is_manager(user),
+        runs_the_company=is_owner(user),
+    )
 
 
 def can_visit(user: User, customer: Customer) -> bool:

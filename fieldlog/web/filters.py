@@ -8,11 +8,14 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, get_locale
+from flask_login import current_user
+from werkzeug.local import LocalProxy
 
 from ..present import numbers
 from ..present.words import translations
 from ..rules import limits
 from ..rules.entry import Entry, describe
+from ..services import access
 from .common import company_tz
 
 
@@ -76,5 +79,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(numbers.percent, "rate")
     app.add_template_global(lambda: str(get_locale()), "current_locale")
     app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")
+    # What the signed-in user's pages show (services.access.viewer): templates ask these flags.
+    app.add_template_global(LocalProxy(lambda: access.viewer(current_user)), "viewer")
     # Form fields say their bounds (maxlength) from the one home of the limits.
     app.add_template_global(limits, "limits")
