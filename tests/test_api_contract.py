@@ -6,6 +6,8 @@ tests/test_api_plan.py: a rep with customer C-1, a colleague with C-2, another b
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import func, select
 
@@ -90,3 +92,31 @@ def test_plan_post_names_each_missing_field(client, auth, world, body, fields):
     error = answer.get_json()
     assert error["error"] == "invalid" and set(error["errors"]) == fields
     assert count(PlannedVisit) == 0
+
+
+# The branch dashboard takes ?week= or ?month=. A month whose KPI met its target 4 months
+# running asks the lead analysis the design question; it was given the month as its last week
+# and the page answered 500.
+def test_branch_dashboard_of_a_month_met_four_months_running(client, auth, world, make):
+    from fieldlog.kpi import Scope
+    from fieldlog.kpi.targets import set_target
+
+    owner = make.user("owner")
+    manager = make.user("manager", world["branch"])
+    for month in (8, 9, 10, 11):
+        make.visit(world["rep"], world["mine"], visited_at=f"2026-{month:02d}-10T10:00:00+09:00")
+    set_target(
+        db.session,
+        "purposeful_visit_rate",
+        Scope.company(),
+        "month",
+        0.5,
+        date(2026, 1, 1),
+        owner,
+        today=date(2026, 11, 23),
+    )
+    db.session.commit()
+    auth.login(manager)
+    for query in ("month=2026-11", "month=2026-10", "week=2026-W47"):
+        answer = client.get(f"/branches/TKY?{query}")
+        assert answer.status_code == 200, query

@@ -6,7 +6,7 @@ Facts (Suggestion objects, lead rows); present/ words them.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,12 @@ def gaps(
     from ..kpi.lead_cache import cached_lead
     from ..kpi.targets import targets_for
 
-    until = period if period.end < today else period.previous()
+    # The lead analysis runs over complete ISO weeks: the last one ended by the period's end (a
+    # month's view too: a month as ``until`` was refused, and the dashboard answered 500).
+    last_day = min(period.end, today - timedelta(days=1))
+    until = Period.week_of(last_day)
+    if until.end > last_day:
+        until = until.previous()
 
     def lead(key: str) -> Any:
         def run() -> tuple[str, int]:
