@@ -166,7 +166,13 @@ def rebuild_summary(check: bool) -> None:
 
 @group.command("forecast")
 @scope_option("company or branch:CODE.")
-@click.option("--weeks", type=click.IntRange(1, 26), default=8, show_default=True)
+@click.option(
+    "--weeks",
+    type=click.IntRange(1, 52),
+    default=8,
+    show_default=True,
+    help="Weeks to forecast, 1–52 (a year ahead at most).",
+)
 @click.option(
     "--as-of",
     "as_of",
