@@ -21,6 +21,7 @@ class Customer(db.Model):
         CheckConstraint(_in("rank", RANKS), name="rank"),
         CheckConstraint("visit_cycle_days IS NULL OR visit_cycle_days > 0", name="cycle"),
         Index("ix_customer_branch_rep", "branch_id", "rep_id"),
+        Index("ix_customer_updated", "updated_at"),  # the data stamp (services.data_stamp)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,6 +60,8 @@ class Category(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     sort: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A renamed or retired category changes the plan's words (services.data_stamp).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     def __repr__(self) -> str:
         return f"<Category {self.code}>"
@@ -72,6 +75,8 @@ class Purpose(db.Model):
     purposeful: Mapped[bool] = mapped_column(Boolean, default=True)
     sort: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A relabelled or retired purpose changes the plan and Today (services.data_stamp).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     def label(self, locale: str) -> str:
         """The label in the given locale, Japanese by default."""

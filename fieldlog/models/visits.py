@@ -37,6 +37,8 @@ class Visit(db.Model):
         Index("ix_visit_customer_at", "customer_id", "visited_at"),
         # Company-wide KPI roll-ups select a week of visits without a branch or rep.
         Index("ix_visit_at", "visited_at"),
+        # The newest change, read by the data stamp of the plan's and Today's cache.
+        Index("ix_visit_updated", "updated_at"),
         CheckConstraint(_in("source", VISIT_SOURCES), name="source"),
     )
 
@@ -124,6 +126,7 @@ class Proposal(db.Model):
         ),
         # cross_sell_rate selects by closed_on; the pipeline needs proposals open at a date.
         Index("ix_proposal_closed_on", "closed_on"),
+        Index("ix_proposal_updated", "updated_at"),  # the data stamp (services.data_stamp)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -178,6 +181,7 @@ class FollowUp(db.Model):
         Index("ix_follow_up_customer_due", "customer_id", "due_on"),
         # follow_up_rate for the company: follow-ups due in a period.
         Index("ix_follow_up_due", "due_on"),
+        Index("ix_follow_up_updated", "updated_at"),  # the data stamp (services.data_stamp)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -206,7 +210,10 @@ class FollowUp(db.Model):
 class PlannedVisit(db.Model):
     """A visit a rep plans for a day, with the purpose decided before going (the plan)."""
 
-    __table_args__ = (UniqueConstraint("rep_id", "planned_on", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("rep_id", "planned_on", "customer_id"),
+        Index("ix_planned_visit_updated", "updated_at"),  # the data stamp (services.data_stamp)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rep_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
