@@ -111,6 +111,10 @@ DEFAULTS: dict[str, Any] = {
     "FIELDLOG_LOCALES": ("ja", "en"),
     "FIELDLOG_LOGIN_MAX_FAILURES": 5,
     "FIELDLOG_LOGIN_WINDOW": timedelta(minutes=15),
+    # Today and the plan kept per process while the data's stamp holds (web/page_cache.py);
+    # a page is kept only once the newest change behind it is this many seconds old.
+    "FIELDLOG_PAGE_CACHE": True,
+    "FIELDLOG_PAGE_CACHE_SETTLE": 2.0,
 }
 
 

@@ -15,6 +15,7 @@ from ...services import today as today_service
 from ...services.defaults import company_settings
 from ...services.errors import Invalid
 from ..common import company_tz, local_today, roles_required
+from ..page_cache import kept_page
 from ..transaction import unit_of_work
 from .blueprint import PLAN_HANDFUL, back, bp, flash_errors
 
@@ -38,6 +39,10 @@ def today():
             return redirect(url_for("manage.summary"))
         return render_template("field/owner_home.html")
     day = local_today()
+    return kept_page("today", day, lambda: _render_today(day))
+
+
+def _render_today(day):
     branch = request.args.get("scope") == "branch"
     items = _plan_items(branch)
     # Only the handful is worded and rendered; "show all" fetches the rest (plan_rest), or
@@ -75,6 +80,10 @@ def today():
 @login_required
 def plan_rest():
     """The plan's rows after Today's handful, as list items for "show all"."""
+    return kept_page("plan_rest", local_today(), _render_plan_rest)
+
+
+def _render_plan_rest():
     items = _plan_items(request.args.get("scope") == "branch")[PLAN_HANDFUL:]
     labels = directory.purpose_labels(db.session, str(get_locale()))
     return render_template(
