@@ -160,7 +160,7 @@ def in_process(app, inbox: Inbox, mails: int) -> float:
     with app.app_context():
         started = time.perf_counter()
         result = mailer.send_week(
-            db.session, db.engine, WEEK,
+            db.session, WEEK,
             build=mailer.default_builder(db.session, WEEK, TODAY, TZ),
             smtp_url=app.config["FIELDLOG_SMTP_URL"], mail_from="fieldlog@example.jp",
         )  # fmt: skip
@@ -194,7 +194,7 @@ def with_rq(app, env: dict[str, str], inbox: Inbox, mails: int, workers: int) ->
             time.sleep(0.2)
         with app.app_context():
             started = time.perf_counter()
-            jobs = fanout.enqueue_week(db.session, db.engine, queue, WEEK, TODAY)
+            jobs = fanout.enqueue_week(db.session, queue, WEEK, TODAY)
             enqueued = time.perf_counter() - started
             inbox.wait_for(mails)
             elapsed = time.perf_counter() - started

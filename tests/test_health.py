@@ -295,7 +295,7 @@ def test_a_week_changed_after_its_report_is_counted_and_its_kpis_moved(
     db.session.commit()
     today = date(2026, 11, 23)
     result = mailer.send_week(
-        db.session, db.engine, W47, build=mailer.default_builder(db.session, W47, today, TZ),
+        db.session, W47, build=mailer.default_builder(db.session, W47, today, TZ),
         smtp_url=inbox.url, mail_from="fieldlog@example.jp",
     )  # fmt: skip
     assert not result.failed and "boss@example.jp" in inbox.to()

@@ -47,7 +47,7 @@ def add(week, report, recipient, status, error="", attempts=1):
 def failed_run() -> None:
     """Week 47 sent while the mail server was down: every mail failed (a real refused connect)."""
     mailer.send_week(
-        db.session, db.engine, WEEK, build=fake_build,
+        db.session, WEEK, build=fake_build,
         smtp_url=f"smtp://127.0.0.1:{free_port()}?timeout=2", mail_from="fieldlog@example.jp",
     )  # fmt: skip
     db.session.rollback()
@@ -165,7 +165,7 @@ def test_resend_mails_the_one_recipient_once_through_smtp(app, client, auth, wor
     # Sent now: a second press (an old tab) and the weekly run both leave it alone.
     resend(client, m1.id)
     mailer.send_week(
-        db.session, db.engine, WEEK, build=fake_build, smtp_url=inbox.url,
+        db.session, WEEK, build=fake_build, smtp_url=inbox.url,
         mail_from="fieldlog@example.jp",
     )  # fmt: skip
     assert inbox.to().count("m1@example.jp") == 1

@@ -81,7 +81,7 @@ def fake_build(job):
 def run(url: str, dry_run: bool = False, build=fake_build):
     lines: list[str] = []
     result = mailer.send_week(
-        db.session, db.engine, WEEK, build=build, smtp_url=url,
+        db.session, WEEK, build=build, smtp_url=url,
         mail_from="FieldLog <fieldlog@example.jp>", dry_run=dry_run, echo=lines.append,
     )  # fmt: skip
     return result, lines
@@ -308,3 +308,30 @@ def test_a_failed_send_records_the_failure_and_keeps_nothing_half_written(app, c
     assert inbox.to() == ["m1@example.jp", "m2@example.jp", "owner@example.jp"]
     assert {r.status for r in rows().values()} == {"sent", mailer.NO_RECIPIENTS}
     assert len(db.session.scalars(select(ReportSnapshot)).all()) == 2
+
+
+def test_the_sent_mark_and_the_closed_weeks_snapshot_are_one_unit_of_work(
+    app, company, inbox, monkeypatch
+):
+    """A mail's "sent" and the figures kept for its closed week commit together: when keeping
+    the figures fails, the mark is rolled back with them (nothing half written)."""
+    from fieldlog.kpi import closed_weeks
+    from fieldlog.models import ReportSnapshot
+
+    kept = closed_weeks.record_snapshot
+
+    def keeps_then_fails(session, *args, **kwargs):
+        kept(session, *args, **kwargs)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(closed_weeks, "record_snapshot", keeps_then_fails)
+    with pytest.raises(RuntimeError):
+        run(inbox.url)
+    sent = {k: r.status for k, r in rows().items() if k[1]}
+    assert sent == {("branch:TKY", "m1@example.jp"): "sending"}  # claimed, never marked sent
+    assert db.session.scalars(select(ReportSnapshot)).all() == []
+
+    monkeypatch.setattr(closed_weeks, "record_snapshot", kept)
+    assert kept(db.session, WEEK.label, "company", {}, sent_at=mailer._now()) is True
+    assert kept(db.session, WEEK.label, "company", {"x": 1}, sent_at=mailer._now()) is False
+    db.session.rollback()

@@ -84,7 +84,7 @@ def company(make, app, inbox):  # noqa: F811 — fixture
 
 def enqueue(queue, retry=AT_ONCE, lines=None):
     echo = lines.append if lines is not None else lambda line: None
-    return fanout.enqueue_week(db.session, db.engine, queue, WEEK, TODAY, retry=retry, echo=echo)
+    return fanout.enqueue_week(db.session, queue, WEEK, TODAY, retry=retry, echo=echo)
 
 
 def work(queue) -> None:
@@ -249,7 +249,7 @@ def test_the_week_lock_is_released_when_enqueueing_fails(app, company, queue, mo
 
     monkeypatch.setattr(mailer, "outstanding", broken)
     with pytest.raises(RuntimeError):
-        fanout.enqueue_once(db.session, db.engine, queue, WEEK, TODAY)
+        fanout.enqueue_once(db.session, queue, WEEK, TODAY)
     monkeypatch.undo()
-    assert len(fanout.enqueue_once(db.session, db.engine, queue, WEEK, TODAY)) == 3
-    assert fanout.enqueue_once(db.session, db.engine, queue, WEEK, TODAY) is None  # held now
+    assert len(fanout.enqueue_once(db.session, queue, WEEK, TODAY)) == 3
+    assert fanout.enqueue_once(db.session, queue, WEEK, TODAY) is None  # held now

@@ -73,7 +73,7 @@ def test_factory_starts_no_thread(tmp_path):
 def test_run_once_sends_due_week_then_stops(app, make, monkeypatch):
     calls = []
 
-    def fake_send(session, engine, period, **kwargs):
+    def fake_send(session, period, **kwargs):
         calls.append(period)
         from fieldlog.reports.mailer import RunResult
 
@@ -90,7 +90,7 @@ def test_run_once_sends_due_week_then_stops(app, make, monkeypatch):
 def test_run_once_keeps_retrying_after_failures(app, monkeypatch):
     from fieldlog.reports.mailer import Outcome, RunResult
 
-    def failing(session, engine, period, **kwargs):
+    def failing(session, period, **kwargs):
         return RunResult(period.label, [Outcome("company", "o@example.jp", "failed", "down")])
 
     monkeypatch.setattr("fieldlog.reports.mailer.send_week", failing)

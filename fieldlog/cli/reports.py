@@ -86,9 +86,7 @@ def send(week: str, dry_run: bool, in_process: bool) -> None:
         from ..jobs import fanout
 
         queue = fanout.report_queue(current_app)
-        jobs = fanout.enqueue_week(
-            db.session, db.engine, queue, period, today(tz, now), echo=click.echo
-        )
+        jobs = fanout.enqueue_week(db.session, queue, period, today(tz, now), echo=click.echo)
         click.echo(
             f"{period.label}: {len(jobs)} jobs enqueued on {queue.name}; "
             "`flask --app fieldlog report worker` delivers them"
@@ -96,7 +94,6 @@ def send(week: str, dry_run: bool, in_process: bool) -> None:
         return
     result = mailer.send_week(
         db.session,
-        db.engine,
         period,
         build=mailer.default_builder(db.session, period, today(tz, now), tz),
         smtp_url=smtp_url,

@@ -27,7 +27,6 @@ from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry, SimpleWorker, Worker
 from rq.job import JobStatus
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ..app.database import read_only
@@ -70,7 +69,6 @@ def job_id(queue: Queue, week: str, report: str) -> str:
 
 def enqueue_week(
     session: Session,
-    engine: Engine,
     queue: Queue,
     period: Period,
     today: date,
@@ -89,7 +87,7 @@ def enqueue_week(
     # The company report takes longest (~5× a branch's): first, so it never runs alone at the end.
     for job in sorted(outstanding, key=lambda j: j.branch is not None):
         if not job.recipients:
-            mailer.no_recipients(session, engine, period, job, echo=echo)
+            mailer.no_recipients(session, period, job, echo=echo)
             continue
         jid = job_id(queue, period.label, job.report)
         existing = queue.fetch_job(jid)
@@ -114,7 +112,6 @@ def enqueue_week(
 
 def enqueue_once(
     session: Session,
-    engine: Engine,
     queue: Queue,
     period: Period,
     today: date,
@@ -126,7 +123,7 @@ def enqueue_once(
     if not queue.connection.set(key, os.getpid(), nx=True, ex=lock_seconds):
         return None
     try:
-        return enqueue_week(session, engine, queue, period, today, echo=log.info)
+        return enqueue_week(session, queue, period, today, echo=log.info)
     except Exception:
         queue.connection.delete(key)  # let the next process (or run) try again at once
         raise
@@ -168,7 +165,6 @@ def run_report_job(week: str, report: str, today: str) -> dict[str, int]:
                 return {}
             outcomes = mailer.send_report(
                 db.session,
-                db.engine,
                 period,
                 job,
                 build=mailer.default_builder(db.session, period, date.fromisoformat(today), tz),

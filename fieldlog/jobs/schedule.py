@@ -76,7 +76,6 @@ class Scheduler:
             try:
                 result = mailer.send_week(
                     db.session,
-                    db.engine,
                     due,
                     build=mailer.default_builder(db.session, due, now.astimezone(tz).date(), tz),
                     smtp_url=config["FIELDLOG_SMTP_URL"],
@@ -102,7 +101,7 @@ class Scheduler:
             self.last_done = due
             return True
         queue = fanout.report_queue(self.app)
-        enqueued = fanout.enqueue_once(db.session, db.engine, queue, due, today)
+        enqueued = fanout.enqueue_once(db.session, queue, due, today)
         if enqueued is None:
             log.info("weekly reports %s: another process holds the enqueue lock", due)
         else:

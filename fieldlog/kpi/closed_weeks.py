@@ -19,11 +19,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..app.database import write_intent
 from ..models import Branch, FollowUp, Proposal, ReportDelivery, ReportSnapshot, Visit
 from ..models import VisitRevision as Revision
 from ..rules.kpi_catalogue import CATALOGUE
@@ -216,20 +215,18 @@ def snapshot_values(report: Any) -> dict[str, dict[str, Any]]:
 
 
 def record_snapshot(
-    engine: Engine, week: str, report: str, values: dict[str, Any], *, sent_at: datetime
+    session: Session, week: str, report: str, values: dict[str, Any], *, sent_at: datetime
 ) -> bool:
-    """Keep the figures of a report the first time it goes out (own transaction; once only)."""
-    with write_intent():
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    insert(ReportSnapshot).values(
-                        week=week, report=report, sent_at=sent_at, kpis=values
-                    )
-                )
-        except IntegrityError:
-            return False
-    return True
+    """Keep the figures of a report the first time it goes out (once only: a week and report
+    kept already stays as it was). Written in the caller's unit of work; True when kept now."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(ReportSnapshot.__table__)
+        .values(week=week, report=report, sent_at=sent_at, kpis=values)
+        .on_conflict_do_nothing(index_elements=["week", "report"])
+        .returning(ReportSnapshot.__table__.c.id)
+    )
+    return session.execute(stmt).scalar() is not None
 
 
 @dataclass(frozen=True)

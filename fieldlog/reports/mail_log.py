@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Engine, case, false, func, select
+from sqlalchemy import case, false, func, select
 from sqlalchemy.orm import Session
 
 from ..models import Branch, ReportDelivery, User
@@ -207,7 +207,6 @@ class ResendRefused(Exception):
 
 def resend(
     session: Session,
-    engine: Engine,
     row: ReportDelivery,
     *,
     build: mailer.Builder,
@@ -228,7 +227,5 @@ def resend(
         raise ResendRefused("not_a_recipient")
     job.recipients = people
     period = Period.parse(row.week)
-    outcomes = mailer.send_report(
-        session, engine, period, job, build=build, smtp=smtp, mail_from=mail_from
-    )
+    outcomes = mailer.send_report(session, period, job, build=build, smtp=smtp, mail_from=mail_from)
     return outcomes[0]

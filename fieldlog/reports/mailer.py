@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -240,20 +240,19 @@ def claim(
 
 
 def finish(session: Session, week: str, report: str, recipient: str, error: str | None) -> None:
-    """Mark a claimed row sent (error None) or failed, in its own transaction."""
+    """Mark a claimed row sent (error None) or failed, in the caller's unit of work."""
     now = _now()
     values = (
         {"status": "sent", "sent_at": now, "error": "", "updated_at": now}
         if error is None
         else {"status": "failed", "error": error[:2000], "updated_at": now}
     )
-    with write_unit(session):
-        session.execute(
-            update(ReportDelivery)
-            .where(_row(week, report, recipient))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+    session.execute(
+        update(ReportDelivery)
+        .where(_row(week, report, recipient))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _sent_already(session: Session, week: str, report: str) -> set[str]:
@@ -287,7 +286,6 @@ def default_builder(session: Session, period: Period, today, tz: ZoneInfo) -> Bu
 
 def no_recipients(
     session: Session,
-    engine: Engine,
     period: Period,
     job: Job,
     *,
@@ -304,7 +302,6 @@ def no_recipients(
 
 def send_report(
     session: Session,
-    engine: Engine,
     period: Period,
     job: Job,
     *,
@@ -316,7 +313,7 @@ def send_report(
     """Send one report to each of its recipients not served yet (smtp None: a dry run)."""
     dry_run = smtp is None
     if not job.recipients:
-        return [no_recipients(session, engine, period, job, record=not dry_run, echo=echo)]
+        return [no_recipients(session, period, job, record=not dry_run, echo=echo)]
     with read_only(session):
         done = _sent_already(session, period.label, job.report)
     outcomes = [Outcome(job.report, r.email, "skipped") for r in job.recipients if r.email in done]
@@ -328,9 +325,10 @@ def send_report(
         return outcomes
     built: Built | None = None
     for r in pending:
-        # Each claim, and each sent or failed mark, commits in a transaction of its own
-        # (app.database.write_unit); the build only reads, and whatever it might have written
-        # is rolled back with its transaction, whether it succeeds or fails.
+        # Each claim commits in a transaction of its own (app.database.write_unit), and so does
+        # the sent or failed mark together with the closed week's snapshot; the build only
+        # reads, and whatever it might have written is rolled back with its transaction,
+        # whether it succeeds or fails.
         if not claim(session, period.label, job.report, r.email):
             outcomes.append(Outcome(job.report, r.email, "skipped"))
             continue
@@ -343,17 +341,18 @@ def send_report(
                 conn.send_message(message(job, period, built, r, mail_from))
         except Exception as exc:  # any failure is recorded on the row and retried next run
             error = f"{type(exc).__name__}: {exc}"
-        finish(session, period.label, job.report, r.email, error)
-        if error is None and built is not None:
-            # The figures as they went out, kept once per week and report: later roll-ups say
-            # how far the closed week moved since (fieldlog.kpi.closed_weeks).
-            closed_weeks.record_snapshot(
-                engine,
-                period.label,
-                job.report,
-                closed_weeks.snapshot_values(built[0]),
-                sent_at=_now(),
-            )
+        with write_unit(session):
+            finish(session, period.label, job.report, r.email, error)
+            if error is None and built is not None:
+                # The figures as they went out, kept once per week and report: later roll-ups
+                # say how far the closed week moved since (fieldlog.kpi.closed_weeks).
+                closed_weeks.record_snapshot(
+                    session,
+                    period.label,
+                    job.report,
+                    closed_weeks.snapshot_values(built[0]),
+                    sent_at=_now(),
+                )
         status = "sent" if error is None else "failed"
         echo(f"{status}: {job.report} to {r.email}" + (f" ({error})" if error else ""))
         outcomes.append(Outcome(job.report, r.email, status, error or ""))
@@ -362,7 +361,6 @@ def send_report(
 
 def send_week(
     session: Session,
-    engine: Engine,
     period: Period,
     *,
     build: Builder,
@@ -376,6 +374,6 @@ def send_week(
     smtp = None if dry_run else SmtpSettings.parse(smtp_url)
     for job in plan(session, period):
         result.outcomes += send_report(
-            session, engine, period, job, build=build, smtp=smtp, mail_from=mail_from, echo=echo
+            session, period, job, build=build, smtp=smtp, mail_from=mail_from, echo=echo
         )
     return result

@@ -141,7 +141,6 @@ def delivery_resend(delivery_id: int):
         with force_locale("ja"):
             outcome = mail_log.resend(
                 db.session,
-                db.engine,
                 row,
                 build=mailer.default_builder(db.session, period, local_today(), tz),
                 smtp=smtp,
