@@ -181,3 +181,17 @@ def test_the_api_plan_is_kept_and_follows_the_data(client, auth, world, builds):
     # Another date is another answer.
     tomorrow = client.get("/api/v1/plan?date=2026-11-24").get_json()
     assert tomorrow["date"] == "2026-11-24"
+
+
+def test_the_least_recently_used_go_first_past_the_size():
+    from fieldlog.web.page_cache import PageCache
+
+    cache = PageCache(size=10)
+    cache.put("a", (1,), "aaaa")
+    cache.put("b", (1,), "bbbb")
+    assert cache.get("a", (1,)) == "aaaa"  # a is now the most recent
+    cache.put("c", (1,), "cccc")  # 12 > 10: b goes
+    assert cache.get("b", (1,)) is None
+    assert cache.get("a", (1,)) == "aaaa" and cache.get("c", (1,)) == "cccc"
+    assert cache.get("a", (2,)) is None  # another stamp: gone
+    assert cache.held == 4

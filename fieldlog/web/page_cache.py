@@ -33,41 +33,47 @@ from ..app.extensions import db
 from ..models import utcnow
 from ..services import data_stamp
 
-KEPT = 512  # entries per process: Today is ~15-30 KB, the whole plan's JSON ~180 KB at most
+KEPT_BYTES = 32 << 20  # per process: Today is ~15-30 KB, a 300-customer plan's JSON ~180 KB
 MAX_AGE = 600.0  # seconds
 _CSRF_MARK = f"\x00csrf-{secrets.token_hex(8)}\x00"
 
 
 class PageCache:
-    """Kept answers by key, each with the data stamp it was built under (least recent out)."""
+    """Kept answers (text or bytes) by key, each with the data stamp it was built under; the
+    least recently used go first once they hold more than ``size`` characters or bytes."""
 
-    def __init__(self, size: int = KEPT) -> None:
+    def __init__(self, size: int = KEPT_BYTES) -> None:
         self.size = size
-        self._entries: OrderedDict[Hashable, tuple[tuple[Any, ...], float, Any]] = OrderedDict()
+        self.held = 0
+        self._entries: OrderedDict[Hashable, tuple[tuple[Any, ...], float, str | bytes]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, stamp: tuple[Any, ...]) -> Any | None:
+    def get(self, key: Hashable, stamp: tuple[Any, ...]) -> str | bytes | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
             kept_stamp, at, value = entry
             if kept_stamp != stamp or time.monotonic() - at > MAX_AGE:
-                del self._entries[key]
+                self._drop(key)
                 return None
             self._entries.move_to_end(key)
             return value
 
-    def put(self, key: Hashable, stamp: tuple[Any, ...], value: Any) -> None:
+    def put(self, key: Hashable, stamp: tuple[Any, ...], value: str | bytes) -> None:
         with self._lock:
+            self._drop(key)
             self._entries[key] = (stamp, time.monotonic(), value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self.held += len(value)
+            while self.held > self.size and self._entries:
+                self._drop(next(iter(self._entries)))
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+    def _drop(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.held -= len(entry[2])
 
 
 def _cache() -> PageCache:
@@ -94,7 +100,7 @@ def _key(kind: str) -> tuple[Any, ...]:
     )
 
 
-def kept(kind: str, day: Any, build: Callable[[], Any]) -> Any:
+def kept(kind: str, day: Any, build: Callable[[], str | bytes]) -> str | bytes:
     """``build()``'s answer for the current user, request and day, kept while the data holds.
 
     The stamp is read before building, so a page is never kept under a newer stamp than the
@@ -124,5 +130,5 @@ def kept_page(kind: str, day: Any, render: Callable[[], str]) -> str:
         token = generate_csrf()
         return html.replace(token, _CSRF_MARK) if token else html
 
-    html = kept(kind, day, build)
+    html = str(kept(kind, day, build))
     return html.replace(_CSRF_MARK, generate_csrf()) if _CSRF_MARK in html else html
