@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from sqlalchemy import select
+
+from fieldlog.app.extensions import db
+from fieldlog.models import Branch, Category
+
 from .test_forecast import branch_sales as _branch_sales
 
 branch_sales = _branch_sales  # the same fixture: 56 weeks of one branch's sales up to W47
@@ -19,3 +25,26 @@ def test_forecast_takes_up_to_a_year_of_weeks(runner, branch_sales):
     for n in ("0", "53", "x"):
         refused = runner.invoke(args=[*args, "--weeks", n])
         assert refused.exit_code == 2 and "--weeks" in refused.output
+
+
+# Japanese headers: 支店 and カテゴリ name the code in a list of branches or categories beside
+# their 名 column (支店,支店名), and the name beside a コード column (支店コード,支店).
+@pytest.mark.parametrize(
+    "kind,header",
+    [
+        ("branches", "支店,支店名"),
+        ("branches", "支店コード,支店"),
+        ("branches", "コード,名称"),
+        ("categories", "カテゴリ,カテゴリ名"),
+        ("categories", "カテゴリコード,カテゴリ"),
+        ("categories", "分類,分類名"),
+    ],
+)
+def test_japanese_headers_of_branches_and_categories(runner, tmp_path, kind, header):
+    model = {"branches": Branch, "categories": Category}[kind]
+    path = tmp_path / f"{kind}.csv"
+    path.write_bytes(f"{header}\r\nNEW,新しい名前\r\n".encode("cp932"))
+    result = runner.invoke(args=["import", kind, str(path)])
+    assert result.exit_code == 0, result.output
+    stored = db.session.scalars(select(model).where(model.code == "NEW")).one()
+    assert stored.name == "新しい名前"

@@ -31,7 +31,6 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "カテゴリ名",
             "商品カテゴリ名",
             "分類名",
-            "カテゴリ",
             "名称",
         ),
     },
@@ -124,6 +123,14 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# Headers that name a different field depending on the sheet: in a list of branches, 支店 beside
+# 支店名 is the code, and beside 支店コード the name (カテゴリ likewise). Each is taken, after the
+# unambiguous headers, for the first of its fields that no column names yet.
+CONTEXTUAL: dict[str, dict[str, tuple[str, ...]]] = {
+    "branches": {"支店": ("code", "name")},
+    "categories": {"カテゴリ": ("code", "name"), "分類": ("code", "name")},
+}
+
 REQUIRED: dict[str, tuple[str, ...]] = {
     "branches": ("code", "name"),
     "categories": ("code", "name"),
@@ -149,6 +156,12 @@ def map_header(kind: str, header: list[Any]) -> tuple[dict[str, int], list[str]]
         field = lookup.get(_key(cell))
         if field is not None and field not in found:
             found[field] = index
+    contextual = {_key(name): fields for name, fields in CONTEXTUAL.get(kind, {}).items()}
+    for index, cell in enumerate(header):
+        fields = contextual.get(_key(cell), ())
+        free = [f for f in fields if f not in found]
+        if free and index not in found.values():
+            found[free[0]] = index
     missing = [field for field in REQUIRED[kind] if field not in found]
     return found, missing
 
