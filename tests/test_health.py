@@ -15,6 +15,7 @@ from fieldlog.kpi import Scope
 from fieldlog.kpi.closed_weeks import week_moves
 from fieldlog.kpi.health import health
 from fieldlog.models import ReportSnapshot, Visit
+from fieldlog.present.report_text import describe_flag
 from fieldlog.reports import mailer
 from fieldlog.rules.periods import Period
 from fieldlog.services.visits import record_visit
@@ -198,7 +199,7 @@ def test_implausible_day(world, visits, minutes_apart, same_customer, flagged):
 
 def test_a_scope_without_visits_is_zeros_and_nulls(world):
     found = run(world, Scope.rep(world["other"].id), Period.parse("2026-11"))
-    assert found.as_dict() == {
+    assert found.as_dict(describe_flag) == {
         "period": "2026-11",
         "scope": "company",
         "same_day_entry_rate": {"value": None, "numerator": 0, "denominator": 0},

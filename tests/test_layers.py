@@ -444,3 +444,9 @@ def test_role_logic_lives_in_access():
         and (n := role_checks(path.read_text("utf-8")))
     }
     assert offenders == {}
+
+
+def test_kpi_returns_codes_not_words_for_data_health():
+    """kpi.health says what it found as codes and facts; present/report_text words them."""
+    assert not {n for n in imports_of("fieldlog.kpi.health") if n.startswith("flask_babel")}
+    assert not {n for n in imports_of("fieldlog.kpi.health") if n.startswith("fieldlog.present")}

@@ -109,13 +109,14 @@ def health_command(period_text: str, scope_text: str, as_json: bool, lang: str) 
     from flask_babel import force_locale
 
     from ..kpi.health import health
+    from ..present.report_text import describe_flag
 
     period = _period(period_text)
     scope = _scope(scope_text)
     tz, _now = clock()
     with force_locale(lang):
         found = health(db.session, scope, period, tz=tz, scope_label=scope_label(db.session, scope))
-        body = found.as_dict()
+        body = found.as_dict(describe_flag)
     if as_json:
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return

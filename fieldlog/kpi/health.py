@@ -12,20 +12,21 @@ the scope whose local visit date lies in the period:
 - flags, per rep (never ranked; ordered by kind, then email): ``late_bulk_entry``,
   ``changed_after_report``, ``all_purposeful``, ``hearing_without_note``, ``implausible_day``.
 
-The facts of each flag are numbers and dates; ``describe`` says them in the reader's language.
+The facts of each flag are codes, numbers and dates, no words: ``present.report_text``
+says them (``describe_flag``, in the reader's language) and names each kind in the PDF.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,14 +38,6 @@ from . import closed_weeks
 from .rollup import KpiValue, rate
 from .scope import Scope
 
-# How the PDF (Japanese throughout) names each kind; pages translate their own labels.
-FLAG_LABELS_JA = {
-    "late_bulk_entry": "遅れた一括入力",
-    "changed_after_report": "レポート後の変更",
-    "all_purposeful": "全訪問が目的あり",
-    "hearing_without_note": "メモのないヒアリング",
-    "implausible_day": "ルート上ありえない日",
-}
 FLAG_KINDS = (
     "late_bulk_entry",
     "changed_after_report",
@@ -79,8 +72,9 @@ class Health:
     imported: int = 0
     late_entry_days: int = 3
 
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON of ``flask kpi health --json`` (docs/contract.md)."""
+    def as_dict(self, describe: Callable[[Flag], str]) -> dict[str, Any]:
+        """The JSON of ``flask kpi health --json`` (docs/contract.md); ``describe`` words a
+        flag's facts (``present.report_text.describe_flag``)."""
         return {
             "period": self.period.label,
             "scope": self.scope,
@@ -304,80 +298,3 @@ def _implausible(rep_id: int, mine: list[_Row], settings: CompanySettings) -> li
         "gap": settings.min_visit_gap_minutes,
     }
     return [Flag("implausible_day", rep_id, None, len(found), facts)]
-
-
-# ---- words -----------------------------------------------------------------------------------
-
-
-def _day(value: date) -> str:
-    return f"{value.month}/{value.day}"
-
-
-def describe(flag: Flag) -> str:
-    """A flag in one neutral sentence, in the current locale (facts only, no judgement)."""
-    f = flag.facts
-    if flag.kind == "late_bulk_entry":
-        span = (
-            _day(f["first"]) if f["first"] == f["last"] else f"{_day(f['first'])}–{_day(f['last'])}"
-        )
-        return ngettext(
-            "%(num)d visit of %(span)s entered on %(on)s",
-            "%(num)d visits of %(span)s entered on %(on)s",
-            flag.count,
-            span=span,
-            on=_day(f["on"]),
-        )
-    if flag.kind == "changed_after_report":
-        parts = []
-        if f.get("entered"):
-            on = ", ".join(_day(d) for d, _n in f.get("entered_on", []))
-            parts.append(
-                ngettext(
-                    "%(num)d visit entered on %(days)s",
-                    "%(num)d visits entered on %(days)s",
-                    f["entered"],
-                    days=on,
-                )
-            )
-        if f.get("edited"):
-            parts.append(
-                ngettext("%(num)d visit corrected", "%(num)d visits corrected", f["edited"])
-            )
-        if f.get("closed"):
-            parts.append(
-                ngettext("%(num)d proposal closed", "%(num)d proposals closed", f["closed"])
-            )
-        if f.get("follow_up"):
-            parts.append(
-                ngettext("%(num)d follow-up updated", "%(num)d follow-ups updated", f["follow_up"])
-            )
-        weeks = ", ".join(w.split("-", 1)[1] for w in f.get("weeks", []))
-        return gettext(
-            "after the %(weeks)s report went out: %(what)s", weeks=weeks, what=", ".join(parts)
-        )
-    if flag.kind == "all_purposeful":
-        return gettext("all %(n)d visits of the period purposeful", n=f["visits"])
-    if flag.kind == "hearing_without_note":
-        return gettext(
-            "%(n)d of %(heard)d visits with problems heard have no note of what was heard",
-            n=flag.count,
-            heard=f["heard"],
-        )
-    if flag.kind == "implausible_day":
-        lines = []
-        for d in f["days"]:
-            bits = []
-            if d["visits"] > f["max"]:
-                bits.append(ngettext("%(num)d visit", "%(num)d visits", d["visits"]))
-            if d["close"]:
-                bits.append(
-                    ngettext(
-                        "%(num)d visit within %(gap)d minutes of the one before",
-                        "%(num)d visits within %(gap)d minutes of the one before",
-                        d["close"],
-                        gap=f["gap"],
-                    )
-                )
-            lines.append(f"{_day(d['day'])}: {', '.join(bits)}")
-        return "; ".join(lines)
-    return ""

@@ -17,7 +17,6 @@ from flask_babel import force_locale
 from jinja2 import Environment
 from markupsafe import Markup
 
-from ..kpi.health import FLAG_LABELS_JA
 from ..reports.data import BranchReport, CompanyReport, Figure
 from ..rules.kpi_catalogue import unit_of
 from . import charts, numbers, report_text
@@ -232,12 +231,10 @@ def flag_detail(flag: Any) -> str:
     from flask import has_app_context
     from flask_babel import force_locale
 
-    from ..kpi.health import describe
-
     if not has_app_context():
-        return describe(flag)
+        return report_text.describe_flag(flag)
     with force_locale("ja"):
-        return describe(flag)
+        return report_text.describe_flag(flag)
 
 
 def forecast_chart(month: Any) -> Markup:
@@ -274,7 +271,7 @@ def init_app(app: Flask) -> None:
         forecast_chart=forecast_chart,
         company_name="",
         flag_detail=flag_detail,
-        flag_label=FLAG_LABELS_JA.get,
+        flag_label=report_text.FLAG_LABELS.get,
         kpi_ja=kpi_name,
         unit_of=unit_of,
         review_subject=report_text.review_subject,

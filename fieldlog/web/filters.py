@@ -11,7 +11,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 from werkzeug.local import LocalProxy
 
-from ..present import numbers
+from ..present import numbers, report_text
 from ..present.words import translations
 from ..rules import limits
 from ..rules.entry import Entry, describe
@@ -52,9 +52,7 @@ def entry(visit: Any) -> Entry:
 
 def flag_detail(flag: Any) -> str:
     """A data-health flag in one neutral sentence, in the reader's language."""
-    from ..kpi.health import describe as describe_flag
-
-    return describe_flag(flag)
+    return report_text.describe_flag(flag)
 
 
 def _install_gettext(app: Flask) -> None:
