@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from fieldlog import create_app
 from fieldlog.app.database import end_reads
 from fieldlog.app.extensions import db
-from fieldlog.kpi import deepening
+from fieldlog.kpi import deepening, lead_cache
 from fieldlog.models import Branch, Category, Customer, SalesLine, User
 from fieldlog.services.defaults import ensure_defaults
 from fieldlog.services.visits import record_visit
@@ -48,6 +48,7 @@ def _config(url: str) -> dict[str, Any]:
         "FIELDLOG_SCHEDULER": False,
         "FIELDLOG_SMTP_URL": "",
         "FIELDLOG_IMPORT_DIR": IMPORT_DIR,
+        "FIELDLOG_WRITE_CHECKS": True,  # a writer that forgets a summary step fails its test
     }
 
 
@@ -187,7 +188,10 @@ def _no_real_email(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Factory:
-    """Builds rows with sensible defaults; every call flushes so ids exist."""
+    """Builds rows with sensible defaults; every call flushes so ids exist.
+
+    A writer like any other: each call tells the summary steps what it wrote.
+    """
 
     def __init__(self) -> None:
         self.counter = 0
@@ -200,6 +204,7 @@ class Factory:
         n = self._n()
         branch = Branch(code=code or f"B{n:02d}", name=name or f"支店{n}")
         db.session.add(branch)
+        lead_cache.rows_changed(db.session, [branch])
         db.session.flush()
         return branch
 
@@ -226,6 +231,7 @@ class Factory:
         )
         set_password(user, password)
         db.session.add(user)
+        lead_cache.rows_changed(db.session, [user])
         db.session.flush()
         return user
 
@@ -254,6 +260,7 @@ class Factory:
             active=active,
         )
         db.session.add(customer)
+        lead_cache.rows_changed(db.session, [customer])
         db.session.flush()
         return customer
 
@@ -282,6 +289,7 @@ class Factory:
             ref=ref,
         )
         db.session.add(line)
+        lead_cache.rows_changed(db.session, [line])
         db.session.flush()
         deepening.sales_lines_changed(db.session, {customer.id: [sold_on]})
         return line

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from fieldlog import demo
 from fieldlog.app.extensions import db
 from fieldlog.io import import_file
-from fieldlog.kpi import Scope, dormancy, trend, trend_by
+from fieldlog.kpi import Scope, dormancy, lead_cache, trend, trend_by
 from fieldlog.kpi import deepening as summary
 from fieldlog.kpi.untold import UntoldWriteWarning
 from fieldlog.models import DeepeningRun, SalesLine
@@ -299,16 +299,18 @@ def test_lines_in_any_order_one_at_a_time_equal_a_rebuild(shop, make, seed):
         assert dormancy.differences(db.session) == 0
 
 
-def test_a_write_that_tells_no_step_is_repaired_and_reported(shop, make):
-    """The safety net: an ORM write without its step is recomputed at commit, with a warning."""
+def test_a_write_that_tells_no_step_is_reported(shop, make):
+    """The test suite's check: an ORM write without its step fails the test that made it
+    (nothing repairs it behind the writer's back; rebuild-summary --check would find it)."""
     line = make.sale(shop.customers[0], date(2025, 6, 1), category=shop.categories[0])
     db.session.commit()
     line.sold_on = date(2024, 6, 1)
+    lead_cache.rows_changed(db.session, [line])  # only the summaries' step is left out
     db.session.flush()
-    assert summary.differences(db.session) != 0  # stale until the commit
+    assert summary.differences(db.session) != 0
     with pytest.warns(UntoldWriteWarning, match="sales lines of"):
         db.session.commit()
-    assert summary.differences(db.session) == 0
+    assert summary.differences(db.session) != 0  # still stale: the writer's step was missing
 
 
 def test_rebuild_equals_the_incremental_summary_and_is_idempotent(shop, make):

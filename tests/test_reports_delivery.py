@@ -274,10 +274,13 @@ def test_readme_smtp_examples_with_a_password_are_encrypted():
 def test_a_failed_send_records_the_failure_and_keeps_nothing_half_written(app, company, inbox):
     """The build only reads: what it wrote before the mail failed is rolled back, while the
     failure is committed on the delivery row (no sent time, no snapshot of sent figures)."""
+    from fieldlog.kpi import lead_cache
     from fieldlog.models import Branch, ReportSnapshot
 
     def writes_then_builds(job):
-        db.session.add(Branch(code="HALF", name="書きかけ支店"))
+        half = Branch(code="HALF", name="書きかけ支店")
+        db.session.add(half)
+        lead_cache.rows_changed(db.session, [half])  # a writer's step, rolled back with it
         db.session.flush()
         return fake_build(job)
 

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from fieldlog.app.extensions import db
-from fieldlog.models import LeadCache, Purpose, Visit
+from fieldlog.kpi import lead_cache
+from fieldlog.models import Purpose, Visit
 from fieldlog.services import schemas
 from fieldlog.services.errors import ClientIdReused
 from fieldlog.services.visits import check_visit, record_visit, store_visit
@@ -67,6 +68,7 @@ def test_the_core_insert_stores_the_row_the_orm_stored(world):
         late_reason=FULL["late_reason"],
     )
     db.session.add(by_orm)
+    lead_cache.rows_changed(db.session, [by_orm])
     db.session.commit()
     assert _row(recorded.id) == _row(by_orm.id)
     assert _row(recorded.id)["saved_at"] == datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
@@ -121,29 +123,3 @@ def test_a_client_id_stored_between_the_check_and_the_write_replays(world):
     with pytest.raises(ClientIdReused):
         store_visit(db.session, rep, other, now=NOW)
     assert db.session.scalar(select(func.count(Visit.id))) == 1
-
-
-def _kept_analysis(until: datetime, name: str) -> LeadCache:
-    return LeadCache(
-        until=name,
-        weeks=26,
-        kgi="sales_amount",
-        scope="company",
-        kpi="visit_count",
-        window_end=until.date(),
-        window_until=until,
-        result={},
-    )
-
-
-def test_a_visit_alone_forgets_the_kept_analyses_whose_window_it_falls_in(world):
-    """No proposal, no follow-up: the visit's own time still makes covering analyses stale."""
-    visited = NOW - timedelta(days=3)
-    covering = _kept_analysis(visited + timedelta(hours=1), "covering")
-    earlier = _kept_analysis(visited - timedelta(hours=1), "earlier")
-    db.session.add_all([covering, earlier])
-    db.session.commit()
-    payload = visit_payload(world["customer"], visited_at=visited.isoformat())
-    record_visit(db.session, world["rep"], payload, tz=TZ, now=NOW)
-    db.session.commit()
-    assert db.session.scalars(select(LeadCache.until)).all() == ["earlier"]

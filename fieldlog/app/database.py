@@ -101,6 +101,11 @@ def end_reads(session: Session | scoped_session) -> None:
         session.expire_on_commit = keep
 
 
+# session.info key: how many unit_of_work blocks are open on the session (the test suite's
+# write checks look only at what units of work write, not at a test's own set-up rows).
+IN_UNIT_OF_WORK = "fieldlog.unit_of_work"
+
+
 class Work:
     """What a unit of work's block may say: keep its writes (the default) or discard them."""
 
@@ -120,6 +125,9 @@ def unit_of_work(session: Session | scoped_session) -> Iterator[Work]:
     or called ``work.discard()``; views (through web/transaction), jobs and commands use it.
     """
     work = Work()
+    info = session.info
+    depth = info.get(IN_UNIT_OF_WORK, 0)
+    info[IN_UNIT_OF_WORK] = depth + 1
     try:
         yield work
         if work.kept:
@@ -129,6 +137,8 @@ def unit_of_work(session: Session | scoped_session) -> Iterator[Work]:
     except BaseException:
         session.rollback()
         raise
+    finally:
+        info[IN_UNIT_OF_WORK] = depth
 
 
 @contextmanager

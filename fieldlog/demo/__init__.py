@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..app.extensions import db
-from ..kpi import dormancy
+from ..kpi import dormancy, lead_cache
 from ..models import Branch, Hypothesis, KpiTarget, Review, User
 from ..rules.periods import Period
 from ..services import accounts
@@ -81,6 +81,8 @@ def build(
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     rng = random.Random(seed)
+    # The company's whole history is written here: no kept lead analysis stands (a write step).
+    lead_cache.histories_moved(session)
     settings = ensure_defaults(session, tz)  # the purposes every visit needs
     settings.company_name = cat.COMPANY_NAME
     cycles = {rank: settings.cycle_days(rank) for rank in ("A", "B", "C")}

@@ -7,6 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select, update
 
+from ..kpi import lead_cache
 from ..models import Branch, Category, Customer, ImportBatch, User, utcnow
 from ..rules import limits
 from ..rules.text import search_key
@@ -15,18 +16,26 @@ from .handlers import Handler, Row, branch_ids, users_by_email
 from .normalize import kana, parse_int, parse_rank, parse_role
 
 
-class BranchHandler(Handler):
+class HistoryHandler(Handler):
+    """Branches, people and customers: rows that move whole histories when written."""
+
+    def finish(self) -> None:
+        lead_cache.histories_moved(self.session)  # the write step of these rows
+
+
+class BranchHandler(HistoryHandler):
     model = Branch
 
     def parse(self, row: Row) -> dict[str, Any]:
         return {"code": row.get("code", required=True), "name": row.get("name", required=True)}
 
 
-class CategoryHandler(BranchHandler):
+class CategoryHandler(Handler):
     model = Category
+    parse = BranchHandler.parse
 
 
-class UserHandler(Handler):
+class UserHandler(HistoryHandler):
     model = User
     key = "email"
 
@@ -102,7 +111,7 @@ class UserHandler(Handler):
                 self.session.execute(insert(User), [values])
 
 
-class CustomerHandler(Handler):
+class CustomerHandler(HistoryHandler):
     model = Customer
 
     def prepare(self) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select, update
 
 from ..kpi import budgets as kpi_budgets
-from ..kpi import deepening
+from ..kpi import deepening, lead_cache
 from ..models import Category, Customer, ImportBatch, SalesBudget, SalesLine, User
 from ..present import limit_messages
 from ..services import accounts
@@ -23,6 +24,7 @@ class SalesHandler(Handler):
     def prepare(self) -> None:
         self.customers = dict(self.session.execute(select(Customer.code, Customer.id)).all())
         self.touched: set[int] = set()  # customers whose lines were written (or moved away)
+        self.earliest: date | None = None  # the first day a line was written on (or left)
         self.categories = dict(self.session.execute(select(Category.code, Category.id)).all())
 
     def parse(self, row: Row) -> dict[str, Any]:
@@ -63,19 +65,26 @@ class SalesHandler(Handler):
             {"id": ids[r["ref"]], **r, "import_id": batch.id} for r in records if r["ref"] in ids
         ]
         self.touched.update(r["customer_id"] for r in records)
-        if updates:  # a corrected line may have moved to another customer
-            self.touched.update(
-                self.session.scalars(
-                    select(SalesLine.customer_id).where(SalesLine.id.in_(ids.values()))
+        days = [r["sold_on"] for r in records]
+        if updates:  # a corrected line may have moved to another customer or day
+            for customer_id, sold_on in self.session.execute(
+                select(SalesLine.customer_id, SalesLine.sold_on).where(
+                    SalesLine.id.in_(ids.values())
                 )
-            )
+            ):
+                self.touched.add(customer_id)
+                days.append(sold_on)
+        if days:
+            self.earliest = min([*days, *([self.earliest] if self.earliest else [])])
         if inserts:  # Core executemany: no ORM bookkeeping for a million plain rows
             self.session.execute(insert(SalesLine.__table__), inserts)
         if updates:
             self.session.execute(update(SalesLine), updates)
 
     def finish(self) -> None:
+        # The write steps of sales lines: the summaries and the kept lead analyses.
         deepening.sales_changed(self.session, self.touched)
+        lead_cache.forget_from(self.session, self.earliest)
 
 
 class BudgetHandler(Handler):

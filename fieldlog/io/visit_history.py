@@ -11,13 +11,13 @@ for the customers touched).
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select, update
 
-from ..kpi import dormancy
+from ..kpi import dormancy, lead_cache
 from ..models import (
     Category,
     Customer,
@@ -65,6 +65,7 @@ class VisitHandler(Handler):
         self.clock = self.now or utcnow()
         self.today = local_date(self.clock, self.tz)
         self.touched: set[int] = set()  # customers whose visits were written or moved away
+        self.instants: list[datetime] = []  # the earliest visit time written (or left) per batch
         s = self.session
         self.users = {
             email.lower(): (user_id, branch_id, role)
@@ -246,11 +247,11 @@ class VisitHandler(Handler):
         refs = [r["ref"] for r in records if r["ref"]]
         stored = (
             {
-                ref: (visit_id, customer_id, purpose_id)
-                for ref, visit_id, customer_id, purpose_id in s.execute(
-                    select(Visit.ref, Visit.id, Visit.customer_id, Visit.purpose_id).where(
-                        Visit.ref.in_(refs)
-                    )
+                ref: (visit_id, customer_id, purpose_id, visited_at)
+                for ref, visit_id, customer_id, purpose_id, visited_at in s.execute(
+                    select(
+                        Visit.ref, Visit.id, Visit.customer_id, Visit.purpose_id, Visit.visited_at
+                    ).where(Visit.ref.in_(refs))
                 )
             }
             if refs
@@ -260,7 +261,13 @@ class VisitHandler(Handler):
         old = [r for r in records if r["ref"] in stored]
         now = utcnow()
         self.touched.update(r["customer_id"] for r in records)
-        self.touched.update(customer_id for _id, customer_id, _p in stored.values())
+        self.touched.update(customer_id for _id, customer_id, _p, _at in stored.values())
+        # Proposals and follow-ups are dated on or after their visit's day: the visits' times
+        # bound every kept analysis these rows make stale.
+        moments = [r["visited_at"] for r in records]
+        moments += [stored[r["ref"]][3] for r in old]
+        if moments:
+            self.instants.append(min(moments))
         if new:
             values = [
                 {
@@ -282,7 +289,7 @@ class VisitHandler(Handler):
         if old:
             updates = []
             for r in old:
-                visit_id, _customer_id, purpose_id = stored[r["ref"]]
+                visit_id, _customer_id, purpose_id, _at = stored[r["ref"]]
                 r["visit_id"] = visit_id
                 values = {"id": visit_id, **self._visit_values(r), "updated_at": now}
                 if r["purpose_id"] != purpose_id:  # as a correction: only a new purpose re-reads
@@ -307,3 +314,4 @@ class VisitHandler(Handler):
     def finish(self) -> None:
         # The step record_visit's flush takes for a new or moved visit (docs/kpi.md, dormancy).
         dormancy.customers_changed(self.session, self.touched)
+        lead_cache.visits_written(self.session, self.instants)

@@ -15,7 +15,7 @@ from ..rules.kpi_catalogue import CATALOGUE, KPI_KEYS
 from ..services import audit
 from ..services.defaults import ensure_settings
 from ..services.errors import Invalid
-from . import dormancy
+from . import dormancy, lead_cache
 from .lint import Warning, lint
 
 
@@ -174,6 +174,7 @@ def set_dormancy(
     new = {"dormant_visit_days": visit, "dormant_sales_days": sales}
     _keep_threshold_changes(session, user, settings, new)
     settings.dormant_visit_days, settings.dormant_sales_days = visit, sales
+    lead_cache.rows_changed(session, [settings])
     session.flush()
     dormancy.settings_changed(session, settings)  # the summary follows the new thresholds
     return settings

@@ -14,7 +14,7 @@ few lines (it recomputes only the two years after each line's day, ``fieldlog.kp
 customer whole. Both keep the dormancy summary and the category buyers (``fieldlog.kpi.buyers``,
 the plan's cross-sell shares) in step too. ``rebuild`` recomputes it all from the sales lines
 (``flask kpi rebuild-summary``), idempotently.
-An ORM write that tells no step is repaired at commit and reported (``fieldlog.kpi.untold``).
+An ORM write that tells no step fails its tests (``fieldlog.kpi.untold``, the suite's check).
 """
 
 from __future__ import annotations

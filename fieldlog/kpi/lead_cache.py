@@ -4,15 +4,21 @@ The KPI ranking (``kpi.ranking``) keeps each analysis in ``LeadCache``; the week
 branch report's design question and the hypothesis page read the same rows through
 ``cached_lead`` and compute only what is missing.
 
-A kept analysis stands until data dated inside its window change: ``guard`` deletes, in the
-same transaction as the write, every row whose window ends on or after the day of a visit,
-proposal, follow-up or sales line inserted, changed or deleted (an import, a correction, a late
-entry), and every row when customers, people, branches or thresholds change (they move whole
-histories). A visit logged today leaves last week's ranking standing.
+A kept analysis stands until data dated inside its window change. Every writer says what it
+wrote, as a named step in its own transaction (docs/architecture.md, "Write steps"):
+``rows_changed`` for ORM rows it inserted, changed or deleted (before its flush),
+``visits_written`` and ``forget_from`` for Core writes (the visit post's insert, the imports).
+They delete every row whose window ends on or after the day of a visit, proposal, follow-up or
+sales line written (an import, a correction, a late entry), and every row when customers,
+people, branches or thresholds change (they move whole histories). A visit logged today leaves
+last week's ranking standing. ``check_writes`` (the test suite only) reports an ORM write that
+no step was told of.
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, bindparam, delete, event, inspect, or_, select
 from sqlalchemy.orm import Session
 
+from ..app.database import IN_UNIT_OF_WORK
 from ..models import (
     Branch,
     CompanySettings,
@@ -162,8 +169,8 @@ _DATED: dict[type, tuple[str, ...]] = {
 # customer's rep or branch (customer-based KPIs follow the current one), the customers counted
 # for dormancy, a person's branch (the panels), the dormancy thresholds.
 _WHOLE: dict[type, tuple[str, ...]] = {
-    Customer: ("branch_id", "rep_id", "active"),
-    User: ("branch_id", "role"),
+    Customer: ("branch_id", "rep_id", "branch", "rep", "active"),
+    User: ("branch_id", "branch", "role"),
     Branch: ("code",),  # kept results name the branch by its code
     CompanySettings: ("dormant_visit_days", "dormant_sales_days"),
 }
@@ -179,12 +186,13 @@ def _values(session: Session, row: Any, name: str) -> tuple[Any, ...]:
     return (*history.added, *history.unchanged, *history.deleted)
 
 
-def _earliest(session: Session) -> tuple[date | None, datetime | None]:
-    """The earliest day and visit instant this flush inserts, changes or deletes."""
+def _earliest(session: Session, rows: Iterable[Any]) -> tuple[date | None, datetime | None]:
+    """The earliest day and visit instant these rows, inserted, changed or deleted in this
+    session and not flushed yet, touch."""
     days: list[date] = []
     instants: list[datetime] = []
     created = {*session.new, *session.deleted}
-    for row in (*session.new, *session.deleted, *session.dirty):
+    for row in rows:
         kind = type(row)
         if kind in _WHOLE:
             if row in created:
@@ -252,36 +260,89 @@ def forget_from(session: Session, day: date | None, instant: datetime | None = N
 
 
 def visits_written(session: Session, instants: Iterable[datetime]) -> None:
-    """Visits at these instants were written without the ORM's flush (one Core insert): forget
-    what the flush hook below would have forgotten for them."""
+    """The write step for visits at these instants written by a Core insert (no ORM rows)."""
     moments = [_naive(at) for at in instants]
     if moments:
         forget_from(session, None, min(moments))
 
 
-_PENDING = "fieldlog.lead_cache.from"
+def histories_moved(session: Session) -> None:
+    """The write step for a Core write of customers, people or branches (an import): they move
+    whole histories, so every kept analysis goes."""
+    if _CHECKING:
+        session.info[_TOLD_ALL] = True
+    forget_from(session, _EVERYTHING)
 
 
-def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    day, instant = _earliest(session)
-    if day is None and instant is None:
-        return
-    old_day, old_instant = session.info.get(_PENDING, (None, None))
-    session.info[_PENDING] = (_min(day, old_day), _min(instant, old_instant))
+def rows_changed(session: Session, rows: Iterable[Any]) -> None:
+    """The write step for ORM rows a writer inserted, changed or deleted: forget the kept
+    analyses they make stale. Call it after the changes and before they are flushed (it reads
+    each row's pending change); rows of other tables are ignored."""
+    rows = list(rows)
+    if _CHECKING:
+        told = session.info.setdefault(_TOLD, {})
+        told.update((id(row), row) for row in rows)
+    forget_from(session, *_earliest(session, rows))
 
 
-def _min(a: Any, b: Any) -> Any:
-    return b if a is None else a if b is None else min(a, b)
+# ---- the test suite's check: every ORM write told -----------------------------------------
+
+_CHECKING = False
+_TOLD = "fieldlog.lead_cache.told"
+_TOLD_ALL = "fieldlog.lead_cache.told_all"  # histories_moved: every row of the transaction
 
 
-def _after_flush(session: Session, _context: Any) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending is not None:
-        forget_from(session, *pending)
+class UntoldLeadWriteWarning(RuntimeWarning):
+    """An ORM write that could make kept lead analyses stale was flushed untold."""
 
 
-def guard() -> None:
-    """Forget, in the writing transaction, the kept analyses that new data make stale."""
-    for name, fn in (("before_flush", _before_flush), ("after_flush", _after_flush)):
+def _untold(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(_TOLD_ALL) or not session.info.get(IN_UNIT_OF_WORK):
+        return  # told everything, or a test's own set-up rows (not a writer's unit of work)
+    told = session.info.get(_TOLD, {})
+    rows = (*session.new, *session.deleted, *session.dirty)
+    missed = [r for r in rows if type(r) in (*_DATED, *_WHOLE) and id(r) not in told]
+    day, instant = _earliest(session, missed) if missed else (None, None)
+    if day is not None or instant is not None:
+        names = sorted({type(r).__name__ for r in missed})
+        warnings.warn(
+            f"{', '.join(names)} rows were flushed without lead_cache.rows_changed (flushed "
+            f"from {_writer()}): kept lead analyses dated after them would stay stale",
+            UntoldLeadWriteWarning,
+            stacklevel=2,
+        )
+
+
+def _writer() -> str:
+    """The first frame outside SQLAlchemy and the transaction plumbing: who flushed."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not any(
+            part in name for part in ("sqlalchemy", "lead_cache", "app/database", "contextlib")
+        ):
+            return f"{name.rsplit('/', 2)[-2]}/{name.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "?"
+
+
+def _flushed(session: Session, _context: Any) -> None:
+    session.info.pop(_TOLD, None)  # a row changed again after its flush is told again
+
+
+def _end(session: Session, *_args: Any) -> None:
+    session.info.pop(_TOLD, None)
+    session.info.pop(_TOLD_ALL, None)
+
+
+def check_writes() -> None:
+    """Warn at each flush, inside a unit of work (a view, command or job), of ORM rows that no
+    ``rows_changed`` step was told of (the test suite turns the warning into an error): a
+    writer added later that forgot its step."""
+    global _CHECKING
+    _CHECKING = True
+    hooks = (("before_flush", _untold), ("after_flush_postexec", _flushed))
+    hooks += (("after_commit", _end), ("after_rollback", _end))
+    for name, fn in hooks:
         if not event.contains(Session, name, fn):
             event.listen(Session, name, fn)

@@ -1,12 +1,13 @@
-"""The safety net for ORM writes of visits or sales lines that no summary step was told about.
+"""The test suite's check that every ORM write of visits or sales lines told its summary step.
 
 Every writer says what it writes (``fieldlog.kpi.dormancy.visit_added``, ``visits_changed``,
 ``fieldlog.kpi.deepening.sales_lines_changed``, ``sales_changed``), and each of those steps calls
-``told``. A flush that wrote visits or sales lines (inserted, deleted, or moved in time,
-customer or category) that no step then claimed is found at commit: those customers are
-recomputed whole, so the summaries stay exact, and ``UntoldWriteWarning`` says which writer
-forgot (the tests turn warnings into errors). The mechanism is the named steps; this only
-catches a writer added later that forgot one.
+``told``: that is the mechanism, and nothing runs behind a writer's back. ``check_writes``,
+installed by the test suite only (``FIELDLOG_WRITE_CHECKS``), finds at commit a flush that wrote
+visits or sales lines (inserted, deleted, or moved in time, customer or category) that no step
+then claimed, and ``UntoldWriteWarning`` names their customers (the tests turn warnings into
+errors): a writer added later that forgot its step fails its tests. In production such a write
+would leave the summaries stale until ``flask kpi rebuild-summary``, which ``--check`` reports.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _DECIDING = {
 
 
 class UntoldWriteWarning(RuntimeWarning):
-    """Visits or sales lines were written without telling the summaries (they were repaired)."""
+    """Visits or sales lines were written without telling the summaries."""
 
 
 def told(
@@ -73,14 +74,10 @@ def _before_commit(session: Session) -> None:
     pending = session.info.pop(_UNTOLD, None)
     if not pending or not (pending[Visit] or pending[SalesLine]):
         return
-    from . import deepening, dormancy
-
-    sales, visits = pending[SalesLine], pending[Visit] - pending[SalesLine]
-    deepening.sales_changed(session, sales)  # the dormancy runs of these customers too
-    dormancy.customers_changed(session, visits)
     message = (
-        f"visits of customers {sorted(visits)} or sales lines of {sorted(sales)} were written "
-        "without telling the KPI summaries (fieldlog.kpi.untold); they were recomputed whole"
+        f"visits of customers {sorted(pending[Visit])} or sales lines of "
+        f"{sorted(pending[SalesLine])} were written without telling the KPI summaries "
+        "(fieldlog.kpi.untold): their summaries are stale"
     )
     log.warning(message)
     warnings.warn(message, UntoldWriteWarning, stacklevel=2)
@@ -90,8 +87,8 @@ def _forget(session: Session, *_args: Any) -> None:
     session.info.pop(_UNTOLD, None)
 
 
-def guard() -> None:
-    """Repair and report, at commit, ORM writes of visits or sales lines no step was told of."""
+def check_writes() -> None:
+    """Report, at commit, ORM writes of visits or sales lines no step was told of (tests)."""
     hooks = (("after_flush", _after_flush), ("before_commit", _before_commit))
     hooks += (("after_rollback", _forget),)
     for name, fn in hooks:

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..kpi import lead_cache
 from ..models import ROLES, Branch, LoginAttempt, LoginSession, User, utcnow
 from ..rules import limits
 from . import access
@@ -94,6 +95,7 @@ def create_user(
     user = User(email=email, name=name.strip(), role=role, branch=branch)
     set_password(user, password)
     session.add(user)
+    lead_cache.rows_changed(session, [user])
     session.flush()
     return user
 

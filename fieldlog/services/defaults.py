@@ -64,10 +64,13 @@ def company_settings(session: Session) -> CompanySettings:
 
 def ensure_settings(session: Session) -> CompanySettings:
     """The settings row for a writer of settings: inserted with the defaults when missing."""
+    from ..kpi import lead_cache  # the KPI package reads these defaults: import when called
+
     settings = session.get(CompanySettings, 1)
     if settings is None:
         settings = unsaved_settings()
         session.add(settings)
+        lead_cache.rows_changed(session, [settings])
     session.flush()
     return settings
 

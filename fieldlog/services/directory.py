@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from ..kpi import lead_cache
 from ..models import RANKS, ROLES, Branch, Category, Customer, Purpose, User
 from ..rules import limits
 from ..rules.text import clean, reading, search_key
@@ -62,6 +63,7 @@ def save_branch(session: Session, branch: Branch | None, *, code: str, name: str
     branch = branch or Branch()
     branch.code, branch.name = code, name
     session.add(branch)
+    lead_cache.rows_changed(session, [branch])
     session.flush()
     return branch
 
@@ -171,6 +173,7 @@ def save_user(
     if password:
         accounts.set_password(user, password)
     session.add(user)
+    lead_cache.rows_changed(session, [user])
     session.flush()
     if revoke:
         accounts.revoke_all_sessions(session, user)
@@ -219,6 +222,7 @@ def save_customer(
     customer.branch, customer.rep, customer.rank = branch, rep, rank
     customer.visit_cycle_days, customer.active = visit_cycle_days, active
     session.add(customer)
+    lead_cache.rows_changed(session, [customer])
     session.flush()
     return customer
 

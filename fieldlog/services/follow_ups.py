@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from ..kpi import lead_cache
 from ..models import FollowUp, User
 from ..rules import limits
 from ..rules.periods import local_date
@@ -31,6 +32,7 @@ def complete_follow_up(
     if follow_up.cancelled:
         raise Invalid(errors={"done_on": [_l("This follow-up was cancelled.")]})
     follow_up.done_on = day
+    lead_cache.rows_changed(session, [follow_up])
     session.flush()
     return follow_up
 
@@ -89,6 +91,7 @@ def reschedule_follow_up(
             }
         )
     follow_up.due_on = day
+    lead_cache.rows_changed(session, [follow_up])
     session.flush()
     return follow_up
 
@@ -113,6 +116,7 @@ def cancel_follow_up(session: Session, user: User, follow_up_id: int) -> FollowU
             }
         )
     follow_up.cancelled = True
+    lead_cache.rows_changed(session, [follow_up])
     session.flush()
     return follow_up
 

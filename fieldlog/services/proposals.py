@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
+from ..kpi import lead_cache
 from ..models import PROPOSAL_STATUSES, Category, Proposal, ProposalRevision, User
 from ..present import limit_messages
 from . import access, directory, schemas
@@ -40,6 +41,7 @@ def close_proposal(
         raise Invalid(errors={"closed_on": [_l("A proposal cannot close before it was made.")]})
     proposal.status = status
     proposal.closed_on = day
+    lead_cache.rows_changed(session, [proposal])
     session.flush()
     return proposal
 
@@ -127,6 +129,7 @@ def correct_proposal(
             proposal.kind = kind
     revision = ProposalRevision(proposal=proposal, user=user, changed_at=now, changes=diff)
     session.add(revision)
+    lead_cache.rows_changed(session, [proposal])
     session.flush()
     return revision
 

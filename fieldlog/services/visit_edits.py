@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..kpi import dormancy
+from ..kpi import dormancy, lead_cache
 from ..models import FollowUp, Purpose, User, Visit, VisitRevision
 from ..rules.periods import local_date
 from . import schemas
@@ -97,14 +97,16 @@ def update_visit(
         visit.purposeful = purpose.purposeful
     for proposal in visit.proposals:
         proposal.proposed_on = visit_day
+    lead_cache.rows_changed(session, [visit, *visit.proposals])  # before a query flushes them
     if visit_day != old_day:
         # done_on is the completing visit's local date; one marked done by hand since (the
         # last call wins) carries another date and is left as it is.
         completed = session.scalars(
             select(FollowUp).where(FollowUp.done_visit_id == visit.id, FollowUp.done_on == old_day)
-        )
+        ).all()
         for follow_up in completed:
             follow_up.done_on = visit_day
+        lead_cache.rows_changed(session, completed)
     revision = VisitRevision(visit=visit, user=user, changed_at=now, changes=diff)
     session.add(revision)
     session.flush()

@@ -312,7 +312,8 @@ def store_visit(session: Session, user: User, checked: Checked, *, now: datetime
     for follow_up in completed:
         follow_up.done_on = visit_day
         follow_up.done_visit_id = visit.id
-    session.flush()  # nothing to write for a visit alone: no statement, no hook
+    lead_cache.rows_changed(session, [*proposals, *follow_ups, *completed])
+    session.flush()  # nothing to write for a visit alone: no statement
     dormancy.visit_added(session, customer.id, visit.visited_at)
     # What the answer lists is what was just written: no query reads it back.
     set_committed_value(visit, "proposals", proposals)
