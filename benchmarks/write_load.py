@@ -12,7 +12,8 @@ For each database (SQLite, PostgreSQL) it builds the demo company, starts gunico
 It prints req/s, p50/p99, errors and the ratios, the 1-minute load average beside each figure
 (the machine is shared), and then the POST's CPU time in-process for a customer with 10 past
 visits and one with 2,000 (median of --cpu-posts posts each, alternating), the CPU of the bare
-endpoint and of Today in process (ratios that do not move with the machine's load), with
+endpoint and of Today in process, built every time and kept by the page cache (ratios that do
+not move with the machine's load), with
 ``flask kpi rebuild-summary --check``'s verdict after the load.
 
     .venv/bin/python benchmarks/write_load.py [--db sqlite|postgresql|both] [--seconds 15]
