@@ -7,6 +7,7 @@ place (a row with a known ``ref``), or removed when the row no longer has one. U
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -47,36 +48,61 @@ def write_proposals(
         ):
             stored.setdefault(visit_id, (proposal_id, customer_id, category_id, kind, proposed_on))
     kinds = _kinds(session, records, stored)
-    inserts, updates, gone = [], [], []
-    for r in records:
-        p, known = r["proposal"], stored.get(r["visit_id"])
-        if p is None:
-            if known is not None:
-                gone.append(r["visit_id"])
-            continue
-        kind = p["kind"] or kinds[r["visit_id"]]
-        values = {
+
+    def values(r: dict[str, Any]) -> dict[str, Any]:
+        p = r["proposal"]
+        return {
             **owned(r),
             "category_id": p["category_id"],
-            "kind": kind,
+            "kind": p["kind"] or kinds[r["visit_id"]],
             "amount": p["amount"],
             "status": p["status"],
             "closed_on": p["closed_on"],
             "proposed_on": r["day"],
             "updated_at": now,
         }
-        if known is None:
-            inserts.append({**values, "note": "", "created_at": now})
-        else:
-            updates.append({"id": known[0], **values})
+
+    ids = {visit_id: known[0] for visit_id, known in stored.items()}
+    inserts, updates, gone = _sorted_out(
+        records, "proposal", ids, values, {"note": "", "created_at": now}
+    )
     if gone:
         dropped = select(Proposal.id).where(Proposal.visit_id.in_(gone))
         s.execute(delete(ProposalRevision).where(ProposalRevision.proposal_id.in_(dropped)))
         s.execute(delete(Proposal).where(Proposal.visit_id.in_(gone)))
+    _write(s, Proposal, inserts, updates)
+
+
+def _sorted_out(
+    records: list[dict[str, Any]],
+    part: str,
+    stored: dict[int, int],
+    values: Callable[[dict[str, Any]], dict[str, Any]],
+    when_new: dict[str, Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+    """Each row's ``part`` (its proposal or its next action) as a row to insert, a row to update
+    in place (``stored``: the id kept for the visit), or the visit whose stored one goes."""
+    inserts, updates, gone = [], [], []
+    for r in records:
+        known = stored.get(r["visit_id"])
+        if r[part] is None:
+            if known is not None:
+                gone.append(r["visit_id"])
+        elif known is None:
+            inserts.append({**values(r), **when_new})
+        else:
+            updates.append({"id": known, **values(r)})
+    return inserts, updates, gone
+
+
+def _write(
+    session: Session, model: Any, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]
+) -> None:
+    """The rows sorted out, in bulk: one INSERT and one UPDATE (by primary key) at most."""
     if inserts:
-        s.execute(insert(Proposal), inserts)
+        session.execute(insert(model), inserts)
     if updates:
-        s.execute(update(Proposal), updates)
+        session.execute(update(model), updates)
 
 
 def _kinds(
@@ -122,21 +148,13 @@ def write_follow_ups(
             .order_by(FollowUp.id)
         ):
             stored.setdefault(visit_id, follow_up_id)
-    inserts, updates, gone = [], [], []
-    for r in records:
-        f, known = r["follow_up"], stored.get(r["visit_id"])
-        if f is None:
-            if known is not None:
-                gone.append(r["visit_id"])
-            continue
-        values = {**owned(r), **f, "updated_at": now}
-        if known is None:
-            inserts.append({**values, "cancelled": False, "created_at": now})
-        else:
-            updates.append({"id": known, **values})
+    inserts, updates, gone = _sorted_out(
+        records,
+        "follow_up",
+        stored,
+        lambda r: {**owned(r), **r["follow_up"], "updated_at": now},
+        {"cancelled": False, "created_at": now},
+    )
     if gone:
         s.execute(delete(FollowUp).where(FollowUp.visit_id.in_(gone)))
-    if inserts:
-        s.execute(insert(FollowUp), inserts)
-    if updates:
-        s.execute(update(FollowUp), updates)
+    _write(s, FollowUp, inserts, updates)
