@@ -115,7 +115,19 @@ class SummaryState(db.Model):
 LEAD_RANKING_STATES = ("running", "done", "failed")
 
 
-class LeadRanking(db.Model):
+class _AnalysedWeeks:
+    """The weeks a lead analysis covers, as the KPI ranking and the kept analyses name them:
+    the last week (an ISO week label), how many weeks, the KGI, and where the window ends — a
+    date, and the instant after it (local midnight after ``window_end``) for visits' times."""
+
+    until: Mapped[str] = mapped_column(String(10))
+    weeks: Mapped[int] = mapped_column(Integer)
+    kgi: Mapped[str] = mapped_column(String(40))
+    window_end: Mapped[date] = mapped_column(Date)
+    window_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LeadRanking(_AnalysedWeeks, db.Model):
     """The ranking of the candidate KPIs by how they led the KGI (docs/verification.md).
 
     One row per last week analysed (``until``, an ISO week label), window and KGI: the
@@ -131,12 +143,6 @@ class LeadRanking(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    until: Mapped[str] = mapped_column(String(10))
-    weeks: Mapped[int] = mapped_column(Integer)
-    kgi: Mapped[str] = mapped_column(String(40))
-    window_end: Mapped[date] = mapped_column(Date)
-    # The instant the window ends (local midnight after window_end), for visits' times.
-    window_until: Mapped[datetime] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(12), default="running")
     done: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)
@@ -147,7 +153,7 @@ class LeadRanking(db.Model):
         return f"<LeadRanking {self.until} {self.weeks}w {self.kgi} {self.state}>"
 
 
-class LeadCache(db.Model):
+class LeadCache(_AnalysedWeeks, db.Model):
     """One lead analysis kept for reuse: ``kpi lead``'s JSON for a KPI, KGI, scope and window.
 
     ``scope`` is ``company`` or ``branch:<id>``. Deleted with the weeks it covers: any new or
@@ -161,13 +167,8 @@ class LeadCache(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    until: Mapped[str] = mapped_column(String(10))
-    weeks: Mapped[int] = mapped_column(Integer)
-    kgi: Mapped[str] = mapped_column(String(40))
     scope: Mapped[str] = mapped_column(String(40))
     kpi: Mapped[str] = mapped_column(String(40))
-    window_end: Mapped[date] = mapped_column(Date)
-    window_until: Mapped[datetime] = mapped_column(UTCDateTime)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     units: Mapped[int] = mapped_column(Integer, default=0)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
