@@ -48,3 +48,21 @@ def test_japanese_headers_of_branches_and_categories(runner, tmp_path, kind, hea
     assert result.exit_code == 0, result.output
     stored = db.session.scalars(select(model).where(model.code == "NEW")).one()
     assert stored.name == "新しい名前"
+
+
+# A sheet kept in Excel often has a title above its header: the header is the first row that
+# names every required column; the rows above it are skipped and lines keep their numbers.
+def test_a_title_above_the_header_is_skipped(runner, tmp_path):
+    path = tmp_path / "branches.csv"
+    path.write_text("支店一覧 2026年12月\r\n,\r\ncode,name\r\nSPR,札幌支店\r\nKYT,\r\n", "utf-8")
+    refused = runner.invoke(args=["import", "branches", str(path)])
+    assert refused.exit_code == 1 and "5行目 [name]" in refused.output
+    assert db.session.scalars(select(Branch)).all() == []
+    path.write_text("支店一覧 2026年12月\r\n,\r\ncode,name\r\nSPR,札幌支店\r\n", "utf-8")
+    result = runner.invoke(args=["import", "branches", str(path)])
+    assert result.exit_code == 0, result.output
+    assert [b.code for b in db.session.scalars(select(Branch))] == ["SPR"]
+    missing = tmp_path / "none.csv"
+    missing.write_text("支店一覧\r\ncode,名前なし\r\nSPR,x\r\n", "utf-8")
+    no_header = runner.invoke(args=["import", "branches", str(missing)])
+    assert no_header.exit_code == 1 and "name" in no_header.output

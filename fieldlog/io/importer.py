@@ -10,10 +10,11 @@ Services flush; the caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -106,16 +107,29 @@ class ImportResult:
         return self.error_count == 0
 
 
+# A sheet kept in Excel often has a title or a note above its header row.
+HEADER_SEARCH_ROWS = 10
+
+
 def _rows(
     path: Path, kind: str, progress: Progress | None
-) -> tuple[list[Any], dict[str, int], list[str], Generator[tuple[Where, list[Any]]]]:
+) -> tuple[list[Any], dict[str, int], list[str], Iterator[tuple[Where, list[Any]]]]:
+    """The header, its mapping, the required columns it lacks, and the rows after it.
+
+    The header is the first of the first non-blank rows that names every required column (the
+    rows above it, a title or a note, are skipped); without one, the first row, whose missing
+    columns are reported.
+    """
     rows = iter_rows(path, progress)
-    first = next(rows, None)
-    if first is None:
+    leading = list(islice(rows, HEADER_SEARCH_ROWS))
+    if not leading:
         return [], {}, list(cols.REQUIRED[kind]), rows
-    header = first[1]
-    mapping, missing = cols.map_header(kind, header)
-    return header, mapping, missing, rows
+    for index, (_where, cells) in enumerate(leading):
+        mapping, missing = cols.map_header(kind, cells)
+        if not missing:
+            return cells, mapping, missing, chain(leading[index + 1 :], rows)
+    mapping, missing = cols.map_header(kind, leading[0][1])
+    return leading[0][1], mapping, missing, chain(leading[1:], rows)
 
 
 def _scaled(progress: Progress | None, start: float, span: float) -> Progress | None:
@@ -177,7 +191,6 @@ def import_file(
             if not header:
                 return refuse(_l("The file is empty."))
             if missing:
-                rows.close()
                 return refuse(
                     _l("Required columns are missing: %(columns)s.", columns=", ".join(missing)),
                     ", ".join(missing),
