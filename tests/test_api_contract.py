@@ -120,3 +120,25 @@ def test_branch_dashboard_of_a_month_met_four_months_running(client, auth, world
     for query in ("month=2026-11", "month=2026-10", "week=2026-W47"):
         answer = client.get(f"/branches/TKY?{query}")
         assert answer.status_code == 200, query
+
+
+# Invalid input names every bad field: a close with a bad status and a bad date named only the
+# status, so a client fixing that one learnt of the other on its next try.
+def test_proposal_close_names_every_bad_field(client, auth, world, make):
+    make.category("OIL", "潤滑油")
+    auth.login(world["rep"])
+    token = auth.csrf()
+    payload = visit_payload("C-1", proposal={"category": "OIL"})
+    proposal = post(client, "/api/v1/visits", payload, token).get_json()["proposal"]["id"]
+    path = f"/api/v1/proposals/{proposal}/close"
+    for body, fields in [
+        ({"status": "maybe", "closed_on": "soon"}, {"status", "closed_on"}),
+        ({}, {"status", "closed_on"}),
+        ({"status": "open", "closed_on": "2026-11-23"}, {"status"}),
+        ({"status": "won", "closed_on": "2026-11-01"}, {"closed_on"}),
+    ]:
+        answer = post(client, path, body, token)
+        assert answer.status_code == 422
+        assert set(answer.get_json()["errors"]) == fields, body
+    db.session.expire_all()
+    assert db.session.get(Proposal, proposal).status == "open"

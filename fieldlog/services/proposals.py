@@ -34,11 +34,18 @@ def close_proposal(
     proposal = access.get(session, access.proposals(user), Proposal, proposal_id)
     if proposal is None:
         raise NotFound(_l("No such proposal."))
+    errors = schemas.Errors()  # both fields are checked: an answer names every bad one
     if status not in ("won", "lost"):
-        raise Invalid(errors={"status": [_l("Status must be won or lost.")]})
-    day = schemas.past_date("closed_on", closed_on, today=today)
-    if day < proposal.proposed_on:
-        raise Invalid(errors={"closed_on": [_l("A proposal cannot close before it was made.")]})
+        errors.add("status", _l("Status must be won or lost."))
+    day = None
+    try:
+        day = schemas.past_date("closed_on", closed_on, today=today)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if day is not None and day < proposal.proposed_on:
+        errors.add("closed_on", _l("A proposal cannot close before it was made."))
+    if errors or day is None:
+        raise Invalid(errors=dict(errors))
     proposal.status = status
     proposal.closed_on = day
     lead_cache.rows_changed(session, [proposal])
