@@ -99,30 +99,77 @@ def test_reimport_updates_and_keeps_the_change(team, tmp_path):
     assert changes[1].user_id == team["owner"].id
 
 
-@pytest.mark.parametrize(
-    ("row", "column", "words"),
-    [
-        ("2026-11,X99,,100", "支店", "X99"),
-        ("2026-11,T01,nobody@example.jp,100", "担当者", "nobody@example.jp"),
-        ("2026-11,T01,suzuki@example.jp,100", "担当者", "所属ではありません"),
-        ("2026-13,T01,,100", "月", "13"),
-        ("2026-11,T01,,-5", "予算", -5),
-        ("2026-11,T01,,△500", "予算", -500),
-        ("2026-11,T01,,たくさん", "予算", "金額として読めません"),
-        ("2026-11,T01,,100000000000", "予算", 10**11),
-        ("11月,T01,,100", "月", "月として読めません"),
-    ],
-)
+# The bad input of issue #21: (row, the column named, words of the message; an int: the amount
+# rule's own message for that amount, fieldlog.rules.limits).
+BAD_ROWS = [
+    ("2026-11,X99,,100", "支店", "X99"),
+    ("2026-11,T01,nobody@example.jp,100", "担当者", "nobody@example.jp"),
+    ("2026-11,T01,suzuki@example.jp,100", "担当者", "所属ではありません"),
+    ("2026-13,T01,,100", "月", "13"),
+    ("2026-11,T01,,-5", "予算", -5),
+    ("2026-11,T01,,△500", "予算", -500),
+    ("2026-11,T01,,たくさん", "予算", "金額として読めません"),
+    ("2026-11,T01,,100000000000", "予算", 10**11),
+    ("11月,T01,,100", "月", "月として読めません"),
+]
+
+
+def _bad_file(tmp_path, row: str):
+    return csv_file(tmp_path, "bad.csv", ["月,支店,担当者,予算", "2026-10,T01,,100", row])
+
+
+def _words(words: str | int) -> str:
+    return str(amount_error(words)) if isinstance(words, int) else words
+
+
+@pytest.mark.parametrize(("row", "column", "words"), BAD_ROWS)
 def test_bad_rows_name_line_and_column_and_write_nothing(team, tmp_path, row, column, words):
-    lines = ["月,支店,担当者,予算", "2026-10,T01,,100", row]
-    result = import_file(db.session, "budgets", csv_file(tmp_path, "bad.csv", lines))
+    result = import_file(db.session, "budgets", _bad_file(tmp_path, row))
     assert not result.ok and not result.written
     assert len(result.errors) == 1
     error = result.errors[0]
-    if isinstance(words, int):  # the amount rule's own message (fieldlog.rules.limits)
-        words = str(amount_error(words))
     assert error.where.line == 3 and error.column == column
-    assert words in str(error.message)
+    assert _words(words) in str(error.message)
+    assert count(SalesBudget) == 0
+
+
+@pytest.mark.parametrize(("row", "column", "words"), BAD_ROWS)
+def test_cli_names_line_and_column_of_each_bad_row(team, tmp_path, runner, row, column, words):
+    db.session.commit()
+    out = runner.invoke(args=["import", "budgets", str(_bad_file(tmp_path, row))])
+    assert out.exit_code == 1
+    assert f"3行目 [{column}]" in out.output and _words(words) in out.output
+    db.session.rollback()
+    assert count(SalesBudget) == 0
+
+
+@pytest.mark.parametrize(("row", "column", "words"), BAD_ROWS)
+def test_import_page_names_line_and_column_of_each_bad_row(
+    team, app, client, auth, tmp_path, row, column, words
+):
+    """The web import checks the whole file first: the report lists the row's line and column,
+    no confirm button is offered, and nothing is written."""
+    import io
+
+    from markupsafe import escape
+
+    app.config["FIELDLOG_IMPORT_DIR"] = str(tmp_path / "imports")
+    app.config["FIELDLOG_IMPORT_INLINE"] = True
+    db.session.commit()
+    auth.login(team["owner"])
+    token = csrf_from(client.get("/import").get_data(as_text=True))
+    content = _bad_file(tmp_path, row).read_bytes()
+    answer = client.post(
+        "/import",
+        data={"csrf_token": token, "kind": "budgets", "file": (io.BytesIO(content), "b.csv")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 302
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert f"<td>{column}</td>" in page and str(escape(_words(words))) in page
+    assert "3行目" in page or "line 3" in page
+    assert "/confirm" not in page
+    db.session.rollback()
     assert count(SalesBudget) == 0
 
 

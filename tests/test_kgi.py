@@ -410,6 +410,32 @@ def test_a_cold_forecast_shows_a_placeholder_then_the_chart(app, make, client, a
     assert warm.status("unknown") is None
 
 
+@pytest.mark.parametrize("background", [False, True])
+def test_too_little_history_says_so_on_the_page(app, make, client, auth, background):
+    """Fewer than 8 complete weeks of sales: the 予実 card says so, with no chart of noise and
+    no "could not be computed" (a kept TooLittleHistory is an answer, not a failure)."""
+    import time
+
+    branch = make.branch("TKY", "東京")
+    customer = make.customer(branch)
+    for k in range(5):
+        make.sale(customer, date(2026, 10, 19) + timedelta(weeks=k), 100_000)
+    db.session.commit()
+    app.config["FIELDLOG_FORECAST_BACKGROUND"] = background
+    auth.login(make.user("owner", email="boss@example.jp"))
+    page = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    if background:
+        url = page.split('data-status-url="')[1].split('"')[0]
+        for _ in range(600):
+            if client.get(url).get_json()["done"]:
+                break
+            time.sleep(0.05)
+        page = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    assert "売上の履歴が短いため予測できません(8週間分以上が必要です)。" in page
+    assert 'class="forecast-chart"' not in page and "予測を計算中" not in page
+    assert "予測を計算できませんでした" not in page
+
+
 def test_company_pdf_carries_the_month_and_each_branchs_yojitsu(shop, tmp_path):
     """The owners' weekly PDF reads like a 予実 report too: the company's month and a row per
     branch with its budget, progress against the calendar and last year."""

@@ -64,17 +64,15 @@ def load_history(session: Session, scope: Scope, until: date | None = None) -> H
     )
 
 
-# Weeks the lead analysis looks back over for the forecast (docs/kgi.md).
-
-
 def add_leading_kpis(
     session: Session, history: History, scope: Scope, until: date, *, tz: ZoneInfo
 ) -> list[str]:
     """Give ``history`` the active KPIs that the lead analysis finds to lead sales here.
 
-    Each is analysed over the ``LEAD_WEEKS`` complete weeks up to ``until`` only (nothing after
-    it), and, where the verdict is ``leads``, its weekly values over the whole history go in
-    with the lag found; the forecast then keeps it only if it predicts better. Returns the keys.
+    Each is analysed over the ``lead.LEAD_WEEKS`` (52) complete weeks up to ``until`` only
+    (nothing after it; the kept analysis when the KPI ranking has it), and, where the verdict
+    is ``leads``, its weekly values over the whole history go in with the lag found; the
+    forecast then keeps it only if it predicts better. Returns the keys.
     """
     from ..rules.periods import Period
     from ..services.defaults import company_settings
