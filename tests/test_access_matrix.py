@@ -113,6 +113,7 @@ POLICY: dict[str, dict[str, dict[str, str]]] = {
     "manage.branch": {"GET": BRANCH_MANAGEMENT},
     "manage.summary": {"GET": OWNER_ONLY},
     "manage.forecast_job": {"GET": MANAGERS_AND_OWNER},
+    "manage.lead_job": {"GET": MANAGERS_AND_OWNER},
     "manage.review": {"GET": BRANCH_MANAGEMENT, "POST": BRANCH_MANAGEMENT},
     "manage.hypotheses_list": {"GET": MANAGERS_AND_OWNER},
     "manage.hypothesis_new": {"GET": MANAGERS_AND_OWNER, "POST": MANAGERS_AND_OWNER},
@@ -155,6 +156,7 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "field.customer_open_follow_ups": {"code": "C-1"},
     # Any job id: an unknown one reads as done (the page then asks again).
     "manage.forecast_job": {"token": "no-such-job"},
+    "manage.lead_job": {"week": "2026-W47"},
 }
 
 

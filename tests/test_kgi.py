@@ -395,7 +395,7 @@ def test_a_cold_forecast_shows_a_placeholder_then_the_chart(app, make, client, a
     auth.login(make.user("owner", email="boss@example.jp"))
     first = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
     assert "予測を計算中…" in first and 'class="forecast-chart"' not in first
-    assert "js/forecast-progress.js" in first
+    assert "js/card-progress.js" in first
     url = first.split('data-status-url="')[1].split('"')[0]
     for _ in range(600):  # the worker thread fits it; wait for it, whatever the machine
         status = client.get(url).get_json()

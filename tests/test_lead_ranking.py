@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, timedelta
 
 import numpy as np
@@ -14,6 +15,7 @@ from fieldlog.kpi import KPI_KEYS, Scope, lead_cache, ranking, rollup
 from fieldlog.kpi.lead import KPI_CHOICES, lead_analysis
 from fieldlog.kpi.series import weekly_series
 from fieldlog.models import Customer, FollowUp, LeadCache, LeadRanking, Proposal, User
+from fieldlog.reports import analysis
 from fieldlog.rules.periods import Period
 
 from .conftest import PASSWORD, TZ
@@ -358,6 +360,180 @@ def test_english_panel(app, pilot, make, client, auth):
     assert "Choosing KPIs from evidence" in page and "A lead is not proof of cause." in page
     assert "Branches where it leads" in page and "Leads" in page
     assert f"{len(KPI_CHOICES)} KPIs are checked here at once" in page
+
+
+# ---- the branch dashboard ----------------------------------------------------------------
+
+
+def _inline_leads_refused(monkeypatch) -> None:
+    """A lead analysis computed in a request (the test client's or the live server's thread)
+    fails the test; the background jobs' threads (fieldlog-…: ranking, forecast) may compute."""
+    import threading
+
+    real = lead_cache.lead_analysis
+
+    def guarded(*args, **kwargs):
+        if not threading.current_thread().name.startswith("fieldlog-"):
+            raise AssertionError("a lead analysis was computed inside the request")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lead_cache, "lead_analysis", guarded)
+
+
+def _held_ranking(monkeypatch):
+    """The ranking job waits for the returned event before it computes (so a test sees the
+    placeholder whatever the machine's speed)."""
+    import threading
+
+    gate = threading.Event()
+    real = ranking.compute_ranking
+
+    def held(*args, **kwargs):
+        assert gate.wait(60), "the test never let the ranking job go"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ranking, "compute_ranking", held)
+    return gate
+
+
+def _design_question_asked(app, pilot) -> Scope:
+    """TKY's proposal_count active with a target met every week: the gap card asks whether
+    proposals lead TKY's sales (they do not). Pages leave the analyses to background jobs."""
+    from fieldlog.kpi.targets import set_target
+    from fieldlog.services.defaults import company_settings
+
+    app.config["FIELDLOG_FORECAST_BACKGROUND"] = True
+    tky = Scope.branch(pilot["TKY"].id)
+    company_settings(db.session).active_kpis = ["proposal_count"]
+    set_target(db.session, "proposal_count", tky, "week", 0, date(2025, 1, 6), None)
+    return tky
+
+
+def test_branch_dashboard_reads_kept_lead_analyses_and_never_computes_one(
+    app, pilot, make, client, auth, monkeypatch
+):
+    """Cold cache: the gap card says 分析中… with the ranking job's progress and no design
+    question; the job done, the design question comes from the kept analyses."""
+    tky = _design_question_asked(app, pilot)
+    _owner(make, auth)
+    _inline_leads_refused(monkeypatch)
+    gate = _held_ranking(monkeypatch)
+    first = client.get("/branches/TKY?week=2026-W47")
+    assert first.status_code == 200
+    page = first.get_data(as_text=True)
+    gap = page[page.index('id="gap-h"') : page.index("</section>", page.index('id="gap-h"'))]
+    assert "分析中…" in gap and 'data-status-url="/lead-jobs/2026-W47"' in gap
+    assert "js/card-progress.js" in gap and "<script>" not in page  # strict CSP: no inline
+    assert "cause-design" not in gap
+    for _ in range(600):  # the job's thread claims its row, then waits at the gate
+        db.session.commit()
+        if ranking.ranking_view(db.session, UNTIL).state == "running":
+            break
+        time.sleep(0.05)
+    status = client.get("/lead-jobs/2026-W47").get_json()
+    assert status["done"] is False and 0 <= status["progress"] < 1
+    gate.set()
+    lead_jobs.join_all()
+    db.session.commit()  # the test shares the requests' session: end its read
+    assert client.get("/lead-jobs/2026-W47").get_json() == {
+        "progress": 1.0,
+        "done": True,
+        "failed": False,
+    }
+    kept = lead_cache.cached_lead(
+        db.session, "proposal_count", "sales_amount", tky, 52, UNTIL, tz=TZ
+    )
+    again = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
+    gap = again[again.index('id="gap-h"') : again.index("</section>", again.index('id="gap-h"'))]
+    assert "分析中" not in gap and "/lead-jobs/" not in gap
+    assert ("cause-design" in gap) == (kept.verdict == "no_link")
+    assert kept.verdict == "no_link"  # TKY's sales ignore its proposals
+
+
+def test_a_months_design_question_reads_the_last_complete_week(app, pilot, make, client, auth):
+    """A month's gap card asks the lead analysis up to the month's last complete week (an ISO
+    week: the analysis has no month form), computed in the request when the pages wait."""
+    from fieldlog.kpi.targets import set_target
+
+    tky = _design_question_asked(app, pilot)
+    set_target(db.session, "proposal_count", tky, "month", 0, date(2025, 1, 1), None)
+    app.config["FIELDLOG_FORECAST_BACKGROUND"] = False
+    _owner(make, auth)
+    page = client.get("/branches/TKY?month=2026-10")
+    assert page.status_code == 200
+    assert "cause-design" in page.get_data(as_text=True)
+    # 31 October 2026 is a Saturday: October's last complete week is W43.
+    assert analysis.lead_until(Period.parse("2026-10"), date(2026, 11, 30)).label == "2026-W43"
+    assert analysis.lead_until(Period.parse("2026-11"), date(2026, 11, 30)).label == "2026-W48"
+    assert analysis.lead_until(Period.parse("2026-W48"), date(2026, 11, 30)).label == "2026-W48"
+    assert analysis.lead_until(Period.parse("2026-W49"), date(2026, 12, 2)).label == "2026-W48"
+
+
+def test_lead_job_status_while_running_and_after_a_failure(app, make, client, auth):
+    branch = make.branch("TKY")
+    manager = make.user("manager", branch)
+    db.session.commit()
+    auth.login(manager)
+    assert client.get("/lead-jobs/2026-W47").get_json()["done"] is True  # none: ask again
+    job = ranking.claim(db.session, UNTIL, weeks=52, kgi="sales_amount", tz=TZ)
+    ranking.set_progress(db.session, job, 3, 12)
+    db.session.commit()
+    assert client.get("/lead-jobs/2026-W47").get_json() == {
+        "progress": 0.25,
+        "done": False,
+        "failed": False,
+    }
+    ranking.fail(db.session, job)
+    db.session.commit()
+    assert client.get("/lead-jobs/2026-W47").get_json()["failed"] is True
+    page = client.get(f"/branches/{branch.code}?week=2026-W47").get_data(as_text=True)
+    assert "/lead-jobs/" not in page  # the test app computes in the request
+    app.config["FIELDLOG_FORECAST_BACKGROUND"] = True
+    page = client.get(f"/branches/{branch.code}?week=2026-W47").get_data(as_text=True)
+    assert "設計の確認に使う先行分析を計算できませんでした" in page
+    assert client.get("/lead-jobs/not-a-week").status_code == 404
+
+
+@pytest.mark.browser
+def test_branch_dashboard_in_chromium_fills_in_the_gap_card_in_place(
+    app,
+    pilot,
+    make,
+    server,
+    tmp_path,
+    monkeypatch,  # noqa: F811
+):
+    """Cold cache in a real browser under the strict CSP: the gap card says 分析中… with a
+    progress bar; when the ranking job is done the card, with its design question, replaces
+    the placeholder without a reload, and no request computed a lead analysis."""
+    from .browser import desktop_page, launch_chromium, require_chromium, screenshot_dir, wait_until
+
+    require_chromium()
+    _design_question_asked(app, pilot)
+    make.user("owner", email="owner@example.jp")
+    db.session.commit()
+    gate = _held_ranking(monkeypatch)
+    _inline_leads_refused(monkeypatch)
+    shots = screenshot_dir(tmp_path)
+    errors: list[str] = []
+    with launch_chromium() as browser:
+        page = desktop_page(browser, server, "owner@example.jp", PASSWORD, errors)
+        page.goto(f"{server}/branches/TKY?week=2026-W47")
+        card = page.locator('section[aria-labelledby="gap-h"]')
+        assert "分析中…" in card.inner_text()
+        assert card.locator("progress.card-progress").count() == 1
+        page.evaluate("window.fieldlogMarker = 'same page'")  # gone if the page reloads
+        gate.set()
+        wait_until(
+            page,
+            "!!document.querySelector('section[aria-labelledby=\"gap-h\"] .cause-design')",
+            "the design question",
+        )
+        assert page.evaluate("window.fieldlogMarker") == "same page"
+        assert "分析中" not in card.inner_text()
+        card.screenshot(path=str(shots / "dashboard-gap-card.png"))
+        page.context.close()
+    assert errors == []
 
 
 @pytest.mark.browser

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..app.database import discard, end_reads, unit_of_work, write_intent
 from ..app.extensions import db
 from ..kpi import ranking
+from ..kpi.lead import LEAD_WEEKS
 from ..rules.periods import Period
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,23 @@ def ranking_for_page(
     if view.state == "missing":  # the thread has not claimed it yet: it is about to
         return ranking.RankingView("running", 0, 0, until, weeks, kgi, {})
     return view
+
+
+def for_pages(app: Flask, *, tz: ZoneInfo) -> Callable[[Period], ranking.RankingView] | None:
+    """The ``kept_leads`` callback of ``reports.data.branch_report`` for a page that must not
+    wait: the ranking's view for a week, its job started in the background when missing (the
+    ranking keeps every lead analysis a branch page asks about: each candidate KPI against
+    sales over ``lead.LEAD_WEEKS``, for the company and every branch). None (compute in the
+    request) when the pages do not use background jobs (``warm.in_background``)."""
+    from .warm import in_background
+
+    if not in_background(app):
+        return None
+
+    def kept(until: Period) -> ranking.RankingView:
+        return ranking_for_page(app, db.session, until, tz=tz, weeks=LEAD_WEEKS)
+
+    return kept
 
 
 def join_all(timeout: float | None = None) -> None:

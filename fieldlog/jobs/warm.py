@@ -102,10 +102,16 @@ def status(token: str) -> dict[str, Any] | None:
     return {"progress": round(job.progress, 2), "done": job.done, "failed": job.failed}
 
 
+def in_background(app: Flask) -> bool:
+    """Whether pages leave slow analyses (forecasts, lead analyses) to background jobs:
+    FIELDLOG_FORECAST_BACKGROUND, on except under tests."""
+    return bool(app.config.get("FIELDLOG_FORECAST_BACKGROUND", not app.testing))
+
+
 def for_pages(app: Flask):
     """The ``cold`` callback of ``kgi.month_to_date`` for pages: start it, do not wait. None
-    (wait) when FIELDLOG_FORECAST_BACKGROUND is off (by default under tests)."""
-    if not app.config.get("FIELDLOG_FORECAST_BACKGROUND", not app.testing):
+    (wait) when the pages compute in the request (``in_background``)."""
+    if not in_background(app):
         return None
 
     def cold(scope: Scope, as_of: date, weeks: int) -> tuple[str, str]:

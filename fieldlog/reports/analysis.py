@@ -19,6 +19,15 @@ from ..rules.periods import Period
 from .figures import TREND_WEEKS
 
 
+def lead_until(period: Period, today: date) -> Period:
+    """The last complete ISO week of a report's period (a week or a month) as seen on
+    ``today``: the week the lead analyses of its design question end with (they run over
+    ISO weeks: a month as ``until`` was refused, and a month's dashboard answered 500)."""
+    end = min(period.end, today - timedelta(days=1))
+    week = Period.week_of(end)
+    return week if week.end == end else week.previous()
+
+
 def gaps(
     session: Session,
     scope: Any,
@@ -28,9 +37,11 @@ def gaps(
     *,
     today: date,
     tz: ZoneInfo,
+    leads: bool = True,
 ) -> dict[str, Any]:
     """The gap analysis's suggested cause (a ``Suggestion``) per active KPI that missed, and
-    the design question for a KPI met 4 weeks running that the lead analysis finds no link for.
+    the design question for a KPI met 4 periods running that the lead analysis finds no link
+    for (``leads`` False: not asked, the analyses are not ready).
     """
     from ..kpi import CATALOGUE
     from ..kpi.gap import suggest
@@ -38,12 +49,7 @@ def gaps(
     from ..kpi.lead_cache import cached_lead
     from ..kpi.targets import targets_for
 
-    # The lead analysis runs over complete ISO weeks: the last one ended by the period's end (a
-    # month's view too: a month as ``until`` was refused, and the dashboard answered 500).
-    last_day = min(period.end, today - timedelta(days=1))
-    until = Period.week_of(last_day)
-    if until.end > last_day:
-        until = until.previous()
+    until = lead_until(period, today)
 
     def lead(key: str) -> Any:
         def run() -> tuple[str, int]:
@@ -64,7 +70,7 @@ def gaps(
             base=[week["visit_count"].value for week in series]
             if CATALOGUE[key].unit != "rate"
             else None,
-            lead=lead(key) if key not in KGI_KEYS else None,
+            lead=lead(key) if leads and key not in KGI_KEYS else None,
         )
         if found is not None:
             found_by_key[key] = found

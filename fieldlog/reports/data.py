@@ -114,6 +114,9 @@ class BranchReport(WeekReport):
     hypothesis_leads: list[tuple[str, Any]] = field(default_factory=list)
     # Each rep's sales, budget and last year this month (name, kgi.RepKgi).
     rep_kgi: list[tuple[str, Any]] = field(default_factory=list)
+    # On a page, while the lead analyses it reads are computed in the background: their job
+    # (kpi.ranking.RankingView: state, progress, the week they end with). None once kept.
+    lead_job: Any = None
 
 
 @dataclass
@@ -202,8 +205,15 @@ def branch_report(
     today: date,
     tz: ZoneInfo,
     cold: Callable[..., tuple[str, str]] | None = None,
+    kept_leads: Callable[[Period], Any] | None = None,
 ) -> BranchReport:
-    """The weekly report of one branch (``cold``: see ``kgi.month_to_date``)."""
+    """The weekly report of one branch (``cold``: see ``kgi.month_to_date``).
+
+    ``kept_leads`` (a page's): ``kept_leads(until)`` says whether the KPI ranking's lead
+    analyses for the week ``until`` are kept, starting their job in the background if not
+    (``jobs.lead_ranking.for_pages``). Then the report never computes one: until they are
+    kept the design question waits (``lead_job`` says how far the job has come), and the
+    hypotheses' lead rows, which only the PDF shows, are left out."""
     from ..kpi import Scope, trend_by
     from ..kpi.targets import targets_for
 
@@ -237,7 +247,12 @@ def branch_report(
     as_of = min(today, period.end)
     follow_ups, follow_ups_total = lists.overdue_follow_ups(session, branch, as_of, tz)
     customers, customers_total = lists.customers_at_risk(session, branch, as_of, tz)
-    gaps = analysis.gaps(session, scope, period, keys, series, today=today, tz=tz)
+    lead_job = kept_leads(analysis.lead_until(period, today)) if kept_leads else None
+    if lead_job is not None and lead_job.state == "done":
+        lead_job = None
+    gaps = analysis.gaps(
+        session, scope, period, keys, series, today=today, tz=tz, leads=lead_job is None
+    )
     rep_kgi = kgi.reps_kgi(session, branch.id, period, as_of, today=today, tz=tz)
     return BranchReport(
         branch_code=branch.code,
@@ -258,7 +273,10 @@ def branch_report(
         or 0,
         pipeline=lists.pipeline(session, branch.id, period, today=today, tz=tz),
         hypotheses=lists.hypotheses_under_test(session, branch.id),
-        hypothesis_leads=analysis.hypothesis_leads(session, branch, today=today, tz=tz),
+        hypothesis_leads=[]
+        if kept_leads
+        else analysis.hypothesis_leads(session, branch, today=today, tz=tz),
+        lead_job=lead_job,
         lint=kpi_set_lint(session),
         **_trust(session, scope, f"branch:{branch.code}", period, today=today, tz=tz),
         month=kgi.month_to_date(session, scope, as_of, today=today, tz=tz, cold=cold),

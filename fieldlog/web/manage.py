@@ -18,10 +18,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..app.extensions import db
-from ..jobs import warm
+from ..jobs import lead_ranking, warm
+from ..kpi import ranking as kpi_ranking
 from ..kpi.choices import lint_settings, why_texts
 from ..models import Branch, Hypothesis
 from ..reports import data, mail_log
+from ..rules.periods import Period
 from ..services import access, directory, hypotheses, planned_visits, reviews, week_gaps
 from ..services.defaults import company_settings
 from ..services.errors import Invalid
@@ -94,6 +96,7 @@ def branch(code: str):
         today=today,
         tz=company_tz(),
         cold=warm.for_pages(current_app._get_current_object()),
+        kept_leads=lead_ranking.for_pages(current_app._get_current_object(), tz=company_tz()),
     )
     return render_template(
         "manage/branch.html",
@@ -140,6 +143,28 @@ def forecast_job(token: str):
     reloads and asks again."""
     found = warm.status(token)
     return jsonify(found or {"progress": 1.0, "done": True, "failed": False})
+
+
+@bp.get("/lead-jobs/<week>")
+@roles_required("manager", "owner")
+def lead_job(week: str):
+    """The progress of the lead analyses a branch dashboard waits for (the KPI ranking of the
+    weeks up to ``week``), in the forecast job's shape; none under way reads as done (the page
+    reloads and asks again)."""
+    try:
+        until = Period.parse(week)
+    except ValueError:
+        abort(404)
+    view = kpi_ranking.ranking_view(db.session, until)
+    if view.state in ("running", "failed"):
+        return jsonify(
+            {
+                "progress": round(view.fraction, 2),
+                "done": view.state == "failed",
+                "failed": view.state == "failed",
+            }
+        )
+    return jsonify({"progress": 1.0, "done": True, "failed": False})
 
 
 @bp.get("/me")

@@ -1,6 +1,7 @@
-// The 予実 card's forecast is computed in the background: show its progress, and when it is
-// done put the finished card in place of this one (the rest of the page, and where the reader
-// has scrolled to, stay as they are). If the card cannot be swapped, the page is reloaded.
+// A card whose figures are computed in the background (the 予実 card's forecast, the branch
+// dashboard's lead analyses) shows its job's progress; when the job is done the finished card
+// replaces this one (the rest of the page, and where the reader has scrolled to, stay as they
+// are). If the card cannot be swapped, the page is reloaded.
 
 import { pollStatus } from "./poll-status.js";
 
@@ -16,9 +17,7 @@ async function swapCard(section) {
   watch(card);
 }
 
-function watch(root) {
-  const bar = root.querySelector(".forecast-progress[data-status-url]");
-  if (!bar) return;
+function watchBar(bar) {
   const section = bar.closest("section[aria-labelledby]");
   pollStatus(
     bar.dataset.statusUrl,
@@ -35,6 +34,10 @@ function watch(root) {
     },
     { first: 300, every: 700 },
   );
+}
+
+function watch(root) {
+  root.querySelectorAll("progress.card-progress[data-status-url]").forEach(watchBar);
 }
 
 watch(document);
