@@ -5,8 +5,9 @@ it times, for ``/summary`` and ``/branches/TKY`` of 2026-W47:
 
 - blocking (the baseline, how the pages worked before): the first view in a fresh process
   fits the forecast inside the request (statsmodels import, lead analyses, fit);
-- background: the first view answers with the placeholder (予測を計算中…) while a worker
-  thread fits; the time until the job reports done; then the view with the forecast shown;
+- background: the first view answers with the placeholders (予測を計算中…; on the dashboard
+  also 分析中… for the lead analyses of its gap card) while worker threads compute; the time
+  until every job reports done; then the view with everything shown;
 - warm: the page shown again (the forecast kept for this data version).
 
 Each case runs in its own process so the statsmodels import and the caches start cold. Usage:
@@ -58,15 +59,17 @@ def one_case(url: str, page: str, background: bool) -> dict:
     start = time.perf_counter()
     first = client.get(page).get_data(as_text=True)
     out = {"first": time.perf_counter() - start, "placeholder": "予測を計算中" in first}
-    if out["placeholder"]:
-        status = first.split('data-status-url="')[1].split('"')[0]
-        while not client.get(status).get_json()["done"]:
-            time.sleep(0.05)
+    # Every background job the page waits for: the forecast's, and the dashboard's lead analyses.
+    jobs = re.findall(r'data-status-url="([^"]+)"', first)
+    if jobs:
+        for status in jobs:
+            while not client.get(status).get_json()["done"]:
+                time.sleep(0.05)
         out["ready"] = time.perf_counter() - start
     start = time.perf_counter()
     shown = client.get(page).get_data(as_text=True)
     out["next"] = time.perf_counter() - start
-    out["chart"] = 'class="forecast-chart"' in shown
+    out["chart"] = 'class="forecast-chart"' in shown and "分析中" not in shown
     start = time.perf_counter()
     client.get(page)
     out["warm"] = time.perf_counter() - start

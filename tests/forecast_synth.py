@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -34,6 +34,13 @@ class Plan:
     campaign: float = 0.0
     # False: a planted null, proposals are won (and recorded so) but bring no sales.
     converts: bool = True
+    # A leading KPI handed to the forecast (as the lead analysis would, at ``LEAD_LAG`` weeks):
+    # white noise whose value moves sales ``LEAD_LAG`` weeks later by this share of the level
+    # per unit; 0.0 is a planted null (a KPI called leading that leads nothing); None, no KPI.
+    lead: float | None = None
+
+
+LEAD_LAG = 3
 
 
 def history(plan: Plan, start: date = date(2023, 11, 27), seed: int = 1) -> History:
@@ -42,10 +49,15 @@ def history(plan: Plan, start: date = date(2023, 11, 27), seed: int = 1) -> Hist
     days: dict[int, float] = {}
     proposed, closed, won, kinds, amounts = [], [], [], [], []
     never = History.never()
+    # Its own stream, so the other draws (and the histories without a lead) stay as they were.
+    lead_rng = random.Random(f"lead-{seed}")
+    kpi = [lead_rng.gauss(0, 1) for _ in range(plan.weeks)]
     for week in range(plan.weeks):
         monday = start + timedelta(weeks=week)
         yearly = 1 + plan.season * math.sin(2 * math.pi * monday.timetuple().tm_yday / 365.25)
         base = plan.level * (1 + plan.trend) ** week * yearly * rng.gauss(1, plan.noise)
+        if plan.lead and week >= LEAD_LAG:
+            base += plan.level * plan.lead * kpi[week - LEAD_LAG]
         for offset in range(5):
             day = (monday + timedelta(days=offset)).toordinal()
             days[day] = days.get(day, 0.0) + base / 5
@@ -71,6 +83,10 @@ def history(plan: Plan, start: date = date(2023, 11, 27), seed: int = 1) -> Hist
             amounts.append(amount)
     # The history ends with its last week: wins after it are the unknown future.
     order = sorted(d for d in days if d < (start + timedelta(weeks=plan.weeks)).toordinal())
+    leading = {}
+    if plan.lead is not None:
+        values = {(start + timedelta(weeks=w)).toordinal(): kpi[w] for w in range(plan.weeks)}
+        leading["proposal_count"] = (values, LEAD_LAG)
     return History(
         sale_days=np.array(order, dtype=np.int64),
         sale_amounts=np.array([days[d] for d in order]),
@@ -79,6 +95,7 @@ def history(plan: Plan, start: date = date(2023, 11, 27), seed: int = 1) -> Hist
         won=np.array(won, dtype=bool),
         kinds=np.array(kinds, dtype=np.int64),
         amounts=np.array(amounts),
+        leading=leading,
     )
 
 
@@ -105,6 +122,9 @@ class Score:
 
     errors: dict[str, list[float]]
     covered: list[bool]
+    # Per scored week: weeks after the origin's week, and the interval's width over the actual.
+    horizon: list[int] = field(default_factory=list)
+    width: list[float] = field(default_factory=list)
 
     def mape(self, name: str) -> float:
         return float(np.mean(np.abs(self.errors[name])))
@@ -115,6 +135,16 @@ class Score:
     @property
     def coverage(self) -> float:
         return float(np.mean(self.covered))
+
+    @classmethod
+    def pooled(cls, scores: list[Score]) -> Score:
+        """Several backtests' weeks as one."""
+        return cls(
+            {k: [e for s in scores for e in s.errors[k]] for k in scores[0].errors},
+            [c for s in scores for c in s.covered],
+            [h for s in scores for h in s.horizon],
+            [w for s in scores for w in s.width],
+        )
 
 
 def without_proposals(full: History) -> History:
@@ -152,4 +182,6 @@ def backtest(full: History, origins: list[date], weeks: int) -> Score:
             score.errors["last_year"].append((naive["last_year"][j] - actual) / actual)
             score.errors["mean_4"].append((naive["mean_4"][j] - actual) / actual)
             score.covered.append(week.interval[0] <= actual <= week.interval[1])
+            score.horizon.append(j + 1)
+            score.width.append((week.interval[1] - week.interval[0]) / actual)
     return score
