@@ -499,9 +499,9 @@ def test_branch_dashboard_in_chromium_fills_in_the_gap_card_in_place(
     app,
     pilot,
     make,
-    server,
+    server,  # noqa: F811
     tmp_path,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     """Cold cache in a real browser under the strict CSP: the gap card says 分析中… with a
     progress bar; when the ranking job is done the card, with its design question, replaces
