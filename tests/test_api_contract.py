@@ -142,3 +142,12 @@ def test_proposal_close_names_every_bad_field(client, auth, world, make):
         assert set(answer.get_json()["errors"]) == fields, body
     db.session.expire_all()
     assert db.session.get(Proposal, proposal).status == "open"
+
+
+def test_csrf_failure_says_what_to_do_in_the_users_language(client, auth, world):
+    auth.login(world["rep"])
+    answer = client.post("/api/v1/plan", json={}, headers={"X-CSRFToken": "forged"})
+    assert answer.status_code == 400
+    body = answer.get_json()
+    assert body["error"] == "csrf_failed" and "/api/v1/session" in body["message"]
+    assert "トークン" in body["message"]  # Japanese first, as every other API message

@@ -48,7 +48,12 @@ def _register_errors(app: Flask) -> None:
     def csrf_failed(error: CSRFError):
         discard()
         if _wants_json():
-            return json_error("csrf_failed", 400, error.description)
+            # In the user's language (the outbox shows it as it is), with what to do about it.
+            message = _l(
+                "The security token is missing or expired: fetch a new one from "
+                "/api/v1/session and send again."
+            )
+            return json_error("csrf_failed", 400, message)
         message = _l("The form expired or was sent twice. Please try again.")
         return render_template("error.html", code=400, message=message), 400
 
