@@ -122,7 +122,7 @@ def health_command(period_text: str, scope_text: str, as_json: bool, lang: str) 
         return
     same = found.same_day_entry_rate
     click.echo(f"{period.label}  {period.start} – {period.end}  {body['scope']}")
-    shown = "—" if same.value is None else f"{same.value * 100:.1f}%"
+    shown = numbers.percent(same.value)
     click.echo(f"same-day entry rate   {shown}  ({same.numerator:,} / {same.denominator:,})")
     if found.imported:
         click.echo(f"imported history      {found.imported:,} visits (exempt from entry times)")
