@@ -16,6 +16,7 @@ from .svg import (
     Formatter,
     Number,
     add_line,
+    add_target,
     add_text,
     frame,
     num,
@@ -31,7 +32,6 @@ def bar_chart(
     title: str,
     target: Number = None,
     target_label: str = "",
-    empty_label: str = DASH,
     fmt: Formatter = count,
     width: int = 480,
     height: int = 200,
@@ -73,7 +73,7 @@ def bar_chart(
     add_line(root, left, base, width - right, base, stroke=GRID)
     n = len(labels)
     if n == 0:
-        add_text(root, width / 2, height / 2, empty_label, fill=MUTED, **{"text-anchor": "middle"})
+        add_text(root, width / 2, height / 2, DASH, fill=MUTED, **{"text-anchor": "middle"})
         return tostring(root)
     slot = plot_w / n
     bar_w = max(min(slot * 0.6, 48), 2)
@@ -81,7 +81,7 @@ def bar_chart(
         cx = left + slot * (i + 0.5)
         group = ET.SubElement(root, "g", {"class": "bar"})
         if value is None:
-            add_text(group, cx, base - 4, empty_label, fill=MUTED, **{"text-anchor": "middle"})
+            add_text(group, cx, base - 4, DASH, fill=MUTED, **{"text-anchor": "middle"})
         else:
             v = float(value)
             y = y_of(v)
@@ -103,9 +103,7 @@ def bar_chart(
         add_text(group, cx, height - bottom + 13, label, size="9", **{"text-anchor": "middle"})
     if target is not None:
         ty = y_of(float(target))
-        dash = {"stroke-dasharray": "5 3", "stroke-width": "1.5"}
-        add_line(root, left, ty, width - right, ty, stroke=TARGET, **dash)
-        legend = f"{target_label} {fmt(float(target))}".strip()
+        legend = add_target(root, left, width - right, ty, target_label, target, fmt)
         add_text(root, width - right, height - 6, legend, fill=TARGET, **{"text-anchor": "end"})
     return tostring(root)
 

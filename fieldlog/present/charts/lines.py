@@ -22,6 +22,7 @@ from .svg import (
     add_line,
     add_marker,
     add_polyline,
+    add_target,
     add_text,
     frame,
     nice,
@@ -73,7 +74,6 @@ def line_chart(
     title: str,
     target: Number = None,
     target_label: str = "",
-    empty_label: str = DASH,
     fmt: Formatter = count,
     width: int = 480,
     height: int = 200,
@@ -169,15 +169,13 @@ def line_chart(
             root,
             left + plot_w / 2,
             top + plot_h / 2,
-            empty_label,
+            DASH,
             fill=MUTED,
             **{"text-anchor": "middle"},
         )
     if target is not None:
         ty = xy(0, float(target))[1]
-        dash = {"stroke-dasharray": "5 3", "stroke-width": "1.5"}
-        add_line(root, left, ty, width - right, ty, stroke=TARGET, **dash)
-        legend = f"{target_label} {fmt(float(target))}".strip()
+        legend = add_target(root, left, width - right, ty, target_label, target, fmt)
         # A white halo keeps the label legible where it crosses the line and the grid.
         halo = {"stroke": "#ffffff", "stroke-width": "3", "paint-order": "stroke"}
         add_text(

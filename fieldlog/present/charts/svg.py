@@ -151,5 +151,16 @@ def nice(value: float) -> float:
     return 10 * power
 
 
+def add_target(
+    root: ET.Element, x1: float, x2: float, y: float, label: str, target: float, fmt: Formatter
+) -> str:
+    """A target across the plot: a dashed line at ``y``; returns its legend (label and value),
+    which each chart places where it reads best."""
+    add_line(
+        root, x1, y, x2, y, stroke=TARGET, **{"stroke-dasharray": "5 3", "stroke-width": "1.5"}
+    )
+    return f"{label} {fmt(float(target))}".strip()
+
+
 def tostring(root: ET.Element) -> str:
     return ET.tostring(root, encoding="unicode")
