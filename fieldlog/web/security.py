@@ -43,7 +43,8 @@ def reads_first(view: F) -> F:
 
     On SQLite its reads run without a BEGIN, so they hold no write lock; the view takes the lock
     for its writes with ``database.begin_writes`` (one transaction, one commit), or ends the
-    reads and wraps its writes in ``database.write_intent()``.
+    reads and wraps its writes in ``database.write_intent()``. It must write nothing before
+    either: such a write would commit statement by statement.
     """
     view._fieldlog_reads_first = True  # type: ignore[attr-defined]
     return view
