@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fieldlog.app.database import unit_of_work
 from fieldlog.app.extensions import db
 from fieldlog.io.importer import import_file
+from fieldlog.kpi import deepening, dormancy
 from fieldlog.kpi.lead_cache import UntoldLeadWriteWarning
-from fieldlog.models import LeadCache, Proposal
+from fieldlog.models import CompanySettings, LeadCache, Proposal, Visit
 from fieldlog.services.visits import record_visit
 
 from .conftest import NOW, TZ, visit_payload
@@ -133,3 +134,25 @@ def test_a_writer_that_forgets_its_step_is_reported(world, make):
     proposal = db.session.scalars(select(Proposal)).one()
     with pytest.warns(UntoldLeadWriteWarning, match="Proposal rows"), unit_of_work(db.session):
         proposal.status, proposal.closed_on = "won", date(2026, 11, 23)
+
+
+def test_the_summaries_are_exact_after_visit_posts_through_the_api(client, auth, world, make):
+    """The API's one write transaction runs the dormancy step: the runs equal a rebuild's, and
+    a client_id posted twice is stored once."""
+    make.sale(world["customer"], date(2026, 9, 1))
+    make.sale(world["customer"], date(2026, 11, 2))
+    db.session.commit()
+    assert dormancy.usable(db.session, db.session.get(CompanySettings, 1), TZ)
+    auth.login(world["rep"])
+    token = auth.csrf()
+    days = ["2026-08-20", "2026-11-20", "2026-10-01", "2026-11-21", "2026-09-15"]
+    for k, day in enumerate(days):
+        extra = {"proposal": {"amount": 1000}, "purpose": "proposal"} if k % 2 else {}
+        payload = visit_payload("C-1", visited_at=f"{day}T23:30:00+09:00", **extra)
+        for status in (201, 200):  # the replay writes nothing
+            answer = client.post("/api/v1/visits", json=payload, headers={"X-CSRFToken": token})
+            assert answer.status_code == status
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(Visit.id))) == len(days)
+    assert dormancy.differences(db.session) == 0
+    assert deepening.differences(db.session) == 0
