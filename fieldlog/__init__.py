@@ -25,7 +25,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config.from_environment(app.instance_path))
     if test_config:
         app.config.update(test_config)
-    config.finalize(app.config, app.instance_path)
+    try:
+        config.finalize(app.config, app.instance_path)
+    except config.ConfigError as exc:
+        _stop_cli_on(exc)
+        raise
 
     register_logging(app)
     config.warn_if_weak_secret(app)
@@ -34,6 +38,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_web(app)
     register_cli(app)
     return app
+
+
+def _stop_cli_on(error: config.ConfigError) -> None:
+    """Under `flask --app fieldlog …`, say a bad setting in one line (exit 1), not a traceback.
+
+    Flask's CLI builds the app while it looks the command up and prints a traceback for any
+    error but its own; SystemExit passes through it. Elsewhere the ConfigError is raised.
+    """
+    import click
+
+    if click.get_current_context(silent=True) is not None:
+        click.echo(f"Error: {error}", err=True)
+        raise SystemExit(1)
 
 
 def register_logging(app: Flask) -> None:

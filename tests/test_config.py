@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,3 +145,54 @@ def test_a_weak_secret_key_is_named_at_start(tmp_path, capfd, key, weak):
     create_app({"SECRET_KEY": key, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
     # The app's log handler writes to stderr (fieldlog.app.logs), not through the root logger.
     assert ("FIELDLOG_SECRET_KEY is weak" in capfd.readouterr().err) is weak
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(args: list[str], **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FIELDLOG_SECRET_KEY": "9f3c1a7e5b2d8046" * 4, "FIELDLOG_SCHEDULER": "off"}
+    env.update(variables)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "says"),
+    [
+        ({"FIELDLOG_TIMEZONE": "Foo/Bar"}, "FIELDLOG_TIMEZONE: unknown time zone 'Foo/Bar'"),
+        ({"FIELDLOG_DATABASE_URL": "foo://x"}, "FIELDLOG_DATABASE_URL: unknown database kind"),
+        ({"FIELDLOG_DATABASE_URL": "postgresql://a:b@h:np/x"}, "FIELDLOG_DATABASE_URL: not a"),
+        (
+            {"FIELDLOG_DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/x"},
+            "FIELDLOG_DATABASE_URL: cannot connect to the database",
+        ),
+        (
+            {"FIELDLOG_DATABASE_URL": "sqlite:////nonexistent-dir/x.db"},
+            "FIELDLOG_DATABASE_URL: cannot connect to the database",
+        ),
+    ],
+)
+def test_a_bad_setting_stops_the_cli_with_one_line_naming_it(variables, says, tmp_path):
+    args = ["-m", "flask", "--app", "fieldlog", "kpi", "show", "--period", "2026-W10"]
+    result = _run(args, **{"FIELDLOG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", **variables})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
+    assert result.stderr.startswith(f"Error: {says}")
+    assert "Traceback" not in result.stderr and ":pw@" not in result.stderr
+
+
+def test_a_bad_setting_stops_the_cli_listing_and_the_wsgi_entry_in_one_line(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    listing = _run(["-m", "flask", "--app", "fieldlog", "--help"], FIELDLOG_TIMEZONE="Foo/Bar")
+    assert (listing.returncode, listing.stderr) == (
+        1,
+        "Error: FIELDLOG_TIMEZONE: unknown time zone 'Foo/Bar' "
+        "(an IANA name, for example Asia/Tokyo)\n",
+    )
+    # gunicorn stops on a worker's exit 3 ("worker failed to boot") instead of respawning it.
+    served = _run(["-c", "import wsgi"], FIELDLOG_TIMEZONE="Foo/Bar", FIELDLOG_DATABASE_URL=url)
+    assert served.returncode == 3
+    assert served.stderr.startswith("FieldLog cannot start: FIELDLOG_TIMEZONE: unknown time zone")
+    assert "Traceback" not in served.stderr

@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+
+class ConfigError(ValueError):
+    """A setting the app cannot start with; the message names it: 'SETTING: what is wrong'."""
+
 
 def normalize_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs written the usual way."""
@@ -126,8 +133,25 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     try:  # fail at start, not with a 500 on every page that shows a date
         ZoneInfo(config["FIELDLOG_TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"FIELDLOG_TIMEZONE={config['FIELDLOG_TIMEZONE']!r} is not a known IANA time zone "
-            "(for example Asia/Tokyo)"
+        raise ConfigError(
+            f"FIELDLOG_TIMEZONE: unknown time zone {config['FIELDLOG_TIMEZONE']!r} "
+            "(an IANA name, for example Asia/Tokyo)"
         ) from None
+    check_database_url(config["SQLALCHEMY_DATABASE_URI"])
     config["BABEL_DEFAULT_TIMEZONE"] = config["FIELDLOG_TIMEZONE"]
+
+
+def check_database_url(url: str) -> None:
+    """Refuse at start a database URL that cannot be parsed or names no installed driver."""
+    try:
+        make_url(url).get_dialect()
+    except NoSuchModuleError:  # an ArgumentError: first
+        kind = url.split(":", 1)[0]
+        raise ConfigError(
+            f"FIELDLOG_DATABASE_URL: unknown database kind {kind!r} (use postgresql:// or sqlite:///)"
+        ) from None
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            "FIELDLOG_DATABASE_URL: not a database URL "
+            "(for example postgresql://user:password@host:5432/fieldlog or sqlite:///path.db)"
+        ) from None

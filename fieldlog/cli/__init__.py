@@ -55,6 +55,11 @@ def _explain_errors(command: click.Command) -> None:
                     f"the database has no FieldLog tables yet ({text.splitlines()[0]}): "
                     "run `flask --app fieldlog db upgrade` first"
                 ) from exc
+            if isinstance(exc, OperationalError) and _unreachable(text):
+                raise click.ClickException(
+                    f"FIELDLOG_DATABASE_URL: cannot connect to the database "
+                    f"({text.splitlines()[0]})"
+                ) from exc
             raise
         except OSError as exc:
             if exc.filename is None:
@@ -63,3 +68,11 @@ def _explain_errors(command: click.Command) -> None:
 
     checked._schema_checked = True  # type: ignore[attr-defined]
     command.callback = checked
+
+
+def _unreachable(text: str) -> bool:
+    """Whether a driver's error says the database could not be reached or opened."""
+    return any(
+        words in text
+        for words in ("connection failed", "could not connect", "unable to open database file")
+    )
