@@ -15,12 +15,17 @@ from .conftest import csrf_from, visit_payload
 LIMIT = 4096
 
 
-def test_an_oversized_api_body_is_a_clear_413(app, client, auth, make):
+def _rep_at_the_api(client, auth, make):
+    """A logged-in rep reading English, with a customer and a CSRF token."""
     rep = make.user("rep")
     customer = make.customer(rep=rep)
     auth.login(rep)
     client.set_cookie("fieldlog_lang", "en")
-    token = auth.csrf()
+    return customer, auth.csrf()
+
+
+def test_an_oversized_api_body_is_a_clear_413(app, client, auth, make):
+    customer, token = _rep_at_the_api(client, auth, make)
     app.config["MAX_CONTENT_LENGTH"] = LIMIT
     payload = visit_payload(customer, note="x" * (2 * LIMIT))
     response = client.post("/api/v1/visits", json=payload, headers={"X-CSRFToken": token})
@@ -71,3 +76,21 @@ def test_an_oversized_upload_by_someone_who_may_not_import_is_a_plain_413(app, c
         assert response.status_code == 413
         html = response.get_data(as_text=True)
         assert "larger than 4 KB" in html and 'name="kind"' not in html
+
+
+def test_a_json_body_above_the_json_limit_is_a_clear_413_not_a_422(app, client, auth, make):
+    """A 20 MB JSON body, far under MAX_CONTENT_LENGTH (uploads), is refused unread."""
+    customer, token = _rep_at_the_api(client, auth, make)
+    payload = visit_payload(customer, note="x" * (20 << 20))
+    response = client.post("/api/v1/visits", json=payload, headers={"X-CSRFToken": token})
+    assert response.status_code == 413
+    assert response.get_json() == {
+        "error": "too_large",
+        "message": "The request is larger than 1 MB, the most the server accepts.",
+    }
+    assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
+    # The JSON limit is only for JSON: uploads and forms keep MAX_CONTENT_LENGTH.
+    with app.test_request_context("/import", method="POST", content_type="text/csv"):
+        from flask import request
+
+        assert request.max_content_length == app.config["MAX_CONTENT_LENGTH"] > (20 << 20)

@@ -33,6 +33,19 @@ class CleanRequest(Request):
         super()._load_form_data()
         self.__dict__["form"] = _cleaned(self.__dict__["form"])
 
+    @property
+    def max_content_length(self) -> int | None:  # type: ignore[override]
+        """MAX_CONTENT_LENGTH, or for a JSON body at most limits.MAX_JSON_BYTES: a larger one is
+        refused unread with 413 (not parsed, then found invalid: 422)."""
+        limit = super().max_content_length
+        if self._max_content_length is None and self.is_json:
+            return limits.MAX_JSON_BYTES if limit is None else min(limit, limits.MAX_JSON_BYTES)
+        return limit
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
 
 class BoundedJSONProvider(DefaultJSONProvider):
     """JSON bodies within limits.MAX_JSON_DEPTH and MAX_JSON_ITEMS, strings cleaned.
