@@ -446,7 +446,9 @@ def test_role_logic_lives_in_access():
     assert offenders == {}
 
 
-def test_kpi_returns_codes_not_words_for_data_health():
-    """kpi.health says what it found as codes and facts; present/report_text words them."""
-    assert not {n for n in imports_of("fieldlog.kpi.health") if n.startswith("flask_babel")}
-    assert not {n for n in imports_of("fieldlog.kpi.health") if n.startswith("fieldlog.present")}
+@pytest.mark.parametrize("module", ["fieldlog.kpi.health", "fieldlog.kpi.gap"])
+def test_kpi_returns_codes_not_words(module: str) -> None:
+    """kpi.health (data health) and kpi.gap (the gap analysis) say what they found as codes and
+    facts; present/report_text and present/gap_text word them."""
+    assert not {n for n in imports_of(module) if n.startswith("flask_babel")}
+    assert not {n for n in imports_of(module) if n.startswith("fieldlog.present")}

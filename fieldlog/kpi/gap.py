@@ -21,52 +21,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flask_babel import lazy_gettext as _l
-
-from ..present.numbers import relative_change
-from ..present.numbers import value as format_value
-from ..rules.kpi_catalogue import CATALOGUE, unit_of
+from ..rules.kpi_catalogue import CATALOGUE
 from .rollup import KpiValue
 from .targets import achievement
 
 Cause = Literal["quantity", "quality", "design"]
 
-_TEXTS = {
-    "quantity": _l(
-        "The base fell: %(base_now)s this period against an average of %(base_before)s before "
-        "(%(base_change)s). With fewer cases the KPI had less to work with; check the volume of "
-        "visits and due follow-ups first."
-    ),
-    "design": _l(
-        "The KPI met its target in each of the last %(periods_met)s periods, yet the KGI moved "
-        "from %(kgi_first)s to %(kgi_last)s (%(kgi_change)s). The KPI may not lead to the KGI: "
-        "review the hypothesis."
-    ),
-    "design_no_link": _l(
-        "The KPI met its target in each of the last %(periods_met)s periods, but over the last "
-        "%(lead_weeks)s weeks its movements were not followed by the KGI's at any lag from 0 to "
-        "12 weeks (lead analysis: no link). The KPI may not lead to the KGI: review the "
-        "hypothesis."
-    ),
-    "quality": _l(
-        "The base held (%(base_now)s against %(base_before)s) but the value was %(value)s "
-        "against a target of %(target)s. Look at how the visits were done, not how many."
-    ),
-}
-
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A suggested cause with the numbers behind it; ``explanation`` is translated when read."""
+    """A suggested cause with the numbers behind it (present.gap_text.explain words it)."""
 
     kpi: str
     cause: Cause
     numbers: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def explanation(self) -> str:
-        text = "design_no_link" if self.numbers.get("lead") == "no_link" else self.cause
-        return str(_TEXTS[text]) % _formatted(self.kpi, self.numbers)
 
     def as_dict(self) -> dict[str, Any]:
         return {"kpi": self.kpi, "cause": self.cause, "numbers": dict(self.numbers)}
@@ -74,27 +42,6 @@ class Suggestion:
 
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
-
-
-def _fmt_value(kpi: str, value: Any) -> str:
-    return format_value(value, unit_of(kpi))
-
-
-def _formatted(kpi: str, numbers: dict[str, Any]) -> dict[str, str]:
-    kgi = numbers.get("kgi", "sales_amount")
-    out: dict[str, str] = {}
-    for key, value in numbers.items():
-        if key.endswith("_change"):
-            out[key] = relative_change(value)
-        elif key.startswith("base_"):
-            out[key] = _fmt_value("visit_count", value)
-        elif key.startswith("kgi_"):
-            out[key] = _fmt_value(kgi, value)
-        elif key in ("value", "target", "value_before"):
-            out[key] = _fmt_value(kpi, value)
-        else:
-            out[key] = str(value)
-    return out
 
 
 def suggest(

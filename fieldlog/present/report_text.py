@@ -17,6 +17,7 @@ from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from ..rules.kpi_catalogue import CATALOGUE, name_of
+from .gap_text import explain
 
 LOCALE = "ja"
 
@@ -60,8 +61,7 @@ def why(figure: Any) -> str:
 def suggestions(gaps: Mapping[str, Any]) -> list[str]:
     """The gap analysis's suggestion per KPI (kpi.gap.Suggestion) in one line each."""
     return [
-        f"{kpi_name(key)}（{cause(found.cause)}）：{found.explanation}"
-        for key, found in gaps.items()
+        f"{kpi_name(key)}（{cause(found.cause)}）：{explain(found)}" for key, found in gaps.items()
     ]
 
 

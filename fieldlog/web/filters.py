@@ -11,7 +11,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 from werkzeug.local import LocalProxy
 
-from ..present import numbers, report_text
+from ..present import gap_text, numbers, report_text
 from ..present.words import translations
 from ..rules import limits
 from ..rules.entry import Entry, describe
@@ -74,6 +74,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(numbers.yen, "yen")
     app.add_template_filter(entry)
     app.add_template_filter(flag_detail)
+    app.add_template_filter(gap_text.explain, "explain")
     app.add_template_filter(numbers.percent, "rate")
     app.add_template_global(lambda: str(get_locale()), "current_locale")
     app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")
