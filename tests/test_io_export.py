@@ -167,12 +167,16 @@ def test_cli_export_every_kind(world, runner, tmp_path):
         ["export", "snapshot"],
     ],
 )
-def test_cli_export_into_a_missing_folder_says_so(world, runner, tmp_path, args):
+def test_cli_export_into_a_missing_folder_creates_it_as_backup_does(world, runner, tmp_path, args):
     target = tmp_path / "missing" / "out.file"
     outcome = runner.invoke(args=[*args, str(target)])
+    assert outcome.exit_code == 0, outcome.output
+    assert target.is_file()
+    # A folder that cannot be made (a file is in its place) is one line, not a traceback.
+    (tmp_path / "blocked").write_text("")
+    outcome = runner.invoke(args=[*args, str(tmp_path / "blocked" / "out.file")])
     assert outcome.exit_code == 2
-    assert "does not exist" in outcome.output and "Traceback" not in outcome.output
-    assert not target.parent.exists()
+    assert "cannot create the folder" in outcome.output and "Traceback" not in outcome.output
 
 
 def test_snapshot_opens_with_sqlite_utils_and_searches_notes(world, tmp_path, runner):

@@ -197,12 +197,12 @@ def test_cli_report_weekly_rejects(runner, tokyo, tmp_path, args):
     assert result.exit_code == 2
 
 
-def test_cli_report_weekly_into_a_missing_folder_says_so(runner, tokyo, tmp_path):
+def test_cli_report_weekly_into_a_missing_folder_creates_it(runner, tokyo, tmp_path):
     out = tmp_path / "missing" / "tokyo.pdf"
     args = ["report", "weekly", "--branch", "TKY", "--week", "2026-W47", "-o", str(out)]
     result = runner.invoke(args=args)
-    assert result.exit_code == 2
-    assert "does not exist" in result.output
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF")
 
 
 def test_cli_report_send_dry_run(runner, tokyo):

@@ -20,13 +20,18 @@ def database_files(database_url: str) -> set[Path]:
 
 
 def output_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """Refuse an output path whose folder does not exist, or that is the database itself."""
+    """Refuse an output path that is the database itself; create its missing folders (as
+    `backup` does), or say in one line why they cannot be."""
     if value is None:
         return value
-    if not value.resolve().parent.is_dir():
-        raise click.BadParameter(f"the folder {str(value.parent)!r} does not exist")
     if value.resolve() in database_files(current_app.config["SQLALCHEMY_DATABASE_URI"]):
         raise click.BadParameter(f"{str(value)!r} is the database itself; choose another file")
+    try:
+        value.resolve().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot create the folder {str(value.parent)!r}: {exc.strerror}"
+        ) from None
     return value
 
 
