@@ -228,7 +228,9 @@ def _naive(instant: datetime) -> datetime:
     return instant
 
 
-def _forget_statements(by_day: bool, by_instant: bool) -> list[Any]:
+def _forget_statements(by_day: bool, by_instant: bool, *, one: bool) -> list[Any]:
+    """The deletes of both tables; ``one``: as one statement (PostgreSQL runs a DELETE in a
+    WITH clause: one round trip instead of two on every visit post)."""
     out = []
     for model in (LeadCache, LeadRanking):
         touched = []
@@ -237,12 +239,16 @@ def _forget_statements(by_day: bool, by_instant: bool) -> list[Any]:
         if by_instant:
             touched.append(model.window_until > bindparam("instant", type_=UTCDateTime))
         out.append(delete(model).where(or_(*touched)))
+    if one:
+        first = out[0].returning(LeadCache.id).cte("forgotten_analyses")
+        return [out[1].add_cte(first)]
     return out
 
 
 # Built once: every visit post runs the instant's pair (building them cost ~0.2 ms a post).
 _FORGET = {
-    (by_day, by_instant): _forget_statements(by_day, by_instant)
+    (one, by_day, by_instant): _forget_statements(by_day, by_instant, one=one)
+    for one in (False, True)
     for by_day in (False, True)
     for by_instant in (False, True)
     if by_day or by_instant
@@ -255,7 +261,8 @@ def forget_from(session: Session, day: date | None, instant: datetime | None = N
     if day is None and instant is None:
         return
     conn = session.connection()
-    for stmt in _FORGET[(day is not None, instant is not None)]:
+    one = conn.dialect.name == "postgresql"
+    for stmt in _FORGET[(one, day is not None, instant is not None)]:
         conn.execute(stmt, {"day": day, "instant": instant})
 
 
