@@ -196,3 +196,12 @@ def test_a_bad_setting_stops_the_cli_listing_and_the_wsgi_entry_in_one_line(tmp_
     assert served.returncode == 3
     assert served.stderr.startswith("FieldLog cannot start: FIELDLOG_TIMEZONE: unknown time zone")
     assert "Traceback" not in served.stderr
+
+
+def test_db_upgrade_against_an_unreachable_database_is_one_line():
+    """Flask-Migrate's `db` group (a plugin of the flask command) says it like ours do."""
+    url = "postgresql://nobody:pw@127.0.0.1:1/x"
+    result = _run(["-m", "flask", "--app", "fieldlog", "db", "upgrade"], FIELDLOG_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: FIELDLOG_DATABASE_URL: cannot connect to the database")
+    assert "Traceback" not in result.stderr and ":pw@" not in result.stderr

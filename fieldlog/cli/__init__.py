@@ -33,13 +33,19 @@ def init_app(app: Flask) -> None:
         for command in commands:
             _explain_errors(command)
             app.cli.add_command(command)
+    # Flask-Migrate's `db` group comes in as a plugin of the flask command, beside these: an
+    # unreachable database there (`db upgrade`, the first command of a deployment) is one line too.
+    from flask_migrate.cli import db as migrate_group
+
+    _explain_errors(migrate_group, schema_hint=False)
 
 
-def _explain_errors(command: click.Command) -> None:
-    """A missing schema or an unwritable file is said in one line, instead of a traceback."""
+def _explain_errors(command: click.Command, *, schema_hint: bool = True) -> None:
+    """A missing schema (with schema_hint), an unreachable database or an unwritable file is said
+    in one line, instead of a traceback."""
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            _explain_errors(sub)
+            _explain_errors(sub, schema_hint=schema_hint)
     if command.callback is None or getattr(command.callback, "_schema_checked", False):
         return
     callback: Callable[..., Any] = command.callback
@@ -50,7 +56,8 @@ def _explain_errors(command: click.Command) -> None:
             return callback(*args, **kwargs)
         except (OperationalError, ProgrammingError) as exc:
             text = str(exc.orig)
-            if "no such table" in text or ("relation" in text and "does not exist" in text):
+            missing = "no such table" in text or ("relation" in text and "does not exist" in text)
+            if schema_hint and missing:
                 raise click.ClickException(
                     f"the database has no FieldLog tables yet ({text.splitlines()[0]}): "
                     "run `flask --app fieldlog db upgrade` first"
