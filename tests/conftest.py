@@ -6,6 +6,7 @@ creates its own database and drops it at the end, so parallel runs do not collid
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ PG_URL = os.environ.get("FIELDLOG_TEST_DATABASE_URL", "")
 PASSWORD = "correct-horse-1"
 # Upload jobs of the import pages go to a scratch folder, never into the checkout.
 IMPORT_DIR = tempfile.mkdtemp(prefix="fieldlog-test-imports-")
+atexit.register(shutil.rmtree, IMPORT_DIR, ignore_errors=True)  # one per process, not left behind
 # A fixed clock for the app under test: Monday 2026-11-23 10:00 JST.
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
