@@ -78,7 +78,7 @@ def test_an_oversized_upload_by_someone_who_may_not_import_is_a_plain_413(app, c
         assert "larger than 4 KB" in html and 'name="kind"' not in html
 
 
-def test_a_json_body_above_the_json_limit_is_a_clear_413_not_a_422(app, client, auth, make):
+def test_a_json_or_form_body_above_1_mb_is_a_clear_413_not_a_422(app, client, auth, make):
     """A 20 MB JSON body, far under MAX_CONTENT_LENGTH (uploads), is refused unread."""
     customer, token = _rep_at_the_api(client, auth, make)
     payload = visit_payload(customer, note="x" * (20 << 20))
@@ -89,7 +89,12 @@ def test_a_json_body_above_the_json_limit_is_a_clear_413_not_a_422(app, client, 
         "message": "The request is larger than 1 MB, the most the server accepts.",
     }
     assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
-    # The JSON limit is only for JSON: uploads and forms keep MAX_CONTENT_LENGTH.
+    # A url-encoded form (no files either) has the same limit, said on the error page.
+    response = client.post("/visits/new", data={"csrf_token": token, "note": "x" * (2 << 20)})
+    assert response.status_code == 413
+    assert "larger than 1 MB" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
+    # Uploads (multipart) and other bodies keep MAX_CONTENT_LENGTH.
     with app.test_request_context("/import", method="POST", content_type="text/csv"):
         from flask import request
 

@@ -40,9 +40,10 @@ MAX_DAYS_AWAY = 365
 # JSON bodies: nesting depth and items in any one array.
 MAX_JSON_DEPTH = 16
 MAX_JSON_ITEMS = 1000
-# A JSON body's bytes: every API call sends one small object (a visit with its 2,000-character
-# texts is a few KB); MAX_CONTENT_LENGTH, far larger, is for file uploads.
-MAX_JSON_BYTES = 1 << 20
+# A JSON or url-encoded form body's bytes (neither carries a file): every API call sends one
+# small object and every form a few fields (a visit with its 2,000-character texts is a few
+# KB); MAX_CONTENT_LENGTH, far larger, is for file uploads (multipart).
+MAX_BODY_BYTES = 1 << 20
 # Follow-ups one visit may tick off.
 MAX_COMPLETES = 50
 # XLSX uploads, checked before openpyxl opens them: what the zip unpacks to, how much one

@@ -81,7 +81,7 @@ STORAGE_MESSAGES = {
 
 def too_large_message() -> Any:
     """What a 413 says: the request was larger than its limit (MAX_CONTENT_LENGTH, or
-    limits.MAX_JSON_BYTES for a JSON body), and how large that is."""
+    limits.MAX_BODY_BYTES for a JSON or url-encoded form body), and how large that is."""
     limit = request.max_content_length or 0
     size = f"{limit // (1 << 20)} MB" if limit >= 1 << 20 else f"{max(limit // 1024, 1)} KB"
     return _l("The request is larger than %(size)s, the most the server accepts.", size=size)

@@ -35,11 +35,13 @@ class CleanRequest(Request):
 
     @property
     def max_content_length(self) -> int | None:  # type: ignore[override]
-        """MAX_CONTENT_LENGTH, or for a JSON body at most limits.MAX_JSON_BYTES: a larger one is
-        refused unread with 413 (not parsed, then found invalid: 422)."""
+        """MAX_CONTENT_LENGTH, or for a JSON or url-encoded form body (no files) at most
+        limits.MAX_BODY_BYTES: a larger one is refused unread with 413, not parsed into memory
+        and then found invalid (422). Werkzeug bounds only multipart fields in memory."""
         limit = super().max_content_length
-        if self._max_content_length is None and self.is_json:
-            return limits.MAX_JSON_BYTES if limit is None else min(limit, limits.MAX_JSON_BYTES)
+        small = self.is_json or self.mimetype == "application/x-www-form-urlencoded"
+        if self._max_content_length is None and small:
+            return limits.MAX_BODY_BYTES if limit is None else min(limit, limits.MAX_BODY_BYTES)
         return limit
 
     @max_content_length.setter
