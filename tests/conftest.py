@@ -114,12 +114,15 @@ def app(database_url: str, tmp_path) -> Iterator[Flask]:
     with app.app_context():
         yield app
         from fieldlog.jobs import imports as import_jobs
+        from fieldlog.jobs import lead_ranking
 
-        for thread in list(import_jobs._threads.values()):
-            # Background import jobs finish before the database goes away: a job still holding a
-            # pooled connection at engine.dispose() leaks it (psycopg warns when it is collected).
+        # Background jobs (imports; the KPI ranking that the settings page and a cold branch
+        # dashboard start) finish before the database goes away: a job still holding a pooled
+        # connection at engine.dispose() leaks it, and on PostgreSQL one still writing would
+        # deadlock with the next test's TRUNCATE.
+        for thread in [*import_jobs._threads.values(), *lead_ranking._threads]:
             thread.join(120)
-            assert not thread.is_alive(), "an import job outlived its test"
+            assert not thread.is_alive(), f"a background job ({thread.name}) outlived its test"
         db.session.remove()
         if PG_URL:
             empty_pg_database()
