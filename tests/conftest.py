@@ -120,10 +120,10 @@ def app(database_url: str, tmp_path) -> Iterator[Flask]:
         # dashboard start) finish before the database goes away: a job still holding a pooled
         # connection at engine.dispose() leaks it, and on PostgreSQL one still writing would
         # deadlock with the next test's TRUNCATE.
+        db.session.remove()  # the test's own transaction ends first: the jobs may need to write
         for thread in [*import_jobs._threads.values(), *lead_ranking._threads]:
             thread.join(120)
             assert not thread.is_alive(), f"a background job ({thread.name}) outlived its test"
-        db.session.remove()
         if PG_URL:
             empty_pg_database()
         db.engine.dispose()

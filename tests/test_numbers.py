@@ -117,9 +117,9 @@ def test_axis_percent(value, text):
 def test_every_surface_prints_a_value_alike(app, value, unit):
     """The page helper, the Jinja filters of pages and PDF, the CLI and gap notes agree."""
     from fieldlog.cli.kpi import _format
-    from fieldlog.kpi.gap import _fmt_value
     from fieldlog.kpi.rollup import KpiValue
     from fieldlog.present import pdf
+    from fieldlog.present.gap_text import _fmt_value
     from fieldlog.web.kpi_view import fmt
 
     expected = numbers.value(value, unit)

@@ -129,8 +129,12 @@ def run_ranking(app: Flask, until: Period, *, weeks: int, kgi: str, tz: ZoneInfo
             except Exception:
                 discard(session)
                 log.exception("KPI ranking for %s failed", until.label)
-                with write_intent(), unit_of_work(session):
-                    ranking.fail(session, job_id)
+                try:
+                    with write_intent(), unit_of_work(session):
+                        ranking.fail(session, job_id)
+                except Exception:  # e.g. the database still locked: the job is then taken
+                    # for dead once it stops reporting progress (ranking.STALE_AFTER), and redone
+                    log.exception("KPI ranking for %s: could not mark it failed", until.label)
                 return False
         finally:
             db.session.remove()
