@@ -77,7 +77,7 @@ def generate(n_visits: int, seed: int = 47) -> dict[str, list[tuple]]:
                 now,
             )
         )
-    categories = [(k, f"CAT{k}", f"カテゴリ{k}", k, True) for k in range(1, CATEGORIES + 1)]
+    categories = [(k, f"CAT{k}", f"カテゴリ{k}", k, True, now) for k in range(1, CATEGORIES + 1)]
     span = (WEEK.end - FIRST_DAY).days + 1
     origin = datetime.combine(FIRST_DAY, datetime.min.time()) - timedelta(hours=9)
     times = sorted(rnd.random() * span * 86400 for _ in range(n_visits))
@@ -187,7 +187,7 @@ COLUMNS = {
     "user": "id, email, name, role, branch_id, password_hash, active, created_at",
     "customer": "id, code, name, name_kana, branch_id, rep_id, rank, active, search_text, "
     "created_at, updated_at",
-    "category": "id, code, name, sort, active",
+    "category": "id, code, name, sort, active, updated_at",
     "visit": "id, client_id, payload_hash, rep_id, branch_id, customer_id, visited_at, "
     "purpose_id, purposeful, purpose_note, hearing_done, hearing_note, note, created_at, "
     "updated_at",
