@@ -121,9 +121,10 @@ def app(database_url: str, tmp_path) -> Iterator[Flask]:
         # connection at engine.dispose() leaks it, and on PostgreSQL one still writing would
         # deadlock with the next test's TRUNCATE.
         db.session.remove()  # the test's own transaction ends first: the jobs may need to write
-        for thread in [*import_jobs._threads.values(), *lead_ranking._threads]:
+        for thread in list(import_jobs._threads.values()):
             thread.join(120)
-            assert not thread.is_alive(), f"a background job ({thread.name}) outlived its test"
+            assert not thread.is_alive(), "an import job outlived its test"
+        assert not lead_ranking.join_all(120), "a KPI ranking job outlived its test"
         if PG_URL:
             empty_pg_database()
         db.engine.dispose()
@@ -379,7 +380,10 @@ def _no_cached_forecasts() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _ranking_jobs_finish() -> Iterator[None]:
-    """A page that started the KPI ranking in the background: its thread ends with the test."""
+    """A page that started the KPI ranking in the background: its thread ends with the test.
+
+    The ``app`` fixture already waits, before its database goes; this covers the tests' other
+    apps (the live servers of the browser tests)."""
     yield
     from fieldlog.jobs import lead_ranking as lead_jobs
 

@@ -89,12 +89,14 @@ def for_pages(app: Flask, *, tz: ZoneInfo) -> Callable[[Period], ranking.Ranking
     return kept
 
 
-def join_all(timeout: float | None = None) -> None:
-    """Wait for this process's ranking threads (tests, before the database goes)."""
+def join_all(timeout: float | None = None) -> list[threading.Thread]:
+    """Wait for this process's ranking threads (tests, before the database goes); the ones
+    still running after ``timeout`` each."""
     with _lock:
         running = list(_threads)
     for thread in running:
         thread.join(timeout)
+    return [t for t in running if t.is_alive()]
 
 
 def run_ranking(app: Flask, until: Period, *, weeks: int, kgi: str, tz: ZoneInfo) -> bool:
