@@ -114,17 +114,18 @@ def app(database_url: str, tmp_path) -> Iterator[Flask]:
     with app.app_context():
         yield app
         from fieldlog.jobs import imports as import_jobs
-        from fieldlog.jobs import lead_ranking
+        from fieldlog.jobs import lead_ranking, warm
 
         # Background jobs (imports; the KPI ranking that the settings page and a cold branch
-        # dashboard start) finish before the database goes away: a job still holding a pooled
-        # connection at engine.dispose() leaks it, and on PostgreSQL one still writing would
-        # deadlock with the next test's TRUNCATE.
+        # dashboard start; the forecasts of cold pages) finish before the database goes away:
+        # a job still holding a pooled connection at engine.dispose() leaks it, and on
+        # PostgreSQL one still writing would deadlock with the next test's TRUNCATE.
         db.session.remove()  # the test's own transaction ends first: the jobs may need to write
         for thread in list(import_jobs._threads.values()):
             thread.join(120)
             assert not thread.is_alive(), "an import job outlived its test"
         assert not lead_ranking.join_all(120), "a KPI ranking job outlived its test"
+        assert warm.join_all(120), "a forecast job outlived its test"
         if PG_URL:
             empty_pg_database()
         db.engine.dispose()
@@ -370,12 +371,20 @@ def auth(client: FlaskClient) -> Auth:
 
 @pytest.fixture(autouse=True)
 def _no_cached_forecasts() -> Iterator[None]:
-    """Each test fits its own forecasts (fieldlog.kpi.kgi keeps fits between page views)."""
+    """Each test fits its own forecasts (fieldlog.kpi.kgi keeps fits between page views) and
+    starts its own forecast jobs (fieldlog.jobs.warm remembers a failed one per scope and day)."""
+    from fieldlog.jobs import warm
     from fieldlog.kpi import kgi
 
-    kgi._FORECASTS.clear()
+    def forget() -> None:
+        kgi._FORECASTS.clear()
+        with warm._lock:
+            warm._jobs.clear()
+            warm._by_key.clear()
+
+    forget()
     yield
-    kgi._FORECASTS.clear()
+    forget()
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,13 @@
 """Forecasts computed in the background, so a page never waits for a fit (docs/kgi.md).
 
 A page whose forecast is not computed yet for the current data asks ``request`` for it and
-shows a placeholder that polls ``status``; one worker thread per process fits the forecasts
-one at a time and keeps them in ``kpi.kgi``'s cache. ``warm_all`` computes the forecasts the
-pages open on (company and each branch, as of the end of the last complete week) at start-up
-and after an import.
+shows a placeholder that polls ``status``; one worker thread per process takes the jobs one
+at a time. A job reads the forecast kept in the database (``kpi.forecast_cache``) if another
+process has fitted it; else it claims it, fits it and keeps it there, each step in its own
+unit of work. While another process's claim stands, the job goes back to the end of the queue
+(polling every ``WAIT_POLL`` when nothing else is queued) and reads the other's result when it
+is kept. ``warm_all`` queues the forecasts the pages open on (company and each branch, as of
+the end of the last complete week) at start-up and after an import.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ import logging
 import os
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,9 +27,11 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import Session, scoped_session
 
+from ..app.database import discard, write_unit
 from ..app.extensions import db
-from ..kpi import Scope, kgi
+from ..kpi import Scope, forecast_cache, kgi
 from ..models import Branch
 from ..rules.periods import last_complete_week
 
@@ -33,6 +41,8 @@ log = logging.getLogger("fieldlog")
 PAGE_WEEKS = 8
 # Jobs remembered for status polls (the oldest finished ones are forgotten first).
 JOBS_KEPT = 256
+# Seconds between two looks at another process's claim when no other job is queued.
+WAIT_POLL = 0.25
 
 
 @dataclass
@@ -47,6 +57,7 @@ _jobs: dict[str, Job] = {}
 _by_key: dict[tuple[Any, ...], str] = {}
 _executor: ThreadPoolExecutor | None = None
 _pid = 0
+_futures: set[Future[None]] = set()
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -72,11 +83,30 @@ def request(app: Flask, scope: Scope, as_of: date, weeks: int) -> tuple[str, str
                 del _jobs[old]
         _jobs[token] = Job()
         _by_key[key] = token
-    _pool().submit(_run, app, _jobs[token], scope, as_of, weeks)
+    _submit(app, _jobs[token], scope, as_of, weeks)
     return token, "computing"
 
 
+def _submit(app: Flask, job: Job, scope: Scope, as_of: date, weeks: int) -> None:
+    future = _pool().submit(_run, app, job, scope, as_of, weeks)
+    with _lock:
+        _futures.add(future)
+    future.add_done_callback(_forget_future)
+
+
+def _forget_future(future: Future[None]) -> None:
+    with _lock:
+        _futures.discard(future)
+
+
+def _queued_others() -> bool:
+    """Whether jobs other than the running one are queued in this process."""
+    with _lock:
+        return sum(not f.done() for f in _futures) > 1
+
+
 def _run(app: Flask, job: Job, scope: Scope, as_of: date, weeks: int) -> None:
+    waiting = False
     with app.app_context():
         try:
             tz = ZoneInfo(app.config["FIELDLOG_TIMEZONE"])
@@ -84,14 +114,81 @@ def _run(app: Flask, job: Job, scope: Scope, as_of: date, weeks: int) -> None:
             def progress(share: float) -> None:
                 job.progress = share
 
-            kgi.warm_forecast(db.session, scope, as_of, weeks, tz=tz, progress=progress)
+            waiting = not _warm(db.session, scope, as_of, weeks, tz=tz, progress=progress)
         except Exception:
             job.failed = True
             log.exception("forecast for %s as of %s failed", scope, as_of)
         finally:
-            job.progress = 1.0
-            job.done = True
             db.session.remove()
+    if waiting:
+        _again(app, job, scope, as_of, weeks)
+        return
+    job.progress = 1.0
+    job.done = True
+
+
+def _warm(
+    session: scoped_session[Session],
+    scope: Scope,
+    as_of: date,
+    weeks: int,
+    *,
+    tz: ZoneInfo,
+    progress: Callable[[float], None],
+) -> bool:
+    """Have the forecast in this process: read the kept one, or claim, fit and keep it. False
+    while another process's claim on it stands (nothing done here)."""
+    key = kgi.forecast_key(session, scope, as_of, weeks)
+    if kgi.kept_forecast(session, key) is not None:
+        return True
+    with write_unit(session):
+        claim = forecast_cache.claim(session, scope, as_of, weeks, key.version)
+    if claim is None:
+        return kgi.kept_forecast(session, key) is not None  # kept a moment ago, or wait
+    try:
+        fitted, found = kgi.fit_forecast(session, scope, as_of, weeks, tz=tz, progress=progress)
+        with write_unit(session):
+            # Data written between the claim and the fit's reads: the claim's version is not
+            # what was fitted; the next asker claims the new one.
+            if fitted.version == key.version and forecast_cache.keepable(found):
+                forecast_cache.keep(session, claim, found)
+            else:
+                forecast_cache.release(session, claim)
+    except Exception:
+        discard(session)
+        try:
+            with write_unit(session):
+                forecast_cache.release(session, claim)
+        except Exception:  # e.g. the database still locked: the claim goes stale instead
+            log.exception("forecast for %s as of %s: could not release its claim", scope, as_of)
+        raise
+    return True
+
+
+def _again(app: Flask, job: Job, scope: Scope, as_of: date, weeks: int) -> None:
+    """Another process is fitting this forecast: look again after the jobs queued behind it,
+    or after ``WAIT_POLL`` when none is. A process shutting down gives the job up."""
+    if not _queued_others():
+        time.sleep(WAIT_POLL)
+    try:
+        _submit(app, job, scope, as_of, weeks)
+    except RuntimeError:  # the pool no longer takes jobs (interpreter shutdown)
+        job.done = True
+
+
+def join_all(timeout: float | None = None) -> bool:
+    """Wait until this process's forecast jobs are done (tests, before the database goes);
+    False when some still run after ``timeout``."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        with _lock:
+            pending = [f for f in _futures if not f.done()]
+        if not pending:
+            return True
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return False
+        wait_for(pending, timeout=left)
 
 
 def status(token: str) -> dict[str, Any] | None:

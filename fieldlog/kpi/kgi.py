@@ -11,10 +11,9 @@ visit record began later (docs/kgi.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -201,17 +200,32 @@ def month_to_date(
 
 
 # Forecasts by (scope, as_of, weeks, what the data looked like): a page shown again is not
-# refitted (a fit reads every proposal; ~5 s CPU at 300,000 proposals).
+# refitted (a fit reads every proposal; ~5 s CPU at 300,000 proposals). In front of the
+# forecasts kept in the database for every process (``kpi.forecast_cache``, docs/kgi.md).
 _FORECASTS: dict[tuple[Any, ...], Any] = {}
 _FORECASTS_KEPT = 64
 
 
-def _forecast_key(session: Session, scope: Scope, as_of: date, weeks: int) -> tuple[Any, ...]:
-    """What a forecast depends on: the scope, day and horizon, and the data's version (the
-    newest sales line, import and proposal change)."""
+class ForecastKey(NamedTuple):
+    """What a forecast depends on: the scope, day and horizon, and the data's version.
+
+    ``url`` names the database (password masked): the fits are kept per process, and a process
+    may serve several databases (tests, benchmarks)."""
+
+    url: str
+    scope: Scope
+    as_of: date
+    weeks: int
+    version: str
+
+
+def data_version(session: Session) -> str:
+    """The data's version a forecast depends on, as one string that compares exactly on
+    SQLite and PostgreSQL: the newest sales line, import and proposal, and the last proposal
+    change (``s…/i…/p…/u…``, ``-`` for none)."""
     from ..models import ImportBatch, Proposal, SalesLine
 
-    marks = session.execute(
+    sale, batch, proposal, changed = session.execute(
         select(
             select(func.max(SalesLine.id)).scalar_subquery(),
             select(func.max(ImportBatch.id)).scalar_subquery(),
@@ -219,18 +233,72 @@ def _forecast_key(session: Session, scope: Scope, as_of: date, weeks: int) -> tu
             select(func.max(Proposal.updated_at)).scalar_subquery(),
         )
     ).one()
-    # The fits are kept per process, and a process may serve several databases (tests,
-    # benchmarks): the database's URL (password masked) tells their ids apart. A session bound
-    # to a connection names its engine's.
+    marks = [sale, batch, proposal, changed.isoformat() if changed is not None else None]
+    return "/".join(f"{k}{'-' if v is None else v}" for k, v in zip("sipu", marks, strict=True))
+
+
+def forecast_key(session: Session, scope: Scope, as_of: date, weeks: int) -> ForecastKey:
+    """The key of the forecast a page asks for, with the data's version now."""
+    # A session bound to a connection names its engine's URL.
     bind = session.get_bind()
     url = getattr(bind, "engine", bind).url.render_as_string(hide_password=True)
-    return (url, scope, as_of, weeks, *marks)
+    return ForecastKey(url, scope, as_of, weeks, data_version(session))
+
+
+def _remember(key: ForecastKey, found: Any) -> None:
+    if len(_FORECASTS) >= _FORECASTS_KEPT:
+        _FORECASTS.pop(next(iter(_FORECASTS)))
+    _FORECASTS[key] = found
+
+
+def kept_forecast(session: Session, key: ForecastKey) -> Any:
+    """The forecast (or its TooLittleHistory) of this key from this process's memory, else
+    from the kept ones (then remembered); None when neither has it. Never computes."""
+    from .forecast_cache import kept
+
+    found = _FORECASTS.get(key)
+    if found is None:
+        found = kept(session, key.scope, key.as_of, key.weeks, key.version)
+        if found is not None:
+            _remember(key, found)
+    return found
 
 
 def cached_forecast(session: Session, scope: Scope, as_of: date, weeks: int) -> Any:
-    """The forecast (or its TooLittleHistory) if computed for this version of the data, else
-    None; never computes."""
-    return _FORECASTS.get(_forecast_key(session, scope, as_of, weeks))
+    """The forecast (or its TooLittleHistory) if computed for this version of the data, in
+    this process or kept for all, else None; never computes."""
+    return kept_forecast(session, forecast_key(session, scope, as_of, weeks))
+
+
+def fit_forecast(
+    session: Session,
+    scope: Scope,
+    as_of: date,
+    weeks: int,
+    *,
+    tz: ZoneInfo,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[ForecastKey, Any]:
+    """Fit the forecast now and remember it in this process: the key read in the same
+    transaction as the fit's data (on SQLite, the same snapshot) and the ``Forecast`` or
+    ``TooLittleHistory``. ``progress`` hears the share done (history read, leading KPIs
+    found, fitted)."""
+    from .forecast import forecast
+    from .forecast_data import add_leading_kpis, load_history
+
+    key = forecast_key(session, scope, as_of, weeks)
+    step = progress or (lambda share: None)
+    try:
+        history = load_history(session, scope, as_of)
+        step(0.1)
+        add_leading_kpis(session, history, scope, as_of, tz=tz)
+        step(0.6)
+        found: Any = forecast(history, as_of, weeks)
+    except ValueError as exc:  # TooLittleHistory: an answer too, kept like a forecast
+        found = exc
+    _remember(key, found)
+    step(1.0)
+    return key, found
 
 
 def _cached_forecast(
@@ -240,49 +308,17 @@ def _cached_forecast(
     weeks: int,
     *,
     tz: ZoneInfo,
-    progress: Callable[[float], None] | None = None,
 ) -> Any:
-    """``forecast.forecast`` for a scope, refitted only when sales, imports or proposals changed.
-
-    ``progress`` hears the share done (history read, leading KPIs found, fitted)."""
-    from .forecast import forecast
-    from .forecast_data import add_leading_kpis, load_history
-
-    key = _forecast_key(session, scope, as_of, weeks)
-    if key not in _FORECASTS:
-        step = progress or (lambda share: None)
-        try:
-            history = load_history(session, scope, as_of)
-            step(0.1)
-            add_leading_kpis(session, history, scope, as_of, tz=tz)
-            step(0.6)
-            found: Any = forecast(history, as_of, weeks)
-        except ValueError as exc:  # TooLittleHistory: kept too, and raised again
-            found = exc
-        if len(_FORECASTS) >= _FORECASTS_KEPT:
-            _FORECASTS.pop(next(iter(_FORECASTS)))
-        _FORECASTS[key] = found
-        step(1.0)
-    found = _FORECASTS[key]
+    """``forecast.forecast`` for a scope, refitted only when sales, imports or proposals
+    changed: from this process's memory, else the kept forecasts, else fitted here (and kept in
+    this process only: a page that computes in the request writes nothing, docs/kgi.md).
+    Raises the TooLittleHistory when that is the answer."""
+    found = kept_forecast(session, forecast_key(session, scope, as_of, weeks))
+    if found is None:
+        _key, found = fit_forecast(session, scope, as_of, weeks, tz=tz)
     if isinstance(found, Exception):
         raise found
     return found
-
-
-def warm_forecast(
-    session: Session,
-    scope: Scope,
-    as_of: date,
-    weeks: int,
-    *,
-    tz: ZoneInfo,
-    progress: Callable[[float], None] | None = None,
-) -> None:
-    """Compute and keep the forecast a page will ask for (too little history is kept too)."""
-    from .forecast import TooLittleHistory
-
-    with suppress(TooLittleHistory):
-        _cached_forecast(session, scope, as_of, weeks, tz=tz, progress=progress)
 
 
 @dataclass(frozen=True)

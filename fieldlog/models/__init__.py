@@ -15,10 +15,12 @@ from .reviews import HYPOTHESIS_STATUSES, REVIEW_CAUSES, Hypothesis, HypothesisS
 from .sales import ImportBatch, SalesBudget, SalesLine
 from .settings import SETTING_CHANGE_KINDS, CompanySettings, KpiTarget, SettingChange
 from .summaries import (
+    FORECAST_CACHE_STATES,
     LEAD_RANKING_STATES,
     CategoryBuyerRun,
     DeepeningRun,
     DormancyRun,
+    ForecastCache,
     LeadCache,
     LeadRanking,
     SummaryState,
@@ -36,6 +38,7 @@ from .visits import (
 )
 
 __all__ = [
+    "FORECAST_CACHE_STATES",
     "HYPOTHESIS_STATUSES",
     "LEAD_RANKING_STATES",
     "PROPOSAL_KINDS",
@@ -53,6 +56,7 @@ __all__ = [
     "DeepeningRun",
     "DormancyRun",
     "FollowUp",
+    "ForecastCache",
     "Hypothesis",
     "HypothesisStatusChange",
     "ImportBatch",

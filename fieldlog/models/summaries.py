@@ -1,5 +1,5 @@
 """Summaries kept in step with the events (docs/kpi.md): per-customer runs, the lead
-analysis cache and the KPI ranking."""
+analysis cache, the KPI ranking and the kept sales forecasts (docs/kgi.md)."""
 
 from __future__ import annotations
 
@@ -175,3 +175,40 @@ class LeadCache(_AnalysedWeeks, db.Model):
 
     def __repr__(self) -> str:
         return f"<LeadCache {self.until} {self.scope} {self.kpi}→{self.kgi}>"
+
+
+FORECAST_CACHE_STATES = ("running", "done")
+
+
+class ForecastCache(db.Model):
+    """One sales forecast the pages show, kept for every process (docs/kgi.md).
+
+    Keyed by ``scope`` (``company`` or ``branch:<id>``, as ``kpi.lead_cache.scope_key`` spells
+    it), ``as_of``, ``weeks`` and ``data_version`` (the newest sales line, import and proposal
+    change, as ``kpi.kgi`` reads them, in one string). ``running`` is a process's claim while it
+    fits (another process waits for it; taken over once older than
+    ``kpi.forecast_cache.STALE_AFTER``), ``done`` holds the forecast, or the too-little-history
+    answer, as JSON (``kpi.forecast_cache.to_json``). Its branch's rows go with the branch.
+    """
+
+    __table_args__ = (
+        CheckConstraint(_in("state", FORECAST_CACHE_STATES), name="state"),
+        UniqueConstraint("scope", "as_of", "weeks", "data_version", name="uq_forecast_cache_key"),
+        Index("ix_forecast_cache_as_of", "as_of"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(40))
+    branch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branch.id", ondelete="CASCADE"), index=True
+    )
+    as_of: Mapped[date] = mapped_column(Date)
+    weeks: Mapped[int] = mapped_column(Integer)
+    data_version: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(12), default="running")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<ForecastCache {self.scope} {self.as_of} {self.weeks}w {self.state}>"
