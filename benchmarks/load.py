@@ -189,6 +189,25 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def settle(
+    server: subprocess.Popen, quiet: float = 0.05, limit: float = 180.0
+) -> tuple[float, float]:
+    """Wait until gunicorn's workers are idle (their start-up work done: loading the app, the
+    forecasts they warm, docs/kgi.md); (seconds waited, CPU seconds the tree spent meanwhile).
+
+    Idle: under ``quiet`` CPU seconds per second over a 1-second window, twice in a row."""
+    pids = process_tree(server.pid)
+    first = last = cpu_seconds(pids)
+    started = time.monotonic()
+    calm = 0
+    while time.monotonic() - started < limit and calm < 2:
+        time.sleep(1.0)
+        now = cpu_seconds(process_tree(server.pid))
+        calm = calm + 1 if now - last < quiet else 0
+        last = now
+    return time.monotonic() - started, last - first
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0

@@ -9,8 +9,12 @@ For each database (SQLite, PostgreSQL) it builds the demo company, starts gunico
    (a wrk Lua script); every acknowledged client_id is then checked to be stored exactly once;
 3. ``GET /`` (the rep's Today page).
 
-It prints req/s, p50/p99, errors and the ratios, the 1-minute load average beside each figure
-(the machine is shared), and then the POST's CPU time in-process for a customer with 10 past
+Each server is driven once its workers are idle (``load.settle``): a FieldLog worker warms the
+forecasts the pages open on after it starts (docs/kgi.md), and the seconds and CPU that took are
+printed apart, not mixed into the first run. It prints req/s, p50/p99, errors, the ratios, the
+server's CPU ms per request (gunicorn's master and workers, user + system: what the machine
+spent, whatever the load of others), the 1-minute load average beside each figure (the
+machine is shared), and then the POST's CPU time in-process for a customer with 10 past
 visits and one with 2,000 (median of --cpu-posts posts each, alternating), the CPU of the bare
 endpoint and of Today in process, built every time and kept by the page cache (ratios that do
 not move with the machine's load), with
@@ -47,8 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import (  # benchmarks/ is not a package
     BIN,
     ROOT,
+    cpu_seconds,
     free_port,
     prepare_database,
+    process_tree,
+    settle,
     start_gunicorn,
     stop,
 )
@@ -57,6 +64,7 @@ TZ = ZoneInfo("Asia/Tokyo")
 # Long enough that the app does not warn about a weak key: the warning, a JSON log line, used to
 # land in the rebuild-summary verdict line and hid it from any filter on the output.
 BENCH_KEY = "write-load-benchmark-" + "0" * 24
+USER_AGENT = "fieldlog-write-load"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 # wrk's script: a fresh UUID per request (run tag, thread, counter), a random customer of the
@@ -128,13 +136,32 @@ def lua_string(value: str) -> str:
 
 
 def run_wrk(
-    port: int, path: str, seconds: int, connections: int, script: str, work: Path, name: str
+    port: int,
+    path: str,
+    seconds: int,
+    connections: int,
+    script: str,
+    work: Path,
+    name: str,
+    server: subprocess.Popen,
 ) -> dict[str, float]:
-    """wrk with 2 threads against one path; req/s, p50/p99 (ms), errors (any non-2xx/3xx too)."""
+    """wrk with 2 threads against one path; req/s, p50/p99 (ms), errors (any non-2xx/3xx too),
+    and the server's CPU ms per request (gunicorn's master and workers, user + system)."""
     summary_file = work / f"{name}.summary.json"
     lua = work / f"{name}.lua"
-    lua.write_text(f"SUMMARY_FILE = {lua_string(str(summary_file))}\n" + script + LUA_SUMMARY)
+    if "function write_acks(" in script:  # the POST run: its acks and the summary share done()
+        script += (
+            "\nfunction done(summary, latency, requests)\n"
+            "  write_acks(summary, latency, requests)\n"
+            "  summary_done(summary, latency, requests)\nend\n"
+        )
+        summary = LUA_SUMMARY.replace("function done(", "function summary_done(")
+    else:
+        summary = LUA_SUMMARY
+    lua.write_text(f"SUMMARY_FILE = {lua_string(str(summary_file))}\n" + script + summary)
     load_before = os.getloadavg()[0]
+    pids = process_tree(server.pid)
+    cpu_before = cpu_seconds(pids)
     subprocess.run(
         [
             "wrk",
@@ -153,6 +180,7 @@ def run_wrk(
     stats = json.loads(summary_file.read_text())
     stats["rps"] = stats["requests"] / stats["seconds"]
     stats["load"] = max(load_before, os.getloadavg()[0])
+    stats["cpu"] = (cpu_seconds(pids) - cpu_before) * 1000 / max(stats["requests"], 1)
     return stats
 
 
@@ -160,6 +188,9 @@ def login(port: int, email: str, password: str) -> tuple[str, str]:
     """Log the rep in through the form; (Cookie header, CSRF token for the API)."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    # The browser's User-Agent stays the same from the login on, as wrk's must: Flask-Login's
+    # session protection marks a session whose agent changed as not fresh, saving the cookie.
+    opener.addheaders = [("User-Agent", USER_AGENT)]
     base = f"http://127.0.0.1:{port}"
     page = opener.open(f"{base}/login").read().decode()
     token = _CSRF.search(page).group(1)
@@ -390,14 +421,17 @@ def main() -> None:
                 started = time.monotonic()
                 demo = demo_database(url)
                 print(f"\n[{kind}] demo company built in {time.monotonic() - started:.0f} s")
-                print(header + f"{'load':>6}")
+                print(header + f"{'CPU ms':>8}{'load':>6}")
                 base_env = {**os.environ, "FIELDLOG_MAX_REQUESTS": "0"}
                 port = free_port()
                 server = start_gunicorn(
                     "benchmarks.baseline_app:app", options, base_env, port, work / "base.log"
                 )
                 try:
-                    bare = run_wrk(port, "/ping", args.seconds, args.connections, "", work, "ping")
+                    settle(server)
+                    bare = run_wrk(
+                        port, "/ping", args.seconds, args.connections, "", work, "ping", server
+                    )
                 finally:
                     stop(server)
                 rows = [("bare Flask GET /ping", bare)]
@@ -415,6 +449,8 @@ def main() -> None:
                 server = start_gunicorn("wsgi:app", options, env, port, log)
                 acks = work / f"{kind}.acks"
                 try:
+                    waited, spent = settle(server)
+                    start_up = f"workers idle {waited:.0f} s after answering ({spent:.1f} CPU s)"
                     cookie, token = login(port, str(demo["email"]), str(demo["password"]))
                     visited_at = datetime.now(TZ).replace(microsecond=0).isoformat()
                     headers = {
@@ -422,6 +458,7 @@ def main() -> None:
                         "X-CSRFToken": token,
                         "Content-Type": "application/json",
                         "Accept": "application/json",
+                        "User-Agent": USER_AGENT,
                     }
                     codes = "{" + ",".join(lua_string(c) for c in demo["codes"]) + "}"
                     headers_lua = (
@@ -436,11 +473,23 @@ def main() -> None:
                         f"HEADERS = {headers_lua}\nACKS_FILE = {lua_string(str(acks))}\n"
                         + LUA.replace("function done(", "function write_acks(")
                     )
-                    post = run_wrk_post(port, args, script, work, kind)
+                    post = run_wrk(
+                        port,
+                        "/api/v1/visits",
+                        args.seconds,
+                        args.connections,
+                        script,
+                        work,
+                        f"{kind}-post",
+                        server,
+                    )
                     rows.append(("FieldLog POST /api/v1/visits", post))
-                    get_script = "wrk.headers['Cookie'] = " + lua_string(cookie) + "\n"
+                    get_script = (
+                        f"wrk.headers['Cookie'] = {lua_string(cookie)}\n"
+                        f"wrk.headers['User-Agent'] = {lua_string(USER_AGENT)}\n"
+                    )
                     today = run_wrk(
-                        port, "/", args.seconds, args.connections, get_script, work, "today"
+                        port, "/", args.seconds, args.connections, get_script, work, "today", server
                     )
                     rows.append(("FieldLog GET / (Today)", today))
                 finally:
@@ -449,8 +498,10 @@ def main() -> None:
                     print(
                         f"{label:<28}{stats['rps']:>8.0f}{stats['rps'] / bare['rps']:>7.3f}"
                         f"{stats['p50']:>8.1f}{stats['p99']:>8.1f}"
-                        f"{stats['errors'] + stats['status']:>7}{stats['load']:>6.1f}"
+                        f"{stats['errors'] + stats['status']:>7}{stats['cpu']:>8.2f}"
+                        f"{stats['load']:>6.1f}"
                     )
+                print(f"FieldLog's {start_up}: the runs start after that")
                 acked, stored, problems = verify(url, acks)
                 print(f"acknowledged {acked}, stored {stored}, problems {problems}")
                 errors_file = Path(str(acks) + ".errors")
@@ -475,41 +526,6 @@ def main() -> None:
                 print(uptime())
             finally:
                 drop()
-
-
-def run_wrk_post(
-    port: int, args: argparse.Namespace, script: str, work: Path, kind: str
-) -> dict[str, float]:
-    """The POST run: the acks writer and the summary share wrk's one done() callback."""
-    script += (
-        "\nfunction done(summary, latency, requests)\n"
-        "  write_acks(summary, latency, requests)\n"
-        "  summary_done(summary, latency, requests)\nend\n"
-    )
-    summary = LUA_SUMMARY.replace("function done(", "function summary_done(")
-    summary_file = work / f"{kind}-post.summary.json"
-    lua = work / f"{kind}-post.lua"
-    lua.write_text(f"SUMMARY_FILE = {lua_string(str(summary_file))}\n" + summary + "\n" + script)
-    load_before = os.getloadavg()[0]
-    subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{args.connections}",
-            f"-d{args.seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(lua),
-            f"http://127.0.0.1:{port}/api/v1/visits",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    stats = json.loads(summary_file.read_text())
-    stats["rps"] = stats["requests"] / stats["seconds"]
-    stats["load"] = max(load_before, os.getloadavg()[0])
-    return stats
 
 
 if __name__ == "__main__":

@@ -239,3 +239,32 @@ def test_a_password_made_of_the_persons_own_name_is_refused():
 
     assert password_problem("yamada.taro", hints=("yamada.taro@example.jp", "山田 太郎"))
     assert password_problem("blue-sky-river-7") is None
+
+
+def _session_cookie_set(response) -> bool:
+    return any(v.startswith("session=") for v in response.headers.getlist("Set-Cookie"))
+
+
+def test_the_session_cookie_is_signed_at_login_then_once_a_day(app, client, make, monkeypatch):
+    """Requests after the login do not re-sign the cookie (each would cost a signature); the
+    first one of a new day does, which keeps the 180-day lifetime sliding."""
+    from datetime import UTC, datetime, timedelta
+
+    from fieldlog.web import security
+
+    rep = make.user("rep")
+    db.session.commit()
+    assert _session_cookie_set(login_form(client, rep.email, PASSWORD))
+    client.get("/api/v1/session")  # keeps a fresh CSRF secret in the session: saved once
+    assert not any(_session_cookie_set(client.get("/api/v1/session")) for _ in range(3))
+
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+
+    class Tomorrow(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return tomorrow
+
+    monkeypatch.setattr(security, "datetime", Tomorrow)
+    assert _session_cookie_set(client.get("/api/v1/session"))
+    assert not _session_cookie_set(client.get("/api/v1/session"))

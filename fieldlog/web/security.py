@@ -94,12 +94,13 @@ class DailyRefreshSession(SecureCookieSessionInterface):
     """
 
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
-        if session.modified:
-            return True
-        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
-            return False
+        refreshing = session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]
         today = datetime.now(UTC).date().isoformat()
-        if session.get("_refreshed_on") == today:
+        if session.modified:
+            if refreshing:  # saved now anyway: the next request of the day need not save it
+                session["_refreshed_on"] = today
+            return True
+        if not refreshing or session.get("_refreshed_on") == today:
             return False
         session["_refreshed_on"] = today
         return True
