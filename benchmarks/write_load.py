@@ -1,7 +1,10 @@
 """Write-load benchmark (issue 16): visit POSTs and Today under wrk, beside a bare endpoint.
 
 For each database (SQLite, PostgreSQL) it builds the demo company, starts gunicorn with FieldLog
-(2 workers by default), logs one demo rep in, and drives 32 connections with wrk:
+and gunicorn with the bare app (the same settings: 2 gthread workers × 4 threads by default, the
+README's recommendation), logs one demo rep in, and drives 32 connections with wrk, in
+``--rounds`` rounds (default 3) of ``--seconds`` (default 10) runs each, so that each FieldLog
+run has a bare run of the same minute beside it:
 
 1. ``GET /ping`` of ``benchmarks/baseline_app.py`` under the same gunicorn settings (the bare
    endpoint the ratios are taken against; measured again in every database's block);
@@ -20,8 +23,8 @@ endpoint and of Today in process, built every time and kept by the page cache (r
 not move with the machine's load), with
 ``flask kpi rebuild-summary --check``'s verdict after the load.
 
-    .venv/bin/python benchmarks/write_load.py [--db sqlite|postgresql|both] [--seconds 15]
-        [--connections 32] [--workers 2] [--worker-class sync] [--threads 1]
+    .venv/bin/python benchmarks/write_load.py [--db sqlite|postgresql|both] [--seconds 10]
+        [--rounds 3] [--connections 32] [--workers 2] [--worker-class gthread] [--threads 4]
 
 wrk comes from the Debian package ``wrk``. Ports come from FIELDLOG_LOAD_PORTS (see load.py).
 """
@@ -234,11 +237,11 @@ def demo_database(url: str) -> dict[str, object]:
     return out
 
 
-def verify(url: str, acks_file: Path) -> tuple[int, int, int]:
-    """(acknowledged, stored with the run's client_ids, problems): each acked one stored once."""
+def verify_all(url: str, acks_files: list[Path]) -> tuple[int, int, int]:
+    """(acknowledged, stored with the runs' client_ids, problems): each acked one stored once."""
     import sqlalchemy as sa
 
-    acked = acks_file.read_text().split() if acks_file.exists() else []
+    acked = [cid for file in acks_files if file.exists() for cid in file.read_text().split()]
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         counts = dict(
@@ -392,11 +395,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="sync")
-    parser.add_argument("--threads", type=int, default=1)
+    # The README's recommendation (2 workers × 4 threads); --worker-class sync for the other.
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--cpu-posts", type=int, default=100)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -413,6 +418,7 @@ def main() -> None:
     print(f"gunicorn {' '.join(options)}; wrk -t2 -c{args.connections} -d{args.seconds}s; {ROOT}")
     print(uptime())
     header = f"{'target':<28}{'req/s':>8}{'×bare':>7}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+    header += f"{'CPU ms':>8}{'load':>6}"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for kind in kinds:
@@ -421,111 +427,156 @@ def main() -> None:
                 started = time.monotonic()
                 demo = demo_database(url)
                 print(f"\n[{kind}] demo company built in {time.monotonic() - started:.0f} s")
-                print(header + f"{'CPU ms':>8}{'load':>6}")
-                base_env = {**os.environ, "FIELDLOG_MAX_REQUESTS": "0"}
-                port = free_port()
-                server = start_gunicorn(
-                    "benchmarks.baseline_app:app", options, base_env, port, work / "base.log"
-                )
-                try:
-                    settle(server)
-                    bare = run_wrk(
-                        port, "/ping", args.seconds, args.connections, "", work, "ping", server
-                    )
-                finally:
-                    stop(server)
-                rows = [("bare Flask GET /ping", bare)]
+                drive(kind, url, demo, args, options, work, header)
+            finally:
+                drop()
 
-                env = {
-                    **os.environ,
-                    "FIELDLOG_DATABASE_URL": url,
-                    "FIELDLOG_SECRET_KEY": BENCH_KEY,
-                    "FIELDLOG_SCHEDULER": "off",
-                    "FIELDLOG_ACCESS_LOG": "off",
-                    "FIELDLOG_MAX_REQUESTS": "0",
-                }
-                port = free_port()
-                log = work / f"{kind}.log"
-                server = start_gunicorn("wsgi:app", options, env, port, log)
-                acks = work / f"{kind}.acks"
-                try:
-                    waited, spent = settle(server)
-                    start_up = f"workers idle {waited:.0f} s after answering ({spent:.1f} CPU s)"
-                    cookie, token = login(port, str(demo["email"]), str(demo["password"]))
-                    visited_at = datetime.now(TZ).replace(microsecond=0).isoformat()
-                    headers = {
-                        "Cookie": cookie,
-                        "X-CSRFToken": token,
-                        "Content-Type": "application/json",
-                        "Accept": "application/json",
-                        "User-Agent": USER_AGENT,
-                    }
-                    codes = "{" + ",".join(lua_string(c) for c in demo["codes"]) + "}"
-                    headers_lua = (
-                        "{"
-                        + ",".join(f"[{lua_string(k)}]={lua_string(v)}" for k, v in headers.items())
-                        + "}"
+
+def drive(
+    kind: str,
+    url: str,
+    demo: dict[str, object],
+    args: argparse.Namespace,
+    options: list[str],
+    work: Path,
+    header: str,
+) -> None:
+    """Both servers up and idle, then ``--rounds`` rounds of ping, POST, ping, Today: each
+    FieldLog run is paired with the bare run just before it, and the table shows the medians
+    (req/s, ratio, latencies, CPU) with the rounds' range of the ratio."""
+    base_env = {**os.environ, "FIELDLOG_MAX_REQUESTS": "0"}
+    bare_port = free_port()
+    bare_server = start_gunicorn(
+        "benchmarks.baseline_app:app", options, base_env, bare_port, work / "base.log"
+    )
+    env = {
+        **os.environ,
+        "FIELDLOG_DATABASE_URL": url,
+        "FIELDLOG_SECRET_KEY": BENCH_KEY,
+        "FIELDLOG_SCHEDULER": "off",
+        "FIELDLOG_ACCESS_LOG": "off",
+        "FIELDLOG_MAX_REQUESTS": "0",
+    }
+    try:
+        port = free_port()
+        server = start_gunicorn("wsgi:app", options, env, port, work / f"{kind}.log")
+        try:
+            waited, spent = settle(server)
+            settle(bare_server)
+            cookie, token = login(port, str(demo["email"]), str(demo["password"]))
+            visited_at = datetime.now(TZ).replace(microsecond=0).isoformat()
+            headers = {
+                "Cookie": cookie,
+                "X-CSRFToken": token,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            }
+            codes = "{" + ",".join(lua_string(c) for c in demo["codes"]) + "}"
+            headers_lua = (
+                "{"
+                + ",".join(f"[{lua_string(k)}]={lua_string(v)}" for k, v in headers.items())
+                + "}"
+            )
+            get_script = (
+                f"wrk.headers['Cookie'] = {lua_string(cookie)}\n"
+                f"wrk.headers['User-Agent'] = {lua_string(USER_AGENT)}\n"
+            )
+            runs: dict[str, list[dict[str, float]]] = {"ping": [], "post": [], "today": []}
+            pairs: dict[str, list[float]] = {"post": [], "today": []}
+            acks: list[Path] = []
+            for round_ in range(args.rounds):
+                for target in ("post", "today"):
+                    bare = run_wrk(
+                        bare_port,
+                        "/ping",
+                        args.seconds,
+                        args.connections,
+                        "",
+                        work,
+                        f"ping-{round_}-{target}",
+                        bare_server,
                     )
-                    script = (
-                        f"RUN = {lua_string(uuid.uuid4().hex[:8])}\n"
-                        f"CUSTOMERS = {codes}\nVISITED_AT = {lua_string(visited_at)}\n"
-                        f"PURPOSE = {lua_string(str(demo['purpose']))}\n"
-                        f"HEADERS = {headers_lua}\nACKS_FILE = {lua_string(str(acks))}\n"
-                        + LUA.replace("function done(", "function write_acks(")
-                    )
-                    post = run_wrk(
+                    if target == "post":
+                        acks.append(work / f"{kind}-{round_}.acks")
+                        script = (
+                            f"RUN = {lua_string(uuid.uuid4().hex[:8])}\n"
+                            f"CUSTOMERS = {codes}\nVISITED_AT = {lua_string(visited_at)}\n"
+                            f"PURPOSE = {lua_string(str(demo['purpose']))}\n"
+                            f"HEADERS = {headers_lua}\nACKS_FILE = {lua_string(str(acks[-1]))}\n"
+                            + LUA.replace("function done(", "function write_acks(")
+                        )
+                        path = "/api/v1/visits"
+                    else:
+                        script, path = get_script, "/"
+                    stats = run_wrk(
                         port,
-                        "/api/v1/visits",
+                        path,
                         args.seconds,
                         args.connections,
                         script,
                         work,
-                        f"{kind}-post",
+                        f"{kind}-{target}-{round_}",
                         server,
                     )
-                    rows.append(("FieldLog POST /api/v1/visits", post))
-                    get_script = (
-                        f"wrk.headers['Cookie'] = {lua_string(cookie)}\n"
-                        f"wrk.headers['User-Agent'] = {lua_string(USER_AGENT)}\n"
-                    )
-                    today = run_wrk(
-                        port, "/", args.seconds, args.connections, get_script, work, "today", server
-                    )
-                    rows.append(("FieldLog GET / (Today)", today))
-                finally:
-                    stop(server)
-                for label, stats in rows:
-                    print(
-                        f"{label:<28}{stats['rps']:>8.0f}{stats['rps'] / bare['rps']:>7.3f}"
-                        f"{stats['p50']:>8.1f}{stats['p99']:>8.1f}"
-                        f"{stats['errors'] + stats['status']:>7}{stats['cpu']:>8.2f}"
-                        f"{stats['load']:>6.1f}"
-                    )
-                print(f"FieldLog's {start_up}: the runs start after that")
-                acked, stored, problems = verify(url, acks)
-                print(f"acknowledged {acked}, stored {stored}, problems {problems}")
-                errors_file = Path(str(acks) + ".errors")
-                if errors_file.exists() and errors_file.read_text().strip():
-                    lines = errors_file.read_text().splitlines()
-                    print(f"non-2xx answers: {len(lines)}, first: {lines[0][:160]}")
-                print(f"rebuild-summary --check: {summary_check(url)}")
-                cpu = post_cpu(url, str(demo["email"]), args.cpu_posts)
-                print(
-                    f"POST CPU ms (median of {args.cpu_posts}): customer with 10 past visits "
-                    f"{cpu['10']:.2f}, with 2,000 {cpu['2000']:.2f} "
-                    f"(×{cpu['2000'] / cpu['10']:.2f}); load {os.getloadavg()[0]:.1f}"
-                )
-                pages = request_cpu(url, str(demo["email"]), args.cpu_posts)
-                print(
-                    f"GET CPU ms in process (median of {args.cpu_posts}): bare /ping "
-                    f"{pages['ping']:.3f}, Today {pages['today']:.2f} (built every time "
-                    f"{pages['today built']:.2f}); CPU ratios to the bare endpoint: POST "
-                    f"{pages['ping'] / cpu['10']:.3f}×, Today {pages['ping'] / pages['today']:.3f}×"
-                    f" (built {pages['ping'] / pages['today built']:.3f}×)"
-                )
-                print(uptime())
-            finally:
-                drop()
+                    runs["ping"].append(bare)
+                    runs[target].append(stats)
+                    pairs[target].append(stats["rps"] / bare["rps"])
+        finally:
+            stop(server)
+    finally:
+        stop(bare_server)
+    print(
+        f"{args.rounds} rounds of {args.seconds} s runs (bare, POST, bare, Today), medians; "
+        "×bare: the median of each run's ratio to the bare run just before it"
+    )
+    print(header)
+    labels = {
+        "ping": "bare Flask GET /ping",
+        "post": "FieldLog POST /api/v1/visits",
+        "today": "FieldLog GET / (Today)",
+    }
+    for target, label in labels.items():
+        stats = runs[target]
+
+        def mid(key: str, stats: list[dict[str, float]] = stats) -> float:
+            return statistics.median(s[key] for s in stats)
+
+        ratio = f"{statistics.median(pairs[target]):>7.3f}" if target in pairs else f"{1:>7.3f}"
+        errors = sum(s["errors"] + s["status"] for s in stats)
+        print(
+            f"{label:<28}{mid('rps'):>8.0f}{ratio}{mid('p50'):>8.1f}{mid('p99'):>8.1f}"
+            f"{errors:>7}{mid('cpu'):>8.2f}{max(s['load'] for s in stats):>6.1f}"
+        )
+    for target in pairs:
+        print(f"  {labels[target]} ×bare by round: " + ", ".join(f"{r:.3f}" for r in pairs[target]))
+    print(
+        f"FieldLog's workers were idle {waited:.0f} s after answering ({spent:.1f} CPU s of "
+        "start-up work: loading the app, warming forecasts); the runs started after that"
+    )
+    acked, stored, problems = verify_all(url, acks)
+    print(f"acknowledged {acked}, stored {stored}, problems {problems}")
+    for file in acks:
+        errors_file = Path(str(file) + ".errors")
+        if errors_file.exists() and errors_file.read_text().strip():
+            lines = errors_file.read_text().splitlines()
+            print(f"non-2xx answers: {len(lines)}, first: {lines[0][:160]}")
+    print(f"rebuild-summary --check: {summary_check(url)}")
+    cpu = post_cpu(url, str(demo["email"]), args.cpu_posts)
+    print(
+        f"POST CPU ms (median of {args.cpu_posts}): customer with 10 past visits "
+        f"{cpu['10']:.2f}, with 2,000 {cpu['2000']:.2f} "
+        f"(×{cpu['2000'] / cpu['10']:.2f}); load {os.getloadavg()[0]:.1f}"
+    )
+    pages = request_cpu(url, str(demo["email"]), args.cpu_posts)
+    print(
+        f"GET CPU ms in process (median of {args.cpu_posts}): bare /ping "
+        f"{pages['ping']:.3f}, Today {pages['today']:.2f} (built every time "
+        f"{pages['today built']:.2f}); CPU ratios to the bare endpoint: POST "
+        f"{pages['ping'] / cpu['10']:.3f}×, Today {pages['ping'] / pages['today']:.3f}×"
+        f" (built {pages['ping'] / pages['today built']:.3f}×)"
+    )
+    print(uptime())
 
 
 if __name__ == "__main__":

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import statsmodels.api as sm
-from scipy import stats
 
 Verdict = Literal["up", "down", "no_change", "pre_trend", "too_little_data"]
 
@@ -126,7 +124,7 @@ def compare(
     effect, se, df = _ar1_slope(y, post)
     if se is None or not np.isfinite(se) or se <= 0:
         return Comparison("too_little_data", None, None, n_before, n_after, **means)
-    crit = float(stats.t.ppf(1 - (1 - level) / 2, df=df))
+    crit = _t_quantile(level, df)
     interval = (effect - crit * se, effect + crit * se)
     trend = _pre_trend(gap[before], weeks[before], level)
     if trend is not None:
@@ -147,8 +145,15 @@ def _pre_trend(gap: np.ndarray, weeks: np.ndarray, level: float) -> float | None
     slope, se, df = _ar1_slope(gap, weeks.astype(float) - weeks.mean())
     if se is None or not np.isfinite(se) or se <= 0:
         return None
-    crit = float(stats.t.ppf(1 - (1 - level) / 2, df=df))
+    crit = _t_quantile(level, df)
     return slope if abs(slope) > crit * se else None
+
+
+def _t_quantile(level: float, df: int) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom."""
+    from scipy import stats  # here: scipy.stats costs ~0.5 s of every worker's start-up
+
+    return float(stats.t.ppf(1 - (1 - level) / 2, df=df))
 
 
 def _ar1_slope(y: np.ndarray, x: np.ndarray) -> tuple[float, float | None, int]:
@@ -161,6 +166,10 @@ def _ar1_slope(y: np.ndarray, x: np.ndarray) -> tuple[float, float | None, int]:
     weeks = y.size
     if np.ptp(x) == 0 or weeks < 4:
         return 0.0, None, 1
+    # Imported here: statsmodels costs ~1.7 s of every worker's start-up, for pages that a
+    # worker may never serve (the hypothesis comparisons).
+    import statsmodels.api as sm
+
     design = np.column_stack([np.ones(weeks), x])
     fit = sm.OLS(y, design).fit()
     resid = np.asarray(fit.resid)
