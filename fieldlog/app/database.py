@@ -250,32 +250,56 @@ def configure_engine(engine: Engine) -> None:
 
 
 class _ProcessLock:
-    """An exclusive flock on ``<database>.writer`` shared by every process writing that file.
+    """An exclusive flock on ``<database>.writer`` shared by every process writing that file,
+    taken in turns: a process queues at a turnstile (``<database>.writer.turn``) first and
+    lets it go once it holds the lock.
+
+    Without the turnstile a process whose threads queue for the lock one after the other
+    took it again at every release (its next thread was running when the other process was
+    asleep between two polls), so the other process's threads all ended up waiting: with
+    2 gthread workers the writes ran on one core (the GIL) and the other stood idle
+    (benchmarks/write_load.py: 1.2 of 2 cores busy under visit posts). Whoever holds the
+    turnstile is next: the releasing process's next thread waits behind it.
 
     Opened per process (a descriptor inherited across fork would share the lock); no-op for
     an in-memory database.
     """
 
+    # Polls while waiting: from 50 µs, doubling to 250 µs. The lock is held ~1-2 ms a visit
+    # post; a longer sleep than this left it free and both processes asleep.
+    FIRST_POLL, LAST_POLL = 0.00005, 0.00025
+
     def __init__(self, database: str | None) -> None:
         self.path = f"{database}.writer" if database and database != ":memory:" else None
         self.fd: int | None = None
+        self.turn: int | None = None
         self.pid = 0
 
     def acquire(self, deadline: float) -> bool:
         if self.path is None:
             return True
         if self.fd is None or self.pid != os.getpid():
-            self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-        delay = 0.0002
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.turn = os.open(self.path + ".turn", os.O_RDWR | os.O_CREAT, 0o600)
+            self.pid = os.getpid()
+        if not self._take(self.turn, deadline):
+            return False
+        try:
+            return self._take(self.fd, deadline)
+        finally:
+            fcntl.flock(self.turn, fcntl.LOCK_UN)
+
+    def _take(self, fd: int | None, deadline: float) -> bool:
+        delay = self.FIRST_POLL
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # type: ignore[arg-type]
                 return True
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     return False
                 time.sleep(delay)
-                delay = min(delay * 2, 0.002)
+                delay = min(delay * 2, self.LAST_POLL)
 
     def release(self) -> None:
         if self.path is not None and self.fd is not None:
@@ -284,7 +308,9 @@ class _ProcessLock:
     def close(self) -> None:
         if self.fd is not None and self.pid == os.getpid():
             os.close(self.fd)
-        self.fd = None
+            if self.turn is not None:
+                os.close(self.turn)
+        self.fd = self.turn = None
 
 
 _HOLDS_WRITER = "fieldlog_writer_lock"
