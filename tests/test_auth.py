@@ -268,3 +268,31 @@ def test_the_session_cookie_is_signed_at_login_then_once_a_day(app, client, make
     monkeypatch.setattr(security, "datetime", Tomorrow)
     assert _session_cookie_set(client.get("/api/v1/session"))
     assert not _session_cookie_set(client.get("/api/v1/session"))
+
+
+def test_a_verified_session_cookie_is_kept_per_process_without_loosening_it(app, monkeypatch):
+    """The decoded cookie is kept for the next request with the same cookie: a changed cookie
+    is verified afresh (a forged one refused), each request gets its own copy, and a kept one
+    is refused once older than the session's lifetime."""
+    import time
+    from types import SimpleNamespace
+
+    from flask import request
+
+    from fieldlog.web import security
+
+    interface = app.session_interface
+    signed = interface.get_signing_serializer(app).dumps({"csrf_token": "s", "items": [1]})
+
+    def opened(cookie: str):
+        with app.test_request_context("/", headers={"Cookie": f"session={cookie}"}):
+            return interface.open_session(app, request)
+
+    first = opened(signed)
+    first["items"].append(2)  # a request changing its session in place
+    assert opened(signed)["items"] == [1]
+    forged = signed[:-2] + ("BB" if signed.endswith("AA") else "AA")
+    assert dict(opened(forged)) == {}
+    later = time.time() + app.permanent_session_lifetime.total_seconds() + 60
+    monkeypatch.setattr(security, "time", SimpleNamespace(time=lambda: later))
+    assert dict(opened(signed)) == {}
