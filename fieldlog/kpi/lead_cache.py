@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, bindparam, delete, event, inspect, or_, select
+from sqlalchemy import Date, bindparam, delete, event, exists, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from ..app.database import IN_UNIT_OF_WORK
@@ -233,22 +233,47 @@ def _forget_statements(by_day: bool, by_instant: bool, *, one: bool) -> list[Any
     WITH clause: one round trip instead of two on every visit post)."""
     out = []
     for model in (LeadCache, LeadRanking):
-        touched = []
-        if by_day:
-            touched.append(model.window_end >= bindparam("day", type_=Date))
-        if by_instant:
-            touched.append(model.window_until > bindparam("instant", type_=UTCDateTime))
-        out.append(delete(model).where(or_(*touched)))
+        out.append(delete(model).where(_touched(model, by_day, by_instant)))
     if one:
         first = out[0].returning(LeadCache.id).cte("forgotten_analyses")
         return [out[1].add_cte(first)]
     return out
 
 
+def _touched(model: Any, by_day: bool, by_instant: bool) -> Any:
+    """The rows of ``model`` whose window reaches the day or the instant."""
+    touched = []
+    if by_day:
+        touched.append(model.window_end >= bindparam("day", type_=Date))
+    if by_instant:
+        touched.append(model.window_until > bindparam("instant", type_=UTCDateTime))
+    return or_(*touched)
+
+
+def _any_statement(by_day: bool, by_instant: bool) -> Any:
+    """Whether either table has a row to delete (SQLite: one indexed read, where the two
+    deletes were two statements on every visit post, which mostly find nothing: a visit
+    logged today reaches no kept window)."""
+    return select(
+        or_(
+            *(
+                exists().where(_touched(model, by_day, by_instant))
+                for model in (LeadCache, LeadRanking)
+            )
+        )
+    )
+
+
 # Built once: every visit post runs the instant's pair (building them cost ~0.2 ms a post).
 _FORGET = {
     (one, by_day, by_instant): _forget_statements(by_day, by_instant, one=one)
     for one in (False, True)
+    for by_day in (False, True)
+    for by_instant in (False, True)
+    if by_day or by_instant
+}
+_ANY = {
+    (by_day, by_instant): _any_statement(by_day, by_instant)
     for by_day in (False, True)
     for by_instant in (False, True)
     if by_day or by_instant
@@ -262,8 +287,14 @@ def forget_from(session: Session, day: date | None, instant: datetime | None = N
         return
     conn = session.connection()
     one = conn.dialect.name == "postgresql"
+    params = {"day": day, "instant": instant}
+    if (
+        not one
+        and conn.execute(_ANY[(day is not None, instant is not None)], params).first() is None
+    ):
+        return
     for stmt in _FORGET[(one, day is not None, instant is not None)]:
-        conn.execute(stmt, {"day": day, "instant": instant})
+        conn.execute(stmt, params)
 
 
 def visits_written(session: Session, instants: Iterable[datetime]) -> None:
