@@ -1,8 +1,8 @@
 """Write-load benchmark (issue 16): visit POSTs and Today under wrk, beside a bare endpoint.
 
 For each database (SQLite, PostgreSQL) it builds the demo company, starts gunicorn with FieldLog
-and gunicorn with the bare app (the same settings: 2 gthread workers × 4 threads by default, the
-README's recommendation), logs one demo rep in, and drives 32 connections with wrk, in
+and gunicorn with the bare app (the same settings: 2 sync workers by default, the README's
+recommendation), logs one demo rep in, and drives 32 connections with wrk, in
 ``--rounds`` rounds (default 3) of ``--seconds`` (default 10) runs each, so that each FieldLog
 run has a bare run of the same minute beside it:
 
@@ -24,7 +24,7 @@ not move with the machine's load), with
 ``flask kpi rebuild-summary --check``'s verdict after the load.
 
     .venv/bin/python benchmarks/write_load.py [--db sqlite|postgresql|both] [--seconds 10]
-        [--rounds 3] [--connections 32] [--workers 2] [--worker-class gthread] [--threads 4]
+        [--rounds 3] [--connections 32] [--workers 2] [--worker-class sync] [--threads 1]
 
 wrk comes from the Debian package ``wrk``. Ports come from FIELDLOG_LOAD_PORTS (see load.py).
 """
@@ -399,9 +399,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
-    # The README's recommendation (2 workers × 4 threads); --worker-class sync for the other.
-    parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--threads", type=int, default=4)
+    # The README's recommendation: 2 sync workers (--worker-class gthread --threads 4: threads).
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cpu-posts", type=int, default=100)
     args = parser.parse_args()
     if not shutil.which("wrk"):
