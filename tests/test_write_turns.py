@@ -68,3 +68,31 @@ def test_the_lock_is_taken_at_once_when_nobody_waits(tmp_path):
         lock.release()
     lock.close()
     assert not _held_by_another(str(tmp_path / "alone.db.writer"))
+
+
+def test_the_write_lock_is_held_until_sqlites_commit_is_done(tmp_path):
+    """The next writer gets the lock once the COMMIT has been written, not before: a writer let
+    in during the COMMIT met SQLITE_BUSY and slept in SQLite's busy handler."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    from fieldlog.app.database import configure_engine, write_intent
+
+    database = str(tmp_path / "commit.db")
+    held_at_commit: list[bool] = []
+
+    class Watched(sqlite3.Connection):
+        def commit(self) -> None:
+            if self.in_transaction:
+                held_at_commit.append(_held_by_another(database + ".writer"))
+            super().commit()
+
+    engine = create_engine(f"sqlite:///{database}", connect_args={"factory": Watched})
+    configure_engine(engine)
+    for statement in ("CREATE TABLE t (x INTEGER)", "INSERT INTO t VALUES (1)"):
+        with write_intent(), engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+    assert held_at_commit == [True, True]
+    assert not _held_by_another(database + ".writer")  # and let go after it
+    engine.dispose()

@@ -204,11 +204,16 @@ def configure_engine(engine: Engine) -> None:
     # Writers queue for the write lock here, in order, instead of in SQLite's busy handler,
     # which sleeps and retries (up to 100 ms a try): under a burst of posts the unlucky writer
     # of 16 threads kept losing and waited seconds. Threads of one process wait on a lock;
-    # processes (gunicorn's workers) on an flock of a file beside the database, polled every
-    # ≤ 2 ms: with 2 sync workers posting visits, the busy handler's sleeps let through ~30
+    # processes (gunicorn's workers) on an flock of a file beside the database, in turns
+    # (_ProcessLock): with 2 sync workers posting visits, the busy handler's sleeps let through ~30
     # posts/s where the work allowed several times that (benchmarks/write_load.py).
     writer = threading.Lock()
     between = _ProcessLock(engine.url.database)
+    # The pool record's info of each DBAPI connection holding the lock, by id: the lock is let
+    # go once SQLite's COMMIT is done (do_commit below), not at SQLAlchemy's "commit" event,
+    # which comes before it: the next writer's BEGIN IMMEDIATE then met the COMMIT still
+    # writing, got SQLITE_BUSY, and SQLite's busy handler slept a millisecond or more.
+    holders: dict[int, dict[Any, Any]] = {}
 
     def take(connection: Any) -> None:
         """Queue for the write lock (this process's threads, then the other processes), then
@@ -220,6 +225,7 @@ def configure_engine(engine: Engine) -> None:
             writer.release()
             raise OperationalError("BEGIN IMMEDIATE", None, _busy())
         connection.info[_HOLDS_WRITER] = (writer, between)
+        holders[id(connection.connection.dbapi_connection)] = connection.info
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -236,8 +242,18 @@ def configure_engine(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
         # else: reads in autocommit until begin_writes
 
-    for name in ("commit", "rollback"):
-        event.listen(engine, name, _release_writer)
+    commit = engine.dialect.do_commit  # the dialect is this engine's own
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            info = holders.pop(id(dbapi_connection), None)
+            if info is not None:
+                _release_writer_info(info)
+
+    engine.dialect.do_commit = do_commit  # type: ignore[method-assign]
+    event.listen(engine, "rollback", _release_writer)  # before the ROLLBACK: nothing is written
 
     @event.listens_for(engine, "checkin")
     def _checkin(dbapi_connection: Any, connection_record: Any) -> None:
@@ -329,8 +345,13 @@ def _busy() -> Exception:
 
 
 def _release_writer(connection: Any, *_args: Any) -> None:
-    """End of a write transaction (commit or rollback): let the next writer in."""
-    locks = connection.info.pop(_HOLDS_WRITER, None)
+    """End of a write transaction (a rollback, a connection back in the pool): let the next
+    writer in."""
+    _release_writer_info(connection.info)
+
+
+def _release_writer_info(info: dict[Any, Any]) -> None:
+    locks = info.pop(_HOLDS_WRITER, None)
     if locks is not None:
         writer, between = locks
         between.release()
