@@ -25,6 +25,7 @@ not move with the machine's load), with
 
     .venv/bin/python benchmarks/write_load.py [--db sqlite|postgresql|both] [--seconds 10]
         [--rounds 3] [--connections 32] [--workers 2] [--worker-class sync] [--threads 1]
+        [--max-requests 0]
 
 wrk comes from the Debian package ``wrk``. Ports come from FIELDLOG_LOAD_PORTS (see load.py).
 """
@@ -403,15 +404,17 @@ def main() -> None:
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cpu-posts", type=int, default=100)
+    # 0: no periodic worker restarts within the runs; FieldLog's default is 2000 (README).
+    parser.add_argument("--max-requests", type=int, default=0)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
     # FieldLog's own gunicorn settings (fieldlog/app/gunicorn_conf.py: its hooks, the GC freeze
-    # after loading) for both apps, with the worker count and class of the command line and no
-    # periodic restarts (FIELDLOG_MAX_REQUESTS=0 below) within a 15 s run.
+    # after loading) for both apps, with the worker count and class and the periodic restarts
+    # (--max-requests, FIELDLOG_MAX_REQUESTS below; none by default) of the command line.
     options = ["-c", str(ROOT / "fieldlog" / "app" / "gunicorn_conf.py")]
     options += ["-w", str(args.workers), "-k", args.worker_class, "--graceful-timeout", "5"]
-    options += ["--access-logfile", "/dev/null", "--max-requests", "0"]
+    options += ["--access-logfile", "/dev/null", "--max-requests", str(args.max_requests)]
     if args.worker_class == "gthread":
         options += ["--threads", str(args.threads)]
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
@@ -444,7 +447,7 @@ def drive(
     """Both servers up and idle, then ``--rounds`` rounds of ping, POST, ping, Today: each
     FieldLog run is paired with the bare run just before it, and the table shows the medians
     (req/s, ratio, latencies, CPU) with the rounds' range of the ratio."""
-    base_env = {**os.environ, "FIELDLOG_MAX_REQUESTS": "0"}
+    base_env = {**os.environ, "FIELDLOG_MAX_REQUESTS": str(args.max_requests)}
     bare_port = free_port()
     bare_server = start_gunicorn(
         "benchmarks.baseline_app:app", options, base_env, bare_port, work / "base.log"
@@ -455,7 +458,7 @@ def drive(
         "FIELDLOG_SECRET_KEY": BENCH_KEY,
         "FIELDLOG_SCHEDULER": "off",
         "FIELDLOG_ACCESS_LOG": "off",
-        "FIELDLOG_MAX_REQUESTS": "0",
+        "FIELDLOG_MAX_REQUESTS": str(args.max_requests),
     }
     try:
         port = free_port()
