@@ -184,7 +184,10 @@ def run_wrk(
     stats = json.loads(summary_file.read_text())
     stats["rps"] = stats["requests"] / stats["seconds"]
     stats["load"] = max(load_before, os.getloadavg()[0])
-    stats["cpu"] = (cpu_seconds(pids) - cpu_before) * 1000 / max(stats["requests"], 1)
+    # A worker replaced meanwhile (--max-requests) took its CPU time with it: no figure then.
+    same = process_tree(server.pid) == pids
+    spent = cpu_seconds(pids) - cpu_before
+    stats["cpu"] = spent * 1000 / max(stats["requests"], 1) if same else float("nan")
     return stats
 
 

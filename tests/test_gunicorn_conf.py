@@ -109,3 +109,14 @@ def test_a_replacement_that_never_reports_holds_the_others_only_so_long(hooks, m
     clock = gunicorn_conf.time.monotonic() + gunicorn_conf.REPLACEMENT_WAIT + 1
     monkeypatch.setattr(gunicorn_conf.time, "monotonic", lambda: clock)
     assert b.serve()
+
+
+def test_the_default_worker_count_follows_the_database():
+    """SQLite: a worker a core (the default database too); PostgreSQL: two a core; 2 to 8."""
+    from fieldlog.app.gunicorn_conf import default_workers
+
+    assert default_workers("", 2) == 2
+    assert default_workers("sqlite:////srv/fieldlog.db", 4) == 4
+    assert default_workers("postgresql://fieldlog@db/fieldlog", 2) == 4
+    assert default_workers("postgresql://fieldlog@db/fieldlog", 16) == 8
+    assert default_workers("sqlite:///x.db", 1) == 2

@@ -77,7 +77,21 @@ class JsonLogger(Logger):
 
 wsgi_app = "wsgi:app"
 bind = [address.strip() for address in os.environ.get("FIELDLOG_BIND", "127.0.0.1:8000").split(",")]
-workers = _int("FIELDLOG_WORKERS", min(2 * (os.cpu_count() or 1) + 1, 8))
+
+
+def default_workers(database_url: str, cores: int) -> int:
+    """One sync worker a core on SQLite (one writer at a time: more processes only queue for
+    the write lock and take CPU from it), two a core on PostgreSQL (a worker waiting for the
+    database leaves its core to another); at least 2, at most 8. Measured in
+    benchmarks/write_load.py (README, "Deployment with gunicorn")."""
+    per_core = 1 if database_url.strip().lower().startswith("sqlite") or not database_url else 2
+    return max(2, min(per_core * cores, 8))
+
+
+workers = _int(
+    "FIELDLOG_WORKERS",
+    default_workers(os.environ.get("FIELDLOG_DATABASE_URL", ""), os.cpu_count() or 1),
+)
 threads = _int("FIELDLOG_THREADS", 1)
 timeout = _int("FIELDLOG_TIMEOUT", 60)
 graceful_timeout = _int("FIELDLOG_GRACEFUL_TIMEOUT", 30)
