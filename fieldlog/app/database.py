@@ -253,7 +253,13 @@ def configure_engine(engine: Engine) -> None:
                 _release_writer_info(info)
 
     engine.dialect.do_commit = do_commit  # type: ignore[method-assign]
-    event.listen(engine, "rollback", _release_writer)  # before the ROLLBACK: nothing is written
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(connection: Any) -> None:
+        # Before the ROLLBACK (it writes nothing); the lock's holder is forgotten with it, so a
+        # later DBAPI connection that happens to get the same id is never taken for it.
+        holders.pop(id(connection.connection.dbapi_connection), None)
+        _release_writer(connection)
 
     @event.listens_for(engine, "checkin")
     def _checkin(dbapi_connection: Any, connection_record: Any) -> None:
