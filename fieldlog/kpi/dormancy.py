@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Date, bindparam, delete, func, insert, select, union_all
@@ -143,6 +143,11 @@ def built_with(session: Session) -> dict[str, Any] | None:
     return session.connection().execute(_BUILT_WITH).scalar()
 
 
+# For a writer to read beside its own write (the visit post's insert returns it), and hand to
+# ``visit_added`` as ``params``: one statement fewer on every post.
+BUILT_WITH = _BUILT_WITH.scalar_subquery()
+
+
 def usable(session: Session, settings: CompanySettings, tz: ZoneInfo) -> bool:
     """True when the stored runs answer ``dormant_rate`` for these settings and timezone."""
     return built_with(session) == wanted(settings, tz)
@@ -231,14 +236,23 @@ def _kept_between(
     return stored_runs.clip([(a, b, None) for a, b in runs], lo, hi)
 
 
-def visit_added(session: Session, customer_id: int, visited_at: datetime) -> None:
+def visit_added(
+    session: Session,
+    customer_id: int,
+    visited_at: datetime,
+    *,
+    params: dict[str, Any] | Literal[False] | None = False,
+) -> None:
     """A new visit keeps its customer on the next ``dormant_visit_days``: add those runs.
 
     Kept days only grow with a visit (kept = visited ∩ selling), so this reads the customer's
     sale days around the window and the runs touching it, never its visits. Flushes nothing.
+    ``params``: ``built_with``, when the caller read it (``BUILT_WITH``) in its write
+    transaction; False: read it here.
     """
     untold.told(session, Visit, [customer_id])
-    params = built_with(session)
+    if params is False:
+        params = built_with(session)
     if params is None:
         return
     day = visited_at.astimezone(ZoneInfo(params["tz"])).date()

@@ -24,7 +24,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, bindparam, delete, event, exists, inspect, or_, select
+from sqlalchemy import (
+    Date,
+    bindparam,
+    delete,
+    event,
+    exists,
+    inspect,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from ..app.database import IN_UNIT_OF_WORK
@@ -280,16 +290,24 @@ _ANY = {
 }
 
 
-def forget_from(session: Session, day: date | None, instant: datetime | None = None) -> None:
+def forget_from(
+    session: Session,
+    day: date | None,
+    instant: datetime | None = None,
+    *,
+    stale: bool | None = None,
+) -> None:
     """Delete the kept analyses and rankings whose window ends on or after ``day``, or after
-    ``instant`` (a visit's time)."""
-    if day is None and instant is None:
+    ``instant`` (a visit's time). ``stale``: whether any does, already read by the caller in a
+    statement of its own (``stale_after``); None: read it here (SQLite) or just delete."""
+    if (day is None and instant is None) or stale is False:
         return
     conn = session.connection()
     one = conn.dialect.name == "postgresql"
     params = {"day": day, "instant": instant}
     if (
-        not one
+        stale is None
+        and not one
         and conn.execute(_ANY[(day is not None, instant is not None)], params).first() is None
     ):
         return
@@ -297,11 +315,26 @@ def forget_from(session: Session, day: date | None, instant: datetime | None = N
         conn.execute(stmt, params)
 
 
-def visits_written(session: Session, instants: Iterable[datetime]) -> None:
-    """The write step for visits at these instants written by a Core insert (no ORM rows)."""
+def stale_after(instant: Any) -> Any:
+    """Whether a kept analysis or ranking reaches past ``instant``, a column of naive UTC (as
+    stored) of the row a writer writes: for it to read beside its write, in the same statement
+    (the visit post's insert returns it), and hand to ``visits_written`` as ``stale``.
+
+    The column is named as the written row's own (``visit.visited_at``), never as a table of
+    the subquery: SQLAlchemy correlates only into an enclosing SELECT, and a RETURNING is none,
+    so the column object would have joined every row of its table in."""
+    outer = literal_column(f"{instant.table.name}.{instant.name}")
+    return or_(*(exists().where(m.window_until > outer) for m in (LeadCache, LeadRanking)))
+
+
+def visits_written(
+    session: Session, instants: Iterable[datetime], *, stale: bool | None = None
+) -> None:
+    """The write step for visits at these instants written by a Core insert (no ORM rows);
+    ``stale`` as in ``forget_from``, read with ``stale_after`` of the earliest instant."""
     moments = [_naive(at) for at in instants]
     if moments:
-        forget_from(session, None, min(moments))
+        forget_from(session, None, min(moments), stale=stale)
 
 
 def histories_moved(session: Session) -> None:

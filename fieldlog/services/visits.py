@@ -264,13 +264,14 @@ def store_visit(session: Session, user: User, checked: Checked, *, now: datetime
         "late_reason": data.late_reason,
         "ref": None,
     }
-    visit = _insert_visit(session, values)
-    if visit is None:
+    inserted = _insert_visit(session, values)
+    if inserted is None:
         # A concurrent request with the same client_id committed first: answer as its replay.
         existing = _find(session, user, checked.client_id)
         if existing is None:
             raise InProgress(_l("This visit is still being saved; try again.")) from None
         return _replay(existing, checked.digest)
+    visit = inserted.visit
     for name, value in (
         ("rep", user),
         ("branch", user.branch),
@@ -278,7 +279,7 @@ def store_visit(session: Session, user: User, checked: Checked, *, now: datetime
         ("purpose", checked.purpose),
     ):
         set_committed_value(visit, name, value)
-    lead_cache.visits_written(session, [visit.visited_at])
+    lead_cache.visits_written(session, [visit.visited_at], stale=inserted.lead_stale)
 
     proposals: list[Proposal] = []
     follow_ups: list[FollowUp] = []
@@ -314,7 +315,7 @@ def store_visit(session: Session, user: User, checked: Checked, *, now: datetime
         follow_up.done_visit_id = visit.id
     lead_cache.rows_changed(session, [*proposals, *follow_ups, *completed])
     session.flush()  # nothing to write for a visit alone: no statement
-    dormancy.visit_added(session, customer.id, visit.visited_at)
+    dormancy.visit_added(session, customer.id, visit.visited_at, params=inserted.dormancy)
     # What the answer lists is what was just written: no query reads it back.
     set_committed_value(visit, "proposals", proposals)
     set_committed_value(visit, "follow_ups", follow_ups)
@@ -324,18 +325,33 @@ def store_visit(session: Session, user: User, checked: Checked, *, now: datetime
 
 def _insert_statement(dialect: Any) -> Any:
     """INSERT … ON CONFLICT (rep_id, client_id) DO NOTHING RETURNING id: a client_id that
-    another request stored meanwhile returns no row (on PostgreSQL after waiting for it)."""
-    stmt = dialect.insert(Visit.__table__).on_conflict_do_nothing(
-        index_elements=["rep_id", "client_id"]
+    another request stored meanwhile returns no row (on PostgreSQL after waiting for it).
+
+    The row also returns what the post's summary steps read first, in the write transaction:
+    whether a kept lead analysis reaches past the visit (``lead_cache.stale_after``) and the
+    dormancy summary's parameters (``dormancy.BUILT_WITH``): two statements fewer a post.
+    """
+    table = Visit.__table__
+    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=["rep_id", "client_id"])
+    return stmt.returning(
+        table.c.id,
+        lead_cache.stale_after(table.c.visited_at).label("lead_stale"),
+        dormancy.BUILT_WITH.label("dormancy"),
     )
-    return stmt.returning(Visit.__table__.c.id)
 
 
 # Built once per dialect: every visit post runs one.
 _INSERT = {"sqlite": _insert_statement(sqlite), "postgresql": _insert_statement(postgresql)}
 
 
-def _insert_visit(session: Session, values: dict[str, Any]) -> Visit | None:
+@dataclass(frozen=True)
+class _Inserted:
+    visit: Visit
+    lead_stale: bool
+    dormancy: dict[str, Any] | None
+
+
+def _insert_visit(session: Session, values: dict[str, Any]) -> _Inserted | None:
     """The visit row by one Core statement, as a clean persistent Visit; None on a known
     client_id.
 
@@ -344,13 +360,13 @@ def _insert_visit(session: Session, values: dict[str, Any]) -> Visit | None:
     a flush then a load would give, without either.
     """
     conn = session.connection()
-    visit_id = conn.execute(_INSERT[conn.dialect.name], values).scalar()
-    if visit_id is None:
+    row = conn.execute(_INSERT[conn.dialect.name], values).first()
+    if row is None:
         return None
-    visit = Visit(id=visit_id, **values)
+    visit = Visit(id=row.id, **values)
     make_transient_to_detached(visit)  # as if loaded: no pending change, nothing to flush
     session.add(visit)
-    return visit
+    return _Inserted(visit, bool(row.lead_stale), row.dormancy)
 
 
 def _customer_for(
