@@ -46,7 +46,7 @@ class User(UserMixin, db.Model):
     branch: Mapped[Branch | None] = relationship()
 
     # Set by the user loader: the server-side session this request authenticated with.
-    login_session = None  # LoginSession | None, not a column
+    login_session = None  # LoginSession | accounts.SessionRef | None, not a column
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
