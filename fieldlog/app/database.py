@@ -245,10 +245,12 @@ def configure_engine(engine: Engine) -> None:
     commit = engine.dialect.do_commit  # the dialect is this engine's own
 
     def do_commit(dbapi_connection: Any) -> None:
+        # SQLAlchemy hands the pool's proxy of the DBAPI connection: the keys are the raw one's.
+        key = id(getattr(dbapi_connection, "dbapi_connection", dbapi_connection))
         try:
             commit(dbapi_connection)
         finally:
-            info = holders.pop(id(dbapi_connection), None)
+            info = holders.pop(key, None)
             if info is not None:
                 _release_writer_info(info)
 
