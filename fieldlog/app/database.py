@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -214,6 +216,23 @@ def configure_engine(engine: Engine) -> None:
     # which comes before it: the next writer's BEGIN IMMEDIATE then met the COMMIT still
     # writing, got SQLITE_BUSY, and SQLite's busy handler slept a millisecond or more.
     holders: dict[int, dict[Any, Any]] = {}
+    stamp = _AuthStamp(engine.url.database)
+    if stamp.path is not None:
+        _AUTH_STAMPS[engine] = stamp
+    # DBAPI connections (by id) whose open transaction wrote users, sessions or branches: their
+    # commit changes the stamp (after the COMMIT, so a reader that sees the new stamp reads
+    # the new rows).
+    wrote_auth: set[int] = set()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if stamp.path is None or not _WRITES_AUTH.match(statement):
+            return
+        dbapi_connection = conn.connection.dbapi_connection
+        if dbapi_connection.in_transaction:
+            wrote_auth.add(id(dbapi_connection))
+        else:
+            stamp.bump()  # a statement outside a transaction is committed already
 
     def take(connection: Any) -> None:
         """Queue for the write lock (this process's threads, then the other processes), then
@@ -249,6 +268,9 @@ def configure_engine(engine: Engine) -> None:
         key = id(getattr(dbapi_connection, "dbapi_connection", dbapi_connection))
         try:
             commit(dbapi_connection)
+            if key in wrote_auth:
+                wrote_auth.discard(key)
+                stamp.bump()
         finally:
             info = holders.pop(key, None)
             if info is not None:
@@ -261,6 +283,7 @@ def configure_engine(engine: Engine) -> None:
         # Before the ROLLBACK (it writes nothing); the lock's holder is forgotten with it, so a
         # later DBAPI connection that happens to get the same id is never taken for it.
         holders.pop(id(connection.connection.dbapi_connection), None)
+        wrote_auth.discard(id(connection.connection.dbapi_connection))
         _release_writer(connection)
 
     @event.listens_for(engine, "checkin")
@@ -271,6 +294,79 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "engine_disposed")
     def _disposed(_engine: Any) -> None:
         between.close()
+        stamp.close()
+
+
+# A statement that writes the tables a logged-in request is loaded from (its session, user
+# and branch): SQLAlchemy's (ORM flushes, Core) and any other, as the database receives it.
+_WRITES_AUTH = re.compile(
+    r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM"
+    r'|DROP\s+TABLE|ALTER\s+TABLE)\s+(?:IF\s+EXISTS\s+)?"?(?:user|login_session|branch)"?[\s(]',
+    re.IGNORECASE,
+)
+_AUTH_STAMPS: weakref.WeakKeyDictionary[Engine, _AuthStamp] = weakref.WeakKeyDictionary()
+
+
+def auth_stamp(session: Session | scoped_session) -> bytes | None:
+    """What a process may keep a logged-in user under: it changes whenever any process
+    commits a write of users, login sessions or branches to this SQLite database. None where
+    there is no such stamp (PostgreSQL, an in-memory database): load the user every time.
+
+    Read it before reading the rows it covers: a write committed in between then changes it
+    again, and what was read is never kept under the newer stamp.
+    """
+    stamp = _AUTH_STAMPS.get(session.get_bind())  # type: ignore[arg-type]
+    if stamp is None:
+        return None
+    try:
+        return stamp.read()
+    except OSError:
+        return None  # cannot be read here (permissions, a full disk): nothing is kept then
+
+
+class _AuthStamp:
+    """16 bytes in ``<database>.auth``, rewritten at random by every committed write of the
+    tables a logged-in request is loaded from; each process reads them (~2 µs) to know whether
+    a user it keeps is still what the database holds (services/accounts.load_session).
+
+    A deleted file (someone cleaned up) is noticed (no links left) and opened afresh, and a
+    write goes through the path: every process ends up on the same file.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self.path = f"{database}.auth" if database and database != ":memory:" else None
+        self.fd: int | None = None
+        self.pid = 0
+
+    def _open(self) -> int:
+        assert self.path is not None
+        if self.fd is None or self.pid != os.getpid() or os.fstat(self.fd).st_nlink == 0:
+            if self.fd is not None and self.pid == os.getpid():
+                os.close(self.fd)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.pid = os.getpid()
+        return self.fd
+
+    def read(self) -> bytes:
+        return os.pread(self._open(), 16, 0)  # a file never written: b"", a value like any
+
+    def bump(self) -> None:
+        """After the commit it marks: a failure is logged, never raised (the write stands);
+        what processes keep then goes stale for at most ``KEPT_SECONDS``."""
+        assert self.path is not None
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                os.pwrite(fd, os.urandom(16), 0)
+            finally:
+                os.close(fd)
+        except OSError:
+            logging.getLogger(__name__).exception("could not change the auth stamp %s", self.path)
+
+    def close(self) -> None:
+        if self.fd is not None and self.pid == os.getpid():
+            os.close(self.fd)
+        self.fd = None
 
 
 class _ProcessLock:
