@@ -542,7 +542,10 @@ def test_a_rep_cannot_tick_off_a_colleagues_follow_up(world, make):
     ).visit.follow_ups[0]
     with pytest.raises(Invalid) as caught:
         record(world["rep"], visit_payload(world["customer"], completes_follow_ups=[theirs.id]))
-    assert "completes_follow_ups" in caught.value.errors
+    # The message does not say it belongs to another customer: it is this one's, not the rep's.
+    assert [str(m) for m in caught.value.errors["completes_follow_ups"]] == [
+        "この顧客のフォローではないか、あなたが完了できないフォローです。"
+    ]
     assert theirs.done_on is None
     manager = make.user("manager", world["branch"])
     record(manager, visit_payload(world["customer"], completes_follow_ups=[theirs.id]))

@@ -297,7 +297,10 @@ def parse_visit(payload: Mapping[str, Any], *, now: datetime, client_id: str) ->
                 _l("At most %(n)s follow-ups per visit.", n=limits.MAX_COMPLETES),
             )
         elif not all(limits.id_in_range(i) for i in ids):
-            errors.add("completes_follow_ups", _l("Unknown follow-up for this customer."))
+            errors.add(
+                "completes_follow_ups",
+                _l("Unknown follow-up for this customer, or one you may not complete."),
+            )
         else:
             visit.completes_follow_ups = sorted(set(ids))
 

@@ -400,7 +400,10 @@ def _follow_ups_to_complete(
         access.follow_ups(user).where(FollowUp.id.in_(ids), FollowUp.customer_id == customer.id)
     ).all()
     if len(found) != len(ids):
-        errors.add("completes_follow_ups", _l("Unknown follow-up for this customer."))
+        errors.add(
+            "completes_follow_ups",
+            _l("Unknown follow-up for this customer, or one you may not complete."),
+        )
     elif any(f.cancelled for f in found):
         errors.add("completes_follow_ups", _l("A cancelled follow-up cannot be completed."))
     return list(found)
