@@ -22,10 +22,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.from_mapping(config.DEFAULTS)
-    app.config.update(config.from_environment(app.instance_path))
-    if test_config:
-        app.config.update(test_config)
     try:
+        app.config.update(config.from_environment(app.instance_path))
+        if test_config:
+            app.config.update(test_config)
         config.finalize(app.config, app.instance_path)
     except config.ConfigError as exc:
         _stop_cli_on(exc)

@@ -172,6 +172,9 @@ def _run(args: list[str], **variables: str) -> subprocess.CompletedProcess[str]:
             {"FIELDLOG_DATABASE_URL": "sqlite:////nonexistent-dir/x.db"},
             "FIELDLOG_DATABASE_URL: cannot connect to the database",
         ),
+        ({"FIELDLOG_PROXY_FIX": "maybe"}, "FIELDLOG_PROXY_FIX: 'maybe' is not a number of"),
+        ({"FIELDLOG_PROXY_FIX": "-1"}, "FIELDLOG_PROXY_FIX: '-1' is not a number of"),
+        ({"FIELDLOG_LOG_FORMAT": "xml"}, "FIELDLOG_LOG_FORMAT: 'xml' is neither json nor text"),
     ],
 )
 def test_a_bad_setting_stops_the_cli_with_one_line_naming_it(variables, says, tmp_path):

@@ -162,7 +162,8 @@ def test_without_proxy_fix_forwarded_headers_are_ignored(database_url, tmp_path)
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [("", 0), ("0", 0), ("1", 1), ("2", 2), ("yes", 1), ("off", 0)]
+    ("value", "expected"),
+    [("", 0), ("0", 0), ("1", 1), ("2", 2), ("yes", 1), ("true", 1), ("off", 0), ("No", 0)],
 )
 def test_proxy_fix_setting(value, expected, tmp_path):
     from fieldlog.app.config import from_environment

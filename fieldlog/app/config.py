@@ -76,8 +76,10 @@ def from_environment(
         "sqlite:///" + str(Path(instance_path) / "fieldlog.db")
     )
     https = env.get("FIELDLOG_HTTPS", "").lower() in {"1", "true", "yes"}
-    proxy_fix = env.get("FIELDLOG_PROXY_FIX", "").strip().lower()
-    proxies = int(proxy_fix) if proxy_fix.isdigit() else int(proxy_fix in {"true", "yes"})
+    proxies = _proxies(env.get("FIELDLOG_PROXY_FIX", ""))
+    log_format = (env.get("FIELDLOG_LOG_FORMAT") or "json").strip().lower()
+    if log_format not in {"json", "text"}:
+        raise ConfigError(f"FIELDLOG_LOG_FORMAT: {log_format!r} is neither json nor text")
     return {
         "SECRET_KEY": env.get("FIELDLOG_SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
@@ -90,12 +92,26 @@ def from_environment(
         "FIELDLOG_PROXY_FIX": proxies,
         "FIELDLOG_SCHEDULER": env.get("FIELDLOG_SCHEDULER", "").strip().lower()
         not in {"0", "off", "false", "no"},
-        "FIELDLOG_LOG_FORMAT": env.get("FIELDLOG_LOG_FORMAT", "json").lower(),
+        "FIELDLOG_LOG_FORMAT": log_format,
         # Uploads and their progress; shared by every worker and host (empty: instance/imports).
         "FIELDLOG_IMPORT_DIR": env.get("FIELDLOG_IMPORT_DIR", ""),
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
     }
+
+
+def _proxies(value: str) -> int:
+    """FIELDLOG_PROXY_FIX: how many proxies (a whole number), or a yes/no word for one/none."""
+    word = value.strip().lower()
+    if word.isdigit():
+        return int(word)
+    if word in {"", "0", "false", "no", "off"}:
+        return 0
+    if word in {"true", "yes", "on"}:
+        return 1
+    raise ConfigError(
+        f"FIELDLOG_PROXY_FIX: {value.strip()!r} is not a number of proxies (0, 1, 2 …) or yes/no"
+    )
 
 
 DEFAULTS: dict[str, Any] = {
