@@ -195,6 +195,24 @@ def test_a_failed_fit_releases_its_claim(app, shop, monkeypatch):
     assert _rows() == []  # the next process that wants it fits it
 
 
+def test_a_failed_forecast_is_started_again_once_its_failure_is_old(app, shop, monkeypatch):
+    """A page asking soon after a failure is told it failed; a minute on, the job runs again
+    (the database was busy, say), instead of the failure standing for the process's life."""
+    from fieldlog.kpi import forecast
+
+    fit = forecast.forecast
+    monkeypatch.setattr(forecast, "forecast", lambda *_a, **_k: 1 / 0)
+    failed = _in_background(shop["TKY"])
+    again = warm.request(current_app._get_current_object(), shop["TKY"], AS_OF, WEEKS)
+    assert again == (failed, "failed")
+    monkeypatch.setattr(forecast, "forecast", fit)
+    monkeypatch.setattr(warm, "RETRY_AFTER", 0.0)
+    token = _in_background(shop["TKY"])
+    assert token != failed
+    assert warm.status(token) == {"progress": 1.0, "done": True, "failed": False}
+    assert len(_rows()) == 1
+
+
 def test_old_days_and_deleted_branches_leave_no_rows(app, shop, make):
     for weeks_back in (9, 3):
         _in_background(shop["OSK"], AS_OF - timedelta(weeks=weeks_back))

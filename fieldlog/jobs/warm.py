@@ -43,6 +43,9 @@ PAGE_WEEKS = 8
 JOBS_KEPT = 256
 # Seconds between two looks at another process's claim when no other job is queued.
 WAIT_POLL = 0.25
+# Seconds a failed forecast answers "failed" before a page asking for it starts it again (the
+# database was busy, a deploy was under way): not a retry loop, not a failure kept for good.
+RETRY_AFTER = 60.0
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Job:
     progress: float = 0.0
     done: bool = False
     failed: bool = False
+    failed_at: float = 0.0  # time.monotonic() of the failure
 
 
 _lock = threading.Lock()
@@ -75,7 +79,8 @@ def request(app: Flask, scope: Scope, as_of: date, weeks: int) -> tuple[str, str
     with _lock:
         token = _by_key.get(key)
         job = _jobs.get(token) if token else None
-        if job is not None and (not job.done or job.failed):
+        retry = job is not None and job.failed and time.monotonic() - job.failed_at >= RETRY_AFTER
+        if job is not None and (not job.done or job.failed) and not retry:
             return token, "failed" if job.failed else "computing"  # type: ignore[return-value]
         token = secrets.token_urlsafe(12)
         if len(_jobs) >= JOBS_KEPT:
@@ -116,6 +121,7 @@ def _run(app: Flask, job: Job, scope: Scope, as_of: date, weeks: int) -> None:
 
             waiting = not _warm(db.session, scope, as_of, weeks, tz=tz, progress=progress)
         except Exception:
+            job.failed_at = time.monotonic()
             job.failed = True
             log.exception("forecast for %s as of %s failed", scope, as_of)
         finally:
