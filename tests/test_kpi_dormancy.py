@@ -233,6 +233,34 @@ def test_moving_a_visit_in_time_moves_the_runs(app, make):
     assert figures(Scope.company(), [W47]) == [(1, 1)]  # 83 days ago: dormant now
 
 
+def test_a_visit_that_extends_its_customers_run_rewrites_that_row_alone(app, make):
+    """The usual visit: the customer's run grows by the days since the last visit. The run is
+    updated in place (one statement), not deleted and inserted back."""
+    from sqlalchemy import event
+
+    rep = make.user("rep")
+    customer = make.customer(rep=rep)
+    make.visit(rep, customer, visited_at="2026-11-20T10:00:00+09:00", next_action=None)
+    db.session.commit()
+    writes: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "dormancy_run" in statement and not statement.lstrip().startswith("SELECT"):
+            writes.append(statement.split()[0])
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        make.visit(rep, customer, visited_at="2026-11-24T10:00:00+09:00", next_action=None)
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert writes == ["UPDATE"]
+    assert dormancy.differences(db.session) == 0
+    assert [(r.starts_on, r.ends_on) for r in db.session.scalars(select(DormancyRun))] == [
+        (date(2026, 11, 20), date(2026, 11, 24) + timedelta(days=59))
+    ]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_visits_and_sales_in_any_order_keep_the_runs_exact(app, make, seed):
     """Late visits dated before the latest, moves back and forth, sales before and after.

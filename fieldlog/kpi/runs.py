@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Date, bindparam, delete, func, insert, select
+from sqlalchemy import Connection, Date, bindparam, delete, func, insert, select, update
 
 from ..models import DeepeningRun, DormancyRun
 
@@ -78,6 +78,13 @@ def _stored_statement(model: Model) -> Any:
 
 
 _STORED = {model: _stored_statement(model) for model in (DormancyRun, DeepeningRun)}
+# A run's new end (and value), by its key; built once: a visit post runs it.
+_UPDATE = {
+    model: update(model).where(
+        model.customer_id == bindparam("c"), model.starts_on == bindparam("s", type_=Date)
+    )
+    for model in (DormancyRun, DeepeningRun)
+}
 
 
 def stored(conn: Connection, model: Model, customer_id: int, lo: date, hi: date) -> list[Run]:
@@ -108,19 +115,33 @@ def splice(
     new = merge(outside + clip(fresh(clip(old, lo, hi)), lo, hi))
     if new == old:
         return
-    if old:
+    # Only the rows that changed: a run that grows (a visit extends its customer's run, the
+    # usual case) is one UPDATE, where deleting and inserting it back were two statements.
+    was = {a: (b, v) for a, b, v in old}
+    now = {a: (b, v) for a, b, v in new}
+    gone = [a for a in was if a not in now]
+    moved = [(a, b, v) for a, (b, v) in now.items() if a in was and was[a] != (b, v)]
+    added = [(a, b, v) for a, (b, v) in now.items() if a not in was]
+    value = _value_column(model)
+    if gone:
         conn.execute(
-            delete(model).where(
-                model.customer_id == customer_id, model.starts_on.in_([a for a, _, _ in old])
-            )
+            delete(model).where(model.customer_id == customer_id, model.starts_on.in_(gone))
         )
-    if new:
-        value = _value_column(model)
+    if moved:
+        conn.execute(
+            _UPDATE[model],
+            [
+                {"c": customer_id, "s": a, "ends_on": b}
+                | ({"grew": v} if value is not None else {})
+                for a, b, v in moved
+            ],
+        )
+    if added:
         conn.execute(
             insert(model),
             [
                 {"customer_id": customer_id, "starts_on": a, "ends_on": b}
                 | ({"grew": v} if value is not None else {})
-                for a, b, v in new
+                for a, b, v in added
             ],
         )
