@@ -105,7 +105,7 @@ def _proxies(value: str) -> int:
     word = value.strip().lower()
     if word.isdigit():
         return int(word)
-    if word in {"", "0", "false", "no", "off"}:
+    if word in {"", "false", "no", "off"}:
         return 0
     if word in {"true", "yes", "on"}:
         return 1

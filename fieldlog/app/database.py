@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, event, text
+from sqlalchemy import BigInteger, Engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
 from sqlalchemy.sql.functions import GenericFunction
 
 SQLITE_BUSY_TIMEOUT_MS = 15000
@@ -169,6 +169,22 @@ def discard(session: Session | scoped_session) -> None:
     session.rollback()
 
 
+def as_loaded(session: Session | scoped_session, model: Any, columns: dict[str, Any]) -> Any:
+    """The ``model`` row with these column values as a query would give it: the object the
+    session holds under its key already, else a clean persistent one added to the session
+    (nothing pending, nothing to flush). For a row whose every value is in hand, without the
+    query or the flush (a Core insert's row, a user a process keeps)."""
+    mapper = inspect(model)
+    key = mapper.identity_key_from_primary_key([columns[c.key] for c in mapper.primary_key])
+    held = session.identity_map.get(key)
+    if held is not None:
+        return held
+    row = model(**columns)
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
 def ping(session: Session | scoped_session) -> None:
     """Ask the database for nothing; raises when it cannot answer (the health check)."""
     session.execute(text("SELECT 1"))
@@ -307,6 +323,12 @@ _WRITES_AUTH = re.compile(
 _AUTH_STAMPS: weakref.WeakKeyDictionary[Engine, _AuthStamp] = weakref.WeakKeyDictionary()
 
 
+def _beside(database: str | None, suffix: str) -> str | None:
+    """The path of a file FieldLog keeps beside a SQLite database file (the write lock's, the
+    auth stamp; README, "SQLite notes"); None for an in-memory database, which has no file."""
+    return f"{database}{suffix}" if database and database != ":memory:" else None
+
+
 def auth_stamp(session: Session | scoped_session) -> bytes | None:
     """What a process may keep a logged-in user under: it changes whenever any process
     commits a write of users, login sessions or branches to this SQLite database. None where
@@ -334,7 +356,7 @@ class _AuthStamp:
     """
 
     def __init__(self, database: str | None) -> None:
-        self.path = f"{database}.auth" if database and database != ":memory:" else None
+        self.path = _beside(database, ".auth")
         self.fd: int | None = None
         self.pid = 0
 
@@ -390,7 +412,7 @@ class _ProcessLock:
     FIRST_POLL, LAST_POLL = 0.00005, 0.00025
 
     def __init__(self, database: str | None) -> None:
-        self.path = f"{database}.writer" if database and database != ":memory:" else None
+        self.path = _beside(database, ".writer")
         self.fd: int | None = None
         self.turn: int | None = None
         self.pid = 0

@@ -250,28 +250,34 @@ def _forget_statements(by_day: bool, by_instant: bool, *, one: bool) -> list[Any
     return out
 
 
-def _touched(model: Any, by_day: bool, by_instant: bool) -> Any:
-    """The rows of ``model`` whose window reaches the day or the instant."""
+def _touched(model: Any, by_day: bool, by_instant: bool, instant: Any = None) -> Any:
+    """The rows of ``model`` whose window reaches the day or the instant (the ``instant`` bind
+    parameter, or the expression given)."""
     touched = []
     if by_day:
         touched.append(model.window_end >= bindparam("day", type_=Date))
     if by_instant:
-        touched.append(model.window_until > bindparam("instant", type_=UTCDateTime))
+        if instant is None:
+            instant = bindparam("instant", type_=UTCDateTime)
+        touched.append(model.window_until > instant)
     return or_(*touched)
+
+
+def _any_touched(by_day: bool, by_instant: bool, instant: Any = None) -> Any:
+    """Whether either table has a row ``_touched`` names."""
+    return or_(
+        *(
+            exists().where(_touched(model, by_day, by_instant, instant))
+            for model in (LeadCache, LeadRanking)
+        )
+    )
 
 
 def _any_statement(by_day: bool, by_instant: bool) -> Any:
     """Whether either table has a row to delete (SQLite: one indexed read, where the two
     deletes were two statements on every visit post, which mostly find nothing: a visit
     logged today reaches no kept window)."""
-    return select(
-        or_(
-            *(
-                exists().where(_touched(model, by_day, by_instant))
-                for model in (LeadCache, LeadRanking)
-            )
-        )
-    )
+    return select(_any_touched(by_day, by_instant))
 
 
 # Built once: every visit post runs the instant's pair (building them cost ~0.2 ms a post).
@@ -323,8 +329,7 @@ def stale_after(instant: Any) -> Any:
     The column is named as the written row's own (``visit.visited_at``), never as a table of
     the subquery: SQLAlchemy correlates only into an enclosing SELECT, and a RETURNING is none,
     so the column object would have joined every row of its table in."""
-    outer = literal_column(f"{instant.table.name}.{instant.name}")
-    return or_(*(exists().where(m.window_until > outer) for m in (LeadCache, LeadRanking)))
+    return _any_touched(False, True, literal_column(f"{instant.table.name}.{instant.name}"))
 
 
 def visits_written(

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, inspect, select
-from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -258,22 +258,12 @@ def _kept_user(session: Session, token: str, kept: tuple[Any, ...]) -> User:
     """The kept user as a clean persistent object of this session, as if just loaded (the one
     the session holds already, if it does)."""
     _stamp, _read_at, user_columns, branch_columns, login_id = kept
-    branch = _as_loaded(session, Branch, branch_columns) if branch_columns else None
-    user = _as_loaded(session, User, user_columns)
+    branch = database.as_loaded(session, Branch, branch_columns) if branch_columns else None
+    user = database.as_loaded(session, User, user_columns)
     if "branch" not in user.__dict__:
         set_committed_value(user, "branch", branch)
     user.login_session = SessionRef(login_id, token)
     return user
-
-
-def _as_loaded(session: Session, model: Any, columns: dict[str, Any]) -> Any:
-    held = session.identity_map.get(inspect(model).identity_key_from_primary_key([columns["id"]]))
-    if held is not None:
-        return held
-    row = model(**columns)
-    make_transient_to_detached(row)  # as if loaded: nothing pending, nothing to flush
-    session.add(row)
-    return row
 
 
 def revoke_session(session: Session, login: LoginSession | SessionRef | None) -> None:

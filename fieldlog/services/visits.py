@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..app import database
 from ..kpi import dormancy, lead_cache
 from ..models import (
     Category,
@@ -363,9 +364,7 @@ def _insert_visit(session: Session, values: dict[str, Any]) -> _Inserted | None:
     row = conn.execute(_INSERT[conn.dialect.name], values).first()
     if row is None:
         return None
-    visit = Visit(id=row.id, **values)
-    make_transient_to_detached(visit)  # as if loaded: no pending change, nothing to flush
-    session.add(visit)
+    visit = database.as_loaded(session, Visit, {"id": row.id, **values})
     return _Inserted(visit, bool(row.lead_stale), row.dormancy)
 
 
