@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import event, func, select
 
@@ -88,6 +90,39 @@ def test_missing_or_bad_csrf_is_400(client, auth, world, token):
     assert response.status_code == 400
     assert response.get_json()["error"] == "csrf_failed"
     assert visits_stored() == 0
+
+
+def test_a_token_that_passed_once_passes_only_with_its_own_session(app, client, auth, world):
+    """The process remembers a CSRF check that passed (extensions._CSRFProtect): the same
+    token passes again in the same session, and still fails in another one or altered."""
+    auth.login(world["rep"])
+    token = auth.csrf()
+    assert post(client, "/api/v1/visits", visit_payload("C-1"), token).status_code == 201
+    assert post(client, "/api/v1/visits", visit_payload("C-1"), token).status_code == 201
+    altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    refused = post(client, "/api/v1/visits", visit_payload("C-1"), altered)
+    assert refused.status_code == 400 and refused.get_json()["error"] == "csrf_failed"
+
+    other = app.test_client()  # another browser: a session of its own, the first one's token
+    other_auth = type(auth)(other)
+    other_auth.login(world["rep"])
+    stolen = post(other, "/api/v1/visits", visit_payload("C-1"), token)
+    assert stolen.status_code == 400 and stolen.get_json()["error"] == "csrf_failed"
+    assert post(other, "/api/v1/visits", visit_payload("C-1"), other_auth.csrf()).status_code == 201
+    assert visits_stored() == 3
+
+
+def test_with_a_time_limit_every_csrf_check_is_made_in_full(app, client, auth, world, monkeypatch):
+    auth.login(world["rep"])
+    token = auth.csrf()
+    assert post(client, "/api/v1/visits", visit_payload("C-1"), token).status_code == 201
+    app.config["WTF_CSRF_TIME_LIMIT"] = 60
+    signed = time.time()
+    monkeypatch.setattr(time, "time", lambda: signed + 61)  # the token is 61 s old now
+    expired = post(client, "/api/v1/visits", visit_payload("C-1"), token)
+    assert expired.status_code == 400
+    assert expired.get_json()["error"] == "csrf_failed"
+    assert visits_stored() == 1
 
 
 def test_unknown_customer_is_422_and_foreign_customer_403(client, auth, world):
