@@ -208,3 +208,15 @@ def test_db_upgrade_against_an_unreachable_database_is_one_line():
     assert result.returncode == 1
     assert result.stderr.startswith("Error: FIELDLOG_DATABASE_URL: cannot connect to the database")
     assert "Traceback" not in result.stderr and ":pw@" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "pings"),
+    [("sqlite:///{tmp}/f.db", False), ("postgresql://u@127.0.0.1:5432/fieldlog", True)],
+)
+def test_pooled_connections_are_pinged_only_where_a_server_can_drop_them(tmp_path, url, pings):
+    config = {"SQLALCHEMY_DATABASE_URI": url.format(tmp=tmp_path), "SECRET_KEY": "k" * 40}
+    app = create_app(config)
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is pings
+    told = create_app({**config, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not pings}})
+    assert told.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is (not pings)
