@@ -93,7 +93,7 @@ def create_visit():
     checked = visits.check_visit(db.session, user, body, tz=tz, now=now())
     if isinstance(checked, visits.Recorded):  # a replay of a request that fails the checks
         return jsonify(schemas.visit_to_dict(checked.visit, tz)), 200
-    with unit_of_work():
+    with unit_of_work(last=True):
         begin_writes(db.session)
         result = visits.store_visit(db.session, user, checked, now=now())
         # The answer is built before the commit, from the objects in hand: after it, every one

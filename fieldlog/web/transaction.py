@@ -10,13 +10,14 @@ from ..app.extensions import db
 
 
 @contextmanager
-def unit_of_work() -> Iterator[database.Work]:
+def unit_of_work(*, last: bool = False) -> Iterator[database.Work]:
     """Commit what the block's service calls flushed; roll all of it back if anything raises.
 
     A view wraps its one service call in this, so a visit, its proposal and its follow-up are
-    written together or not at all, and no view commits or rolls back by hand.
+    written together or not at all, and no view commits or rolls back by hand. ``last``: the
+    view answers from what it took inside the block (``database.unit_of_work``).
     """
-    with database.unit_of_work(db.session) as work:
+    with database.unit_of_work(db.session, last=last) as work:
         yield work
 
 
