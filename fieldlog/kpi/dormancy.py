@@ -28,7 +28,20 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Date, bindparam, delete, func, insert, select, union_all
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Date,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ..models import CompanySettings, Customer, DormancyRun, SalesLine, SummaryState, Visit
@@ -208,6 +221,25 @@ def _sale_days_statement() -> Any:
 _SALE_DAYS = _sale_days_statement()  # every visit post runs it: built once
 
 
+def _sales_and_runs_statement() -> Any:
+    """``_SALE_DAYS`` and the stored runs around the window (``runs.stored_select``) in one
+    statement: (first day, last day, True) for a run, (sale day, NULL, False) for a sale day.
+    The runs come first: a UNION's columns take the first member's types."""
+    S = SalesLine
+    mine = S.customer_id == bindparam("customer_id")
+    lo, hi = bindparam("lo", type_=Date), bindparam("hi", type_=Date)
+    no_day = cast(null(), Date)
+    no = literal(False, Boolean)
+    in_window = select(S.sold_on, no_day, no).where(mine, S.sold_on >= lo, S.sold_on <= hi)
+    earlier = select(func.max(S.sold_on), no_day, no).where(mine, S.sold_on < lo)
+    runs = stored_runs.stored_select(DormancyRun).add_columns(literal(True, Boolean))
+    return union_all(runs, in_window.distinct(), earlier)
+
+
+# A visit post's one read for its dormancy step (one statement fewer than reading each).
+_SALES_AND_RUNS = _sales_and_runs_statement()
+
+
 def _sale_days(conn: Connection, customer_id: int, lo: date, hi: date) -> list[date]:
     """The customer's sale days in ``lo``..``hi``, and the last one before ``lo`` if any.
 
@@ -259,13 +291,24 @@ def visit_added(
     lo, hi = day, day + timedelta(days=params["visit_days"] - 1)
     lock_customers(session, [customer_id])
     conn = session.connection()
-    sales = _sale_days(conn, customer_id, lo - timedelta(days=params["sales_days"] - 1), hi)
+    rows = conn.execute(
+        _SALES_AND_RUNS,
+        {
+            "customer_id": customer_id,
+            "lo": lo - timedelta(days=params["sales_days"] - 1),
+            "hi": hi,
+            "lo1": stored_runs.before(lo),
+            "hi1": stored_runs.after(hi),
+        },
+    ).all()
+    sales = [first for first, _last, run in rows if not run and first is not None]
+    old = stored_runs.runs_from([row for row in rows if row[2]], DormancyRun, lo)
     gained = _intersect([(lo, hi)], _selling(sales, params["sales_days"]))
 
     def with_gained(current: list[stored_runs.Run]) -> list[stored_runs.Run]:
         return stored_runs.merge(current + [(a, b, None) for a, b in gained])
 
-    stored_runs.splice(conn, DormancyRun, customer_id, lo, hi, with_gained)
+    stored_runs.splice(conn, DormancyRun, customer_id, lo, hi, with_gained, old=old)
 
 
 def visits_changed(session: Session, customer_id: int, moments: Iterable[datetime]) -> None:

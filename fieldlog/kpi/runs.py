@@ -55,7 +55,10 @@ def _value_column(model: Model) -> Any:
     return getattr(model, "grew", None)
 
 
-def _stored_statement(model: Model) -> Any:
+def stored_select(model: Model) -> Any:
+    """The statement of ``stored``, unordered: for a caller that reads it with others in one
+    statement (a UNION ALL member) and gives the rows to ``runs_from``. Binds customer_id,
+    lo1 (``before(lo)``) and hi1 (``after(hi)``)."""
     customer_id = bindparam("customer_id")
     lo1, hi1 = bindparam("lo1", type_=Date), bindparam("hi1", type_=Date)
     # Runs are disjoint and sorted: of those starting before lo − 1 only the last can reach it.
@@ -66,18 +69,14 @@ def _stored_statement(model: Model) -> Any:
     )
     value = _value_column(model)
     columns = [model.starts_on, model.ends_on] + ([value] if value is not None else [])
-    return (
-        select(*columns)
-        .where(
-            model.customer_id == customer_id,
-            model.starts_on <= hi1,
-            model.starts_on >= func.coalesce(latest_before, lo1),
-        )
-        .order_by(model.starts_on)
+    return select(*columns).where(
+        model.customer_id == customer_id,
+        model.starts_on <= hi1,
+        model.starts_on >= func.coalesce(latest_before, lo1),
     )
 
 
-_STORED = {model: _stored_statement(model) for model in (DormancyRun, DeepeningRun)}
+_STORED = {model: stored_select(model) for model in (DormancyRun, DeepeningRun)}
 # A run's new end (and value), by its key; built once: a visit post runs it.
 _UPDATE = {
     model: update(model).where(
@@ -89,11 +88,15 @@ _UPDATE = {
 
 def stored(conn: Connection, model: Model, customer_id: int, lo: date, hi: date) -> list[Run]:
     """The customer's stored runs that touch ``lo − 1``..``hi + 1`` (reads only those)."""
-    value = _value_column(model)
     params = {"customer_id": customer_id, "lo1": before(lo), "hi1": after(hi)}
-    rows = conn.execute(_STORED[model], params)
+    return runs_from(conn.execute(_STORED[model], params), model, lo)
+
+
+def runs_from(rows: Any, model: Model, lo: date) -> list[Run]:
+    """``stored``'s runs from the rows of ``stored_select`` (first day, last day[, value])."""
+    value = _value_column(model)
     runs = [(row[0], row[1], bool(row[2]) if value is not None else None) for row in rows]
-    return [run for run in runs if run[1] >= before(lo)]
+    return sorted(run for run in runs if run[1] >= before(lo))
 
 
 def splice(
@@ -103,13 +106,17 @@ def splice(
     lo: date,
     hi: date,
     fresh: Callable[[list[Run]], list[Run]],
+    *,
+    old: list[Run] | None = None,
 ) -> None:
     """Replace the customer's runs on ``lo``..``hi`` by ``fresh(current runs there)``.
 
     ``fresh`` must give the exact runs on those days (anything outside them is cut off); the
-    runs outside the window are kept and joined to the new ones where they meet.
+    runs outside the window are kept and joined to the new ones where they meet. ``old``: the
+    ``stored`` runs when the caller read them already, in the same transaction.
     """
-    old = stored(conn, model, customer_id, lo, hi)
+    if old is None:
+        old = stored(conn, model, customer_id, lo, hi)
     outside = [(a, min(b, before(lo)), v) for a, b, v in old if a < lo]
     outside += [(max(a, after(hi)), b, v) for a, b, v in old if b > hi]
     new = merge(outside + clip(fresh(clip(old, lo, hi)), lo, hi))
