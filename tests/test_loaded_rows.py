@@ -69,3 +69,31 @@ def test_a_last_unit_of_work_keeps_the_values_a_plain_one_expires(make):
         customer.name = "もう一度"
     assert "name" not in customer.__dict__  # expired: read again on next use
     assert customer.name == "もう一度"
+
+
+def test_rows_of_one_core_statement_become_the_objects_or_none_for_an_outer_miss(make):
+    from sqlalchemy import literal
+
+    from fieldlog.models import Purpose
+
+    branch = make.branch("TKY", "東京支店")
+    make.customer(branch, code="C-1", name="港商事")
+    db.session.commit()
+    db.session.expunge_all()
+    rows = database.Rows(Customer, Purpose)
+    customers, purposes = Customer.__table__, Purpose.__table__
+
+    def read(purpose_code: str):
+        stmt = (
+            rows.select(literal(7))
+            .select_from(customers)
+            .outerjoin(purposes, purposes.c.code == purpose_code)
+            .where(customers.c.code == "C-1")
+        )
+        return rows.load(db.session, db.session.connection().execute(stmt).one())
+
+    customer, purpose, extra = read("hearing")
+    assert (customer.name, purpose.code, extra) == ("港商事", "hearing", 7)
+    assert inspect(customer).persistent and inspect(purpose).persistent
+    again, missing, _ = read("no-such-purpose")
+    assert again is customer and missing is None

@@ -14,7 +14,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, event, inspect, text
+from sqlalchemy import (
+    LABEL_STYLE_TABLENAME_PLUS_COL,
+    BigInteger,
+    Engine,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
@@ -134,8 +142,9 @@ def unit_of_work(session: Session | scoped_session, *, last: bool = False) -> It
 
     Commits what the block's service calls flushed, or rolls all of it back if the block raises
     or called ``work.discard()``; views (through web/transaction), jobs and commands use it.
-    ``last``: nothing reads the session's objects after the commit (a view that built its
-    answer inside the block), so the commit does not expire them: ~3 % of a visit post's CPU.
+    ``last``: the session's objects are only read after the commit, not written (a view that
+    builds its answer from them), so the commit does not expire them: ~3 % of a visit post's
+    CPU, and the answer is built without a query once the write lock is let go.
     """
     work = Work()
     info = session.info
@@ -210,6 +219,57 @@ def as_loaded(session: Session | scoped_session, model: Any, columns: dict[str, 
     else:
         attach(inspect(row))
     return row
+
+
+class Rows:
+    """Several models' rows read by one Core statement, each built by ``as_loaded``.
+
+    ``Rows(A, B).select(*more)`` selects every table column of A, then of B, then ``more``
+    (labelled by table, so equal names do not clash); ``rows.load(session, row)`` gives the
+    objects (None for a model whose primary key is NULL: an outer join that found nothing),
+    then the ``more`` values. The ORM's loading of two or three entities cost ~0.1-0.2 ms more
+    a statement than a Core read and ``as_loaded`` (a visit post's customer, every request's
+    user).
+    """
+
+    def __init__(self, *models: Any) -> None:
+        self.models = models
+        self.columns = [tuple(m.__table__.c) for m in models]
+        self.keys = [
+            tuple(inspect(m).get_property_by_column(c).key for c in cols)
+            for m, cols in zip(models, self.columns, strict=True)
+        ]
+        self.ends: list[int] = []
+        end = 0
+        for cols in self.columns:
+            end += len(cols)
+            self.ends.append(end)
+        self.primary = [
+            keys.index(inspect(m).primary_key[0].key)
+            for m, keys in zip(models, self.keys, strict=True)
+        ]
+
+    def select(self, *more: Any) -> Any:
+        return select(*(c for cols in self.columns for c in cols), *more).set_label_style(
+            LABEL_STYLE_TABLENAME_PLUS_COL
+        )
+
+    def values(self, row: Any) -> list[dict[str, Any] | None]:
+        """Each model's column values by attribute key (None where its primary key is NULL)."""
+        out: list[dict[str, Any] | None] = []
+        start = 0
+        for keys, end, primary in zip(self.keys, self.ends, self.primary, strict=True):
+            part = row[start:end]
+            out.append(None if part[primary] is None else dict(zip(keys, part, strict=True)))
+            start = end
+        return out
+
+    def load(self, session: Session | scoped_session, row: Any) -> list[Any]:
+        objects: list[Any] = [
+            None if values is None else as_loaded(session, model, values)
+            for model, values in zip(self.models, self.values(row), strict=True)
+        ]
+        return objects + list(row[self.ends[-1] :])
 
 
 def ping(session: Session | scoped_session) -> None:

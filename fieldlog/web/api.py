@@ -96,10 +96,9 @@ def create_visit():
     with unit_of_work(last=True):
         begin_writes(db.session)
         result = visits.store_visit(db.session, user, checked, now=now())
-        # The answer is built before the commit, from the objects in hand: after it, every one
-        # would be expired and reloaded.
-        answer = schemas.visit_to_dict(result.visit, tz)
-    return jsonify(answer), 201 if result.created else 200
+    # Built after the commit, once SQLite's write lock is let go (the other writers wait for it
+    # meanwhile), from the objects in hand: the last unit of work did not expire them.
+    return jsonify(schemas.visit_to_dict(result.visit, tz)), 201 if result.created else 200
 
 
 @bp.post("/follow-ups/<int:follow_up_id>/done")

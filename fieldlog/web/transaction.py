@@ -15,7 +15,7 @@ def unit_of_work(*, last: bool = False) -> Iterator[database.Work]:
 
     A view wraps its one service call in this, so a visit, its proposal and its follow-up are
     written together or not at all, and no view commits or rolls back by hand. ``last``: the
-    view answers from what it took inside the block (``database.unit_of_work``).
+    view only reads the block's objects after it (``database.unit_of_work``).
     """
     with database.unit_of_work(db.session, last=last) as work:
         yield work
