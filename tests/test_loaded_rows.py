@@ -97,3 +97,25 @@ def test_rows_of_one_core_statement_become_the_objects_or_none_for_an_outer_miss
     assert inspect(customer).persistent and inspect(purpose).persistent
     again, missing, _ = read("no-such-purpose")
     assert again is customer and missing is None
+
+
+def test_a_row_is_built_even_before_anything_else_used_the_orm_in_the_process(tmp_path):
+    """A gunicorn worker's first request may build its kept user before any ORM query has
+    configured the mappers (the constructor would have configured them)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy.orm import Session\n"
+        "from fieldlog.app import database\n"
+        "from fieldlog.app.extensions import Base\n"
+        "from fieldlog.models import Branch\n"
+        "engine = sa.create_engine('sqlite://')\n"
+        "with Session(engine) as session:\n"
+        "    row = database.as_loaded(session, Branch, {'id': 1, 'code': 'TKY', 'name': 'x'})\n"
+        "    print(row.code, sa.inspect(row).persistent)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["TKY", "True"]

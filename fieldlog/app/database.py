@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached, scoped_session
 from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.sql.functions import GenericFunction
 
@@ -201,6 +201,8 @@ def as_loaded(session: Session | scoped_session, model: Any, columns: dict[str, 
     with the attach below, ~5 % of a visit post's CPU (docs/architecture.md).
     """
     mapper = inspect(model)
+    if not mapper.configured:  # the constructor would have: the first ORM use of a process
+        configure_mappers()
     key = mapper.identity_key_from_primary_key([columns[c.key] for c in mapper.primary_key])
     held = session.identity_map.get(key)
     if held is not None:
