@@ -209,31 +209,26 @@ def _local_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tz)
 
 
-def _sale_days_statement() -> Any:
+def _sale_day_selects(*extra: Any) -> tuple[Any, Any]:
+    """The customer's distinct sale days in ``lo``..``hi``, and its last one before ``lo``
+    (two index lookups), each with the ``extra`` columns after the day."""
     S = SalesLine
     mine = S.customer_id == bindparam("customer_id")
     lo, hi = bindparam("lo", type_=Date), bindparam("hi", type_=Date)
-    in_window = select(S.sold_on).where(mine, S.sold_on >= lo, S.sold_on <= hi).distinct()
-    earlier = select(func.max(S.sold_on)).where(mine, S.sold_on < lo)
-    return union_all(in_window, earlier)
+    in_window = select(S.sold_on, *extra).where(mine, S.sold_on >= lo, S.sold_on <= hi)
+    earlier = select(func.max(S.sold_on), *extra).where(mine, S.sold_on < lo)
+    return in_window.distinct(), earlier
 
 
-_SALE_DAYS = _sale_days_statement()  # every visit post runs it: built once
+_SALE_DAYS = union_all(*_sale_day_selects())  # every visit post runs it: built once
 
 
 def _sales_and_runs_statement() -> Any:
     """``_SALE_DAYS`` and the stored runs around the window (``runs.stored_select``) in one
     statement: (first day, last day, True) for a run, (sale day, NULL, False) for a sale day.
     The runs come first: a UNION's columns take the first member's types."""
-    S = SalesLine
-    mine = S.customer_id == bindparam("customer_id")
-    lo, hi = bindparam("lo", type_=Date), bindparam("hi", type_=Date)
-    no_day = cast(null(), Date)
-    no = literal(False, Boolean)
-    in_window = select(S.sold_on, no_day, no).where(mine, S.sold_on >= lo, S.sold_on <= hi)
-    earlier = select(func.max(S.sold_on), no_day, no).where(mine, S.sold_on < lo)
     runs = stored_runs.stored_select(DormancyRun).add_columns(literal(True, Boolean))
-    return union_all(runs, in_window.distinct(), earlier)
+    return union_all(runs, *_sale_day_selects(cast(null(), Date), literal(False, Boolean)))
 
 
 # A visit post's one read for its dormancy step (one statement fewer than reading each).
