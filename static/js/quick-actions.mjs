@@ -55,9 +55,6 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     note.className = "settled-note";
     note.setAttribute("role", "status");
     note.textContent = t("saved_sending");
-    // Done next to Cancel (a customer's follow-ups): the note replaces both buttons.
-    const holder = form.parentElement?.classList.contains("two-buttons") ? form.parentElement : form;
-    holder.replaceChildren(note);
     const id = `${kind}:${form.dataset.id}`;
     // Online it is sent at once: say so, rather than leave "will sync when online" standing.
     // A new date says which date, and the row no longer reads "overdue since …".
@@ -72,6 +69,10 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
     window.addEventListener("fieldlog:sent", onSent);
     await overrule(kind, form.dataset.id);
     await enqueue(kind, id, url, body, label);
+    // "Saved" only once the entry is in the outbox: leaving the page earlier could lose it.
+    // Done next to Cancel (a customer's follow-ups): the note replaces both buttons.
+    const holder = form.parentElement?.classList.contains("two-buttons") ? form.parentElement : form;
+    holder.replaceChildren(note);
     await sync(); // joins the send enqueue started: then say how it went
     const entry = await outbox.get(id);
     if (entry) note.textContent = t(afterSaveMessage(entry));
@@ -113,9 +114,9 @@ for (const form of document.querySelectorAll("form[data-outbox-bulk]")) {
       note.textContent = t("saved_sending");
       note.dataset.entryId = entryId;
       box.disabled = true;
-      box.closest("label")?.append(note);
       await overrule(kind, id);
       await enqueue(kind, entryId, url, body, label);
+      box.closest("label")?.append(note); // "saved" once it is: see the one-tap forms above
     }
     // Kept for the page's life: offline, the entries go when the signal comes back.
     const onSent = (sent) => {
