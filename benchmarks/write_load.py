@@ -447,9 +447,10 @@ def drive(
     work: Path,
     header: str,
 ) -> None:
-    """Both servers up and idle, then ``--rounds`` rounds of ping, POST, ping, Today: each
-    FieldLog run is paired with the bare run just before it, and the table shows the medians
-    (req/s, ratio, latencies, CPU) with the rounds' range of the ratio."""
+    """Both servers up and idle, then ``--rounds`` rounds of ping, POST, ping, Today and a last
+    ping: each FieldLog run is compared with the mean of the bare runs on either side of it (a
+    machine whose speed drifts by a third within minutes biased a ratio to the run before
+    it), and the table shows the medians (req/s, ratio, latencies, CPU) with each run's ratio."""
     base_env = {**os.environ, "FIELDLOG_MAX_REQUESTS": str(args.max_requests)}
     bare_port = free_port()
     bare_server = start_gunicorn(
@@ -491,18 +492,21 @@ def drive(
             runs: dict[str, list[dict[str, float]]] = {"ping": [], "post": [], "today": []}
             pairs: dict[str, list[float]] = {"post": [], "today": []}
             acks: list[Path] = []
+            # bare, POST, bare, Today, bare, POST, …, bare: every FieldLog run between two bare
+            # runs, its ratio taken to their mean (a drift of the machine's speed cancels).
+            sequence: list[tuple[str, dict[str, float]]] = []
+
+            def bare_run(name: str) -> None:
+                stats = run_wrk(
+                    bare_port, "/ping", args.seconds, args.connections, "", work, name,
+                    bare_server,
+                )  # fmt: skip
+                runs["ping"].append(stats)
+                sequence.append(("ping", stats))
+
             for round_ in range(args.rounds):
                 for target in ("post", "today"):
-                    bare = run_wrk(
-                        bare_port,
-                        "/ping",
-                        args.seconds,
-                        args.connections,
-                        "",
-                        work,
-                        f"ping-{round_}-{target}",
-                        bare_server,
-                    )
+                    bare_run(f"ping-{round_}-{target}")
                     if target == "post":
                         acks.append(work / f"{kind}-{round_}.acks")
                         script = (
@@ -525,16 +529,21 @@ def drive(
                         f"{kind}-{target}-{round_}",
                         server,
                     )
-                    runs["ping"].append(bare)
                     runs[target].append(stats)
-                    pairs[target].append(stats["rps"] / bare["rps"])
+                    sequence.append((target, stats))
+            bare_run("ping-last")
+            for i, (target, stats) in enumerate(sequence):
+                if target != "ping":
+                    around = (sequence[i - 1][1]["rps"] + sequence[i + 1][1]["rps"]) / 2
+                    pairs[target].append(stats["rps"] / around)
         finally:
             stop(server)
     finally:
         stop(bare_server)
     print(
-        f"{args.rounds} rounds of {args.seconds} s runs (bare, POST, bare, Today), medians; "
-        "×bare: the median of each run's ratio to the bare run just before it"
+        f"{args.rounds} rounds of {args.seconds} s runs (bare, POST, bare, Today) and a last bare "
+        "run, medians; ×bare: the median of each run's ratio to the mean of the bare runs just "
+        "before and after it"
     )
     print(header)
     labels = {
