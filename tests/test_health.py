@@ -342,10 +342,15 @@ def test_a_week_changed_after_its_report_is_counted_and_its_kpis_moved(
         page = client.get(path).get_data(as_text=True)
         assert "レポート送信後に変わった週" in page and moved in page, path
         assert entered_on in page and "遅れた一括入力" in page, path
+        # A manager cannot change the thresholds: told who does, not sent to a 403.
+        assert "基準（しきい値）は経営者が設定します。" in page, path
+        assert "/settings/thresholds" not in page, path
+    assert client.get("/settings/thresholds").status_code == 403
     auth.logout()
     auth.login(owner)
     summary = client.get("/summary?week=2026-W47").get_data(as_text=True)
     assert moved in summary and "データの信頼性" in summary and "レポート後の変更" in summary
+    assert '<a href="/settings/thresholds">基準（しきい値）を変える</a>' in summary
 
     # The next report (W48) shows how far W47 moved since its report went out.
     from fieldlog.present import pdf
