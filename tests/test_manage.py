@@ -386,6 +386,9 @@ def test_trends_say_weeks_or_months(client, auth, world, who, path, span, label)
     assert f"· {other}" not in html
     if label:
         assert f">{label}</text>" in html  # the chart's last axis label
+    if path.startswith("/me"):  # the rep's page is named for the period it shows
+        heading = "月次の自分" if "month=" in path else "今週の自分"
+        assert f"<title>{heading}" in html and f"<h1>{heading} " in html
 
 
 # A line chart sits in a tile at least this wide (CSS px) on a phone or a tablet.
