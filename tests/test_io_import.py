@@ -236,6 +236,24 @@ def test_user_row_errors(team, tmp_path, line, column):
     assert count(User) == 2
 
 
+def test_an_import_never_takes_an_owners_role_away(team, make, tmp_path):
+    """The only owner demoted by a file would lock every owner page (403 for everyone)."""
+    owner = make.user("owner", email="Owner@example.jp")
+    db.session.commit()
+    header = "メールアドレス,氏名,役割,支店,パスワード"
+    path = csv_file(tmp_path, "u.csv", [header, "owner@example.jp,社長,営業,T01,"])
+    result = import_file(db.session, "users", path)
+    assert [(e.where.line, e.column) for e in result.errors] == [(2, "役割")]
+    assert "管理画面" in str(result.errors[0])
+    db.session.refresh(owner)
+    assert owner.role == "owner"
+    # Naming the role it has, or none, still updates the owner's other columns.
+    path = csv_file(tmp_path, "u2.csv", [header, "owner@example.jp,代表取締役,経営者,,"])
+    assert import_file(db.session, "users", path).ok
+    db.session.refresh(owner)
+    assert (owner.role, owner.name) == ("owner", "代表取締役")
+
+
 def test_branches_and_categories(app, tmp_path):
     import_file(
         db.session,

@@ -42,6 +42,9 @@ class UserHandler(HistoryHandler):
     def prepare(self) -> None:
         self.branches = branch_ids(self.session)
         self.existing = {e.lower() for e in self.session.scalars(select(User.email))}
+        self.owners = {
+            e.lower() for e in self.session.scalars(select(User.email).where(User.role == "owner"))
+        }
         # email → {branch of a customer they are the rep of: how many such customers}
         self.customers_kept: dict[str, dict[int, int]] = {}
         for email, branch_id, n in self.session.execute(
@@ -60,6 +63,10 @@ class UserHandler(HistoryHandler):
             "name": row.get("name", required=True),
             "role": row.get("role", parse_role),
         }
+        if email in self.owners and record["role"] not in (None, "owner"):
+            # As on the admin page, where an owner cannot change their own role: a file must
+            # not leave the company with no owner (every owner page would answer 403).
+            row.fail("role", _l("An owner's role is changed on the admin page, not by import."))
         branch = row.get("branch")
         if record["role"] == "owner":
             if branch:
