@@ -66,6 +66,33 @@ def test_follow_up_rows_open_the_visit_form_with_it_ticked(client, auth, world):
     assert f'value="{world["late"].id}">' in form  # listed, not ticked
 
 
+def test_a_plan_item_opens_the_form_on_its_suggested_purpose(client, auth, world):
+    """The card says 前回アクションのフォロー: tapping it must not leave the purpose empty."""
+    import html as html_lib
+    import re
+
+    auth.login(world["rep"])
+    html = client.get("/").get_data(as_text=True)
+    plan_part = html[html.index('id="plan-head"') : html.index('id="due-head"')]
+    links = re.findall(r'class="plan-link" href="([^"]+)"', plan_part)
+    (link,) = [u for u in links if "customer=C001" in u]
+    assert "purpose=follow_up" in link
+    # A phone shows no tooltip: the reasons' details are written out on the card.
+    item = plan_part[plan_part.index(link) :]
+    item = item[: item.index("</li>")]
+    assert '<span class="plan-detail">休眠：訪問実績なし</span>' in item
+    form = client.get(html_lib.unescape(link)).get_data(as_text=True)
+    assert 'value="follow_up" checked' in form
+    assert f'value="{world["due"].id}" checked' in form  # its follow-up ticked as before
+    # A purpose decided before going wins over the suggestion.
+    token = csrf_from(html)
+    client.post(
+        "/plan", data={"csrf_token": token, "customer_code": "C001", "purpose": "relationship"}
+    )
+    form = client.get(html_lib.unescape(link)).get_data(as_text=True)
+    assert 'value="relationship" checked' in form and 'value="follow_up" checked' not in form
+
+
 def test_long_overdue_follow_ups_are_grouped_and_collapsed(client, auth, world):
     auth.login(world["rep"])
     html = client.get("/").get_data(as_text=True)

@@ -80,10 +80,16 @@ def new_visit():
             "visited_at": visit_form.local_input_value(now(), tz),
             # A follow-up row of Today opens the form with that follow-up ticked.
             "completes_follow_ups": request.args.getlist("follow_up"),
-            # A planned customer's visit starts from the purpose decided before going.
-            "purpose": planned_visits.planned_purpose(db.session, current_user, code, local_today())
-            if code
-            else None,
+            # A planned customer's visit starts from the purpose decided before going, else
+            # from the one Today's plan suggested (its link carries it; the form offers only
+            # active purposes, so another code selects nothing).
+            "purpose": (
+                planned_visits.planned_purpose(db.session, current_user, code, local_today())
+                if code
+                else None
+            )
+            or request.args.get("purpose", "")[:64]
+            or None,
         }
         return _render_form(values, {})
     values = request.form.to_dict()
