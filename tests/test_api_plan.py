@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -247,25 +249,77 @@ def test_a_done_follow_up_is_not_rescheduled(client, auth, world):
     assert answer.status_code == 422 and "due_on" in answer.get_json()["errors"]
 
 
-def test_reschedule_refusals_name_due_on_in_both_languages(client, auth, world):
+def test_reschedule_refusals_name_the_field_in_words_in_both_languages(client, auth, world):
     auth.login(world["rep"])
     token = auth.csrf()
     path = f"/api/v1/follow-ups/{_follow_up_id(client, token)}/reschedule"
     early = post(client, path, {"due_on": "2026-11-19"}, token).get_json()["errors"]["due_on"]
-    assert early == [
-        "新しい期日（due_on）：フォローを設定した訪問の日（2026/11/20）より前にはできません。"
-    ]
+    assert early == ["新しい期日：フォローを設定した訪問の日（2026/11/20）より前にはできません。"]
     client.set_cookie("fieldlog_lang", "en")
     cases = {
-        "soon": "New due date (due_on): give it as YYYY-MM-DD, e.g. 2026-12-06.",
-        "2026-11-19": "New due date (due_on): it cannot be before the visit that set the "
+        "soon": "New due date: give it as YYYY-MM-DD, e.g. 2026-12-06.",
+        "2026-11-19": "New due date: it cannot be before the visit that set the "
         "follow-up (2026/11/20).",
-        "2027-11-24": "New due date (due_on): it must be within a year of today "
-        "(2027/11/23 at the latest).",
+        "2027-11-24": "New due date: it must be within a year of today (2027/11/23 at the latest).",
     }
     for due_on, message in cases.items():
         answer = post(client, path, {"due_on": due_on}, token)
         assert answer.get_json()["errors"] == {"due_on": [message]}
+
+
+_KEY = re.compile(r"[A-Za-z]+_[A-Za-z_.]+")
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_refusals_keep_the_field_key_for_machines_and_words_for_people(client, auth, world, lang):
+    """A 422 names its field by the key of ``errors`` (docs/contract.md); the messages a rep
+    reads (the outbox shows them as they are) never spell a key like due_on or client_id."""
+    auth.login(world["rep"])
+    token = auth.csrf()
+    client.set_cookie("fieldlog_lang", lang)
+    done, cancelled, moved = (_follow_up_id(client, token) for _ in range(3))
+    post(client, f"/api/v1/follow-ups/{done}/done", {"done_on": "2026-11-22"}, token)
+    post(client, f"/api/v1/follow-ups/{cancelled}/cancel", {}, token)
+    reused = visit_payload("C-1")
+    post(client, "/api/v1/visits", reused, token)
+    calls = [
+        (f"/api/v1/follow-ups/{done}/reschedule", {"due_on": "2026-12-01"}, "due_on"),
+        (f"/api/v1/follow-ups/{cancelled}/reschedule", {"due_on": "2026-12-01"}, "due_on"),
+        (f"/api/v1/follow-ups/{moved}/reschedule", {"due_on": "soon"}, "due_on"),
+        (f"/api/v1/follow-ups/{moved}/reschedule", {"due_on": "2026-11-19"}, "due_on"),
+        (f"/api/v1/follow-ups/{moved}/reschedule", {"due_on": "2027-11-24"}, "due_on"),
+        (f"/api/v1/follow-ups/{moved}/done", {"done_on": "2026-11-30"}, "done_on"),
+        (f"/api/v1/follow-ups/{moved}/done", {"done_on": "11/22"}, "done_on"),
+        (f"/api/v1/follow-ups/{cancelled}/done", {"done_on": "2026-11-22"}, "done_on"),
+        (f"/api/v1/follow-ups/{done}/cancel", {}, "done_on"),
+        ("/api/v1/visits", visit_payload("C-1", client_id=None), "client_id"),
+        ("/api/v1/visits", visit_payload("C-1", client_id="abc"), "client_id"),
+        (
+            "/api/v1/visits",
+            visit_payload("C-1", next_action={"action": "電話", "due_on": "20261201"}),
+            "next_action.due_on",
+        ),
+    ]
+    for path, body, field in calls:
+        answer = post(client, path, body, token)
+        said = answer.get_json()
+        assert (answer.status_code, said["error"], list(said["errors"])) == (
+            422,
+            "invalid",
+            [field],
+        ), (path, body, said)
+        for message in said["errors"][field]:
+            assert not _KEY.search(message), (path, body, message)
+    again = post(client, "/api/v1/visits", {**reused, "note": "別の訪問"}, token).get_json()
+    assert again["error"] == "client_id_reused"
+    assert again["message"] and not _KEY.search(again["message"]), again
+    if lang == "ja":
+        answer = post(
+            client, f"/api/v1/follow-ups/{done}/reschedule", {"due_on": "2026-12-01"}, token
+        )
+        assert answer.get_json()["errors"] == {
+            "due_on": ["新しい期日：このフォローは完了または取消済みのため、期日を変更できません。"]
+        }
 
 
 # ---- cancel ------------------------------------------------------------------------------

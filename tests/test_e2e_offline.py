@@ -314,7 +314,7 @@ def test_one_tap_results_say_what_the_rep_tapped_and_when_it_was_sent(server):
         note = page.locator(".settled-note")
         note.wait_for()
         page.wait_for_function(
-            "document.querySelector('.settled-note').textContent === '同期しました。'",
+            "document.querySelector('.settled-note').textContent === '完了しました。'",
             timeout=20000,
         )
     with server.app.app_context():

@@ -31,7 +31,7 @@ from fieldlog.services.visits import record_visit
 
 from .browser import phone, screenshot_dir, sqlite_app, wait_until
 from .conftest import PASSWORD
-from .test_e2e_offline import Server
+from .test_e2e_offline import Server, outbox_entries
 
 TZ = ZoneInfo("Asia/Tokyo")
 
@@ -338,6 +338,53 @@ def test_a_follow_up_moved_from_today_says_its_new_date(server):
         moved = f"期日を{target:%Y/%m/%d}に変更しました。"
         row.locator(".settled-note", has_text=moved).wait_for()
         assert row.locator(".badge-warn").count() == 0
+
+
+@pytest.mark.browser
+def test_a_follow_up_done_from_today_offers_nothing_more_and_says_so(server):
+    """Done settles the row: no date, no Move, no "overdue since", one note naming what was
+    recorded. A move leaves Done to tap, and Done then replaces the move's note."""
+    with phone(server.base) as (_context, page):
+        page.goto(f"{server.base}/")
+        due = page.locator("section[aria-labelledby=due-head] li")
+        overdue = due.filter(has=page.locator(".badge-warn"))
+        assert overdue.count() == 2
+        ids = [
+            int(row.locator("form[data-outbox=follow_up_done]").get_attribute("data-id"))
+            for row in overdue.all()
+        ]
+        done_row, moved_row = (
+            due.filter(has=page.locator(f"form[data-outbox=follow_up_done][data-id='{i}']"))
+            for i in ids
+        )
+
+        done_row.get_by_role("button", name="完了").click()
+        done_row.locator(".settled-note", has_text="完了しました。").wait_for()
+        assert done_row.locator("input[type=date]").count() == 0
+        assert done_row.get_by_role("button").count() == 0  # neither 期日変更 nor 完了
+        assert done_row.locator(".badge-warn").count() == 0
+        assert done_row.locator(".settled-note").all_inner_texts() == ["完了しました。"]
+
+        target = local_today(TZ) + timedelta(days=9)
+        moved_row.locator("input[type=date]").fill(target.isoformat())
+        moved_row.get_by_role("button", name="期日変更").click()
+        moved = f"期日を{target:%Y/%m/%d}に変更しました。"
+        moved_row.locator(".settled-note", has_text=moved).wait_for()
+        assert moved_row.locator("input[type=date]").count() == 0
+        assert moved_row.get_by_role("button", name="期日変更").count() == 0
+        done = moved_row.get_by_role("button", name="完了")
+        assert done.is_enabled()  # still open: it may yet be done
+        done.click()
+        moved_row.locator(".settled-note", has_text="完了しました。").wait_for()
+        assert moved_row.locator(".settled-note").all_inner_texts() == ["完了しました。"]
+        assert moved_row.get_by_role("button").count() == 0
+        assert outbox_entries(page) == []  # nothing refused, nothing waiting
+
+    with server.app.app_context():
+        first, second = (db.session.get(FollowUp, i) for i in ids)
+        assert first.done_on == local_today(TZ) and first.due_on < local_today(TZ)
+        assert (second.done_on, second.due_on) == (local_today(TZ), target)
+        db.session.remove()
 
 
 def _stale_follow_ups(app, n: int) -> list[int]:

@@ -309,7 +309,7 @@ def test_a_customers_follow_ups_read_whole_and_cancel_is_not_one_mis_tap_away(li
         page.wait_for_timeout(300)
         assert dialogs and "元に戻せません" in dialogs[0]
         row.get_by_role("button", name="完了").tap()
-        row.locator(".settled-note").wait_for()
+        row.locator(".settled-note", has_text="完了しました。").wait_for()
         assert row.locator("button").count() == 0
     with app.app_context():
         follow_up = db.session.scalars(select(FollowUp).where(FollowUp.action == action)).one()
@@ -363,8 +363,11 @@ def test_a_mis_tapped_result_is_corrected_from_the_closed_list(live_app):
         page.set_viewport_size({"width": 360, "height": 780})
         page.goto(f"{base}/proposals")
         row = page.locator("li", has_text="白石製作所")
+        assert row.locator(".badge-ok").count() == 1
         row.get_by_role("button", name="失注に変更").tap()
-        row.locator(".settled-note", has_text="同期しました。").wait_for()
+        # The note says what was recorded, and the row no longer reads "won" beside it.
+        row.locator(".settled-note", has_text="失注として記録しました。").wait_for()
+        assert row.locator(".badge-ok, button").count() == 0
     with app.app_context():
         proposal = db.session.get(Proposal, proposal_id)
         assert (proposal.status, proposal.closed_on) == ("lost", closed_on)

@@ -45,20 +45,18 @@ def reschedule_follow_up(
     if follow_up is None:
         raise NotFound(_l("No such follow-up."))
     day = schemas.parse_date(due_on)
-    # Each refusal names the field (due_on) as well as the words on the form: the outbox shows
-    # the API's message as it is (docs/contract.md).
+    # Each refusal is keyed on due_on and names the field in the form's words ("New due date"),
+    # never by its key: the outbox and the form show the message as it is (docs/contract.md).
     if day is None:
         raise Invalid(
-            errors={
-                "due_on": [_l("New due date (due_on): give it as YYYY-MM-DD, e.g. 2026-12-06.")]
-            }
+            errors={"due_on": [_l("New due date: give it as YYYY-MM-DD, e.g. 2026-12-06.")]}
         )
     if follow_up.cancelled or follow_up.done_on is not None:
         raise Invalid(
             errors={
                 "due_on": [
                     _l(
-                        "New due date (due_on): this follow-up is already done or cancelled, "
+                        "New due date: this follow-up is already done or cancelled, "
                         "so it cannot be moved."
                     )
                 ]
@@ -70,7 +68,7 @@ def reschedule_follow_up(
             errors={
                 "due_on": [
                     _l(
-                        "New due date (due_on): it cannot be before the visit that set the "
+                        "New due date: it cannot be before the visit that set the "
                         "follow-up (%(date)s).",
                         date=f"{visit_day:%Y/%m/%d}",
                     )
@@ -83,8 +81,7 @@ def reschedule_follow_up(
             errors={
                 "due_on": [
                     _l(
-                        "New due date (due_on): it must be within a year of today "
-                        "(%(date)s at the latest).",
+                        "New due date: it must be within a year of today (%(date)s at the latest).",
                         date=f"{latest:%Y/%m/%d}",
                     )
                 ]

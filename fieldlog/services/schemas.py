@@ -81,11 +81,13 @@ def parse_client_id(payload: Mapping[str, Any]) -> str:
     """The entry's client_id in canonical form, or Invalid."""
     raw = payload.get("client_id")
     if not isinstance(raw, str) or not raw.strip():
-        raise Invalid(errors={"client_id": [_l("A client_id (UUID) is required.")]})
+        raise Invalid(errors={"client_id": [_l("The visit's sending ID (a UUID) is missing.")]})
     try:
         return str(uuid.UUID(raw.strip()))
     except ValueError:
-        raise Invalid(errors={"client_id": [_l("client_id must be a UUID.")]}) from None
+        raise Invalid(
+            errors={"client_id": [_l("The visit's sending ID must be a UUID.")]}
+        ) from None
 
 
 def _instant_or_raw(value: Any) -> Any:

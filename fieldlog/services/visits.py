@@ -127,7 +127,7 @@ def _find(session: Session, user: User, client_id: str) -> Visit | None:
 
 def _replay(existing: Visit, digest: str) -> Recorded:
     if existing.payload_hash != digest:
-        raise ClientIdReused(_l("This client_id was already used for a different visit."))
+        raise ClientIdReused(_l("This visit's sending ID was already used for a different visit."))
     return Recorded(existing, created=False)
 
 

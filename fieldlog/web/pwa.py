@@ -145,7 +145,6 @@ def _script_strings() -> dict[str, str]:
         ),
         "needs_fix": _("Not saved: open the outbox to fix or discard it."),
         "retry": _("Try again"),
-        "synced": _("Synced."),
         "moved_to": _("Due date moved to {date}."),
         "still_offline": _(
             "No connection: what is waiting stays on this phone until you are online."
@@ -158,6 +157,10 @@ def _script_strings() -> dict[str, str]:
         "kind_follow_up_reschedule": _("Follow-up moved"),
         "kind_follow_up_cancel": _("Follow-up cancelled"),
         "cancelled": _("Cancelled."),
+        # What a one-tap row says once the server has it: what was recorded, not only "synced".
+        "marked_done": _("Marked done."),
+        "recorded_won": _("Recorded as won."),
+        "recorded_lost": _("Recorded as lost."),
         "draft_restored": _("The visit you had not saved was restored."),
         "fix": _("Fix"),
         "discard": _("Discard"),

@@ -143,7 +143,12 @@ export function afterAnswer(entry, status, body, { now = Date.now(), random = Ma
   if (outcome === DONE) return { entry: { ...next, state: "sent" }, outcome };
   if (outcome === ATTENTION) {
     return {
-      entry: { ...next, state: "attention", errors: (body && (body.errors || body.error)) || null },
+      // The field errors, else the server's words: a bare code ("not_found") is for machines.
+      entry: {
+        ...next,
+        state: "attention",
+        errors: (body && (body.errors || body.message || body.error)) || null,
+      },
       outcome,
     };
   }
@@ -176,6 +181,27 @@ export function afterSaveMessage(entry) {
   if (entry.state === "attention") return "needs_fix";
   if (entry.lastStatus >= 500) return "server_retry";
   return "saved_offline";
+}
+
+/**
+ * Whether a one-tap action settles its item, so that the row offers nothing more: a follow-up
+ * done or cancelled, a proposal's result. A follow-up moved to another day is still open: it
+ * may yet be marked done (never moved again from the same row, which shows one status).
+ */
+export function settlesItem(kind) {
+  return kind !== "follow_up_reschedule";
+}
+
+/**
+ * What a one-tap row says once its entry reached the server (a key of the page's strings):
+ * what was recorded ("Marked done.", "Recorded as lost."), not only that it synced.
+ * "moved_to" carries a {date} for the caller to fill in.
+ */
+export function settledKey(kind, body = {}) {
+  if (kind === "follow_up_done") return "marked_done";
+  if (kind === "follow_up_cancel") return "cancelled";
+  if (kind === "follow_up_reschedule") return "moved_to";
+  return body?.status === "lost" ? "recorded_lost" : "recorded_won";
 }
 
 /** The entry made ready to send again at once (the outbox's "Try again" after server errors). */

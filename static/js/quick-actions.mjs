@@ -2,7 +2,7 @@
 // bulk reschedule / cancel go through the outbox too, so they work without signal.
 // The row shows the result at once; the last tap on the same item wins.
 import { enqueue, sync, t } from "./app.mjs";
-import { afterSaveMessage, formatDay } from "./outbox-core.mjs";
+import { afterSaveMessage, formatDay, settledKey, settlesItem } from "./outbox-core.mjs";
 import { outbox } from "./outbox-store.mjs";
 
 function today() {
@@ -35,6 +35,27 @@ async function overrule(kind, id) {
   if (OVERRULES[kind]) await outbox.remove(`${OVERRULES[kind]}:${id}`);
 }
 
+// The same item's other one-tap forms in its row (Today: Move beside Done; the customer page:
+// Done beside Cancel). A follow-up's forms never share a row with a proposal's.
+function sameItemForms(row, form) {
+  const family = (kind) => kind.startsWith("follow_up_");
+  const kind = form.dataset.outbox;
+  return [...(row?.querySelectorAll("form[data-outbox]") || [])].filter(
+    (other) =>
+      other !== form &&
+      other.dataset.id === form.dataset.id &&
+      family(other.dataset.outbox) === family(kind),
+  );
+}
+
+function disable(forms) {
+  for (const form of forms) {
+    for (const control of form.querySelectorAll("button, input:not([type=hidden])")) {
+      control.disabled = true;
+    }
+  }
+}
+
 for (const form of document.querySelectorAll("form[data-outbox]")) {
   form.addEventListener("submit", async (event) => {
     if (event.defaultPrevented) return; // the rep said no to "Cancel this follow-up?"
@@ -48,35 +69,43 @@ for (const form of document.querySelectorAll("form[data-outbox]")) {
         ? event.submitter?.textContent.trim() || body.status || ""
         : formatDay(body.due_on || "");
     const label = [form.dataset.label, outcome].filter(Boolean).join(" · ");
-    for (const button of form.querySelectorAll("button")) button.disabled = true;
     const row = form.closest("li") || form.parentElement;
+    // Done, cancelled or a result: the item is settled, and none of its row's controls may be
+    // tapped again (a move of a done follow-up is refused, and would wait in the outbox for
+    // ever). Moved: Done stays, the row's other controls go with the form.
+    const settles = settlesItem(kind);
+    const others = settles ? sameItemForms(row, form) : [];
+    disable([form, ...others]);
     row?.classList.add("is-settled");
     const note = document.createElement("span");
     note.className = "settled-note";
     note.setAttribute("role", "status");
     note.textContent = t("saved_sending");
     const id = `${kind}:${form.dataset.id}`;
-    // Online it is sent at once: say so, rather than leave "will sync when online" standing.
-    // A new date says which date, and the row no longer reads "overdue since …".
-    const moved = body.due_on ? t("moved_to").replace("{date}", formatDay(body.due_on)) : "";
-    if (moved) row?.querySelector(".badge-warn")?.remove();
-    const settled = moved || (cancel ? t("cancelled") : "");
+    // Online it is sent at once: then the note says what was recorded, rather than leave
+    // "will sync when online" standing ("Marked done.", "Due date moved to 2026/12/06.").
+    const settled = t(settledKey(kind, body)).replace("{date}", formatDay(body.due_on || ""));
     const onSent = (sent) => {
       if (sent.detail?.entry?.id !== id) return;
-      note.textContent = settled || t("synced");
+      note.textContent = settled;
       window.removeEventListener("fieldlog:sent", onSent);
     };
     window.addEventListener("fieldlog:sent", onSent);
     await overrule(kind, form.dataset.id);
     await enqueue(kind, id, url, body, label);
     // "Saved" only once the entry is in the outbox: leaving the page earlier could lose it.
+    // The row shows one status: its badge ("overdue since …", "won") and an earlier note (the
+    // move before Done) give way to this note, which replaces the item's buttons.
+    for (const stale of row?.querySelectorAll("[data-row-status], .settled-note") || []) {
+      stale.remove();
+    }
+    for (const other of others) other.remove();
     // Done next to Cancel (a customer's follow-ups): the note replaces both buttons.
     const holder = form.parentElement?.classList.contains("two-buttons") ? form.parentElement : form;
     holder.replaceChildren(note);
     await sync(); // joins the send enqueue started: then say how it went
     const entry = await outbox.get(id);
-    if (entry) note.textContent = t(afterSaveMessage(entry));
-    else if (settled) note.textContent = settled;
+    note.textContent = entry ? t(afterSaveMessage(entry)) : settled;
   });
 }
 

@@ -147,8 +147,12 @@ function showErrors(errors) {
     const line = document.createElement("p");
     // querySelector, not form.elements: a radio group (purpose, hearing_done) is a RadioNodeList.
     const input = form.querySelector(`[name="${names[field] || field}"]`);
-    const label = input?.closest("fieldset")?.querySelector("legend")?.textContent || field;
-    line.textContent = `${label}: ${[].concat(messages).join(" ")}`;
+    // A field the form has no legend for is named as the outbox names it, or not at all: never
+    // by its API key ("client_id", or "form" for a message of the whole entry).
+    const named = t(`field.${field}`) === `field.${field}` ? "" : t(`field.${field}`);
+    const label = input?.closest("fieldset")?.querySelector("legend")?.textContent || named;
+    const text = [].concat(messages).join(" ");
+    line.textContent = label ? `${label}: ${text}` : text;
     box.append(line);
   }
   form.before(box);

@@ -21,6 +21,8 @@ import {
   SERVER,
   SERVER_ERROR_LIMIT,
   searchKey,
+  settledKey,
+  settlesItem,
   visitPayloadFromForm,
 } from "../../static/js/outbox-core.mjs";
 
@@ -136,6 +138,30 @@ test("an answer moves the entry: sent, attention, or retry later", () => {
   const auth = afterAnswer(entry, 401, {}, { now: 10 });
   assert.equal(auth.outcome, AUTH);
   assert.equal(auth.entry.state, "pending");
+});
+
+test("a refusal without field errors keeps the server's words, not its error code", () => {
+  const entry = makeEntry("follow_up_done", { id: "a", url: "/", body: {}, user: "r@x", now: 0 });
+  const gone = afterAnswer(entry, 404, { error: "not_found", message: "No such follow-up." });
+  assert.equal(gone.entry.state, "attention");
+  assert.equal(gone.entry.errors, "No such follow-up.");
+  assert.equal(afterAnswer(entry, 403, { error: "forbidden" }).entry.errors, "forbidden");
+  assert.equal(afterAnswer(entry, 404, null).entry.errors, null);
+});
+
+test("done, cancelled and a result settle the item; a move leaves Done to tap", () => {
+  assert.equal(settlesItem("follow_up_done"), true);
+  assert.equal(settlesItem("follow_up_cancel"), true);
+  assert.equal(settlesItem("proposal_close"), true);
+  assert.equal(settlesItem("follow_up_reschedule"), false);
+});
+
+test("a saved one-tap row says what was recorded", () => {
+  assert.equal(settledKey("follow_up_done", { done_on: "2026-12-06" }), "marked_done");
+  assert.equal(settledKey("follow_up_cancel", {}), "cancelled");
+  assert.equal(settledKey("follow_up_reschedule", { due_on: "2026-12-06" }), "moved_to");
+  assert.equal(settledKey("proposal_close", { status: "won" }), "recorded_won");
+  assert.equal(settledKey("proposal_close", { status: "lost" }), "recorded_lost");
 });
 
 test("a server error repeated a few times needs attention, with the server's message", () => {
