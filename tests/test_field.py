@@ -505,3 +505,96 @@ def test_the_visit_page_gives_the_late_reason_after_a_full_width_colon(client, a
     client.set_cookie("fieldlog_lang", "en")
     html = client.get(f"/visits/{visit.id}").get_data(as_text=True)
     assert "Reason for the late entry: 紙のメモ" in html
+
+
+def _picker_groups(html: str) -> dict[str, list[str]]:
+    """The visit form's picker: each optgroup's label and its customer codes, in order."""
+    select_ = html[html.index('<select name="customer_code"') : html.index("</select>")]
+    return {
+        label: re.findall(r'<option value="([^"]+)"', body)
+        for label, body in re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select_, re.S)
+    }
+
+
+def test_the_picker_groups_the_plan_own_follow_ups_and_colleagues_customers(
+    client, auth, world, make
+):
+    rep, colleague = world["rep"], world["colleague"]
+    # Visited today without anything due: the rep's, but not in the day's plan.
+    calm = make.customer(rep.branch, rep, code="C003")
+    make.visit(rep, calm)
+    # A colleague's customer with the rep's own follow-up due today.
+    followed = make.customer(rep.branch, colleague, code="C004")
+    make.visit(
+        rep,
+        followed,
+        visited_at="2026-11-10T10:00:00+09:00",
+        next_action={"action": "見積を持参", "due_on": TODAY.isoformat()},
+    )
+    db.session.commit()
+    auth.login(rep)
+    groups = _picker_groups(client.get("/visits/new").get_data(as_text=True))
+    # C001 (never visited) is on the rep's plan; C002, the colleague's and overdue, is not the
+    # rep's to do: it stays reachable among the branch's other customers, never in a due group.
+    assert groups == {
+        "今日の予定": ["C001"],
+        "期限が来たフォロー": ["C004"],
+        "担当の顧客": ["C003"],
+        "支店のほかの顧客": ["C002"],
+    }
+    assert "今日が期限" not in client.get("/visits/new").get_data(as_text=True)
+
+
+def test_the_picker_lists_the_plan_in_its_order(client, auth, world, make):
+    rep = world["rep"]
+    # Never visited: overdue by a cycle each; the plan puts the longer cycle's customer first.
+    make.customer(rep.branch, rep, code="C010", rank="A")
+    make.customer(rep.branch, rep, code="C011", rank="C")
+    db.session.commit()
+    from fieldlog.services import plan
+    from fieldlog.services.defaults import company_settings
+
+    order = [
+        i.customer.code
+        for i in plan.build_plan(
+            db.session, rep, TODAY, tz=TZ, settings=company_settings(db.session)
+        )
+    ]
+    auth.login(rep)
+    groups = _picker_groups(client.get("/visits/new").get_data(as_text=True))
+    assert groups["今日の予定"] == order and sorted(order) == ["C001", "C010", "C011"]
+
+
+def test_the_picker_costs_the_same_statements_however_many_customers(client, auth, world, make):
+    import sqlalchemy as sa
+
+    rep, colleague = world["rep"], world["colleague"]
+    auth.login(rep)
+    client.get("/visits/new")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def statements_of_form() -> int:
+        statements.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/visits/new").status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    few = statements_of_form()
+    for n in range(12):
+        customer = make.customer(rep.branch, rep if n % 2 else colleague, code=f"M{n:03d}")
+        make.visit(
+            rep,
+            customer,
+            visited_at="2026-11-02T10:00:00+09:00",
+            next_action={"action": "電話", "due_on": "2026-11-20"},
+        )
+    db.session.commit()
+    html = client.get("/visits/new").get_data(as_text=True)
+    assert "M011" in html
+    assert statements_of_form() == few

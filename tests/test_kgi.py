@@ -528,3 +528,48 @@ def test_month_to_date_against_last_year(make, sales, as_of, actual, last_year):
     )
     assert (m.actual, m.last_year) == (actual, last_year)
     assert m.yoy == (actual / last_year if last_year else None)
+
+
+def _card(html: str) -> str:
+    """The 予実 card of a page."""
+    start = html.index('aria-labelledby="yojitsu-h"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_a_month_that_is_over_shows_its_actual_and_no_forecast(shop, make, client, auth, app):
+    from datetime import UTC, datetime
+
+    app.config["FIELDLOG_NOW"] = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    auth.login(make.user("owner", email="boss@example.jp"))
+    card = _card(client.get("/branches/TKY?month=2026-11").get_data(as_text=True))
+    # November whole: the 16th, 22nd and 23rd against the budget; last year's whole November.
+    assert "売上(月間実績)" in card and "¥1,149,000" in card and "¥30,000,000" in card
+    assert "予算達成率" in card and "3.8%" in card and "予算未達" in card
+    assert "前年同月" in card and "¥87,000" in card
+    assert "月初来" not in card and "着地見込み" not in card and "80% の範囲" not in card
+    assert "forecast-chart" not in card and "予測を計算中" not in card
+    summary = client.get("/summary?month=2026-11").get_data(as_text=True)
+    assert "着地見込み" not in _card(summary) and "forecast-chart" not in summary
+    months = summary[summary.index('id="branch-months-h"') :]
+    assert "月間実績" in months[: months.index("</table>")]
+    # The month in progress keeps its landing estimate and its forecast.
+    december = _card(client.get("/summary?month=2026-12").get_data(as_text=True))
+    assert "売上(月初来)" in december and "今月の着地見込み" in december
+    assert "forecast-chart" in december
+
+
+def test_a_month_not_begun_shows_its_budget_not_this_months_figures(shop, make, client, auth, app):
+    from datetime import UTC, datetime
+
+    set_budget(db.session, None, date(2027, 3, 1), shop.branch_id, None, 12_000_000)
+    db.session.commit()
+    app.config["FIELDLOG_NOW"] = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    auth.login(make.user("owner", email="boss@example.jp"))
+    for path in ("/branches/TKY?month=2027-03", "/summary?month=2027-03"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        card = _card(response.get_data(as_text=True))
+        assert "2027-03" in card and "未開始" in card and "まだ始まっていない" in card, path
+        assert "2026-12" not in card and "着地見込み" not in card and "forecast" not in card
+    branch = _card(client.get("/branches/TKY?month=2027-03").get_data(as_text=True))
+    assert "¥12,000,000" in branch

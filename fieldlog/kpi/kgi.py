@@ -88,6 +88,11 @@ class MonthToDate:
     of ``as_of`` take the first forecast week's), with ``landing_interval`` the same sum of the
     80 % bounds, wider than an 80 % interval of the sum (docs/kgi.md). No forecast (too little
     history, or a rep): ``landing`` is None and ``forecast_note`` says why.
+
+    ``state`` says which of three a page shows (docs/kgi.md): ``running`` (days of the month
+    lie after ``as_of``: the month so far and its landing), ``whole`` (``as_of`` is the month's
+    last day: the month's actual, with no forecast, since no day is left to forecast) and
+    ``ahead`` (a month that has not begun: its budget and last year's month, nothing counted).
     """
 
     month: Period
@@ -106,6 +111,19 @@ class MonthToDate:
     forecast_note: str | None = None
     # While the forecast is computed in the background: the job to poll (docs/kgi.md).
     forecast_job: str | None = None
+
+    @property
+    def state(self) -> str:
+        if self.as_of < self.month.start:
+            return "ahead"
+        return "whole" if self.as_of >= self.month.end else "running"
+
+
+def card_month(period: Period, today: date) -> Period:
+    """The month whose 予実 a page of ``period`` shows: the month of the day the page reads
+    as at (``today``, or the period's end once it is over), or the period's first month when
+    it has not begun."""
+    return Period.month_of(max(period.start, min(today, period.end)))
 
 
 def _same_day_last_year(day: date) -> date:
@@ -132,17 +150,24 @@ def month_to_date(
     *,
     today: date,
     tz: ZoneInfo,
+    month: Period | None = None,
     forecast_weeks: int = 8,
     history_weeks: int = 13,
     cold: Callable[[Scope, date, int], tuple[str, str]] | None = None,
 ) -> MonthToDate:
     """予実 for the month containing ``as_of``, counting sales up to ``as_of`` (see the class).
 
+    ``month`` (``card_month``) may name a month that begins after ``as_of``: its budget and
+    last year's whole month then, nothing counted and no forecast (state ``ahead``). A month
+    counted to its last day has no forecast either (state ``whole``).
+
     With ``cold``, a forecast not computed yet is not waited for: ``cold(scope, as_of, weeks)``
     starts it in the background and returns (the job's id, "computing" or "failed"), which
     the figures carry instead of the landing estimate (a page then shows a placeholder)."""
     from .forecast import TooLittleHistory
 
+    if month is not None and as_of < month.start:
+        return _month_ahead(session, scope, month, as_of, today=today, tz=tz)
     month = Period.month_of(as_of)
     so_far = Period(month.start, as_of, "month")
     before = same_dates_last_year(as_of)
@@ -162,7 +187,7 @@ def month_to_date(
         yoy=actual / last_year if last_year > 0 else None,
         gross_margin=now["gross_margin_rate"].value,
     )
-    if scope.kind == "rep" or forecast_weeks < 1:
+    if scope.kind == "rep" or forecast_weeks < 1 or figures.state == "whole":
         return figures
     if cold is not None and cached_forecast(session, scope, as_of, forecast_weeks) is None:
         job, state = cold(scope, as_of, forecast_weeks)
@@ -196,6 +221,24 @@ def month_to_date(
             ],
             "forecast_note": result.method,
         }
+    )
+
+
+def _month_ahead(
+    session: Session, scope: Scope, month: Period, as_of: date, *, today: date, tz: ZoneInfo
+) -> MonthToDate:
+    """A month that has not begun on ``as_of``: its budget and last year's whole month."""
+    (last,) = trend(session, scope, [month.last_year()], keys=["sales_amount"], today=today, tz=tz)
+    return MonthToDate(
+        month=month,
+        as_of=as_of,
+        actual=0,
+        budget=budget_for(session, scope, month),
+        progress=None,
+        elapsed=0.0,
+        last_year=int(last["sales_amount"].value or 0),
+        yoy=None,
+        gross_margin=None,
     )
 
 

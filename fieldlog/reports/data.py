@@ -279,7 +279,15 @@ def branch_report(
         lead_job=lead_job,
         lint=kpi_set_lint(session),
         **_trust(session, scope, f"branch:{branch.code}", period, today=today, tz=tz),
-        month=kgi.month_to_date(session, scope, as_of, today=today, tz=tz, cold=cold),
+        month=kgi.month_to_date(
+            session,
+            scope,
+            as_of,
+            month=kgi.card_month(period, today),
+            today=today,
+            tz=tz,
+            cold=cold,
+        ),
         rep_kgi=[
             (names.get(rep_id) or "", row)
             for rep_id, row in sorted(rep_kgi.items(), key=lambda item: names.get(item[0]) or "")
@@ -338,18 +346,27 @@ def company_report(
             BranchSummary(branch.code, branch.name, row, int(row["visit_count"].value or 0))
         )
     as_of = min(today, period.end)
+    month = kgi.card_month(period, today)
     return CompanyReport(
         **_common(period, today, figures, keys, weeks),
         branches=branches,
         hypotheses=lists.hypotheses_under_test(session, None),
         lint=kpi_set_lint(session),
         **_trust(session, Scope.company(), "company", period, today=today, tz=tz),
-        month=kgi.month_to_date(session, Scope.company(), as_of, today=today, tz=tz, cold=cold),
+        month=kgi.month_to_date(
+            session, Scope.company(), as_of, month=month, today=today, tz=tz, cold=cold
+        ),
         branch_months=[
             (
                 b.name,
                 kgi.month_to_date(
-                    session, Scope.branch(b.id), as_of, today=today, tz=tz, forecast_weeks=0
+                    session,
+                    Scope.branch(b.id),
+                    as_of,
+                    month=month,
+                    today=today,
+                    tz=tz,
+                    forecast_weeks=0,
                 ),
             )
             for b in session.scalars(select(Branch).order_by(Branch.code))

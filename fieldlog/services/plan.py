@@ -9,7 +9,7 @@ words are said by ``plan_text``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,8 @@ from .cross_sell import CrossSell, not_bought, purchases, ranking
 from .errors import Invalid
 from .plan_facts import customer_facts, due_follow_ups, open_proposals
 from .plan_reasons import Reason, reasons_for, suggest
+from .today import active_customers
+from .today import due_follow_ups as follow_ups_due
 
 
 @dataclass
@@ -145,3 +147,43 @@ def build_plan(
 
 def _by_amount(bought: dict[int, int]) -> list[int]:
     return sorted(bought, key=lambda c: -bought[c])
+
+
+@dataclass
+class Picker:
+    """The visit form's customer picker, group by group, each customer once: the user's plan
+    for the day in its order, then the customers of the user's own follow-ups due by then
+    that the plan does not hold (a colleague's customer), the user's other customers, and
+    the branch's other customers (a rep may log a visit to any of them, docs/domain.md)."""
+
+    plan: list[Customer] = field(default_factory=list)
+    follow_ups: list[Customer] = field(default_factory=list)
+    own: list[Customer] = field(default_factory=list)
+    others: list[Customer] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter([*self.plan, *self.follow_ups, *self.own, *self.others])
+
+
+def picker(
+    session: Session, user: User, day: date, *, tz: ZoneInfo, settings: CompanySettings
+) -> Picker:
+    """The groups of the visit form's picker on ``day`` (see ``Picker``): the plan's
+    statements, the user's due follow-ups and the active customers the user may see, whatever
+    their number. Only active customers the user may see are offered."""
+    everyone = active_customers(session, user)
+    visible = {c.id for c in everyone}
+    out = Picker()
+    taken: set[int] = set()
+    for item in build_plan(session, user, day, tz=tz, settings=settings):
+        if item.customer.id in visible and item.customer.id not in taken:
+            taken.add(item.customer.id)
+            out.plan.append(item.customer)
+    for follow_up in follow_ups_due(session, user, today=day):
+        if follow_up.customer_id in visible and follow_up.customer_id not in taken:
+            taken.add(follow_up.customer_id)
+            out.follow_ups.append(follow_up.customer)
+    for customer in everyone:
+        if customer.id not in taken:
+            (out.own if customer.rep_id == user.id else out.others).append(customer)
+    return out

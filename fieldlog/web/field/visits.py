@@ -11,10 +11,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ...app.extensions import db
-from ...models import Customer, Visit
+from ...models import Visit
 from ...rules import limits
 from ...rules.text import search_key
-from ...services import access, browse, directory, planned_visits, visit_edits, visits
+from ...services import access, browse, directory, plan, planned_visits, visit_edits, visits
 from ...services import today as today_service
 from ...services.defaults import company_settings
 from ...services.errors import ClientIdReused, Invalid
@@ -24,23 +24,16 @@ from ..transaction import unit_of_work
 from .blueprint import PAGE_SIZE, SEARCH_LIMIT, bp, list_filter
 
 
-def _picker_customers() -> tuple[list[Customer], list[Customer]]:
-    """Today's due customers (overdue or with a follow-up due), then every active one."""
-    day = local_today()
-    overdue = today_service.overdue_customers(
-        db.session, current_user, today=day, tz=company_tz(), settings=company_settings(db.session)
-    )
-    due = [s.customer for s in overdue]
-    for follow_up in today_service.due_follow_ups(db.session, current_user, today=day):
-        if follow_up.customer not in due:
-            due.append(follow_up.customer)
-    return due, today_service.active_customers(db.session, current_user)
-
-
 def _render_form(values: dict[str, Any], errors: dict[str, list[str]], status: int = 200):
-    due, everyone = _picker_customers()
+    groups = plan.picker(
+        db.session,
+        current_user,
+        local_today(),
+        tz=company_tz(),
+        settings=company_settings(db.session),
+    )
     code = values.get("customer_code", "")
-    customer = next((c for c in everyone if c.code == code), None)
+    customer = next((c for c in groups if c.code == code), None)
     follow_ups = (
         today_service.open_follow_ups(db.session, current_user, customer) if customer else []
     )
@@ -56,8 +49,7 @@ def _render_form(values: dict[str, Any], errors: dict[str, list[str]], status: i
         )
         or bool(values.get("late_reason")),
         errors=errors,
-        due_customers=due,
-        customers=everyone,
+        picker=groups,
         customer=customer,
         follow_ups=follow_ups,
         purposes=list(purposes),
