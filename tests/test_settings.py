@@ -140,6 +140,27 @@ def test_targets_are_added_with_history(client, owner, form, status):
         assert stored == {"¥100,000": 100000, "100,000円": 100000}.get(form["value"], stored)
 
 
+def test_the_same_target_saved_twice_is_kept_once(client, owner):
+    """A second tap on 保存 (or the same form sent again) is not a second target in the list."""
+    html = client.get("/settings/targets").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(html),
+        "kpi": "hearing_rate",
+        "scope": "branch:TKY",
+        "period_kind": "week",
+        "value": "0.65",
+        "effective_from": "2026-12-14",
+    }
+    assert client.post("/settings/targets", data=data).status_code == 302
+    assert client.post("/settings/targets", data=data).status_code == 302
+    assert db.session.query(KpiTarget).count() == 1
+    # Another value from the same day, or the same value from another day, is a new target.
+    assert client.post("/settings/targets", data={**data, "value": "0.7"}).status_code == 302
+    later = {**data, "value": "0.7", "effective_from": "2026-12-21"}
+    assert client.post("/settings/targets", data=later).status_code == 302
+    assert db.session.query(KpiTarget).count() == 3
+
+
 def test_thresholds_are_saved_and_validated(client, owner):
     html = client.get("/settings/thresholds").get_data(as_text=True)
     assert 'value="60"' in html and 'value="90"' in html

@@ -110,7 +110,14 @@ def set_target(
             errors["scope"] = [_l("Unknown rep.")]
     if errors:
         raise Invalid(errors=errors)
-    _keep_change(session, user, kpi, scope, period_kind, number, effective_from)
+    previous = _in_force(session, kpi, scope, period_kind, effective_from)
+    if (
+        previous is not None
+        and previous.effective_from == effective_from
+        and previous.value == number
+    ):
+        return previous  # the same target saved again (a second tap): nothing new to keep
+    _keep_change(session, user, previous, kpi, scope, period_kind, number, effective_from)
     target = KpiTarget(
         kpi=kpi,
         scope_kind=scope.kind,
@@ -136,17 +143,11 @@ def _scope_text(session: Session, scope: Scope) -> tuple[str, int | None]:
     return "company", None
 
 
-def _keep_change(
-    session: Session,
-    user: User | None,
-    kpi: str,
-    scope: Scope,
-    period_kind: str,
-    value: float,
-    effective_from: date,
-) -> None:
-    """The settings-history entry: the target this one supersedes at that scope, → the new one."""
-    previous = session.scalars(
+def _in_force(
+    session: Session, kpi: str, scope: Scope, period_kind: str, effective_from: date
+) -> KpiTarget | None:
+    """The target of exactly this scope in force on ``effective_from`` (the newest such row)."""
+    return session.scalars(
         select(KpiTarget)
         .where(
             KpiTarget.kpi == kpi,
@@ -159,6 +160,20 @@ def _keep_change(
         .order_by(KpiTarget.effective_from.desc(), KpiTarget.id.desc())
         .limit(1)
     ).first()
+
+
+def _keep_change(
+    session: Session,
+    user: User | None,
+    previous: KpiTarget | None,
+    kpi: str,
+    scope: Scope,
+    period_kind: str,
+    value: float,
+    effective_from: date,
+) -> None:
+    """The settings-history entry: the target this one supersedes at that scope (``previous``,
+    ``_in_force``), → the new one."""
     where, branch_id = _scope_text(session, scope)
     common = {"scope": where, "period_kind": period_kind}
     old = (
