@@ -573,3 +573,25 @@ def test_a_month_not_begun_shows_its_budget_not_this_months_figures(shop, make, 
         assert "2026-12" not in card and "着地見込み" not in card and "forecast" not in card
     branch = _card(client.get("/branches/TKY?month=2027-03").get_data(as_text=True))
     assert "¥12,000,000" in branch
+
+
+def test_the_pdf_sales_card_never_breaks_its_target_apart(shop, make, tmp_path):
+    """先週 ¥23,391,700（+¥3,541,700） then 目標 …: the line broke between 目 and 標."""
+    from zoneinfo import ZoneInfo
+
+    from fieldlog.present import pdf
+    from fieldlog.reports import data
+    from tests.test_reports_pdf import pdftotext
+
+    customer = make.customer(shop.branch, shop)
+    make.sale(customer, date(2026, 11, 10), 23_391_700)
+    make.sale(customer, date(2026, 11, 17), 26_783_400)
+    db.session.commit()
+    report = data.branch_report(
+        db.session, shop.branch, Period.parse("2026-W47"), today=date(2026, 11, 30),
+        tz=ZoneInfo("Asia/Tokyo"),
+    )  # fmt: skip
+    text = pdftotext(pdf.render_pdf(report), tmp_path)
+    card = text[text.index("先週 ¥23,391,700") :].splitlines()
+    assert "目標 ¥7,000,000 ○ 達成" in "\n".join(card[:2])
+    assert not any(line.rstrip().endswith("目") for line in card[:2])
