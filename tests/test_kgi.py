@@ -229,6 +229,8 @@ def test_pages_show_budget_last_year_and_landing(shop, make, client, auth):
     assert "いくつかの単純な予測" in html and "blend of simple forecasts" not in html
     branch = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
     assert "担当者別の売上" in branch and "¥150,000" in branch
+    # On a phone the table's rows become cards labelled by their cells: the week stays said.
+    assert '<td data-label="売上(2026-W47)">¥150,000</td>' in branch
     token = csrf_from(html)
     client.post("/locale", data={"csrf_token": token, "lang": "en", "next": "/summary"})
     english = client.get("/summary?week=2026-W47").get_data(as_text=True)
