@@ -123,3 +123,36 @@ def test_change_and_arrow(unit, value, previous, change, arrow):
     down = Figure("k", unit, "down", value, previous=previous)
     if "▲" in arrow:
         assert pdf.trend_arrow(down) == "▲ 悪化"
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "unit", "cue", "mark"),
+    [
+        (1, 1, "rate", "少数・参考", "○ 達成（少数）"),  # 1 of 1 is 100 %: a fact, not a verdict
+        (0, 2, "rate", "少数・参考", "× 未達（少数）"),
+        (4, 5, "rate", None, "○ 達成"),  # five cases and more: the mark alone
+        (1, None, "count", None, "× 未達"),  # counts are not rates
+    ],
+)
+def test_a_rate_over_few_cases_says_so_beside_its_mark(
+    app, numerator, denominator, unit, cue, mark
+):
+    from flask import render_template_string
+
+    from fieldlog.kpi.targets import achievement
+    from fieldlog.present.pdf import verdict
+    from fieldlog.reports.figures import Figure
+
+    value = numerator / denominator if denominator else numerator
+    figure = Figure(
+        "hearing_rate" if unit == "rate" else "proposal_count", unit, "up", value,
+        numerator=numerator, denominator=denominator, target=0.7 if unit == "rate" else 3,
+    )  # fmt: skip
+    figure.achievement = achievement(figure.value, figure.target, "up")  # as the reports set it
+    assert verdict(figure) == mark
+    with app.test_request_context():
+        html = render_template_string(
+            '{% import "manage/_kpi.html" as k with context %}{{ k.cue(f) }}', f=figure
+        )
+    assert ("少数・参考" in html) is (cue is not None)
+    assert "▲" in html or "▼" in html  # the mark itself stays

@@ -63,7 +63,8 @@ def fmt_fraction(figure: Figure) -> str:
 
 def verdict(figure: Figure) -> str:
     """A text cue (not colour alone) for target status."""
-    return {True: "○ 達成", False: "× 未達", None: ""}[figure.on_target]
+    mark = {True: "○ 達成", False: "× 未達", None: ""}[figure.on_target]
+    return f"{mark}（少数）" if mark and figure.few else mark
 
 
 def trend_arrow(figure: Figure) -> str:

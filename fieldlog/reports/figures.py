@@ -19,6 +19,10 @@ from ..services.defaults import company_settings
 TREND_WEEKS = 8
 
 
+# Below this many cases a rate's mark against its target carries a "few cases" note.
+FEW_CASES = 5
+
+
 @dataclass
 class Figure:
     """One KPI in one scope and week, with what a reader needs to check and judge it.
@@ -46,6 +50,17 @@ class Figure:
         if self.value is None or self.previous is None:
             return None
         return self.value - self.previous
+
+    @property
+    def few(self) -> bool:
+        """A rate over fewer than ``FEW_CASES`` cases (1 of 1 is 100 %): its mark against the
+        target is shown with a "few cases" note, a fact to read with care, not a verdict
+        (docs/kpi.md, "The value shape")."""
+        return (
+            self.unit == "rate"
+            and self.denominator is not None
+            and 0 < self.denominator < FEW_CASES
+        )
 
     @property
     def on_target(self) -> bool | None:
