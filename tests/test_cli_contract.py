@@ -27,6 +27,22 @@ def test_forecast_takes_up_to_a_year_of_weeks(runner, branch_sales):
         assert refused.exit_code == 2 and "--weeks" in refused.output
 
 
+@pytest.mark.parametrize(
+    ("weeks", "as_of"),
+    [("52", "9999-12-31"), ("8", "0001-01-01"), ("8", "1899-12-31"), ("8", "2026-02-30")],
+)
+def test_forecast_as_of_outside_the_supported_years_is_a_usage_error(
+    runner, branch_sales, weeks, as_of
+):
+    """A date past the years a period may name (1900–2999) is exit 2 naming --as-of in one
+    line, not a traceback from a week past ``date``'s end."""
+    args = ["kpi", "forecast", "--scope", "company", "--weeks", weeks, "--as-of", as_of, "--json"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "--as-of" in result.output and "Traceback" not in result.output
+
+
 # Japanese headers: 支店 and カテゴリ name the code in a list of branches or categories beside
 # their 名 column (支店,支店名), and the name beside a コード column (支店コード,支店).
 @pytest.mark.parametrize(

@@ -174,6 +174,7 @@ def _run(args: list[str], **variables: str) -> subprocess.CompletedProcess[str]:
         ),
         ({"FIELDLOG_PROXY_FIX": "maybe"}, "FIELDLOG_PROXY_FIX: 'maybe' is not a number of"),
         ({"FIELDLOG_PROXY_FIX": "-1"}, "FIELDLOG_PROXY_FIX: '-1' is not a number of"),
+        ({"FIELDLOG_PROXY_FIX": "²"}, "FIELDLOG_PROXY_FIX: '²' is not a number of"),
         ({"FIELDLOG_LOG_FORMAT": "xml"}, "FIELDLOG_LOG_FORMAT: 'xml' is neither json nor text"),
     ],
 )

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from fieldlog.app.extensions import db
 from fieldlog.jobs import lead_ranking as lead_jobs
@@ -583,3 +584,62 @@ def test_kpi_lead_reads_the_kept_analysis_with_the_same_answer(pilot, app, runne
     assert kept.exit_code == 0, kept.output
     assert kept.output == fresh.output
     assert json.loads(kept.output)["verdict"] == "leads"
+
+
+def _kept_windows(until: str) -> set[tuple[str, str]]:
+    db.session.commit()  # end the test's read: the job wrote in its own transactions
+    rows = db.session.scalars(select(LeadCache.result).where(LeadCache.until == until))
+    return {(r["start"], r["until"]) for r in rows}
+
+
+@pytest.mark.parametrize("query", ["week=1900-W01", "week=1900-W02", "month=1900-01"])
+def test_a_dashboard_at_the_first_supported_weeks_keeps_a_window_it_can_read(
+    app, pilot, make, client, auth, query
+):
+    """The 52 weeks up to 1900-W01 begin in 1899, a year no period may name: the window starts
+    at 1900-W01 instead, so the kept analyses read back and every page stays 200."""
+    from fieldlog.kpi.targets import set_target
+
+    tky = _design_question_asked(app, pilot)
+    set_target(db.session, "proposal_count", tky, "week", 0, date(1900, 1, 1), None)
+    set_target(db.session, "proposal_count", tky, "month", 0, date(1900, 1, 1), None)
+    _owner(make, auth)
+    assert client.get(f"/branches/TKY?{query}").status_code == 200
+    assert not lead_jobs.join_all(120)
+    db.session.commit()  # end the test's read: the job wrote in its own transactions
+    until = db.session.scalars(select(LeadRanking.until)).one()
+    assert until.startswith("1900-W")
+    assert db.session.scalars(select(LeadRanking.state)).one() == "done"
+    windows = _kept_windows(until)
+    assert windows == {("1900-W01", until)}
+    for path in (f"/branches/TKY?{query}", f"/branches/NGY?{query}", f"/lead-jobs/{until}"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_a_kept_analysis_that_cannot_be_read_back_counts_as_absent(app, pilot, make, client, auth):
+    """A row kept before the window was bounded ("start": "1899-W02") is no 500: the ranking
+    reads as missing, is computed again, and replaces it."""
+    from fieldlog.kpi.targets import set_target
+
+    until = Period.parse("1900-W01")
+    job_id = ranking.claim(db.session, until, weeks=52, kgi="sales_amount", tz=TZ)
+    results = ranking.compute_ranking(db.session, "sales_amount", 52, until, tz=TZ)
+    ranking.finish(db.session, job_id, results)
+    for row in db.session.scalars(select(LeadCache)):
+        row.result = {**row.result, "start": "1899-W02"}
+    db.session.commit()
+    assert ranking.ranking_view(db.session, until).state == "missing"
+    tky = Scope.branch(pilot["TKY"].id)
+    fresh = lead_cache.cached_lead(
+        db.session, "proposal_count", "sales_amount", tky, 52, until, tz=TZ
+    )
+    assert fresh.start == until
+    tky = _design_question_asked(app, pilot)
+    set_target(db.session, "proposal_count", tky, "week", 0, date(1900, 1, 1), None)
+    _owner(make, auth)
+    assert client.get("/lead-jobs/1900-W01").status_code == 200
+    assert client.get("/branches/TKY?week=1900-W01").status_code == 200
+    assert not lead_jobs.join_all(120)
+    assert _kept_windows("1900-W01") == {("1900-W01", "1900-W01")}
+    assert ranking.ranking_view(db.session, until).state == "done"
+    assert client.get("/branches/TKY?week=1900-W01").status_code == 200

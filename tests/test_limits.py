@@ -10,11 +10,11 @@ from datetime import date
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fieldlog.app.extensions import db
 from fieldlog.io.normalize import CellError, parse_amount, parse_int
-from fieldlog.models import Proposal, Visit
+from fieldlog.models import FollowUp, Proposal, Visit
 from fieldlog.rules import limits
 
 from .conftest import csrf_from, visit_payload
@@ -203,6 +203,20 @@ def test_admin_search_escapes_like_wildcards(client, auth, world, make):
     assert "百%商事" in html and "C-1" not in html
 
 
+def _visit_form(client, **fields):
+    html = client.get("/visits/new").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(html),
+        "client_id": re.search(r'name="client_id" value="([^"]+)"', html).group(1),
+        "customer_code": "C-1",
+        "visited_at": "2026-11-23T09:30",
+        "purpose": "called",
+        "hearing_done": "yes",
+        **fields,
+    }
+    return client.post("/visits/new", data=data)
+
+
 @pytest.mark.parametrize(
     ("field", "value", "error_field"),
     [
@@ -214,22 +228,11 @@ def test_admin_search_escapes_like_wildcards(client, auth, world, make):
 )
 def test_visit_form_names_the_field(client, auth, world, field, value, error_field):
     auth.login(world["rep"])
-    html = client.get("/visits/new").get_data(as_text=True)
-    data = {
-        "csrf_token": csrf_from(html),
-        "client_id": re.search(r'name="client_id" value="([^"]+)"', html).group(1),
-        "customer_code": "C-1",
-        "visited_at": "2026-11-23T09:30",
-        "purpose": "proposal",
-        "hearing_done": "yes",
-        "proposal_made": "1",
-        "proposal_category": "OIL",
-        "next_action": "電話",
-        field: value,
-    }
+    data = {"purpose": "proposal", "proposal_made": "1", "proposal_category": "OIL"}
+    data |= {"next_action": "電話", field: value}
     if field != "next_action_due_on":
         data["due_preset"] = "1w"
-    response = client.post("/visits/new", data=data)
+    response = _visit_form(client, **data)
     assert response.status_code == 422
     assert f'id="{error_field}-error"' in response.get_data(as_text=True)
 
@@ -392,3 +395,193 @@ def test_imported_control_characters_are_removed(client, auth, world, tmp_path):
     auth.login(world["manager"])
     assert client.get("/customers").status_code == 200
     assert client.get("/export/customers.xlsx").status_code == 200
+
+
+# ---- odd integers and far dates: a 4xx naming the field, nothing written ----------------------
+
+MANY_DIGITS = "9" * 5000  # past int()'s 4,300-digit limit
+SUPERSCRIPT_TWO = "²"  # str.isdigit() says yes, int() says no
+
+
+def _written() -> tuple:
+    """Everything the requests below could write."""
+    from fieldlog.models import FollowUp, PlannedVisit, ProposalRevision, Review
+
+    db.session.expire_all()
+    counts = tuple(
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (Visit, Proposal, ProposalRevision, FollowUp, Review, PlannedVisit)
+    )
+    follow_ups = db.session.execute(
+        select(FollowUp.id, FollowUp.due_on, FollowUp.cancelled).order_by(FollowUp.id)
+    ).all()
+    amounts = db.session.scalars(select(Proposal.amount).order_by(Proposal.id)).all()
+    return counts, tuple(follow_ups), tuple(amounts)
+
+
+def _review(client, value):
+    html = client.get("/branches/札幌/review?week=2026-W47").get_data(as_text=True)
+    keys = re.findall(r'name="why-([a-z_]+)"', html)
+    assert keys, "the review form asks about no KPI"
+    data = {"csrf_token": csrf_from(html), f"why-{keys[0]}": "理由", f"hypothesis-{keys[0]}": value}
+    return client.post("/branches/札幌/review?week=2026-W47", data=data)
+
+
+def _bulk(client, ids, action="cancel"):
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    follow_up = db.session.scalars(select(FollowUp.id)).first()
+    data = {"csrf_token": token, "ids": [str(follow_up), ids], "action": action}
+    if action == "reschedule":
+        data["due_on"] = "2026-12-20"
+    return client.post("/follow-ups/bulk", data=data)
+
+
+def _proposal_edit(client, amount):
+    proposal = db.session.scalars(select(Proposal.id)).first()
+    html = client.get(f"/proposals/{proposal}/edit").get_data(as_text=True)
+    return client.post(
+        f"/proposals/{proposal}/edit", data={"csrf_token": csrf_from(html), "amount": amount}
+    )
+
+
+def _api(client, auth, path, body):
+    return client.post(path, json=body, headers={"X-CSRFToken": auth.csrf()})
+
+
+FAR = "9999-12-31T12:00"
+ODD_INPUTS = {
+    # (role, request, status, the field the answer names or None)
+    "form visited_at year 1": (
+        "rep",
+        lambda c, a: _visit_form(c, visited_at="0001-01-01T00:00"),
+        422,
+        "visited_at",
+    ),
+    **{
+        f"form visited_at 9999 due_preset {preset}": (
+            "rep",
+            lambda c, a, preset=preset: _visit_form(
+                c, visited_at=FAR, next_action="電話", due_preset=preset
+            ),
+            422,
+            "visited_at",
+        )
+        for preset in ("1d", "1w", "2w", "1m")
+    },
+    "form amount of 5,000 digits": (
+        "rep",
+        lambda c, a: _visit_form(
+            c, proposal_made="1", proposal_category="OIL", proposal_amount=MANY_DIGITS
+        ),
+        422,
+        "proposal_amount",
+    ),
+    "form completes ²": (
+        "rep",
+        lambda c, a: _visit_form(c, completes_follow_ups=SUPERSCRIPT_TWO),
+        422,
+        "completes_follow_ups",
+    ),
+    "form completes 5,000 digits": (
+        "rep",
+        lambda c, a: _visit_form(c, completes_follow_ups=MANY_DIGITS),
+        422,
+        "completes_follow_ups",
+    ),
+    "proposal edit 5,000 digits": ("rep", lambda c, a: _proposal_edit(c, MANY_DIGITS), 422, None),
+    "bulk cancel ²": ("rep", lambda c, a: _bulk(c, SUPERSCRIPT_TWO), 404, None),
+    "bulk reschedule ²": ("rep", lambda c, a: _bulk(c, SUPERSCRIPT_TWO, "reschedule"), 404, None),
+    "bulk cancel 5,000 digits": ("rep", lambda c, a: _bulk(c, MANY_DIGITS), 404, None),
+    "bulk cancel 30 digits": ("rep", lambda c, a: _bulk(c, "9" * 30), 404, None),
+    "settings history page ²": (
+        "manager",
+        lambda c, a: c.get(f"/settings/history?page={SUPERSCRIPT_TWO}"),
+        400,
+        None,
+    ),
+    "settings history page 5,000 digits": (
+        "owner",
+        lambda c, a: c.get(f"/settings/history?page={MANY_DIGITS}"),
+        400,
+        None,
+    ),
+    "review hypothesis ²": ("manager", lambda c, a: _review(c, SUPERSCRIPT_TWO), 422, None),
+    "review hypothesis 5,000 digits": ("manager", lambda c, a: _review(c, MANY_DIGITS), 422, None),
+    **{
+        f"api visited_at {value}": (
+            "rep",
+            lambda c, a, value=value: _api(
+                c, a, "/api/v1/visits", visit_payload("C-1", visited_at=value)
+            ),
+            422,
+            "visited_at",
+        )
+        for value in ("0001-01-01T00:00:00+09:00", "9999-12-31T23:59:59-09:00")
+    },
+    **{
+        f"api plan purpose {purpose!r}": (
+            "rep",
+            lambda c, a, purpose=purpose: _api(
+                c,
+                a,
+                "/api/v1/plan",
+                {"date": "2026-11-25", "customer_code": "C-1", "purpose": purpose},
+            ),
+            422,
+            "purpose",
+        )
+        for purpose in ([], [1], {}, {"a": 1}, 10**30, -(10**30))
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_INPUTS))
+def test_odd_numbers_and_far_dates_are_refused_and_write_nothing(client, auth, world, make, case):
+    """The fuzz's finds (str.isdigit() + int(), dates near datetime's ends): each is a 4xx
+    naming the field, never a 500, and nothing is written."""
+    role, send, status, field = ODD_INPUTS[case]
+    make.visit(
+        world["rep"],
+        world["customer"],
+        proposal={"category": "OIL", "amount": 1000},
+        next_action={"action": "電話", "due_on": "2026-11-30"},
+    )
+    auth.login(world[role])
+    before = _written()
+    response = send(client, auth)
+    assert response.status_code == status, response.get_data(as_text=True)[:2000]
+    if field is not None and response.is_json:
+        assert field in response.get_json()["errors"]
+    elif field is not None:
+        assert f'id="{field}-error"' in response.get_data(as_text=True)
+    assert _written() == before
+
+
+@pytest.mark.parametrize(
+    ("raw", "number"),
+    [
+        ("12", 12),
+        (" 7 ", 7),
+        ("-3", -3),
+        ("0", 0),
+        ("9" * limits.MAX_DIGITS, int("9" * limits.MAX_DIGITS)),
+        ("9" * (limits.MAX_DIGITS + 1), None),
+        (SUPERSCRIPT_TWO, None),
+        ("１２", None),  # full-width: NFKC first where typed numbers allow it (amounts)
+        ("٣", None),
+        ("+3", None),
+        ("", None),
+        (None, None),
+        ("1e3", None),
+    ],
+)
+def test_whole_number_reads_ascii_digits_only(raw, number):
+    assert limits.whole_number(raw) == number
+
+
+@pytest.mark.parametrize(
+    ("raw", "found"),
+    [("1", 1), (str(limits.MAX_ID), limits.MAX_ID), (str(limits.MAX_ID + 1), None), ("0", None)],
+)
+def test_row_id_is_in_the_columns_range(raw, found):
+    assert limits.row_id(raw) == found

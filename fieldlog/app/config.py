@@ -103,7 +103,7 @@ def from_environment(
 def _proxies(value: str) -> int:
     """FIELDLOG_PROXY_FIX: how many proxies (a whole number), or a yes/no word for one/none."""
     word = value.strip().lower()
-    if word.isdigit():
+    if word.isascii() and word.isdigit() and len(word) <= 3:  # "²" is a digit to isdigit()
         return int(word)
     if word in {"", "false", "no", "off"}:
         return 0

@@ -13,6 +13,7 @@ from .. import demo
 from ..app.database import unit_of_work, write_intent
 from ..app.extensions import db
 from ..rules.periods import today as local_today
+from .options import Day
 
 
 @click.command("demo-data")
@@ -23,14 +24,14 @@ from ..rules.periods import today as local_today
 @click.option(
     "--today",
     "anchor",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=Day(),
     default=None,
     help="The last day of the history (default: today in the company timezone).",
 )
 def command(if_empty: bool, reset: bool, seed: int, weeks: int, anchor) -> None:
     """Create a demo company: 3 branches, ~15 reps, ~600 customers, a year of visits."""
     tz = ZoneInfo(current_app.config["FIELDLOG_TIMEZONE"])
-    day: date = anchor.date() if anchor else local_today(tz, current_app.config.get("FIELDLOG_NOW"))
+    day: date = anchor or local_today(tz, current_app.config.get("FIELDLOG_NOW"))
     with write_intent(), unit_of_work(db.session) as work:
         if reset:
             demo.wipe(db.session)

@@ -27,7 +27,7 @@ from ..kpi.lead_cache import cached_lead
 from ..present import numbers
 from ..rules.periods import Period, last_complete_week, today
 from ..services.defaults import company_settings
-from .options import clock, json_option, period_option, scope_option
+from .options import Day, clock, json_option, period_option, scope_option
 
 
 @click.group("kpi", help="KPI figures rolled up from the recorded events.")
@@ -177,7 +177,7 @@ def rebuild_summary(check: bool) -> None:
 @click.option(
     "--as-of",
     "as_of",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=Day(),
     default=None,
     help="Use only data on or before this date (default: today); for backtests.",
 )
@@ -191,7 +191,7 @@ def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> 
     if scope.kind == "rep":
         raise click.BadParameter("use company or branch:CODE", param_hint="--scope")
     tz, now = clock()
-    day = as_of.date() if as_of is not None else today(tz, now)
+    day = as_of if as_of is not None else today(tz, now)
     try:
         history = load_history(db.session, scope, day)
         add_leading_kpis(db.session, history, scope, day, tz=tz)

@@ -131,7 +131,7 @@ def lead_analysis(
     check_arguments(kpi, kgi, weeks)
     if until.kind != "week":
         raise LeadInputError("until", f"{until.label!r} is not an ISO week like 2026-W47")
-    periods = until.trailing(weeks)
+    periods = until.trailing_in_range(weeks)
     x, y, _units = load_panel(session, kpi, kgi, scope, periods, tz=tz)
     return analyse(kpi, kgi, x, y, scope=scope_label(session, scope), periods=periods)
 

@@ -98,6 +98,15 @@ def to_json(result: LeadResult) -> dict[str, Any]:
     }
 
 
+def readable(data: dict[str, Any]) -> LeadResult | None:
+    """``from_json``, or None for a row that cannot be read back (one kept before its window
+    was bounded, e.g. starting in 1899): it counts as absent and is computed again."""
+    try:
+        return from_json(data)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def from_json(data: dict[str, Any]) -> LeadResult:
     """The ``LeadResult`` ``to_json`` kept."""
     return LeadResult(
@@ -160,8 +169,9 @@ def cached_lead(
                 done.exists(),
             )
         )
-        if data is not None:
-            return from_json(data)
+        kept = readable(data) if data is not None else None
+        if kept is not None:
+            return kept
     return lead_analysis(session, kpi, kgi, scope, weeks, until, tz=tz)
 
 

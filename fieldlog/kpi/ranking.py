@@ -23,7 +23,7 @@ from ..models import Branch, LeadCache, LeadRanking, User, utcnow
 from ..rules.kpi_catalogue import CATALOGUE
 from ..rules.periods import Period
 from .lead import KPI_CHOICES, LeadResult, analyse, check_arguments, unknown_before_start
-from .lead_cache import from_json, to_json
+from .lead_cache import readable, to_json
 from .series import weekly_series
 
 # The window every consumer asks about (hypothesis page, weekly PDF, design question): one cache.
@@ -79,7 +79,7 @@ def compute_ranking(
     estimate per KPI and scope; each equals ``lead_analysis`` for that KPI and scope.
     """
     check_arguments(KPI_CHOICES[0], kgi, weeks)
-    periods = until.trailing(weeks)
+    periods = until.trailing_in_range(weeks)
     today = periods[-1].end
     keys = (*KPI_CHOICES, kgi)
     codes = session.execute(select(Branch.id, Branch.code).order_by(Branch.code)).all()
@@ -150,6 +150,18 @@ def ranking_view(
         return RankingView("missing", 0, 0, until, weeks, kgi, {})
     if job.state != "done":
         return RankingView(job.state, job.done, job.total, until, weeks, kgi, {})
+    rows = _kept(session, until, weeks, kgi)
+    if rows is None:
+        return RankingView("missing", 0, 0, until, weeks, kgi, {})
+    ranked_rows = {scope: ranked(results) for scope, results in rows.items()}
+    return RankingView("done", job.done, job.total, until, weeks, kgi, ranked_rows, job.finished_at)
+
+
+def _kept(
+    session: Session, until: Period, weeks: int, kgi: str
+) -> dict[str, list[LeadResult]] | None:
+    """The kept results by scope; None when one cannot be read back (``lead_cache.readable``):
+    the ranking then counts as missing, and ``claim`` lets it be computed again."""
     rows: dict[str, list[LeadResult]] = {}
     kept = session.execute(
         select(LeadCache.scope, LeadCache.result).where(
@@ -157,9 +169,11 @@ def ranking_view(
         )
     )
     for scope, data in kept:
-        rows.setdefault(scope, []).append(from_json(data))
-    ranked_rows = {scope: ranked(results) for scope, results in rows.items()}
-    return RankingView("done", job.done, job.total, until, weeks, kgi, ranked_rows, job.finished_at)
+        result = readable(data)
+        if result is None:
+            return None
+        rows.setdefault(scope, []).append(result)
+    return rows
 
 
 def _job(session: Session, until: Period, weeks: int, kgi: str) -> LeadRanking | None:
@@ -193,14 +207,17 @@ def branches_leading(view: RankingView) -> dict[str, int]:
 
 
 def claim(session: Session, until: Period, *, weeks: int, kgi: str, tz: ZoneInfo) -> int | None:
-    """Write the job's row (state running) if none stands; its id, or None when one does.
+    """Write the job's row (state running) if none stands; its id, or None when one does. A
+    done job whose results cannot be read back, or a running one that stopped, does not stand.
 
     The caller commits at once, so other processes see the claim and the data read after it
     is at least as new as the claim (a write in between deletes the row, see ``finish``).
     """
     job = _job(session, until, weeks, kgi)
     if job is not None:
-        if job.state == "done" or not _stale(job):
+        if job.state == "done" and _kept(session, until, weeks, kgi) is not None:
+            return None
+        if job.state != "done" and not _stale(job):
             return None
         session.delete(job)
         session.flush()

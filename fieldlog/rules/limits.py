@@ -30,6 +30,9 @@ MAX_AMOUNT = 99_999_999_999
 MAX_CYCLE_DAYS = 3650
 # Row ids and page numbers: PostgreSQL's integer column; beyond it nothing can exist (404).
 MAX_ID = 2**31 - 1
+# Digits of a whole number typed into a form or query string: more than any limit here needs
+# (so a too large number is still read, and refused by its limit), far fewer than int()'s own.
+MAX_DIGITS = 40
 # Visits: not before 2000, at most a day ahead of the server's clock.
 EARLIEST_DAY = date(2000, 1, 1)
 VISIT_AHEAD = timedelta(hours=24)
@@ -99,13 +102,30 @@ def id_in_range(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
+def whole_number(raw: str | None) -> int | None:
+    """Form or query text as a whole number: ASCII digits 0-9 only, after trimming, with an
+    optional leading "-", at most MAX_DIGITS of them; None for anything else.
+
+    The one reader of typed integers (docs/limits.md): ``str.isdigit()`` is no test for
+    ``int()``, as it is true for "²", which int() refuses, and int() refuses more than 4,300 digits.
+    """
+    text = (raw or "").strip()
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_DIGITS:
+        return None
+    return int(text)
+
+
+def row_id(raw: str | None) -> int | None:
+    """Form or query text as a row id (ASCII digits, 1 … MAX_ID); None when it cannot be one."""
+    number = whole_number(raw)
+    return number if id_in_range(number) else None
+
+
 def page_number(raw: str | None) -> int:
     """A ?page= value as 1 … MAX_ID; anything else is page 1."""
-    try:
-        number = int(raw or 1)
-    except ValueError:
-        return 1
-    return min(max(number, 1), MAX_ID)
+    number = whole_number(raw)
+    return 1 if number is None else min(max(number, 1), MAX_ID)
 
 
 class JsonTooDeep(ValueError):

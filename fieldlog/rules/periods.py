@@ -15,6 +15,14 @@ _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
+def in_range(value: date) -> bool:
+    """Whether a date, or an instant as written (any offset), lies in the years MIN_YEAR …
+    MAX_YEAR: the one bound for dates and instants from input. Outside it they are refused
+    (422, 400, exit 2), as no week, month, window or timezone conversion near the ends of
+    ``date`` can be computed."""
+    return MIN_YEAR <= value.year <= MAX_YEAR
+
+
 @dataclass(frozen=True, order=True)
 class Period:
     """A closed range of local dates: one ISO week (Monday–Sunday) or one calendar month."""
@@ -105,6 +113,11 @@ class Period:
     def trailing(self, n: int) -> list[Period]:
         """The n periods ending with this one, oldest first."""
         return [self.shift(i) for i in range(-n + 1, 1)]
+
+    def trailing_in_range(self, n: int) -> list[Period]:
+        """``trailing(n)`` without the periods that begin before MIN_YEAR: a window that is kept
+        names its first period, which must parse back (the lead analyses)."""
+        return [p for p in self.trailing(n) if p.start.year >= MIN_YEAR]
 
     def contains(self, day: date) -> bool:
         return self.start <= day <= self.end

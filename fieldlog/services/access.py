@@ -27,6 +27,7 @@ from ..models import (
     User,
     Visit,
 )
+from ..rules import limits
 
 T = TypeVar("T")
 
@@ -238,5 +239,8 @@ def setting_changes(user: User) -> Select[tuple[SettingChange]]:
 
 
 def get(session: Session, stmt: Select[tuple[T]], model: type[T], obj_id: int) -> T | None:
-    """One object by id through a scope; None when it does not exist or is out of scope."""
+    """One object by id through a scope; None when it does not exist or is out of scope, or
+    cannot exist (not an id in ``limits.MAX_ID``: the database would refuse to compare it)."""
+    if not limits.id_in_range(obj_id):
+        return None
     return session.scalars(stmt.where(model.id == obj_id)).first()  # type: ignore[attr-defined]

@@ -51,7 +51,9 @@ def plan_visit(
         errors.add("customer_code", _l("This customer is no longer active."))
     purpose = None
     raw_purpose = payload.get("purpose")
-    if raw_purpose not in (None, ""):
+    if raw_purpose not in (None, "") and not isinstance(raw_purpose, str):
+        errors.add("purpose", _l("Unknown purpose."))
+    elif raw_purpose not in (None, ""):
         purpose = session.scalars(
             select(Purpose).where(Purpose.code == raw_purpose, Purpose.active.is_(True))
         ).first()

@@ -18,6 +18,7 @@ from ..models import PROPOSAL_KINDS, FollowUp, Proposal, Visit
 from ..present import limit_messages
 from ..rules import limits
 from ..rules.entry import entry_time
+from ..rules.periods import in_range
 from .errors import Invalid
 
 _TOP_KEYS = (
@@ -91,12 +92,14 @@ def parse_client_id(payload: Mapping[str, Any]) -> str:
 
 
 def _instant_or_raw(value: Any) -> Any:
+    """An instant with an offset as UTC; anything else, or a time outside the years an instant
+    may have (``periods.in_range``: parse_visit refuses it), as it was sent."""
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError:
             return value
-        if parsed.tzinfo is not None:
+        if parsed.tzinfo is not None and in_range(parsed):
             return parsed.astimezone(UTC).isoformat()
     return value
 
@@ -163,11 +166,11 @@ def parse_saved_at(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-        if parsed.tzinfo is None:
-            return None
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
+    if parsed.tzinfo is None or not in_range(parsed):
+        return None
+    return parsed.astimezone(UTC)
 
 
 def _text(errors: Errors, name: str, value: Any, *, required: bool = False) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     abort,
@@ -15,6 +17,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..app.extensions import db
@@ -23,6 +26,7 @@ from ..kpi import ranking as kpi_ranking
 from ..kpi.choices import lint_settings, why_texts
 from ..models import Branch, Hypothesis
 from ..reports import data, mail_log
+from ..rules import limits
 from ..rules.periods import Period
 from ..services import access, directory, hypotheses, planned_visits, reviews, week_gaps
 from ..services.defaults import company_settings
@@ -205,19 +209,24 @@ def my_week():
     )
 
 
-def _review_answers(keys: list[str]) -> dict[str, reviews.Answer]:
-    """The review form's fields (``why-<kpi>``, ``cause-<kpi>``, …) as answers."""
+def _review_answers(keys: list[str]) -> tuple[dict[str, reviews.Answer], dict[str, list[Any]]]:
+    """The review form's fields (``why-<kpi>``, ``cause-<kpi>``, …) as answers, and the error
+    of a hypothesis that is not a row id (the list offers only ids)."""
     form = request.form
     answers = {}
+    errors: dict[str, list[Any]] = {}
     for key in keys:
         hypothesis = form.get(f"hypothesis-{key}", "").strip()
+        hypothesis_id = limits.row_id(hypothesis) if hypothesis else None
+        if hypothesis and hypothesis_id is None:
+            errors[f"hypothesis.{key}"] = [_l("Choose a hypothesis from the list.")]
         answers[key] = reviews.Answer(
             why=form.get(f"why-{key}", ""),
             cause=form.get(f"cause-{key}") or None,
             next_change=form.get(f"next-{key}", ""),
-            hypothesis_id=int(hypothesis) if hypothesis.isdigit() else None,
+            hypothesis_id=hypothesis_id,
         )
-    return answers
+    return answers, errors
 
 
 @bp.route("/branches/<code>/review", methods=["GET", "POST"])
@@ -232,8 +241,10 @@ def review(code: str):
     errors: dict = {}
     answers: dict[str, reviews.Answer] | None = None
     if request.method == "POST":
-        answers = _review_answers(keys)
+        answers, errors = _review_answers(keys)
         try:
+            if errors:
+                raise Invalid(errors=errors)
             with unit_of_work():
                 reviews.save(
                     db.session,

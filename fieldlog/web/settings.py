@@ -30,6 +30,7 @@ from ..kpi import budgets as kpi_budgets
 from ..kpi import choices as kpi_choices
 from ..kpi import ranking as kpi_ranking
 from ..kpi.targets import set_target, target_history
+from ..rules import limits
 from ..rules.periods import Period
 from ..services import access, audit, directory
 from ..services.defaults import company_settings
@@ -330,10 +331,10 @@ def history():
 
     Owners see every change; managers their branch's and the company-wide ones (docs/contract.md).
     """
-    raw = request.args.get("page", "1")
-    if not raw.isdigit():
+    page_number = limits.whole_number(request.args.get("page", "1"))
+    if page_number is None or page_number < 0:
         abort(400)
-    page = audit.history(db.session, current_user, int(raw))
+    page = audit.history(db.session, current_user, page_number)
     return render_template(
         "settings/history.html",
         history=page,

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
+from ..rules import limits
 from ..rules.entry import days_later, is_late
-from ..rules.periods import local_date
+from ..rules.periods import in_range, local_date
 from ..rules.text import nfkc
 
 # Quick date chips: (value, label); the date is counted from the visit's local date.
@@ -41,7 +42,6 @@ FIELD_NAMES = {
     "client_id": "form",
 }
 _YEN_NOISE = re.compile(r"[,\s¥円]")
-_INTEGER = re.compile(r"-?\d+")
 
 
 def add_months(day: date, months: int) -> date:
@@ -60,11 +60,13 @@ def preset_due(preset: str, visit_day: date) -> date | None:
 
 
 def parse_amount(raw: str) -> Any:
-    """'1,000', '¥1000', full-width digits → int; anything else passes through for the service."""
+    """'1,000', '¥1000', full-width digits → int; anything else (other text, more digits than
+    any amount has) passes through for the service to refuse."""
     text = _YEN_NOISE.sub("", nfkc(raw))
     if not text:
         return None
-    return int(text) if _INTEGER.fullmatch(text) else raw
+    number = limits.whole_number(text)
+    return raw if number is None else number
 
 
 def local_input_value(instant: datetime, tz: ZoneInfo) -> str:
@@ -101,16 +103,21 @@ def _hearing(raw: str | None) -> Any:
 
 
 def _ids(values: list[str]) -> list[Any]:
-    return [int(v) if v.strip().isdigit() else v for v in values]
+    """Row ids as ints; anything that cannot be one passes through for the service to refuse."""
+    ids = [limits.row_id(v) for v in values]
+    return [v if i is None else i for v, i in zip(values, ids, strict=True)]
 
 
 def to_payload(form: MultiDict[str, str], *, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
     """The API payload (docs/contract.md) for a submitted visit form."""
     visited_at = parse_local(form.get("visited_at", ""), tz)
     try:
-        visit_day = local_date(datetime.fromisoformat(visited_at), tz)
+        visited = datetime.fromisoformat(visited_at)
     except (TypeError, ValueError):
-        visit_day = local_date(now, tz)
+        visited = now
+    # A time outside the years a period may name is refused by record_visit; the chips count
+    # from today meanwhile, as no date near datetime's ends can be counted from.
+    visit_day = local_date(visited if in_range(visited) else now, tz)
     payload: dict[str, Any] = {
         "client_id": form.get("client_id", ""),
         "customer_code": form.get("customer_code", "").strip(),
@@ -155,6 +162,8 @@ def entered_late(raw: str, tz: ZoneInfo, now: datetime, late_entry_days: int) ->
     try:
         visited = datetime.fromisoformat(parse_local(raw, tz))
     except (TypeError, ValueError):
+        return False
+    if not in_range(visited):
         return False
     return is_late(days_later(visited, now, tz), late_entry_days)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import flash, request
+from flask import abort, flash, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ...app.extensions import db
+from ...rules import limits
 from ...services import follow_ups as follow_up_service
 from ...services.errors import Invalid
 from ..common import company_tz, local_today
@@ -51,7 +52,9 @@ def follow_up_reschedule(follow_up_id: int):
 @login_required
 def follow_ups_bulk():
     """Reschedule or cancel the ticked follow-ups (Today's long-overdue group), all or none."""
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = [limits.row_id(i) for i in request.form.getlist("ids") if i.strip()]
+    if None in ids:  # an id that cannot exist is unknown, as one out of the user's scope is
+        abort(404)
     action = request.form.get("action", "")
     try:
         with unit_of_work():
