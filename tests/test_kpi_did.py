@@ -113,8 +113,16 @@ def _c(verdict: str) -> Comparison:
         ("leads", None, None, "up", "supported"),
         ("leads", "up", "up", "up", "supported"),
         ("leads", "up", "down", "up", "too_early"),
-        ("no_link", None, None, "up", "not_supported"),
-        ("no_link", "up", "up", "up", "too_early"),
+        ("leads", "up", "pre_trend", "up", "supported"),
+        # the comparison cannot judge yet: too early, whatever the lead analysis says
+        ("leads", "too_little_data", "up", "up", "too_early"),
+        ("leads", "up", "too_little_data", "up", "too_early"),
+        ("no_link", "too_little_data", "too_little_data", "up", "too_early"),
+        # no lead detected is absence of evidence, never evidence against
+        ("no_link", None, None, "up", "too_early"),
+        ("no_link", "up", "up", "up", "supported"),
+        ("no_link", "up", "no_change", "up", "not_supported"),
+        ("no_link", "no_change", "no_change", "up", "too_early"),
         ("too_little_data", "up", "up", "up", "supported"),
         ("too_little_data", "up", "no_change", "up", "not_supported"),
         ("too_little_data", "no_change", "up", "up", "too_early"),
@@ -126,6 +134,24 @@ def _c(verdict: str) -> Comparison:
 def test_suggested_verdict_combines_lead_and_comparison(lead, kpi, kgi, better, expected):
     got = suggest(lead, kpi and _c(kpi), kgi and _c(kgi), better=better)
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("kpi", "better", "expected"),
+    [
+        ("up", "up", "supported"),
+        ("down", "up", "not_supported"),
+        ("down", "down", "supported"),
+        ("no_change", "up", "too_early"),
+        ("pre_trend", "up", "too_early"),
+        ("too_little_data", "up", "too_early"),
+        (None, "up", "too_early"),
+    ],
+)
+def test_a_hypothesis_about_its_kpis_is_judged_on_their_comparison_alone(kpi, better, expected):
+    from fieldlog.services.hypotheses import suggest_kpi
+
+    assert suggest_kpi(kpi and _c(kpi), better=better) == expected
 
 
 def test_hypothesis_page_compares_the_pilot_with_the_other_branches(runner, app, client, auth):
@@ -149,6 +175,21 @@ def test_hypothesis_page_compares_the_pilot_with_the_other_branches(runner, app,
     tokyo = client.get("/hypotheses/2").get_data(as_text=True)
     assert "他支店の担当者（平均）" in tokyo and "まだ判断できない" in tokyo
     assert "（開始前12週・開始後6週が必要）" in tokyo
+    header = tokyo.split('class="suggested-verdict">')[1].split("</span>")[0]
+    assert "数字からの提案： まだ判断できません" in header and "支持されない" not in header
+    assert "開始前12週と開始後6週が必要です" in header  # why it is too early
+    assert "関連なし" not in tokyo and "支持されない" not in tokyo
+    # About its KPIs themselves: no suggestion from a lead on sales, and it says so.
+    assert "売上への先行ではなく、下のKPIの開始前後の比較から" in tokyo
+    leads = tokyo.split("KPIはKGIに先行したか")[1].split("</table>")[0]
+    assert "数字からの提案" not in leads and "数字が示す判定" not in leads
+    # The tested group: Tokyo's reps, not its manager (no customers, so no sales of their own).
+    from fieldlog.models import User
+
+    managers = db.session.query(User).filter_by(role="manager").all()
+    table = tokyo.split('class="kpi-table did-table"')[1].split("</table>")[0]
+    assert managers and not any(m.name in table for m in managers)
+    assert "— → —" not in table  # every tested rep has sales of their own
 
     hypothesis = db.session.get(Hypothesis, 1)
     response = client.post(
@@ -199,15 +240,10 @@ def test_company_hypothesis_without_a_pilot_is_compared_with_a_year_earlier(runn
 
 
 def test_weekly_pdf_shows_the_comparison(runner, app, tmp_path):
-    from .test_reports_pdf import pdftotext
+    from .test_kpi_lead import demo_weekly_pdf_text
 
-    assert runner.invoke(args=["demo-data"]).exit_code == 0
-    out = tmp_path / "ngy.pdf"
-    args = ["report", "weekly", "--branch", "NGY", "--week", "2026-W47", "-o", str(out)]
-    result = runner.invoke(args=args)
-    assert result.exit_code == 0, result.output
-    text = " ".join(pdftotext(out.read_bytes(), tmp_path).split())
+    text = " ".join(demo_weekly_pdf_text(runner, tmp_path, "NGY").split())
     assert "開始前後の差の差（比較グループ比）：" in text
-    assert "数字が示す判定：" in text and "効果の単位" in text
+    assert "数字からの提案：" in text and "効果の単位" in text
     # The small before/after chart: its legend names the comparison group (not only the line).
     assert text.count("比較グループ") > text.count("比較グループ比")

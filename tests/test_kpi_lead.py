@@ -245,7 +245,10 @@ def test_hypothesis_page_shows_each_branchs_lead(runner, app, client, auth):
     page = client.get("/hypotheses/1").get_data(as_text=True)
     assert "KPIはKGIに先行したか" in page
     assert page.count('class="chart chart-lag"') == 6  # 3 branches × 2 linked KPIs
-    assert "先行あり" in page and "4週" in page and "支持されない" in page
+    assert "先行あり" in page and "4週" in page
+    # No lead detected elsewhere is absence of evidence: said so, never "not supported".
+    assert "先行は確認できていません" in page and "関連なし" not in page
+    assert "支持されない" not in page
 
 
 def test_units_with_only_short_runs_of_weeks_are_too_little_data():
@@ -295,14 +298,47 @@ def test_a_status_change_keeps_the_evidence_of_that_moment(runner, app, client, 
     assert "ステータスの変更と、その時点の根拠" in page and "NGY · 提案回数: 先行あり" in page
 
 
-def test_weekly_pdf_shows_each_hypothesis_evidence(runner, app, tmp_path):
+def demo_weekly_pdf_text(runner, tmp_path, branch: str) -> str:
+    """The demo company's weekly PDF of a branch for 2026-W47, as pdftotext reads it."""
     from .test_reports_pdf import pdftotext
 
     assert runner.invoke(args=["demo-data"]).exit_code == 0
-    out = tmp_path / "ngy.pdf"
-    args = ["report", "weekly", "--branch", "NGY", "--week", "2026-W47", "-o", str(out)]
+    out = tmp_path / f"{branch.lower()}.pdf"
+    args = ["report", "weekly", "--branch", branch, "--week", "2026-W47", "-o", str(out)]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
-    text = pdftotext(out.read_bytes(), tmp_path)
+    return pdftotext(out.read_bytes(), tmp_path)
+
+
+def test_weekly_pdf_shows_each_hypothesis_evidence(runner, app, tmp_path):
+    text = demo_weekly_pdf_text(runner, tmp_path, "NGY")
     assert "提案回数 → 売上（直近52週・担当者別）： 4週遅れで先行あり" in text
-    assert "数字が示す判定：支持" in text and "何週後（遅れ）" in text
+    assert "数字からの提案：支持" in text and "何週後（遅れ）" in text
+
+
+def test_weekly_pdf_says_too_early_and_no_lead_without_a_bold_verdict(runner, app, tmp_path):
+    """Tokyo's PDF: its own hypothesis (about its KPIs, 4 weeks old) is too early to judge, no
+    KPI is called "not supported" for showing no lead, and the suggestion is printed no
+    bolder or larger than its caveats."""
+    from fieldlog.models import Branch
+    from fieldlog.present.pdf import render_html
+    from fieldlog.reports.data import branch_report
+
+    from .conftest import NOW, TZ
+
+    text = " ".join(demo_weekly_pdf_text(runner, tmp_path, "TKY").split())
+    assert "数字からの提案：まだ判断できません（KPI自体の開始前後の比較から）" in text
+    assert (
+        "先行は確認できていません" in text and "先行が確認できないことは反証ではありません" in text
+    )
+    assert "関連なし" not in text and "支持されない" not in text
+    assert "数字が示す判定" not in text
+
+    tokyo = db.session.query(Branch).filter_by(code="TKY").one()
+    report = branch_report(
+        db.session, tokyo, Period.parse("2026-W47"), today=NOW.astimezone(TZ).date(), tz=TZ
+    )
+    html = render_html(report)
+    part = html.split('class="hypothesis-leads"')[1].split("</table>")[0]
+    assert part.count('<small class="suggested">数字からの提案：') == len(report.hypothesis_leads)
+    assert "<strong" not in part and "<b>" not in part and "<h" not in part

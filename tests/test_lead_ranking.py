@@ -317,26 +317,46 @@ def test_settings_page_ranks_the_candidates_with_the_caution(app, make, client, 
     assert f'<option value="branch:{branch.id}"' in again and "NGY 名古屋支店" in again
 
 
-def test_panel_orders_by_verdict_and_shows_lag_effect_interval(app, pilot, make, client, auth):
+def _tables(page: str) -> tuple[str, str]:
+    """The ranked table and the unranked one ('' when absent)."""
+
+    def table(cls: str) -> str:
+        if f'class="kpi-table {cls}"' not in page:
+            return ""
+        found = page[page.index(f'class="kpi-table {cls}"') :]
+        return found[: found.index("</table>")]
+
+    return table("lead-ranking-table"), table("lead-unranked-table")
+
+
+def test_panel_ranks_only_detected_leads_and_shows_the_basis(app, pilot, make, client, auth):
     app.config["FIELDLOG_LEAD_INLINE"] = True
     _owner(make, auth)
     ngy = pilot["NGY"].id
     page = client.get(f"/settings/kpis?lead=branch:{ngy}").get_data(as_text=True)
-    table = page[page.index('class="lead-ranking-table"') :]
-    table = table[: table.index("</table>")]
-    rows = table.split('<tr class="lead-')[1:]
-    assert len(rows) == len(KPI_CHOICES)
-    verdicts = [row.split('"')[0] for row in rows]
-    order = {"leads": 0, "no_link": 1, "too_little_data": 2}
-    assert verdicts == sorted(verdicts, key=order.get)
-    top = rows[0]
-    assert verdicts[0] == "leads" and "提案回数" in top and "先行あり" in top
-    assert "週" in top and "¥" in top and "1あたり" in top and " – " in top
-    assert "NGY" in table  # the caption names the branch
+    ranked, unranked = _tables(page)
+    rows = ranked.split('<tr class="lead-')[1:]
+    assert rows and all(row.startswith('leads"') for row in rows)  # only leads get a place
+    places = [row.split('data-label="順位">')[1].split("<")[0] for row in rows]
+    assert places == [str(i) for i in range(1, len(rows) + 1)]
+    top = next(row for row in rows if "提案回数" in row)  # the planted lead
+    assert "先行あり" in top
+    assert "週" in top and "¥" in top and "1あたり" in top and " – " in top  # interval shown
+    assert "NGY" in ranked  # the caption names the branch
+    assert "90%区間が0から離れている順" in ranked  # the order's basis, said
+    rest = unranked.split('<tr class="lead-')[1:]
+    assert len(rows) + len(rest) == len(KPI_CHOICES)
+    assert rest and "順位" not in unranked  # no place numbers for the rest
+    assert all("先行は確認できていません" in r or "データ不足" in r for r in rest)
+    assert "関連なし" not in page
     n = len(KPI_CHOICES)
     assert f"ここでは{n}個のKPIを同時に調べています" in page  # many KPIs: a chance lead is likely
     company = client.get("/settings/kpis").get_data(as_text=True)
-    assert "先行ありの支店" in company and "/ 2</td>" in company
+    ranked, unranked = _tables(company)
+    assert "先行ありの支店" in ranked
+    proposals = next(row for row in ranked.split('<tr class="lead-')[1:] if "提案回数" in row)
+    assert "1 / 2</td>" in proposals  # leads in NGY, not TKY: ranked though the company's not
+    assert "0 / 2</td>" in unranked
     bogus = client.get("/settings/kpis?lead=branch:999").get_data(as_text=True)
     assert "先行ありの支店" in bogus  # an unknown scope falls back to the company
 
@@ -558,17 +578,32 @@ def test_panel_in_chromium_swaps_in_when_ready(app, pilot, make, server, tmp_pat
         assert "計算中…" in panel.inner_text()
         assert page.locator("progress.lead-progress").count() == 1
         page.fill("#why-proposal_count", "提案が売上を生むかを確かめる")
-        wait_until(page, "!!document.querySelector('.lead-ranking-table')", "the ranking")
+        wait_until(page, "!!document.querySelector('#lead-ranking table')", "the ranking")
         text = page.locator("#lead-ranking").inner_text()
         assert "先行は因果の証明ではありません。" in text and "計算中" not in text
-        assert page.locator(".lead-ranking-table tbody tr").count() == len(KPI_CHOICES)
+        rows = page.locator("#lead-ranking table tbody tr")
+        assert rows.count() == len(KPI_CHOICES)  # ranked and unranked together
         assert page.input_value("#why-proposal_count") == "提案が売上を生むかを確かめる"
         page.select_option("#lead-scope", f"branch:{pilot['NGY'].id}")
         page.click(".lead-scope button")
         page.wait_for_load_state("networkidle")
-        first = page.locator(".lead-ranking-table tbody tr").first.inner_text()
-        assert "提案回数" in first and "先行あり" in first
+        ranked = page.locator(".lead-ranking-table tbody tr").all_inner_texts()
+        assert any("提案回数" in row and "先行あり" in row for row in ranked)
+        # Styled like the app's tables: left-aligned headers, a rule under each row.
+        head = page.locator(".lead-ranking-table thead th").first
+        assert head.evaluate("e => getComputedStyle(e).textAlign") in ("left", "start")
+        cell = page.locator(".lead-ranking-table tbody td").first
+        assert cell.evaluate("e => getComputedStyle(e).borderBottomStyle") == "solid"
         page.locator("#lead-ranking").screenshot(path=str(shots / "kpi-ranking.png"))
+        # A phone: each KPI a card, every value on a line of its own at the card's width.
+        page.set_viewport_size({"width": 390, "height": 844})
+        widths = page.locator(".lead-ranking-table tbody td").evaluate_all(
+            "cells => cells.map(c => c.getBoundingClientRect().width)"
+        )
+        assert widths and min(widths) > 250, widths
+        fits = "document.querySelector('#lead-ranking').scrollWidth <= 390"
+        assert page.evaluate(fits)
+        page.locator("#lead-ranking").screenshot(path=str(shots / "kpi-ranking-phone.png"))
     assert errors == []
 
 
@@ -643,3 +678,108 @@ def test_a_kept_analysis_that_cannot_be_read_back_counts_as_absent(app, pilot, m
     assert _kept_windows("1900-W01") == {("1900-W01", "1900-W01")}
     assert ranking.ranking_view(db.session, until).state == "done"
     assert client.get("/branches/TKY?week=1900-W01").status_code == 200
+
+
+# ---- the panel's order, wording and units on planted analyses ------------------------------
+
+
+def _planted(kpi, scope, verdict="no_link", interval=None, lag=None):
+    from fieldlog.kpi.lead import LeadResult
+
+    return LeadResult(
+        kpi=kpi,
+        kgi="sales_amount",
+        scope=scope,
+        start=UNTIL.shift(-51),
+        until=UNTIL,
+        weeks=52,
+        verdict=verdict,
+        lag_weeks=lag,
+        effect=sum(interval) / 2 if interval else None,
+        interval=interval,
+        n=40,
+    )
+
+
+def test_placed_ranks_only_kpis_with_a_detected_lead_anywhere():
+    """All no link for the company, one KPI leading in 1 of 3 branches: that one alone is
+    placed (1), the others follow unplaced in the catalogue's order, never by a hidden number."""
+    company = [_planted(k, "company") for k in KPI_CHOICES]
+    branch_rows = {
+        f"branch:{i}": [
+            _planted(k, f"branch:B{i}", "leads", (0.05, 0.19), 4)
+            if (i, k) == (2, "pipeline_amount")
+            else _planted(k, f"branch:B{i}")
+            for k in KPI_CHOICES
+        ]
+        for i in (1, 2, 3)
+    }
+    view = ranking.RankingView("done", 1, 1, UNTIL, 52, "sales_amount", {"company": company})
+    view.rows.update(branch_rows)
+    rows = ranking.placed(view, "company")
+    assert [(r.result.kpi, r.place, r.branches) for r in rows[:1]] == [("pipeline_amount", 1, 1)]
+    assert all(r.place is None and r.branches == 0 for r in rows[1:])
+    assert [r.result.kpi for r in rows[1:]] == [k for k in KPI_CHOICES if k != "pipeline_amount"]
+    # a branch: only its own leads are placed, farthest interval from zero first
+    two = ranking.placed(view, "branch:2")
+    assert [(r.result.kpi, r.place) for r in two if r.place] == [("pipeline_amount", 1)]
+    assert ranking.placed(view, "branch:1") and not any(
+        r.place for r in ranking.placed(view, "branch:1")
+    )
+    # more branches beat a clearer interval in fewer
+    view.rows["branch:1"][0] = _planted(KPI_CHOICES[0], "branch:B1", "leads", (9.0, 10.0), 1)
+    view.rows["branch:3"][0] = _planted(KPI_CHOICES[0], "branch:B3", "leads", (0.1, 9.0), 1)
+    order = [(r.result.kpi, r.place, r.branches) for r in ranking.placed(view, "company")[:2]]
+    assert order == [(KPI_CHOICES[0], 1, 2), ("pipeline_amount", 2, 1)]
+
+
+def _keep(session, results):
+    job = ranking.claim(session, UNTIL, weeks=52, kgi="sales_amount", tz=TZ)
+    assert ranking.finish(session, job, results)
+    session.commit()
+
+
+def test_panel_on_no_lead_anywhere_but_one_branch_and_yen_per_100000(app, make, client, auth):
+    """Company: every KPI no link (no interval). Nagoya: pipeline amount leads, ¥0.12 of sales
+    per ¥1 of pipeline — shown per ¥100,000 with its interval, never rounded to ¥0."""
+    ngy, tky, osk = (make.branch(code) for code in ("NGY", "OSK", "TKY"))
+    _owner(make, auth)
+    results = {"company": [_planted(k, "company") for k in KPI_CHOICES]}
+    for branch in (ngy, tky, osk):
+        results[f"branch:{branch.id}"] = [
+            _planted(k, f"branch:{branch.code}", "leads", (0.05, 0.19), 4)
+            if branch is ngy and k == "pipeline_amount"
+            else _planted(k, f"branch:{branch.code}")
+            for k in KPI_CHOICES
+        ]
+    _keep(db.session, results)
+
+    company = client.get("/settings/kpis").get_data(as_text=True)
+    ranked, unranked = _tables(company)
+    rows = ranked.split('<tr class="lead-')[1:]
+    assert len(rows) == 1 and "パイプライン金額" in rows[0]
+    assert 'data-label="順位">1<' in rows[0] and "1 / 3</td>" in rows[0]
+    rest = unranked.split('<tr class="lead-')[1:]
+    assert len(rest) == len(KPI_CHOICES) - 1 and "順位" not in unranked
+    assert all("先行は確認できていません" in r and "0 / 3</td>" in r for r in rest)
+    assert "関連なし" not in company
+
+    nagoya = client.get(f"/settings/kpis?lead=branch:{ngy.id}").get_data(as_text=True)
+    ranked, _ = _tables(nagoya)
+    assert "¥12,000 ¥100,000あたり" in ranked and "¥5,000 – ¥19,000" in ranked
+    assert "¥0 " not in ranked and "1あたり" not in ranked.replace("¥100,000あたり", "")
+
+    tokyo = client.get(f"/settings/kpis?lead=branch:{tky.id}").get_data(as_text=True)
+    ranked, unranked = _tables(tokyo)
+    assert not ranked and "順位は付けていません" in tokyo and "反証" not in tokyo
+    assert "先行が確認できないことはKPIを否定する根拠ではありません" in tokyo
+    assert unranked.count('<tr class="lead-') == len(KPI_CHOICES)
+
+    english = client.get(
+        f"/settings/kpis?lead=branch:{ngy.id}", headers={"Accept-Language": "en"}
+    ).get_data(as_text=True)
+    if "per ¥100,000" not in english:  # the owner's saved language wins
+        token = english.split('name="csrf_token" value="')[1].split('"')[0]
+        client.post("/locale", data={"csrf_token": token, "lang": "en", "next": "/settings/kpis"})
+        english = client.get(f"/settings/kpis?lead=branch:{ngy.id}").get_data(as_text=True)
+    assert "¥12,000 per ¥100,000" in english and "No lead detected (not ranked)" in english

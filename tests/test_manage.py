@@ -304,13 +304,41 @@ def test_hypothesis_crud_and_page_series(client, auth, world, make):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("statement", ""), ("kpis", []), ("kgi", "profit"), ("started_on", "11/9"), ("status", "x")],
+    [
+        ("statement", ""),
+        ("kpis", []),
+        ("kgi", "profit"),
+        ("target", "sales"),
+        ("started_on", "11/9"),
+        ("status", "x"),
+    ],
 )
 def test_hypothesis_errors_next_to_the_field(client, auth, world, field, value):
     auth.login(world["manager"])
     response = _new_hypothesis(client, **{field: value})
     assert response.status_code == 422
     assert 'class="field-error"' in response.get_data(as_text=True)
+
+
+def test_a_hypothesis_about_its_kpis_is_kept_and_said_so(client, auth, world):
+    """ "Purposeful visits raise hearing": its target is its KPIs, kept through an edit, and the
+    page says the suggestion comes from their comparison, not from a lead on sales."""
+    from fieldlog.models import Hypothesis
+
+    auth.login(world["manager"])
+    form = client.get("/hypotheses/new").get_data(as_text=True)
+    assert 'name="target" value="kgi" checked' in form  # the default: the KGI
+    kpis = ["purposeful_visit_rate", "hearing_rate"]
+    response = _new_hypothesis(
+        client, statement="目的を決めればヒアリングが増える", kpis=kpis, target="kpis"
+    )
+    assert response.status_code == 302
+    made = db.session.query(Hypothesis).one()
+    assert made.target == "kpis"
+    page = client.get(f"/hypotheses/{made.id}").get_data(as_text=True)
+    assert 'name="target" value="kpis" checked' in page
+    assert "提案は売上への先行ではなく、下のKPIの開始前後の比較から出しています" in page
+    assert "まだ判断できません" in page and "支持されない" not in page
 
 
 def test_manager_cannot_edit_a_company_wide_hypothesis(client, auth, world):

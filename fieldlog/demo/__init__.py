@@ -179,6 +179,7 @@ def _management(session: Session, company: Company, *, today: date, start: date)
         statement="訪問前に目的を決めれば、課題ヒアリングと次回アクションの設定が増える",
         kpis=["purposeful_visit_rate", "hearing_rate", "next_action_rate"],
         kgi="sales_amount",
+        target="kpis",
         started_on=today - timedelta(weeks=4),
         status="testing",
         branch_id=company.branches["TKY"],

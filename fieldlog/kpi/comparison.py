@@ -3,7 +3,8 @@
 Loads the weekly KPIs and KGI of the tested units and of the comparison units around the
 hypothesis's start and hands them to the pure ``did.compare``:
 
-- a branch's hypothesis: its reps are tested, the reps of the other branches are the comparison;
+- a branch's hypothesis: its reps are tested, the reps of the other branches are the comparison
+  (reps only: managers, who own no customers, would add rows with no sales);
 - a company-wide one: the branches that test it — those whose weekly reviews name it, the pilot
   — against the other branches; when every branch tests it (or none names it), the comparison
   is the same weeks a year earlier.
@@ -118,7 +119,9 @@ def hypothesis_comparison(
         level: Literal["branch", "rep"] = "rep"
         people = session.execute(
             select(User.id, User.email, User.name, User.branch_id)
-            .where(User.role != "owner", User.branch_id.is_not(None))
+            # Reps only: a manager's joint visits carry no customers, so no sales of their own
+            # (docs/verification.md, "Who is tested, who compares").
+            .where(User.role == "rep", User.branch_id.is_not(None))
             .order_by(User.name, User.id)
         ).all()
         tested = [

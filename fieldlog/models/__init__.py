@@ -11,7 +11,14 @@ from .base import UTCDateTime, utcnow
 from .customers import RANKS, Category, Customer, Purpose
 from .people import ROLES, Branch, LoginAttempt, LoginSession, User
 from .reports import ReportDelivery, ReportSnapshot
-from .reviews import HYPOTHESIS_STATUSES, REVIEW_CAUSES, Hypothesis, HypothesisStatusChange, Review
+from .reviews import (
+    HYPOTHESIS_STATUSES,
+    HYPOTHESIS_TARGETS,
+    REVIEW_CAUSES,
+    Hypothesis,
+    HypothesisStatusChange,
+    Review,
+)
 from .sales import ImportBatch, SalesBudget, SalesLine
 from .settings import SETTING_CHANGE_KINDS, CompanySettings, KpiTarget, SettingChange
 from .summaries import (
@@ -40,6 +47,7 @@ from .visits import (
 __all__ = [
     "FORECAST_CACHE_STATES",
     "HYPOTHESIS_STATUSES",
+    "HYPOTHESIS_TARGETS",
     "LEAD_RANKING_STATES",
     "PROPOSAL_KINDS",
     "PROPOSAL_STATUSES",

@@ -21,6 +21,9 @@ from .base import UTCDateTime, _in, utcnow
 from .people import Branch, User
 
 HYPOTHESIS_STATUSES = ("testing", "supported", "rejected", "revised")
+# What a hypothesis says will rise: its KGI ("more proposals raise sales") or its linked KPIs
+# themselves ("purposeful visits raise hearing and next actions"); docs/verification.md.
+HYPOTHESIS_TARGETS = ("kgi", "kpis")
 REVIEW_CAUSES = ("quantity", "quality", "design")
 
 
@@ -31,6 +34,7 @@ class Hypothesis(db.Model):
     statement: Mapped[str] = mapped_column(Text)
     kpis: Mapped[list[str]] = mapped_column(JSON, default=list)
     kgi: Mapped[str] = mapped_column(String(40), default="sales_amount")
+    target: Mapped[str] = mapped_column(String(8), default="kgi", server_default="kgi")
     started_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="testing")
     # None: a company-wide hypothesis.

@@ -38,6 +38,20 @@ def yen(value: float | None) -> str:
     return f"¥{round(value):,}"
 
 
+LEAD_YEN_STEP = 100_000
+"""A yen KPI's lead effect is shown per ¥100,000 of it: per ¥1 it rounds to ¥0–¥2."""
+
+
+def lead_scale(kpi_unit: str) -> float:
+    """The factor a lead effect (and its interval) is shown multiplied by, for a KPI's unit.
+
+    The analysis gives the KGI's change per 10 points of a rate and per 1 of anything else
+    (docs/verification.md); per ¥1 of a yen KPI that is under a yen, so a yen KPI's is shown per
+    ``LEAD_YEN_STEP`` (the same linear estimate, scaled). Rates and counts keep theirs.
+    """
+    return float(LEAD_YEN_STEP) if kpi_unit == "yen" else 1.0
+
+
 def value(figure: float | None, unit: str) -> str:
     """A KPI value in its unit ("rate", "yen", anything else a count)."""
     if unit == "rate":

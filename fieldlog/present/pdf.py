@@ -93,6 +93,7 @@ def spark(figure: Figure) -> Markup:
 def lag_chart(row: Any) -> Markup:
     """A small lag chart of one hypothesis's lead analysis (effect per lag, 90 % interval)."""
     result = row.result
+    scale = numbers.lead_scale(unit_of(row.kpi))
     return Markup(  # noqa: S704 — built with ElementTree, every label escaped
         charts.lag_chart(
             [e.lag for e in result.by_lag],
@@ -106,6 +107,7 @@ def lag_chart(row: Any) -> Markup:
             width=240,
             height=120,
             text_size=8,
+            scale=scale,
         )
     )
 
@@ -168,7 +170,13 @@ def did_chart(row: Any) -> Markup | str:
 def lag_unit(row: Any) -> str:
     """The lag chart's effect unit in Japanese: the KGI's unit per step of the KPI."""
     unit = "ポイント" if unit_of(row.result.kgi) == "rate" else "円"
-    step = "+10ポイント" if unit_of(row.kpi) == "rate" else "+1"
+    kpi_unit = unit_of(row.kpi)
+    if kpi_unit == "rate":
+        step = "+10ポイント"
+    elif kpi_unit == "yen":
+        step = "+" + numbers.yen(numbers.LEAD_YEN_STEP)
+    else:
+        step = "+1"
     return f"効果の単位：{kpi_name(row.kpi)} {step} あたりの{unit}"
 
 

@@ -23,6 +23,7 @@ from ..kpi.lead import KPI_CHOICES, LEAD_WEEKS, LeadResult
 from ..kpi.lead_cache import cached_lead
 from ..models import (
     HYPOTHESIS_STATUSES,
+    HYPOTHESIS_TARGETS,
     Branch,
     Hypothesis,
     HypothesisStatusChange,
@@ -58,6 +59,9 @@ def _clean(form: Mapping[str, Any], today: date | None) -> dict[str, Any]:
     kgi = str(form.get("kgi") or "sales_amount")
     if kgi not in KGI_KEYS:
         errors["kgi"] = [_l("Choose sales or gross margin.")]
+    target = str(form.get("target") or "kgi")
+    if target not in HYPOTHESIS_TARGETS:
+        errors["target"] = [_l("Choose what the hypothesis says will rise.")]
     started_on = form.get("started_on")
     if isinstance(started_on, str):
         try:
@@ -80,6 +84,7 @@ def _clean(form: Mapping[str, Any], today: date | None) -> dict[str, Any]:
         "statement": statement,
         "kpis": kpis,
         "kgi": kgi,
+        "target": target,
         "started_on": started_on,
         "status": status,
         "note": note,
@@ -224,30 +229,51 @@ def comparison(
     return hypothesis_comparison(session, hypothesis, today=today, tz=tz)
 
 
-SUGGESTED = {"leads": "supported", "no_link": "not_supported", "too_little_data": "too_early"}
+def _judges(found: Comparison | None) -> bool:
+    """Whether a before/after estimate can judge yet (enough weeks on both sides)."""
+    return found is not None and found.verdict != "too_little_data" and found.effect is not None
 
 
 def suggest(
     lead: str, kpi: Comparison | None, kgi: Comparison | None, *, better: str = "up"
 ) -> str:
-    """The suggested verdict from the lead analysis and the before/after comparison.
+    """The suggestion for "this KPI raises the KGI" (docs/verification.md, "Suggested verdict").
 
-    supported / not_supported / too_early (docs/verification.md, "Suggested verdict"): the lead
-    analysis decides when it has a verdict, unless the comparison clearly says the opposite;
-    without one, the KPI must have moved the better way against the comparison and the KGI
-    must have followed (supported) or clearly not (not supported).
+    supported / not_supported / too_early. When the branch is tested (a before/after
+    comparison exists) and that comparison cannot judge the KPI or the KGI yet, it is too
+    early, whatever the lead analysis says. A lead (``leads``) supports unless the KGI clearly
+    fell; no lead detected (``no_link``) or too little data is absence of evidence, never
+    evidence against: then the comparison alone decides — the KPI moved the better way and the
+    KGI rose (supported) or clearly did not move (not supported); anything else is too early.
     """
+    tested = kpi is not None or kgi is not None
+    if tested and not (_judges(kpi) and _judges(kgi)):
+        return "too_early"
     kpi_moved = kpi is not None and kpi.verdict == better
     kgi_up = kgi is not None and kgi.verdict == "up"
     kgi_down = kgi is not None and kgi.verdict == "down"
     kgi_flat = kgi is not None and kgi.verdict == "no_change"
     if lead == "leads":
         return "too_early" if kgi_down else "supported"
-    if lead == "no_link":
-        return "too_early" if kpi_moved and kgi_up else "not_supported"
     if kpi_moved and kgi_up:
         return "supported"
     if kpi_moved and kgi_flat:
+        return "not_supported"
+    return "too_early"
+
+
+def suggest_kpi(kpi: Comparison | None, *, better: str = "up") -> str:
+    """The suggestion for "this change raises the linked KPI" (a hypothesis whose target is
+    its KPIs): the KPI's own before/after comparison alone, never a lead on the KGI. It moved
+    the better way (supported) or clearly the worse way (not supported); no clear change,
+    a pre-trend or too few weeks is too early."""
+    if not _judges(kpi):
+        return "too_early"
+    assert kpi is not None
+    worse = "down" if better == "up" else "up"
+    if kpi.verdict == better:
+        return "supported"
+    if kpi.verdict == worse:
         return "not_supported"
     return "too_early"
 
@@ -262,6 +288,9 @@ class BranchLead:
     result: LeadResult
     # The branch's (or, for a branch's hypothesis, its reps') comparison, when it is tested.
     comparison: UnitComparison | None = None
+    # What the hypothesis says will rise: "kgi" (the KPI raises the KGI) or "kpis" (the KPI
+    # itself rises): the latter is judged on the KPI's comparison, never on a lead.
+    target: str = "kgi"
 
     @property
     def kpi_comparison(self) -> Comparison | None:
@@ -275,6 +304,8 @@ class BranchLead:
     def suggested(self) -> str:
         """supported / not_supported / too_early: a suggestion; the status stays a person's."""
         better = CATALOGUE[self.kpi].direction or "up"
+        if self.target == "kpis":
+            return suggest_kpi(self.kpi_comparison, better=better)
         return suggest(self.result.verdict, self.kpi_comparison, self.kgi_comparison, better=better)
 
     def as_dict(self) -> dict[str, Any]:
@@ -298,9 +329,33 @@ class BranchLead:
         }
 
 
-def overall(leads: list[BranchLead]) -> str | None:
+def comparison_judges(hypothesis: Hypothesis, compared: HypothesisComparison) -> bool:
+    """Whether the hypothesis's own before/after comparison (its tested group as a whole) can
+    judge yet every key the hypothesis is about: the linked KPIs, and the KGI unless its
+    target is the KPIs themselves."""
+    group = compared.group()
+    if group is None or not group.by_key:
+        return False
+    keys = [k for k in group.by_key if hypothesis.target != "kpis" or k != hypothesis.kgi]
+    return all(_judges(group.by_key[k]) for k in keys)
+
+
+def overall(
+    leads: list[BranchLead],
+    *,
+    hypothesis: Hypothesis | None = None,
+    compared: HypothesisComparison | None = None,
+) -> str | None:
     """One suggestion for the hypothesis: that of its tested branches' rows (all of them when
-    none is tested), if they agree; too_early when they disagree; None without any row."""
+    none is tested), if they agree; too_early when they disagree; None without any row.
+    Given the hypothesis and its comparison, too_early while that comparison cannot judge."""
+    if (
+        leads
+        and hypothesis is not None
+        and compared is not None
+        and not comparison_judges(hypothesis, compared)
+    ):
+        return "too_early"
     tested = [row for row in leads if row.comparison is not None] or leads
     found = {row.suggested for row in tested}
     if not found:
@@ -341,5 +396,14 @@ def branch_leads(
                 if comparison.level == "rep"
                 else comparison.for_unit(branch.code)
             )
-            rows.append(BranchLead(branch.code, branch.name, kpi, found, compared))
+            rows.append(
+                BranchLead(
+                    branch.code,
+                    branch.name,
+                    kpi,
+                    found,
+                    compared,
+                    target=hypothesis.target or "kgi",
+                )
+            )
     return rows

@@ -89,15 +89,49 @@ def forecast(mtd: Any) -> Markup:
 
 
 def effect_unit(kpi: str, kgi: str) -> str:
-    """The lead effect's unit: the KGI's unit per unit of the KPI (per 10 points for a rate)."""
+    """The lead effect's unit: the KGI's unit per unit of the KPI (per 10 points for a rate,
+    per ¥100,000 for a yen KPI: ``numbers.lead_scale``)."""
     unit = _("percentage points") if unit_of(kgi) == "rate" else _("yen")
-    step = "+10 pt" if CATALOGUE[kpi].is_rate else "+1"
+    if CATALOGUE[kpi].is_rate:
+        step = "+10 pt"
+    elif unit_of(kpi) == "yen":
+        step = "+" + numbers.yen(numbers.LEAD_YEN_STEP)
+    else:
+        step = "+1"
     return _("Effect: %(unit)s per %(step)s %(kpi)s", unit=unit, step=step, kpi=kpi_name(kpi))
+
+
+def lead_step(kpi: str) -> str:
+    """What a lead effect is given per: "per 10 points", "per ¥100,000", "per 1"."""
+    if CATALOGUE[kpi].is_rate:
+        return _("per 10 points")
+    if unit_of(kpi) == "yen":
+        return _("per %(amount)s", amount=numbers.yen(numbers.LEAD_YEN_STEP))
+    return _("per 1")
+
+
+def lead_effect(result: Any) -> str:
+    """A lead analysis's effect on the KGI per the KPI's step, or the dash without one."""
+    if result.effect is None:
+        return numbers.DASH
+    scale = numbers.lead_scale(unit_of(result.kpi))
+    return f"{numbers.value(result.effect * scale, unit_of(result.kgi))} {lead_step(result.kpi)}"
+
+
+def lead_interval(result: Any) -> str:
+    """Its 90 % interval in the same step ("¥5,000 – ¥19,000"), or the dash without one."""
+    if not result.interval:
+        return numbers.DASH
+    scale = numbers.lead_scale(unit_of(result.kpi))
+    unit = unit_of(result.kgi)
+    low, high = result.interval
+    return f"{numbers.value(low * scale, unit)} – {numbers.value(high * scale, unit)}"
 
 
 def lag(result: Any, title: str) -> Markup:
     """The lead analysis's effect per lag (0–12 weeks) with its interval; the chosen lag filled."""
     unit = unit_of(result.kgi)
+    scale = numbers.lead_scale(unit_of(result.kpi))
     return Markup(  # noqa: S704 — built with ElementTree, every label escaped
         charts.lag_chart(
             [e.lag for e in result.by_lag],
@@ -111,6 +145,7 @@ def lag(result: Any, title: str) -> Markup:
             width=LINE_WIDTH,
             height=LINE_HEIGHT,
             text_size=LINE_TEXT,
+            scale=scale,
         )
     )
 
@@ -181,6 +216,8 @@ HELPERS = {
     "kpi_name": kpi_name,
     "kpi_why": kpi_why,
     "kpi_fmt": fmt,
+    "lead_effect": lead_effect,
+    "lead_interval": lead_interval,
     "chart_spark": spark,
     "chart_line": line,
     "chart_forecast": forecast,

@@ -97,7 +97,7 @@ def _ranking_context() -> dict:
         "scopes": scopes,
         "scope": scope,
         "scope_label": dict(scopes)[scope],
-        "branch_leads": kpi_ranking.branches_leading(ranking),
+        "placed": kpi_ranking.placed(ranking, scope),
         "branch_count": len(scopes) - 1,
         "active_now": kpi_choices.active_kpis(company_settings(db.session)),
     }

@@ -36,8 +36,12 @@ def lag_chart(
     width: int = 300,
     height: int = 180,
     text_size: float = 10,
+    scale: float = 1.0,
 ) -> str:
     """Effect per lag with its interval as a whisker, a zero line, and the chosen lag filled.
+
+    ``scale`` multiplies every effect and interval (a yen KPI's effect shown per ¥100,000:
+    ``numbers.lead_scale``).
 
     ``unit_label`` names the effect axis's unit (the KGI's unit per unit of the KPI), written
     at the top right and kept in the chart's ``<desc>``.
@@ -45,6 +49,8 @@ def lag_chart(
     Intervals that exclude zero are drawn solid, the others dashed, so the reading does not
     depend on colour; a lag that could not be estimated shows a dash.
     """
+    effects = [None if e is None else float(e) * scale for e in effects]
+    intervals = [None if iv is None else (iv[0] * scale, iv[1] * scale) for iv in intervals]
     root = frame(width, height, title, "chart-lag", unit_label)
     left, right, top, bottom = 8, 8, 16, 30
     plot_w, plot_h = width - left - right, height - top - bottom
