@@ -353,9 +353,14 @@ def test_panel_ranks_only_detected_leads_and_shows_the_basis(app, pilot, make, c
     assert f"ここでは{n}個のKPIを同時に調べています" in page  # many KPIs: a chance lead is likely
     company = client.get("/settings/kpis").get_data(as_text=True)
     ranked, unranked = _tables(company)
-    assert "先行ありの支店" in ranked
-    proposals = next(row for row in ranked.split('<tr class="lead-')[1:] if "提案回数" in row)
-    assert "1 / 2</td>" in proposals  # leads in NGY, not TKY: ranked though the company's not
+    table = ranked + unranked
+    assert "先行ありの支店" in table
+    # Leads in NGY, not TKY: the count is shown beside it, and it is placed only if the
+    # company's own analysis finds the lead.
+    where = ranked if "提案回数" in ranked else unranked
+    proposals = next(row for row in where.split('<tr class="lead-')[1:] if "提案回数" in row)
+    assert "1 / 2</td>" in proposals
+    assert ('data-label="順位"' in proposals) is proposals.startswith('leads"')
     assert "0 / 2</td>" in unranked
     bogus = client.get("/settings/kpis?lead=branch:999").get_data(as_text=True)
     assert "先行ありの支店" in bogus  # an unknown scope falls back to the company
@@ -701,9 +706,10 @@ def _planted(kpi, scope, verdict="no_link", interval=None, lag=None):
     )
 
 
-def test_placed_ranks_only_kpis_with_a_detected_lead_anywhere():
-    """All no link for the company, one KPI leading in 1 of 3 branches: that one alone is
-    placed (1), the others follow unplaced in the catalogue's order, never by a hidden number."""
+def test_placed_ranks_only_kpis_with_a_detected_lead_in_the_scope():
+    """All no link for the company, one KPI leading in 1 of 3 branches: nothing is placed for
+    the company (a lead in one branch of several is what chance gives), the branch count is
+    shown as context; the branch places its own lead. Never ordered by a hidden number."""
     company = [_planted(k, "company") for k in KPI_CHOICES]
     branch_rows = {
         f"branch:{i}": [
@@ -717,20 +723,22 @@ def test_placed_ranks_only_kpis_with_a_detected_lead_anywhere():
     view = ranking.RankingView("done", 1, 1, UNTIL, 52, "sales_amount", {"company": company})
     view.rows.update(branch_rows)
     rows = ranking.placed(view, "company")
-    assert [(r.result.kpi, r.place, r.branches) for r in rows[:1]] == [("pipeline_amount", 1, 1)]
-    assert all(r.place is None and r.branches == 0 for r in rows[1:])
-    assert [r.result.kpi for r in rows[1:]] == [k for k in KPI_CHOICES if k != "pipeline_amount"]
+    assert all(r.place is None for r in rows)
+    assert [r.result.kpi for r in rows] == list(KPI_CHOICES)  # the catalogue's order
+    assert {r.result.kpi: r.branches for r in rows if r.branches} == {"pipeline_amount": 1}
     # a branch: only its own leads are placed, farthest interval from zero first
     two = ranking.placed(view, "branch:2")
     assert [(r.result.kpi, r.place) for r in two if r.place] == [("pipeline_amount", 1)]
     assert ranking.placed(view, "branch:1") and not any(
         r.place for r in ranking.placed(view, "branch:1")
     )
-    # more branches beat a clearer interval in fewer
+    # The company's own leads are placed by their interval, whatever the branches say.
+    view.rows["company"][0] = _planted(KPI_CHOICES[0], "company", "leads", (0.1, 9.0), 1)
+    view.rows["company"][1] = _planted(KPI_CHOICES[1], "company", "leads", (9.0, 10.0), 1)
     view.rows["branch:1"][0] = _planted(KPI_CHOICES[0], "branch:B1", "leads", (9.0, 10.0), 1)
     view.rows["branch:3"][0] = _planted(KPI_CHOICES[0], "branch:B3", "leads", (0.1, 9.0), 1)
-    order = [(r.result.kpi, r.place, r.branches) for r in ranking.placed(view, "company")[:2]]
-    assert order == [(KPI_CHOICES[0], 1, 2), ("pipeline_amount", 2, 1)]
+    order = [(r.result.kpi, r.place, r.branches) for r in ranking.placed(view, "company")[:3]]
+    assert order == [(KPI_CHOICES[1], 1, 0), (KPI_CHOICES[0], 2, 2), (KPI_CHOICES[2], None, 0)]
 
 
 def _keep(session, results):
@@ -756,13 +764,14 @@ def test_panel_on_no_lead_anywhere_but_one_branch_and_yen_per_100000(app, make, 
 
     company = client.get("/settings/kpis").get_data(as_text=True)
     ranked, unranked = _tables(company)
-    rows = ranked.split('<tr class="lead-')[1:]
-    assert len(rows) == 1 and "パイプライン金額" in rows[0]
-    assert 'data-label="順位">1<' in rows[0] and "1 / 3</td>" in rows[0]
+    assert not ranked and "順位は付けていません" in company  # one branch of three: chance
     rest = unranked.split('<tr class="lead-')[1:]
-    assert len(rest) == len(KPI_CHOICES) - 1 and "順位" not in unranked
-    assert all("先行は確認できていません" in r and "0 / 3</td>" in r for r in rest)
-    assert "関連なし" not in company
+    assert len(rest) == len(KPI_CHOICES) and "順位" not in unranked
+    assert all("先行は確認できていません" in r for r in rest)
+    (pipeline,) = [r for r in rest if "パイプライン金額" in r]
+    assert "1 / 3</td>" in pipeline  # the branch count stays, as context
+    assert sum("0 / 3</td>" in r for r in rest) == len(KPI_CHOICES) - 1
+    assert "支店の数は参考にとどめ" in company and "関連なし" not in company
 
     nagoya = client.get(f"/settings/kpis?lead=branch:{ngy.id}").get_data(as_text=True)
     ranked, _ = _tables(nagoya)

@@ -200,8 +200,8 @@ class Placed:
     """One row of the settings panel: a KPI's analysis, its place, where else it leads."""
 
     result: LeadResult
-    # 1, 2, … for a KPI with a detected lead (here, or for the company in any branch);
-    # None for one without: it is listed after the ranked ones, with no place.
+    # 1, 2, … for a KPI with a detected lead in this scope; None for one without: it is
+    # listed after the ranked ones, with no place.
     place: int | None
     branches: int  # for the company: in how many branches (their reps) it leads; else 0
 
@@ -209,35 +209,26 @@ class Placed:
 def placed(view: RankingView, scope: str) -> list[Placed]:
     """The panel's rows for one scope (docs/verification.md, "The ranking and its cache").
 
-    Only a KPI with a detected lead gets a place: for a branch, one that leads there; for the
-    company, one that leads for the company or in at least one branch. The company's are
-    ordered by the number of branches where it leads, then by whether it leads for the company,
-    then by how far its 90 % interval lies from zero; a branch's by that distance. Both are
-    shown beside the place. The others follow, unplaced, in the catalogue's order: no lead
-    detected is no evidence either way, so nothing orders them.
+    Only a KPI with a detected lead in this scope gets a place, the 90 % interval farthest
+    from zero first; for the company, the number of branches where each leads is shown
+    beside it as context, never as a rank: with B branches a KPI that leads nowhere still
+    shows a chance lead in one of them about 1 − 0.97^B of the time (a third at 12, half at
+    20). The others follow, unplaced, in the catalogue's order: no lead detected is no
+    evidence either way, so nothing orders them.
     """
     results = view.rows.get(scope, [])
     counts = branches_leading(view) if scope == "company" else {}
     order = {kpi: i for i, kpi in enumerate(KPI_CHOICES)}
-
-    def leads(result: LeadResult) -> bool:
-        return result.verdict == "leads" or counts.get(result.kpi, 0) > 0
-
     leading = sorted(
-        (r for r in results if leads(r)),
-        key=lambda r: (
-            -counts.get(r.kpi, 0),
-            r.verdict != "leads",
-            -strength(r),
-            order.get(r.kpi, len(order)),
-        ),
+        (r for r in results if r.verdict == "leads"),
+        key=lambda r: (-strength(r), order.get(r.kpi, len(order))),
     )
     rest = sorted(
-        (r for r in results if not leads(r)),
+        (r for r in results if r.verdict != "leads"),
         key=lambda r: (order.get(r.kpi, len(order)), r.kpi),
     )
     return [Placed(r, i, counts.get(r.kpi, 0)) for i, r in enumerate(leading, 1)] + [
-        Placed(r, None, 0) for r in rest
+        Placed(r, None, counts.get(r.kpi, 0)) for r in rest
     ]
 
 
