@@ -560,6 +560,23 @@ def test_a_month_that_is_over_shows_its_actual_and_no_forecast(shop, make, clien
     assert "forecast-chart" in december
 
 
+def test_a_months_last_day_is_still_the_month_so_far(shop, make, client, auth, app):
+    """On 30 November the day's sales are still coming in: no 'whole month' and no 予算未達
+    verdict in the morning, and no landing with nothing left to forecast."""
+    from datetime import UTC, datetime
+
+    app.config["FIELDLOG_NOW"] = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
+    auth.login(make.user("owner", email="boss@example.jp"))
+    card = _card(client.get("/branches/TKY?month=2026-11").get_data(as_text=True))
+    assert "売上(月初来)" in card and "¥1,149,000" in card
+    assert "月間実績" not in card and "予算未達" not in card and "予算達成" not in card
+    assert "80% の範囲" not in card  # no zero-width range: nothing is left to forecast
+    # The next day the month is over: its actual, as a whole month.
+    app.config["FIELDLOG_NOW"] = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    card = _card(client.get("/branches/TKY?month=2026-11").get_data(as_text=True))
+    assert "売上(月間実績)" in card and "予算未達" in card
+
+
 def test_a_month_not_begun_shows_its_budget_not_this_months_figures(shop, make, client, auth, app):
     from datetime import UTC, datetime
 

@@ -90,8 +90,9 @@ class MonthToDate:
     history, or a rep): ``landing`` is None and ``forecast_note`` says why.
 
     ``state`` says which of three a page shows (docs/kgi.md): ``running`` (days of the month
-    lie after ``as_of``: the month so far and its landing), ``whole`` (``as_of`` is the month's
-    last day: the month's actual, with no forecast, since no day is left to forecast) and
+    lie after ``as_of``, or ``as_of`` is the month's last day and that is ``today``: the month
+    so far, and its landing while days are left), ``whole`` (the month is over: its actual,
+    with no forecast, since no day is left to forecast) and
     ``ahead`` (a month that has not begun: its budget and last year's month, nothing counted).
     """
 
@@ -111,12 +112,15 @@ class MonthToDate:
     forecast_note: str | None = None
     # While the forecast is computed in the background: the job to poll (docs/kgi.md).
     forecast_job: str | None = None
+    # The day the page is read on: the month's last day is not yet the whole month then.
+    today: date | None = None
 
     @property
     def state(self) -> str:
         if self.as_of < self.month.start:
             return "ahead"
-        return "whole" if self.as_of >= self.month.end else "running"
+        over = self.today is None or self.today > self.month.end
+        return "whole" if self.as_of >= self.month.end and over else "running"
 
 
 def card_month(period: Period, today: date) -> Period:
@@ -186,8 +190,11 @@ def month_to_date(
         last_year=last_year,
         yoy=actual / last_year if last_year > 0 else None,
         gross_margin=now["gross_margin_rate"].value,
+        today=today,
     )
-    if scope.kind == "rep" or forecast_weeks < 1 or figures.state == "whole":
+    # No day of the month is left after as_of to forecast: counted to its end (whole), or
+    # read on its last day (running: that day's sales are still coming in, no landing).
+    if scope.kind == "rep" or forecast_weeks < 1 or as_of >= month.end:
         return figures
     if cold is not None and cached_forecast(session, scope, as_of, forecast_weeks) is None:
         job, state = cold(scope, as_of, forecast_weeks)
