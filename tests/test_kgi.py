@@ -590,8 +590,11 @@ def test_a_month_not_begun_shows_its_budget_not_this_months_figures(shop, make, 
         card = _card(response.get_data(as_text=True))
         assert "2027-03" in card and "未開始" in card and "まだ始まっていない" in card, path
         assert "2026-12" not in card and "着地見込み" not in card and "forecast" not in card
-    branch = _card(client.get("/branches/TKY?month=2027-03").get_data(as_text=True))
-    assert "¥12,000,000" in branch
+    page = client.get("/branches/TKY?month=2027-03").get_data(as_text=True)
+    assert "¥12,000,000" in _card(page)
+    # No per-rep sales for a month not begun (they were December's, under March's heading).
+    assert 'id="rep-kgi-h"' not in page
+    assert 'id="rep-kgi-h"' in client.get("/branches/TKY?month=2026-12").get_data(as_text=True)
 
 
 def test_the_pdf_sales_card_never_breaks_its_target_apart(shop, make, tmp_path):

@@ -253,7 +253,12 @@ def branch_report(
     gaps = analysis.gaps(
         session, scope, period, keys, series, today=today, tz=tz, leads=lead_job is None
     )
-    rep_kgi = kgi.reps_kgi(session, branch.id, period, as_of, today=today, tz=tz)
+    # A period that has not begun has no sales by rep yet (its card shows the budget alone).
+    rep_kgi = (
+        {}
+        if period.start > today
+        else kgi.reps_kgi(session, branch.id, period, as_of, today=today, tz=tz)
+    )
     return BranchReport(
         branch_code=branch.code,
         branch_name=branch.name,
