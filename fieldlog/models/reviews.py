@@ -28,7 +28,10 @@ REVIEW_CAUSES = ("quantity", "quality", "design")
 
 
 class Hypothesis(db.Model):
-    __table_args__ = (CheckConstraint(_in("status", HYPOTHESIS_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_in("status", HYPOTHESIS_STATUSES), name="status"),
+        CheckConstraint(_in("target", HYPOTHESIS_TARGETS), name="target"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     statement: Mapped[str] = mapped_column(Text)

@@ -22,8 +22,10 @@ def upgrade():
         batch_op.add_column(
             sa.Column("target", sa.String(length=8), server_default="kgi", nullable=False)
         )
+        batch_op.create_check_constraint("target", "target IN ('kgi', 'kpis')")
 
 
 def downgrade():
     with op.batch_alter_table("hypothesis", schema=None) as batch_op:
+        batch_op.drop_constraint("target", type_="check")
         batch_op.drop_column("target")
