@@ -22,6 +22,7 @@ from flask_login import current_user
 
 from ..app.extensions import db
 from ..jobs import lead_ranking, warm
+from ..kpi import did as kpi_did
 from ..kpi import ranking as kpi_ranking
 from ..kpi.choices import lint_settings, why_texts
 from ..models import Branch, Hypothesis
@@ -362,6 +363,8 @@ def hypothesis(hypothesis_id: int):
         leads=leads,
         suggestion=hypotheses.overall(leads, hypothesis=found, compared=compared),
         compared_judges=hypotheses.comparison_judges(found, compared),
+        # The comparison's minimum weeks, as kpi/did.py counts them (one address for the rule).
+        did_weeks={"before": kpi_did.MIN_BEFORE, "after": kpi_did.MIN_AFTER},
         changes=hypotheses.status_changes(db.session, found),
         mentions=hypotheses.mentions(db.session, current_user, found),
         editable=hypotheses.can_edit(current_user, found),
