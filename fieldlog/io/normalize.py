@@ -134,8 +134,9 @@ def _amount(value: Any, *, required: bool) -> int | None:
     raw = _nfkc(value)
     if len(raw) > 40:  # longer than any amount in range, however written: never int() it
         raise CellError(limit_messages.amount_error(limits.MAX_AMOUNT + 1))
-    if raw.isascii() and (raw.isdigit() or (raw[:1] == "-" and raw[1:].isdigit())):
-        return int(raw)
+    plain = limits.whole_number(raw)  # the one reader of typed integers
+    if plain is not None:
+        return plain
     if not raw:
         if required:
             raise CellError(_l("This field is required."))
