@@ -11,6 +11,7 @@ from fieldlog.io.normalize import (
     kana,
     parse_amount,
     parse_date,
+    parse_int,
     parse_rank,
     parse_role,
     text,
@@ -79,8 +80,12 @@ def test_parse_amount(cell, expected):
     assert parse_amount(cell) == expected
 
 
-@pytest.mark.parametrize("cell", ["", "12.5", 12.5, "abc", "1,000ドル"])
+@pytest.mark.parametrize(
+    "cell", ["", "12.5", 12.5, "abc", "1,000ドル", "1²", "²", "①", "1½", "１²円"]
+)
 def test_parse_amount_rejects(cell):
+    """Compatibility characters other than width forms are refused, not read as another
+    number (NFKC would read "1²" as 12 and "①" as 1)."""
     with pytest.raises(CellError):
         parse_amount(cell)
 
@@ -128,3 +133,14 @@ def test_bad_role_and_rank():
         parse_role("boss")
     with pytest.raises(CellError):
         parse_rank("S")
+
+
+@pytest.mark.parametrize(("cell", "expected"), [("３日", 3), ("14", 14), ("１４日", 14)])
+def test_cycle_days_fold_full_width_digits(cell, expected):
+    assert parse_int(cell) == expected
+
+
+@pytest.mark.parametrize("cell", ["1²", "②日", "½"])
+def test_cycle_days_refuse_other_compatibility_digits(cell):
+    with pytest.raises(CellError):
+        parse_int(cell)

@@ -118,6 +118,8 @@ def test_kpi_page_rejects_unknown_keys(client, owner):
         ({"kpi": "sales_amount", "scope": "company", "value": "80%"}, 422),
         ({"kpi": "sales_amount", "scope": "company", "value": "1e400"}, 422),
         ({"kpi": "sales_amount", "scope": "company", "value": "9" * 30}, 422),
+        ({"kpi": "proposal_count", "scope": "company", "value": "1²"}, 422),  # not 12
+        ({"kpi": "proposal_count", "scope": "company", "value": "①"}, 422),
     ],
 )
 def test_targets_are_added_with_history(client, owner, form, status):

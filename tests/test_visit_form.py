@@ -25,6 +25,8 @@ from .conftest import NOW, TZ
         ("-5", -5),
         ("abc", "abc"),
         ("1.5", "1.5"),
+        ("1²", "1²"),  # not 12: NFKC's fold of ² is not a width form
+        ("①", "①"),
     ],
 )
 def test_amounts_become_whole_yen_or_pass_through_for_the_service(raw, expected):

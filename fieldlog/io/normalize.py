@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from ..present import limit_messages
 from ..rules import limits
 from ..rules.periods import MAX_YEAR, MIN_YEAR
-from ..rules.text import clean, reading
+from ..rules.text import clean, numeric, reading
 
 # First day of each era; year 1 (元年) of an era is the Gregorian year of that day.
 ERAS = {
@@ -131,7 +131,7 @@ def _amount(value: Any, *, required: bool) -> int | None:
         if not value.is_integer():
             raise CellError(_l("Use a whole number of yen."))
         return int(value)
-    raw = _nfkc(value)
+    raw = numeric(text(value))
     if len(raw) > 40:  # longer than any amount in range, however written: never int() it
         raise CellError(limit_messages.amount_error(limits.MAX_AMOUNT + 1))
     plain = limits.whole_number(raw)  # the one reader of typed integers
@@ -163,7 +163,7 @@ def _amount(value: Any, *, required: bool) -> int | None:
 
 def parse_int(value: Any) -> int | None:
     """A positive whole number, or None for an empty cell (days of a visit cycle)."""
-    raw = _nfkc(value).removesuffix("日").strip()
+    raw = numeric(text(value)).removesuffix("日").strip()
     if not raw:
         return None
     try:

@@ -15,7 +15,6 @@ weekly count is not a monthly one, so a month without a monthly target shows no 
 from __future__ import annotations
 
 import math
-import unicodedata
 from datetime import date
 from typing import Any, Literal
 
@@ -28,6 +27,7 @@ from ..present import limit_messages
 from ..rules import limits
 from ..rules.kpi_catalogue import CATALOGUE
 from ..rules.periods import Period
+from ..rules.text import numeric
 from ..services import access, audit
 from ..services.errors import Invalid
 from .scope import Scope
@@ -44,7 +44,7 @@ def target_number(value: Any, *, rate: bool) -> float:
     """A target as typed: 0.8, "80%" (a rate), "¥100,000" or "100,000円"; NaN when not a number."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    text = unicodedata.normalize("NFKC", str(value or "")).strip()
+    text = numeric(str(value or ""))
     text = text.replace(",", "").replace("¥", "").replace("\\", "").removesuffix("円").strip()
     percent = text.endswith("%")
     try:

@@ -58,6 +58,16 @@ def fold_width(value: str) -> str:
     return unicodedata.normalize("NFC", folded)
 
 
+def numeric(value: str | None) -> str:
+    """Typed number text folded for reading, trimmed: full-width and half-width forms only
+    (１２，０００ → 12,000, ％ → %). Other compatibility characters stay as typed, so a number
+    reader refuses "1²", "①" or "½" instead of reading 12, 1 or 1⁄2 (NFKC's folds): the one
+    rule for every typed amount, count and target (docs/limits.md).
+    """
+    value = (value or "").strip()
+    return value if value.isascii() else fold_width(value).strip()
+
+
 def clean(value: str | None) -> str:
     """Text as stored: widths folded, white space runs made one space, trimmed.
 

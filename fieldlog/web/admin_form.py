@@ -14,7 +14,7 @@ from flask import flash, redirect, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from ..rules import limits
-from ..rules.text import nfkc
+from ..rules.text import numeric
 from ..services.errors import Invalid
 from .transaction import unit_of_work
 
@@ -35,7 +35,7 @@ def whole_number(values: dict[str, str], errors: dict[str, list[Any]], name: str
     raw = (values.get(name) or "").strip()
     if not raw:
         return None
-    number = limits.whole_number(nfkc(raw))  # full-width digits are digits
+    number = limits.whole_number(numeric(raw))  # full-width digits are digits
     if number is None or abs(number) > limits.MAX_ID:
         errors.setdefault(name, []).append(_l("Enter a whole number."))
         return None

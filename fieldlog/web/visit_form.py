@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 from ..rules import limits
 from ..rules.entry import days_later, is_late
 from ..rules.periods import in_range, local_date
-from ..rules.text import nfkc
+from ..rules.text import numeric
 
 # Quick date chips: (value, label); the date is counted from the visit's local date.
 DUE_PRESETS = (
@@ -62,7 +62,7 @@ def preset_due(preset: str, visit_day: date) -> date | None:
 def parse_amount(raw: str) -> Any:
     """'1,000', '¥1000', full-width digits → int; anything else (other text, more digits than
     any amount has) passes through for the service to refuse."""
-    text = _YEN_NOISE.sub("", nfkc(raw))
+    text = _YEN_NOISE.sub("", numeric(raw))
     if not text:
         return None
     number = limits.whole_number(text)
