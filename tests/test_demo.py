@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from fieldlog import demo
 from fieldlog.app.extensions import db
+from fieldlog.demo import budgets as demo_budgets
 from fieldlog.models import (
     Branch,
     Category,
@@ -20,10 +21,12 @@ from fieldlog.models import (
     Proposal,
     Purpose,
     Review,
+    SalesBudget,
     SalesLine,
     User,
     Visit,
 )
+from fieldlog.rules.periods import Period
 from fieldlog.services.defaults import company_settings
 
 from .conftest import TZ
@@ -189,6 +192,78 @@ def test_demo_data_builds_a_believable_company_with_visible_patterns(runner, cli
     assert demo.DEMO_PASSWORD in result.output
     response = auth.login(result_login(result, 0), demo.DEMO_PASSWORD)
     assert response.status_code == 302
+
+
+def _achievement(actual: dict, budget: dict, kind: str, ident: int, month: date) -> float:
+    return actual[kind, ident, month] / budget[kind, ident, month]
+
+
+def test_demo_budgets_follow_the_trend_so_recent_months_land_near_them(runner):
+    """Budgets planned per rep and month from the sales known then (docs/kgi.md): the sales climb
+    all year, yet the latest months land near the budget, some reps short and some ahead."""
+    _run(runner)
+    this_month = Period.month_of(TODAY)
+    months = [this_month.shift(k).start for k in range(-12, 3)]
+    reps = {u.id: u.branch_id for u in db.session.scalars(select(User).where(User.role == "rep"))}
+    budget: dict[tuple, int] = {}
+    for row in db.session.scalars(select(SalesBudget)):
+        assert row.amount > 0 and row.amount % 100_000 == 0, row
+        if row.rep_id is None:
+            budget["branch", row.branch_id, row.month] = row.amount
+        else:
+            budget["rep", row.rep_id, row.month] = row.amount
+    assert sorted({k[2] for k in budget}) == months  # a year back, then two months ahead
+    branches = set(reps.values())
+    for month in months:
+        assert all(("rep", r, month) in budget for r in reps)
+        for b in branches:  # the branch's budget is never below the sum of its reps'
+            reps_sum = sum(budget["rep", r, month] for r, rb in reps.items() if rb == b)
+            assert budget["branch", b, month] >= reps_sum
+
+    actual: dict[tuple, float] = defaultdict(float)
+    for branch_id, rep_id, sold_on, amount in db.session.execute(
+        select(Customer.branch_id, Customer.rep_id, SalesLine.sold_on, SalesLine.amount).join(
+            Customer, Customer.id == SalesLine.customer_id
+        )
+    ):
+        month = sold_on.replace(day=1)
+        actual["branch", branch_id, month] += amount
+        actual["rep", rep_id, month] += amount
+    # The latest closed month: every branch within 15 % of its budget.
+    last_closed = this_month.shift(-1).start
+    for b in branches:
+        assert 0.85 <= _achievement(actual, budget, "branch", b, last_closed) <= 1.15
+    # The month so far against the budget's share of the days elapsed, company-wide.
+    elapsed = (TODAY - this_month.start).days / ((this_month.end - this_month.start).days + 1)
+    company = sum(actual["branch", b, this_month.start] for b in branches) / sum(
+        budget["branch", b, this_month.start] * elapsed for b in branches
+    )
+    assert 0.85 <= company <= 1.15
+    # A believable spread: over the last 3 closed months some reps fell short, some beat it.
+    recent = [
+        _achievement(actual, budget, "rep", r, this_month.shift(k).start)
+        for r in reps
+        for k in (-3, -2, -1)
+    ]
+    assert sum(a < 1 for a in recent) >= len(recent) // 5
+    assert sum(a > 1 for a in recent) >= len(recent) // 5
+
+
+def test_a_demo_budget_is_last_years_month_grown_as_the_recent_months_grew():
+    """前年同月 × 直近3か月の前年比 × the uplift, rounded to ¥100,000; the trailing mean without
+    the history for it; nothing without any known month."""
+    m = [date(2025, n, 1) for n in range(1, 13)] + [date(2026, n, 1) for n in range(1, 13)]
+    sales = {month: 10_000_000.0 for month in m[:12]}  # a flat year,
+    sales[date(2025, 12, 1)] = 15_000_000.0  # with a December peak,
+    sales.update({month: 12_000_000.0 for month in m[12:15]})  # then 20 % up
+    uplift = demo_budgets.UPLIFT
+    december = demo_budgets.plan(sales, date(2026, 12, 1), date(2026, 4, 1))
+    assert december == round(15_000_000 * 1.2 * uplift, -5)
+    # Without last year's months: the mean of the last 3 known months.
+    assert demo_budgets.plan(sales, date(2025, 4, 1), date(2025, 4, 1)) == round(
+        10_000_000 * uplift, -5
+    )
+    assert demo_budgets.plan(sales, date(2024, 12, 1), date(2024, 12, 1)) is None
 
 
 def result_login(result, index: int) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..app.extensions import db
@@ -23,6 +23,7 @@ from ..models import Branch, Hypothesis, KpiTarget, Review, User
 from ..rules.periods import Period
 from ..services import accounts
 from ..services.defaults import DEFAULT_ACTIVE_KPIS, ensure_defaults
+from . import budgets
 from . import vocabulary as cat
 from .activity import History
 from .people import Company, build_company
@@ -103,7 +104,7 @@ def build(
     history.finish_proposals(proposals)
     _management(session, company, today=today, start=history.start)
     session.flush()
-    _budgets(session, today)
+    budgets.build(session, today)  # after the sales: planned from them
     dormancy.rebuild(session, settings, tz)  # the visits were written in bulk, past the ORM
     counts = {
         "branches": len(company.branches),
@@ -114,38 +115,6 @@ def build(
         **history.counts,
     }
     return DemoResult(counts=counts, logins=_logins(company), seconds=time.perf_counter() - started)
-
-
-def _budgets(session: Session, today: date) -> None:
-    """Monthly budgets (予算) per branch and rep: last year's monthly average + 8 %, rounded
-    to ¥100,000, from 12 months back to 2 months ahead."""
-    from ..kpi.budgets import month_start
-    from ..models import Customer, SalesBudget, SalesLine
-
-    since = today - timedelta(days=365)
-    sold = (
-        select(Customer.branch_id, Customer.rep_id, func.sum(SalesLine.amount))
-        .join(Customer, Customer.id == SalesLine.customer_id)
-        .where(SalesLine.sold_on >= since, SalesLine.sold_on < today)
-        .group_by(Customer.branch_id, Customer.rep_id)
-    )
-    by_branch: dict[int, float] = {}
-    by_rep: dict[tuple[int, int], float] = {}
-    for branch_id, rep_id, total in session.execute(sold):
-        by_branch[branch_id] = by_branch.get(branch_id, 0) + float(total or 0)
-        if rep_id is not None:
-            by_rep[(branch_id, rep_id)] = float(total or 0)
-    this_month = Period.month_of(month_start(today))
-    months = [this_month.shift(k).start for k in range(-12, 3)]
-    owners = [(b, None, total) for b, total in by_branch.items()]
-    owners += [(b, r, total) for (b, r), total in by_rep.items()]
-    rows = [
-        {"month": m, "branch_id": b, "rep_id": r, "amount": int(round(total / 12 * 1.08, -5))}
-        for m in months
-        for b, r, total in owners
-    ]
-    if rows:
-        session.execute(insert(SalesBudget), rows)
 
 
 def _management(session: Session, company: Company, *, today: date, start: date) -> None:
