@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from ..reports.data import BranchReport, CompanyReport, Figure
 from ..rules.kpi_catalogue import unit_of
-from . import charts, numbers, report_text
+from . import charts, numbers, report_text, yojitsu
 from .report_text import kpi_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,20 +247,8 @@ def flag_detail(flag: Any) -> str:
 
 
 def forecast_chart(month: Any) -> Markup:
-    """The month's weekly sales, actual then forecast with its 80 % band (charts.py)."""
-    return Markup(  # noqa: S704 — built with ElementTree, every label escaped
-        charts.forecast_chart(
-            month.history or [],
-            [(w.week, w.value, *w.interval) for w in month.forecast or []],
-            title="週次売上の実績と予測",
-            actual_label="実績",
-            forecast_label="予測",
-            band_label="80% 区間",
-            fmt=numbers.axis("yen", report_text.LOCALE),
-            width=520,
-            height=190,
-        )
-    )
+    """The month's weekly sales, actual then forecast with its 80 % band, at the page's width."""
+    return yojitsu.forecast_chart(month, width=520, height=190, text_size=8)
 
 
 def init_app(app: Flask) -> None:
@@ -288,6 +276,8 @@ def init_app(app: Flask) -> None:
         kpi_why=report_text.why,
         gap_lines=report_text.suggestions,
         lint_lines=report_text.lint_lines,
+        # How a month's 予実 reads in its state, for the pages' card and the PDF alike.
+        **yojitsu.HELPERS,
     )
 
 

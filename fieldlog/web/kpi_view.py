@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..kpi import CATALOGUE
-from ..present import charts, numbers
+from ..present import charts, numbers, yojitsu
 from ..rules.kpi_catalogue import name_of, unit_of
 
 
@@ -72,20 +72,7 @@ def line(
 
 def forecast(mtd: Any) -> Markup:
     """The weekly sales forecast of a MonthToDate with its 80 % interval, after 13 weeks."""
-    return Markup(  # noqa: S704 — built with ElementTree, every label escaped
-        charts.forecast_chart(
-            mtd.history or [],
-            [(w.week, w.value, *w.interval) for w in mtd.forecast or []],
-            title=_("Weekly sales: actual and forecast"),
-            actual_label=_("Actual"),
-            forecast_label=_("Forecast"),
-            band_label=_("Interval (80%)"),
-            fmt=numbers.axis("yen", _locale()),
-            width=LINE_WIDTH,
-            height=LINE_HEIGHT,
-            text_size=LINE_TEXT,
-        )
-    )
+    return yojitsu.forecast_chart(mtd, width=LINE_WIDTH, height=LINE_HEIGHT, text_size=LINE_TEXT)
 
 
 def effect_unit(kpi: str, kgi: str) -> str:
