@@ -118,8 +118,17 @@ class BudgetHandler(Handler):
         email = accounts.normalize_email(row.get("rep") or "") if row.has("rep") else ""
         if email:
             rep = self.users.get(email)
-            if rep is None or rep[2] == "owner":
+            if rep is None:
                 row.fail("rep", _l("Unknown user %(email)s.", email=email))
+            elif rep[2] == "owner":
+                row.fail(
+                    "rep",
+                    _l(
+                        "%(email)s is an owner, who has no branch: leave rep empty for the "
+                        "branch's budget.",
+                        email=email,
+                    ),
+                )
             elif branch_id is not None and rep[1] != branch_id:
                 row.fail(
                     "rep",
