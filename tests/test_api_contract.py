@@ -151,3 +151,23 @@ def test_csrf_failure_says_what_to_do_in_the_users_language(client, auth, world)
     body = answer.get_json()
     assert body["error"] == "csrf_failed" and "/api/v1/session" in body["message"]
     assert "トークン" in body["message"]  # Japanese first, as every other API message
+
+
+# Every API message is in the user's language (Japanese first): an unknown API path or a wrong
+# method answered with Werkzeug's English description.
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code", "words"),
+    [
+        ("post", "/api/v1/follow-ups/abc/reschedule", 404, "not_found", "存在しません"),
+        ("post", "/api/v1/no-such-thing", 404, "not_found", "存在しません"),
+        ("get", "/api/v1/follow-ups/1/reschedule", 405, "http_error", "処理できませんでした"),
+    ],
+)
+def test_route_errors_speak_the_users_language(
+    client, auth, world, method, path, status, code, words
+):
+    auth.login(world["rep"])
+    answer = getattr(client, method)(path, json={}, headers={"X-CSRFToken": auth.csrf()})
+    assert answer.status_code == status
+    body = answer.get_json()
+    assert body["error"] == code and words in body["message"]

@@ -41,6 +41,16 @@ def _register_login(app: Flask) -> None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+# A JSON error's message in the user's language when the code gave none (the same words as
+# templates/error.html): Werkzeug's own descriptions ("The requested URL was not found on the
+# server…") are English only (docs/contract.md, JSON API).
+_GENERIC = {
+    403: _l("You do not have access to this page."),
+    404: _l("This page does not exist."),
+    500: _l("Something went wrong on our side."),
+}
+
+
 def _register_errors(app: Flask) -> None:
     from flask import render_template
 
@@ -71,7 +81,10 @@ def _register_errors(app: Flask) -> None:
         code = error.code or 500
         message = too_large_message() if code == 413 else None
         if _wants_json():
-            return json_error(codes.get(code, "http_error"), code, message or error.description)
+            if message is None and error.description != type(error).description:
+                message = error.description  # one the code gave in the user's words
+            generic = _GENERIC.get(min(code, 500), _l("The request could not be processed."))
+            return json_error(codes.get(code, "http_error"), code, message or generic)
         return render_template("error.html", code=code, message=message), code
 
     @app.errorhandler(DBAPIError)
