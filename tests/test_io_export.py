@@ -15,6 +15,7 @@ from fieldlog.app.extensions import db
 from fieldlog.io import export, import_file
 from fieldlog.io.snapshot import write_snapshot
 from fieldlog.models import SalesLine
+from fieldlog.rules.periods import DayRange, RangeError
 from tests.conftest import TZ
 
 
@@ -342,3 +343,171 @@ def test_web_customer_and_sales_downloads_import_back(world, client, auth, tmp_p
         result = import_file(db.session, kind, path, dry_run=True)
         assert result.ok, [str(e.message) for e in result.errors]
         auth.logout()
+
+
+# ---- a date range narrows each dated export by its own date -----------------------------------
+
+
+@pytest.fixture
+def dated(make):
+    """Visits either side of midnight in Tokyo (the same UTC day), each with a proposal and a
+    next action, and sales lines on the days around them."""
+    branch = make.branch("T01", "東京")
+    rep = make.user("rep", branch, email="rep@example.jp")
+    other = make.user("rep", branch, email="other@example.jp")
+    manager = make.user("manager", branch, email="boss@example.jp")
+    make.category("FOOD", "食品")
+    shop = make.customer(branch, rep, code="1001")
+    make.customer(branch, other, code="1002")
+    for who, at, due in (
+        (rep, "2026-11-20T23:30:00+09:00", "2026-11-27"),  # 14:30 UTC on the 20th
+        (rep, "2026-11-21T00:30:00+09:00", "2026-11-28"),  # 15:30 UTC, still the 20th in UTC
+        (other, "2026-11-21T10:00:00+09:00", "2026-11-28"),
+    ):
+        make.visit(
+            who,
+            shop,
+            visited_at=at,
+            purpose="proposal",
+            proposal={"category": "FOOD", "amount": 1000},
+            next_action={"action": "電話", "due_on": due},
+        )
+    for day in (19, 20, 21, 22):
+        make.sale(shop, date(2026, 11, day), amount=day * 100)
+    return {"rep": rep, "other": other, "manager": manager}
+
+
+def ranged(kind: str, start=None, end=None, user=export.EVERYTHING, **options):
+    days = DayRange(start, end)
+    table = export.table(
+        db.session, kind, user, tz=TZ, today=date(2026, 11, 23), days=days, **options
+    )
+    return [dict(zip(table.columns, row, strict=True)) for row in table.rows]
+
+
+def test_a_visit_belongs_to_its_day_in_the_company_time_zone(dated):
+    """23:30 and 00:30 in Tokyo are one UTC day (the 20th) but two local days."""
+    on_20 = ranged("visits", date(2026, 11, 20), date(2026, 11, 20))
+    assert [r["visited_at"] for r in on_20] == [datetime(2026, 11, 20, 23, 30)]
+    on_21 = ranged("visits", date(2026, 11, 21), date(2026, 11, 21))
+    assert [r["visited_at"] for r in on_21] == [
+        datetime(2026, 11, 21, 0, 30),
+        datetime(2026, 11, 21, 10, 0),
+    ]
+    assert len(ranged("visits", None, date(2026, 11, 20))) == 1  # an open start
+    assert len(ranged("visits", date(2026, 11, 21), None)) == 2  # an open end
+    assert len(ranged("visits")) == 3  # no range: everything, as before
+
+
+@pytest.mark.parametrize(
+    ("kind", "column", "start", "end", "expected"),
+    [
+        # Both ends are included.
+        ("proposals", "proposed_on", date(2026, 11, 20), date(2026, 11, 20), [date(2026, 11, 20)]),
+        ("proposals", "proposed_on", date(2026, 11, 21), None, [date(2026, 11, 21)] * 2),
+        ("follow-ups", "due_on", date(2026, 11, 27), date(2026, 11, 27), [date(2026, 11, 27)]),
+        ("follow-ups", "due_on", None, date(2026, 11, 27), [date(2026, 11, 27)]),
+        ("follow-ups", "due_on", date(2026, 11, 28), None, [date(2026, 11, 28)] * 2),
+        (
+            "sales",
+            "sold_on",
+            date(2026, 11, 20),
+            date(2026, 11, 21),
+            [date(2026, 11, d) for d in (20, 21)],
+        ),
+        ("sales", "sold_on", date(2026, 11, 22), None, [date(2026, 11, 22)]),
+        ("sales", "sold_on", None, date(2026, 11, 19), [date(2026, 11, 19)]),
+        ("sales", "sold_on", date(2026, 11, 23), date(2026, 11, 30), []),
+    ],
+)
+def test_each_kind_is_narrowed_by_its_own_date(dated, kind, column, start, end, expected):
+    assert [r[column] for r in ranged(kind, start, end)] == expected
+
+
+@pytest.mark.parametrize(
+    ("who", "visits", "proposals"), [("rep", 1, 1), ("other", 1, 1), ("manager", 2, 2)]
+)
+def test_a_range_narrows_what_the_role_sees_and_never_widens_it(dated, who, visits, proposals):
+    """On the 21st: one visit and proposal each for rep and other; the manager sees both."""
+    user = dated[who]
+    mine = {user.email} if who != "manager" else {"rep@example.jp", "other@example.jp"}
+    found = ranged("visits", date(2026, 11, 21), date(2026, 11, 21), user=user)
+    assert len(found) == visits and {r["rep_email"] for r in found} == mine
+    assert {r["id"] for r in found} <= {r["id"] for r in ranged("visits", user=user)}
+    found = ranged("proposals", date(2026, 11, 21), None, user=user)
+    assert len(found) == proposals and {r["rep_email"] for r in found} == mine
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "weeks"),
+    [
+        # November 2026: the weeks wholly inside it; W44 (from Oct 26) and W49 (to Dec 6) are not.
+        (date(2026, 11, 1), date(2026, 11, 30), ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]),
+        (date(2026, 11, 2), date(2026, 11, 15), ["2026-W45", "2026-W46"]),  # Monday to Sunday
+        (date(2026, 11, 3), date(2026, 11, 15), ["2026-W46"]),
+        (date(2026, 11, 3), date(2026, 11, 8), []),  # no whole week
+        (date(2026, 11, 9), None, ["2026-W46", "2026-W47", "2026-W48"]),  # up to this week
+        (date(2026, 11, 9), date(2027, 3, 1), ["2026-W46", "2026-W47", "2026-W48"]),  # no future
+        (None, date(2026, 11, 15), [f"2026-W{n}" for n in range(35, 47)]),  # 12 up to the end
+    ],
+)
+def test_kpi_rows_are_the_weeks_lying_wholly_in_the_range(dated, start, end, weeks):
+    found = ranged("kpis", start, end, weeks=12)
+    assert sorted({r["week"] for r in found}) == weeks
+
+
+def test_a_kpi_range_of_more_weeks_than_one_file_holds_is_refused(dated):
+    with pytest.raises(RangeError) as caught:
+        ranged("kpis", date(1990, 1, 1), None)
+    assert (caught.value.field, caught.value.problem) == ("from", "too_long")
+
+
+def test_customers_have_no_date_so_a_range_for_them_is_refused_not_ignored(dated):
+    with pytest.raises(RangeError) as caught:
+        ranged("customers", date(2026, 11, 1), None)
+    assert (caught.value.field, caught.value.problem) == ("from", "undated")
+    assert len(ranged("customers")) == 2
+
+
+# ---- the range from the command line ----------------------------------------------------------
+
+
+def test_cli_export_with_a_range(dated, runner, tmp_path):
+    db.session.commit()
+    out = tmp_path / "v.csv"
+    outcome = runner.invoke(
+        args=["export", "visits", "--from", "2026-11-21", "--to", "2026-11-21", "-o", str(out)]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert "visits: 2 rows" in outcome.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text("utf-8-sig"))))
+    assert [r["visited_at"] for r in rows] == ["2026-11-21 00:30", "2026-11-21 10:00"]
+    outcome = runner.invoke(
+        args=["export", "kpis", "--from", "2026-11-02", "--to", "2026-11-15", "-o", str(out)]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    weeks = {r["week"] for r in csv.DictReader(io.StringIO(out.read_text("utf-8-sig")))}
+    assert weeks == {"2026-W45", "2026-W46"}
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["visits", "--from", "soon"], "--from"),
+        (["visits", "--to", "2026-02-30"], "--to"),
+        (["sales", "--from", "1899-12-31"], "--from"),
+        (["proposals", "--to", "3000-01-01"], "--to"),
+        (["follow-ups", "--from", "2026-12-01", "--to", "2026-11-30"], "--to"),
+        (["kpis", "--from", "1990-01-01"], "--from"),
+        (["kpis", "--from", "2026-11-02", "--weeks", "4"], "--weeks"),
+        (["customers", "--from", "2026-11-01"], "--from"),  # customers have no date
+    ],
+)
+def test_cli_export_refuses_a_bad_range_in_one_line(dated, runner, tmp_path, args, named):
+    out = tmp_path / "out.csv"
+    outcome = runner.invoke(args=["export", *args, "-o", str(out)])
+    assert outcome.exit_code == 2, outcome.output
+    error = [line for line in outcome.output.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and named in error[0], outcome.output
+    assert "Traceback" not in outcome.output and not out.exists()
+    assert outcome.exception is None or isinstance(outcome.exception, SystemExit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
@@ -332,3 +333,109 @@ def test_concurrent_imports_per_user_are_bounded(site, client, auth, app):
     auth.logout()
     auth.login(site["manager"])
     assert upload(client, "customers", GOOD).status_code == 302
+
+
+# ---- the export page's date range ----------------------------------------------------------
+
+
+@pytest.fixture
+def ranged_site(site, make):
+    rep = site["rep"]
+    shop = make.customer(rep.branch, rep, code="C1")
+    for at in ("2026-11-20T23:30:00+09:00", "2026-11-21T00:30:00+09:00"):
+        make.visit(rep, shop, visited_at=at)
+    db.session.commit()
+    return site
+
+
+def test_export_page_sends_one_range_to_every_dated_download(ranged_site, client, auth):
+    auth.login(ranged_site["manager"])
+    html = client.get("/export").get_data(as_text=True)
+    form = html[html.index('<form method="get"') : html.index("</form>")]
+    assert form.count('type="date" name="from"') == 1 and 'type="date" name="to"' in form
+    for kind in ("visits", "proposals", "follow-ups", "kpis", "sales"):
+        assert f'formaction="/export/{kind}.xlsx"' in form
+        assert f'formaction="/export/{kind}.csv" name="encoding" value="cp932"' in form
+    assert "期限日で絞り込みます" in form  # follow-ups go by their due date
+    # Customers have no date: outside the form, plain links, and the page says so.
+    assert "/export/customers" not in form
+    rest = html[html.index("</form>") :]
+    assert 'href="/export/customers.xlsx"' in rest and "期間は適用されません" in rest
+    # The first button, the one Enter in a date field presses, reloads the page: no download.
+    first = form[form.index("<button") : form.index(">", form.index("<button"))]
+    assert "formaction" not in first and 'action="/export"' in form
+    # The page checks a range sent to it that way, and keeps it in the form.
+    kept = client.get("/export?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert 'name="from" value="2026-11-01"' in kept and 'name="to" value="2026-11-30"' in kept
+    refused = client.get("/export?from=2026-12-01&to=2026-11-30")
+    assert refused.status_code == 400 and "終了日：" in refused.get_data(as_text=True)
+
+
+def test_download_with_a_range_keeps_the_days_and_names_the_file(ranged_site, client, auth):
+    auth.login(ranged_site["manager"])
+    response = client.get("/export/visits.csv?from=2026-11-21&to=2026-11-21")
+    assert response.status_code == 200
+    assert (
+        response.headers["Content-Disposition"]
+        == 'attachment; filename="fieldlog-visits-2026-11-21_2026-11-21.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
+    assert [r["訪問日時"] for r in rows] == ["2026-11-21 00:30"]  # 15:30 UTC on the 20th
+    one_side = client.get("/export/visits.xlsx?from=2026-11-21&to=")
+    assert "fieldlog-visits-from-2026-11-21.xlsx" in one_side.headers["Content-Disposition"]
+    sjis = client.get("/export/visits.csv?to=2026-11-20&encoding=cp932")
+    assert "fieldlog-visits-until-2026-11-20-sjis.csv" in sjis.headers["Content-Disposition"]
+    assert sjis.data.decode("cp932").count("2026-11-20 23:30") == 1
+    # An empty form (both fields blank) is everything, under today's name as before.
+    everything = client.get("/export/visits.csv?from=&to=")
+    assert (
+        everything.status_code == 200
+        and "fieldlog-visits-2026-11-23.csv" in (everything.headers["Content-Disposition"])
+    )
+    assert everything.data.decode("utf-8-sig").count("\r\n") == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("visits.csv?from=soon", "開始日", "「soon」は日付として読めません"),
+        ("visits.xlsx?from=2026-11-21&to=2026-02-30", "終了日", "日付として読めません"),
+        ("sales.csv?from=1899-12-31", "開始日", "年は1900年から2999年"),
+        ("proposals.csv?to=3000-01-01", "終了日", "年は1900年から2999年"),
+        ("follow-ups.csv?from=2026-12-01&to=2026-11-30", "終了日", "開始日より前の日付"),
+        ("kpis.xlsx?from=1990-01-01", "開始日", "260週まで"),
+        ("customers.csv?from=2026-11-01", "開始日", "期間で絞り込む日付がありません"),
+    ],
+)
+def test_a_bad_range_is_said_on_the_export_page_naming_the_field(
+    ranged_site, client, auth, query, field, message
+):
+    auth.login(ranged_site["rep"])
+    response = client.get(f"/export/{query}")
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("text/html")
+    html = response.get_data(as_text=True)
+    assert 'class="form-error" role="alert"' in html and '<form method="get"' in html
+    said = html[html.index('class="field-error"') :]
+    said = said[: said.index("</span>")]
+    assert f"{field}：" in said and message in said, said
+    name = "from" if field == "開始日" else "to"
+    assert f'aria-invalid="true" aria-describedby="export-{name}-error"' in html
+
+
+def test_a_bad_range_in_english_names_the_field_too(ranged_site, client, auth):
+    client.set_cookie("fieldlog_lang", "en")
+    auth.login(ranged_site["rep"])
+    response = client.get("/export/visits.csv?from=2026-12-01&to=2026-11-30")
+    assert response.status_code == 400
+    assert "To: the end date is before the start date." in response.get_data(as_text=True)
+    # The values typed are kept in the form, ready to be corrected.
+    assert 'name="from" value="2026-12-01"' in response.get_data(as_text=True)
+
+
+def test_a_bad_range_is_shown_as_text_never_as_markup(ranged_site, client, auth):
+    auth.login(ranged_site["rep"])
+    html = client.get("/export/visits.csv?from=<b>x</b>").get_data(as_text=True)
+    said = html[html.index('id="export-from-error"') :]
+    said = said[: said.index("</span>")]
+    assert "「&lt;b&gt;x&lt;/b&gt;」" in said and "<b>" not in said, said

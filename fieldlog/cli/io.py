@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy.exc import DBAPIError
 
 from .. import io as fio
@@ -15,8 +19,12 @@ from ..app.database import storage_problem, unit_of_work, write_intent
 from ..app.extensions import db
 from ..io import export as fexport
 from ..io.importer import group_errors
-from ..rules.periods import today
+from ..present.limit_messages import day_range_error
+from ..rules.periods import DayRange, RangeError, today
+from .options import Day
 from .paths import output_file, output_option
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(
@@ -107,6 +115,31 @@ def export_group() -> None:
     pass
 
 
+# Each dated kind's --from/--to help: what the range narrows by (fexport.DATED).
+_DATED_HELP = {
+    "visits": "Visits (by their day in FIELDLOG_TIMEZONE)",
+    "proposals": "Proposals (by proposed_on)",
+    "follow-ups": "Follow-ups (by due_on)",
+    "sales": "Sales lines (by sold_on)",
+    "kpis": "KPI weeks (Monday to Sunday) lying wholly",
+}
+
+
+def _range_options(kind: str) -> Callable[[F], F]:
+    """--from/--to for the kinds a range narrows; customers have no date, so no such options."""
+
+    def add(command: F) -> F:
+        if kind not in fexport.DATED:
+            return command
+        what = _DATED_HELP[kind]
+        for name, dest, side in (("--to", "end", "before"), ("--from", "start", "after")):
+            option = click.option(name, dest, type=Day(), help=f"{what} on or {side} this day.")
+            command = option(command)
+        return command
+
+    return add
+
+
 def _export_command(kind: str) -> click.Command:
     @click.command(kind, help=f"Export every {kind} record (as the owner sees them) to a file.")
     @click.option(
@@ -126,16 +159,36 @@ def _export_command(kind: str) -> click.Command:
     @click.option(
         "--weeks",
         type=click.IntRange(min=1),
-        default=12,
-        show_default=True,
-        help="kpis: how many ISO weeks, up to this one.",
+        default=None,
+        help="kpis: how many ISO weeks, up to this one (or up to --to); default 12.",
     )
-    def command(fmt: str | None, encoding: str, output: Path, weeks: int) -> None:
+    @_range_options(kind)
+    def command(
+        fmt: str | None,
+        encoding: str,
+        output: Path,
+        weeks: int | None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> None:
         fmt = fmt or ("xlsx" if output.suffix.lower() == ".xlsx" else "csv")
         tz = fexport.zone(current_app.config["FIELDLOG_TIMEZONE"])
-        table = fexport.table(
-            db.session, kind, fexport.EVERYTHING, tz=tz, today=_today(tz), weeks=weeks
-        )
+        if weeks is not None and start is not None:
+            raise click.BadParameter("give --from or --weeks, not both", param_hint="--weeks")
+        try:
+            days = DayRange(start, end)
+            table = fexport.table(
+                db.session,
+                kind,
+                fexport.EVERYTHING,
+                tz=tz,
+                today=_today(tz),
+                weeks=weeks or 12,
+                days=days,
+            )
+        except RangeError as error:
+            with force_locale("en"):  # the commands speak English (options.Day)
+                raise click.UsageError(str(day_range_error(error, f"--{error.field}"))) from None
         count, replaced = fexport.write(table, output, fmt=fmt, encoding=encoding)
         click.echo(f"{kind}: {count} rows → {output}")
         if replaced:

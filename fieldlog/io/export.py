@@ -1,11 +1,13 @@
 """Export of visits, proposals, follow-ups, customers and sales lines to CSV or XLSX.
 
 Rows come through the access scopes, so a user exports only what they may see (the CLI passes
-EVERYTHING, as the owner). CSV is UTF-8 with a BOM (Excel opens it) or cp932 with characters
-outside it replaced by 〓; XLSX cells are typed. Text that a spreadsheet would run as a formula
-is neutralised with a leading apostrophe in CSV, and kept exact as a typed string cell in XLSX
-(which Excel never runs); real numbers stay numbers. Text is cleaned of control characters on
-the way out too (limits.clean_text), so rows stored before the rule still export.
+EVERYTHING, as the owner); an optional range of days narrows them further, by each kind's own
+date (DATED, docs/contract.md), and never widens them. CSV is UTF-8 with a BOM (Excel opens
+it) or cp932 with characters outside it replaced by 〓; XLSX cells are typed. Text that a
+spreadsheet would run as a formula is neutralised with a leading apostrophe in CSV, and kept
+exact as a typed string cell in XLSX (which Excel never runs); real numbers stay numbers. Text
+is cleaned of control characters on the way out too (limits.clean_text), so rows stored before
+the rule still export.
 """
 
 from __future__ import annotations
@@ -25,10 +27,22 @@ from sqlalchemy.orm import Session, aliased
 from ..models import Branch, Category, Customer, FollowUp, Proposal, Purpose, SalesLine, User, Visit
 from ..rules.entry import days_later, entry_time
 from ..rules.limits import clean_text
+from ..rules.periods import DayRange, RangeError
 from ..services import access
 from . import headers
 
 KINDS = ("visits", "proposals", "follow-ups", "kpis", "customers", "sales")
+# The kinds a range of days narrows, each by the date named here (docs/contract.md): a visit by
+# its day in the company's time zone, a KPI row by its ISO week lying wholly in the range.
+# Customers have no such date: a range given for them is refused, never ignored.
+DATED = {
+    "visits": "visited_on",
+    "proposals": "proposed_on",
+    "follow-ups": "due_on",
+    "sales": "sold_on",
+    "kpis": "week",
+}
+ALL_DAYS = DayRange()
 EVERYTHING = None
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 REPLACEMENT = "〓"
@@ -83,8 +97,22 @@ def _stream(session: Session, stmt: Select[Any]) -> Iterator[Any]:
     yield from session.execute(stmt.execution_options(yield_per=2000))
 
 
-def _visits(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+def _on_days(stmt: Select[Any], column: Any, days: DayRange) -> Select[Any]:
+    """Only the rows whose date column lies in the range, both ends included."""
+    if days.start is not None:
+        stmt = stmt.where(column >= days.start)
+    if days.end is not None:
+        stmt = stmt.where(column <= days.end)
+    return stmt
+
+
+def _visits(
+    session: Session, user: User | None, tz: ZoneInfo, locale: str, days: DayRange
+) -> Table:
     rep = aliased(User)
+    # A visit's day is its local day in the company's time zone: [local midnight of the first
+    # day, local midnight after the last) as UTC instants, as every KPI counts it.
+    after, before = days.utc_bounds(tz)
     stmt = (
         _scoped(user, access.visits, Visit)
         .join(Customer, Visit.customer_id == Customer.id)
@@ -114,6 +142,10 @@ def _visits(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> T
         )
         .order_by(Visit.visited_at, Visit.id)
     )
+    if after is not None:
+        stmt = stmt.where(Visit.visited_at >= after)
+    if before is not None:
+        stmt = stmt.where(Visit.visited_at < before)
     columns = [
         "id",
         "visited_on",
@@ -169,11 +201,13 @@ def _columns(
     return Table(kind, [name for name, _expr in columns], rows)
 
 
-def _proposals(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+def _proposals(
+    session: Session, user: User | None, tz: ZoneInfo, locale: str, days: DayRange
+) -> Table:
     rep = aliased(User)
+    stmt = _on_days(_scoped(user, access.proposals, Proposal), Proposal.proposed_on, days)
     stmt = (
-        _scoped(user, access.proposals, Proposal)
-        .join(Customer, Proposal.customer_id == Customer.id)
+        stmt.join(Customer, Proposal.customer_id == Customer.id)
         .join(rep, Proposal.rep_id == rep.id)
         .join(Branch, Proposal.branch_id == Branch.id)
         .outerjoin(Category, Proposal.category_id == Category.id)
@@ -197,11 +231,13 @@ def _proposals(session: Session, user: User | None, tz: ZoneInfo, locale: str) -
     return _columns(session, "proposals", stmt, columns, Proposal.proposed_on, Proposal.id)
 
 
-def _follow_ups(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+def _follow_ups(
+    session: Session, user: User | None, tz: ZoneInfo, locale: str, days: DayRange
+) -> Table:
     rep = aliased(User)
+    stmt = _on_days(_scoped(user, access.follow_ups, FollowUp), FollowUp.due_on, days)
     stmt = (
-        _scoped(user, access.follow_ups, FollowUp)
-        .join(Customer, FollowUp.customer_id == Customer.id)
+        stmt.join(Customer, FollowUp.customer_id == Customer.id)
         .join(rep, FollowUp.rep_id == rep.id)
         .join(Branch, FollowUp.branch_id == Branch.id)
     )
@@ -221,7 +257,9 @@ def _follow_ups(session: Session, user: User | None, tz: ZoneInfo, locale: str) 
     return _columns(session, "follow-ups", stmt, columns, FollowUp.due_on, FollowUp.id)
 
 
-def _customers(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+def _customers(
+    session: Session, user: User | None, tz: ZoneInfo, locale: str, days: DayRange
+) -> Table:
     rep = aliased(User)
     stmt = (
         _scoped(user, access.customers, Customer)
@@ -241,12 +279,11 @@ def _customers(session: Session, user: User | None, tz: ZoneInfo, locale: str) -
     return _columns(session, "customers", stmt, columns, Customer.code)
 
 
-def _sales(session: Session, user: User | None, tz: ZoneInfo, locale: str) -> Table:
+def _sales(session: Session, user: User | None, tz: ZoneInfo, locale: str, days: DayRange) -> Table:
     customer = aliased(Customer)
-    stmt = (
-        _scoped(user, access.sales_lines, SalesLine)
-        .join(customer, SalesLine.customer_id == customer.id)
-        .outerjoin(Category, SalesLine.category_id == Category.id)
+    stmt = _on_days(_scoped(user, access.sales_lines, SalesLine), SalesLine.sold_on, days)
+    stmt = stmt.join(customer, SalesLine.customer_id == customer.id).outerjoin(
+        Category, SalesLine.category_id == Category.id
     )
     columns = [
         ("sold_on", SalesLine.sold_on),
@@ -278,19 +315,24 @@ def table(
     today: date | None = None,
     weeks: int = 12,
     labels: bool = False,
+    days: DayRange = ALL_DAYS,
 ) -> Table:
     """The rows of one export as the user may see them (EVERYTHING for the CLI).
 
+    ``days`` keeps only the rows whose date (DATED) lies in the range; a range for a kind
+    without one is a RangeError on "from", as is a KPI range of more weeks than one file holds.
     ``labels`` puts headers in ``locale``'s language (the web downloads); without it the
     headers are the column keys, as the CLI has always written them.
     """
+    if days and kind not in DATED:
+        raise RangeError("from", "undated", kind)
     if kind == "kpis":
         from .kpis import kpi_table
 
         today = today or datetime.now(tz).date()
-        found = kpi_table(session, user, tz=tz, today=today, weeks=weeks, locale=locale)
+        found = kpi_table(session, user, tz=tz, today=today, weeks=weeks, locale=locale, days=days)
     else:
-        found = _BUILDERS[kind](session, user, tz, locale)
+        found = _BUILDERS[kind](session, user, tz, locale, days)
     if labels:
         found.headers = [headers.label(kind, key, locale) for key in found.columns]
     return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from ..kpi import CATALOGUE, KPI_KEYS, RATE_KEYS, Scope, trend, trend_by
 from ..models import Branch, User
-from ..rules.periods import Period
+from ..rules.limits import MAX_EXPORT_WEEKS
+from ..rules.periods import DayRange, Period, RangeError
 from ..services import access
-from .export import Table
+from .export import ALL_DAYS, Table
 
 COLUMNS = [
     "week",
@@ -65,6 +66,22 @@ def percent_cells(row: list[Any]) -> tuple[int, ...]:
     return (COLUMNS.index("value"),) if row[COLUMNS.index("kpi")] in RATE_KEYS else ()
 
 
+def export_weeks(today: date, weeks: int, days: DayRange) -> list[Period]:
+    """The weeks a KPI export holds, oldest first: without a range the last ``weeks`` up to
+    today's; with one, the ISO weeks (Monday to Sunday) lying wholly in it, none after today's
+    week (an open start: ``weeks`` of them). RangeError past MAX_EXPORT_WEEKS."""
+    last = Period.week_of(today)
+    if days.end is not None:
+        last = min(last, Period.week_of(days.end + timedelta(days=1)).previous())
+    if days.start is None:
+        return last.trailing_in_range(weeks)
+    first = Period.week_of(days.start - timedelta(days=1)).next()
+    count = (last.start - first.start).days // 7 + 1
+    if count > MAX_EXPORT_WEEKS:
+        raise RangeError("from", "too_long", str(count))
+    return [first.shift(n) for n in range(count)]
+
+
 def kpi_table(
     session: Session,
     user: User | None,
@@ -74,18 +91,22 @@ def kpi_table(
     weeks: int = 12,
     scopes: tuple[str, ...] = ("company", "branch", "rep"),
     locale: str = "ja",
+    days: DayRange = ALL_DAYS,
 ) -> Table:
-    """Weekly KPIs of the last `weeks` ISO weeks up to today's, for what the user may see.
+    """Weekly KPIs of the last `weeks` ISO weeks up to today's, or of the weeks lying wholly in
+    ``days`` (export_weeks), for what the user may see.
 
     Owners (and the CLI, user None) get the company, every branch and every rep; managers their
     branch and its people; reps themselves.
     """
-    periods = Period.week_of(today).trailing(weeks)
+    periods = export_weeks(today, weeks, days)
     owner = user is None or access.is_owner(user)
     branches = dict(session.execute(select(Branch.id, Branch)).all())
     people = dict(session.execute(select(User.id, User)).all())
 
     def rows() -> Iterator[list[Any]]:
+        if not periods:  # a range holding no whole week
+            return
         if owner and "company" in scopes:
             series = trend(session, Scope.company(), periods, today=today, tz=tz)
             yield from _rows(("company", "", ""), periods, series, today=today, locale=locale)

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from ..rules import limits
+from ..rules import limits, periods
 
 
 def text_error(value: str, *, limit: int = limits.MAX_TEXT) -> Any:
@@ -46,3 +46,35 @@ def plan_day_error(value: date, *, around: date) -> Any:
     if limits.plan_day_too_far(value, around=around):
         return _l("The date must lie within three years of %(day)s.", day=around.isoformat())
     return None
+
+
+def day_range_error(error: periods.RangeError, field: Any) -> Any:
+    """The message for a date range that cannot be used (periods.RangeError), naming ``field``
+    as the reader knows it (the page's label, or the CLI's option)."""
+    if error.problem == "not_a_date":
+        value = error.value if len(error.value) <= 20 else error.value[:20] + "…"
+        return _l(
+            "%(field)s: “%(value)s” is not a date. Give it as YYYY-MM-DD, e.g. 2026-11-30.",
+            field=field,
+            value=value,
+        )
+    if error.problem == "year":
+        return _l(
+            "%(field)s: the year must be from %(first)s to %(last)s.",
+            field=field,
+            first=periods.MIN_YEAR,
+            last=periods.MAX_YEAR,
+        )
+    if error.problem == "reversed":
+        return _l("%(field)s: the end date is before the start date.", field=field)
+    if error.problem == "too_long":
+        return _l(
+            "%(field)s: KPIs by week hold at most %(n)s weeks in one file (this range has "
+            "%(count)s). Choose a later start.",
+            field=field,
+            n=limits.MAX_EXPORT_WEEKS,
+            count=error.value,
+        )
+    return _l(
+        "%(field)s: this export has no date to filter by; leave the range empty.", field=field
+    )

@@ -56,6 +56,9 @@ MAX_XLSX_RATIO = 200
 MAX_XLSX_MEMBERS = 1000
 # One cell of an imported file: Excel's own limit.
 MAX_CELL = 32_767
+# ISO weeks one KPI export may hold when a date range chooses them (five years): each week is
+# a row per KPI and per rep, and a range from 1900 would tie a worker up for minutes.
+MAX_EXPORT_WEEKS = 260
 # Imports one user may have validating or importing at the same time.
 MAX_RUNNING_IMPORTS = 2
 # Passwords: at least this long, at most this long (hashing a megabyte is a denial of service).

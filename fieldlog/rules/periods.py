@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+# Exactly YYYY-MM-DD: date.fromisoformat also reads 20261123, 2026-W48 and 2026-W48-1, which the
+# contract's date fields are not.
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # Years a period may name: far enough for any business history, and far enough from the ends of
 # ``date`` that a trend, a 730-day deepening window or the next period never overflows.
 MIN_YEAR, MAX_YEAR = 1900, 2999
@@ -21,6 +24,78 @@ def in_range(value: date) -> bool:
     (422, 400, exit 2), as no week, month, window or timezone conversion near the ends of
     ``date`` can be computed."""
     return MIN_YEAR <= value.year <= MAX_YEAR
+
+
+def parse_day(text: str) -> date | None:
+    """A YYYY-MM-DD text (spaces around it allowed) as a date; None when it is not one."""
+    text = text.strip()
+    if not _DAY.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+class RangeError(ValueError):
+    """A date range that cannot be used, on its ``field`` ("from" or "to"): the ``problem`` is
+    "not_a_date", "year" (outside MIN_YEAR … MAX_YEAR), "reversed" (from after to),
+    "undated" (the export has no date to filter by) or "too_long" (more weeks than one KPI
+    export holds). Worded by present/limit_messages.day_range_error."""
+
+    def __init__(self, field: str, problem: str, value: str = "") -> None:
+        super().__init__(f"{field}: {problem} {value}".strip())
+        self.field, self.problem, self.value = field, problem, value
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Local dates from ``start`` to ``end``, both included; either end may be open (None).
+
+    The exports' optional range (docs/contract.md); its two days are checked as every date
+    from input is: the years MIN_YEAR … MAX_YEAR, and ``start`` not after ``end``.
+    """
+
+    start: date | None = None
+    end: date | None = None
+
+    def __post_init__(self) -> None:
+        for field, day in (("from", self.start), ("to", self.end)):
+            if day is not None and not in_range(day):
+                raise RangeError(field, "year", day.isoformat())
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise RangeError("to", "reversed", self.end.isoformat())
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None) -> DayRange:
+        """?from=YYYY-MM-DD&to=YYYY-MM-DD, each optional (absent or blank: open); RangeError
+        naming the first field that cannot be read."""
+        days = []
+        for field, text in (("from", start), ("to", end)):
+            text = (text or "").strip()
+            day = parse_day(text) if text else None
+            if text and day is None:
+                raise RangeError(field, "not_a_date", text)
+            days.append(day)
+        return cls(*days)
+
+    def __bool__(self) -> bool:
+        return self.start is not None or self.end is not None
+
+    @property
+    def label(self) -> str:
+        """For a file name: "2026-11-01_2026-11-30", "from-2026-11-01", "until-2026-11-30"."""
+        if self.start and self.end:
+            return f"{self.start.isoformat()}_{self.end.isoformat()}"
+        if self.start:
+            return f"from-{self.start.isoformat()}"
+        return f"until-{self.end.isoformat()}" if self.end else ""
+
+    def utc_bounds(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+        """[start, end] as UTC instants [from, before): local midnight of ``start``, local
+        midnight after ``end``; None for an open end."""
+        after = None if self.end is None else local_midnight_utc(self.end + timedelta(days=1), tz)
+        return (None if self.start is None else local_midnight_utc(self.start, tz)), after
 
 
 @dataclass(frozen=True, order=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from ..models import PROPOSAL_KINDS, FollowUp, Proposal, Visit
 from ..present import limit_messages
 from ..rules import limits
 from ..rules.entry import entry_time
-from ..rules.periods import in_range
+from ..rules.periods import in_range, parse_day
 from .errors import Invalid
 
 _TOP_KEYS = (
@@ -187,21 +186,11 @@ def _text(errors: Errors, name: str, value: Any, *, required: bool = False) -> s
     return value
 
 
-# Exactly YYYY-MM-DD: date.fromisoformat also reads 20261123, 2026-W48 and 2026-W48-1, which the
-# contract's date fields are not.
-_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-
-
 def parse_date(value: Any) -> date | None:
     """A YYYY-MM-DD string (or a date) as a date; None when it is not one."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if isinstance(value, str) and _DATE_TEXT.fullmatch(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    return None
+    return parse_day(value) if isinstance(value, str) else None
 
 
 def past_date(name: str, value: Any, *, today: date) -> date:

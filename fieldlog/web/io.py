@@ -29,7 +29,9 @@ from ..io.importer import group_errors
 from ..jobs import imports
 from ..jobs.imports import JobStore
 from ..models import User
+from ..present.limit_messages import day_range_error
 from ..rules import limits
+from ..rules.periods import DayRange, RangeError
 from ..services import access
 from .common import (
     STORAGE_MESSAGES,
@@ -60,6 +62,18 @@ EXPORT_LABELS = {
     "customers": _l("Customers"),
     "sales": _l("Sales lines"),
 }
+# What narrows each dated export (fexport.DATED), said on the page beside its buttons.
+RANGE_HINTS = {
+    "visits": _l("By the day of the visit (company time)."),
+    "proposals": _l("By the day proposed."),
+    "follow-ups": _l("By the due date."),
+    "kpis": _l(
+        "By ISO week: the weeks (Monday to Sunday) lying wholly within the range. With no "
+        "start date, the 12 weeks up to the end date (or up to this week)."
+    ),
+    "sales": _l("By the sales date."),
+}
+RANGE_FIELDS = {"from": _l("From"), "to": _l("To")}
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -178,10 +192,31 @@ def confirm(job_id: str):
     return redirect(url_for("io.job", job_id=job_id))
 
 
+def _export_form(error: RangeError | None = None, status: int = 200):
+    """The export page: one optional range for the dated kinds, then the undated ones."""
+    errors = {}
+    if error is not None:
+        # str(): a lazy string passes Jinja's escaping as markup, and this one holds the input.
+        errors[error.field] = str(day_range_error(error, RANGE_FIELDS[error.field]))
+    return render_template(
+        "io/export.html",
+        dated=[(k, EXPORT_LABELS[k], RANGE_HINTS[k]) for k in fexport.KINDS if k in fexport.DATED],
+        undated=[(k, EXPORT_LABELS[k]) for k in fexport.KINDS if k not in fexport.DATED],
+        fields=RANGE_FIELDS,
+        values={name: request.args.get(name, "").strip()[:40] for name in RANGE_FIELDS},
+        errors=errors,
+    ), status
+
+
 @bp.get("/export")
 @login_required
 def export_page():
-    return render_template("io/export.html", labels=EXPORT_LABELS)
+    """The export page; a range in the query (Enter in a date field) is checked and kept."""
+    try:
+        DayRange.parse(request.args.get("from"), request.args.get("to"))
+    except RangeError as error:
+        return _export_form(error, 400)
+    return _export_form()
 
 
 @bp.get("/export/<kind>.<fmt>")
@@ -190,15 +225,20 @@ def download(kind: str, fmt: str):
     if kind not in fexport.KINDS or fmt not in ("csv", "xlsx"):
         abort(404)
     encoding = "cp932" if request.args.get("encoding") == "cp932" else "utf-8-sig"
-    table = fexport.table(
-        db.session,
-        kind,
-        current_user,
-        tz=company_tz(),
-        locale=str(get_locale() or "ja"),
-        today=local_today(),
-        labels=True,  # headers in the reader's language; the CLI keeps the column keys
-    )
+    try:
+        days = DayRange.parse(request.args.get("from"), request.args.get("to"))
+        table = fexport.table(
+            db.session,
+            kind,
+            current_user,
+            tz=company_tz(),
+            locale=str(get_locale() or "ja"),
+            today=local_today(),
+            labels=True,  # headers in the reader's language; the CLI keeps the column keys
+            days=days,
+        )
+    except RangeError as error:  # said on the export page, the values kept in the form
+        return _export_form(error, 400)
     # Spills to disk past 8 MB, so a large export does not sit in the worker's memory.
     buffer = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 (closed by chunks)
     fexport.write(table, buffer, fmt=fmt, encoding=encoding)
@@ -210,7 +250,7 @@ def download(kind: str, fmt: str):
                 yield chunk
 
     suffix = "-sjis" if encoding == "cp932" and fmt == "csv" else ""
-    name = f"fieldlog-{kind}-{local_today()}{suffix}.{fmt}"
+    name = f"fieldlog-{kind}-{days.label or local_today()}{suffix}.{fmt}"
     if fmt == "xlsx":
         content_type = XLSX_MIMETYPE
     else:  # WHATWG's "Shift_JIS" decoder is Windows-31J, i.e. cp932
