@@ -61,7 +61,7 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from .app.database import configure_engine
-    from .app.extensions import babel, csrf, db, login_manager, migrate
+    from .app.extensions import babel, csrf, db, escape_lazy_strings, login_manager, migrate
     from .kpi import lead_cache, untold
     from .web.locale import select_locale, select_timezone
 
@@ -77,6 +77,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    escape_lazy_strings()
 
 
 def register_templates(app: Flask) -> None:

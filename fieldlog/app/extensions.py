@@ -3,11 +3,12 @@
 from typing import Any
 
 from flask import current_app, g, request, session
-from flask_babel import Babel
+from flask_babel import Babel, LazyString
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from markupsafe import escape
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -79,3 +80,19 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = _CSRFProtect()
 babel = Babel()
+
+
+def _lazy_html(self: LazyString) -> str:
+    return str(escape(str(self)))
+
+
+def escape_lazy_strings() -> None:
+    """Render flask_babel's lazy strings escaped, as any other text.
+
+    A LazyString says it is markup (its ``__html__`` gives its text as it is), so Jinja's
+    autoescape let a message with a user's input in it (``_l("Unknown branch code %(code)s.",
+    code=cell)``, a typed date echoed back) into HTML and PDF pages unescaped. FieldLog's
+    messages hold no markup (docs/decisions.md, "Escaping: translated messages are text").
+    Idempotent; called by the app factory.
+    """
+    LazyString.__html__ = _lazy_html  # type: ignore[method-assign]
