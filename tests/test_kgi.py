@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -224,7 +225,7 @@ def test_pages_show_budget_last_year_and_landing(shop, make, client, auth):
     html = client.get("/summary?week=2026-W47").get_data(as_text=True)
     assert "予実" in html and "月間予算" in html and "¥30,000,000" in html
     assert "前年同期" in html and "¥87,000" in html
-    assert "今月の着地見込み" in html and 'class="forecast-chart"' in html
+    assert "2026年11月の着地見込み" in html and 'class="forecast-chart"' in html
     # The method is told in the reader's language (the CLI's JSON keeps the exact string).
     assert "いくつかの単純な予測" in html and "blend of simple forecasts" not in html
     branch = client.get("/branches/TKY?week=2026-W47").get_data(as_text=True)
@@ -556,7 +557,7 @@ def test_a_month_that_is_over_shows_its_actual_and_no_forecast(shop, make, clien
     assert "月間実績" in months[: months.index("</table>")]
     # The month in progress keeps its landing estimate and its forecast.
     december = _card(client.get("/summary?month=2026-12").get_data(as_text=True))
-    assert "売上(月初来)" in december and "今月の着地見込み" in december
+    assert "売上(月初来)" in december and "2026年12月の着地見込み" in december
     assert "forecast-chart" in december
 
 
@@ -595,6 +596,62 @@ def test_a_month_not_begun_shows_its_budget_not_this_months_figures(shop, make, 
     # No per-rep sales for a month not begun (they were December's, under March's heading).
     assert 'id="rep-kgi-h"' not in page
     assert 'id="rep-kgi-h"' in client.get("/branches/TKY?month=2026-12").get_data(as_text=True)
+
+
+def _branch_months(html: str) -> str:
+    """The owner summary's table of each branch's 予実."""
+    start = html.index('id="branch-months-h"')
+    return html[start : html.index("</table>", start)]
+
+
+def test_a_month_not_begun_leaves_the_counted_columns_out_of_the_branch_table(
+    shop, make, client, auth, app
+):
+    """As the PDF's branch table: each branch's budget and last year's month, no 月初来,
+    進捗率 or 前年比 columns of dashes (nor their labels on a phone's cards)."""
+    from datetime import UTC, datetime
+
+    set_budget(db.session, None, date(2027, 3, 1), shop.branch_id, None, 12_000_000)
+    db.session.commit()
+    app.config["FIELDLOG_NOW"] = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    auth.login(make.user("owner", email="boss@example.jp"))
+    html = client.get("/summary?month=2027-03").get_data(as_text=True)
+    table = _branch_months(html)
+    heads = re.findall(r'<th scope="col">([^<]*)</th>', table)
+    assert heads == ["支店", "月間予算", "前年同月"]
+    assert re.findall(r'<td data-label="([^"]*)">', table) == ["月間予算", "前年同月"] * 2
+    for word in ("月初来", "進捗率", "前年比", "0.0%"):
+        assert word not in table, word
+    tokyo = '<th scope="row">東京</th><td data-label="月間予算">¥12,000,000</td>'
+    assert tokyo + '<td data-label="前年同月">¥0</td></tr>' in table
+    # The month in progress keeps them all.
+    december = _branch_months(client.get("/summary?month=2026-12").get_data(as_text=True))
+    heads = re.findall(r'<th scope="col">([^<]*)</th>', december)
+    assert heads == ["支店", "月初来実績", "月間予算", "進捗率", "前年同期", "前年比"]
+    token = csrf_from(html)
+    client.post("/locale", data={"csrf_token": token, "lang": "en", "next": "/summary"})
+    english = _branch_months(client.get("/summary?month=2027-03").get_data(as_text=True))
+    heads = re.findall(r'<th scope="col">([^<]*)</th>', english)
+    assert heads == ["Branch", "Monthly budget", "Same month last year"]
+
+
+def test_the_landing_is_named_by_its_month_not_this_month(shop, make, client, auth, app):
+    """A past week's month is still the month so far (to the week's end), but it is not this
+    month: its landing is November's, read in December."""
+    from datetime import UTC, datetime
+
+    app.config["FIELDLOG_NOW"] = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    auth.login(make.user("owner", email="boss@example.jp"))
+    html = client.get("/summary?week=2026-W47").get_data(as_text=True)
+    card = _card(html)
+    assert "売上(月初来)" in card and "2026年11月の着地見込み" in card
+    assert "今月" not in card
+    december = _card(client.get("/branches/TKY?month=2026-12").get_data(as_text=True))
+    assert "2026年12月の着地見込み" in december
+    token = csrf_from(html)
+    client.post("/locale", data={"csrf_token": token, "lang": "en", "next": "/summary"})
+    english = _card(client.get("/summary?week=2026-W47").get_data(as_text=True))
+    assert "Landing estimate for Nov 2026" in english and "for the month" not in english
 
 
 def test_the_pdf_sales_card_never_breaks_its_target_apart(shop, make, tmp_path):

@@ -35,7 +35,7 @@ def test_yojitsu_and_forecast_in_chromium(app, server, tmp_path):  # noqa: F811
         text = card.inner_text()
         for words in ("予実", "月初来", "月間予算", "進捗率", "経過率", "前年同期", "前年比"):
             assert words in text, words
-        assert "今月の着地見込み" in text and "¥" in text
+        assert "2026年11月の着地見込み" in text and "¥" in text
         chart = card.locator("svg.chart-line")
         assert chart.count() == 1 and chart.locator("polygon.band").count() == 1
         assert page.locator("#branch-months-h").is_visible()

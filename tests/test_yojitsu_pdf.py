@@ -201,3 +201,29 @@ def test_the_pdfs_yojitsu_reads_in_english_too(shop, tmp_path, week, today, pres
     for name in ("東京", "大阪", "佐藤 健太"):
         body = body.replace(name, "")
     assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", body), body
+
+
+def test_a_week_not_begun_has_no_ratio_to_last_year_in_its_sales_box(shop, make, tmp_path):
+    """2026-W28 read on 1 June has counted nothing yet: its sales box says 前年比 —, not
+    0.0% of 2025-W28's sales; a week under way keeps its ratio."""
+    from fieldlog.present import pdf
+    from fieldlog.reports import data
+
+    make.sale(make.customer(shop), date(2025, 7, 8), 40_000)  # 2025-W28 (7–13 July 2025)
+    db.session.commit()
+
+    def sales_box(week: str, today: date) -> list[str]:
+        period = Period.parse(week)
+        reports = (
+            data.branch_report(db.session, shop, period, today=today, tz=TZ),
+            data.company_report(db.session, period, today=today, tz=TZ),
+        )
+        texts = [pdftotext(pdf.render_pdf(report), tmp_path) for report in reports]
+        return [text[text.index("KGI") : text.index("予実（")] for text in texts]
+
+    for box in sales_box("2026-W28", date(2026, 6, 1)):
+        assert "前年同週 ¥40,000（前年比 —）" in box
+        assert "0.0%" not in box
+    # 2025-W22 (26 May – 1 June 2025) had 160,000, 2026-W22 (under way) 150,000: 93.8 %.
+    for box in sales_box("2026-W22", date(2026, 5, 27)):
+        assert "前年同週 ¥160,000（前年比 93.8%）" in box

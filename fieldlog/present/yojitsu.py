@@ -15,6 +15,7 @@ ask these helpers (Jinja globals, ``present.pdf.init_app``) instead of testing t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from babel.dates import format_skeleton
@@ -100,14 +101,27 @@ def legend(month: Any) -> str:
 
 def heading(month: Any) -> str:
     """The PDF's heading of a month: 予実（2026年11月・11月22日まで／月間実績／未開始）."""
-    locale = _locale()
-    name = format_skeleton("yMMM", month.month.start, locale=locale)
+    name = _month_name(month)
     if month.state == "running":
-        day = format_skeleton("MMMd", month.as_of, locale=locale)
+        day = format_skeleton("MMMd", month.as_of, locale=_locale())
         return gettext("Budget vs actual (%(month)s, up to %(day)s)", month=name, day=day)
     return gettext(
         "Budget vs actual (%(month)s, %(span)s)", month=name, span=words(month.state).span
     )
+
+
+def landing_label(month: Any) -> str:
+    """The landing estimate's name, by the month it lands: 2026年11月の着地見込み. The month
+    so far need not be this month (a past week's month, ``?month=``), so never 今月."""
+    return gettext("Landing estimate for %(month)s", month=_month_name(month))
+
+
+def week_yoy(figure: Any, start: date, today: date) -> float | None:
+    """前年比 of a week's figure starting on ``start``: none before the week begins, when it
+    has counted nothing yet (as a month not begun, ``ahead``), or with nothing a year ago."""
+    if start > today or figure.value is None or not figure.last_year:
+        return None
+    return float(figure.value / figure.last_year)
 
 
 def forecast_chart(month: Any, *, width: int, height: int, text_size: float) -> Markup:
@@ -134,6 +148,11 @@ def kpi_label(key: str) -> str:
     return name_of(key, _locale())
 
 
+def _month_name(month: Any) -> str:
+    """The month of a 予実 in the reader's language: 2026年11月 / Nov 2026."""
+    return format_skeleton("yMMM", month.month.start, locale=_locale())
+
+
 def _locale() -> str:
     return str(get_locale() or "ja")
 
@@ -143,5 +162,7 @@ HELPERS = {
     "month_mark": mark,
     "month_legend": legend,
     "month_heading": heading,
+    "month_landing": landing_label,
+    "week_yoy": week_yoy,
     "month_kpi": kpi_label,
 }
