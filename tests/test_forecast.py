@@ -170,6 +170,18 @@ def test_command_refuses_too_little_history_and_reps(runner, branch_sales):
     assert "Too little history" in short.output and "at least 8" in short.output
     rep = _forecast(runner, "--scope", "rep:rep@example.jp", "--json")
     assert rep.exit_code == 2 and "company or branch" in rep.output
+    assert "a rep scope is not accepted here; use company or branch:CODE" in rep.output
+
+
+@pytest.mark.parametrize("scope", ["foo", "rep:", "branch:", "rep"])
+def test_a_bad_scope_names_only_what_the_forecast_accepts(runner, branch_sales, scope):
+    bad = _forecast(runner, "--scope", scope, "--json")
+    assert bad.exit_code == 2 and "--scope" in bad.output
+    assert "use company or branch:CODE" in bad.output
+    assert "rep:EMAIL" not in bad.output
+    # The commands that do take a rep still say so.
+    show = runner.invoke(args=["kpi", "show", "--period", "2026-W47", "--scope", scope])
+    assert show.exit_code == 2 and "use company, branch:CODE or rep:EMAIL" in show.output
 
 
 def _led_history(with_lead: bool, seed: int = 4, effect: float = 3e6) -> History:

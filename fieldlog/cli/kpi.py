@@ -24,6 +24,7 @@ from ..kpi import (
 )
 from ..kpi.lead import LeadInputError, check_arguments, parse_until
 from ..kpi.lead_cache import cached_lead
+from ..kpi.scope import KINDS
 from ..present import numbers
 from ..rules.periods import Period, last_complete_week, today
 from ..services.defaults import company_settings
@@ -43,10 +44,11 @@ def _period(text: str) -> Period:
         raise click.BadParameter(str(exc), param_hint="--period") from None
 
 
-def _scope(text: str) -> Scope:
-    """--scope as company, branch:CODE or rep:EMAIL; a usage error naming the option otherwise."""
+def _scope(text: str, kinds: tuple[str, ...] = KINDS) -> Scope:
+    """--scope as company, branch:CODE or rep:EMAIL (those of ``kinds``); a usage error naming
+    the option and only what the command accepts otherwise."""
     try:
-        return parse_scope(db.session, text)
+        return parse_scope(db.session, text, kinds)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scope") from None
 
@@ -187,9 +189,7 @@ def forecast_command(scope_text: str, weeks: int, as_of: Any, as_json: bool) -> 
     from ..kpi.forecast import TooLittleHistory, forecast
     from ..kpi.forecast_data import add_leading_kpis, load_history
 
-    scope = _scope(scope_text)
-    if scope.kind == "rep":
-        raise click.BadParameter("use company or branch:CODE", param_hint="--scope")
+    scope = _scope(scope_text, ("company", "branch"))
     tz, now = clock()
     day = as_of if as_of is not None else today(tz, now)
     try:

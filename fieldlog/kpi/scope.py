@@ -38,13 +38,27 @@ class Scope:
             raise ValueError("a company scope has no id; a branch or rep scope needs one")
 
 
-def parse_scope(session: Session, text: str) -> Scope:
-    """Read "company", "branch:CODE" or "rep:EMAIL"; ValueError with a readable message."""
+KINDS = ("company", "branch", "rep")
+_USAGE = {"company": "company", "branch": "branch:CODE", "rep": "rep:EMAIL"}
+
+
+def scope_usage(kinds: tuple[str, ...] = KINDS) -> str:
+    """What ``parse_scope`` accepts of ``kinds`` in words: "company, branch:CODE or rep:EMAIL"."""
+    words = [_USAGE[k] for k in kinds]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def parse_scope(session: Session, text: str, kinds: tuple[str, ...] = KINDS) -> Scope:
+    """Read "company", "branch:CODE" or "rep:EMAIL" (those of ``kinds``); ValueError with a
+    readable message that names only what ``kinds`` accepts."""
     text = (text or "").strip()
-    if text == "company":
-        return Scope.company()
+    usage = scope_usage(kinds)
     kind, sep, ref = text.partition(":")
     ref = ref.strip()
+    if kind in _USAGE and kind not in kinds:
+        raise ValueError(f"{text!r}: a {kind} scope is not accepted here; use {usage}")
+    if text == "company":
+        return Scope.company()
     if sep and kind == "branch" and ref:
         branch_id = session.scalar(select(Branch.id).where(Branch.code == ref))
         if branch_id is None:
@@ -59,7 +73,7 @@ def parse_scope(session: Session, text: str) -> Scope:
         if access.is_owner(user):
             raise ValueError(f"{ref!r} is an owner, who logs no visits; use a rep or manager")
         return Scope.rep(user.id)
-    raise ValueError(f"{text!r} is not a scope: use company, branch:CODE or rep:EMAIL")
+    raise ValueError(f"{text!r} is not a scope: use {usage}")
 
 
 def scope_label(session: Session, scope: Scope) -> str:
