@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from fieldlog.app.extensions import db
@@ -379,3 +380,147 @@ def test_local_days_by_bisection_equal_the_timezone_conversion(zone):
     for hour in range(0, 24 * 250, 7):  # across both DST changes of 2026
         instant = start + timedelta(hours=hour, minutes=59)
         assert days.of(instant) == local_date(instant, tz), instant
+
+
+# ---- imported history: bare dates and imports after a report --------------------------------
+
+
+def _import(runner, tmp_path, rows: list[str]):
+    """Rows of `flask import visits` (visited_at, rep, customer, purpose, hearing_done, ref)."""
+    path = tmp_path / f"visits{len(list(tmp_path.iterdir()))}.csv"
+    path.write_text("\n".join(["visited_at,rep,customer,purpose,hearing_done,ref", *rows]) + "\n")
+    outcome = runner.invoke(args=["import", "visits", str(path)])
+    assert outcome.exit_code == 0, outcome.output
+    db.session.expire_all()
+
+
+def _health_json(runner, *args: str) -> dict:
+    outcome = runner.invoke(args=["kpi", "health", "--period", "2026-W47", "--json", *args])
+    assert outcome.exit_code == 0, outcome.output
+    return json.loads(outcome.output)
+
+
+def test_imported_bare_dates_are_never_too_close_together(world, runner, tmp_path):
+    db.session.commit()
+    # Five visits of one day whose sheet had only the date: stored at 12:00, time unknown.
+    _import(
+        runner,
+        tmp_path,
+        [f"2026-11-18,rep@example.jp,C{i:02d},routine,no,B{i}" for i in range(5)],
+    )
+    stored = db.session.scalars(select(Visit).order_by(Visit.ref)).all()
+    assert {(v.visited_at.astimezone(TZ).hour, v.time_known) for v in stored} == {(12, False)}
+    assert flags_of(run(world), "implausible_day") == []
+    assert _health_json(runner)["flags"] == []
+
+    # Imported rows with real times still count: 2 minutes apart at two customers. A bare
+    # date between them does not hide the pair (only visits with a known time are paired).
+    _import(
+        runner,
+        tmp_path,
+        [
+            "2026-11-19 11:59,rep@example.jp,C10,routine,no,T1",
+            "2026-11-19,rep@example.jp,C11,routine,no,T2",
+            "2026-11-19 12:01,rep@example.jp,C12,routine,no,T3",
+        ],
+    )
+    (flag,) = flags_of(run(world), "implausible_day")
+    assert flag.facts["days"] == [{"day": date(2026, 11, 19), "visits": 3, "close": 1}]
+    body = _health_json(runner, "--lang", "en")
+    assert [(f["kind"], f["detail"]) for f in body["flags"]] == [
+        ("implausible_day", "11/19: 1 visit within 5 minutes of the one before")
+    ]
+
+
+def test_imported_bare_dates_still_count_towards_a_days_visits(world, runner, tmp_path):
+    db.session.commit()
+    _import(
+        runner,
+        tmp_path,
+        [f"2026-11-18,rep@example.jp,C{i:02d},routine,no,B{i}" for i in range(16)],
+    )
+    (flag,) = flags_of(run(world), "implausible_day")
+    assert flag.facts["days"] == [{"day": date(2026, 11, 18), "visits": 16, "close": 0}]
+    details = {f["kind"]: f["detail"] for f in _health_json(runner)["flags"]}
+    assert details["implausible_day"] == "11/18: 訪問16件"
+
+
+def test_a_corrected_time_of_an_imported_bare_date_is_known(world, runner, tmp_path):
+    from fieldlog.services.visit_edits import update_visit
+
+    db.session.commit()
+    _import(
+        runner,
+        tmp_path,
+        [
+            "2026-11-18,rep@example.jp,C00,routine,no,B0",
+            "2026-11-18 12:02,rep@example.jp,C01,routine,no,B1",
+        ],
+    )
+    assert flags_of(run(world), "implausible_day") == []
+    visit = db.session.scalars(select(Visit).where(Visit.ref == "B0")).one()
+    # The rep gives the real time: 11:58, four minutes before the next visit.
+    update_visit(
+        db.session,
+        world["rep"],
+        visit,
+        {"visited_at": "2026-11-18T11:58:00+09:00"},
+        now=visit.created_at + timedelta(minutes=1),
+        tz=TZ,
+    )
+    assert visit.time_known is True
+    (flag,) = flags_of(run(world), "implausible_day")
+    assert flag.facts["days"][0]["close"] == 1
+
+
+def flags_in(outcome, kind: str) -> list[dict]:
+    assert outcome.exit_code == 0, outcome.output
+    return [f for f in json.loads(outcome.output)["flags"] if f["kind"] == kind]
+
+
+def test_visits_imported_after_the_report_are_said_to_be_imported(world, runner, tmp_path):
+    from fieldlog.models import ReportDelivery
+
+    rep, c = world["rep"], world["customers"]
+    sent = jst("2026-11-23T08:00")  # W47's report; the test clock is 11/23 10:00
+    db.session.add(
+        ReportDelivery(
+            week=W47.label, report="branch:TKY", recipient="boss@example.jp", status="sent",
+            sent_at=sent,
+        )
+    )  # fmt: skip
+    log(rep, c[0], jst("2026-11-17T10:00"), jst("2026-11-17T10:05"))  # before the report
+    typed = log(rep, c[1], jst("2026-11-18T10:00"), jst("2026-11-23T09:00"))  # typed after it
+    db.session.commit()
+    _import(runner, tmp_path, ["2026-11-19,rep@example.jp,C02,routine,no,H1"])
+    imported = db.session.scalars(select(Visit).where(Visit.ref == "H1")).one()
+    on = imported.created_at.astimezone(TZ).date()
+
+    found = health(db.session, Scope.company(), W47, tz=TZ, scope_label="company")
+    assert found.changed_after_report == 2
+    (changed,) = flags_of(found, "changed_after_report")
+    assert (changed.count, changed.facts["entered"], changed.facts["imported"]) == (2, 1, 1)
+    assert changed.facts["entered_on"] == [(typed.created_at.astimezone(TZ).date(), 1)]
+    assert changed.facts["imported_on"] == [(on, 1)]
+    day = f"{on.month}/{on.day}"
+
+    outcome = runner.invoke(args=["kpi", "health", "--period", "2026-W47", "--json"])
+    (flag,) = flags_in(outcome, "changed_after_report")
+    assert flag["count"] == 2
+    assert flag["detail"] == f"W47のレポート送信後：11/23に訪問1件を入力, {day}に訪問1件を取り込み"
+    english = runner.invoke(
+        args=["kpi", "health", "--period", "2026-W47", "--json", "--lang", "en"]
+    )
+    (flag,) = flags_in(english, "changed_after_report")
+    assert flag["detail"] == (
+        f"after the W47 report went out: 1 visit entered on 11/23, 1 visit imported on {day}"
+    )
+
+    # Only the import: nothing says it was entered.
+    db.session.delete(typed)
+    db.session.commit()
+    found = health(db.session, Scope.company(), W47, tz=TZ, scope_label="company")
+    (changed,) = flags_of(found, "changed_after_report")
+    assert (changed.count, changed.facts["entered"], changed.facts["imported"]) == (1, 0, 1)
+    with force_locale("ja"):
+        assert describe_flag(changed) == f"W47のレポート送信後：{day}に訪問1件を取り込み"

@@ -168,6 +168,7 @@ def test_japanese_headers_in_every_format(team, tmp_path, writer):
         ("再訪", date(2026, 11, 25), date(2026, 11, 24))
     ]
     assert local(second) == datetime(2026, 11, 17, 12, 0)
+    assert (first.time_known, second.time_known) == (True, False)  # a date cell: no time
     assert (second.purpose.code, second.purposeful, second.hearing_done) == (
         "routine",
         False,
@@ -190,6 +191,26 @@ def test_offsets_are_kept_and_naive_times_are_company_time(team, tmp_path):
     assert local(by_ref("A")) == datetime(2026, 11, 16, 10, 0)
     assert local(by_ref("B")) == datetime(2026, 11, 16, 10, 0)
     assert local(by_ref("C")) == datetime(2026, 11, 16, 12, 0)
+    # Only a bare date leaves the time of day unknown (docs/honest-numbers.md, implausible_day).
+    assert [by_ref(ref).time_known for ref in "ABC"] == [True, True, False]
+
+
+def test_a_bare_date_keeps_the_time_unknown_and_a_known_ref_updates_it(team, tmp_path):
+    lines = [
+        "visited_at,customer,purpose,hearing_done,ref",
+        "2026-11-16,1001,hearing,no,D",
+        "2026-11-16 09:30,1002,hearing,no,T",
+    ]
+    assert visits_import(csv_file(tmp_path, "v1.csv", lines)).ok
+    db.session.commit()
+    assert (by_ref("D").time_known, by_ref("T").time_known) == (False, True)
+    # The sheet gains D's time and loses T's: the same visits, their times known and unknown.
+    lines[1:] = ["2026-11-16 14:00,1001,hearing,no,D", "2026-11-16,1002,hearing,no,T"]
+    result = visits_import(csv_file(tmp_path, "v2.csv", lines))
+    assert result.ok and (result.created, result.updated) == (0, 2)
+    db.session.expire_all()
+    assert (local(by_ref("D")), by_ref("D").time_known) == (datetime(2026, 11, 16, 14, 0), True)
+    assert (local(by_ref("T")), by_ref("T").time_known) == (datetime(2026, 11, 16, 12, 0), False)
 
 
 HEADER = (

@@ -249,27 +249,28 @@ def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz)
 
 
-def parse_datetime(value: Any, tz: ZoneInfo) -> datetime:
-    """A visit's date and time; a bare date means 12:00, and a time without offset is ``tz``'s.
+def parse_datetime(value: Any, tz: ZoneInfo) -> tuple[datetime, bool]:
+    """A visit's date and time, and whether the time of day was given (False for a bare date).
 
-    Excel keeps a date cell as that day's midnight, so a workbook datetime at exactly 00:00 is
-    read as a bare date. An ISO 8601 value with an offset keeps its offset.
+    A bare date means 12:00, and a time without offset is ``tz``'s. Excel keeps a date cell as
+    that day's midnight, so a workbook datetime at exactly 00:00 is read as a bare date. An ISO
+    8601 value with an offset keeps its offset.
     """
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            return value
+            return value, True
         if value.time() == time(0, 0):
-            return _local(value.date(), NOON, tz)
-        return value.replace(tzinfo=tz)
+            return _local(value.date(), NOON, tz), False
+        return value.replace(tzinfo=tz), True
     if isinstance(value, date):
-        return _local(value, NOON, tz)
+        return _local(value, NOON, tz), False
     if isinstance(value, int | float) and not isinstance(value, bool):
         day = _serial(value)
         fraction = value - int(value)
         if not fraction:
-            return _local(day, NOON, tz)
+            return _local(day, NOON, tz), False
         seconds = round(fraction * 86400)
-        return _local(day, time(0, 0), tz) + timedelta(seconds=seconds)
+        return _local(day, time(0, 0), tz) + timedelta(seconds=seconds), True
     raw = _nfkc(value)
     if not raw:
         raise CellError(_l("This field is required."))
@@ -279,15 +280,15 @@ def parse_datetime(value: Any, tz: ZoneInfo) -> datetime:
         except ValueError:
             pass
         else:
-            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+            return (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)), True
     if match := _DATE_AND_TIME.match(raw):
         day = parse_date(match.group("day"))
         try:
             at = time(int(match.group("h")), int(match.group("m")), int(match.group("s") or 0))
         except ValueError:
             raise CellError(_l("This time does not exist.")) from None
-        return _local(day, at, tz)
-    return _local(parse_date(raw), NOON, tz)
+        return _local(day, at, tz), True
+    return _local(parse_date(raw), NOON, tz), False
 
 
 def fold_word(value: Any) -> str:

@@ -97,7 +97,9 @@ class VisitHandler(Handler):
         tz = self.tz
         assert tz is not None
         record: dict[str, Any] = {"line": row.where.line, "sheet": row.where.sheet}
-        visited_at = row.get("visited_at", lambda v: parse_datetime(v, tz))
+        visited_at, record["time_known"] = row.get(
+            "visited_at", lambda v: parse_datetime(v, tz)
+        ) or (None, True)
         if visited_at is not None and visited_at > self.clock + FUTURE_SLACK:
             row.fail("visited_at", _l("The visit cannot be in the future."))
         elif visited_at is not None and (
@@ -305,6 +307,7 @@ class VisitHandler(Handler):
             "branch_id": r["branch_id"],
             "customer_id": r["customer_id"],
             "visited_at": r["visited_at"],
+            "time_known": r["time_known"],
             "purpose_id": r["purpose_id"],
             "hearing_done": r["hearing_done"],
             "hearing_note": r["hearing_note"],

@@ -30,7 +30,8 @@ from ..rules.periods import Period, local_date
 from .rollup import KpiValue
 from .scope import Scope
 
-CHANGE_KINDS = ("entered", "edited", "closed", "follow_up")
+# "imported": visits of the week brought in by `import visits` after the report (not typed in).
+CHANGE_KINDS = ("entered", "imported", "edited", "closed", "follow_up")
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Changes:
     counts: Counter[tuple[int, str]] = field(default_factory=Counter)
     # rep_id → the local dates late visits reached the server, with how many on each
     entered_on: dict[int, Counter[date]] = field(default_factory=lambda: defaultdict(Counter))
+    # rep_id → the same for visits imported (`import visits`) after the report
+    imported_on: dict[int, Counter[date]] = field(default_factory=lambda: defaultdict(Counter))
     # week label → when it closed (the earliest closing among the scope's branches)
     closed_at: dict[str, datetime] = field(default_factory=dict)
 
@@ -137,18 +140,25 @@ def changes(session: Session, scope: Scope, period: Period, *, tz: ZoneInfo) -> 
 
     entered: set[int] = set()
     late = _scoped(
-        select(Visit.id, Visit.rep_id, Visit.branch_id, Visit.visited_at, Visit.created_at).where(
-            Visit.visited_at >= u_start, Visit.visited_at < u_end, Visit.created_at > earliest
-        ),
+        select(
+            Visit.id,
+            Visit.rep_id,
+            Visit.branch_id,
+            Visit.visited_at,
+            Visit.created_at,
+            Visit.source,
+        ).where(Visit.visited_at >= u_start, Visit.visited_at < u_end, Visit.created_at > earliest),
         Visit,
         scope,
     )
-    for vid, rep_id, branch_id, visited_at, created_at in session.execute(late):
+    for vid, rep_id, branch_id, visited_at, created_at, source in session.execute(late):
         at = closed(local_date(visited_at, tz), branch_id)
         if at is not None and created_at > at:
             entered.add(vid)
-            out.counts[(rep_id, "entered")] += 1
-            out.entered_on[rep_id][local_date(created_at, tz)] += 1
+            imported = source == "import"
+            out.counts[(rep_id, "imported" if imported else "entered")] += 1
+            days = out.imported_on if imported else out.entered_on
+            days[rep_id][local_date(created_at, tz)] += 1
 
     edits = _scoped(
         select(
@@ -261,11 +271,19 @@ class WeekMoves:
         return [m for m in self.moves if m.moved]
 
     def entered_on(self) -> list[tuple[date, int]]:
-        """The local dates visits of the week reached the server after the report, oldest first."""
-        total: Counter[date] = Counter()
-        for days in self.changes.entered_on.values():
-            total.update(days)
-        return sorted(total.items())
+        """The local dates visits of the week were entered after the report, oldest first."""
+        return _summed(self.changes.entered_on)
+
+    def imported_on(self) -> list[tuple[date, int]]:
+        """The local dates visits of the week were imported after the report, oldest first."""
+        return _summed(self.changes.imported_on)
+
+
+def _summed(by_rep: dict[int, Counter[date]]) -> list[tuple[date, int]]:
+    total: Counter[date] = Counter()
+    for days in by_rep.values():
+        total.update(days)
+    return sorted(total.items())
 
 
 def week_moves(

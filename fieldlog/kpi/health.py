@@ -93,6 +93,7 @@ class _Row:
     rep_id: int
     customer_id: int
     visited_at: datetime
+    time_known: bool  # False for an imported bare date (stored at 12:00)
     day: date
     entered: datetime | None  # None for imported history
     purposeful: bool
@@ -132,6 +133,7 @@ def _rows(session: Session, scope: Scope, period: Period, tz: ZoneInfo, days: _D
         Visit.rep_id,
         Visit.customer_id,
         Visit.visited_at,
+        Visit.time_known,
         Visit.created_at,
         Visit.saved_at,
         Visit.source,
@@ -148,6 +150,7 @@ def _rows(session: Session, scope: Scope, period: Period, tz: ZoneInfo, days: _D
         rep_id,
         customer_id,
         visited,
+        time_known,
         created,
         saved,
         source,
@@ -160,6 +163,7 @@ def _rows(session: Session, scope: Scope, period: Period, tz: ZoneInfo, days: _D
                 rep_id=rep_id,
                 customer_id=customer_id,
                 visited_at=visited,
+                time_known=bool(time_known),
                 day=days.of(visited),
                 entered=None if source == "import" else entry_time(visited, saved, created),
                 purposeful=bool(purposeful),
@@ -211,6 +215,7 @@ def health(
             **kinds,
             "weeks": sorted(changes.closed_at),
             "entered_on": sorted(changes.entered_on.get(rep_id, {}).items()),
+            "imported_on": sorted(changes.imported_on.get(rep_id, {}).items()),
         }
         flags.append(Flag("changed_after_report", rep_id, None, sum(kinds.values()), facts))
 
@@ -275,17 +280,21 @@ def _content(rep_id: int, mine: list[_Row], settings: CompanySettings) -> list[F
 
 
 def _implausible(rep_id: int, mine: list[_Row], settings: CompanySettings) -> list[Flag]:
-    """Days with more visits than a route allows, or two customers closer than the gap."""
+    """Days with more visits than a route allows, or two customers closer than the gap.
+
+    Every visit counts towards the day's number; only visits whose time is known are paired (an
+    imported bare date is stored at 12:00 and says nothing of the hour).
+    """
     gap = timedelta(minutes=settings.min_visit_gap_minutes)
     days: dict[date, list[_Row]] = defaultdict(list)
     for row in mine:
         days[row.day].append(row)
     found = []
     for day, visits in sorted(days.items()):
-        visits.sort(key=lambda r: r.visited_at)
+        timed = sorted((r for r in visits if r.time_known), key=lambda r: r.visited_at)
         close = sum(
             1
-            for a, b in pairwise(visits)
+            for a, b in pairwise(timed)
             if a.customer_id != b.customer_id and b.visited_at - a.visited_at < gap
         )
         if len(visits) > settings.max_visits_per_day or close:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -50,6 +51,9 @@ class Visit(db.Model):
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     visited_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # False when only the date is known (an imported row with a bare date, stored at 12:00
+    # company time): the time of day then says nothing (docs/import-visits.md).
+    time_known: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     purpose_id: Mapped[int] = mapped_column(ForeignKey("purpose.id"))
     # Whether the purpose counted as purposeful when the visit was recorded.
     purposeful: Mapped[bool] = mapped_column(Boolean)

@@ -74,6 +74,10 @@ def _day(value: date) -> str:
     return f"{value.month}/{value.day}"
 
 
+def _days(counted: Iterable[tuple[date, int]]) -> str:
+    return ", ".join(_day(d) for d, _n in counted)
+
+
 def describe_flag(flag: Any) -> str:
     """A data-health flag (``kpi.health.Flag``) in one neutral sentence, in the current locale
     (facts only, no judgement): pages in the reader's language, the PDF in Japanese."""
@@ -91,14 +95,25 @@ def describe_flag(flag: Any) -> str:
         )
     if flag.kind == "changed_after_report":
         parts = []
+        # Visits typed in (入力) and visits imported (取り込み) are said apart: an import is
+        # not the rep entering late (docs/honest-numbers.md).
+        entered, imported = _days(f.get("entered_on", [])), _days(f.get("imported_on", []))
         if f.get("entered"):
-            on = ", ".join(_day(d) for d, _n in f.get("entered_on", []))
             parts.append(
                 ngettext(
                     "%(num)d visit entered on %(days)s",
                     "%(num)d visits entered on %(days)s",
                     f["entered"],
-                    days=on,
+                    days=entered,
+                )
+            )
+        if f.get("imported"):
+            parts.append(
+                ngettext(
+                    "%(num)d visit imported on %(days)s",
+                    "%(num)d visits imported on %(days)s",
+                    f["imported"],
+                    days=imported,
                 )
             )
         if f.get("edited"):

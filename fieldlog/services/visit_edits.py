@@ -92,6 +92,8 @@ def update_visit(
             setattr(visit, name, value)
     if not diff:
         return None
+    if "visited_at" in diff:
+        visit.time_known = True  # the rep gave the time (an imported bare date had none)
     if "purpose" in diff:
         # Only a new purpose takes the list's current flag; other edits keep the recorded one.
         visit.purposeful = purpose.purposeful
