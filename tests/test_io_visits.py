@@ -78,7 +78,8 @@ def test_rows_become_visits_with_their_proposals_and_next_actions(team, tmp_path
     )
     assert (first.source, first.purposeful, first.hearing_done) == ("import", True, True)
     assert first.hearing_note == "課題あり"
-    assert first.created_at == NOW.replace(microsecond=0) or first.created_at is not None
+    # Stored at the import's clock (FIELDLOG_NOW / now=), not the machine's.
+    assert (first.created_at, first.updated_at) == (NOW, NOW)
     [proposal] = first.proposals
     # FOOD was bought on 2026-06-01, within the 365 days before the visit: upsell.
     assert (proposal.kind, proposal.amount, proposal.status, proposal.proposed_on) == (
@@ -94,6 +95,7 @@ def test_rows_become_visits_with_their_proposals_and_next_actions(team, tmp_path
         None,
     )
     assert (follow_up.rep_id, follow_up.branch_id) == (first.rep_id, first.branch_id)
+    assert (proposal.created_at, follow_up.created_at) == (NOW, NOW)
 
     second = by_ref("R2")  # a bare date is 12:00 company time; an empty rep is the customer's
     assert local(second) == datetime(2026, 11, 17, 12, 0)

@@ -261,7 +261,7 @@ class VisitHandler(Handler):
         )
         new = [r for r in records if r["ref"] not in stored]
         old = [r for r in records if r["ref"] in stored]
-        now = utcnow()
+        now = self.clock  # the import's clock (the app's, FIELDLOG_NOW when pinned), as app entries
         self.touched.update(r["customer_id"] for r in records)
         self.touched.update(customer_id for _id, customer_id, _p, _at in stored.values())
         # Proposals and follow-ups are dated on or after their visit's day: the visits' times
