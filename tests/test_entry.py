@@ -137,7 +137,7 @@ def test_an_overlong_late_reason_is_a_field_error(client, auth, world):
 
 
 def _late_visit(rep, **overrides) -> Visit:
-    payload = visit_payload("C-1", visited_at="2026-11-04T10:00:00+09:00", **overrides)
+    payload = visit_payload("C-1", **{"visited_at": "2026-11-04T10:00:00+09:00", **overrides})
     return record_visit(db.session, rep, payload, tz=TZ, now=NOW).visit
 
 
@@ -262,3 +262,44 @@ def test_the_late_entry_setting_is_explained_saved_and_asked_by_the_form(client,
     )
     assert posted.status_code == 422
     assert 'class="late-reason"' in posted.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("locale", "day", "known", "note"),
+    [
+        ("ja", "2026/11/04", "2026/11/05 9:30", "取り込んだ表に時刻なし"),
+        ("en", "11/4/26", "11/5/26, 9:30", "no time of day in the imported sheet"),
+    ],
+)
+def test_a_visit_without_a_known_time_shows_its_date_alone(
+    client, auth, world, locale, day, known, note
+):
+    """An imported bare date is stored at 12:00 (time_known false): pages show the date only."""
+    rep = world["rep"]
+    rep.locale = locale
+    bare = _late_visit(rep, visited_at="2026-11-04T12:00:00+09:00")
+    bare.source, bare.time_known = "import", False
+    timed = _late_visit(rep, visited_at="2026-11-05T09:30:00+09:00")
+    db.session.commit()
+    auth.login(rep)
+    detail = client.get(f"/visits/{bare.id}").get_data(as_text=True)
+    assert "12:00" not in detail and note in detail
+    assert "9:30" in client.get(f"/visits/{timed.id}").get_data(as_text=True)
+    for path in ("/visits", f"/customers/{bare.customer_id}", "/"):
+        page = client.get(path).get_data(as_text=True)
+        assert "12:00" not in page and day in page and known in page, path
+
+
+def test_the_visit_export_says_whether_the_time_is_known(world):
+    rep = world["rep"]
+    bare = _late_visit(rep, visited_at="2026-11-04T12:00:00+09:00")
+    bare.source, bare.time_known = "import", False
+    _late_visit(rep, visited_at="2026-11-05T09:30:00+09:00")
+    db.session.flush()
+    table = export.table(db.session, "visits", None, tz=TZ)
+    rows = [dict(zip(table.columns, r, strict=True)) for r in table.rows]
+    # visited_at keeps the stored value; time_known says whether its time of day means anything.
+    assert [(r["visited_at"], r["time_known"]) for r in rows] == [
+        (datetime(2026, 11, 4, 12, 0), False),
+        (datetime(2026, 11, 5, 9, 30), True),
+    ]

@@ -139,6 +139,7 @@ def _visits(
             Visit.saved_at,
             Visit.source,
             Visit.late_reason,
+            Visit.time_known,
         )
         .order_by(Visit.visited_at, Visit.id)
     )
@@ -150,6 +151,9 @@ def _visits(
         "id",
         "visited_on",
         "visited_at",
+        # False for an imported bare date: visited_at then holds the 12:00 it was stored at
+        # (docs/import-visits.md); pages show the date alone.
+        "time_known",
         "customer_code",
         "customer_name",
         "rep_email",
@@ -185,7 +189,7 @@ def _visits(
             entered = entry_time(r[1], saved, created)
             later = None if source == "import" else days_later(r[1], entered, tz)
             entry = [local(entered), later, local(created), local(saved), source, reason]
-            yield [r[0], visited.date(), visited, *r[2:8], label, *r[10:15], *entry]
+            yield [r[0], visited.date(), visited, r[19], *r[2:8], label, *r[10:15], *entry]
 
     return Table("visits", columns, rows())
 

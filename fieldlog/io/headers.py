@@ -14,6 +14,7 @@ LABELS: dict[str | tuple[str, str], tuple[str, str]] = {
     "id": ("ID", "ID"),
     "visited_on": ("訪問日", "Visit date"),
     "visited_at": ("訪問日時", "Visit time"),
+    "time_known": ("時刻あり", "Time known"),
     "customer_code": ("顧客コード", "Customer code"),
     "customer_name": ("顧客名", "Customer"),
     "rep_email": ("担当者メール", "Rep email"),

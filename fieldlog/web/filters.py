@@ -45,6 +45,17 @@ def _localdate(value: date, fmt: str, locale: str) -> str:
     return format_date(value, fmt)
 
 
+def visit_time(visit: Any, fmt: str = "short") -> str:
+    """When a visit took place, for a person: the date and time, or the date alone when the time
+    is not known (an imported bare date is stored at 12:00 with time_known false; see
+    docs/import-visits.md). "short" is a list row's date-time, "medium" the detail page's."""
+    if not visit.time_known:
+        return localdate(visit.visited_at, fmt)
+    if fmt == "short":
+        return localdatetime(visit.visited_at, "short")
+    return f"{localdate(visit.visited_at, fmt)} {localtime(visit.visited_at)}"
+
+
 def entry(visit: Any) -> Entry:
     """How a visit came in (entry time, days after the visit, imported), for pages."""
     return describe(visit, company_tz())
@@ -72,6 +83,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(localtime)
     app.add_template_filter(localdate)
     app.add_template_filter(numbers.yen, "yen")
+    app.add_template_filter(visit_time)
     app.add_template_filter(entry)
     app.add_template_filter(flag_detail)
     app.add_template_filter(gap_text.explain, "explain")
