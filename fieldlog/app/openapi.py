@@ -209,6 +209,72 @@ SCHEMAS: dict[str, Any] = {
             "items": {"type": "array", "items": {"$ref": "#/components/schemas/PlanItem"}},
         },
     },
+    "OfflineData": {
+        "type": "object",
+        "required": ["user", "customers", "purposes", "categories", "plan"],
+        "properties": {
+            "user": {"type": "string", "description": "the user's email"},
+            "customers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "code",
+                        "name",
+                        "name_kana",
+                        "search",
+                        "rank",
+                        "visit_cycle_days",
+                        "own",
+                        "open_follow_ups",
+                    ],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "name": {"type": "string"},
+                        "name_kana": {"type": "string"},
+                        "search": {"type": "string", "description": "the normalised search key"},
+                        "rank": {"enum": ["A", "B", "C"]},
+                        "visit_cycle_days": {"type": "integer"},
+                        "own": {"type": "boolean", "description": "the user is its rep"},
+                        "open_follow_ups": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "action", "due_on"],
+                                "properties": {
+                                    "id": _ID,
+                                    "action": {"type": "string"},
+                                    "due_on": _DATE,
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "purposes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "label_ja", "label_en", "purposeful"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "label_ja": {"type": "string"},
+                        "label_en": {"type": "string"},
+                        "purposeful": {"type": "boolean"},
+                    },
+                },
+            },
+            "categories": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "name"],
+                    "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+                },
+            },
+            "plan": {"$ref": "#/components/schemas/Plan"},
+        },
+    },
     "PlannedItem": {
         "allOf": [
             {"$ref": "#/components/schemas/PlanItem"},
@@ -356,6 +422,17 @@ def document() -> dict[str, Any]:
                         **_pick("400", "401", "404", "422"),
                     },
                 },
+            },
+            "/api/v1/offline-data": {
+                "get": {
+                    "summary": "What a phone keeps to work offline: customers with their open "
+                    "follow-ups, purposes, categories and today's plan",
+                    "security": [{"session": []}],
+                    "responses": {
+                        "200": _json("OfflineData", "the offline data"),
+                        **_pick("401"),
+                    },
+                }
             },
             "/api/v1/proposals/{id}/close": {
                 "post": {
