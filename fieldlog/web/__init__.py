@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from flask import Flask, g, redirect, request, url_for
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -41,18 +42,31 @@ def _register_login(app: Flask) -> None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-# A JSON error's message in the user's language when the code gave none (the same words as
-# templates/error.html): Werkzeug's own descriptions ("The requested URL was not found on the
-# server…") are English only (docs/contract.md, JSON API).
-_GENERIC = {
+# What an error says for its status, in the user's language: the error page's heading, and a
+# JSON error's message when the code gave none (Werkzeug's own descriptions, "The requested URL
+# was not found on the server…", are English only: docs/contract.md, JSON API).
+_HEADINGS = {
+    400: _l("The request could not be processed."),
     403: _l("You do not have access to this page."),
     404: _l("This page does not exist."),
-    500: _l("Something went wrong on our side."),
+    413: _l("The file is too large."),
+    503: _l("FieldLog cannot save anything just now."),
 }
+
+
+def error_heading(code: int) -> LazyString:
+    """The words for an error status (templates/error.html and the JSON fallback)."""
+    if code in _HEADINGS:
+        return _HEADINGS[code]
+    if code >= 500:
+        return _l("Something went wrong on our side.")
+    return _l("The request could not be processed.")
 
 
 def _register_errors(app: Flask) -> None:
     from flask import render_template
+
+    app.add_template_global(error_heading)
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError):
@@ -83,8 +97,7 @@ def _register_errors(app: Flask) -> None:
         if _wants_json():
             if message is None and error.description != type(error).description:
                 message = error.description  # one the code gave in the user's words
-            generic = _GENERIC.get(min(code, 500), _l("The request could not be processed."))
-            return json_error(codes.get(code, "http_error"), code, message or generic)
+            return json_error(codes.get(code, "http_error"), code, message or error_heading(code))
         return render_template("error.html", code=code, message=message), code
 
     @app.errorhandler(DBAPIError)

@@ -196,8 +196,8 @@ def _export_form(error: RangeError | None = None, status: int = 200):
     """The export page: one optional range for the dated kinds, then the undated ones."""
     errors = {}
     if error is not None:
-        # str(): a lazy string passes Jinja's escaping as markup, and this one holds the input.
-        errors[error.field] = str(day_range_error(error, RANGE_FIELDS[error.field]))
+        # Holds the typed input: escaped as any lazy string (app/extensions.escape_lazy_strings).
+        errors[error.field] = day_range_error(error, RANGE_FIELDS[error.field])
     return render_template(
         "io/export.html",
         dated=[(k, EXPORT_LABELS[k], RANGE_HINTS[k]) for k in fexport.KINDS if k in fexport.DATED],
